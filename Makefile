@@ -1,0 +1,94 @@
+# riskd — see README.md. `make run` and `make test` are all the set-up a fresh
+# Debian 12 machine needs (as root): both install missing packages first.
+
+CC      ?= cc
+PKGS    := lua5.4 libevent libevent_pthreads
+BUILD   := build
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+DEFS    := -D_GNU_SOURCE
+ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -Iengine
+
+# Pure cores (no Lua), Lua bindings and the VM, and the server.
+CORE    := log netaddr scripts watch metrics config
+LUA     := vm l_riskd l_log l_net l_engine
+SERVER  := http server
+MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
+BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
+
+TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm
+
+.PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean
+
+all: $(BUILD)/riskd $(BUILD)/riskd.so
+
+deps:
+	@sh tools/deps.sh build
+deps-test:
+	@sh tools/deps.sh test
+deps-bench:
+	@sh tools/deps.sh bench
+
+$(BUILD):
+	@mkdir -p $(BUILD) $(BUILD)/asan $(BUILD)/cov
+
+$(BUILD)/%.o: engine/%.c engine/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/riskd: $(BIN_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	@ln -sf $(BUILD)/riskd riskd
+
+# The Lua module for busted: the same objects; Lua's own symbols come from
+# the interpreter that loads it.
+$(BUILD)/riskd.so: $(MOD_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent) -lm
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/riskd serve
+
+# ---- tests ---------------------------------------------------------------
+# Every suite prints TAP; tests/run.sh sums them into "N passed, N failed".
+
+TEST_LIBS = $(PKG_LIBS) -lcmocka -lm
+ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+$(BUILD)/%.t: tests/%.c $(MOD_OBJ) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(MOD_OBJ) $(TEST_LIBS)
+
+$(BUILD)/asan/%.o: engine/%.c engine/*.h | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(ASAN) -O1 -c $< -o $@
+
+$(BUILD)/asan/%.t: tests/%.c $(addprefix $(BUILD)/asan/,$(addsuffix .o,$(CORE) $(LUA))) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(ASAN) -O1 -o $@ $^ $(TEST_LIBS)
+
+test: deps-test
+	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/,$(addsuffix .t,$(TESTS))) \
+	    $(addprefix $(BUILD)/asan/,$(addsuffix .t,$(TESTS)))
+	@sh tests/run.sh $(TESTS)
+
+test-c test-spec test-e2e: deps-test
+	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/,$(addsuffix .t,$(TESTS))) \
+	    $(addprefix $(BUILD)/asan/,$(addsuffix .t,$(TESTS)))
+	@sh tests/run.sh --only $(subst test-,,$@) $(TESTS)
+
+# ---- benchmark -----------------------------------------------------------
+
+$(BUILD)/bare: bench/bare.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bare
+	@sh bench/run.sh
+
+# ---- coverage ------------------------------------------------------------
+
+coverage: deps-test
+	@sh tests/coverage.sh
+
+clean:
+	rm -rf $(BUILD) riskd

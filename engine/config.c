@@ -1,0 +1,193 @@
+/* config.c — see config.h. One table describes every option, so the command
+ * line, the environment and the usage text cannot drift apart. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { T_STR, T_INT, T_SIZE, T_BOOL } opt_type;
+
+typedef struct {
+    const char *flag;   /* --port */
+    const char *env;    /* RISKD_PORT */
+    opt_type type;
+    size_t off, cap;    /* field offset; capacity for strings */
+    long min, max;      /* range for numbers */
+    const char *help;
+} opt_t;
+
+#define STR(f) T_STR, offsetof(rk_config_t, f), sizeof(((rk_config_t *)0)->f), 0, 0
+#define NUM(t, f, lo, hi) t, offsetof(rk_config_t, f), 0, lo, hi
+
+static const opt_t opts[] = {
+    { "host", "RISKD_HOST", STR(host), "address to listen on (127.0.0.1)" },
+    { "port", "RISKD_PORT", NUM(T_INT, port, 0, 65535), "TCP port (5000; 0 picks a free one)" },
+    { "workers", "RISKD_WORKERS", NUM(T_INT, workers, 0, 256), "worker threads (0 = one per core)" },
+    { "scripts", "RISKD_SCRIPTS", STR(scripts), "Lua route handlers folder (scripts)" },
+    { "rules", "RISKD_RULES", STR(rules), "Lua risk rules folder (rules)" },
+    { "models", "RISKD_MODELS", STR(models), "trained models folder (models)" },
+    { "db", "RISKD_DB", STR(db), "store: sqlite:PATH or a mongodb:// URI (sqlite:data/riskd.db)" },
+    { "trusted-proxies", "RISKD_TRUSTED_PROXIES", STR(trusted_proxies),
+      "CIDR list whose X-Forwarded-For is believed (none)" },
+    { "body-limit", "RISKD_BODY_LIMIT", NUM(T_SIZE, body_limit, 1, 1L << 30), "largest request body in bytes (1048576)" },
+    { "request-timeout", "RISKD_REQUEST_TIMEOUT_MS", NUM(T_INT, request_timeout_ms, 1, 600000),
+      "Lua time budget per request in ms (5000)" },
+    { "lua-memory", "RISKD_LUA_MEMORY", NUM(T_SIZE, lua_memory_limit, 1L << 20, 1L << 40),
+      "memory cap per Lua state in bytes (268435456)" },
+    { "drain-timeout", "RISKD_DRAIN_TIMEOUT_MS", NUM(T_INT, drain_timeout_ms, 0, 600000),
+      "longest wait for in-flight requests at shutdown in ms (10000)" },
+    { "access-log", "RISKD_ACCESS_LOG", NUM(T_BOOL, access_log, 0, 1), "log every request (0)" },
+    { "log-level", "RISKD_LOG_LEVEL", STR(log_level), "debug, info, warn or error (info)" },
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+void rk_config_defaults(rk_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->host, sizeof c->host, "127.0.0.1");
+    c->port = 5000;
+    c->workers = 0;
+    snprintf(c->scripts, sizeof c->scripts, "scripts");
+    snprintf(c->rules, sizeof c->rules, "rules");
+    snprintf(c->models, sizeof c->models, "models");
+    snprintf(c->db, sizeof c->db, "sqlite:data/riskd.db");
+    c->body_limit = 1u << 20;
+    c->request_timeout_ms = 5000;
+    c->lua_memory_limit = (size_t)256 << 20;
+    c->drain_timeout_ms = 10000;
+    c->access_log = 0;
+    snprintf(c->log_level, sizeof c->log_level, "info");
+}
+
+static int set_opt(rk_config_t *c, const opt_t *o, const char *val, const char *from,
+                   char *err, size_t errlen)
+{
+    char *field = (char *)c + o->off;
+    if (o->type == T_STR) {
+        if (strlen(val) >= o->cap) {
+            snprintf(err, errlen, "%s: value too long", from);
+            return -1;
+        }
+        memcpy(field, val, strlen(val) + 1);
+        return 0;
+    }
+    long long v;
+    if (o->type == T_BOOL && (!strcasecmp(val, "true") || !strcasecmp(val, "yes") || !strcasecmp(val, "on"))) v = 1;
+    else if (o->type == T_BOOL && (!strcasecmp(val, "false") || !strcasecmp(val, "no") || !strcasecmp(val, "off"))) v = 0;
+    else {
+        char *end = NULL;
+        errno = 0;
+        v = strtoll(val, &end, 10);
+        if (errno || end == val || *end || v < o->min || v > o->max) {
+            snprintf(err, errlen, "%s: expected an integer from %ld to %ld, got '%s'", from, o->min, o->max, val);
+            return -1;
+        }
+    }
+    if (o->type == T_SIZE) *(size_t *)(void *)field = (size_t)v;
+    else *(int *)(void *)field = (int)v;
+    return 0;
+}
+
+int rk_config_load_dotenv(const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) return 0;
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, fp)) {
+        lineno++;
+        char *p = line, *eq, *v, *end;
+        while (isspace((unsigned char)*p)) p++;
+        if (*p == '#' || *p == '\0') continue;
+        if (strncmp(p, "export ", 7) == 0) p += 7;
+        eq = strchr(p, '=');
+        if (!eq || eq == p) {
+            snprintf(err, errlen, "%s:%d: expected KEY=VALUE", path, lineno);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        for (end = eq; end > p && isspace((unsigned char)end[-1]); end--) {}
+        *end = '\0';
+        v = eq + 1;
+        while (isspace((unsigned char)*v)) v++;
+        end = v + strlen(v);
+        while (end > v && isspace((unsigned char)end[-1])) end--;
+        *end = '\0';
+        if (end - v >= 2 && (*v == '"' || *v == '\'') && end[-1] == *v) { v++; end[-1] = '\0'; }
+        setenv(p, v, 0);
+    }
+    fclose(fp);
+    return rc;
+}
+
+static const opt_t *find_opt(const char *flag, size_t len)
+{
+    for (size_t k = 0; k < NOPTS; k++)
+        if (strlen(opts[k].flag) == len && strncmp(opts[k].flag, flag, len) == 0) return &opts[k];
+    return NULL;
+}
+
+int rk_config_from_env(rk_config_t *c, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *v = getenv(opts[i].env);
+        if (v && *v && set_opt(c, &opts[i], v, opts[i].env, err, errlen) < 0) return -1;
+    }
+    /* MONGODB_URI names the store when RISKD_DB does not. */
+    const char *m = getenv("MONGODB_URI");
+    if (m && *m && !getenv("RISKD_DB") && set_opt(c, find_opt("db", 2), m, "MONGODB_URI", err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+int rk_config_from_args(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument '%s'", a);
+            return -1;
+        }
+        a += 2;
+        const char *eq = strchr(a, '=');
+        size_t klen = eq ? (size_t)(eq - a) : strlen(a);
+        const opt_t *o = find_opt(a, klen);
+        if (!o) {
+            snprintf(err, errlen, "unknown option '%s'", argv[i]);
+            return -1;
+        }
+        const char *val = eq ? eq + 1 : NULL;
+        if (!val && o->type == T_BOOL) val = "1";
+        if (!val) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "option --%s needs a value", o->flag);
+                return -1;
+            }
+            val = argv[++i];
+        }
+        char from[64];
+        snprintf(from, sizeof from, "--%s", o->flag);
+        if (set_opt(c, o, val, from, err, errlen) < 0) return -1;
+    }
+    return 0;
+}
+
+int rk_config_load(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen)
+{
+    rk_config_defaults(c);
+    if (rk_config_load_dotenv(".env", err, errlen) < 0) return -1;
+    if (rk_config_from_env(c, err, errlen) < 0) return -1;
+    return rk_config_from_args(c, argc, argv, first, err, errlen);
+}
+
+void rk_config_usage(void)
+{
+    fprintf(stderr, "usage: riskd serve [options]\n\noptions (each also from the environment or .env):\n");
+    for (size_t i = 0; i < NOPTS; i++)
+        fprintf(stderr, "  --%-18s %-26s %s\n", opts[i].flag, opts[i].env, opts[i].help);
+}

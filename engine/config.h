@@ -1,0 +1,40 @@
+/* config.h — `riskd serve` settings.
+ *
+ * Each setting comes, in order of precedence, from the command line, the
+ * environment (RISKD_*), a `.env` file in the working folder (which never
+ * overrides a variable already set), or its default.
+ */
+#ifndef RK_CONFIG_H
+#define RK_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct rk_config {
+    char host[256];
+    int port;
+    int workers;
+    char scripts[1024];
+    char rules[1024];
+    char models[1024];
+    char db[1024];
+    char trusted_proxies[1024];   /* comma-separated CIDR list */
+    size_t body_limit;            /* bytes */
+    int request_timeout_ms;       /* Lua time budget per request */
+    size_t lua_memory_limit;      /* bytes per Lua state */
+    int drain_timeout_ms;         /* graceful shutdown bound */
+    int access_log;
+    char log_level[16];
+} rk_config_t;
+
+void rk_config_defaults(rk_config_t *c);
+/* Loads KEY=VALUE lines from path into the environment without overriding.
+ * A missing file is not an error. Returns -1 with err on a malformed line. */
+int rk_config_load_dotenv(const char *path, char *err, size_t errlen);
+int rk_config_from_env(rk_config_t *c, char *err, size_t errlen);
+/* Parses argv[first..argc) ("--port 5000" or "--port=5000"); -1 with err. */
+int rk_config_from_args(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen);
+/* Fills c from all sources in order. */
+int rk_config_load(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen);
+void rk_config_usage(void);
+
+#endif

@@ -1,0 +1,12 @@
+/* l_modules.h — the engine's Lua modules (one binding file each). */
+#ifndef RK_L_MODULES_H
+#define RK_L_MODULES_H
+
+#include <lua.h>
+
+int luaopen_riskd(lua_State *L);         /* l_riskd.c: the umbrella table */
+int luaopen_riskd_log(lua_State *L);     /* l_log.c */
+int luaopen_riskd_net(lua_State *L);     /* l_net.c */
+int luaopen_riskd_engine(lua_State *L);  /* l_engine.c */
+
+#endif

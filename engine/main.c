@@ -1,0 +1,61 @@
+/* main.c — the `riskd` command. Each sub-command lives in its own file; this
+ * one only dispatches. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "version.h"
+
+static int cmd_serve(int argc, char **argv)
+{
+    rk_config_t cfg;
+    char err[1024];
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            rk_config_usage();
+            return 0;
+        }
+    }
+    if (rk_config_load(&cfg, argc, argv, 2, err, sizeof err) < 0) {
+        fprintf(stderr, "riskd serve: %s\n", err);
+        rk_config_usage();
+        return 2;
+    }
+    rk_log_level lvl;
+    if (rk_log_parse_level(cfg.log_level, &lvl) < 0) {
+        fprintf(stderr, "riskd serve: unknown log level '%s'\n", cfg.log_level);
+        return 2;
+    }
+    rk_log_set_level(lvl);
+    return rk_server_run(&cfg);
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+        "riskd %s — login-risk analysis engine\n\n"
+        "usage: riskd <command> [options]\n\n"
+        "commands:\n"
+        "  serve      run the HTTP server (riskd serve --help for options)\n"
+        "  version    print the version\n",
+        RK_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(); return 2; }
+    if (!strcmp(argv[1], "serve")) return cmd_serve(argc, argv);
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("riskd %s\n", RK_VERSION);
+        return 0;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage();
+        return 0;
+    }
+    fprintf(stderr, "riskd: unknown command '%s'\n\n", argv[1]);
+    usage();
+    return 2;
+}

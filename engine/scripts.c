@@ -1,0 +1,166 @@
+/* scripts.c — see scripts.h. */
+#include "scripts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    rk_scripts_t *s;
+    size_t cap;
+    char *err;
+    size_t errlen;
+} loader_t;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++) { h ^= c[i]; h *= 1099511628211ULL; }
+    return h;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int read_file(const char *full, rk_script_file_t *f, char *err, size_t errlen)
+{
+    FILE *fp = fopen(full, "rb");
+    if (!fp) {
+        snprintf(err, errlen, "%s: %s", full, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    int rc = -1;
+    if (fstat(fileno(fp), &st) < 0 || st.st_size > (off_t)RK_SCRIPTS_MAX_FILE) {
+        snprintf(err, errlen, "%s: too large or unreadable", full);
+        goto done;
+    }
+    f->data = malloc((size_t)st.st_size + 1);
+    if (!f->data) { snprintf(err, errlen, "out of memory"); goto done; }
+    f->len = fread(f->data, 1, (size_t)st.st_size, fp);
+    if (ferror(fp)) { snprintf(err, errlen, "%s: read error", full); goto done; }
+    f->data[f->len] = '\0';
+    rc = 0;
+done:
+    fclose(fp);
+    return rc;
+}
+
+static int walk(loader_t *ld, const char *dir, const char *rel)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(ld->err, ld->errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') continue;
+        char full[4096], relp[4096];
+        struct stat st;
+        if ((size_t)snprintf(full, sizeof full, "%s/%s", dir, de->d_name) >= sizeof full ||
+            (size_t)snprintf(relp, sizeof relp, "%s%s%s", rel, *rel ? "/" : "", de->d_name) >= sizeof relp)
+            continue;
+        if (stat(full, &st) < 0) continue;  /* vanished while we read: the next event rescans */
+        if (S_ISDIR(st.st_mode)) { rc = walk(ld, full, relp); continue; }
+        if (!S_ISREG(st.st_mode) || !ends_with(de->d_name, ".lua")) continue;
+        if (ld->s->n >= RK_SCRIPTS_MAX_FILES) {
+            snprintf(ld->err, ld->errlen, "%s: more than %d scripts", ld->s->root, RK_SCRIPTS_MAX_FILES);
+            rc = -1;
+            break;
+        }
+        if (ld->s->n == ld->cap) {
+            size_t nc = ld->cap ? ld->cap * 2 : 16;
+            rk_script_file_t *nf = realloc(ld->s->files, nc * sizeof *nf);
+            if (!nf) { snprintf(ld->err, ld->errlen, "out of memory"); rc = -1; break; }
+            ld->s->files = nf;
+            ld->cap = nc;
+        }
+        rk_script_file_t *f = &ld->s->files[ld->s->n];
+        memset(f, 0, sizeof *f);
+        f->path = strdup(relp);
+        if (!f->path) { snprintf(ld->err, ld->errlen, "out of memory"); rc = -1; break; }
+        ld->s->n++;
+        rc = read_file(full, f, ld->err, ld->errlen);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int by_path(const void *a, const void *b)
+{
+    return strcmp(((const rk_script_file_t *)a)->path, ((const rk_script_file_t *)b)->path);
+}
+
+rk_scripts_t *rk_scripts_load(const char *root, char *err, size_t errlen)
+{
+    loader_t ld = { NULL, 0, err, errlen };
+    ld.s = calloc(1, sizeof *ld.s);
+    if (!ld.s || !(ld.s->root = strdup(root))) {
+        snprintf(err, errlen, "out of memory");
+        free(ld.s);
+        return NULL;
+    }
+    atomic_init(&ld.s->refs, 1);
+    if (walk(&ld, root, "") < 0) {
+        rk_scripts_release(ld.s);
+        return NULL;
+    }
+    if (ld.s->n) qsort(ld.s->files, ld.s->n, sizeof *ld.s->files, by_path);
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < ld.s->n; i++) {
+        h = fnv(h, ld.s->files[i].path, strlen(ld.s->files[i].path) + 1);
+        h = fnv(h, ld.s->files[i].data, ld.s->files[i].len);
+        h = fnv(h, "\xff", 1);
+    }
+    ld.s->digest = h;
+    return ld.s;
+}
+
+const rk_script_file_t *rk_scripts_find(const rk_scripts_t *s, const char *path)
+{
+    rk_script_file_t key = { (char *)path, NULL, 0 };
+    if (!s->n) return NULL;
+    return bsearch(&key, s->files, s->n, sizeof *s->files, by_path);
+}
+
+const rk_script_file_t *rk_scripts_find_module(const rk_scripts_t *s, const char *mod)
+{
+    char path[512];
+    size_t n = strlen(mod);
+    if (n == 0 || n + sizeof "/init.lua" > sizeof path) return NULL;
+    for (size_t i = 0; i <= n; i++) path[i] = mod[i] == '.' ? '/' : mod[i];
+    /* Refuse names that would walk out of the tree or are not plain names. */
+    if (strstr(path, "//") || path[0] == '/' || path[n - 1] == '/') return NULL;
+    memcpy(path + n, ".lua", 5);
+    const rk_script_file_t *f = rk_scripts_find(s, path);
+    if (f) return f;
+    memcpy(path + n, "/init.lua", 10);
+    return rk_scripts_find(s, path);
+}
+
+rk_scripts_t *rk_scripts_retain(rk_scripts_t *s)
+{
+    if (s) atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
+void rk_scripts_release(rk_scripts_t *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->files[i].path);
+        free(s->files[i].data);
+    }
+    free(s->files);
+    free(s->root);
+    free(s);
+}

@@ -1,0 +1,42 @@
+/* scripts.h — an immutable, reference-counted snapshot of a script tree.
+ *
+ * Hot reload reads every *.lua file under a folder into memory at once, so a
+ * Lua state built from one snapshot never mixes two versions of the code:
+ * `require` is served from the snapshot, not from the disk. A snapshot is
+ * shared between the reloader and every worker; the last release frees it.
+ */
+#ifndef RK_SCRIPTS_H
+#define RK_SCRIPTS_H
+
+#include <stddef.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define RK_SCRIPTS_MAX_FILE (4u << 20)   /* a single script over 4 MiB is refused */
+#define RK_SCRIPTS_MAX_FILES 4096
+
+typedef struct rk_script_file {
+    char *path;    /* relative to the root, '/'-separated: "api/health.lua" */
+    char *data;
+    size_t len;
+} rk_script_file_t;
+
+typedef struct rk_scripts {
+    char *root;                  /* the folder as given */
+    rk_script_file_t *files;     /* sorted by path */
+    size_t n;
+    uint64_t generation;         /* set by whoever publishes the snapshot */
+    uint64_t digest;             /* FNV-1a over paths and contents */
+    atomic_int refs;
+} rk_scripts_t;
+
+/* Reads the tree. Hidden files and folders (".#x.lua", ".git") are skipped,
+ * as are non-.lua files. Returns NULL with err filled on failure. */
+rk_scripts_t *rk_scripts_load(const char *root, char *err, size_t errlen);
+const rk_script_file_t *rk_scripts_find(const rk_scripts_t *s, const char *path);
+/* Module name "api.health" → the file "api/health.lua" or "api/health/init.lua". */
+const rk_script_file_t *rk_scripts_find_module(const rk_scripts_t *s, const char *mod);
+rk_scripts_t *rk_scripts_retain(rk_scripts_t *s);
+void rk_scripts_release(rk_scripts_t *s);  /* NULL is a no-op */
+
+#endif

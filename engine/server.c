@@ -1,0 +1,425 @@
+/* server.c — see server.h.
+ *
+ * Threads: the main thread owns the listening socket, the inotify watcher,
+ * the reloader and the signals; each worker thread owns an event_base, an
+ * evhttp accepting on its own dup() of the listening socket, and a Lua state.
+ * The main thread talks to workers only by activating events on their bases
+ * (reload, stop), which libevent makes thread-safe with evthread_use_pthreads.
+ *
+ * Hot reload: a change under the scripts folder is debounced (50 ms), the
+ * tree is read into a snapshot and loaded in a scratch Lua state here on the
+ * main thread. Only if that succeeds is the snapshot published with a new
+ * generation; each worker then builds its own state from it between two
+ * requests and swaps. A bad change is logged and the old code keeps serving.
+ */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <event2/util.h>
+#include <lauxlib.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "scripts.h"
+#include "version.h"
+#include "watch.h"
+#include "worker.h"
+
+#define ENTRY_MODULE "lib.dispatch"
+#define LOAD_TIMEOUT_MS 2000
+#define DEBOUNCE_MS 50
+#define IDLE_TIMEOUT_S 60
+#define TAG_SCRIPTS 1u
+
+typedef struct rk_server {
+    const rk_config_t *cfg;
+    rk_cidr_list_t trusted;
+    rk_metrics_t *metrics;
+    int listen_fd;
+    int port;
+    int nworkers;
+    rk_worker_t *workers;
+
+    pthread_mutex_t mu;             /* guards current */
+    rk_scripts_t *current;
+
+    struct event_base *base;
+    rk_watch_t *watch;
+    struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev;
+    int exit_code;
+} rk_server_t;
+
+static rk_scripts_t *current_scripts(rk_server_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    rk_scripts_t *cur = rk_scripts_retain(s->current);
+    pthread_mutex_unlock(&s->mu);
+    return cur;
+}
+
+/* ---- Lua states ------------------------------------------------------- */
+
+/* Builds a state from snap and resolves dispatch.handle; NULL with err. */
+static rk_vm_t *build_vm(rk_server_t *s, rk_scripts_t *snap, const rk_vm_host_t *host,
+                         int *handle_ref, char *err, size_t errlen)
+{
+    rk_vm_opts_t o = { snap, s->cfg->lua_memory_limit, LOAD_TIMEOUT_MS, host, ENTRY_MODULE };
+    rk_vm_t *vm = rk_vm_new(&o, err, errlen);
+    if (!vm) return NULL;
+    lua_State *L = rk_vm_state(vm);
+    rk_vm_push_entry(vm);
+    if (!lua_istable(L, -1) || lua_getfield(L, -1, "handle") != LUA_TFUNCTION) {
+        snprintf(err, errlen, "%s must return a table with a function 'handle'", ENTRY_MODULE);
+        rk_vm_free(vm);
+        return NULL;
+    }
+    *handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
+    return vm;
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+/* Runs on the worker when the main thread published new scripts. */
+static void on_reload(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_worker_t *w = arg;
+    rk_server_t *s = w->server;
+    rk_scripts_t *snap = current_scripts(s);
+    char err[2048];
+    int ref = LUA_NOREF;
+    if (snap->generation == rk_vm_scripts(w->vm)->generation) {
+        rk_scripts_release(snap);
+        return;
+    }
+    rk_vm_t *vm = build_vm(s, snap, &w->host, &ref, err, sizeof err);
+    rk_scripts_release(snap);
+    if (!vm) {
+        /* Validated on the main thread, so this is rare (a time-out under
+         * load, or the memory cap): keep serving the old state. */
+        rk_log_t e;
+        rk_log_begin(&e, RK_LOG_ERROR, "worker kept old scripts");
+        rk_log_int(&e, "worker", w->id);
+        rk_log_str(&e, "error", err);
+        rk_log_end(&e);
+        return;
+    }
+    rk_vm_free(w->vm);
+    w->vm = vm;
+    w->handle_ref = ref;
+}
+
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_worker_t *w = arg;
+    if (w->pending > 0 && rk_now_ns() < w->drain_deadline) return;
+    if (w->pending > 0) {
+        rk_log_t e;
+        rk_log_begin(&e, RK_LOG_WARN, "drain timed out");
+        rk_log_int(&e, "worker", w->id);
+        rk_log_int(&e, "pending", w->pending);
+        rk_log_end(&e);
+    }
+    event_del(w->drain_ev);
+    event_base_loopexit(w->base, NULL);
+}
+
+/* Runs on the worker at shutdown: stop accepting, let queued responses go
+ * out, then leave the loop (evhttp_free afterwards closes idle keep-alives). */
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_worker_t *w = arg;
+    if (w->draining) return;
+    w->draining = 1;
+    if (w->bound) {
+        evhttp_del_accept_socket(w->http, w->bound);
+        w->bound = NULL;
+    }
+    w->drain_deadline = rk_now_ns() + (uint64_t)w->cfg->drain_timeout_ms * 1000000ULL;
+    struct timeval tick = { 0, 10000 };
+    event_add(w->drain_ev, &tick);
+    on_drain_tick(-1, 0, w);
+}
+
+static void *worker_main(void *arg)
+{
+    rk_worker_t *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t errlen)
+{
+    w->id = id;
+    w->cfg = s->cfg;
+    w->trusted = &s->trusted;
+    w->metrics = s->metrics;
+    w->server = s;
+    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg };
+    w->handle_ref = LUA_NOREF;
+
+    rk_scripts_t *snap = current_scripts(s);
+    w->vm = build_vm(s, snap, &w->host, &w->handle_ref, err, errlen);
+    rk_scripts_release(snap);
+    if (!w->vm) return -1;
+
+    w->base = event_base_new();
+    w->http = w->base ? evhttp_new(w->base) : NULL;
+    if (!w->http) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
+    evhttp_set_gencb(w->http, rk_http_handle, w);
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg->body_limit);
+    evhttp_set_max_headers_size(w->http, 64 * 1024);
+    evhttp_set_timeout(w->http, IDLE_TIMEOUT_S);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+    /* Each worker gets its own descriptor for the same socket: the kernel
+     * hands each connection to whichever worker accepts first. */
+    int fd = dup(s->listen_fd);
+    if (fd < 0 || !(w->bound = evhttp_accept_socket_with_handle(w->http, fd))) {
+        if (fd >= 0) close(fd);
+        snprintf(err, errlen, "cannot accept on the listening socket");
+        return -1;
+    }
+    w->reload_ev = event_new(w->base, -1, 0, on_reload, w);
+    w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
+    w->drain_ev = event_new(w->base, -1, EV_PERSIST, on_drain_tick, w);
+    if (!w->reload_ev || !w->stop_ev || !w->drain_ev) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void worker_free(rk_worker_t *w)
+{
+    if (w->reload_ev) event_free(w->reload_ev);
+    if (w->stop_ev) event_free(w->stop_ev);
+    if (w->drain_ev) event_free(w->drain_ev);
+    if (w->http) evhttp_free(w->http);
+    if (w->base) event_base_free(w->base);
+    rk_vm_free(w->vm);
+}
+
+/* ---- reload (main thread) ---------------------------------------------- */
+
+static void reload_scripts(rk_server_t *s)
+{
+    char err[2048];
+    rk_scripts_t *snap = rk_scripts_load(s->cfg->scripts, err, sizeof err);
+    rk_scripts_t *cur = current_scripts(s);
+    rk_vm_t *vm = NULL;
+    int ref;
+    if (snap && snap->digest == cur->digest) goto done;   /* touched, not changed */
+    if (snap) {
+        snap->generation = cur->generation + 1;
+        vm = build_vm(s, snap, NULL, &ref, err, sizeof err);
+    }
+    if (!vm) {
+        rk_metrics_inc(s->metrics, RK_M_RELOAD_FAILURES);
+        rk_log_t e;
+        rk_log_begin(&e, RK_LOG_ERROR, "scripts rejected, previous version keeps serving");
+        rk_log_str(&e, "error", err);
+        rk_log_int(&e, "generation", (long long)cur->generation);
+        rk_log_end(&e);
+        goto done;
+    }
+    rk_vm_free(vm);
+    pthread_mutex_lock(&s->mu);
+    rk_scripts_t *old = s->current;
+    s->current = rk_scripts_retain(snap);
+    pthread_mutex_unlock(&s->mu);
+    rk_scripts_release(old);
+    rk_metrics_inc(s->metrics, RK_M_RELOADS);
+    rk_metrics_set_generation(s->metrics, snap->generation);
+    rk_log_t e;
+    rk_log_begin(&e, RK_LOG_INFO, "scripts reloaded");
+    rk_log_int(&e, "generation", (long long)snap->generation);
+    rk_log_int(&e, "files", (long long)snap->n);
+    rk_log_end(&e);
+    for (int i = 0; i < s->nworkers; i++) event_active(s->workers[i].reload_ev, EV_READ, 0);
+done:
+    rk_scripts_release(snap);
+    rk_scripts_release(cur);
+}
+
+static void on_debounce(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    reload_scripts(arg);
+}
+
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_server_t *s = arg;
+    unsigned tags = rk_watch_drain(s->watch);
+    if (tags & TAG_SCRIPTS) {
+        /* Editors write in several steps; wait for the burst to settle. */
+        struct timeval tv = { 0, DEBOUNCE_MS * 1000 };
+        event_add(s->debounce_ev, &tv);
+    }
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    rk_server_t *s = arg;
+    rk_log_msg(RK_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (int i = 0; i < s->nworkers; i++) event_active(s->workers[i].stop_ev, EV_READ, 0);
+    event_base_loopexit(s->base, NULL);
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+static int open_listener(rk_server_t *s, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    char port[16];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof port, "%d", s->cfg->port);
+    int rc = getaddrinfo(s->cfg->host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", s->cfg->host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", s->cfg->host, s->cfg->port, strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    s->listen_fd = fd;
+    return 0;
+}
+
+static int load_initial_scripts(rk_server_t *s, char *err, size_t errlen)
+{
+    rk_scripts_t *snap = rk_scripts_load(s->cfg->scripts, err, errlen);
+    if (!snap) return -1;
+    snap->generation = 1;
+    int ref;
+    rk_vm_t *vm = build_vm(s, snap, NULL, &ref, err, errlen);
+    if (!vm) { rk_scripts_release(snap); return -1; }
+    rk_vm_free(vm);
+    s->current = snap;
+    rk_metrics_set_generation(s->metrics, 1);
+    return 0;
+}
+
+static int start_watching(rk_server_t *s, char *err, size_t errlen)
+{
+    s->watch = rk_watch_new(err, errlen);
+    if (!s->watch || rk_watch_add_tree(s->watch, s->cfg->scripts, TAG_SCRIPTS, err, errlen) < 0)
+        return -1;
+    s->watch_ev = event_new(s->base, rk_watch_fd(s->watch), EV_READ | EV_PERSIST, on_watch, s);
+    s->debounce_ev = evtimer_new(s->base, on_debounce, s);
+    if (!s->watch_ev || !s->debounce_ev || event_add(s->watch_ev, NULL) < 0) {
+        snprintf(err, errlen, "cannot watch %s", s->cfg->scripts);
+        return -1;
+    }
+    return 0;
+}
+
+static void server_free(rk_server_t *s)
+{
+    for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
+    free(s->workers);
+    if (s->watch_ev) event_free(s->watch_ev);
+    if (s->debounce_ev) event_free(s->debounce_ev);
+    if (s->sigterm_ev) event_free(s->sigterm_ev);
+    if (s->sigint_ev) event_free(s->sigint_ev);
+    rk_watch_free(s->watch);
+    if (s->base) event_base_free(s->base);
+    if (s->listen_fd >= 0) close(s->listen_fd);
+    rk_scripts_release(s->current);
+    rk_metrics_free(s->metrics);
+    rk_cidr_list_free(&s->trusted);
+    pthread_mutex_destroy(&s->mu);
+}
+
+int rk_server_run(const rk_config_t *cfg)
+{
+    rk_server_t s;
+    char err[2048];
+    int started = 0;
+    memset(&s, 0, sizeof s);
+    s.cfg = cfg;
+    s.listen_fd = -1;
+    s.exit_code = 1;
+    pthread_mutex_init(&s.mu, NULL);
+    s.nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (s.nworkers < 1) s.nworkers = 1;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (evthread_use_pthreads() < 0) { snprintf(err, sizeof err, "libevent has no thread support"); goto fail; }
+    if (rk_cidr_list_parse(&s.trusted, cfg->trusted_proxies, err, sizeof err) < 0) goto fail;
+    s.metrics = rk_metrics_new(s.nworkers);
+    s.base = event_base_new();
+    s.workers = calloc((size_t)s.nworkers, sizeof *s.workers);
+    if (!s.metrics || !s.base || !s.workers) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (load_initial_scripts(&s, err, sizeof err) < 0) goto fail;
+    if (open_listener(&s, err, sizeof err) < 0) goto fail;
+    for (int i = 0; i < s.nworkers; i++)
+        if (worker_init(&s, &s.workers[i], i, err, sizeof err) < 0) goto fail;
+    if (start_watching(&s, err, sizeof err) < 0) goto fail;
+    s.sigterm_ev = evsignal_new(s.base, SIGTERM, on_signal, &s);
+    s.sigint_ev = evsignal_new(s.base, SIGINT, on_signal, &s);
+    if (!s.sigterm_ev || !s.sigint_ev || evsignal_add(s.sigterm_ev, NULL) < 0 || evsignal_add(s.sigint_ev, NULL) < 0) {
+        snprintf(err, sizeof err, "cannot install signal handlers");
+        goto fail;
+    }
+    for (int i = 0; i < s.nworkers; i++) {
+        if (pthread_create(&s.workers[i].thread, NULL, worker_main, &s.workers[i]) != 0) {
+            snprintf(err, sizeof err, "cannot start worker %d", i);
+            for (int j = 0; j < i; j++) event_active(s.workers[j].stop_ev, EV_READ, 0);
+            for (int j = 0; j < i; j++) pthread_join(s.workers[j].thread, NULL);
+            goto fail;
+        }
+        started++;
+    }
+
+    rk_log_t e;
+    rk_log_begin(&e, RK_LOG_INFO, "listening");
+    rk_log_str(&e, "host", cfg->host);
+    rk_log_int(&e, "port", s.port);
+    rk_log_int(&e, "workers", s.nworkers);
+    rk_log_str(&e, "scripts", cfg->scripts);
+    rk_log_str(&e, "version", RK_VERSION);
+    rk_log_end(&e);
+
+    event_base_dispatch(s.base);
+    for (int i = 0; i < started; i++) pthread_join(s.workers[i].thread, NULL);
+    rk_log_msg(RK_LOG_INFO, "stopped", NULL, NULL);
+    server_free(&s);
+    return 0;
+
+fail:
+    rk_log_msg(RK_LOG_ERROR, "cannot start", "error", err);
+    server_free(&s);
+    return 1;
+}

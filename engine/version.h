@@ -1,0 +1,4 @@
+#ifndef RK_VERSION_H
+#define RK_VERSION_H
+#define RK_VERSION "0.1.0"
+#endif

@@ -1,0 +1,240 @@
+/* vm.c — see vm.h. The deadline hook follows Redis (script_lua.c): a count
+ * hook checks the clock; when time is up it re-arms itself to fire on every
+ * instruction and raises, so a Lua pcall cannot swallow the stop. */
+#include "vm.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "l_modules.h"
+
+#define HOOK_EVERY 10000   /* instructions between clock checks (~20 µs of Lua) */
+
+struct rk_vm {
+    lua_State *L;
+    rk_scripts_t *scripts;
+    size_t mem, mem_limit;
+    uint64_t deadline;      /* 0 = no call in progress */
+    int timed_out;
+    int entry_ref;
+    const rk_vm_host_t *host;
+};
+
+static const char HOST_KEY = 'h';
+static const char VM_KEY = 'v';
+
+uint64_t rk_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static rk_vm_t *vm_of(lua_State *L) { return *(rk_vm_t **)lua_getextraspace(L); }
+
+/* A counting allocator: refuses growth past the cap, so a runaway script gets
+ * "not enough memory" (after Lua's emergency GC) instead of the process. */
+static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    rk_vm_t *vm = ud;
+    if (ptr == NULL) osize = 0;
+    if (nsize == 0) {
+        free(ptr);
+        vm->mem -= osize;
+        return NULL;
+    }
+    if (nsize > osize && vm->mem_limit && vm->mem + (nsize - osize) > vm->mem_limit)
+        return NULL;
+    void *np = realloc(ptr, nsize);
+    if (np == NULL) return nsize <= osize ? ptr : NULL; /* Lua assumes shrinking never fails */
+    vm->mem = vm->mem - osize + nsize;
+    return np;
+}
+
+static void deadline_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    rk_vm_t *vm = vm_of(L);
+    if (vm->deadline == 0 || rk_now_ns() < vm->deadline) return;
+    vm->timed_out = 1;
+    lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "time budget exceeded");
+}
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int rk_vm_call(rk_vm_t *vm, int nargs, int nresults, int timeout_ms, char *err, size_t errlen)
+{
+    lua_State *L = vm->L;
+    int base = lua_gettop(L) - nargs;   /* index of the function */
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+    vm->timed_out = 0;
+    vm->deadline = timeout_ms > 0 ? rk_now_ns() + (uint64_t)timeout_ms * 1000000ULL : 0;
+    if (vm->deadline) lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    int rc = lua_pcall(L, nargs, nresults, base);
+    lua_sethook(L, NULL, 0, 0);
+    vm->deadline = 0;
+    if (rc != LUA_OK) {
+        const char *m = lua_tostring(L, -1);
+        snprintf(err, errlen, "%s", m ? m : "(no message)");
+        lua_settop(L, base - 1);
+        return vm->timed_out ? -2 : -1;
+    }
+    lua_remove(L, base);
+    return 0;
+}
+
+/* package.searchers entry: serves `require` from the snapshot, so a state
+ * never reads a file that changed after its snapshot was taken. */
+static int snapshot_searcher(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    rk_vm_t *vm = vm_of(L);
+    const rk_script_file_t *f = rk_scripts_find_module(vm->scripts, name);
+    if (!f) {
+        lua_pushfstring(L, "no script '%s' in %s", name, vm->scripts->root);
+        return 1;
+    }
+    lua_pushfstring(L, "@%s/%s", vm->scripts->root, f->path);
+    if (luaL_loadbufferx(L, f->data, f->len, lua_tostring(L, -1), "t") != LUA_OK)
+        return lua_error(L);
+    lua_insert(L, -2);  /* loader, then its extra argument: the chunk name */
+    return 2;
+}
+
+static void install_searcher(lua_State *L)
+{
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    /* Insert at position 2: after package.preload, before the file searchers. */
+    lua_Integer n = (lua_Integer)luaL_len(L, -1);
+    for (lua_Integer i = n; i >= 2; i--) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcfunction(L, snapshot_searcher);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 1);
+    /* Lua modules come only from the snapshot; C modules (cjson) from the system. */
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+}
+
+void rk_vm_preload(lua_State *L)
+{
+    static const luaL_Reg mods[] = {
+        { "riskd", luaopen_riskd },
+        { "riskd.log", luaopen_riskd_log },
+        { "riskd.net", luaopen_riskd_net },
+        { "riskd.engine", luaopen_riskd_engine },
+        { NULL, NULL },
+    };
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (const luaL_Reg *m = mods; m->name; m++) {
+        lua_pushcfunction(L, m->func);
+        lua_setfield(L, -2, m->name);
+    }
+    lua_pop(L, 1);
+}
+
+const rk_vm_host_t *rk_vm_host(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+    const rk_vm_host_t *h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return h;
+}
+
+rk_vm_t *rk_vm_of(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &VM_KEY);
+    rk_vm_t *vm = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return vm;
+}
+
+/* Compiles every file of the snapshot so that a syntax error in any of them,
+ * required yet or not, rejects the set with its file and line. */
+static int compile_all(rk_vm_t *vm, char *err, size_t errlen)
+{
+    lua_State *L = vm->L;
+    for (size_t i = 0; i < vm->scripts->n; i++) {
+        const rk_script_file_t *f = &vm->scripts->files[i];
+        char name[1100];
+        snprintf(name, sizeof name, "@%s/%s", vm->scripts->root, f->path);
+        if (luaL_loadbufferx(L, f->data, f->len, name, "t") != LUA_OK) {
+            snprintf(err, errlen, "%s", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen)
+{
+    rk_vm_t *vm = calloc(1, sizeof *vm);
+    if (!vm) { snprintf(err, errlen, "out of memory"); return NULL; }
+    vm->mem_limit = o->memory_limit;
+    vm->host = o->host;
+    vm->entry_ref = LUA_NOREF;
+    vm->scripts = rk_scripts_retain(o->scripts);
+    vm->L = lua_newstate(vm_alloc, vm);
+    if (!vm->L) { snprintf(err, errlen, "cannot create a Lua state"); goto fail; }
+    *(rk_vm_t **)lua_getextraspace(vm->L) = vm;
+    lua_State *L = vm->L;
+
+    luaL_openlibs(L);
+    lua_pushlightuserdata(L, (void *)o->host);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
+    lua_pushlightuserdata(L, vm);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &VM_KEY);
+    rk_vm_preload(L);
+    install_searcher(L);
+    if (compile_all(vm, err, errlen) < 0) goto fail;
+
+    lua_getglobal(L, "require");
+    lua_pushstring(L, o->entry);
+    if (rk_vm_call(vm, 1, 1, o->load_timeout_ms, err, errlen) != 0) goto fail;
+    if (!lua_istable(L, -1) && !lua_isfunction(L, -1)) {
+        snprintf(err, errlen, "module '%s' must return a table or a function, not %s",
+                 o->entry, luaL_typename(L, -1));
+        goto fail;
+    }
+    vm->entry_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_gc(L, LUA_GCCOLLECT);
+    return vm;
+fail:
+    rk_vm_free(vm);
+    return NULL;
+}
+
+void rk_vm_free(rk_vm_t *vm)
+{
+    if (!vm) return;
+    if (vm->L) lua_close(vm->L);
+    rk_scripts_release(vm->scripts);
+    free(vm);
+}
+
+lua_State *rk_vm_state(rk_vm_t *vm) { return vm->L; }
+const rk_scripts_t *rk_vm_scripts(const rk_vm_t *vm) { return vm->scripts; }
+size_t rk_vm_memory(const rk_vm_t *vm) { return vm->mem; }
+
+void rk_vm_push_entry(rk_vm_t *vm)
+{
+    lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->entry_ref);
+}

@@ -1,0 +1,45 @@
+/* worker.h — one server thread: its own event_base, evhttp and Lua state.
+ * Shared by server.c (life cycle, reload, shutdown) and http.c (requests). */
+#ifndef RK_WORKER_H
+#define RK_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "netaddr.h"
+#include "vm.h"
+
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+struct event;
+
+typedef struct rk_worker {
+    int id;
+    const rk_config_t *cfg;
+    const rk_cidr_list_t *trusted;
+    rk_metrics_t *metrics;
+    void *server;                     /* rk_server_t, for reloads */
+
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *reload_ev, *stop_ev, *drain_ev;
+
+    rk_vm_t *vm;                      /* only this thread touches it */
+    rk_vm_host_t host;
+    int handle_ref;                   /* dispatch.handle in the vm's registry */
+
+    int pending;                      /* responses queued but not yet written */
+    int draining;
+    uint64_t drain_deadline;
+} rk_worker_t;
+
+/* evhttp's generic callback: every request of a worker goes through here. */
+struct evhttp_request;
+void rk_http_handle(struct evhttp_request *req, void *worker);
+
+#endif

@@ -1,0 +1,79 @@
+-- lib/dispatch.lua — where every HTTP request enters Lua (engine/http.c calls
+-- handle(req)). It routes the request, decodes a JSON body, calls the handler
+-- from scripts/api/ and encodes what it returns.
+--
+-- req = { method, path, query = {}, headers = {lower-case names},
+--         raw_body (string or nil), remote_addr, params (set here), body (set
+--         here from JSON), route (the matched pattern, for metrics) }
+-- A handler returns status, body (table → JSON, string → as is), headers.
+local cjson = require("cjson")
+local Router = require("lib.router")
+local response = require("lib.response")
+local routes = require("routes")
+
+local json = cjson.new()
+json.encode_sparse_array(true)
+json.decode_max_depth(64)  -- deeper documents are hostile, not logins
+
+local M = {}
+
+-- Resolve "module.function" handlers now, so a missing one fails the load
+-- (and a hot reload is rejected) instead of failing requests later.
+local function build(table_)
+    local resolved = {}
+    for i, r in ipairs(table_) do
+        local mod, fn = tostring(r[3]):match("^([%w_%.]+)%.([%w_]+)$")
+        assert(mod, "routes.lua entry " .. i .. ": handler must be 'module.function'")
+        local m = require("api." .. mod)
+        assert(type(m) == "table" and type(m[fn]) == "function",
+            "routes.lua entry " .. i .. ": no function " .. fn .. " in api/" .. mod .. ".lua")
+        resolved[i] = { r[1], r[2], m[fn] }
+    end
+    return Router.new(resolved)
+end
+
+M.router = build(routes)
+
+local JSON_TYPE = "application/json"
+
+local function encode(status, body, headers)
+    headers = headers or {}
+    if type(body) == "table" then
+        headers["Content-Type"] = headers["Content-Type"] or JSON_TYPE
+        return status, json.encode(body), headers
+    elseif type(body) == "string" then
+        headers["Content-Type"] = headers["Content-Type"] or "text/plain; charset=utf-8"
+        return status, body, headers
+    elseif body == nil then
+        return status, nil, headers
+    end
+    error("handler returned a body of type " .. type(body))
+end
+
+local function is_json(ct)
+    return ct == nil or ct:find("json", 1, true) ~= nil
+end
+
+function M.handle(req)
+    local route, params = M.router:match(req.method, req.path)
+    if not route then
+        if params then  -- the path exists under other methods
+            if req.method == "OPTIONS" then return 204, nil, { Allow = params } end
+            return encode(response.error(405, "method_not_allowed",
+                "method " .. req.method .. " is not allowed on " .. req.path, { Allow = params }))
+        end
+        return encode(response.error(404, "not_found", "no route for " .. req.path))
+    end
+    req.route, req.params = route.pattern, params
+    if req.raw_body and is_json(req.headers["content-type"]) then
+        local ok, value = pcall(json.decode, req.raw_body)
+        if not ok then
+            return encode(response.error(400, "invalid_json",
+                "request body is not valid JSON: " .. tostring(value):gsub("^.-: ", "")))
+        end
+        req.body = value
+    end
+    return encode(route.fn(req))
+end
+
+return M

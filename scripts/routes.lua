@@ -1,0 +1,14 @@
+-- routes.lua — the route table: method, path pattern, handler.
+--
+-- A pattern is literal segments, ":name" segments (one segment, given to the
+-- handler as req.params.name) and an optional final "*name" (the rest of the
+-- path). A handler is "module.function" in scripts/api/. HEAD is served by
+-- the GET route; OPTIONS by the router itself.
+--
+-- Edit this file while the server runs: the change is live within a second,
+-- and a version that fails to load is rejected while the old one keeps serving.
+return {
+    { "GET", "/healthz", "health.healthz" },
+    { "GET", "/metrics", "health.metrics" },
+    { "GET", "/api/ping", "health.ping" },
+}

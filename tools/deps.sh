@@ -1,0 +1,38 @@
+#!/bin/sh
+# tools/deps.sh [group...] — installs the Debian 12 packages riskd needs that
+# are missing. Groups: build (default), test, bench. Quiet and quick when
+# everything is there; needs root (or sudo) only when something is missing.
+set -eu
+
+build="make gcc libc6-dev pkg-config git ca-certificates liblua5.4-dev lua5.4 lua-cjson
+       libevent-dev libmongoc-dev libbson-dev libjwt-dev libsqlite3-dev libargon2-dev"
+test="lua-busted libcmocka-dev python3 curl gcovr"
+bench="wrk python3 python3-sklearn"
+
+want=""
+[ $# -eq 0 ] && set -- build
+for g in "$@"; do
+    case "$g" in
+        build) want="$want $build" ;;
+        test) want="$want $build $test" ;;
+        bench) want="$want $build $bench" ;;
+        *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for p in $want; do
+    # dpkg-query prints "install ok installed" for an installed package.
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in *" installed") ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh container has no package lists yet; refresh them once.
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
