@@ -83,8 +83,9 @@ static void push_query(lua_State *L, const struct evkeyvalq *kv)
     }
 }
 
-/* The protected part: [ctx] -> req, status, body, headers. */
-static int dispatch(lua_State *L)
+/* Protected: [ctx] -> req. Kept apart from the handler call so the request
+ * table (and the route the router wrote into it) survives a handler error. */
+static int build_request(lua_State *L)
 {
     reqctx_t *c = lua_touserdata(L, 1);
     struct evhttp_request *req = c->req;
@@ -110,11 +111,14 @@ static int dispatch(lua_State *L)
         luaL_pushresultsize(&b, blen);
         lua_setfield(L, -2, "raw_body");
     }
+    return 1;
+}
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->w->handle_ref);
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 3);
-    return 4;
+/* Protected: [req] -> req.route */
+static int read_route(lua_State *L)
+{
+    lua_getfield(L, 1, "route");
+    return 1;
 }
 
 static void send_json_error(struct evhttp_request *req, int status, const char *body)
@@ -217,12 +221,24 @@ void rk_http_handle(struct evhttp_request *req, void *arg)
         goto done;
     }
 
-    lua_pushcfunction(L, dispatch);
+    lua_pushcfunction(L, build_request);
     lua_pushlightuserdata(L, &c);
-    int rc = rk_vm_call(w->vm, 1, 4, w->cfg->request_timeout_ms, err, sizeof err);
-    if (rc == 0 && lua_getfield(L, top + 1, "route") == LUA_TSTRING)
-        snprintf(route, sizeof route, "%s", lua_tostring(L, -1));
-    if (rc == 0) lua_pop(L, 1);
+    int rc = rk_vm_call(w->vm, 1, 1, w->cfg->request_timeout_ms, err, sizeof err);
+    if (rc == 0) {  /* [req] -> [req, status, body, headers] */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, w->handle_ref);
+        lua_pushvalue(L, top + 1);
+        rc = rk_vm_call(w->vm, 1, 3, w->cfg->request_timeout_ms, err, sizeof err);
+        /* Read req.route protected too: a field lookup can allocate. */
+        int after = lua_gettop(L);
+        lua_pushcfunction(L, read_route);
+        lua_pushvalue(L, top + 1);
+        if (rk_vm_call(w->vm, 1, 1, w->cfg->request_timeout_ms, route, sizeof route) == 0 &&
+            lua_type(L, -1) == LUA_TSTRING)
+            snprintf(route, sizeof route, "%s", lua_tostring(L, -1));
+        else
+            snprintf(route, sizeof route, "unmatched");
+        lua_settop(L, after);
+    }
     if (rc != 0 || !lua_isinteger(L, top + 2) ||
         lua_tointeger(L, top + 2) < 100 || lua_tointeger(L, top + 2) > 599) {
         rk_log_t e;

@@ -28,10 +28,15 @@ int rk_log_parse_level(const char *s, rk_log_level *out)
     return -1;
 }
 
+/* Room always kept at the end of a line for the truncation mark and "}\n",
+ * so a cut line is still one valid JSON object. */
+#define TRUNC_MARK ",\"truncated\":true"
+#define RESERVE (sizeof TRUNC_MARK - 1 + 2)
+
 static void put(rk_log_t *e, const char *s, size_t n)
 {
-    /* Keep 2 bytes for the closing "}\n". */
-    if (e->len + n + 2 > sizeof e->buf) {
+    if (e->truncated) return;
+    if (e->len + n + RESERVE > sizeof e->buf) {
         e->truncated = 1;
         return;
     }
@@ -85,11 +90,18 @@ int rk_json_escape(char *buf, size_t *len, size_t cap, const char *s, size_t n)
     return 0;
 }
 
-static void key(rk_log_t *e, const char *k)
+/* Writes ,"key": and reserves room for `after` more bytes, all or nothing,
+ * so a line is never cut between a key and its value. */
+static int key(rk_log_t *e, const char *k, size_t after)
 {
-    put(e, ",\"", 2);
-    put(e, k, strlen(k));
-    put(e, "\":", 2);
+    char tmp[128];
+    int n = snprintf(tmp, sizeof tmp, ",\"%s\":", k);
+    if (n < 0 || (size_t)n >= sizeof tmp || e->len + (size_t)n + after + RESERVE > sizeof e->buf) {
+        e->truncated = 1;
+        return -1;
+    }
+    put(e, tmp, (size_t)n);
+    return 0;
 }
 
 void rk_log_begin(rk_log_t *e, rk_log_level lvl, const char *msg)
@@ -112,13 +124,16 @@ void rk_log_begin(rk_log_t *e, rk_log_level lvl, const char *msg)
 
 void rk_log_strn(rk_log_t *e, const char *k, const char *v, size_t n)
 {
-    if (e->skip) return;
-    key(e, k);
+    if (e->skip || e->truncated) return;
+    if (key(e, k, v ? 3 : 4) < 0) return;
     if (v == NULL) { put(e, "null", 4); return; }
     put(e, "\"", 1);
-    /* Leave room for the closing quote and "}\n". */
-    if (rk_json_escape(e->buf, &e->len, sizeof e->buf - 3, v, n) < 0)
+    /* One byte more than RESERVE stays free for the closing quote. */
+    if (rk_json_escape(e->buf, &e->len, sizeof e->buf - RESERVE - 1, v, n) < 0) {
+        e->buf[e->len++] = '"';
         e->truncated = 1;
+        return;
+    }
     put(e, "\"", 1);
 }
 
@@ -132,8 +147,7 @@ void rk_log_int(rk_log_t *e, const char *k, long long v)
     if (e->skip) return;
     char tmp[32];
     int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    key(e, k);
-    put(e, tmp, (size_t)n);
+    if (key(e, k, (size_t)n) == 0) put(e, tmp, (size_t)n);
 }
 
 void rk_log_num(rk_log_t *e, const char *k, double v)
@@ -141,23 +155,22 @@ void rk_log_num(rk_log_t *e, const char *k, double v)
     if (e->skip) return;
     char tmp[40];
     int n = isfinite(v) ? snprintf(tmp, sizeof tmp, "%.17g", v) : snprintf(tmp, sizeof tmp, "null");
-    key(e, k);
-    put(e, tmp, (size_t)n);
+    if (key(e, k, (size_t)n) == 0) put(e, tmp, (size_t)n);
 }
 
 void rk_log_bool(rk_log_t *e, const char *k, int v)
 {
     if (e->skip) return;
-    key(e, k);
+    if (key(e, k, 5) < 0) return;
     if (v) put(e, "true", 4); else put(e, "false", 5);
 }
 
 void rk_log_end(rk_log_t *e)
 {
     if (e->skip) return;
-    if (e->truncated && e->len + 20 < sizeof e->buf) {
-        memcpy(e->buf + e->len, ",\"truncated\":true", 17);
-        e->len += 17;
+    if (e->truncated) {
+        memcpy(e->buf + e->len, TRUNC_MARK, sizeof TRUNC_MARK - 1);
+        e->len += sizeof TRUNC_MARK - 1;
     }
     e->buf[e->len++] = '}';
     e->buf[e->len++] = '\n';

@@ -181,6 +181,10 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     if (!w->http) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
     evhttp_set_gencb(w->http, rk_http_handle, w);
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg->body_limit);
+    /* Read and drop an oversized body so the client sees the 413 instead of
+     * a reset. (libevent 2.1 writes that 413's body itself, as HTML: it has
+     * no hook for it; 2.2's evhttp_set_errorcb would make it JSON.) */
+    evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_max_headers_size(w->http, 64 * 1024);
     evhttp_set_timeout(w->http, IDLE_TIMEOUT_S);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |

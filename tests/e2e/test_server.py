@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""End-to-end tests: start `riskd serve` on a free loopback port and speak
+HTTP to it. Routing and error cases are data (cases.json); hot reload, limits
+and graceful shutdown are written out below. Prints TAP."""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "riskd"))
+
+results = []
+
+
+def report(name, ok, detail=""):
+    results.append(ok)
+    print(("ok" if ok else "not ok") + " %d - %s" % (len(results), name), flush=True)
+    if not ok and detail:
+        for line in str(detail).splitlines():
+            print("#   " + line, flush=True)
+
+
+def check(name, fn):
+    try:
+        fn()
+        report(name, True)
+    except Exception as e:  # an assertion or a protocol error: both are failures
+        report(name, False, "%s: %s" % (type(e).__name__, e))
+
+
+class Server:
+    """A riskd process on its own copy of scripts/ with the test fixtures."""
+
+    def __init__(self, *extra, trusted=None):
+        self.tmp = tempfile.mkdtemp(prefix="riskd-e2e-")
+        self.scripts = os.path.join(self.tmp, "scripts")
+        shutil.copytree(os.path.join(ROOT, "scripts"), self.scripts)
+        os.rename(os.path.join(self.scripts, "routes.lua"), os.path.join(self.scripts, "routes_app.lua"))
+        fixture = os.path.join(HERE, "fixture")
+        for dirpath, _, files in os.walk(fixture):
+            for f in files:
+                src = os.path.join(dirpath, f)
+                dst = os.path.join(self.scripts, os.path.relpath(src, fixture))
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copy(src, dst)
+        args = [BIN, "serve", "--port", "0", "--workers", "2", "--scripts", self.scripts,
+                "--request-timeout", "1000", "--lua-memory", str(64 << 20), *extra]
+        if trusted:
+            args += ["--trusted-proxies", trusted]
+        self.log_path = os.path.join(self.tmp, "server.log")
+        self.log = open(self.log_path, "w+")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=self.tmp)
+        self.port = self._wait_port()
+
+    def _wait_port(self):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            for line in self.lines():
+                if line.get("msg") == "listening":
+                    return line["port"]
+            if self.proc.poll() is not None:
+                raise RuntimeError("riskd exited: " + open(self.log_path).read())
+            time.sleep(0.02)
+        raise RuntimeError("riskd did not start")
+
+    def lines(self):
+        out = []
+        with open(self.log_path) as f:
+            for raw in f:
+                out.append(json.loads(raw))  # every log line must be JSON
+        return out
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def get_json(self, path):
+        status, _, body = self.request("GET", path)
+        return status, json.loads(body)
+
+    def write(self, rel, text):
+        path = os.path.join(self.scripts, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path + ".tmp~"
+        with open(tmp, "w") as f:  # write then rename, as editors do
+            f.write(text)
+        os.rename(tmp, path)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def wait_for(fn, timeout=3.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.02)
+    return fn()
+
+
+def subset(expected, actual, where="body"):
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), "%s: expected an object, got %r" % (where, actual)
+        for k, v in expected.items():
+            assert k in actual, "%s: missing key %r in %r" % (where, k, actual)
+            subset(v, actual[k], where + "." + k)
+    else:
+        assert expected == actual, "%s: expected %r, got %r" % (where, expected, actual)
+
+
+def run_case(srv, case):
+    body = case.get("body") if case["method"] != "GET" else None
+    if body == "DEEP":
+        body = "[" * 100 + "]" * 100
+    status, headers, raw = srv.request(case["method"], case["path"],
+                                       body=body if body is None else body.encode(),
+                                       headers=case.get("req_headers"))
+    assert status == case["status"], "status %d, expected %d: %r" % (status, case["status"], raw[:300])
+    for k, v in case.get("headers", {}).items():
+        assert headers.get(k) == v, "header %s: %r, expected %r" % (k, headers.get(k), v)
+    if "body" in case and case["method"] in ("GET", "HEAD"):
+        assert raw.decode() == case["body"], "body %r" % raw
+    if "json" in case:
+        subset(case["json"], json.loads(raw))
+    if "error" in case:
+        doc = json.loads(raw)
+        assert doc["error"]["code"] == case["error"], doc
+        assert isinstance(doc["error"]["message"], str) and doc["error"]["message"], doc
+    if "absent" in case:
+        assert case["absent"].encode() not in raw, raw
+
+
+def test_cases():
+    srv = Server()
+    try:
+        with open(os.path.join(HERE, "cases.json")) as f:
+            for case in json.load(f):
+                check(case["name"], lambda c=case: run_case(srv, c))
+
+        def handler_errors_logged():
+            lines = srv.lines()
+            failed = [l for l in lines if l.get("msg") == "handler failed"]
+            assert any("e2e.lua:" in l["error"] and "secret internal detail" in l["error"] for l in failed), failed
+            assert any(l.get("msg") == "handler timed out" for l in lines), "no time-out logged"
+            assert any("not enough memory" in l.get("error", "") for l in failed), "no memory error logged"
+        check("handler errors are logged with file and line", handler_errors_logged)
+
+        def body_limit():
+            # Just over the 1 MiB default: refused with 413, before the handler.
+            try:
+                status, _, _ = srv.request("POST", "/e2e/echo", body=b"x" * ((1 << 20) + 1),
+                                           headers={"Content-Type": "application/json"})
+            except (ConnectionResetError, BrokenPipeError):
+                raise AssertionError("connection reset instead of a 413")
+            assert status == 413, status
+            status, _, _ = srv.request("POST", "/e2e/echo", body=b"[" + b"1," * 500000 + b"1]")
+            assert status == 200, status
+        check("a body over the limit is 413, one under it is served", body_limit)
+
+        def metrics():
+            status, headers, raw = srv.request("GET", "/metrics")
+            text = raw.decode()
+            assert status == 200 and headers["Content-Type"].startswith("text/plain"), headers
+            assert re.search(r'riskd_http_requests_total\{route="/healthz",status="200"\} [1-9]', text), text
+            assert re.search(r'riskd_http_requests_total\{route="unmatched",status="404"\} 1', text), text
+            assert re.search(r'riskd_http_requests_total\{route="/e2e/error",status="500"\} 1', text), text
+            assert 'riskd_http_request_duration_seconds_bucket{route="/api/ping",le="+Inf"} 1' in text, text
+            assert re.search(r"riskd_lua_errors_total [1-9]", text), text
+            assert re.search(r"riskd_lua_timeouts_total 1", text), text
+            assert re.search(r'riskd_lua_memory_bytes\{worker="[01]"\} [1-9]', text), text
+        check("metrics count requests by route and status, errors and memory", metrics)
+    finally:
+        srv.stop()
+
+
+def test_trusted_proxy():
+    srv = Server(trusted="127.0.0.0/8")
+    try:
+        def forwarded():
+            status, _, raw = srv.request("POST", "/e2e/echo", body=b"{}",
+                                         headers={"X-Forwarded-For": "6.6.6.6, 198.51.100.4"})
+            assert status == 200
+            assert json.loads(raw)["remote_addr"] == "198.51.100.4", raw
+        check("X-Forwarded-For from a trusted proxy gives the client address", forwarded)
+    finally:
+        srv.stop()
+
+
+def test_reload():
+    srv = Server()
+    try:
+        stop = threading.Event()
+        failures, seen = [], set()
+
+        def hammer():
+            # Requests keep flowing through every reload; none may fail.
+            while not stop.is_set():
+                try:
+                    status, _, raw = srv.request("GET", "/e2e/version", timeout=5)
+                    if status != 200:
+                        failures.append((status, raw))
+                    else:
+                        seen.add(json.loads(raw)["version"])
+                except Exception as e:
+                    failures.append(repr(e))
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+
+        handler = open(os.path.join(srv.scripts, "api", "e2e.lua")).read()
+
+        def edit_takes_effect():
+            t0 = time.time()
+            srv.write("api/e2e.lua", handler.replace('version = "v1"', 'version = "v2"'))
+            v = wait_for(lambda: srv.get_json("/e2e/version")[1]["version"] == "v2", 1.0)
+            assert v, "edit not live after 1 s"
+            # Every worker switches: repeated requests all see v2.
+            for _ in range(20):
+                assert srv.get_json("/e2e/version")[1]["version"] == "v2"
+            assert srv.get_json("/healthz")[1]["generation"] == 2
+            print("# reload visible after %.0f ms" % ((time.time() - t0) * 1000))
+        check("an edited handler is live within a second on every worker", edit_takes_effect)
+
+        def broken_is_rejected():
+            srv.write("api/e2e.lua", handler.replace('version = "v1"', 'version = "v3"') + "\nthis is not lua\n")
+            ok = wait_for(lambda: any(l.get("msg", "").startswith("scripts rejected") for l in srv.lines()), 2.0)
+            assert ok, "no rejection logged"
+            rej = [l for l in srv.lines() if l.get("msg", "").startswith("scripts rejected")][-1]
+            assert re.search(r"api/e2e\.lua:\d+:", rej["error"]), rej
+            for _ in range(10):
+                assert srv.get_json("/e2e/version")[1]["version"] == "v2"
+            assert srv.get_json("/healthz")[1]["generation"] == 2
+        check("a broken handler is rejected with file and line, the old one keeps serving", broken_is_rejected)
+
+        def missing_handler_rejected():
+            srv.write("e2e_routes.lua", 'return { { "GET", "/e2e/version", "e2e.nothing" } }')
+            ok = wait_for(lambda: sum(1 for l in srv.lines() if l.get("msg", "").startswith("scripts rejected")) >= 2, 2.0)
+            assert ok, "route to a missing handler was not rejected"
+            assert srv.get_json("/e2e/version")[1]["version"] == "v2"
+        check("a route to a missing handler is rejected", missing_handler_rejected)
+
+        def add_route_and_file():
+            fixture_routes = open(os.path.join(HERE, "fixture", "e2e_routes.lua")).read()
+            srv.write("api/extra.lua", 'return { hello = function(req) return 200, { hello = req.params.name } end }')
+            srv.write("e2e_routes.lua", fixture_routes.replace(
+                "return {", 'return {\n    { "GET", "/e2e/hello/:name", "extra.hello" },'))
+            srv.write("api/e2e.lua", handler.replace('version = "v1"', 'version = "v4"'))
+            ok = wait_for(lambda: srv.request("GET", "/e2e/hello/bob")[0] == 200, 1.5)
+            assert ok, "new route not live"
+            assert srv.get_json("/e2e/hello/bob")[1] == {"hello": "bob"}
+            assert srv.get_json("/e2e/version")[1]["version"] == "v4"
+        check("a new file and route are picked up", add_route_and_file)
+
+        def delete_file():
+            fixture_routes = open(os.path.join(HERE, "fixture", "e2e_routes.lua")).read()
+            srv.write("e2e_routes.lua", fixture_routes)
+            os.unlink(os.path.join(srv.scripts, "api", "extra.lua"))
+            ok = wait_for(lambda: srv.request("GET", "/e2e/hello/bob")[0] == 404, 1.5)
+            assert ok, "deleted route still served"
+        check("deleting a file and its route takes effect", delete_file)
+
+        stop.set()
+        for t in threads:
+            t.join()
+
+        def no_request_failed():
+            assert not failures, failures[:5]
+            assert seen >= {"v1", "v2"}, seen
+        check("no request failed or saw half a reload during reloads", no_request_failed)
+
+        def reload_metrics():
+            text = srv.request("GET", "/metrics")[2].decode()
+            assert re.search(r"riskd_reloads_total [3-9]", text), text
+            assert re.search(r"riskd_reload_failures_total [2-9]", text), text
+        check("reloads and reload failures are counted", reload_metrics)
+    finally:
+        srv.stop()
+
+
+def test_shutdown():
+    srv = Server()
+    try:
+        def graceful():
+            result = {}
+
+            def slow():
+                try:
+                    result["r"] = srv.request("GET", "/e2e/slow", timeout=10)
+                except Exception as e:
+                    result["e"] = e
+            t = threading.Thread(target=slow)
+            t.start()
+            time.sleep(0.2)  # the slow request is now in its handler
+            srv.proc.send_signal(signal.SIGTERM)
+            t.join()
+            assert "r" in result, "in-flight request failed: %r" % result.get("e")
+            assert result["r"][0] == 200 and json.loads(result["r"][2]) == {"slow": True}, result
+            code = srv.proc.wait(10)
+            assert code == 0, "exit code %d" % code
+            s = socket.socket()
+            try:
+                refused = s.connect_ex(("127.0.0.1", srv.port)) != 0
+            finally:
+                s.close()
+            assert refused, "still accepting after shutdown"
+            msgs = [l["msg"] for l in srv.lines()]
+            assert "shutting down" in msgs and msgs[-1] == "stopped", msgs
+        check("SIGTERM finishes the in-flight request, stops accepting and exits 0", graceful)
+    finally:
+        srv.stop()
+
+
+def test_startup_errors():
+    def bad_scripts():
+        tmp = tempfile.mkdtemp(prefix="riskd-e2e-")
+        try:
+            os.makedirs(os.path.join(tmp, "lib"))
+            with open(os.path.join(tmp, "lib", "dispatch.lua"), "w") as f:
+                f.write("return {")
+            p = subprocess.run([BIN, "serve", "--port", "0", "--scripts", tmp], capture_output=True, timeout=10)
+            assert p.returncode == 1, p.returncode
+            line = json.loads(p.stderr.decode().strip().splitlines()[-1])
+            assert line["msg"] == "cannot start" and "dispatch.lua:1:" in line["error"], line
+        finally:
+            shutil.rmtree(tmp)
+    check("broken scripts at start-up: exit 1 with file and line", bad_scripts)
+
+    def bad_option():
+        p = subprocess.run([BIN, "serve", "--port", "nope"], capture_output=True, timeout=10)
+        assert p.returncode == 2 and b"--port" in p.stderr, p
+    check("a bad option is refused with its name", bad_option)
+
+
+def main():
+    for t in (test_cases, test_trusted_proxy, test_reload, test_shutdown, test_startup_errors):
+        try:
+            t()
+        except Exception as e:
+            report(t.__name__, False, "%s: %s" % (type(e).__name__, e))
+    print("1..%d" % len(results))
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+#!/bin/sh
+# tests/run.sh [--only c|spec|e2e] TEST... — runs every suite and sums them.
+# Each suite speaks TAP; a suite that exits non-zero without a failing test
+# line (a crash, a sanitizer report) counts as one failure. The last line is
+# "N passed, N failed", and the exit status is non-zero if anything failed.
+only=""
+if [ "${1:-}" = "--only" ]; then only=$2; shift 2; fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+pass=0
+fail=0
+
+suite() {  # suite NAME COMMAND...
+    name=$1; shift
+    echo "== $name"
+    "$@" >"$out/log" 2>&1
+    rc=$?
+    cat "$out/log"
+    p=$(grep -c '^ok ' "$out/log")
+    f=$(grep -c '^not ok ' "$out/log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name exited with status $rc"
+        f=1
+    fi
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name ran no test"
+        f=1
+    fi
+    pass=$((pass + p))
+    fail=$((fail + f))
+}
+
+if [ -z "$only" ] || [ "$only" = c ]; then
+    for t in "$@"; do
+        suite "$t" env CMOCKA_MESSAGE_OUTPUT=TAP "build/$t.t"
+    done
+    for t in "$@"; do
+        suite "$t (ASan+UBSan)" env CMOCKA_MESSAGE_OUTPUT=TAP \
+            ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+            "build/asan/$t.t"
+    done
+    suite "layout" sh tests/check_layout.sh
+fi
+if [ -z "$only" ] || [ "$only" = spec ]; then
+    # lua5.4 explicitly: /usr/bin/lua may point at another Lua version.
+    suite "busted" lua5.4 /usr/bin/busted -o TAP
+fi
+if [ -z "$only" ] || [ "$only" = e2e ]; then
+    suite "e2e" python3 tests/e2e/test_server.py
+fi
+
+echo
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

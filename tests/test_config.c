@@ -1,0 +1,101 @@
+/* test_config.c — defaults, .env, environment and flags, in that precedence. */
+#include "test_util.h"
+#include "config.h"
+
+static void clear_env(void)
+{
+    const char *vars[] = { "RISKD_PORT", "RISKD_HOST", "RISKD_DB", "MONGODB_URI", "RISKD_WORKERS",
+                           "RISKD_ACCESS_LOG", "RISKD_TEST_DOTENV", "RISKD_TEST_QUOTED" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
+}
+
+static void defaults(void **st)
+{
+    (void)st;
+    rk_config_t c;
+    rk_config_defaults(&c);
+    assert_int_equal(c.port, 5000);
+    assert_string_equal(c.host, "127.0.0.1");
+    assert_string_equal(c.db, "sqlite:data/riskd.db");
+    assert_int_equal(c.body_limit, 1 << 20);
+    assert_string_equal(c.scripts, "scripts");
+}
+
+static void precedence(void **st)
+{
+    (void)st;
+    clear_env();
+    char err[256];
+    rk_config_t c;
+    rk_config_defaults(&c);
+    setenv("RISKD_PORT", "6000", 1);
+    setenv("MONGODB_URI", "mongodb://db:27017/riskd", 1);
+    assert_int_equal(rk_config_from_env(&c, err, sizeof err), 0);
+    assert_int_equal(c.port, 6000);
+    assert_string_equal(c.db, "mongodb://db:27017/riskd");
+    char *argv[] = { "riskd", "serve", "--port", "7000", "--host=0.0.0.0", "--access-log", "--workers", "3" };
+    assert_int_equal(rk_config_from_args(&c, 8, argv, 2, err, sizeof err), 0);
+    assert_int_equal(c.port, 7000);
+    assert_string_equal(c.host, "0.0.0.0");
+    assert_int_equal(c.access_log, 1);
+    assert_int_equal(c.workers, 3);
+    /* RISKD_DB wins over MONGODB_URI. */
+    setenv("RISKD_DB", "sqlite:/tmp/x.db", 1);
+    assert_int_equal(rk_config_from_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.db, "sqlite:/tmp/x.db");
+    clear_env();
+}
+
+static void bad_values_are_named(void **st)
+{
+    (void)st;
+    clear_env();
+    char err[256];
+    rk_config_t c;
+    rk_config_defaults(&c);
+    char *a1[] = { "riskd", "serve", "--port", "70000" };
+    assert_int_equal(rk_config_from_args(&c, 4, a1, 2, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--port"));
+    char *a2[] = { "riskd", "serve", "--nope" };
+    assert_int_equal(rk_config_from_args(&c, 3, a2, 2, err, sizeof err), -1);
+    assert_non_null(strstr(err, "--nope"));
+    char *a3[] = { "riskd", "serve", "--port" };
+    assert_int_equal(rk_config_from_args(&c, 3, a3, 2, err, sizeof err), -1);
+    char *a4[] = { "riskd", "serve", "stray" };
+    assert_int_equal(rk_config_from_args(&c, 3, a4, 2, err, sizeof err), -1);
+    setenv("RISKD_WORKERS", "many", 1);
+    assert_int_equal(rk_config_from_env(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "RISKD_WORKERS"));
+    clear_env();
+}
+
+static void dotenv(void **st)
+{
+    (void)st;
+    clear_env();
+    char *d = tmp_dir(), path[1024], err[256];
+    write_file(d, ".env", "# comment\n\nexport RISKD_TEST_DOTENV = from-file \nRISKD_TEST_QUOTED=\"a b\"\nRISKD_PORT=1\n");
+    snprintf(path, sizeof path, "%s/.env", d);
+    setenv("RISKD_PORT", "2", 1);
+    assert_int_equal(rk_config_load_dotenv(path, err, sizeof err), 0);
+    assert_string_equal(getenv("RISKD_TEST_DOTENV"), "from-file");
+    assert_string_equal(getenv("RISKD_TEST_QUOTED"), "a b");
+    assert_string_equal(getenv("RISKD_PORT"), "2");  /* never overrides */
+    write_file(d, ".env", "GOOD=1\nbroken line\n");
+    assert_int_equal(rk_config_load_dotenv(path, err, sizeof err), -1);
+    assert_non_null(strstr(err, ":2:"));
+    assert_int_equal(rk_config_load_dotenv("/nonexistent/.env", err, sizeof err), 0);
+    clear_env();
+    rm_tree(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults),
+        cmocka_unit_test(precedence),
+        cmocka_unit_test(bad_values_are_named),
+        cmocka_unit_test(dotenv),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
