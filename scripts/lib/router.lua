@@ -6,6 +6,12 @@
 local M = {}
 M.__index = M
 
+-- The params of a route without parameters: shared, so read-only.
+local NO_PARAMS = setmetatable({}, {
+    __newindex = function() error("read-only table", 2) end,
+    __metatable = "read-only",
+})
+
 local function split(path)
     local segs = {}
     for seg in path:gmatch("[^/]+") do segs[#segs + 1] = seg end
@@ -76,13 +82,16 @@ end
 -- Returns route, params  |  nil, allow_header (path known, method not)  |  nil
 function M:match(method, path)
     local lookup = method == "HEAD" and "GET" or method
+    -- Fast path: a static route asked for by its exact path.
+    local exact = self.static[path]
+    if exact and exact[lookup] then return exact[lookup], NO_PARAMS end
     local parts = split(path)
     local key = "/" .. table.concat(parts, "/")
     local allowed
     local by_method = self.static[key]
     if by_method then
         local r = by_method[lookup]
-        if r then return r, {} end
+        if r then return r, NO_PARAMS end
         allowed = {}
         for m in pairs(by_method) do allowed[m] = true end
     end

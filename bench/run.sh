@@ -1,0 +1,60 @@
+#!/bin/sh
+# bench/run.sh — `make bench`: riskd against the bare evhttp+Lua reference
+# (bench/bare.c), measured in the same run with wrk, alternating, so that the
+# ratio holds on a noisy shared machine even when absolute rates do not.
+set -eu
+cd "$(dirname "$0")/.."
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+BARE_PORT=${BENCH_BARE_PORT:-5101}
+tmp=$(mktemp -d)
+cleanup() { kill "$bare_pid" "$riskd_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+./build/bare "$BARE_PORT" 2>"$tmp/bare.log" &
+bare_pid=$!
+./build/riskd serve --port 0 >"$tmp/riskd.log" 2>&1 &
+riskd_pid=$!
+for _ in $(seq 50); do
+    grep -q '"listening"' "$tmp/riskd.log" 2>/dev/null && break
+    sleep 0.1
+done
+riskd_port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/riskd.log")
+[ -n "$riskd_port" ] || { cat "$tmp/riskd.log"; exit 1; }
+
+# run NAME URL: one wrk run; appends "rps p50_ms p99_ms" to $tmp/NAME.
+run() {
+    wrk -t2 -c64 -d"${DURATION}s" --latency "$2" >"$tmp/wrk.out" 2>&1
+    awk -v name="$1" '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /Requests\/sec/ { rps = $2 }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        /Non-2xx/ { bad = $NF }
+        END { if (bad) { print name ": " bad " non-2xx responses" > "/dev/stderr"; exit 1 }
+              printf "%s %.3f %.3f\n", rps, p50, p99 }' "$tmp/wrk.out" >>"$tmp/$1"
+}
+
+run bare "http://127.0.0.1:$BARE_PORT/" >/dev/null   # warm-up
+for r in $(seq "$ROUNDS"); do
+    run bare "http://127.0.0.1:$BARE_PORT/"
+    run healthz "http://127.0.0.1:$riskd_port/healthz"
+    run bare "http://127.0.0.1:$BARE_PORT/"
+    run ping "http://127.0.0.1:$riskd_port/api/ping"
+    echo "round $r/$ROUNDS done" >&2
+done
+
+# median of column c of a file
+median() { sort -n -k"$2" "$1" | awk -v c="$2" '{ v[NR] = $c } END { print v[int((NR + 1) / 2)] }'; }
+bare_rps=$(median "$tmp/bare" 1); bare_p99=$(median "$tmp/bare" 3)
+echo
+printf "%-22s %12s %9s %9s %8s %s\n" target "req/s" "p50 ms" "p99 ms" ratio verdict
+for t in bare healthz ping; do
+    rps=$(median "$tmp/$t" 1); p50=$(median "$tmp/$t" 2); p99=$(median "$tmp/$t" 3)
+    awk -v t="$t" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v brps="$bare_rps" -v bp99="$bare_p99" 'BEGIN {
+        ratio = rps / brps
+        lim = (2 > 2 * bp99) ? 2 : 2 * bp99
+        verdict = (t == "bare") ? "reference" : ((ratio >= 0.75 && p99 <= lim) ? "meets target (>= 0.75, p99 <= " lim " ms)" : "BELOW target (>= 0.75, p99 <= " lim " ms)")
+        name = (t == "bare") ? "bare evhttp+Lua" : (t == "healthz" ? "riskd GET /healthz" : "riskd GET /api/ping")
+        printf "%-22s %12.0f %9.3f %9.3f %8.2f %s\n", name, rps, p50, p99, ratio, verdict }'
+done
