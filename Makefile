@@ -63,17 +63,21 @@ $(BUILD)/%.t: tests/%.c $(MOD_OBJ) | $(BUILD)
 $(BUILD)/asan/%.o: engine/%.c engine/*.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(ASAN) -O1 -c $< -o $@
 
+$(BUILD)/asan/riskd: $(addprefix $(BUILD)/asan/,$(addsuffix .o,$(CORE) $(LUA) $(SERVER) main))
+	$(CC) $(ALL_CFLAGS) $(ASAN) -O1 -o $@ $^ $(PKG_LIBS) -lm
+
 $(BUILD)/asan/%.t: tests/%.c $(addprefix $(BUILD)/asan/,$(addsuffix .o,$(CORE) $(LUA))) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) $(ASAN) -O1 -o $@ $^ $(TEST_LIBS)
 
+TEST_BINS = all $(addprefix $(BUILD)/,$(addsuffix .t,$(TESTS))) \
+	    $(addprefix $(BUILD)/asan/,$(addsuffix .t,$(TESTS))) $(BUILD)/asan/riskd
+
 test: deps-test
-	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/,$(addsuffix .t,$(TESTS))) \
-	    $(addprefix $(BUILD)/asan/,$(addsuffix .t,$(TESTS)))
+	@$(MAKE) --no-print-directory $(TEST_BINS)
 	@sh tests/run.sh $(TESTS)
 
 test-c test-spec test-e2e: deps-test
-	@$(MAKE) --no-print-directory all $(addprefix $(BUILD)/,$(addsuffix .t,$(TESTS))) \
-	    $(addprefix $(BUILD)/asan/,$(addsuffix .t,$(TESTS)))
+	@$(MAKE) --no-print-directory $(TEST_BINS)
 	@sh tests/run.sh --only $(subst test-,,$@) $(TESTS)
 
 # ---- benchmark -----------------------------------------------------------

@@ -298,6 +298,7 @@ void rk_http_handle(struct evhttp_request *req, void *arg)
 
 done:
     lua_settop(L, top);
+    rk_vm_idle(w->vm);
     double secs = (double)(rk_now_ns() - t0) / 1e9;
     rk_metrics_request(w->metrics, w->id, route, status, secs);
     rk_metrics_set_lua_memory(w->metrics, w->id, rk_vm_memory(w->vm));

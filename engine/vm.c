@@ -234,6 +234,11 @@ void rk_vm_free(rk_vm_t *vm)
     free(vm);
 }
 
+void rk_vm_idle(rk_vm_t *vm)
+{
+    if (vm->mem_limit && vm->mem > vm->mem_limit / 2) lua_gc(vm->L, LUA_GCCOLLECT);
+}
+
 lua_State *rk_vm_state(rk_vm_t *vm) { return vm->L; }
 const rk_scripts_t *rk_vm_scripts(const rk_vm_t *vm) { return vm->scripts; }
 size_t rk_vm_memory(const rk_vm_t *vm) { return vm->mem; }

@@ -50,6 +50,12 @@ size_t rk_vm_memory(const rk_vm_t *vm);
  * or -2 when the budget ran out. [-(nargs+1),+(nresults|0),-] */
 int rk_vm_call(rk_vm_t *vm, int nargs, int nresults, int timeout_ms, char *err, size_t errlen);
 
+/* Between two calls: a full collection when the state holds more than half
+ * its cap. lauxlib's buffers (string.rep, table.concat) call the allocator
+ * without Lua's emergency collection, so garbage left by a failed call would
+ * otherwise make the next call fail too. */
+void rk_vm_idle(rk_vm_t *vm);
+
 /* Opens the engine's Lua modules into package.preload. Shared with riskd.so. */
 void rk_vm_preload(lua_State *L);
 

@@ -17,7 +17,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "riskd"))
+BIN = os.path.abspath(os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "riskd")))
 
 results = []
 
@@ -178,7 +178,9 @@ def test_cases():
             except (ConnectionResetError, BrokenPipeError):
                 raise AssertionError("connection reset instead of a 413")
             assert status == 413, status
-            status, _, _ = srv.request("POST", "/e2e/echo", body=b"[" + b"1," * 500000 + b"1]")
+            body = b'{"s":"' + b"x" * ((1 << 20) - 8) + b'"}'   # exactly 1 MiB
+            assert len(body) == 1 << 20
+            status, _, _ = srv.request("POST", "/e2e/echo", body=body)
             assert status == 200, status
         check("a body over the limit is 413, one under it is served", body_limit)
 
