@@ -38,7 +38,7 @@ $(BUILD):
 $(BUILD)/%.o: engine/%.c engine/*.h | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/riskd: $(BIN_OBJ)
+$(BUILD)/riskd: $(BIN_OBJ) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 	@ln -sf $(BUILD)/riskd riskd
 

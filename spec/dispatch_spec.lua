@@ -1,0 +1,69 @@
+-- spec/dispatch_spec.lua — lib/dispatch.lua with the real route table and
+-- handlers (outside a server, riskd.engine answers "no_server").
+local cjson = require("cjson")
+local dispatch = require("lib.dispatch")
+
+local function call(method, path, body, headers)
+    local req = { method = method, path = path, query = {}, headers = headers or {},
+                  raw_body = body, remote_addr = "127.0.0.1" }
+    local status, out, ctype, hdrs, route = dispatch.handle(req)
+    return { status = status, body = out, ctype = ctype, headers = hdrs, route = route, req = req }
+end
+
+describe("dispatch", function()
+    it("routes to a handler and encodes its table as JSON", function()
+        local r = call("GET", "/api/ping")
+        assert.are.equal(200, r.status)
+        assert.are.same({ pong = true }, cjson.decode(r.body))
+        assert.are.equal("application/json", r.ctype)
+        assert.are.equal("/api/ping", r.route)
+    end)
+
+    it("answers 404 and 405 with the error shape", function()
+        local r = call("GET", "/nothing")
+        assert.are.equal(404, r.status)
+        assert.are.equal("not_found", cjson.decode(r.body).error.code)
+        assert.is_nil(r.route)
+        r = call("DELETE", "/healthz")
+        assert.are.equal(405, r.status)
+        assert.are.equal("GET, HEAD, OPTIONS", r.headers.Allow)
+        assert.are.equal("method_not_allowed", cjson.decode(r.body).error.code)
+    end)
+
+    it("answers OPTIONS with Allow and no body", function()
+        local r = call("OPTIONS", "/api/ping")
+        assert.are.equal(204, r.status)
+        assert.is_nil(r.body)
+        assert.are.equal("GET, HEAD, OPTIONS", r.headers.Allow)
+    end)
+
+    it("decodes JSON bodies and refuses invalid ones", function()
+        local r = call("GET", "/api/ping", '{"a":1}')
+        assert.are.same({ a = 1 }, r.req.body)
+        r = call("GET", "/api/ping", '{"a":')
+        assert.are.equal(400, r.status)
+        assert.are.equal("invalid_json", cjson.decode(r.body).error.code)
+        assert.are.equal("/api/ping", r.route)
+        r = call("GET", "/api/ping", "plain", { ["content-type"] = "text/plain" })
+        assert.are.equal(200, r.status)
+        assert.is_nil(r.req.body)
+    end)
+
+    it("passes text bodies through with the handler's content type", function()
+        -- /metrics fails outside a server: the handler raises, as it should.
+        assert.has_error(function() call("GET", "/metrics") end, "not running in a server")
+    end)
+
+    it("refuses writes to the shared empty params", function()
+        local r = call("GET", "/api/ping")
+        assert.has_error(function() r.req.params.x = 1 end)
+    end)
+
+    it("reports health outside a server without a generation", function()
+        local r = call("GET", "/healthz")
+        local doc = cjson.decode(r.body)
+        assert.are.equal("ok", doc.status)
+        assert.matches("^%d+%.%d+%.%d+$", doc.version)
+        assert.is_nil(doc.generation)
+    end)
+end)

@@ -1,0 +1,22 @@
+#!/bin/sh
+# tests/coverage.sh — `make coverage`: line coverage of engine/ (gcovr) from
+# the C unit tests and the e2e suite run against a --coverage build, and of
+# scripts/ and rules/ from the busted specs (tests/luacov.lua).
+set -eu
+cd "$(dirname "$0")/.."
+COV=build/cov
+rm -rf "$COV"
+mkdir -p "$COV"
+make --no-print-directory all >/dev/null
+make --no-print-directory BUILD="$COV" CFLAGS="-O0 -g --coverage" \
+    $(for t in $(sed -n 's/^TESTS *:= *//p' Makefile); do echo "$COV/$t.t"; done) "$COV/riskd" "$COV/riskd.so" >/dev/null
+for t in "$COV"/test_*.t; do "$t" >/dev/null 2>&1 || echo "coverage: $t failed" >&2; done
+RISKD_BIN="$COV/riskd" python3 tests/e2e/test_server.py >/dev/null 2>&1 || echo "coverage: e2e failed" >&2
+RISKD_SO_DIR="$COV" lua5.4 /usr/bin/busted >/dev/null 2>&1 || echo "coverage: busted failed" >&2
+echo "== C (engine/)"
+gcovr -r . --filter 'engine/' --object-directory "$COV" "$COV" 2>/dev/null | tail -n +5
+hits="$COV/lua.hits"
+rm -f "$hits"
+RISKD_LUA_COVERAGE="$hits" lua5.4 /usr/bin/busted >/dev/null 2>&1 || echo "coverage: busted failed" >&2
+echo "== Lua (scripts/, rules/)"
+lua5.4 tests/luacov.lua "$hits" scripts rules
