@@ -13,13 +13,13 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -Iengine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log netaddr scripts watch metrics config iforest roc
-LUA     := vm l_riskd l_log l_net l_engine
-SERVER  := http server
+CORE    := log netaddr scripts watch metrics config iforest roc csv
+LUA     := vm l_riskd l_log l_net l_engine l_iforest
+SERVER  := http server cmd_iforest
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
-TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest
+TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest test_csv
 
 .PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean
 

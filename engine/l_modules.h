@@ -8,5 +8,6 @@ int luaopen_riskd(lua_State *L);         /* l_riskd.c: the umbrella table */
 int luaopen_riskd_log(lua_State *L);     /* l_log.c */
 int luaopen_riskd_net(lua_State *L);     /* l_net.c */
 int luaopen_riskd_engine(lua_State *L);  /* l_engine.c */
+int luaopen_riskd_iforest(lua_State *L); /* l_iforest.c */
 
 #endif

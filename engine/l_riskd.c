@@ -12,6 +12,7 @@ int luaopen_riskd(lua_State *L)
         { "log", "riskd.log", luaopen_riskd_log },
         { "net", "riskd.net", luaopen_riskd_net },
         { "engine", "riskd.engine", luaopen_riskd_engine },
+        { "iforest", "riskd.iforest", luaopen_riskd_iforest },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

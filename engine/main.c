@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_iforest.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -39,6 +40,7 @@ static void usage(void)
         "usage: riskd <command> [options]\n\n"
         "commands:\n"
         "  serve      run the HTTP server (riskd serve --help for options)\n"
+        "  iforest    train, score and evaluate Isolation Forests on CSV files\n"
         "  version    print the version\n",
         RK_VERSION);
 }
@@ -47,6 +49,7 @@ int main(int argc, char **argv)
 {
     if (argc < 2) { usage(); return 2; }
     if (!strcmp(argv[1], "serve")) return cmd_serve(argc, argv);
+    if (!strcmp(argv[1], "iforest")) return rk_cmd_iforest(argc, argv);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("riskd %s\n", RK_VERSION);
         return 0;

@@ -139,6 +139,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.log", luaopen_riskd_log },
         { "riskd.net", luaopen_riskd_net },
         { "riskd.engine", luaopen_riskd_engine },
+        { "riskd.iforest", luaopen_riskd_iforest },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

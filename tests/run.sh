@@ -47,6 +47,9 @@ if [ -z "$only" ] || [ "$only" = spec ]; then
 fi
 if [ -z "$only" ] || [ "$only" = e2e ]; then
     suite "e2e" python3 tests/e2e/test_server.py
+    suite "e2e iforest CLI" python3 tests/e2e/test_iforest_cli.py
+    suite "e2e iforest CLI (ASan+UBSan)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
+        python3 tests/e2e/test_iforest_cli.py
     # The same suite against the server built with ASan+UBSan: a leak at exit
     # turns the graceful-shutdown test's exit status non-zero, and a report
     # on stderr breaks the JSON log the tests parse.
