@@ -88,6 +88,7 @@ $(BUILD)/bare: bench/bare.c | $(BUILD)
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bare
 	@sh bench/run.sh
+	@/usr/bin/python3 bench/iforest.py
 
 # ---- coverage ------------------------------------------------------------
 

@@ -4,8 +4,14 @@
  * 16-byte nodes, so a tree of 256 samples (at most 511 nodes, 8 KiB) sits in
  * L1/L2 and the left child of node i is i + 1. Internal nodes hold the split
  * feature and threshold (x <= threshold goes left, as in scikit-learn) and
- * the index of the right child; leaves hold their whole path length,
- * depth + c(size), so scoring is a walk and one addition per tree.
+ * the index of the right child. In memory a leaf points to itself with a NaN
+ * threshold (every comparison fails, so a walk that reaches it stays), and
+ * its whole path length, depth + c(size), is in the parallel array plen.
+ * That lets batch scoring walk 8 rows through a tree in lock-step for
+ * max_depth steps with no data-dependent branch: the walks of different rows
+ * overlap in the CPU instead of waiting on mispredicted branches (measured
+ * 2.6x faster than walking each row to its leaf, bench/iforest.py). The file
+ * keeps the plain form (leaf: feature -1, value = path length).
  *
  * Determinism: tree t draws from its own generator seeded from (seed, t), so
  * the model depends on the seed and the data only, not on the threads.
@@ -39,6 +45,7 @@ struct rk_iforest {
     int64_t created_at;
     uint32_t *tree_off;     /* trees + 1 offsets into nodes */
     node_t *nodes;
+    double *plen;           /* path length of each leaf (0 for internal nodes) */
     size_t nnodes;
     double c_norm;          /* c(sample_size) */
     char **names;           /* d names, or NULL */
@@ -283,6 +290,28 @@ static rk_iforest_t *model_new(int d)
     return m;
 }
 
+/* From the file form (leaf: feature -1, value = path length) to the scoring
+ * form (leaf: self-loop with a NaN threshold, path length in plen). */
+static int compile_nodes(rk_iforest_t *m)
+{
+    m->plen = calloc(m->nnodes ? m->nnodes : 1, sizeof *m->plen);
+    if (!m->plen) return -1;
+    for (int t = 0; t < m->trees; t++) {
+        uint32_t lo = m->tree_off[t], hi = m->tree_off[t + 1];
+        for (uint32_t i = 0; i < hi - lo; i++) {
+            node_t *nd = &m->nodes[lo + i];
+            if (nd->feature != -1) continue;
+            m->plen[lo + i] = nd->value;
+            nd->value = NAN;
+            nd->feature = 0;
+            nd->right = (int32_t)i;
+        }
+    }
+    return 0;
+}
+
+static int is_leaf(const node_t *nd, uint32_t i) { return (uint32_t)nd[i].right == i; }
+
 static int copy_names(rk_iforest_t *m, const char *const *names)
 {
     if (!names) return 0;
@@ -374,7 +403,7 @@ rk_iforest_t *rk_iforest_train(const double *X, size_t n, int d, const char *con
     for (int t = 0; t < p->trees; t++) free(j.out[t].nodes);
     free(j.out);
     j.out = NULL;
-    if (pick_baseline(m, X, n, p->baseline, p->seed) < 0) goto oom;
+    if (compile_nodes(m) < 0 || pick_baseline(m, X, n, p->baseline, p->seed) < 0) goto oom;
     return m;
 oom:
     if (j.out) for (int t = 0; t < p->trees; t++) free(j.out[t].nodes);
@@ -386,12 +415,12 @@ oom:
 
 /* ---- scoring ------------------------------------------------------------ */
 
-static inline double path_length(const node_t *nd, const double *x)
+static inline double path_length(const node_t *nd, const double *pl, const double *x)
 {
     uint32_t i = 0;
-    while (nd[i].feature >= 0)
+    while (!is_leaf(nd, i))
         i = x[nd[i].feature] <= nd[i].value ? i + 1 : (uint32_t)nd[i].right;
-    return nd[i].value;
+    return pl[i];
 }
 
 static inline double to_score(const rk_iforest_t *m, double sum)
@@ -402,21 +431,40 @@ static inline double to_score(const rk_iforest_t *m, double sum)
 double rk_iforest_score_row(const rk_iforest_t *m, const double *x)
 {
     double sum = 0;
-    for (int t = 0; t < m->trees; t++) sum += path_length(m->nodes + m->tree_off[t], x);
+    for (int t = 0; t < m->trees; t++)
+        sum += path_length(m->nodes + m->tree_off[t], m->plen + m->tree_off[t], x);
     return to_score(m, sum);
 }
 
 #define BLOCK 64  /* rows walked through one tree before the next: the tree stays in cache */
+#define LANES 8   /* rows walked in lock-step */
 
 static void score_range(const rk_iforest_t *m, const double *X, size_t lo, size_t hi, double *out)
 {
     double sum[BLOCK];
+    const size_t d = (size_t)m->d;
+    const int steps = m->max_depth;
     for (size_t b = lo; b < hi; b += BLOCK) {
         size_t nb = hi - b < BLOCK ? hi - b : BLOCK;
         memset(sum, 0, sizeof sum);
         for (int t = 0; t < m->trees; t++) {
             const node_t *nd = m->nodes + m->tree_off[t];
-            for (size_t r = 0; r < nb; r++) sum[r] += path_length(nd, X + (b + r) * (size_t)m->d);
+            const double *pl = m->plen + m->tree_off[t];
+            size_t r = 0;
+            for (; r + LANES <= nb; r += LANES) {
+                const double *x[LANES];
+                uint32_t at[LANES];
+                for (int k = 0; k < LANES; k++) { x[k] = X + (b + r + (size_t)k) * d; at[k] = 0; }
+                for (int s = 0; s < steps; s++) {
+                    for (int k = 0; k < LANES; k++) {
+                        const node_t *n = &nd[at[k]];
+                        uint32_t right = (uint32_t)n->right, left = at[k] + 1;
+                        at[k] = x[k][n->feature] <= n->value ? left : right;
+                    }
+                }
+                for (int k = 0; k < LANES; k++) sum[r + (size_t)k] += pl[at[k]];
+            }
+            for (; r < nb; r++) sum[r] += path_length(nd, pl, X + (b + r) * d);
         }
         for (size_t r = 0; r < nb; r++) out[b + r] = to_score(m, sum[r]);
     }
@@ -519,21 +567,21 @@ static int add_term(terms_t *ts, uint32_t in, uint32_t out, double h)
     return 0;
 }
 
-static int hybrid_walk(terms_t *ts, const node_t *nd, uint32_t i, const double *x, const double *b,
-                       uint32_t in, uint32_t out)
+static int hybrid_walk(terms_t *ts, const node_t *nd, const double *pl, uint32_t i, const double *x,
+                       const double *b, uint32_t in, uint32_t out)
 {
-    while (nd[i].feature >= 0) {
+    while (!is_leaf(nd, i)) {
         int f = nd[i].feature;
         uint32_t bit = 1u << f;
         uint32_t lx = x[f] <= nd[i].value ? i + 1 : (uint32_t)nd[i].right;
         uint32_t lb = b[f] <= nd[i].value ? i + 1 : (uint32_t)nd[i].right;
         if (lx == lb || (in & bit)) { i = lx; continue; }
         if (out & bit) { i = lb; continue; }
-        if (hybrid_walk(ts, nd, lx, x, b, in | bit, out) < 0) return -1;
+        if (hybrid_walk(ts, nd, pl, lx, x, b, in | bit, out) < 0) return -1;
         out |= bit;
         i = lb;
     }
-    return add_term(ts, in, out, nd[i].value);
+    return add_term(ts, in, out, pl[i]);
 }
 
 /* Maps a mask over d features onto the k features in `used`, as bits 0..k-1. */
@@ -565,7 +613,8 @@ int rk_iforest_explain(const rk_iforest_t *m, const double *x, double *phi, char
         const double *b = m->baseline + (size_t)bi * d;
         ts.n = 0; ts.constant = 0; ts.used = 0;
         for (int t = 0; t < m->trees; t++)
-            if (hybrid_walk(&ts, m->nodes + m->tree_off[t], 0, x, b, 0, 0) < 0) goto oom;
+            if (hybrid_walk(&ts, m->nodes + m->tree_off[t], m->plen + m->tree_off[t], 0, x, b, 0, 0) < 0)
+                goto oom;
         if (ts.used == 0) continue;   /* x and b are routed alike everywhere: g is flat */
 
         int pos[32], feat[32], k = 0;
@@ -671,7 +720,14 @@ int rk_iforest_save(const rk_iforest_t *m, const char *path, char *err, size_t e
     if (m->names) for (int i = 0; i < m->d; i++) put_str(&b, m->names[i]);
     for (int i = 0; i < m->nmetrics; i++) { put_str(&b, m->metric_names[i]); PUT(&b, m->metric_values[i]); }
     put(&b, m->tree_off, ((size_t)m->trees + 1) * sizeof *m->tree_off);
-    put(&b, m->nodes, m->nnodes * sizeof *m->nodes);
+    for (int t = 0; t < m->trees; t++) {
+        for (uint32_t i = m->tree_off[t]; i < m->tree_off[t + 1]; i++) {
+            node_t nd = m->nodes[i];
+            if (is_leaf(m->nodes + m->tree_off[t], i - m->tree_off[t]))
+                nd = (node_t){ m->plen[i], -1, 0 };
+            put(&b, &nd, sizeof nd);
+        }
+    }
     put(&b, m->baseline, (size_t)m->baseline_rows * m->d * sizeof(double));
     if (b.oom) { free(b.p); snprintf(err, errlen, "out of memory"); return -1; }
     PUT(&b, fnv1a(b.p, b.len));
@@ -815,7 +871,7 @@ rk_iforest_t *rk_iforest_load(const char *path, const char *const *names, int nn
     get(&r, m->tree_off, off_bytes);
     get(&r, m->nodes, node_bytes);
     get(&r, m->baseline, base_bytes);
-    if (check_structure(m) < 0) goto corrupt;
+    if (check_structure(m) < 0 || compile_nodes(m) < 0) goto corrupt;
     for (size_t i = 0; i < (size_t)brows * d; i++) if (isnan(m->baseline[i])) goto corrupt;
     free(data);
     data = NULL;
@@ -871,6 +927,7 @@ void rk_iforest_release(rk_iforest_t *m)
     for (int i = 0; i < m->nmetrics; i++) free(m->metric_names[i]);
     free(m->tree_off);
     free(m->nodes);
+    free(m->plen);
     free(m->baseline);
     free(m);
 }
