@@ -1,0 +1,304 @@
+/* store.c — what every backend shares: choosing one by URI, ids, the names
+ * of levels and statuses, and how an event changes a profile (the SQLite
+ * backend applies it in C inside its write transaction; MongoDB will do the
+ * same with $inc and friends on the server). */
+#include "store_impl.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netaddr.h"
+
+const char *const rk_store_levels[RK_LEVELS] = { "low", "medium", "high", "critical" };
+const char *const rk_store_statuses[RK_ALERT_STATUSES] = { "open", "investigating", "resolved", "false_positive" };
+
+static int index_of(const char *const *names, int n, const char *s)
+{
+    if (!s) return -1;
+    for (int i = 0; i < n; i++) if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+int rk_store_level_index(const char *level) { return index_of(rk_store_levels, RK_LEVELS, level); }
+int rk_store_status_index(const char *status) { return index_of(rk_store_statuses, RK_ALERT_STATUSES, status); }
+
+void rk_store_defaults(rk_store_opts_t *o)
+{
+    o->busy_timeout_ms = 5000;
+    o->retention_days = 90;
+}
+
+int64_t rk_store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 12 hex digits of milliseconds, then 12 of a per-process sequence that
+ * starts at a random point: ids sort by creation time, and two processes
+ * writing one database do not collide. */
+void rk_store_new_id(char out[RK_STORE_ID_LEN])
+{
+    static atomic_uint_fast64_t seq;
+    static atomic_int seeded;
+    if (!atomic_exchange(&seeded, 1)) {
+        uint64_t r = (uint64_t)rk_store_now_ms() ^ ((uint64_t)getpid() << 32);
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (f) { if (fread(&r, sizeof r, 1, f) != 1) r ^= (uint64_t)(uintptr_t)&r; fclose(f); }
+        atomic_store(&seq, r & 0xffffffffffULL);
+    }
+    uint64_t ms = (uint64_t)rk_store_now_ms() & 0xffffffffffffULL;
+    uint64_t n = atomic_fetch_add(&seq, 1) & 0xffffffffffffULL;
+    snprintf(out, RK_STORE_ID_LEN, "%012llx%012llx", (unsigned long long)ms, (unsigned long long)n);
+}
+
+rk_store_t *rk_store_open(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen)
+{
+    rk_store_opts_t def;
+    if (!o) { rk_store_defaults(&def); o = &def; }
+    if (strncmp(uri, "sqlite:", 7) == 0) return rk_store_sqlite_open(uri + 7, o, err, errlen);
+    if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0) {
+        snprintf(err, errlen, "the MongoDB backend is not built yet; use sqlite:PATH");
+        return NULL;
+    }
+    snprintf(err, errlen, "unknown store '%s': expected sqlite:PATH or a mongodb:// URI", uri);
+    return NULL;
+}
+
+/* ---- profiles ------------------------------------------------------------ */
+
+/* Counts a value seen at ms; when full, the least recently seen item goes. */
+static void bump(rk_profile_t *p, rk_profile_kind k, const char *value, int64_t ms)
+{
+    if (!value || !*value) return;
+    rk_profile_item_t *items = p->items[k];
+    int n = p->nitems[k], at = -1;
+    for (int i = 0; i < n; i++) if (strcmp(items[i].value, value) == 0) { at = i; break; }
+    if (at < 0) {
+        if (n < RK_PROFILE_MAX_ITEMS) {
+            at = p->nitems[k]++;
+        } else {
+            at = 0;
+            for (int i = 1; i < n; i++) if (items[i].last_ms < items[at].last_ms) at = i;
+        }
+        snprintf(items[at].value, sizeof items[at].value, "%s", value);
+        items[at].count = 0;
+        items[at].last_ms = ms;
+    }
+    items[at].count++;
+    if (ms > items[at].last_ms) items[at].last_ms = ms;
+}
+
+void rk_profile_ip_prefix(const char *ip, char *out, size_t cap)
+{
+    rk_ip_t a;
+    out[0] = '\0';
+    if (!ip || rk_ip_parse(ip, strlen(ip), &a) < 0) return;
+    rk_cidr_t c;
+    c.net = a;
+    c.bits = a.v4 ? 96 + 24 : 48;
+    for (int i = c.bits / 8; i < 16; i++) c.net.b[i] = 0;
+    char txt[64];
+    rk_ip_format(&c.net, txt, sizeof txt);
+    snprintf(out, cap, "%s/%d", txt, a.v4 ? 24 : 48);
+}
+
+void rk_profile_apply(rk_profile_t *p, const rk_event_t *e)
+{
+    int64_t ms = e->ts_ms;
+    if (p->attempts == 0 || ms < p->first_ms) p->first_ms = ms;
+    if (ms > p->last_ms) p->last_ms = ms;
+    p->attempts++;
+    p->risk_sum += e->risk_score;
+    if (e->risk_score > p->max_risk) p->max_risk = e->risk_score;
+    if (e->is_anomaly) p->anomalies++;
+    if (rk_store_level_index(e->risk_level) >= 2) p->high_risk++;
+    if (!e->success) { p->failures++; return; }
+    p->successes++;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    p->hours[tm.tm_hour]++;
+    p->weekdays[tm.tm_wday]++;
+    char prefix[80];
+    const char *pf = e->ip_prefix;
+    if (!pf || !*pf) { rk_profile_ip_prefix(e->ip, prefix, sizeof prefix); pf = prefix; }
+    bump(p, RK_PK_DEVICE, e->device_id, ms);
+    bump(p, RK_PK_COUNTRY, e->country, ms);
+    bump(p, RK_PK_PREFIX, pf, ms);
+    bump(p, RK_PK_UA, e->user_agent, ms);
+    bump(p, RK_PK_ASN, e->asn, ms);
+    /* Attempts can arrive out of order: only a later success moves "last". */
+    if (!p->has_last_success || ms >= p->last_success_ms) {
+        p->has_last_success = 1;
+        p->last_success_ms = ms;
+        snprintf(p->last_ip, sizeof p->last_ip, "%s", e->ip ? e->ip : "");
+        snprintf(p->last_country, sizeof p->last_country, "%s", e->country ? e->country : "");
+        snprintf(p->last_city, sizeof p->last_city, "%s", e->city ? e->city : "");
+        p->last_has_geo = e->has_geo;
+        p->last_lat = e->lat;
+        p->last_lon = e->lon;
+    }
+}
+
+/* ---- the compact profile encoding (SQLite keeps it as a BLOB) ----------- */
+
+typedef struct { unsigned char *p; size_t len, cap; } buf_t;
+
+static int put(buf_t *b, const void *v, size_t n)
+{
+    if (b->len + n > b->cap) return -1;
+    memcpy(b->p + b->len, v, n);
+    b->len += n;
+    return 0;
+}
+
+static int put_str(buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    unsigned char l = (unsigned char)(n > 255 ? 255 : n);
+    return put(b, &l, 1) || put(b, s, l);
+}
+
+#define PROFILE_FORMAT 1
+
+size_t rk_profile_encode(const rk_profile_t *p, unsigned char *out, size_t cap)
+{
+    buf_t b = { out, 0, cap };
+    unsigned char ver = PROFILE_FORMAT;
+    int bad = put(&b, &ver, 1) || put(&b, &p->attempts, 8) || put(&b, &p->successes, 8) ||
+              put(&b, &p->failures, 8) || put(&b, &p->anomalies, 8) || put(&b, &p->first_ms, 8) ||
+              put(&b, &p->last_ms, 8) || put(&b, p->hours, sizeof p->hours) ||
+              put(&b, p->weekdays, sizeof p->weekdays) || put(&b, &p->has_last_success, 4) ||
+              put(&b, &p->last_success_ms, 8) || put_str(&b, p->last_ip) || put_str(&b, p->last_country) ||
+              put_str(&b, p->last_city) || put(&b, &p->last_has_geo, 4) || put(&b, &p->last_lat, 8) ||
+              put(&b, &p->last_lon, 8) || put(&b, &p->risk_sum, 8) || put(&b, &p->max_risk, 8) || put(&b, &p->high_risk, 8);
+    for (int k = 0; k < RK_PK_COUNT && !bad; k++) {
+        unsigned char n = (unsigned char)p->nitems[k];
+        bad = put(&b, &n, 1);
+        for (int i = 0; i < p->nitems[k] && !bad; i++)
+            bad = put_str(&b, p->items[k][i].value) || put(&b, &p->items[k][i].count, 8) ||
+                  put(&b, &p->items[k][i].last_ms, 8);
+    }
+    return bad ? 0 : b.len;
+}
+
+typedef struct { const unsigned char *p; size_t left; } rd_t;
+
+static int get(rd_t *r, void *v, size_t n)
+{
+    if (r->left < n) return -1;
+    memcpy(v, r->p, n);
+    r->p += n;
+    r->left -= n;
+    return 0;
+}
+
+static int get_str(rd_t *r, char *out, size_t cap)
+{
+    unsigned char l;
+    if (get(r, &l, 1) || r->left < l) return -1;
+    size_t n = l < cap - 1 ? l : cap - 1;
+    memcpy(out, r->p, n);
+    out[n] = '\0';
+    r->p += l;
+    r->left -= l;
+    return 0;
+}
+
+int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len)
+{
+    rd_t r = { data, len };
+    unsigned char ver;
+    if (get(&r, &ver, 1) || ver != PROFILE_FORMAT) return -1;
+    if (get(&r, &p->attempts, 8) || get(&r, &p->successes, 8) || get(&r, &p->failures, 8) ||
+        get(&r, &p->anomalies, 8) || get(&r, &p->first_ms, 8) || get(&r, &p->last_ms, 8) ||
+        get(&r, p->hours, sizeof p->hours) || get(&r, p->weekdays, sizeof p->weekdays) ||
+        get(&r, &p->has_last_success, 4) || get(&r, &p->last_success_ms, 8) ||
+        get_str(&r, p->last_ip, sizeof p->last_ip) || get_str(&r, p->last_country, sizeof p->last_country) ||
+        get_str(&r, p->last_city, sizeof p->last_city) || get(&r, &p->last_has_geo, 4) ||
+        get(&r, &p->last_lat, 8) || get(&r, &p->last_lon, 8) || get(&r, &p->risk_sum, 8) ||
+        get(&r, &p->max_risk, 8) || get(&r, &p->high_risk, 8))
+        return -1;
+    for (int k = 0; k < RK_PK_COUNT; k++) {
+        unsigned char n;
+        if (get(&r, &n, 1) || n > RK_PROFILE_MAX_ITEMS) return -1;
+        p->nitems[k] = n;
+        for (int i = 0; i < n; i++)
+            if (get_str(&r, p->items[k][i].value, sizeof p->items[k][i].value) ||
+                get(&r, &p->items[k][i].count, 8) || get(&r, &p->items[k][i].last_ms, 8))
+                return -1;
+    }
+    return r.left == 0 ? 0 : -1;
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+void rk_store_close(rk_store_t *s) { if (s) s->ops->close(s); }
+const char *rk_store_backend(const rk_store_t *s) { return s->ops->name; }
+
+#define CALL(fn, ...) return s->ops->fn(s, __VA_ARGS__)
+
+int rk_store_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen) { CALL(user_create, u, err, errlen); }
+int rk_store_user_get(rk_store_t *s, const char *n, rk_user_t *o, char *err, size_t errlen) { CALL(user_get, n, o, err, errlen); }
+int rk_store_user_set_password(rk_store_t *s, const char *n, const char *h, char *err, size_t errlen) { CALL(user_set_password, n, h, err, errlen); }
+int rk_store_user_delete(rk_store_t *s, const char *n, char *err, size_t errlen) { CALL(user_delete, n, err, errlen); }
+int rk_store_user_list(rk_store_t *s, rk_user_t **o, size_t *n, char *err, size_t errlen) { CALL(user_list, o, n, err, errlen); }
+int rk_store_event_record(rk_store_t *s, rk_event_t *e, int up, char *err, size_t errlen) { CALL(event_record, e, up, err, errlen); }
+int rk_store_event_get(rk_store_t *s, const char *id, rk_event_t *o, char *err, size_t errlen) { CALL(event_get, id, o, err, errlen); }
+int rk_store_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *o, char *err, size_t errlen) { CALL(event_list, f, o, err, errlen); }
+int rk_store_event_set_alert(rk_store_t *s, const char *e, const char *a, char *err, size_t errlen) { CALL(event_set_alert, e, a, err, errlen); }
+int rk_store_recent(rk_store_t *s, const char *u, const char *ip, int64_t since, int64_t *uf, int64_t *iu, char *err, size_t errlen) { CALL(recent, u, ip, since, uf, iu, err, errlen); }
+int rk_store_profile_get(rk_store_t *s, const char *u, rk_profile_t *o, char *err, size_t errlen) { CALL(profile_get, u, o, err, errlen); }
+int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen) { CALL(profile_update, e, err, errlen); }
+int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *ev, char *err, size_t errlen) { CALL(alert_insert, a, ev, err, errlen); }
+int rk_store_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *o, char *err, size_t errlen) { CALL(alert_get, id, o, err, errlen); }
+int rk_store_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *o, char *err, size_t errlen) { CALL(alert_list, f, o, err, errlen); }
+int rk_store_alert_find_open(rk_store_t *s, const char *u, const char *c, int64_t since, char id[RK_STORE_ID_LEN], char *err, size_t errlen) { CALL(alert_find_open, u, c, since, id, err, errlen); }
+int rk_store_alert_add_event(rk_store_t *s, const char *a, const char *e, const char *sev, int64_t ts, char *err, size_t errlen) { CALL(alert_add_event, a, e, sev, ts, err, errlen); }
+int rk_store_alert_set_status(rk_store_t *s, const char *id, const char *st, const char *who, const char *note, int64_t ts, char *err, size_t errlen) { CALL(alert_set_status, id, st, who, note, ts, err, errlen); }
+int rk_store_stats(rk_store_t *s, int64_t now, rk_stats_t *o, char *err, size_t errlen) { CALL(stats, now, o, err, errlen); }
+int rk_store_timeline(rk_store_t *s, int64_t a, int64_t b, int64_t bk, rk_bucket_t **o, size_t *n, char *err, size_t errlen) { CALL(timeline, a, b, bk, o, n, err, errlen); }
+int rk_store_top_users(rk_store_t *s, int64_t since, int lim, rk_top_user_t **o, size_t *n, char *err, size_t errlen) { CALL(top_users, since, lim, o, n, err, errlen); }
+int rk_store_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen) { CALL(purge, now, batch, del, err, errlen); }
+
+/* ---- freeing records -------------------------------------------------------- */
+
+void rk_store_user_free(rk_user_t *u)
+{
+    if (!u) return;
+    free(u->username); free(u->email); free(u->role); free(u->password_hash);
+    u->username = u->email = u->role = u->password_hash = NULL;
+}
+
+void rk_store_event_free(rk_event_t *e) { if (e) { free(e->owned); e->owned = NULL; } }
+
+void rk_store_event_list_free(rk_event_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) rk_store_event_free(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+void rk_store_alert_free(rk_alert_t *a) { if (a) { free(a->owned); a->owned = NULL; } }
+
+void rk_store_alert_list_free(rk_alert_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) rk_store_alert_free(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+void rk_store_alert_detail_free(rk_alert_detail_t *d)
+{
+    rk_store_alert_free(&d->alert);
+    for (size_t i = 0; i < d->nhistory; i++) free(d->history[i].note);
+    free(d->history);
+    free(d->event_ids);
+    memset(d, 0, sizeof *d);
+}

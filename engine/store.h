@@ -1,0 +1,232 @@
+/* store.h — what riskd keeps: users, login events, behavioural profiles,
+ * alerts, and the aggregates the dashboard reads. Pure C, no Lua.
+ *
+ * One contract, several backends (store_sqlite.c today; store_mongo.c next),
+ * chosen by URI: "sqlite:PATH" or "mongodb://…". A handle belongs to one
+ * thread (each worker opens its own); the data behind it is shared.
+ *
+ * Times are UTC milliseconds since the epoch. Ids are strings: on SQLite a
+ * sortable id (16 hex digits of milliseconds and 8 of sequence/randomness),
+ * on MongoDB an ObjectId's hex. Records carry a few typed fields the store
+ * indexes, filters and aggregates on, and `doc`: the rest of the record as
+ * JSON text that the store keeps but never reads (reasons, rule results,
+ * features, device details…). Strings returned in records are owned by the
+ * record and freed with its *_free function.
+ *
+ * Every function returns 0 on success, RK_STORE_NOT_FOUND when a record does
+ * not exist, RK_STORE_CONFLICT on a duplicate, or -1 with err filled.
+ */
+#ifndef RK_STORE_H
+#define RK_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RK_STORE_NOT_FOUND 1
+#define RK_STORE_CONFLICT 2
+#define RK_STORE_ID_LEN 32
+
+/* Bounded per-user counts, least recently seen evicted first. */
+typedef enum {
+    RK_PK_DEVICE = 0, RK_PK_COUNTRY, RK_PK_PREFIX, RK_PK_UA, RK_PK_ASN, RK_PK_COUNT
+} rk_profile_kind;
+#define RK_PROFILE_MAX_ITEMS 32
+
+typedef struct rk_store rk_store_t;
+
+/* ---- users ---- */
+typedef struct rk_user {
+    char id[RK_STORE_ID_LEN];
+    char *username, *email, *role, *password_hash;
+    int64_t created_ms;
+} rk_user_t;
+
+/* ---- login events ---- */
+typedef struct rk_event {
+    char id[RK_STORE_ID_LEN];        /* set by insert */
+    const char *user_id;             /* required */
+    int64_t ts_ms;
+    const char *ip;                  /* required */
+    int success;
+    const char *country, *city;      /* may be NULL */
+    int has_geo;
+    double lat, lon;
+    const char *device_id, *user_agent, *asn, *ip_prefix;   /* may be NULL */
+    double risk_score;               /* 0..100 */
+    const char *risk_level;          /* low|medium|high|critical */
+    const char *action;
+    int is_anomaly;
+    double anomaly_score;
+    const char *alert_id;            /* may be NULL */
+    const char *doc;                 /* JSON text, may be NULL */
+    void *owned;                     /* for records read back: the backing memory */
+} rk_event_t;
+
+typedef struct rk_event_filter {
+    const char *user_id;             /* NULL = any */
+    const char *risk_level;          /* NULL = any */
+    double min_risk;                 /* < 0 = any */
+    int64_t since_ms, until_ms;      /* 0 = open */
+    int anomaly_only;
+    int page, per_page;              /* page from 1 */
+} rk_event_filter_t;
+
+typedef struct rk_event_list {
+    rk_event_t *items;
+    size_t n;
+    int64_t total;                   /* matching records, all pages */
+} rk_event_list_t;
+
+/* ---- profiles ---- */
+typedef struct rk_profile_item {
+    char value[128];
+    int64_t count;
+    int64_t last_ms;
+} rk_profile_item_t;
+
+typedef struct rk_profile {
+    char user_id[128];
+    int64_t attempts, successes, failures, anomalies;
+    int64_t first_ms, last_ms;
+    int64_t hours[24], weekdays[7];       /* successful logins, UTC */
+    int has_last_success;
+    int64_t last_success_ms;
+    char last_ip[64], last_country[64], last_city[128];
+    int last_has_geo;
+    double last_lat, last_lon;
+    double risk_sum, max_risk;
+    int64_t high_risk;                    /* attempts at high or critical */
+    rk_profile_item_t items[RK_PK_COUNT][RK_PROFILE_MAX_ITEMS];
+    int nitems[RK_PK_COUNT];              /* sorted by count, then recency */
+} rk_profile_t;
+
+/* ---- alerts ---- */
+typedef struct rk_alert {
+    char id[RK_STORE_ID_LEN];
+    const char *user_id, *severity, *status, *cause;
+    int64_t created_ms, updated_ms;
+    int64_t event_count;
+    const char *doc;                 /* JSON text: reasons, rules… */
+    void *owned;
+} rk_alert_t;
+
+typedef struct rk_alert_filter {
+    const char *status, *severity, *user_id;   /* NULL = any */
+    int64_t since_ms;
+    int page, per_page;
+} rk_alert_filter_t;
+
+typedef struct rk_alert_list {
+    rk_alert_t *items;
+    size_t n;
+    int64_t total;
+} rk_alert_list_t;
+
+typedef struct rk_alert_change {
+    int64_t ts_ms;
+    char status[24], who[128];
+    char *note;                      /* may be NULL */
+} rk_alert_change_t;
+
+typedef struct rk_alert_detail {
+    rk_alert_t alert;
+    rk_alert_change_t *history;      /* oldest first */
+    size_t nhistory;
+    char (*event_ids)[RK_STORE_ID_LEN];
+    size_t nevents;
+} rk_alert_detail_t;
+
+/* ---- aggregates ---- */
+#define RK_LEVELS 4                  /* low, medium, high, critical */
+#define RK_ALERT_STATUSES 4          /* open, investigating, resolved, false_positive */
+#define RK_SEVERITIES 4              /* = levels */
+
+typedef struct rk_counts {
+    int64_t attempts, failures, anomalies;
+    double anomaly_rate;
+    int64_t by_level[RK_LEVELS];
+    int64_t alerts_by_status[RK_ALERT_STATUSES];
+    int64_t alerts_by_severity[RK_SEVERITIES];
+    int64_t distinct_users, distinct_ips;
+} rk_counts_t;
+
+typedef struct rk_stats { rk_counts_t all, last_24h; } rk_stats_t;
+
+typedef struct rk_bucket {
+    int64_t start_ms;
+    int64_t attempts, failures, anomalies, alerts;
+    double mean_risk;                /* 0 when no attempts */
+} rk_bucket_t;
+
+typedef struct rk_top_user {
+    char user_id[128];
+    double max_risk, mean_risk;
+    int64_t attempts, anomalies, high_risk;   /* high_risk: attempts at high or critical */
+} rk_top_user_t;
+
+extern const char *const rk_store_levels[RK_LEVELS];
+extern const char *const rk_store_statuses[RK_ALERT_STATUSES];
+int rk_store_level_index(const char *level);     /* -1 when unknown */
+int rk_store_status_index(const char *status);
+
+/* ---- the contract ---- */
+typedef struct rk_store_opts {
+    int busy_timeout_ms;             /* SQLite: wait for the write lock (5000) */
+    int retention_days;              /* events older are purged by rk_store_purge (90; 0 = keep) */
+} rk_store_opts_t;
+
+void rk_store_defaults(rk_store_opts_t *o);
+rk_store_t *rk_store_open(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen);
+void rk_store_close(rk_store_t *s);
+const char *rk_store_backend(const rk_store_t *s);     /* "sqlite" */
+
+int rk_store_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen);   /* fills id, created */
+int rk_store_user_get(rk_store_t *s, const char *username, rk_user_t *out, char *err, size_t errlen);
+int rk_store_user_set_password(rk_store_t *s, const char *username, const char *hash, char *err, size_t errlen);
+int rk_store_user_delete(rk_store_t *s, const char *username, char *err, size_t errlen);
+int rk_store_user_list(rk_store_t *s, rk_user_t **out, size_t *n, char *err, size_t errlen);
+void rk_store_user_free(rk_user_t *u);
+
+/* Inserts the event, updates the aggregates and, when update_profile, the
+ * user's profile, in one transaction: all of it is durable, or none. */
+int rk_store_event_record(rk_store_t *s, rk_event_t *e, int update_profile, char *err, size_t errlen);
+int rk_store_event_get(rk_store_t *s, const char *id, rk_event_t *out, char *err, size_t errlen);
+int rk_store_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *out, char *err, size_t errlen);
+int rk_store_event_set_alert(rk_store_t *s, const char *event_id, const char *alert_id, char *err, size_t errlen);
+void rk_store_event_free(rk_event_t *e);
+void rk_store_event_list_free(rk_event_list_t *l);
+/* Recent activity for features: failures of a user, distinct users from an
+ * IP, both since a time. */
+int rk_store_recent(rk_store_t *s, const char *user_id, const char *ip, int64_t since_ms,
+                    int64_t *user_failures, int64_t *ip_users, char *err, size_t errlen);
+
+int rk_store_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *out, char *err, size_t errlen);
+int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen);
+
+int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, char *err, size_t errlen);
+int rk_store_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *out, char *err, size_t errlen);
+int rk_store_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *out, char *err, size_t errlen);
+/* The open (or investigating) alert of a user for a cause, updated since since_ms. */
+int rk_store_alert_find_open(rk_store_t *s, const char *user_id, const char *cause, int64_t since_ms,
+                             char id[RK_STORE_ID_LEN], char *err, size_t errlen);
+int rk_store_alert_add_event(rk_store_t *s, const char *alert_id, const char *event_id,
+                             const char *severity, int64_t ts_ms, char *err, size_t errlen);
+int rk_store_alert_set_status(rk_store_t *s, const char *id, const char *status, const char *who,
+                              const char *note, int64_t ts_ms, char *err, size_t errlen);
+void rk_store_alert_free(rk_alert_t *a);
+void rk_store_alert_list_free(rk_alert_list_t *l);
+void rk_store_alert_detail_free(rk_alert_detail_t *d);
+
+int rk_store_stats(rk_store_t *s, int64_t now_ms, rk_stats_t *out, char *err, size_t errlen);
+/* Buckets of bucket_ms (3600000 or 86400000) from since_ms to until_ms, every
+ * bucket present. */
+int rk_store_timeline(rk_store_t *s, int64_t since_ms, int64_t until_ms, int64_t bucket_ms,
+                      rk_bucket_t **out, size_t *n, char *err, size_t errlen);
+/* since_ms 0 = all time. */
+int rk_store_top_users(rk_store_t *s, int64_t since_ms, int limit, rk_top_user_t **out, size_t *n,
+                       char *err, size_t errlen);
+
+/* Deletes up to batch events older than the retention; *deleted says how many. */
+int rk_store_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, char *err, size_t errlen);
+
+#endif

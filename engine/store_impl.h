@@ -1,0 +1,50 @@
+/* store_impl.h — the backend interface behind store.h, and what the
+ * backends share (store.c). Not for callers of the store. */
+#ifndef RK_STORE_IMPL_H
+#define RK_STORE_IMPL_H
+
+#include "store.h"
+
+typedef struct rk_store_ops {
+    const char *name;
+    void (*close)(rk_store_t *);
+    int (*user_create)(rk_store_t *, rk_user_t *, char *, size_t);
+    int (*user_get)(rk_store_t *, const char *, rk_user_t *, char *, size_t);
+    int (*user_set_password)(rk_store_t *, const char *, const char *, char *, size_t);
+    int (*user_delete)(rk_store_t *, const char *, char *, size_t);
+    int (*user_list)(rk_store_t *, rk_user_t **, size_t *, char *, size_t);
+    int (*event_record)(rk_store_t *, rk_event_t *, int, char *, size_t);
+    int (*event_get)(rk_store_t *, const char *, rk_event_t *, char *, size_t);
+    int (*event_list)(rk_store_t *, const rk_event_filter_t *, rk_event_list_t *, char *, size_t);
+    int (*event_set_alert)(rk_store_t *, const char *, const char *, char *, size_t);
+    int (*recent)(rk_store_t *, const char *, const char *, int64_t, int64_t *, int64_t *, char *, size_t);
+    int (*profile_get)(rk_store_t *, const char *, rk_profile_t *, char *, size_t);
+    int (*profile_update)(rk_store_t *, const rk_event_t *, char *, size_t);
+    int (*alert_insert)(rk_store_t *, rk_alert_t *, const char *, char *, size_t);
+    int (*alert_get)(rk_store_t *, const char *, rk_alert_detail_t *, char *, size_t);
+    int (*alert_list)(rk_store_t *, const rk_alert_filter_t *, rk_alert_list_t *, char *, size_t);
+    int (*alert_find_open)(rk_store_t *, const char *, const char *, int64_t, char *, char *, size_t);
+    int (*alert_add_event)(rk_store_t *, const char *, const char *, const char *, int64_t, char *, size_t);
+    int (*alert_set_status)(rk_store_t *, const char *, const char *, const char *, const char *, int64_t, char *, size_t);
+    int (*stats)(rk_store_t *, int64_t, rk_stats_t *, char *, size_t);
+    int (*timeline)(rk_store_t *, int64_t, int64_t, int64_t, rk_bucket_t **, size_t *, char *, size_t);
+    int (*top_users)(rk_store_t *, int64_t, int, rk_top_user_t **, size_t *, char *, size_t);
+    int (*purge)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);
+} rk_store_ops_t;
+
+struct rk_store {
+    const rk_store_ops_t *ops;
+};
+
+int rk_store_sqlite_plans(rk_store_t *s, char *buf, size_t cap);
+rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen);
+
+int64_t rk_store_now_ms(void);
+void rk_store_new_id(char out[RK_STORE_ID_LEN]);
+void rk_profile_apply(rk_profile_t *p, const rk_event_t *e);
+void rk_profile_ip_prefix(const char *ip, char *out, size_t cap);
+#define RK_PROFILE_MAX_BYTES 32768
+size_t rk_profile_encode(const rk_profile_t *p, unsigned char *out, size_t cap);
+int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len);
+
+#endif

@@ -1,0 +1,1125 @@
+/* store_sqlite.c — the embedded backend of store.h.
+ *
+ * One connection per handle (so one per worker thread), WAL journal, a busy
+ * time-out for the single write lock, every fixed statement prepared once
+ * per connection. Aggregates never scan the events: each recorded event also
+ * updates, in the same transaction, an hourly summary row, a per-user hourly
+ * row, the IP's last-seen row and the user's profile, and stats, timeline
+ * and top users read those.
+ *
+ * Durability: WAL with synchronous=NORMAL. A committed transaction is in the
+ * WAL file before riskd answers, so killing the process (kill -9) loses
+ * nothing acknowledged; a power cut or kernel crash can lose the
+ * transactions committed since the last WAL sync (at most one checkpoint,
+ * 1000 pages, typically well under a second of traffic). Set
+ * RISKD_SQLITE_SYNC=full for fsync on every commit (about 10x fewer inserts/s).
+ */
+#include "store_impl.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION 1
+#define HOUR_MS 3600000LL
+
+/* Each migration takes the schema from version i to i + 1. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE users(id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, email TEXT,"
+    "  role TEXT NOT NULL, password_hash TEXT, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE events(id TEXT PRIMARY KEY, user_id TEXT NOT NULL, ts_ms INTEGER NOT NULL,"
+    "  ip TEXT NOT NULL, success INTEGER NOT NULL, risk_score REAL NOT NULL, risk_level TEXT NOT NULL,"
+    "  is_anomaly INTEGER NOT NULL, anomaly_score REAL, action TEXT, country TEXT, city TEXT,"
+    "  has_geo INTEGER NOT NULL DEFAULT 0, lat REAL, lon REAL, device_id TEXT, user_agent TEXT,"
+    "  asn TEXT, ip_prefix TEXT, alert_id TEXT, doc TEXT) WITHOUT ROWID;"
+    "CREATE INDEX events_ts ON events(ts_ms);"
+    "CREATE INDEX events_user_ts ON events(user_id, ts_ms);"
+    "CREATE INDEX events_ip_ts ON events(ip, ts_ms);"
+    "CREATE INDEX events_level_ts ON events(risk_level, ts_ms);"
+    "CREATE INDEX events_anomaly_ts ON events(ts_ms) WHERE is_anomaly = 1;"
+    "CREATE INDEX events_risk ON events(risk_score);"
+    "CREATE TABLE hourly(bucket INTEGER PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  failures INTEGER NOT NULL DEFAULT 0, anomalies INTEGER NOT NULL DEFAULT 0,"
+    "  risk_sum REAL NOT NULL DEFAULT 0, low INTEGER NOT NULL DEFAULT 0, medium INTEGER NOT NULL DEFAULT 0,"
+    "  high INTEGER NOT NULL DEFAULT 0, critical INTEGER NOT NULL DEFAULT 0, alerts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE user_hourly(user_id TEXT NOT NULL, bucket INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+    "  risk_sum REAL NOT NULL, max_risk REAL NOT NULL, anomalies INTEGER NOT NULL, high INTEGER NOT NULL,"
+    "  PRIMARY KEY(user_id, bucket)) WITHOUT ROWID;"
+    "CREATE INDEX user_hourly_bucket ON user_hourly(bucket, user_id, max_risk, risk_sum, attempts, anomalies, high);"
+    "CREATE TABLE ips(ip TEXT PRIMARY KEY, last_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX ips_last ON ips(last_ms);"
+    "CREATE TABLE profiles(user_id TEXT PRIMARY KEY, last_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+    "  anomalies INTEGER NOT NULL, risk_sum REAL NOT NULL, max_risk REAL NOT NULL, high INTEGER NOT NULL,"
+    "  data BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX profiles_last ON profiles(last_ms);"
+    "CREATE INDEX profiles_risk ON profiles(max_risk);"
+    "CREATE TABLE alerts(id TEXT PRIMARY KEY, user_id TEXT NOT NULL, severity TEXT NOT NULL,"
+    "  status TEXT NOT NULL, cause TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+    "  event_count INTEGER NOT NULL DEFAULT 0, doc TEXT) WITHOUT ROWID;"
+    "CREATE INDEX alerts_created ON alerts(created_ms);"
+    "CREATE INDEX alerts_status ON alerts(status, created_ms);"
+    "CREATE INDEX alerts_severity ON alerts(severity, created_ms);"
+    "CREATE INDEX alerts_user ON alerts(user_id, cause, status, updated_ms);"
+    "CREATE TABLE alert_events(alert_id TEXT NOT NULL, event_id TEXT NOT NULL,"
+    "  PRIMARY KEY(alert_id, event_id)) WITHOUT ROWID;"
+    "CREATE TABLE alert_history(alert_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, status TEXT NOT NULL,"
+    "  who TEXT NOT NULL, note TEXT);"
+    "CREATE INDEX alert_history_alert ON alert_history(alert_id, ts_ms);",
+};
+#define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
+
+#define EVENT_COLS "id, user_id, ts_ms, ip, success, risk_score, risk_level, is_anomaly, anomaly_score," \
+    " action, country, city, has_geo, lat, lon, device_id, user_agent, asn, ip_prefix, alert_id, doc"
+#define ALERT_COLS "id, user_id, severity, status, cause, created_ms, updated_ms, event_count, doc"
+
+enum {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_USER_INSERT, S_USER_GET, S_USER_SETPW, S_USER_DEL, S_USER_LIST,
+    S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT,
+    S_HOURLY, S_USER_HOURLY, S_IP,
+    S_PROFILE_GET, S_PROFILE_PUT,
+    S_RECENT_FAIL, S_RECENT_IPUSERS,
+    S_ALERT_INSERT, S_ALERT_EVENT, S_ALERT_HIST, S_ALERT_GET, S_ALERT_EVENTS, S_ALERT_HISTORY,
+    S_ALERT_FIND, S_ALERT_TOUCH, S_ALERT_STATUS, S_HOURLY_ALERT,
+    S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
+    S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL_ADD, S_EV_TOTAL,
+    S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_USER_INSERT] = "INSERT INTO users(id, username, email, role, password_hash, created_ms) VALUES(?,?,?,?,?,?)",
+    [S_USER_GET] = "SELECT id, username, email, role, password_hash, created_ms FROM users WHERE username = ?",
+    [S_USER_SETPW] = "UPDATE users SET password_hash = ? WHERE username = ?",
+    [S_USER_DEL] = "DELETE FROM users WHERE username = ?",
+    [S_USER_LIST] = "SELECT id, username, email, role, password_hash, created_ms FROM users ORDER BY username",
+    [S_EV_INSERT] = "INSERT INTO events(" EVENT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_EV_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = ?",
+    [S_EV_SET_ALERT] = "UPDATE events SET alert_id = ? WHERE id = ?",
+    [S_HOURLY] = "INSERT INTO hourly(bucket, attempts, failures, anomalies, risk_sum, low, medium, high, critical)"
+                 " VALUES(?1, 1, ?2, ?3, ?4, ?5 = 0, ?5 = 1, ?5 = 2, ?5 = 3) ON CONFLICT(bucket) DO UPDATE SET"
+                 " attempts = attempts + 1, failures = failures + ?2, anomalies = anomalies + ?3,"
+                 " risk_sum = risk_sum + ?4, low = low + (?5 = 0), medium = medium + (?5 = 1),"
+                 " high = high + (?5 = 2), critical = critical + (?5 = 3)",
+    [S_USER_HOURLY] = "INSERT INTO user_hourly(user_id, bucket, attempts, risk_sum, max_risk, anomalies, high)"
+                      " VALUES(?1, ?2, 1, ?3, ?3, ?4, ?5) ON CONFLICT(user_id, bucket) DO UPDATE SET"
+                      " attempts = attempts + 1, risk_sum = risk_sum + ?3, max_risk = max(max_risk, ?3),"
+                      " anomalies = anomalies + ?4, high = high + ?5",
+    [S_IP] = "INSERT INTO ips(ip, last_ms) VALUES(?1, ?2) ON CONFLICT(ip) DO UPDATE SET last_ms = max(last_ms, ?2)",
+    [S_PROFILE_GET] = "SELECT data FROM profiles WHERE user_id = ?",
+    [S_PROFILE_PUT] = "INSERT OR REPLACE INTO profiles(user_id, last_ms, attempts, anomalies, risk_sum, max_risk, high, data)"
+                      " VALUES(?,?,?,?,?,?,?,?)",
+    [S_RECENT_FAIL] = "SELECT count(*) FROM events WHERE user_id = ? AND ts_ms >= ? AND success = 0",
+    [S_RECENT_IPUSERS] = "SELECT count(DISTINCT user_id) FROM events WHERE ip = ? AND ts_ms >= ?",
+    [S_ALERT_INSERT] = "INSERT INTO alerts(" ALERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_ALERT_EVENT] = "INSERT OR IGNORE INTO alert_events(alert_id, event_id) VALUES(?,?)",
+    [S_ALERT_HIST] = "INSERT INTO alert_history(alert_id, ts_ms, status, who, note) VALUES(?,?,?,?,?)",
+    [S_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE id = ?",
+    [S_ALERT_EVENTS] = "SELECT event_id FROM alert_events WHERE alert_id = ? ORDER BY event_id",
+    [S_ALERT_HISTORY] = "SELECT ts_ms, status, who, note FROM alert_history WHERE alert_id = ? ORDER BY ts_ms, rowid",
+    [S_ALERT_FIND] = "SELECT id FROM alerts WHERE user_id = ? AND cause = ? AND status IN ('open', 'investigating')"
+                     " AND updated_ms >= ? ORDER BY updated_ms DESC LIMIT 1",
+    [S_ALERT_TOUCH] = "UPDATE alerts SET event_count = event_count + 1, updated_ms = max(updated_ms, ?2),"
+                      " severity = CASE WHEN ?3 > (CASE severity WHEN 'low' THEN 0 WHEN 'medium' THEN 1"
+                      " WHEN 'high' THEN 2 ELSE 3 END) THEN ?4 ELSE severity END WHERE id = ?1",
+    [S_ALERT_STATUS] = "UPDATE alerts SET status = ?, updated_ms = ? WHERE id = ?",
+    [S_HOURLY_ALERT] = "INSERT INTO hourly(bucket, alerts) VALUES(?1, 1) ON CONFLICT(bucket) DO UPDATE SET alerts = alerts + 1",
+    [S_SUM_HOURLY] = "SELECT total(attempts), total(failures), total(anomalies), total(low), total(medium),"
+                     " total(high), total(critical) FROM hourly WHERE bucket >= ?",
+    [S_ALERTS_BY_STATUS] = "SELECT status, count(*) FROM alerts WHERE created_ms >= ? GROUP BY status",
+    [S_ALERTS_BY_SEVERITY] = "SELECT severity, count(*) FROM alerts WHERE created_ms >= ? GROUP BY severity",
+    [S_USERS_SINCE] = "SELECT count(*) FROM profiles WHERE last_ms >= ?",
+    [S_IPS_SINCE] = "SELECT count(*) FROM ips WHERE last_ms >= ?",
+    [S_TIMELINE] = "SELECT bucket, attempts, failures, anomalies, risk_sum, alerts FROM hourly"
+                   " WHERE bucket >= ? AND bucket < ? ORDER BY bucket",
+    [S_TOP_ALL] = "SELECT user_id, max_risk, risk_sum / attempts, attempts, anomalies, high FROM profiles"
+                  " WHERE attempts > 0 ORDER BY max_risk DESC, high DESC, user_id LIMIT ?",
+    [S_TOP_SINCE] = "SELECT user_id, max(max_risk) AS m, total(risk_sum) / total(attempts), total(attempts),"
+                    " total(anomalies), total(high) AS h FROM user_hourly INDEXED BY user_hourly_bucket"
+                    " WHERE bucket >= ? GROUP BY user_id"
+                    " ORDER BY m DESC, h DESC, user_id LIMIT ?",
+    [S_PURGE] = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_ms < ? LIMIT ?)",
+    [S_PURGE_IPS] = "DELETE FROM ips WHERE ip IN (SELECT ip FROM ips WHERE last_ms < ? LIMIT ?)",
+    /* The unfiltered event count, kept with every insert and purge so that
+     * the first page of the event list never counts a million rows. */
+    [S_EV_TOTAL_ADD] = "INSERT INTO meta(key, value) VALUES('events', ?1) ON CONFLICT(key) DO UPDATE"
+                       " SET value = CAST(value AS INTEGER) + ?1",
+    [S_EV_TOTAL] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'events'",
+};
+
+#define EVF_USER 1
+#define EVF_LEVEL 2
+#define EVF_MINRISK 4
+#define EVF_SINCE 8
+#define EVF_UNTIL 16
+#define EVF_ANOMALY 32
+#define ALF_STATUS 1
+#define ALF_SEVERITY 2
+#define ALF_USER 4
+#define ALF_SINCE 8
+
+typedef struct {
+    rk_store_t base;
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+    sqlite3_stmt *ev_list[64], *ev_count[64], *al_list[16], *al_count[16];
+    int retention_days;
+    unsigned char *blob;     /* profile encoding scratch */
+} sq_t;
+
+static const rk_store_ops_t ops;
+
+#define SQ(s) ((sq_t *)(s))
+
+static int fail(sq_t *q, char *err, size_t errlen, const char *what)
+{
+    snprintf(err, errlen, "sqlite: %s: %s", what, sqlite3_errmsg(q->db));
+    return -1;
+}
+
+static sqlite3_stmt *stmt(sq_t *q, int i)
+{
+    sqlite3_stmt *s = q->st[i];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, i);
+}
+
+/* Runs a statement that returns no rows. */
+static int exec(sq_t *q, sqlite3_stmt *s, char *err, size_t errlen, const char *what)
+{
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        if (rc == SQLITE_CONSTRAINT) { snprintf(err, errlen, "%s: already exists", what); sqlite3_reset(s); return RK_STORE_CONFLICT; }
+        fail(q, err, errlen, what);
+        sqlite3_reset(s);
+        return -1;
+    }
+    sqlite3_reset(s);
+    return 0;
+}
+
+static int begin(sq_t *q, char *err, size_t errlen) { return exec(q, stmt(q, S_BEGIN), err, errlen, "begin"); }
+static int commit(sq_t *q, char *err, size_t errlen) { return exec(q, stmt(q, S_COMMIT), err, errlen, "commit"); }
+static void rollback(sq_t *q) { char e[64]; exec(q, stmt(q, S_ROLLBACK), e, sizeof e, "rollback"); }
+
+static char *dup_col(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static int migrate(sq_t *q, char *err, size_t errlen)
+{
+    sqlite3_stmt *s = NULL;
+    int version = 0;
+    if (sqlite3_exec(q->db, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)", 0, 0, 0) != SQLITE_OK)
+        return fail(q, err, errlen, "meta");
+    if (sqlite3_prepare_v2(q->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &s, NULL) != SQLITE_OK)
+        return fail(q, err, errlen, "meta");
+    if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version > NMIGRATIONS) {
+        snprintf(err, errlen, "sqlite: the database has schema version %d, newer than this riskd (%d)", version, NMIGRATIONS);
+        return -1;
+    }
+    for (int v = version; v < NMIGRATIONS; v++) {
+        char set[128];
+        snprintf(set, sizeof set, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '%d')", v + 1);
+        if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK ||
+            sqlite3_exec(q->db, migrations[v], 0, 0, 0) != SQLITE_OK ||
+            sqlite3_exec(q->db, set, 0, 0, 0) != SQLITE_OK) {
+            fail(q, err, errlen, "migration");
+            sqlite3_exec(q->db, "ROLLBACK", 0, 0, 0);
+            return -1;
+        }
+        if (sqlite3_exec(q->db, "COMMIT", 0, 0, 0) != SQLITE_OK) return fail(q, err, errlen, "migration");
+    }
+    return 0;
+}
+
+static void sq_close(rk_store_t *s)
+{
+    sq_t *q = SQ(s);
+    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(q->st[i]);
+    for (int i = 0; i < 64; i++) { sqlite3_finalize(q->ev_list[i]); sqlite3_finalize(q->ev_count[i]); }
+    for (int i = 0; i < 16; i++) { sqlite3_finalize(q->al_list[i]); sqlite3_finalize(q->al_count[i]); }
+    sqlite3_close(q->db);
+    free(q->blob);
+    free(q);
+}
+
+rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen)
+{
+    sq_t *q = calloc(1, sizeof *q);
+    if (!q || !(q->blob = malloc(RK_PROFILE_MAX_BYTES))) { free(q); snprintf(err, errlen, "out of memory"); return NULL; }
+    q->base.ops = &ops;
+    q->retention_days = o->retention_days;
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "sqlite: cannot open %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(q->db, o->busy_timeout_ms);
+    const char *sync = getenv("RISKD_SQLITE_SYNC");
+    char pragmas[256];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+             sync && !strcmp(sync, "full") ? "FULL" : "NORMAL");
+    if (sqlite3_exec(q->db, pragmas, 0, 0, 0) != SQLITE_OK) { fail(q, err, errlen, "pragmas"); goto fail; }
+    if (migrate(q, err, errlen) < 0) goto fail;
+    for (int i = 0; i < S_COUNT; i++) {
+        if (sqlite3_prepare_v3(q->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) != SQLITE_OK) {
+            fail(q, err, errlen, sql[i]);
+            goto fail;
+        }
+    }
+    return &q->base;
+fail:
+    sq_close(&q->base);
+    return NULL;
+}
+
+/* ---- users --------------------------------------------------------------- */
+
+static int sq_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    rk_store_new_id(u->id);
+    u->created_ms = rk_store_now_ms();
+    sqlite3_stmt *st = stmt(q, S_USER_INSERT);
+    bind_text(st, 1, u->id);
+    bind_text(st, 2, u->username);
+    bind_text(st, 3, u->email);
+    bind_text(st, 4, u->role);
+    bind_text(st, 5, u->password_hash);
+    sqlite3_bind_int64(st, 6, u->created_ms);
+    return exec(q, st, err, errlen, "user");
+}
+
+static void read_user(sqlite3_stmt *st, rk_user_t *u)
+{
+    snprintf(u->id, sizeof u->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    u->username = dup_col(st, 1);
+    u->email = dup_col(st, 2);
+    u->role = dup_col(st, 3);
+    u->password_hash = dup_col(st, 4);
+    u->created_ms = sqlite3_column_int64(st, 5);
+}
+
+static int sq_user_get(rk_store_t *s, const char *name, rk_user_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_USER_GET);
+    bind_text(st, 1, name);
+    int rc = sqlite3_step(st);
+    memset(out, 0, sizeof *out);
+    if (rc == SQLITE_ROW) { read_user(st, out); sqlite3_reset(st); return 0; }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) { snprintf(err, errlen, "no user '%s'", name); return RK_STORE_NOT_FOUND; }
+    return fail(q, err, errlen, "user");
+}
+
+static int changed_or_missing(sq_t *q, int rc, const char *what, const char *key, char *err, size_t errlen)
+{
+    if (rc != 0) return rc;
+    if (sqlite3_changes(q->db) == 0) { snprintf(err, errlen, "no %s '%s'", what, key); return RK_STORE_NOT_FOUND; }
+    return 0;
+}
+
+static int sq_user_set_password(rk_store_t *s, const char *name, const char *hash, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_USER_SETPW);
+    bind_text(st, 1, hash);
+    bind_text(st, 2, name);
+    return changed_or_missing(q, exec(q, st, err, errlen, "user"), "user", name, err, errlen);
+}
+
+static int sq_user_delete(rk_store_t *s, const char *name, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_USER_DEL);
+    bind_text(st, 1, name);
+    return changed_or_missing(q, exec(q, st, err, errlen, "user"), "user", name, err, errlen);
+}
+
+static int sq_user_list(rk_store_t *s, rk_user_t **out, size_t *n, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_USER_LIST);
+    size_t cap = 8;
+    *n = 0;
+    *out = calloc(cap, sizeof **out);
+    int rc;
+    while (*out && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            rk_user_t *nu = realloc(*out, cap * 2 * sizeof *nu);
+            if (!nu) break;
+            *out = nu;
+            cap *= 2;
+        }
+        memset(&(*out)[*n], 0, sizeof **out);
+        read_user(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    if (!*out) { snprintf(err, errlen, "out of memory"); return -1; }
+    return 0;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static int insert_event(sq_t *q, rk_event_t *e, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(q, S_EV_INSERT);
+    bind_text(st, 1, e->id);
+    bind_text(st, 2, e->user_id);
+    sqlite3_bind_int64(st, 3, e->ts_ms);
+    bind_text(st, 4, e->ip);
+    sqlite3_bind_int(st, 5, e->success != 0);
+    sqlite3_bind_double(st, 6, e->risk_score);
+    bind_text(st, 7, e->risk_level);
+    sqlite3_bind_int(st, 8, e->is_anomaly != 0);
+    sqlite3_bind_double(st, 9, e->anomaly_score);
+    bind_text(st, 10, e->action);
+    bind_text(st, 11, e->country);
+    bind_text(st, 12, e->city);
+    sqlite3_bind_int(st, 13, e->has_geo != 0);
+    if (e->has_geo) { sqlite3_bind_double(st, 14, e->lat); sqlite3_bind_double(st, 15, e->lon); }
+    bind_text(st, 16, e->device_id);
+    bind_text(st, 17, e->user_agent);
+    bind_text(st, 18, e->asn);
+    bind_text(st, 19, e->ip_prefix);
+    bind_text(st, 20, e->alert_id);
+    bind_text(st, 21, e->doc);
+    return exec(q, st, err, errlen, "event");
+}
+
+static int add_total(sq_t *q, int64_t delta, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(q, S_EV_TOTAL_ADD);
+    sqlite3_bind_int64(st, 1, delta);
+    return exec(q, st, err, errlen, "meta") != 0 ? -1 : 0;
+}
+
+static int update_aggregates(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
+{
+    int level = rk_store_level_index(e->risk_level);
+    int64_t bucket = e->ts_ms / HOUR_MS;
+    sqlite3_stmt *st = stmt(q, S_HOURLY);
+    sqlite3_bind_int64(st, 1, bucket);
+    sqlite3_bind_int(st, 2, !e->success);
+    sqlite3_bind_int(st, 3, e->is_anomaly != 0);
+    sqlite3_bind_double(st, 4, e->risk_score);
+    sqlite3_bind_int(st, 5, level);
+    if (exec(q, st, err, errlen, "hourly") != 0) return -1;
+    st = stmt(q, S_USER_HOURLY);
+    bind_text(st, 1, e->user_id);
+    sqlite3_bind_int64(st, 2, bucket);
+    sqlite3_bind_double(st, 3, e->risk_score);
+    sqlite3_bind_int(st, 4, e->is_anomaly != 0);
+    sqlite3_bind_int(st, 5, level >= 2);
+    if (exec(q, st, err, errlen, "user_hourly") != 0) return -1;
+    st = stmt(q, S_IP);
+    bind_text(st, 1, e->ip);
+    sqlite3_bind_int64(st, 2, e->ts_ms);
+    return exec(q, st, err, errlen, "ips") != 0 ? -1 : 0;
+}
+
+static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(q, S_PROFILE_GET);
+    bind_text(st, 1, user_id);
+    int rc = sqlite3_step(st);
+    memset(p, 0, sizeof *p);
+    snprintf(p->user_id, sizeof p->user_id, "%s", user_id);
+    if (rc == SQLITE_ROW) {
+        int bad = rk_profile_decode(p, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        sqlite3_reset(st);
+        if (bad) { snprintf(err, errlen, "profile of '%s' is unreadable", user_id); return -1; }
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return RK_STORE_NOT_FOUND;
+    return fail(q, err, errlen, "profile");
+}
+
+static int apply_profile(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
+{
+    rk_profile_t *p = malloc(sizeof *p);
+    if (!p) { snprintf(err, errlen, "out of memory"); return -1; }
+    int rc = load_profile(q, e->user_id, p, err, errlen);
+    if (rc < 0) { free(p); return -1; }
+    rk_profile_apply(p, e);
+    size_t len = rk_profile_encode(p, q->blob, RK_PROFILE_MAX_BYTES);
+    sqlite3_stmt *st = stmt(q, S_PROFILE_PUT);
+    bind_text(st, 1, e->user_id);
+    sqlite3_bind_int64(st, 2, p->last_ms);
+    sqlite3_bind_int64(st, 3, p->attempts);
+    sqlite3_bind_int64(st, 4, p->anomalies);
+    sqlite3_bind_double(st, 5, p->risk_sum);
+    sqlite3_bind_double(st, 6, p->max_risk);
+    sqlite3_bind_int64(st, 7, p->high_risk);
+    sqlite3_bind_blob(st, 8, q->blob, (int)len, SQLITE_STATIC);
+    free(p);
+    return exec(q, st, err, errlen, "profile") != 0 ? -1 : 0;
+}
+
+static int check_event(const rk_event_t *e, char *err, size_t errlen)
+{
+    if (!e->user_id || !*e->user_id || !e->ip || !*e->ip) { snprintf(err, errlen, "an event needs user_id and ip"); return -1; }
+    if (rk_store_level_index(e->risk_level) < 0) { snprintf(err, errlen, "unknown risk level '%s'", e->risk_level ? e->risk_level : "(null)"); return -1; }
+    return 0;
+}
+
+static int sq_event_record(rk_store_t *s, rk_event_t *e, int update_profile, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (check_event(e, err, errlen) < 0) return -1;
+    rk_store_new_id(e->id);
+    if (begin(q, err, errlen) != 0) return -1;
+    if (insert_event(q, e, err, errlen) != 0 || update_aggregates(q, e, err, errlen) != 0 ||
+        add_total(q, 1, err, errlen) != 0 ||
+        (update_profile && apply_profile(q, e, err, errlen) != 0) || commit(q, err, errlen) != 0) {
+        rollback(q);
+        return -1;
+    }
+    return 0;
+}
+
+static int sq_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (begin(q, err, errlen) != 0) return -1;
+    if (apply_profile(q, e, err, errlen) != 0 || commit(q, err, errlen) != 0) { rollback(q); return -1; }
+    return 0;
+}
+
+static int sq_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *out, char *err, size_t errlen)
+{
+    int rc = load_profile(SQ(s), user_id, out, err, errlen);
+    if (rc == RK_STORE_NOT_FOUND) snprintf(err, errlen, "no profile for '%s'", user_id);
+    return rc;
+}
+
+/* Copies the text columns of an event row into one block the event owns. */
+static int read_event(sqlite3_stmt *st, rk_event_t *e)
+{
+    static const int text_cols[] = { 1, 3, 6, 9, 10, 11, 15, 16, 17, 18, 19, 20 };
+    size_t need = 0;
+    for (size_t i = 0; i < sizeof text_cols / sizeof *text_cols; i++) need += (size_t)sqlite3_column_bytes(st, text_cols[i]) + 1;
+    char *blk = malloc(need), *p = blk;
+    if (!blk) return -1;
+    const char *vals[21] = { 0 };
+    for (size_t i = 0; i < sizeof text_cols / sizeof *text_cols; i++) {
+        int c = text_cols[i];
+        const unsigned char *t = sqlite3_column_text(st, c);
+        if (!t) continue;
+        size_t n = (size_t)sqlite3_column_bytes(st, c);
+        memcpy(p, t, n + 1);
+        vals[c] = p;
+        p += n + 1;
+    }
+    memset(e, 0, sizeof *e);
+    snprintf(e->id, sizeof e->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    e->user_id = vals[1];
+    e->ts_ms = sqlite3_column_int64(st, 2);
+    e->ip = vals[3];
+    e->success = sqlite3_column_int(st, 4);
+    e->risk_score = sqlite3_column_double(st, 5);
+    e->risk_level = vals[6];
+    e->is_anomaly = sqlite3_column_int(st, 7);
+    e->anomaly_score = sqlite3_column_double(st, 8);
+    e->action = vals[9];
+    e->country = vals[10];
+    e->city = vals[11];
+    e->has_geo = sqlite3_column_int(st, 12);
+    e->lat = sqlite3_column_double(st, 13);
+    e->lon = sqlite3_column_double(st, 14);
+    e->device_id = vals[15];
+    e->user_agent = vals[16];
+    e->asn = vals[17];
+    e->ip_prefix = vals[18];
+    e->alert_id = vals[19];
+    e->doc = vals[20];
+    e->owned = blk;
+    return 0;
+}
+
+static int sq_event_get(rk_store_t *s, const char *id, rk_event_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_EV_GET);
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    memset(out, 0, sizeof *out);
+    if (rc == SQLITE_ROW) {
+        rc = read_event(st, out);
+        sqlite3_reset(st);
+        if (rc < 0) { snprintf(err, errlen, "out of memory"); return -1; }
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) { snprintf(err, errlen, "no event '%s'", id); return RK_STORE_NOT_FOUND; }
+    return fail(q, err, errlen, "event");
+}
+
+static int sq_event_set_alert(rk_store_t *s, const char *event_id, const char *alert_id, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_EV_SET_ALERT);
+    bind_text(st, 1, alert_id);
+    bind_text(st, 2, event_id);
+    return changed_or_missing(q, exec(q, st, err, errlen, "event"), "event", event_id, err, errlen);
+}
+
+/* The WHERE clause for a filter mask; the statement is prepared once per
+ * mask and kept. */
+static sqlite3_stmt *event_query(sq_t *q, int mask, int count, char *err, size_t errlen)
+{
+    sqlite3_stmt **slot = count ? &q->ev_count[mask] : &q->ev_list[mask];
+    if (*slot) { sqlite3_reset(*slot); sqlite3_clear_bindings(*slot); return *slot; }
+    char w[512] = "";
+    size_t n = 0;
+#define ADD(cond) n += (size_t)snprintf(w + n, sizeof w - n, "%s%s", n ? " AND " : " WHERE ", cond)
+    if (mask & EVF_USER) ADD("user_id = ?1");
+    if (mask & EVF_LEVEL) ADD("risk_level = ?2");
+    if (mask & EVF_MINRISK) ADD("risk_score >= ?3");
+    if (mask & EVF_SINCE) ADD("ts_ms >= ?4");
+    if (mask & EVF_UNTIL) ADD("ts_ms < ?5");
+    if (mask & EVF_ANOMALY) ADD("is_anomaly = 1");
+#undef ADD
+    char text[1024];
+    if (count) snprintf(text, sizeof text, "SELECT count(*) FROM events%s", w);
+    else snprintf(text, sizeof text, "SELECT " EVENT_COLS " FROM events%s ORDER BY ts_ms DESC, id DESC LIMIT ?6 OFFSET ?7", w);
+    if (sqlite3_prepare_v3(q->db, text, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+        fail(q, err, errlen, "events");
+        return NULL;
+    }
+    return *slot;
+}
+
+static void bind_event_filter(sqlite3_stmt *st, const rk_event_filter_t *f, int mask)
+{
+    if (mask & EVF_USER) bind_text(st, 1, f->user_id);
+    if (mask & EVF_LEVEL) bind_text(st, 2, f->risk_level);
+    if (mask & EVF_MINRISK) sqlite3_bind_double(st, 3, f->min_risk);
+    if (mask & EVF_SINCE) sqlite3_bind_int64(st, 4, f->since_ms);
+    if (mask & EVF_UNTIL) sqlite3_bind_int64(st, 5, f->until_ms);
+}
+
+static int paging(int *page, int *per_page)
+{
+    if (*page < 1) *page = 1;
+    if (*per_page < 1) *per_page = 20;
+    if (*per_page > 1000) *per_page = 1000;
+    return 0;
+}
+
+static int sq_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    memset(out, 0, sizeof *out);
+    int mask = (f->user_id ? EVF_USER : 0) | (f->risk_level ? EVF_LEVEL : 0) | (f->min_risk >= 0 ? EVF_MINRISK : 0) |
+               (f->since_ms ? EVF_SINCE : 0) | (f->until_ms ? EVF_UNTIL : 0) | (f->anomaly_only ? EVF_ANOMALY : 0);
+    int page = f->page, per = f->per_page;
+    paging(&page, &per);
+    sqlite3_stmt *c = mask ? event_query(q, mask, 1, err, errlen) : stmt(q, S_EV_TOTAL);
+    if (!c) return -1;
+    bind_event_filter(c, f, mask);
+    if (!mask && sqlite3_step(c) != SQLITE_ROW) {   /* no event yet: no counter row */
+        sqlite3_reset(c);
+        out->total = 0;
+        return 0;
+    }
+    if (!mask) sqlite3_reset(c);
+    if (sqlite3_step(c) != SQLITE_ROW) { sqlite3_reset(c); return fail(q, err, errlen, "events"); }
+    out->total = sqlite3_column_int64(c, 0);
+    sqlite3_reset(c);
+    sqlite3_stmt *st = event_query(q, mask, 0, err, errlen);
+    if (!st) return -1;
+    bind_event_filter(st, f, mask);
+    sqlite3_bind_int(st, 6, per);
+    sqlite3_bind_int64(st, 7, (int64_t)(page - 1) * per);
+    out->items = calloc((size_t)per, sizeof *out->items);
+    if (!out->items) { snprintf(err, errlen, "out of memory"); return -1; }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (read_event(st, &out->items[out->n]) < 0) { sqlite3_reset(st); rk_store_event_list_free(out); snprintf(err, errlen, "out of memory"); return -1; }
+        out->n++;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) { rk_store_event_list_free(out); return fail(q, err, errlen, "events"); }
+    return 0;
+}
+
+static int sq_recent(rk_store_t *s, const char *user_id, const char *ip, int64_t since_ms,
+                     int64_t *user_failures, int64_t *ip_users, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_RECENT_FAIL);
+    bind_text(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, since_ms);
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "recent"); }
+    *user_failures = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    st = stmt(q, S_RECENT_IPUSERS);
+    bind_text(st, 1, ip);
+    sqlite3_bind_int64(st, 2, since_ms);
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "recent"); }
+    *ip_users = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* ---- alerts ---------------------------------------------------------------- */
+
+static int add_history(sq_t *q, const char *id, int64_t ts, const char *status, const char *who,
+                       const char *note, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(q, S_ALERT_HIST);
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, ts);
+    bind_text(st, 3, status);
+    bind_text(st, 4, who);
+    bind_text(st, 5, note);
+    return exec(q, st, err, errlen, "alert history");
+}
+
+static int link_event(sq_t *q, const char *alert_id, const char *event_id, char *err, size_t errlen)
+{
+    if (!event_id) return 0;
+    sqlite3_stmt *st = stmt(q, S_ALERT_EVENT);
+    bind_text(st, 1, alert_id);
+    bind_text(st, 2, event_id);
+    if (exec(q, st, err, errlen, "alert event") != 0) return -1;
+    st = stmt(q, S_EV_SET_ALERT);
+    bind_text(st, 1, alert_id);
+    bind_text(st, 2, event_id);
+    return exec(q, st, err, errlen, "event") != 0 ? -1 : 0;
+}
+
+static int sq_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (!a->user_id || rk_store_level_index(a->severity) < 0 || !a->cause) {
+        snprintf(err, errlen, "an alert needs user_id, a known severity and a cause");
+        return -1;
+    }
+    rk_store_new_id(a->id);
+    if (!a->status) a->status = "open";
+    if (rk_store_status_index(a->status) < 0) { snprintf(err, errlen, "unknown status '%s'", a->status); return -1; }
+    if (!a->created_ms) a->created_ms = rk_store_now_ms();
+    a->updated_ms = a->created_ms;
+    a->event_count = event_id ? 1 : 0;
+    if (begin(q, err, errlen) != 0) return -1;
+    sqlite3_stmt *st = stmt(q, S_ALERT_INSERT);
+    bind_text(st, 1, a->id);
+    bind_text(st, 2, a->user_id);
+    bind_text(st, 3, a->severity);
+    bind_text(st, 4, a->status);
+    bind_text(st, 5, a->cause);
+    sqlite3_bind_int64(st, 6, a->created_ms);
+    sqlite3_bind_int64(st, 7, a->updated_ms);
+    sqlite3_bind_int64(st, 8, a->event_count);
+    bind_text(st, 9, a->doc);
+    int rc = exec(q, st, err, errlen, "alert");
+    if (rc == 0) rc = add_history(q, a->id, a->created_ms, a->status, "riskd", NULL, err, errlen);
+    if (rc == 0) rc = link_event(q, a->id, event_id, err, errlen);
+    if (rc == 0) {
+        st = stmt(q, S_HOURLY_ALERT);
+        sqlite3_bind_int64(st, 1, a->created_ms / HOUR_MS);
+        rc = exec(q, st, err, errlen, "hourly");
+    }
+    if (rc == 0) rc = commit(q, err, errlen);
+    if (rc != 0) { rollback(q); return -1; }
+    return 0;
+}
+
+static int read_alert(sqlite3_stmt *st, rk_alert_t *a)
+{
+    static const int text_cols[] = { 1, 2, 3, 4, 8 };
+    size_t need = 0;
+    for (int i = 0; i < 5; i++) need += (size_t)sqlite3_column_bytes(st, text_cols[i]) + 1;
+    char *blk = malloc(need), *p = blk;
+    if (!blk) return -1;
+    const char *vals[9] = { 0 };
+    for (int i = 0; i < 5; i++) {
+        const unsigned char *t = sqlite3_column_text(st, text_cols[i]);
+        if (!t) continue;
+        size_t n = (size_t)sqlite3_column_bytes(st, text_cols[i]);
+        memcpy(p, t, n + 1);
+        vals[text_cols[i]] = p;
+        p += n + 1;
+    }
+    memset(a, 0, sizeof *a);
+    snprintf(a->id, sizeof a->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    a->user_id = vals[1];
+    a->severity = vals[2];
+    a->status = vals[3];
+    a->cause = vals[4];
+    a->created_ms = sqlite3_column_int64(st, 5);
+    a->updated_ms = sqlite3_column_int64(st, 6);
+    a->event_count = sqlite3_column_int64(st, 7);
+    a->doc = vals[8];
+    a->owned = blk;
+    return 0;
+}
+
+static int sq_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(q, S_ALERT_GET);
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE) { snprintf(err, errlen, "no alert '%s'", id); return RK_STORE_NOT_FOUND; }
+        return fail(q, err, errlen, "alert");
+    }
+    rc = read_alert(st, &out->alert);
+    sqlite3_reset(st);
+    if (rc < 0) goto oom;
+    size_t cap = 4;
+    out->history = calloc(cap, sizeof *out->history);
+    if (!out->history) goto oom;
+    st = stmt(q, S_ALERT_HISTORY);
+    bind_text(st, 1, id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (out->nhistory == cap) {
+            rk_alert_change_t *nh = realloc(out->history, cap * 2 * sizeof *nh);
+            if (!nh) { sqlite3_reset(st); goto oom; }
+            out->history = nh;
+            cap *= 2;
+        }
+        rk_alert_change_t *c = &out->history[out->nhistory++];
+        memset(c, 0, sizeof *c);
+        c->ts_ms = sqlite3_column_int64(st, 0);
+        snprintf(c->status, sizeof c->status, "%s", (const char *)sqlite3_column_text(st, 1));
+        snprintf(c->who, sizeof c->who, "%s", (const char *)sqlite3_column_text(st, 2));
+        c->note = dup_col(st, 3);
+    }
+    sqlite3_reset(st);
+    cap = 4;
+    out->event_ids = calloc(cap, sizeof *out->event_ids);
+    if (!out->event_ids) goto oom;
+    st = stmt(q, S_ALERT_EVENTS);
+    bind_text(st, 1, id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (out->nevents == cap) {
+            char (*ne)[RK_STORE_ID_LEN] = realloc(out->event_ids, cap * 2 * sizeof *ne);
+            if (!ne) { sqlite3_reset(st); goto oom; }
+            out->event_ids = ne;
+            cap *= 2;
+        }
+        snprintf(out->event_ids[out->nevents++], RK_STORE_ID_LEN, "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    return 0;
+oom:
+    rk_store_alert_detail_free(out);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+static sqlite3_stmt *alert_query(sq_t *q, int mask, int count, char *err, size_t errlen)
+{
+    sqlite3_stmt **slot = count ? &q->al_count[mask] : &q->al_list[mask];
+    if (*slot) { sqlite3_reset(*slot); sqlite3_clear_bindings(*slot); return *slot; }
+    char w[256] = "";
+    size_t n = 0;
+#define ADD(cond) n += (size_t)snprintf(w + n, sizeof w - n, "%s%s", n ? " AND " : " WHERE ", cond)
+    if (mask & ALF_STATUS) ADD("status = ?1");
+    if (mask & ALF_SEVERITY) ADD("severity = ?2");
+    if (mask & ALF_USER) ADD("user_id = ?3");
+    if (mask & ALF_SINCE) ADD("created_ms >= ?4");
+#undef ADD
+    char text[512];
+    if (count) snprintf(text, sizeof text, "SELECT count(*) FROM alerts%s", w);
+    else snprintf(text, sizeof text, "SELECT " ALERT_COLS " FROM alerts%s ORDER BY created_ms DESC, id DESC LIMIT ?5 OFFSET ?6", w);
+    if (sqlite3_prepare_v3(q->db, text, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+        fail(q, err, errlen, "alerts");
+        return NULL;
+    }
+    return *slot;
+}
+
+static void bind_alert_filter(sqlite3_stmt *st, const rk_alert_filter_t *f)
+{
+    if (f->status) bind_text(st, 1, f->status);
+    if (f->severity) bind_text(st, 2, f->severity);
+    if (f->user_id) bind_text(st, 3, f->user_id);
+    if (f->since_ms) sqlite3_bind_int64(st, 4, f->since_ms);
+}
+
+static int sq_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    memset(out, 0, sizeof *out);
+    int mask = (f->status ? ALF_STATUS : 0) | (f->severity ? ALF_SEVERITY : 0) | (f->user_id ? ALF_USER : 0) |
+               (f->since_ms ? ALF_SINCE : 0);
+    int page = f->page, per = f->per_page;
+    paging(&page, &per);
+    sqlite3_stmt *c = alert_query(q, mask, 1, err, errlen);
+    if (!c) return -1;
+    bind_alert_filter(c, f);
+    if (sqlite3_step(c) != SQLITE_ROW) { sqlite3_reset(c); return fail(q, err, errlen, "alerts"); }
+    out->total = sqlite3_column_int64(c, 0);
+    sqlite3_reset(c);
+    sqlite3_stmt *st = alert_query(q, mask, 0, err, errlen);
+    if (!st) return -1;
+    bind_alert_filter(st, f);
+    sqlite3_bind_int(st, 5, per);
+    sqlite3_bind_int64(st, 6, (int64_t)(page - 1) * per);
+    out->items = calloc((size_t)per, sizeof *out->items);
+    if (!out->items) { snprintf(err, errlen, "out of memory"); return -1; }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (read_alert(st, &out->items[out->n]) < 0) { sqlite3_reset(st); rk_store_alert_list_free(out); snprintf(err, errlen, "out of memory"); return -1; }
+        out->n++;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int sq_alert_find_open(rk_store_t *s, const char *user_id, const char *cause, int64_t since_ms,
+                              char *id, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_ALERT_FIND);
+    bind_text(st, 1, user_id);
+    bind_text(st, 2, cause);
+    sqlite3_bind_int64(st, 3, since_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        snprintf(id, RK_STORE_ID_LEN, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_reset(st);
+        return 0;
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) { snprintf(err, errlen, "no open alert"); return RK_STORE_NOT_FOUND; }
+    return fail(q, err, errlen, "alert");
+}
+
+static int sq_alert_add_event(rk_store_t *s, const char *alert_id, const char *event_id,
+                              const char *severity, int64_t ts_ms, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    int lvl = rk_store_level_index(severity);
+    if (lvl < 0) { snprintf(err, errlen, "unknown severity '%s'", severity ? severity : "(null)"); return -1; }
+    if (begin(q, err, errlen) != 0) return -1;
+    sqlite3_stmt *st = stmt(q, S_ALERT_TOUCH);
+    bind_text(st, 1, alert_id);
+    sqlite3_bind_int64(st, 2, ts_ms);
+    sqlite3_bind_int(st, 3, lvl);
+    bind_text(st, 4, severity);
+    int rc = changed_or_missing(q, exec(q, st, err, errlen, "alert"), "alert", alert_id, err, errlen);
+    if (rc == 0) rc = link_event(q, alert_id, event_id, err, errlen);
+    if (rc == 0) rc = commit(q, err, errlen);
+    if (rc != 0) rollback(q);
+    return rc;
+}
+
+static int sq_alert_set_status(rk_store_t *s, const char *id, const char *status, const char *who,
+                               const char *note, int64_t ts_ms, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (rk_store_status_index(status) < 0) { snprintf(err, errlen, "unknown status '%s'", status ? status : "(null)"); return -1; }
+    if (begin(q, err, errlen) != 0) return -1;
+    sqlite3_stmt *st = stmt(q, S_ALERT_STATUS);
+    bind_text(st, 1, status);
+    sqlite3_bind_int64(st, 2, ts_ms);
+    bind_text(st, 3, id);
+    int rc = changed_or_missing(q, exec(q, st, err, errlen, "alert"), "alert", id, err, errlen);
+    if (rc == 0) rc = add_history(q, id, ts_ms, status, who ? who : "", note, err, errlen);
+    if (rc == 0) rc = commit(q, err, errlen);
+    if (rc != 0) rollback(q);
+    return rc;
+}
+
+/* ---- aggregates ------------------------------------------------------------ */
+
+static int count_one(sq_t *q, int which, int64_t since, int64_t *out, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(q, which);
+    sqlite3_bind_int64(st, 1, since);
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "stats"); }
+    *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int counts(sq_t *q, int64_t since_ms, rk_counts_t *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    sqlite3_stmt *st = stmt(q, S_SUM_HOURLY);
+    sqlite3_bind_int64(st, 1, since_ms / HOUR_MS);
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "stats"); }
+    c->attempts = (int64_t)sqlite3_column_double(st, 0);
+    c->failures = (int64_t)sqlite3_column_double(st, 1);
+    c->anomalies = (int64_t)sqlite3_column_double(st, 2);
+    for (int l = 0; l < RK_LEVELS; l++) c->by_level[l] = (int64_t)sqlite3_column_double(st, 3 + l);
+    sqlite3_reset(st);
+    c->anomaly_rate = c->attempts ? (double)c->anomalies / (double)c->attempts : 0;
+    for (int pass = 0; pass < 2; pass++) {
+        st = stmt(q, pass ? S_ALERTS_BY_SEVERITY : S_ALERTS_BY_STATUS);
+        sqlite3_bind_int64(st, 1, since_ms);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *k = (const char *)sqlite3_column_text(st, 0);
+            int i = pass ? rk_store_level_index(k) : rk_store_status_index(k);
+            if (i >= 0) (pass ? c->alerts_by_severity : c->alerts_by_status)[i] = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_reset(st);
+    }
+    if (count_one(q, S_USERS_SINCE, since_ms, &c->distinct_users, err, errlen) < 0 ||
+        count_one(q, S_IPS_SINCE, since_ms, &c->distinct_ips, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+static int sq_stats(rk_store_t *s, int64_t now_ms, rk_stats_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    /* "Last 24 h" is the current hour and the 23 before it: the hourly
+     * summaries are what make it fast, and their grain is the hour. */
+    int64_t since = (now_ms / HOUR_MS - 23) * HOUR_MS;
+    if (counts(q, 0, &out->all, err, errlen) < 0) return -1;
+    return counts(q, since, &out->last_24h, err, errlen);
+}
+
+static int sq_timeline(rk_store_t *s, int64_t since_ms, int64_t until_ms, int64_t bucket_ms,
+                       rk_bucket_t **out, size_t *n, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (bucket_ms != HOUR_MS && bucket_ms != 24 * HOUR_MS) { snprintf(err, errlen, "bucket must be an hour or a day"); return -1; }
+    int64_t first = since_ms / bucket_ms, last = (until_ms - 1) / bucket_ms;
+    if (until_ms <= since_ms || last - first >= 100000) { snprintf(err, errlen, "bad time range"); return -1; }
+    *n = (size_t)(last - first + 1);
+    *out = calloc(*n, sizeof **out);
+    if (!*out) { snprintf(err, errlen, "out of memory"); return -1; }
+    double *risk = calloc(*n, sizeof *risk);
+    if (!risk) { free(*out); *out = NULL; snprintf(err, errlen, "out of memory"); return -1; }
+    for (size_t i = 0; i < *n; i++) (*out)[i].start_ms = (first + (int64_t)i) * bucket_ms;
+    sqlite3_stmt *st = stmt(q, S_TIMELINE);
+    sqlite3_bind_int64(st, 1, first * bucket_ms / HOUR_MS);
+    sqlite3_bind_int64(st, 2, (last + 1) * bucket_ms / HOUR_MS);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t i = sqlite3_column_int64(st, 0) * HOUR_MS / bucket_ms - first;
+        if (i < 0 || i >= (int64_t)*n) continue;
+        rk_bucket_t *b = &(*out)[i];
+        b->attempts += sqlite3_column_int64(st, 1);
+        b->failures += sqlite3_column_int64(st, 2);
+        b->anomalies += sqlite3_column_int64(st, 3);
+        risk[i] += sqlite3_column_double(st, 4);
+        b->alerts += sqlite3_column_int64(st, 5);
+    }
+    sqlite3_reset(st);
+    for (size_t i = 0; i < *n; i++) (*out)[i].mean_risk = (*out)[i].attempts ? risk[i] / (double)(*out)[i].attempts : 0;
+    free(risk);
+    return 0;
+}
+
+static int sq_top_users(rk_store_t *s, int64_t since_ms, int limit, rk_top_user_t **out, size_t *n,
+                        char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (limit < 1) limit = 10;
+    if (limit > 1000) limit = 1000;
+    *n = 0;
+    *out = calloc((size_t)limit, sizeof **out);
+    if (!*out) { snprintf(err, errlen, "out of memory"); return -1; }
+    sqlite3_stmt *st;
+    if (since_ms) {
+        st = stmt(q, S_TOP_SINCE);
+        sqlite3_bind_int64(st, 1, since_ms / HOUR_MS);
+        sqlite3_bind_int(st, 2, limit);
+    } else {
+        st = stmt(q, S_TOP_ALL);
+        sqlite3_bind_int(st, 1, limit);
+    }
+    while (sqlite3_step(st) == SQLITE_ROW && *n < (size_t)limit) {
+        rk_top_user_t *u = &(*out)[(*n)++];
+        snprintf(u->user_id, sizeof u->user_id, "%s", (const char *)sqlite3_column_text(st, 0));
+        u->max_risk = sqlite3_column_double(st, 1);
+        u->mean_risk = sqlite3_column_double(st, 2);
+        u->attempts = (int64_t)sqlite3_column_double(st, 3);
+        u->anomalies = (int64_t)sqlite3_column_double(st, 4);
+        u->high_risk = (int64_t)sqlite3_column_double(st, 5);
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int sq_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    *deleted = 0;
+    if (q->retention_days <= 0) return 0;
+    int64_t cutoff = now_ms - (int64_t)q->retention_days * 24 * HOUR_MS;
+    if (begin(q, err, errlen) != 0) return -1;
+    sqlite3_stmt *st = stmt(q, S_PURGE);
+    sqlite3_bind_int64(st, 1, cutoff);
+    sqlite3_bind_int(st, 2, batch);
+    int rc = exec(q, st, err, errlen, "purge");
+    *deleted = sqlite3_changes(q->db);
+    if (rc == 0 && *deleted) rc = add_total(q, -*deleted, err, errlen);
+    if (rc == 0) {
+        st = stmt(q, S_PURGE_IPS);
+        sqlite3_bind_int64(st, 1, cutoff);
+        sqlite3_bind_int(st, 2, batch);
+        rc = exec(q, st, err, errlen, "purge");
+    }
+    if (rc == 0) rc = commit(q, err, errlen);
+    if (rc != 0) { rollback(q); return -1; }
+    return 0;
+}
+
+/* Every query riskd runs, with SQLite's plan for it: the test asserts that
+ * none scans a whole table. One "sql\tplan-step" line per step. */
+int rk_store_sqlite_plans(rk_store_t *s, char *buf, size_t cap)
+{
+    sq_t *q = SQ(s);
+    char err[256];
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int m = 0; m < 64; m++) { event_query(q, m, 0, err, sizeof err); event_query(q, m, 1, err, sizeof err); }
+    for (int m = 0; m < 16; m++) { alert_query(q, m, 0, err, sizeof err); alert_query(q, m, 1, err, sizeof err); }
+    sqlite3_stmt *all[S_COUNT + 160];
+    int n = 0;
+    for (int i = S_USER_GET; i < S_COUNT; i++) all[n++] = q->st[i];
+    for (int m = 1; m < 64; m++) { all[n++] = q->ev_list[m]; all[n++] = q->ev_count[m]; }
+    all[n++] = q->ev_list[0];
+    for (int m = 0; m < 16; m++) { all[n++] = q->al_list[m]; all[n++] = q->al_count[m]; }
+    for (int i = 0; i < n; i++) {
+        if (!all[i]) continue;
+        char text[1200];
+        snprintf(text, sizeof text, "EXPLAIN QUERY PLAN %s", sqlite3_sql(all[i]));
+        sqlite3_stmt *ex = NULL;
+        if (sqlite3_prepare_v2(q->db, text, -1, &ex, NULL) != SQLITE_OK) continue;
+        while (sqlite3_step(ex) == SQLITE_ROW && len + 1 < cap)
+            len += (size_t)snprintf(buf + len, cap - len, "%s\t%s\n", sqlite3_sql(all[i]),
+                                    (const char *)sqlite3_column_text(ex, 3));
+        sqlite3_finalize(ex);
+    }
+    return 0;
+}
+
+static const rk_store_ops_t ops = {
+    "sqlite", sq_close,
+    sq_user_create, sq_user_get, sq_user_set_password, sq_user_delete, sq_user_list,
+    sq_event_record, sq_event_get, sq_event_list, sq_event_set_alert, sq_recent,
+    sq_profile_get, sq_profile_update,
+    sq_alert_insert, sq_alert_get, sq_alert_list, sq_alert_find_open, sq_alert_add_event, sq_alert_set_status,
+    sq_stats, sq_timeline, sq_top_users, sq_purge,
+};
