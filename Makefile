@@ -14,7 +14,7 @@ ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -Iengine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
 CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite
-LUA     := vm l_riskd l_log l_net l_engine l_iforest
+LUA     := vm l_riskd l_log l_net l_engine l_iforest l_store
 SERVER  := http server cmd_iforest
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))

@@ -13,6 +13,7 @@ int luaopen_riskd(lua_State *L)
         { "net", "riskd.net", luaopen_riskd_net },
         { "engine", "riskd.engine", luaopen_riskd_engine },
         { "iforest", "riskd.iforest", luaopen_riskd_iforest },
+        { "store", "riskd.store", luaopen_riskd_store },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

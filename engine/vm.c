@@ -140,6 +140,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.net", luaopen_riskd_net },
         { "riskd.engine", luaopen_riskd_engine },
         { "riskd.iforest", luaopen_riskd_iforest },
+        { "riskd.store", luaopen_riskd_store },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -1,0 +1,766 @@
+/* l_store.c — `riskd.store`: the store for Lua, tables in and out.
+ *
+ *   local store = require("riskd.store")
+ *   local db = assert(store.open("sqlite:data/riskd.db", { retention_days = 90 }))
+ *   local id = db:record(event [, { profile = true }])   -- event: a flat table
+ *   db:event(id), db:events(filter), db:profile(user_id), db:recent(user, ip, since)
+ *   db:alert_insert(alert [, event_id]), db:alert(id), db:alerts(filter),
+ *   db:alert_find_open(user, cause, since), db:alert_add_event(id, event_id, severity, ts),
+ *   db:alert_set_status(id, status, who, note, ts)
+ *   db:user_create(u), db:user(name), db:user_set_password(name, hash), db:user_delete(name), db:users()
+ *   db:stats(now), db:timeline(since, until, "hour"|"day"), db:top_users(since, limit), db:purge(now, batch)
+ *
+ * Times are integers of UTC milliseconds. An event or alert table keeps every
+ * field it was given: the store indexes the typed ones and keeps the whole
+ * table as JSON (lua-cjson), so reading it back gives the same table.
+ * Expected failures return nil, msg, code with code "not_found", "conflict"
+ * or "store_error"; misuse raises.
+ */
+#include <lauxlib.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "l_modules.h"
+#include "store.h"
+
+#define STORE_T "riskd.store.db"
+#define BOX_T "riskd.store.box"
+
+typedef struct { rk_store_t *s; } store_ud;
+
+static store_ud *check_store(lua_State *L, int i)
+{
+    store_ud *u = luaL_checkudata(L, i, STORE_T);
+    if (!u->s) luaL_error(L, "attempt to use a closed store");
+    return u;
+}
+
+static int result(lua_State *L, int rc, const char *err)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, err);
+    lua_pushstring(L, rc == RK_STORE_NOT_FOUND ? "not_found" : rc == RK_STORE_CONFLICT ? "conflict" : "store_error");
+    return 3;
+}
+
+/* A box that frees a C record if a push raises before the binding frees it. */
+typedef struct { void (*free)(void *); void *p; } box_t;
+
+static int box_gc(lua_State *L)
+{
+    box_t *b = luaL_checkudata(L, 1, BOX_T);
+    if (b->p) { b->free(b->p); b->p = NULL; }
+    return 0;
+}
+
+static box_t *push_box(lua_State *L, void (*fn)(void *), void *p)
+{
+    box_t *b = lua_newuserdatauv(L, sizeof *b, 0);
+    b->free = fn;
+    b->p = NULL;
+    luaL_setmetatable(L, BOX_T);
+    b->p = p;
+    return b;
+}
+
+/* Frees the record now that it has been copied into Lua. */
+static void done_box(box_t *b)
+{
+    if (b->p) { b->free(b->p); b->p = NULL; }
+}
+
+/* ---- JSON through lua-cjson ---- */
+
+static void json_call(lua_State *L, const char *fn)
+{
+    /* [value] -> [result] */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+}
+
+/* ---- table fields ---- */
+
+static const char *opt_str(lua_State *L, int t, const char *k)
+{
+    int ty = lua_getfield(L, t, k);
+    const char *v = NULL;
+    if (ty == LUA_TSTRING) v = lua_tostring(L, -1);
+    else if (ty != LUA_TNIL) luaL_error(L, "field '%s' must be a string, not %s", k, luaL_typename(L, -1));
+    lua_pop(L, 1);   /* the string stays alive: the table holds it */
+    return v;
+}
+
+static double opt_num(lua_State *L, int t, const char *k, double def, int *present)
+{
+    int ty = lua_getfield(L, t, k);
+    double v = def;
+    if (ty == LUA_TNUMBER) v = lua_tonumber(L, -1);
+    else if (ty != LUA_TNIL) luaL_error(L, "field '%s' must be a number, not %s", k, luaL_typename(L, -1));
+    if (present) *present = ty == LUA_TNUMBER;
+    lua_pop(L, 1);
+    return v;
+}
+
+static int64_t opt_int(lua_State *L, int t, const char *k, int64_t def)
+{
+    int ty = lua_getfield(L, t, k);
+    int64_t v = def;
+    if (ty == LUA_TNUMBER) {
+        if (!lua_isinteger(L, -1)) luaL_error(L, "field '%s' must be an integer", k);
+        v = lua_tointeger(L, -1);
+    } else if (ty != LUA_TNIL) {
+        luaL_error(L, "field '%s' must be an integer, not %s", k, luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int opt_bool(lua_State *L, int t, const char *k, int def)
+{
+    int ty = lua_getfield(L, t, k);
+    int v = def;
+    if (ty == LUA_TBOOLEAN) v = lua_toboolean(L, -1);
+    else if (ty != LUA_TNIL) luaL_error(L, "field '%s' must be a boolean", k);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    if (v) { lua_pushstring(L, v); lua_setfield(L, -2, k); }
+}
+
+static void set_int(lua_State *L, const char *k, int64_t v) { lua_pushinteger(L, v); lua_setfield(L, -2, k); }
+static void set_num(lua_State *L, const char *k, double v) { lua_pushnumber(L, v); lua_setfield(L, -2, k); }
+static void set_bool(lua_State *L, const char *k, int v) { lua_pushboolean(L, v); lua_setfield(L, -2, k); }
+
+/* Reads an event table at t; the strings stay owned by the table. The JSON
+ * of the whole table is pushed (one value on the stack). */
+static void read_event(lua_State *L, int t, rk_event_t *e)
+{
+    memset(e, 0, sizeof *e);
+    e->user_id = opt_str(L, t, "user_id");
+    e->ip = opt_str(L, t, "ip_address");
+    if (!e->user_id || !e->ip) luaL_error(L, "an event needs user_id and ip_address");
+    e->ts_ms = opt_int(L, t, "ts", 0);
+    e->success = opt_bool(L, t, "success", 1);
+    e->country = opt_str(L, t, "country");
+    e->city = opt_str(L, t, "city");
+    int has_lat, has_lon;
+    e->lat = opt_num(L, t, "latitude", 0, &has_lat);
+    e->lon = opt_num(L, t, "longitude", 0, &has_lon);
+    e->has_geo = has_lat && has_lon;
+    e->device_id = opt_str(L, t, "device_id");
+    e->user_agent = opt_str(L, t, "user_agent");
+    e->asn = opt_str(L, t, "asn");
+    e->ip_prefix = opt_str(L, t, "ip_prefix");
+    e->risk_score = opt_num(L, t, "risk_score", 0, NULL);
+    e->risk_level = opt_str(L, t, "risk_level");
+    if (!e->risk_level) e->risk_level = "low";
+    e->action = opt_str(L, t, "action");
+    e->is_anomaly = opt_bool(L, t, "is_anomaly", 0);
+    e->anomaly_score = opt_num(L, t, "anomaly_score", 0, NULL);
+    e->alert_id = opt_str(L, t, "alert_id");
+    lua_pushvalue(L, t);
+    json_call(L, "encode");
+    e->doc = lua_tostring(L, -1);
+}
+
+/* Pushes an event as a table: its JSON, then the typed fields over it. */
+static void push_event(lua_State *L, const rk_event_t *e)
+{
+    if (e->doc) { lua_pushstring(L, e->doc); json_call(L, "decode"); }
+    if (!lua_istable(L, -1)) { if (e->doc) lua_pop(L, 1); lua_createtable(L, 0, 20); }
+    set_str(L, "id", e->id);
+    set_str(L, "user_id", e->user_id);
+    set_int(L, "ts", e->ts_ms);
+    set_str(L, "ip_address", e->ip);
+    set_bool(L, "success", e->success);
+    set_num(L, "risk_score", e->risk_score);
+    set_str(L, "risk_level", e->risk_level);
+    set_str(L, "action", e->action);
+    set_bool(L, "is_anomaly", e->is_anomaly);
+    set_num(L, "anomaly_score", e->anomaly_score);
+    set_str(L, "country", e->country);
+    set_str(L, "city", e->city);
+    if (e->has_geo) { set_num(L, "latitude", e->lat); set_num(L, "longitude", e->lon); }
+    set_str(L, "device_id", e->device_id);
+    set_str(L, "user_agent", e->user_agent);
+    set_str(L, "asn", e->asn);
+    set_str(L, "ip_prefix", e->ip_prefix);
+    set_str(L, "alert_id", e->alert_id);
+}
+
+/* ---- open / close ---- */
+
+static int l_open(lua_State *L)
+{
+    const char *uri = luaL_checkstring(L, 1);
+    rk_store_opts_t o;
+    rk_store_defaults(&o);
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        o.retention_days = (int)opt_int(L, 2, "retention_days", o.retention_days);
+        o.busy_timeout_ms = (int)opt_int(L, 2, "busy_timeout_ms", o.busy_timeout_ms);
+    }
+    store_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->s = NULL;
+    luaL_setmetatable(L, STORE_T);
+    char err[1024];
+    u->s = rk_store_open(uri, &o, err, sizeof err);
+    if (!u->s) return result(L, -1, err);
+    return 1;
+}
+
+static int db_close(lua_State *L)
+{
+    store_ud *u = luaL_checkudata(L, 1, STORE_T);
+    rk_store_close(u->s);
+    u->s = NULL;
+    return 0;
+}
+
+static int db_tostring(lua_State *L)
+{
+    store_ud *u = luaL_checkudata(L, 1, STORE_T);
+    lua_pushfstring(L, STORE_T " (%s)", u->s ? rk_store_backend(u->s) : "closed");
+    return 1;
+}
+
+static int db_backend(lua_State *L)
+{
+    lua_pushstring(L, rk_store_backend(check_store(L, 1)->s));
+    return 1;
+}
+
+/* ---- users ---- */
+
+static void user_box_free(void *p) { rk_store_user_free(p); free(p); }
+
+static void push_user(lua_State *L, const rk_user_t *u)
+{
+    lua_createtable(L, 0, 6);
+    set_str(L, "id", u->id);
+    set_str(L, "username", u->username);
+    set_str(L, "email", u->email);
+    set_str(L, "role", u->role);
+    set_str(L, "password_hash", u->password_hash);
+    set_int(L, "created", u->created_ms);
+}
+
+static int db_user_create(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    rk_user_t usr;
+    memset(&usr, 0, sizeof usr);
+    usr.username = (char *)opt_str(L, 2, "username");
+    usr.email = (char *)opt_str(L, 2, "email");
+    usr.role = (char *)opt_str(L, 2, "role");
+    usr.password_hash = (char *)opt_str(L, 2, "password_hash");
+    if (!usr.username || !usr.role) luaL_error(L, "a user needs username and role");
+    char err[512];
+    int rc = rk_store_user_create(u->s, &usr, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    push_user(L, &usr);
+    return 1;
+}
+
+static int db_user(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    rk_user_t *usr = calloc(1, sizeof *usr);
+    if (!usr) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, user_box_free, usr);
+    char err[512];
+    int rc = rk_store_user_get(u->s, name, usr, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    push_user(L, usr);
+    done_box(b);
+    return 1;
+}
+
+static int db_user_set_password(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_user_set_password(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int db_user_delete(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_user_delete(u->s, luaL_checkstring(L, 2), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+typedef struct { rk_user_t *v; size_t n; } users_t;
+static void users_free(void *p)
+{
+    users_t *x = p;
+    for (size_t i = 0; i < x->n; i++) rk_store_user_free(&x->v[i]);
+    free(x->v);
+    free(x);
+}
+
+static int db_users(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    users_t *x = calloc(1, sizeof *x);
+    if (!x) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, users_free, x);
+    char err[512];
+    int rc = rk_store_user_list(u->s, &x->v, &x->n, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, (int)x->n, 0);
+    for (size_t i = 0; i < x->n; i++) { push_user(L, &x->v[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+    done_box(b);
+    return 1;
+}
+
+/* ---- events ---- */
+
+static int db_record(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int profile = 1;
+    if (!lua_isnoneornil(L, 3)) { luaL_checktype(L, 3, LUA_TTABLE); profile = opt_bool(L, 3, "profile", 1); }
+    rk_event_t e;
+    read_event(L, 2, &e);   /* pushes the JSON */
+    char err[512];
+    int rc = rk_store_event_record(u->s, &e, profile, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushstring(L, e.id);
+    return 1;
+}
+
+static void event_box_free(void *p) { rk_store_event_free(p); free(p); }
+
+static int db_event(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    const char *id = luaL_checkstring(L, 2);
+    rk_event_t *e = calloc(1, sizeof *e);
+    if (!e) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, event_box_free, e);
+    char err[512];
+    int rc = rk_store_event_get(u->s, id, e, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    push_event(L, e);
+    done_box(b);
+    return 1;
+}
+
+static void list_box_free(void *p) { rk_store_event_list_free(p); free(p); }
+
+static void read_paging(lua_State *L, int t, int *page, int *per)
+{
+    *page = (int)opt_int(L, t, "page", 1);
+    *per = (int)opt_int(L, t, "per_page", 20);
+    if (*page < 1 || *per < 1 || *per > 1000) luaL_error(L, "page must be >= 1 and per_page 1..1000");
+}
+
+static int db_events(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 20 };
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        f.user_id = opt_str(L, 2, "user_id");
+        f.risk_level = opt_str(L, 2, "risk_level");
+        f.min_risk = opt_num(L, 2, "min_risk", -1, NULL);
+        f.since_ms = opt_int(L, 2, "since", 0);
+        f.until_ms = opt_int(L, 2, "until", 0);
+        f.anomaly_only = opt_bool(L, 2, "anomaly", 0);
+        read_paging(L, 2, &f.page, &f.per_page);
+    }
+    rk_event_list_t *l = calloc(1, sizeof *l);
+    if (!l) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, list_box_free, l);
+    char err[512];
+    int rc = rk_store_event_list(u->s, &f, l, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, 0, 4);
+    lua_createtable(L, (int)l->n, 0);
+    for (size_t i = 0; i < l->n; i++) { push_event(L, &l->items[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+    lua_setfield(L, -2, "events");
+    set_int(L, "total", l->total);
+    set_int(L, "page", f.page);
+    set_int(L, "per_page", f.per_page);
+    done_box(b);
+    return 1;
+}
+
+static int db_set_event_alert(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_event_set_alert(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int db_recent(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    int64_t fails, users;
+    char err[512];
+    int rc = rk_store_recent(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3), luaL_checkinteger(L, 4),
+                             &fails, &users, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushinteger(L, fails);
+    lua_pushinteger(L, users);
+    return 2;
+}
+
+/* ---- profiles ---- */
+
+static const char *const kind_names[RK_PK_COUNT] = { "devices", "countries", "prefixes", "user_agents", "asns" };
+
+static int db_profile(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    const char *user = luaL_checkstring(L, 2);
+    rk_profile_t *p = calloc(1, sizeof *p);
+    if (!p) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, free, p);
+    char err[512];
+    int rc = rk_store_profile_get(u->s, user, p, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, 0, 24);
+    set_str(L, "user_id", p->user_id);
+    set_int(L, "attempts", p->attempts);
+    set_int(L, "successes", p->successes);
+    set_int(L, "failures", p->failures);
+    set_int(L, "anomalies", p->anomalies);
+    set_int(L, "high_risk", p->high_risk);
+    set_int(L, "first_seen", p->first_ms);
+    set_int(L, "last_seen", p->last_ms);
+    set_num(L, "max_risk", p->max_risk);
+    set_num(L, "mean_risk", p->attempts ? p->risk_sum / (double)p->attempts : 0);
+    lua_createtable(L, 24, 0);
+    for (int h = 0; h < 24; h++) { lua_pushinteger(L, p->hours[h]); lua_rawseti(L, -2, h + 1); }
+    lua_setfield(L, -2, "hours");         /* hours[h + 1] = successes in UTC hour h */
+    lua_createtable(L, 7, 0);
+    for (int d = 0; d < 7; d++) { lua_pushinteger(L, p->weekdays[d]); lua_rawseti(L, -2, d + 1); }
+    lua_setfield(L, -2, "weekdays");      /* weekdays[1] = Sunday */
+    if (p->has_last_success) {
+        lua_createtable(L, 0, 6);
+        set_int(L, "ts", p->last_success_ms);
+        set_str(L, "ip_address", p->last_ip);
+        if (p->last_country[0]) set_str(L, "country", p->last_country);
+        if (p->last_city[0]) set_str(L, "city", p->last_city);
+        if (p->last_has_geo) { set_num(L, "latitude", p->last_lat); set_num(L, "longitude", p->last_lon); }
+        lua_setfield(L, -2, "last_success");
+    }
+    for (int k = 0; k < RK_PK_COUNT; k++) {
+        lua_createtable(L, 0, p->nitems[k]);
+        for (int i = 0; i < p->nitems[k]; i++) {
+            lua_createtable(L, 0, 2);
+            set_int(L, "count", p->items[k][i].count);
+            set_int(L, "last_seen", p->items[k][i].last_ms);
+            lua_setfield(L, -2, p->items[k][i].value);
+        }
+        lua_setfield(L, -2, kind_names[k]);
+    }
+    done_box(b);
+    return 1;
+}
+
+static int db_update_profile(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    rk_event_t e;
+    read_event(L, 2, &e);
+    char err[512];
+    int rc = rk_store_profile_update(u->s, &e, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- alerts ---- */
+
+static void push_alert(lua_State *L, const rk_alert_t *a)
+{
+    if (a->doc) { lua_pushstring(L, a->doc); json_call(L, "decode"); }
+    if (!lua_istable(L, -1)) { if (a->doc) lua_pop(L, 1); lua_createtable(L, 0, 10); }
+    set_str(L, "id", a->id);
+    set_str(L, "user_id", a->user_id);
+    set_str(L, "severity", a->severity);
+    set_str(L, "status", a->status);
+    set_str(L, "cause", a->cause);
+    set_int(L, "created", a->created_ms);
+    set_int(L, "updated", a->updated_ms);
+    set_int(L, "event_count", a->event_count);
+}
+
+static int db_alert_insert(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    const char *event_id = luaL_optstring(L, 3, NULL);
+    rk_alert_t a;
+    memset(&a, 0, sizeof a);
+    a.user_id = opt_str(L, 2, "user_id");
+    a.severity = opt_str(L, 2, "severity");
+    a.status = opt_str(L, 2, "status");
+    a.cause = opt_str(L, 2, "cause");
+    a.created_ms = opt_int(L, 2, "created", 0);
+    lua_pushvalue(L, 2);
+    json_call(L, "encode");
+    a.doc = lua_tostring(L, -1);
+    char err[512];
+    int rc = rk_store_alert_insert(u->s, &a, event_id, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushstring(L, a.id);
+    return 1;
+}
+
+static void detail_free(void *p) { rk_store_alert_detail_free(p); free(p); }
+
+static int db_alert(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    const char *id = luaL_checkstring(L, 2);
+    rk_alert_detail_t *d = calloc(1, sizeof *d);
+    if (!d) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, detail_free, d);
+    char err[512];
+    int rc = rk_store_alert_get(u->s, id, d, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    push_alert(L, &d->alert);
+    lua_createtable(L, (int)d->nhistory, 0);
+    for (size_t i = 0; i < d->nhistory; i++) {
+        lua_createtable(L, 0, 4);
+        set_int(L, "ts", d->history[i].ts_ms);
+        set_str(L, "status", d->history[i].status);
+        set_str(L, "who", d->history[i].who);
+        set_str(L, "note", d->history[i].note);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "history");
+    lua_createtable(L, (int)d->nevents, 0);
+    for (size_t i = 0; i < d->nevents; i++) { lua_pushstring(L, d->event_ids[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+    lua_setfield(L, -2, "events");
+    done_box(b);
+    return 1;
+}
+
+static void alist_free(void *p) { rk_store_alert_list_free(p); free(p); }
+
+static int db_alerts(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    rk_alert_filter_t f = { NULL, NULL, NULL, 0, 1, 20 };
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        f.status = opt_str(L, 2, "status");
+        f.severity = opt_str(L, 2, "severity");
+        f.user_id = opt_str(L, 2, "user_id");
+        f.since_ms = opt_int(L, 2, "since", 0);
+        read_paging(L, 2, &f.page, &f.per_page);
+    }
+    rk_alert_list_t *l = calloc(1, sizeof *l);
+    if (!l) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, alist_free, l);
+    char err[512];
+    int rc = rk_store_alert_list(u->s, &f, l, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, 0, 4);
+    lua_createtable(L, (int)l->n, 0);
+    for (size_t i = 0; i < l->n; i++) { push_alert(L, &l->items[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+    lua_setfield(L, -2, "alerts");
+    set_int(L, "total", l->total);
+    set_int(L, "page", f.page);
+    set_int(L, "per_page", f.per_page);
+    done_box(b);
+    return 1;
+}
+
+static int db_alert_find_open(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char id[RK_STORE_ID_LEN], err[512];
+    int rc = rk_store_alert_find_open(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3),
+                                      luaL_optinteger(L, 4, 0), id, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushstring(L, id);
+    return 1;
+}
+
+static int db_alert_add_event(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_alert_add_event(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3),
+                                      luaL_checkstring(L, 4), luaL_checkinteger(L, 5), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int db_alert_set_status(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_alert_set_status(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3),
+                                       luaL_checkstring(L, 4), luaL_optstring(L, 5, NULL),
+                                       luaL_checkinteger(L, 6), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- aggregates ---- */
+
+static void push_counts(lua_State *L, const rk_counts_t *c)
+{
+    lua_createtable(L, 0, 10);
+    set_int(L, "attempts", c->attempts);
+    set_int(L, "failures", c->failures);
+    set_int(L, "anomalies", c->anomalies);
+    set_num(L, "anomaly_rate", c->anomaly_rate);
+    set_int(L, "distinct_users", c->distinct_users);
+    set_int(L, "distinct_ips", c->distinct_ips);
+    lua_createtable(L, 0, RK_LEVELS);
+    for (int i = 0; i < RK_LEVELS; i++) set_int(L, rk_store_levels[i], c->by_level[i]);
+    lua_setfield(L, -2, "by_level");
+    lua_createtable(L, 0, RK_ALERT_STATUSES);
+    for (int i = 0; i < RK_ALERT_STATUSES; i++) set_int(L, rk_store_statuses[i], c->alerts_by_status[i]);
+    lua_setfield(L, -2, "alerts_by_status");
+    lua_createtable(L, 0, RK_SEVERITIES);
+    for (int i = 0; i < RK_SEVERITIES; i++) set_int(L, rk_store_levels[i], c->alerts_by_severity[i]);
+    lua_setfield(L, -2, "alerts_by_severity");
+}
+
+static int db_stats(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    rk_stats_t st;
+    char err[512];
+    int rc = rk_store_stats(u->s, luaL_checkinteger(L, 2), &st, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, 0, 2);
+    push_counts(L, &st.all);
+    lua_setfield(L, -2, "all");
+    push_counts(L, &st.last_24h);
+    lua_setfield(L, -2, "last_24h");
+    return 1;
+}
+
+static int db_timeline(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    int64_t since = luaL_checkinteger(L, 2), until = luaL_checkinteger(L, 3);
+    static const char *const names[] = { "hour", "day", NULL };
+    int which = luaL_checkoption(L, 4, "hour", names);
+    box_t *b = push_box(L, free, NULL);   /* owns the buckets from the start */
+    rk_bucket_t *buckets = NULL;
+    size_t n = 0;
+    char err[512];
+    int rc = rk_store_timeline(u->s, since, until, which ? 86400000LL : 3600000LL, &buckets, &n, err, sizeof err);
+    b->p = buckets;
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        rk_bucket_t *k = &buckets[i];
+        lua_createtable(L, 0, 6);
+        set_int(L, "start", k->start_ms);
+        set_int(L, "attempts", k->attempts);
+        set_int(L, "failures", k->failures);
+        set_int(L, "anomalies", k->anomalies);
+        set_int(L, "alerts", k->alerts);
+        set_num(L, "mean_risk", k->mean_risk);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    done_box(b);
+    return 1;
+}
+
+static int db_top_users(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    int64_t since = luaL_optinteger(L, 2, 0);
+    int limit = (int)luaL_optinteger(L, 3, 10);
+    luaL_argcheck(L, limit >= 1 && limit <= 1000, 3, "limit must be 1..1000");
+    box_t *b = push_box(L, free, NULL);
+    rk_top_user_t *top = NULL;
+    size_t n = 0;
+    char err[512];
+    int rc = rk_store_top_users(u->s, since, limit, &top, &n, err, sizeof err);
+    b->p = top;
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_createtable(L, 0, 6);
+        set_str(L, "user_id", top[i].user_id);
+        set_num(L, "max_risk", top[i].max_risk);
+        set_num(L, "mean_risk", top[i].mean_risk);
+        set_int(L, "attempts", top[i].attempts);
+        set_int(L, "anomalies", top[i].anomalies);
+        set_int(L, "high_risk", top[i].high_risk);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    done_box(b);
+    return 1;
+}
+
+static int db_purge(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    int64_t deleted;
+    char err[512];
+    int rc = rk_store_purge(u->s, luaL_checkinteger(L, 2), (int)luaL_optinteger(L, 3, 500), &deleted, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushinteger(L, deleted);
+    return 1;
+}
+
+int luaopen_riskd_store(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        { "backend", db_backend }, { "close", db_close },
+        { "user_create", db_user_create }, { "user", db_user }, { "user_set_password", db_user_set_password },
+        { "user_delete", db_user_delete }, { "users", db_users },
+        { "record", db_record }, { "event", db_event }, { "events", db_events },
+        { "set_event_alert", db_set_event_alert }, { "recent", db_recent },
+        { "profile", db_profile }, { "update_profile", db_update_profile },
+        { "alert_insert", db_alert_insert }, { "alert", db_alert }, { "alerts", db_alerts },
+        { "alert_find_open", db_alert_find_open }, { "alert_add_event", db_alert_add_event },
+        { "alert_set_status", db_alert_set_status },
+        { "stats", db_stats }, { "timeline", db_timeline }, { "top_users", db_top_users }, { "purge", db_purge },
+        { NULL, NULL },
+    };
+    static const luaL_Reg meta[] = {
+        { "__gc", db_close }, { "__close", db_close }, { "__tostring", db_tostring }, { NULL, NULL },
+    };
+    static const luaL_Reg box_meta[] = { { "__gc", box_gc }, { NULL, NULL } };
+    if (luaL_newmetatable(L, STORE_T)) {
+        luaL_setfuncs(L, meta, 0);
+        luaL_newlib(L, methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, BOX_T)) luaL_setfuncs(L, box_meta, 0);
+    lua_pop(L, 1);
+    static const luaL_Reg fns[] = { { "open", l_open }, { NULL, NULL } };
+    luaL_newlib(L, fns);
+    return 1;
+}

@@ -1,0 +1,146 @@
+-- spec/store_spec.lua — riskd.store from Lua, on a fresh SQLite file.
+local store = require("riskd.store")
+
+local H = 3600000
+local T0 = 1700000000000 // H * H
+
+local function tmpdb()
+    local path = os.tmpname()
+    os.remove(path)
+    return "sqlite:" .. path, path
+end
+
+describe("riskd.store", function()
+    local uri, path = tmpdb()
+    local db = assert(store.open(uri))
+
+    teardown(function()
+        db:close()
+        os.remove(path)
+        os.remove(path .. "-wal")
+        os.remove(path .. "-shm")
+    end)
+
+    it("records an event and reads back the whole table", function()
+        local id = assert(db:record({
+            user_id = "alice", ts = T0, ip_address = "192.0.2.10", success = true,
+            country = "FR", city = "Paris", latitude = 48.85, longitude = 2.35, device_id = "d1",
+            risk_score = 72.5, risk_level = "high", action = "challenge", is_anomaly = true,
+            anomaly_score = 0.66, reasons = { "new device", "unusual hour" },
+            features = { hour_sin = 0.5 },
+        }))
+        assert.are.equal(24, #id)
+        local e = assert(db:event(id))
+        assert.are.equal("alice", e.user_id)
+        assert.are.equal(T0, e.ts)
+        assert.are.equal(72.5, e.risk_score)
+        assert.is_true(e.is_anomaly)
+        assert.are.same({ "new device", "unusual hour" }, e.reasons)
+        assert.are.equal(0.5, e.features.hour_sin)
+        assert.are.equal(48.85, e.latitude)
+    end)
+
+    it("says not_found and raises on misuse", function()
+        local e, msg, code = db:event("missing")
+        assert.is_nil(e)
+        assert.matches("no event", msg)
+        assert.are.equal("not_found", code)
+        assert.has_error(function() db:record({ user_id = "x" }) end, "an event needs user_id and ip_address")
+        assert.has_error(function() db:record({ user_id = "x", ip_address = "1.1.1.1", ts = 1.5 }) end)
+        local ok, _, c = db:record({ user_id = "x", ip_address = "1.1.1.1", risk_level = "severe" })
+        assert.is_nil(ok)
+        assert.are.equal("store_error", c)
+    end)
+
+    it("lists with filters and paging, newest first", function()
+        for i = 1, 12 do
+            assert(db:record({ user_id = i % 2 == 0 and "bob" or "carol", ts = T0 + i * 1000,
+                               ip_address = "198.51.100." .. i, success = i % 3 ~= 0,
+                               risk_score = i * 5, risk_level = i > 10 and "high" or "low" }))
+        end
+        local page = db:events({ per_page = 5 })
+        assert.are.equal(13, page.total)
+        assert.are.equal(5, #page.events)
+        assert.are.equal(T0 + 12000, page.events[1].ts)
+        local bob = db:events({ user_id = "bob", min_risk = 30, per_page = 100 })
+        assert.are.equal(4, bob.total)    -- 6, 8, 10, 12
+        local high = db:events({ risk_level = "high", since = T0 + 11000 })
+        assert.are.equal(2, high.total)   -- 11 and 12; alice (T0) is before since
+        assert.has_error(function() db:events({ page = 0 }) end)
+    end)
+
+    it("keeps a profile per user", function()
+        local p = assert(db:profile("alice"))
+        assert.are.equal(1, p.attempts)
+        assert.are.equal(1, p.devices.d1.count)
+        assert.are.equal("Paris", p.last_success.city)
+        assert.are.equal(1, p.countries.FR.count)
+        assert.is_not_nil(p.prefixes["192.0.2.0/24"])
+        local h = os.date("!*t", T0 // 1000).hour
+        assert.are.equal(1, p.hours[h + 1])
+        assert.are.equal("not_found", select(3, db:profile("nobody")))
+        local fails, ipusers = db:recent("carol", "198.51.100.3", T0)
+        assert.are.equal(2, fails)        -- carol: 3 and 9 failed
+        assert.are.equal(1, ipusers)
+    end)
+
+    it("runs the alert workflow", function()
+        local ev = db:events({ user_id = "alice" }).events[1]
+        local id = assert(db:alert_insert({ user_id = "alice", severity = "high", cause = "new_device",
+                                            created = T0, reasons = { "new device" } }, ev.id))
+        assert.are.equal(id, db:alert_find_open("alice", "new_device", T0 - H))
+        assert.is_true(db:alert_set_status(id, "resolved", "ann", "confirmed with user", T0 + H))
+        local a = assert(db:alert(id))
+        assert.are.equal("resolved", a.status)
+        assert.are.same({ "new device" }, a.reasons)
+        assert.are.equal(2, #a.history)
+        assert.are.equal("confirmed with user", a.history[2].note)
+        assert.are.same({ ev.id }, a.events)
+        assert.are.equal(id, db:event(ev.id).alert_id)
+        assert.are.equal(1, db:alerts({ status = "resolved" }).total)
+        assert.are.equal("not_found", select(3, db:alert_set_status("nope", "open", "ann", nil, T0)))
+    end)
+
+    it("aggregates", function()
+        local s = db:stats(T0 + H)
+        assert.are.equal(13, s.all.attempts)
+        assert.are.equal(4, s.all.failures)     -- 3, 6, 9, 12
+        assert.are.equal(3, s.all.by_level.high)
+        assert.are.equal(1, s.all.alerts_by_status.resolved)
+        assert.are.equal(3, s.all.distinct_users)
+        local tl = db:timeline(T0 - H, T0 + 2 * H, "hour")
+        assert.are.equal(3, #tl)
+        assert.are.equal(13, tl[2].attempts)
+        assert.are.equal(1, tl[2].alerts)
+        local top = db:top_users(0, 2)
+        assert.are.equal("alice", top[1].user_id)
+        assert.are.equal(2, #top)
+        assert.has_error(function() db:timeline(T0, T0 + H, "week") end)
+        assert.are.equal(0, db:purge(T0 + H))
+    end)
+
+    it("manages users", function()
+        local u = assert(db:user_create({ username = "root", role = "admin", password_hash = "h" }))
+        assert.are.equal("root", u.username)
+        assert.are.equal("conflict", select(3, db:user_create({ username = "root", role = "admin" })))
+        assert.are.equal("admin", db:user("root").role)
+        assert.is_true(db:user_set_password("root", "h2"))
+        assert.are.equal("h2", db:user("root").password_hash)
+        assert.are.equal(1, #db:users())
+        assert.is_true(db:user_delete("root"))
+        assert.are.equal("not_found", select(3, db:user("root")))
+    end)
+
+    it("closes with <close> and refuses use after", function()
+        local kept
+        do
+            local other <close> = assert(store.open(uri))
+            kept = other
+            assert.are.equal("sqlite", other:backend())
+        end
+        assert.has_error(function() kept:stats(0) end, "attempt to use a closed store")
+        local bad, msg = store.open("nosuch:x")
+        assert.is_nil(bad)
+        assert.matches("unknown store", msg)
+    end)
+end)
