@@ -85,9 +85,13 @@ test-c test-spec test-e2e: deps-test
 $(BUILD)/bare: bench/bare.c | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(PKG_LIBS)
 
+$(BUILD)/store_bench: bench/store_bench.c $(MOD_OBJ) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(MOD_OBJ) $(PKG_LIBS) -lm
+
 bench: deps-bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bare
+	@$(MAKE) --no-print-directory all $(BUILD)/bare $(BUILD)/store_bench
 	@sh bench/run.sh
+	@./$(BUILD)/store_bench
 	@/usr/bin/python3 bench/iforest.py
 
 # ---- coverage ------------------------------------------------------------

@@ -221,33 +221,36 @@ static char *dup_col(sqlite3_stmt *s, int i)
 
 /* ---- open / close ---------------------------------------------------------- */
 
+/* Brings the schema up to date. The version is read inside the write
+ * transaction, so two processes or threads opening a new file at once do
+ * not both migrate it. */
 static int migrate(sq_t *q, char *err, size_t errlen)
 {
     sqlite3_stmt *s = NULL;
     int version = 0;
-    if (sqlite3_exec(q->db, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)", 0, 0, 0) != SQLITE_OK)
-        return fail(q, err, errlen, "meta");
-    if (sqlite3_prepare_v2(q->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &s, NULL) != SQLITE_OK)
-        return fail(q, err, errlen, "meta");
+    if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK) return fail(q, err, errlen, "migration");
+    if (sqlite3_exec(q->db, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)", 0, 0, 0) != SQLITE_OK ||
+        sqlite3_prepare_v2(q->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &s, NULL) != SQLITE_OK)
+        goto failed;
     if (sqlite3_step(s) == SQLITE_ROW) version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
     if (version > NMIGRATIONS) {
         snprintf(err, errlen, "sqlite: the database has schema version %d, newer than this riskd (%d)", version, NMIGRATIONS);
+        sqlite3_exec(q->db, "ROLLBACK", 0, 0, 0);
         return -1;
     }
     for (int v = version; v < NMIGRATIONS; v++) {
         char set[128];
         snprintf(set, sizeof set, "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '%d')", v + 1);
-        if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", 0, 0, 0) != SQLITE_OK ||
-            sqlite3_exec(q->db, migrations[v], 0, 0, 0) != SQLITE_OK ||
-            sqlite3_exec(q->db, set, 0, 0, 0) != SQLITE_OK) {
-            fail(q, err, errlen, "migration");
-            sqlite3_exec(q->db, "ROLLBACK", 0, 0, 0);
-            return -1;
-        }
-        if (sqlite3_exec(q->db, "COMMIT", 0, 0, 0) != SQLITE_OK) return fail(q, err, errlen, "migration");
+        if (sqlite3_exec(q->db, migrations[v], 0, 0, 0) != SQLITE_OK || sqlite3_exec(q->db, set, 0, 0, 0) != SQLITE_OK)
+            goto failed;
     }
+    if (sqlite3_exec(q->db, "COMMIT", 0, 0, 0) != SQLITE_OK) goto failed;
     return 0;
+failed:
+    fail(q, err, errlen, "migration");
+    sqlite3_exec(q->db, "ROLLBACK", 0, 0, 0);
+    return -1;
 }
 
 static void sq_close(rk_store_t *s)

@@ -1,0 +1,142 @@
+/* store_bench.c — `make bench`: acknowledged event inserts per second on the
+ * SQLite store (one event per transaction, as the API records them, from two
+ * threads), then the latency of stats, timeline, top users and event lists at
+ * the size reached (1,000,000 events by default: BENCH_EVENTS). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define H 3600000LL
+static const char *uri;
+static long per_thread;
+static int64_t t_end;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+static void *writer(void *arg)
+{
+    long id = (long)(intptr_t)arg;
+    char err[256], user[32], ip[48], dev[32];
+    rk_store_t *s = rk_store_open(uri, NULL, err, sizeof err);
+    if (!s) { fprintf(stderr, "%s\n", err); exit(1); }
+    uint64_t seed = (uint64_t)id * 7919 + 1;
+    static const char *levels[] = { "low", "low", "low", "medium", "medium", "high", "critical" };
+    static const char *countries[] = { "FR", "DE", "US", "GB", "BR", "IN", "JP" };
+    for (long i = 0; i < per_thread; i++) {
+        int u = (int)(rnd(&seed) % 20000);
+        snprintf(user, sizeof user, "user%05d", u);
+        snprintf(ip, sizeof ip, "10.%d.%d.%d", u % 200, (int)(rnd(&seed) % 250), (int)(rnd(&seed) % 250));
+        snprintf(dev, sizeof dev, "dev-%d-%d", u, (int)(rnd(&seed) % 3));
+        rk_event_t e;
+        memset(&e, 0, sizeof e);
+        e.user_id = user;
+        e.ip = ip;
+        /* 30 days of traffic arriving in time order, as it does, with jitter */
+        e.ts_ms = t_end - 30 * 24 * H + (int64_t)((double)i / (double)per_thread * 30 * 24 * H) - (int64_t)(rnd(&seed) % 60000);
+        e.success = rnd(&seed) % 10 != 0;
+        e.country = countries[u % 7];
+        e.device_id = dev;
+        e.risk_level = levels[rnd(&seed) % 7];
+        e.risk_score = (double)(rnd(&seed) % 10000) / 100;
+        e.is_anomaly = rnd(&seed) % 50 == 0;
+        e.anomaly_score = 0.5;
+        e.action = "allow";
+        e.doc = "{\"reasons\":[],\"features\":{\"hour_sin\":0.5,\"new_device\":0}}";
+        if (rk_store_event_record(s, &e, 1, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); exit(1); }
+    }
+    rk_store_close(s);
+    return NULL;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define REPS 21
+
+static void timeit(const char *name, rk_store_t *s, int which)
+{
+    double t[REPS];
+    char err[256];
+    for (int r = 0; r < REPS; r++) {
+        double t0 = now();
+        int rc = 0;
+        if (which == 0) { rk_stats_t st; rc = rk_store_stats(s, t_end, &st, err, sizeof err); }
+        else if (which == 1 || which == 2) {
+            rk_bucket_t *b; size_t n;
+            int64_t span = which == 1 ? 24 * H : 30 * 24 * H;
+            rc = rk_store_timeline(s, t_end - span, t_end, which == 1 ? H : 24 * H, &b, &n, err, sizeof err);
+            if (!rc) free(b);
+        } else if (which == 3 || which == 4) {
+            rk_top_user_t *u; size_t n;
+            rc = rk_store_top_users(s, which == 3 ? 0 : t_end - 24 * H, 10, &u, &n, err, sizeof err);
+            if (!rc) free(u);
+        } else {
+            rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 50 };
+            if (which == 6) f.user_id = "user00042";
+            if (which == 7) f.risk_level = "critical";
+            if (which == 8) { f.anomaly_only = 1; f.since_ms = t_end - 24 * H; }
+            rk_event_list_t l;
+            rc = rk_store_event_list(s, &f, &l, err, sizeof err);
+            if (!rc) rk_store_event_list_free(&l);
+        }
+        if (rc) { fprintf(stderr, "%s: %s\n", name, err); exit(1); }
+        t[r] = (now() - t0) * 1000;
+    }
+    qsort(t, REPS, sizeof *t, cmp);
+    printf("  %-44s median %7.2f ms   max %7.2f ms\n", name, t[REPS / 2], t[REPS - 1]);
+}
+
+int main(void)
+{
+    long total = getenv("BENCH_EVENTS") ? atol(getenv("BENCH_EVENTS")) : 1000000;
+    char path[] = "/tmp/riskd-store-bench-XXXXXX";
+    if (!mkdtemp(path)) return 1;
+    char u[256];
+    snprintf(u, sizeof u, "sqlite:%s/bench.db", path);
+    uri = u;
+    t_end = (int64_t)time(NULL) * 1000;
+    per_thread = total / 2;
+    pthread_t th[2];
+    double t0 = now();
+    for (long i = 0; i < 2; i++) pthread_create(&th[i], NULL, writer, (void *)(intptr_t)i);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    double secs = now() - t0;
+    printf("\nSQLite store, %ld events (20,000 users, 30 days), one event per transaction, 2 threads:\n", per_thread * 2);
+    printf("  %-44s %9.0f /s   (target 30,000)\n", "acknowledged inserts", (double)(per_thread * 2) / secs);
+    char err[256];
+    rk_store_t *s = rk_store_open(uri, NULL, err, sizeof err);
+    if (!s) { fprintf(stderr, "%s\n", err); return 1; }
+    printf("latency at that size (target: stats, timeline, top users under 50 ms):\n");
+    timeit("stats (all time and last 24 h)", s, 0);
+    timeit("timeline, 24 h by hour", s, 1);
+    timeit("timeline, 30 days by day", s, 2);
+    timeit("top users, all time", s, 3);
+    timeit("top users, last 24 h", s, 4);
+    timeit("events, first page of 50, no filter", s, 5);
+    timeit("events, one user", s, 6);
+    timeit("events, risk level critical", s, 7);
+    timeit("events, anomalies in the last 24 h", s, 8);
+    rk_store_close(s);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    return system(cmd) == 0 ? 0 : 1;
+}
