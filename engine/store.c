@@ -249,7 +249,8 @@ int rk_store_user_get(rk_store_t *s, const char *n, rk_user_t *o, char *err, siz
 int rk_store_user_set_password(rk_store_t *s, const char *n, const char *h, char *err, size_t errlen) { CALL(user_set_password, n, h, err, errlen); }
 int rk_store_user_delete(rk_store_t *s, const char *n, char *err, size_t errlen) { CALL(user_delete, n, err, errlen); }
 int rk_store_user_list(rk_store_t *s, rk_user_t **o, size_t *n, char *err, size_t errlen) { CALL(user_list, o, n, err, errlen); }
-int rk_store_event_record(rk_store_t *s, rk_event_t *e, int up, char *err, size_t errlen) { CALL(event_record, e, up, err, errlen); }
+int rk_store_event_record(rk_store_t *s, rk_event_t *e, int up, char *err, size_t errlen) { CALL(event_record, e, 1, up, err, errlen); }
+int rk_store_event_record_many(rk_store_t *s, rk_event_t *e, size_t n, int up, char *err, size_t errlen) { CALL(event_record, e, n, up, err, errlen); }
 int rk_store_event_get(rk_store_t *s, const char *id, rk_event_t *o, char *err, size_t errlen) { CALL(event_get, id, o, err, errlen); }
 int rk_store_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *o, char *err, size_t errlen) { CALL(event_list, f, o, err, errlen); }
 int rk_store_event_set_alert(rk_store_t *s, const char *e, const char *a, char *err, size_t errlen) { CALL(event_set_alert, e, a, err, errlen); }

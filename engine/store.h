@@ -190,6 +190,8 @@ void rk_store_user_free(rk_user_t *u);
 /* Inserts the event, updates the aggregates and, when update_profile, the
  * user's profile, in one transaction: all of it is durable, or none. */
 int rk_store_event_record(rk_store_t *s, rk_event_t *e, int update_profile, char *err, size_t errlen);
+/* Many events in one transaction (batch imports and replays): all or none. */
+int rk_store_event_record_many(rk_store_t *s, rk_event_t *e, size_t n, int update_profile, char *err, size_t errlen);
 int rk_store_event_get(rk_store_t *s, const char *id, rk_event_t *out, char *err, size_t errlen);
 int rk_store_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *out, char *err, size_t errlen);
 int rk_store_event_set_alert(rk_store_t *s, const char *event_id, const char *alert_id, char *err, size_t errlen);

@@ -13,7 +13,7 @@ typedef struct rk_store_ops {
     int (*user_set_password)(rk_store_t *, const char *, const char *, char *, size_t);
     int (*user_delete)(rk_store_t *, const char *, char *, size_t);
     int (*user_list)(rk_store_t *, rk_user_t **, size_t *, char *, size_t);
-    int (*event_record)(rk_store_t *, rk_event_t *, int, char *, size_t);
+    int (*event_record)(rk_store_t *, rk_event_t *, size_t, int, char *, size_t);
     int (*event_get)(rk_store_t *, const char *, rk_event_t *, char *, size_t);
     int (*event_list)(rk_store_t *, const rk_event_filter_t *, rk_event_list_t *, char *, size_t);
     int (*event_set_alert)(rk_store_t *, const char *, const char *, char *, size_t);

@@ -85,6 +85,7 @@ enum {
     S_ALERT_FIND, S_ALERT_TOUCH, S_ALERT_STATUS, S_HOURLY_ALERT,
     S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
     S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL_ADD, S_EV_TOTAL,
+    S_IP_TOUCH, S_META_ADD, S_META_GET,
     S_COUNT
 };
 
@@ -109,7 +110,13 @@ static const char *const sql[S_COUNT] = {
                       " VALUES(?1, ?2, 1, ?3, ?3, ?4, ?5) ON CONFLICT(user_id, bucket) DO UPDATE SET"
                       " attempts = attempts + 1, risk_sum = risk_sum + ?3, max_risk = max(max_risk, ?3),"
                       " anomalies = anomalies + ?4, high = high + ?5",
-    [S_IP] = "INSERT INTO ips(ip, last_ms) VALUES(?1, ?2) ON CONFLICT(ip) DO UPDATE SET last_ms = max(last_ms, ?2)",
+    /* New addresses are counted as they come (meta 'ips'), so that the
+     * all-time distinct count never counts a million rows. */
+    [S_IP] = "INSERT OR IGNORE INTO ips(ip, last_ms) VALUES(?1, ?2)",
+    [S_IP_TOUCH] = "UPDATE ips SET last_ms = ?2 WHERE ip = ?1 AND last_ms < ?2",
+    [S_META_ADD] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE"
+                   " SET value = CAST(value AS INTEGER) + ?2",
+    [S_META_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?",
     [S_PROFILE_GET] = "SELECT data FROM profiles WHERE user_id = ?",
     [S_PROFILE_PUT] = "INSERT OR REPLACE INTO profiles(user_id, last_ms, attempts, anomalies, risk_sum, max_risk, high, data)"
                       " VALUES(?,?,?,?,?,?,?,?)",
@@ -409,6 +416,23 @@ static int insert_event(sq_t *q, rk_event_t *e, char *err, size_t errlen)
     return exec(q, st, err, errlen, "event");
 }
 
+static int meta_add(sq_t *q, const char *key, int64_t delta, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(q, S_META_ADD);
+    bind_text(st, 1, key);
+    sqlite3_bind_int64(st, 2, delta);
+    return exec(q, st, err, errlen, "meta") != 0 ? -1 : 0;
+}
+
+static int64_t meta_get(sq_t *q, const char *key)
+{
+    sqlite3_stmt *st = stmt(q, S_META_GET);
+    bind_text(st, 1, key);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return v;
+}
+
 static int add_total(sq_t *q, int64_t delta, char *err, size_t errlen)
 {
     sqlite3_stmt *st = stmt(q, S_EV_TOTAL_ADD);
@@ -435,6 +459,11 @@ static int update_aggregates(sq_t *q, const rk_event_t *e, char *err, size_t err
     sqlite3_bind_int(st, 5, level >= 2);
     if (exec(q, st, err, errlen, "user_hourly") != 0) return -1;
     st = stmt(q, S_IP);
+    bind_text(st, 1, e->ip);
+    sqlite3_bind_int64(st, 2, e->ts_ms);
+    if (exec(q, st, err, errlen, "ips") != 0) return -1;
+    if (sqlite3_changes(q->db) == 1) return meta_add(q, "ips", 1, err, errlen);
+    st = stmt(q, S_IP_TOUCH);
     bind_text(st, 1, e->ip);
     sqlite3_bind_int64(st, 2, e->ts_ms);
     return exec(q, st, err, errlen, "ips") != 0 ? -1 : 0;
@@ -486,15 +515,21 @@ static int check_event(const rk_event_t *e, char *err, size_t errlen)
     return 0;
 }
 
-static int sq_event_record(rk_store_t *s, rk_event_t *e, int update_profile, char *err, size_t errlen)
+static int sq_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_profile, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
-    if (check_event(e, err, errlen) < 0) return -1;
-    rk_store_new_id(e->id);
+    for (size_t i = 0; i < n; i++) if (check_event(&ev[i], err, errlen) < 0) return -1;
     if (begin(q, err, errlen) != 0) return -1;
-    if (insert_event(q, e, err, errlen) != 0 || update_aggregates(q, e, err, errlen) != 0 ||
-        add_total(q, 1, err, errlen) != 0 ||
-        (update_profile && apply_profile(q, e, err, errlen) != 0) || commit(q, err, errlen) != 0) {
+    for (size_t i = 0; i < n; i++) {
+        rk_event_t *e = &ev[i];
+        rk_store_new_id(e->id);
+        if (insert_event(q, e, err, errlen) != 0 || update_aggregates(q, e, err, errlen) != 0 ||
+            (update_profile && apply_profile(q, e, err, errlen) != 0)) {
+            rollback(q);
+            return -1;
+        }
+    }
+    if (add_total(q, (int64_t)n, err, errlen) != 0 || commit(q, err, errlen) != 0) {
         rollback(q);
         return -1;
     }
@@ -985,10 +1020,9 @@ static int counts(sq_t *q, int64_t since_ms, rk_counts_t *c, char *err, size_t e
         }
         sqlite3_reset(st);
     }
-    if (count_one(q, S_USERS_SINCE, since_ms, &c->distinct_users, err, errlen) < 0 ||
-        count_one(q, S_IPS_SINCE, since_ms, &c->distinct_ips, err, errlen) < 0)
-        return -1;
-    return 0;
+    if (count_one(q, S_USERS_SINCE, since_ms, &c->distinct_users, err, errlen) < 0) return -1;
+    if (since_ms == 0) { c->distinct_ips = meta_get(q, "ips"); return 0; }
+    return count_one(q, S_IPS_SINCE, since_ms, &c->distinct_ips, err, errlen);
 }
 
 static int sq_stats(rk_store_t *s, int64_t now_ms, rk_stats_t *out, char *err, size_t errlen)
@@ -1082,6 +1116,8 @@ static int sq_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
         sqlite3_bind_int64(st, 1, cutoff);
         sqlite3_bind_int(st, 2, batch);
         rc = exec(q, st, err, errlen, "purge");
+        int gone = sqlite3_changes(q->db);
+        if (rc == 0 && gone) rc = meta_add(q, "ips", -gone, err, errlen);
     }
     if (rc == 0) rc = commit(q, err, errlen);
     if (rc != 0) { rollback(q); return -1; }
