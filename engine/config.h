@@ -23,6 +23,7 @@ typedef struct rk_config {
     size_t lua_memory_limit;      /* bytes per Lua state */
     int drain_timeout_ms;         /* graceful shutdown bound */
     int access_log;
+    int retention_days;           /* login events older are purged; 0 keeps them */
     char log_level[16];
 } rk_config_t;
 

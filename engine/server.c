@@ -27,10 +27,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "scripts.h"
+#include "store.h"
 #include "version.h"
 #include "watch.h"
 #include "worker.h"
@@ -40,6 +42,9 @@
 #define DEBOUNCE_MS 50
 #define IDLE_TIMEOUT_S 60
 #define TAG_SCRIPTS 1u
+#define PURGE_EVERY_S 60      /* retention runs this often... */
+#define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
+#define PURGE_BATCHES 40      /* ...and at most this many batches per run */
 
 typedef struct rk_server {
     const rk_config_t *cfg;
@@ -55,7 +60,8 @@ typedef struct rk_server {
 
     struct event_base *base;
     rk_watch_t *watch;
-    struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev;
+    struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev, *purge_ev;
+    rk_store_t *store;              /* the main thread's own handle: retention */
     int exit_code;
 } rk_server_t;
 
@@ -277,6 +283,50 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Retention: old login events go in small transactions, so the write lock
+ * is never held for long and requests keep flowing between batches. */
+static void on_purge(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_server_t *s = arg;
+    char err[512];
+    int64_t total = 0, n = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    for (int i = 0; i < PURGE_BATCHES; i++) {
+        if (rk_store_purge(s->store, now_ms, PURGE_BATCH, &n, err, sizeof err) != 0) {
+            rk_log_msg(RK_LOG_ERROR, "retention purge failed", "error", err);
+            break;
+        }
+        total += n;
+        if (n < PURGE_BATCH) break;
+    }
+    if (total) {
+        rk_log_t e;
+        rk_log_begin(&e, RK_LOG_INFO, "retention purge");
+        rk_log_int(&e, "events", total);
+        rk_log_int(&e, "retention_days", s->cfg->retention_days);
+        rk_log_end(&e);
+    }
+}
+
+static int open_store(rk_server_t *s, char *err, size_t errlen)
+{
+    rk_store_opts_t o;
+    rk_store_defaults(&o);
+    o.retention_days = s->cfg->retention_days;
+    s->store = rk_store_open(s->cfg->db, &o, err, errlen);
+    if (!s->store) return -1;
+    if (s->cfg->retention_days > 0) {
+        struct timeval every = { PURGE_EVERY_S, 0 };
+        s->purge_ev = event_new(s->base, -1, EV_PERSIST, on_purge, s);
+        if (!s->purge_ev || event_add(s->purge_ev, &every) < 0) { snprintf(err, errlen, "cannot schedule retention"); return -1; }
+        event_active(s->purge_ev, EV_TIMEOUT, 0);   /* once at start-up too */
+    }
+    return 0;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -357,6 +407,8 @@ static void server_free(rk_server_t *s)
     if (s->debounce_ev) event_free(s->debounce_ev);
     if (s->sigterm_ev) event_free(s->sigterm_ev);
     if (s->sigint_ev) event_free(s->sigint_ev);
+    if (s->purge_ev) event_free(s->purge_ev);
+    rk_store_close(s->store);
     rk_watch_free(s->watch);
     if (s->base) event_base_free(s->base);
     if (s->listen_fd >= 0) close(s->listen_fd);
@@ -386,6 +438,7 @@ int rk_server_run(const rk_config_t *cfg)
     s.base = event_base_new();
     s.workers = calloc((size_t)s.nworkers, sizeof *s.workers);
     if (!s.metrics || !s.base || !s.workers) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (open_store(&s, err, sizeof err) < 0) goto fail;
     if (load_initial_scripts(&s, err, sizeof err) < 0) goto fail;
     if (open_listener(&s, err, sizeof err) < 0) goto fail;
     for (int i = 0; i < s.nworkers; i++)
@@ -413,6 +466,7 @@ int rk_server_run(const rk_config_t *cfg)
     rk_log_int(&e, "port", s.port);
     rk_log_int(&e, "workers", s.nworkers);
     rk_log_str(&e, "scripts", cfg->scripts);
+    rk_log_str(&e, "store", rk_store_backend(s.store));
     rk_log_str(&e, "version", RK_VERSION);
     rk_log_end(&e);
 

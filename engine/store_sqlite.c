@@ -17,6 +17,7 @@
 #include "store_impl.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,11 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
     if (!q || !(q->blob = malloc(RK_PROFILE_MAX_BYTES))) { free(q); snprintf(err, errlen, "out of memory"); return NULL; }
     q->base.ops = &ops;
     q->retention_days = o->retention_days;
+    /* The embedded default must work with no set-up: make the folder. */
+    char dirbuf[1024];
+    snprintf(dirbuf, sizeof dirbuf, "%s", path);
+    char *slash = strrchr(dirbuf, '/');
+    if (slash && slash != dirbuf) { *slash = '\0'; mkdir(dirbuf, 0750); }
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "sqlite: cannot open %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "out of memory");
         goto fail;

@@ -337,6 +337,54 @@ def test_shutdown():
         srv.stop()
 
 
+def lua(code):
+    """Runs Lua with the engine module (build/riskd.so) and returns stdout."""
+    p = subprocess.run(["lua5.4", "-e", 'package.cpath = "%s/build/?.so;" .. package.cpath' % ROOT, "-e", code],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_retention():
+    tmp = tempfile.mkdtemp(prefix="riskd-e2e-")
+    db = os.path.join(tmp, "data", "riskd.db")
+    try:
+        def purges_old_events():
+            now = int(time.time() * 1000)
+            ids = lua("""
+                local db = assert(require("riskd.store").open("sqlite:%s"))
+                print(assert(db:record({ user_id = "old", ip_address = "192.0.2.1", ts = %d })))
+                print(assert(db:record({ user_id = "new", ip_address = "192.0.2.2", ts = %d })))
+            """ % (db, now - 3 * 86400000, now)).split()
+            srv = subprocess.Popen([BIN, "serve", "--port", "0", "--scripts", os.path.join(ROOT, "scripts"),
+                                    "--db", "sqlite:" + db, "--retention-days", "2"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            try:
+                def gone():
+                    out = lua("""
+                        local db = assert(require("riskd.store").open("sqlite:%s"))
+                        print(db:event("%s") == nil, db:event("%s") ~= nil)
+                    """ % (db, ids[0], ids[1]))
+                    return out.split() == ["true", "true"]
+                assert wait_for(gone, 5), "the 3-day-old event was not purged"
+            finally:
+                srv.send_signal(signal.SIGTERM)
+                _, err = srv.communicate(timeout=15)
+            assert srv.returncode == 0, err
+            msgs = [json.loads(l) for l in err.splitlines()]
+            assert any(m["msg"] == "retention purge" and m["events"] == 1 for m in msgs), msgs
+            assert any(m["msg"] == "listening" and m["store"] == "sqlite" for m in msgs), msgs
+        check("events older than --retention-days are purged in the background", purges_old_events)
+
+        def bad_store():
+            p = subprocess.run([BIN, "serve", "--port", "0", "--db", "postgres://x"], capture_output=True,
+                               text=True, timeout=10)
+            assert p.returncode == 1 and "unknown store" in p.stderr, p.stderr
+        check("an unusable store stops start-up with the reason", bad_store)
+    finally:
+        shutil.rmtree(tmp)
+
+
 def test_startup_errors():
     def bad_scripts():
         tmp = tempfile.mkdtemp(prefix="riskd-e2e-")
@@ -359,7 +407,7 @@ def test_startup_errors():
 
 
 def main():
-    for t in (test_cases, test_trusted_proxy, test_reload, test_shutdown, test_startup_errors):
+    for t in (test_cases, test_trusted_proxy, test_reload, test_shutdown, test_retention, test_startup_errors):
         try:
             t()
         except Exception as e:
