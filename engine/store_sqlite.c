@@ -291,7 +291,8 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
     const char *sync = getenv("RISKD_SQLITE_SYNC");
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+             " PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;",
              sync && !strcmp(sync, "full") ? "FULL" : "NORMAL");
     if (sqlite3_exec(q->db, pragmas, 0, 0, 0) != SQLITE_OK) { fail(q, err, errlen, "pragmas"); goto fail; }
     if (migrate(q, err, errlen) < 0) goto fail;
