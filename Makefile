@@ -2,7 +2,7 @@
 # Debian 12 machine needs (as root): both install missing packages first.
 
 CC      ?= cc
-PKGS    := lua5.4 libevent libevent_pthreads sqlite3
+PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0
 BUILD   := build
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -14,7 +14,7 @@ ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -Iengine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
 CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite
-LUA     := vm l_riskd l_log l_net l_engine l_iforest l_store
+LUA     := vm l_riskd l_log l_net l_engine l_iforest l_store l_mongo
 SERVER  := http server cmd_iforest
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
@@ -45,7 +45,7 @@ $(BUILD)/riskd: $(BIN_OBJ) | $(BUILD)
 # The Lua module for busted: the same objects; Lua's own symbols come from
 # the interpreter that loads it.
 $(BUILD)/riskd.so: $(MOD_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3) -lm
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3 libmongoc-1.0) -lm
 
 run: deps
 	@$(MAKE) --no-print-directory all

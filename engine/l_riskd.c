@@ -14,6 +14,7 @@ int luaopen_riskd(lua_State *L)
         { "engine", "riskd.engine", luaopen_riskd_engine },
         { "iforest", "riskd.iforest", luaopen_riskd_iforest },
         { "store", "riskd.store", luaopen_riskd_store },
+        { "mongo", "riskd.mongo", luaopen_riskd_mongo },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

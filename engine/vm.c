@@ -141,6 +141,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.engine", luaopen_riskd_engine },
         { "riskd.iforest", luaopen_riskd_iforest },
         { "riskd.store", luaopen_riskd_store },
+        { "riskd.mongo", luaopen_riskd_mongo },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
