@@ -13,7 +13,7 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -Iengine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite
+CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo
 LUA     := vm l_riskd l_log l_net l_engine l_iforest l_store l_mongo
 SERVER  := http server cmd_iforest
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))

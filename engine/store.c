@@ -62,10 +62,8 @@ rk_store_t *rk_store_open(const char *uri, const rk_store_opts_t *o, char *err, 
     rk_store_opts_t def;
     if (!o) { rk_store_defaults(&def); o = &def; }
     if (strncmp(uri, "sqlite:", 7) == 0) return rk_store_sqlite_open(uri + 7, o, err, errlen);
-    if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0) {
-        snprintf(err, errlen, "the MongoDB backend is not built yet; use sqlite:PATH");
-        return NULL;
-    }
+    if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0)
+        return rk_store_mongo_open(uri, o, err, errlen);
     snprintf(err, errlen, "unknown store '%s': expected sqlite:PATH or a mongodb:// URI", uri);
     return NULL;
 }

@@ -37,6 +37,7 @@ struct rk_store {
 };
 
 int rk_store_sqlite_plans(rk_store_t *s, char *buf, size_t cap);
+rk_store_t *rk_store_mongo_open(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen);
 rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen);
 
 int64_t rk_store_now_ms(void);
