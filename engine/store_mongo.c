@@ -465,7 +465,7 @@ static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size
     time_t t = (time_t)(e->ts_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    char hk[16], wk[16];
+    char hk[32], wk[32];
     snprintf(hk, sizeof hk, "hours.%d", tm.tm_hour);
     snprintf(wk, sizeof wk, "weekdays.%d", tm.tm_wday);
     op_t o = op_begin(m, "profiles");
@@ -697,8 +697,8 @@ static int mg_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, c
     bson_iter_t it, f2;
     if (bson_iter_init_find(&it, &d, "risk_sum")) p->risk_sum = bson_iter_as_double(&it);
     if (bson_iter_init_find(&it, &d, "max_risk")) p->max_risk = bson_iter_as_double(&it);
-    for (int h = 0; h < 24; h++) { char k[16]; snprintf(k, sizeof k, "hours.%d", h); p->hours[h] = int_at(&d, k); }
-    for (int w = 0; w < 7; w++) { char k[16]; snprintf(k, sizeof k, "weekdays.%d", w); p->weekdays[w] = int_at(&d, k); }
+    for (int h = 0; h < 24; h++) { char k[32]; snprintf(k, sizeof k, "hours.%d", h); p->hours[h] = int_at(&d, k); }
+    for (int w = 0; w < 7; w++) { char k[32]; snprintf(k, sizeof k, "weekdays.%d", w); p->weekdays[w] = int_at(&d, k); }
     if (bson_iter_init(&it, &d) && bson_iter_find_descendant(&it, "ls.ts", &f2)) {
         p->has_last_success = 1;
         p->last_success_ms = bson_iter_as_int64(&f2);
