@@ -48,6 +48,8 @@ fi
 if [ -z "$only" ] || [ "$only" = e2e ]; then
     suite "e2e" python3 tests/e2e/test_server.py
     suite "e2e iforest CLI" python3 tests/e2e/test_iforest_cli.py
+    # Debian's python3, which has python3-mockupdb.
+    suite "MongoDB store on the wire (MockupDB)" /usr/bin/python3 tests/e2e/test_store_mongo_wire.py
     suite "e2e iforest CLI (ASan+UBSan)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
         python3 tests/e2e/test_iforest_cli.py
     # The same suite against the server built with ASan+UBSan: a leak at exit

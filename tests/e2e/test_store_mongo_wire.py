@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+"""Wire-level tests of the MongoDB store backend against MockupDB (Debian
+python3-mockupdb), a scriptable server speaking the MongoDB wire protocol:
+no MongoDB server is needed, so these always run. riskd's store is driven
+from Lua (build/riskd.so) in a child process; the test plays the server and
+checks the exact commands riskd sends and how it handles failures. TAP."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from mockupdb import MockupDB
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+results = []
+
+
+def check(name, fn):
+    try:
+        fn()
+        ok, detail = True, ""
+    except Exception as e:
+        ok, detail = False, "%s: %s" % (type(e).__name__, e)
+    results.append(ok)
+    print(("ok" if ok else "not ok") + " %d - %s" % (len(results), name), flush=True)
+    for line in detail.splitlines():
+        print("#   " + line)
+
+
+class Mock:
+    """A one-node replica set primary (so that the driver uses sessions and
+    retryable writes, as with a real deployment)."""
+
+    def __init__(self):
+        self.server = MockupDB(auto_ismaster=True, max_wire_version=13, min_wire_version=0)
+        self.port = self.server.run()
+        addr = "localhost:%d" % self.port
+        self.server.cancel_responder(self.server._autoresponders[0]) if self.server._autoresponders else None
+        hello = {"ismaster": True, "isWritablePrimary": True, "secondary": False, "setName": "rs", "hosts": [addr],
+                 "me": addr, "primary": addr, "maxWireVersion": 13, "minWireVersion": 0,
+                 "logicalSessionTimeoutMinutes": 30, "maxBsonObjectSize": 16777216,
+                 "maxMessageSizeBytes": 48000000, "maxWriteBatchSize": 100000, "setVersion": 1,
+                 "electionId": {"$oid": "7fffffff0000000000000001"} and None}
+        hello.pop("electionId")
+        self.server.autoresponds("ismaster", **hello)
+        self.server.autoresponds("isMaster", **hello)
+        self.server.autoresponds("hello", **hello)
+        self.server.autoresponds("endSessions", ok=1)
+        self.uri = ("mongodb://%s/riskd?replicaSet=rs&serverSelectionTimeoutMS=3000&socketTimeoutMS=%d"
+                    "&connectTimeoutMS=2000" % (addr, 700))
+
+    def stop(self):
+        self.server.stop()
+
+
+def lua(code):
+    prelude = 'package.cpath = "%s/build/?.so;" .. package.cpath\n' % ROOT
+    return subprocess.Popen(["lua5.4", "-e", prelude + code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def answer(mock, proc, handlers, limit=15.0):
+    """Replies to every request until the Lua child exits; returns the
+    commands seen (as dicts). handlers: {command name: fn(request) -> bool}
+    (True when the handler replied)."""
+    seen = []
+    deadline = time.time() + limit
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            r = mock.server.receives(timeout=0.2)
+        except Exception:
+            continue
+        doc = dict(r.doc)
+        name = next(iter(doc))
+        seen.append(doc)
+        fn = handlers.get(name)
+        if fn and fn(r):
+            continue
+        if name == "insert":
+            r.ok(n=len(r.docs[0].get("documents", [])) or 1)
+        elif name == "update":
+            r.ok(n=1, nModified=1)
+        elif name == "delete":
+            r.ok(n=0)
+        elif name in ("find", "aggregate"):
+            r.ok(cursor={"id": 0, "ns": "riskd." + str(doc[name]), "firstBatch": []})
+        else:
+            r.ok()
+    out, err = proc.communicate(timeout=10)
+    return seen, out, err
+
+
+def cmds(seen, name, coll=None):
+    return [d for d in seen if name in d and (coll is None or d[name] == coll)]
+
+
+OPEN_AND_RECORD = """
+local store = require("riskd.store")
+local db, err = store.open("%s")
+if not db then print("open failed: " .. err) os.exit(1) end
+local id, msg, code = db:record({ user_id = "alice", ip_address = "192.0.2.7", ts = 1700000000000,
+    device_id = "phone", country = "FR", risk_score = 72.5, risk_level = "high", is_anomaly = true })
+print(id and ("ok " .. id) or ("err " .. tostring(code) .. " " .. tostring(msg)))
+"""
+
+
+def main():
+    mock = Mock()
+    try:
+        seen, out, err = answer(mock, lua(OPEN_AND_RECORD % mock.uri), {})
+
+        def indexes():
+            made = {d["createIndexes"]: d["indexes"] for d in cmds(seen, "createIndexes")}
+            assert set(made) == {"users", "events", "profiles", "alerts", "user_hourly", "ips"}, made.keys()
+            assert made["users"][0]["unique"] is True and dict(made["users"][0]["key"]) == {"username": 1}
+            keys = [dict(i["key"]) for i in made["events"]]
+            assert {"user_id": 1, "ts": -1} in keys and {"ts": -1, "_id": -1} in keys, keys
+        check("indexes are created at open, username unique", indexes)
+
+        def insert():
+            assert out.startswith("ok "), (out, err)
+            ins = cmds(seen, "insert", "events")
+            assert len(ins) == 1, ins
+            wc = dict(ins[0]["writeConcern"])
+            assert wc["w"] == "majority", wc
+            assert "lsid" in ins[0] and "txnNumber" in ins[0], "not a retryable write"
+        check("an event is inserted with w: majority as a retryable write", insert)
+
+        def summaries():
+            ups = cmds(seen, "update")
+            by = {}
+            for u in ups:
+                by.setdefault(u["update"], []).append(u["updates"][0])
+            hourly = by["hourly"][0]
+            assert hourly["upsert"] is True and dict(hourly["u"]["$inc"])["high"] == 1, hourly
+            assert dict(hourly["q"]) == {"_id": 1700000000000 // 3600000}, hourly
+            uh = by["user_hourly"][0]
+            assert dict(uh["u"]["$max"]) == {"max_risk": 72.5}, uh
+        check("summaries are atomic upserts ($inc, $max)", summaries)
+
+        def profile():
+            prof = [u["updates"][0] for u in cmds(seen, "update", "profiles")]
+            main = prof[0]
+            inc = dict(main["u"]["$inc"])
+            assert inc["attempts"] == 1 and inc["high_risk"] == 1 and inc["successes"] == 1, inc
+            assert dict(main["u"]["$min"]) == {"first": 1700000000000} and main["upsert"] is True, main
+            # the last success moves forward only: a conditional $set
+            assert "$or" in prof[1]["q"], prof[1]
+            # bounded lists: positional $inc, then $push with $sort/$slice (the mock said n=1,
+            # so only the $inc step ran for each kind)
+            incs = [p for p in prof if "devices.v" in p["q"]]
+            assert incs and dict(incs[0]["u"]["$inc"]) == {"devices.$.n": 1}, incs
+        check("the profile is updated in the server, never read and rewritten", profile)
+    finally:
+        mock.stop()
+
+    mock = Mock()
+    try:
+        def first_push():
+            def update(r):
+                u = r.doc["updates"][0]
+                if r.doc["update"] == "profiles" and "$inc" in u["u"] and "devices.$.n" in dict(u["u"]["$inc"]):
+                    r.ok(n=0, nModified=0)   # the device is new to this profile
+                    return True
+                return False
+            seen, out, err = answer(mock, lua(OPEN_AND_RECORD % mock.uri), {"update": update})
+            assert out.startswith("ok "), (out, err)
+            push = [u["updates"][0] for u in cmds(seen, "update", "profiles") if "$push" in u["updates"][0]["u"]]
+            dev = dict(push[0]["u"]["$push"])["devices"]
+            assert dev["$slice"] == -32 and dict(dev["$sort"]) == {"last": 1}, dev
+            assert dict(push[0]["q"])["devices.v"] == {"$ne": "phone"}, push[0]["q"]
+        check("a new device is pushed keeping the 32 most recent", first_push)
+    finally:
+        mock.stop()
+
+    def failing(name, handler, want_code, expect_inserts):
+        mock = Mock()
+        try:
+            seen, out, err = answer(mock, lua(OPEN_AND_RECORD % mock.uri), {"insert": handler})
+            assert out.startswith(want_code), (out, err)
+            n = len(cmds(seen, "insert", "events"))
+            assert n in expect_inserts, "inserts seen: %d" % n
+            if not want_code.startswith("ok"):
+                assert not cmds(seen, "update", "hourly"), "summaries written for an event not acknowledged"
+            return seen
+        finally:
+            mock.stop()
+
+    def server_error():
+        failing("error", lambda r: r.command_err(code=2, errmsg="BadValue: boom") or True, "err store_error", (1,))
+    check("a server error is reported and nothing after it is written", server_error)
+
+    def not_primary():
+        state = {"n": 0}
+
+        def h(r):
+            state["n"] += 1
+            if state["n"] == 1:
+                # Servers of wire version 9+ mark retryable errors with a label.
+                r.reply({"ok": 0, "code": 10107, "codeName": "NotWritablePrimary", "errmsg": "not primary",
+                         "errorLabels": ["RetryableWriteError"]})
+                return True
+            return False
+        seen = failing("notprimary", h, "ok ", (2,))
+        ins = cmds(seen, "insert", "events")
+        assert ins[0]["txnNumber"] == ins[1]["txnNumber"], "the retry is not the same write"
+    check("a not-primary reply is retried once as the same write", not_primary)
+
+    def dropped():
+        failing("hangup", lambda r: r.hangup() or True, "err store_error", (2,))
+    check("a dropped connection is retried once, then reported", dropped)
+
+    def slow():
+        def h(r):
+            time.sleep(1.5)   # past socketTimeoutMS=700
+            return True       # never answered
+        # the driver does not retry a write whose outcome it cannot know
+        failing("slow", h, "err store_error", (1, 2))
+    check("a slow server times out and the write is not acknowledged", slow)
+
+    mock = Mock()
+    try:
+        def stats():
+            code = """
+            local db = assert(require("riskd.store").open("%s"))
+            local s, msg = db:stats(1700000000000)
+            print(s and "ok" or ("err " .. msg))
+            """ % mock.uri
+
+            def agg(r):
+                if r.doc["aggregate"] == "hourly":
+                    r.ok(cursor={"id": 0, "ns": "riskd.hourly", "firstBatch": [
+                        {"_id": None, "attempts": 10, "failures": 2, "anomalies": 1, "low": 5, "medium": 3, "high": 1, "critical": 1}]})
+                    return True
+                return False
+            seen, out, err = answer(mock, lua(code), {"aggregate": agg})
+            assert out.strip() == "ok", (out, err)
+            pipes = [d["pipeline"] for d in cmds(seen, "aggregate", "hourly")]
+            assert len(pipes) == 2, pipes          # all time, then the last 24 h
+            assert "$group" in pipes[0][1] and "$match" in pipes[0][0], pipes[0]
+            assert dict(pipes[1][0]["$match"]["_id"])["$gte"] == 1700000000000 // 3600000 - 23, pipes[1]
+        check("stats aggregate the hourly summaries, never the events", stats)
+    finally:
+        mock.stop()
+
+    print("1..%d" % len(results))
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
