@@ -128,14 +128,16 @@ int main(void)
     snprintf(u, sizeof u, "sqlite:%s/bench.db", path);
     uri = u;
     t_end = (int64_t)time(NULL) * 1000;
-    per_thread = inserts / 2;
+    int writers = getenv("BENCH_WRITERS") ? atoi(getenv("BENCH_WRITERS")) : 2;
+    if (writers < 1 || writers > 2) writers = 2;
+    per_thread = inserts / writers;
     pthread_t th[2];
     double t0 = now();
-    for (long i = 0; i < 2; i++) pthread_create(&th[i], NULL, writer, (void *)(intptr_t)i);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    for (long i = 0; i < writers; i++) pthread_create(&th[i], NULL, writer, (void *)(intptr_t)i);
+    for (int i = 0; i < writers; i++) pthread_join(th[i], NULL);
     double secs = now() - t0;
     printf("\nSQLite store (%s), 20,000 users, one event per transaction, 2 threads:\n", path);
-    printf("  %-44s %9.0f /s   (target 30,000)\n", "acknowledged inserts", (double)(per_thread * 2) / secs);
+    printf("  %-44s %9.0f /s   (target 30,000)\n", "acknowledged inserts", (double)(per_thread * writers) / secs);
     /* Fill up to the full size in batches of 1000 per transaction. */
     per_thread = (total - inserts) / 2;
     batch = 1000;

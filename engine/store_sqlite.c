@@ -294,8 +294,15 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
              " PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;",
              sync && !strcmp(sync, "full") ? "FULL" : "NORMAL");
-    if (sqlite3_exec(q->db, pragmas, 0, 0, 0) != SQLITE_OK) { fail(q, err, errlen, "pragmas"); goto fail; }
-    if (migrate(q, err, errlen) < 0) goto fail;
+    /* Switching to WAL and migrating take locks that SQLite's busy handler
+     * does not always wait for (two threads opening a new file at once):
+     * retry for up to a second before giving up. */
+    int tries = 0, rc;
+    while ((rc = sqlite3_exec(q->db, pragmas, 0, 0, 0)) == SQLITE_BUSY && tries++ < 50) sqlite3_sleep(20);
+    if (rc != SQLITE_OK) { fail(q, err, errlen, "pragmas"); goto fail; }
+    for (tries = 0; (rc = migrate(q, err, errlen)) < 0 && sqlite3_errcode(q->db) == SQLITE_BUSY && tries < 50; tries++)
+        sqlite3_sleep(20);
+    if (rc < 0) goto fail;
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(q->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) != SQLITE_OK) {
             fail(q, err, errlen, sql[i]);
