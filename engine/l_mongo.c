@@ -9,6 +9,8 @@
  *   coll:find_one(f), coll:update_one(f, u [, opts]), coll:update_many(f, u [, opts]),
  *   coll:delete_one(f), coll:delete_many(f), coll:count(f), coll:aggregate(pipeline),
  *   coll:create_index(keys [, { unique = true, name = "..." }]), coll:insert_many(docs)
+ *   (sort specs and index keys keep their order when given as pairs:
+ *   { {"user", 1}, {"ts", -1} })
  *   mongo.encode(t) --> BSON bytes, mongo.decode(bytes) --> t, mongo.to_json(t) --> canonical extended JSON
  *
  * Conversion, exact both ways:
@@ -576,6 +578,29 @@ static int coll_insert_many(lua_State *L)
     return 1;
 }
 
+/* Key order matters for sorts and compound indexes, and Lua tables have
+ * none: such a spec may be given as an array of pairs, { {"user", 1},
+ * {"ts", -1} }, kept in order; a plain table is taken as it iterates. */
+static void append_ordered(lua_State *L, bson_t *b, const char *key, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (!lua_istable(L, idx) || !table_is_array(L, idx)) { append_value(L, b, key, -1, idx, 0); return; }
+    bson_t child;
+    bson_append_document_begin(b, key, -1, &child);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, i);
+        if (!lua_istable(L, -1)) luaL_error(L, "%s: expected pairs like {\"field\", 1}", key);
+        lua_rawgeti(L, -1, 1);
+        lua_rawgeti(L, -2, 2);
+        const char *f = lua_tostring(L, -2);
+        if (!f) luaL_error(L, "%s: pair %d has no field name", key, (int)i);
+        append_value(L, &child, f, -1, -1, 0);
+        lua_pop(L, 3);
+    }
+    bson_append_document_end(b, &child);
+}
+
 /* Builds find options from { sort, limit, skip, projection }. */
 static bson_t *find_opts(lua_State *L, int idx)
 {
@@ -585,7 +610,10 @@ static bson_t *find_opts(lua_State *L, int idx)
     static const char *const keys[] = { "sort", "projection", "limit", "skip", "batchSize", "maxTimeMS", NULL };
     for (int i = 0; keys[i]; i++) {
         lua_getfield(L, idx, keys[i]);
-        if (!lua_isnil(L, -1)) append_value(L, o, keys[i], -1, -1, 0);
+        if (!lua_isnil(L, -1)) {
+            if (i == 0) append_ordered(L, o, keys[i], -1);
+            else append_value(L, o, keys[i], -1, -1, 0);
+        }
         lua_pop(L, 1);
     }
     return o;
@@ -733,7 +761,16 @@ static int coll_create_index(lua_State *L)
     coll_ud *c = check_coll(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_settop(L, 3);
-    bson_t *keys = to_bson(L, 2);
+    bson_t *spec = &push_doc(L, 1)->b;   /* { key: {...} } in the given order */
+    append_ordered(L, spec, "key", 2);
+    bson_iter_t kit;
+    bson_t keys_doc;
+    uint32_t klen;
+    const uint8_t *kdata;
+    bson_iter_init_find(&kit, spec, "key");
+    bson_iter_document(&kit, &klen, &kdata);
+    bson_init_static(&keys_doc, kdata, klen);
+    bson_t *keys = &keys_doc;
     bson_t *cmd = &push_doc(L, 1)->b;
     char **namebox = lua_newuserdatauv(L, sizeof *namebox, 0);
     *namebox = NULL;

@@ -55,7 +55,8 @@ class Mock:
 
 
 def lua(code):
-    prelude = 'package.cpath = "%s/build/?.so;" .. package.cpath\n' % ROOT
+    so_dir = os.environ.get("RISKD_SO_DIR", os.path.join(ROOT, "build"))
+    prelude = 'package.cpath = "%s/?.so;" .. package.cpath\n' % os.path.abspath(so_dir)
     return subprocess.Popen(["lua5.4", "-e", prelude + code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -240,6 +241,100 @@ def main():
             assert "$group" in pipes[0][1] and "$match" in pipes[0][0], pipes[0]
             assert dict(pipes[1][0]["$match"]["_id"])["$gte"] == 1700000000000 // 3600000 - 23, pipes[1]
         check("stats aggregate the hourly summaries, never the events", stats)
+    finally:
+        mock.stop()
+
+    mock = Mock()
+    try:
+        def every_operation():
+            code = """
+            local db = assert(require("riskd.store").open("%s"))
+            local function show(name, ...) print(name, select("#", ...) > 0 and tostring((...)) or "", select(3, ...)) end
+            show("user_create", db:user_create({ username = "ann", role = "admin", password_hash = "h" }))
+            show("user", db:user("ann"))
+            show("users", db:users())
+            show("set_password", db:user_set_password("ann", "h2"))
+            show("user_delete", db:user_delete("ann"))
+            show("events", db:events({ user_id = "alice", risk_level = "high", min_risk = 50, since = 1, ["until"] = 2, anomaly = true }))
+            show("event", db:event("5f1d7c9e8b3a4c2d1e0f9a8b"))
+            show("bad event id", db:event("nope"))
+            show("recent", db:recent("alice", "192.0.2.7", 1))
+            show("profile", db:profile("alice"))
+            local a = db:alert_insert({ user_id = "alice", severity = "high", cause = "new_device", created = 1700000000000 })
+            show("alert_insert", a)
+            show("alert", db:alert("5f1d7c9e8b3a4c2d1e0f9a8b"))
+            show("alerts", db:alerts({ status = "open", severity = "high", user_id = "alice", since = 1 }))
+            show("find_open", db:alert_find_open("alice", "new_device", 1))
+            show("add_event", db:alert_add_event("5f1d7c9e8b3a4c2d1e0f9a8b", "5f1d7c9e8b3a4c2d1e0f9a8c", "critical", 5))
+            show("set_status", db:alert_set_status("5f1d7c9e8b3a4c2d1e0f9a8b", "resolved", "ann", "ok", 6))
+            show("timeline", db:timeline(0, 7200000, "hour"))
+            show("top all", db:top_users(0, 5))
+            show("top 24h", db:top_users(1, 5))
+            show("purge", db:purge(1700000000000 * 2, 100))
+            print("done")
+            """ % mock.uri
+            seen, out, err = answer(mock, lua(code), {})
+            assert out.strip().endswith("done"), (out, err)
+            names = {(next(iter(d)), str(d[next(iter(d))])) for d in seen}
+            for want in [("insert", "users"), ("find", "users"), ("update", "users"), ("delete", "users"),
+                         ("aggregate", "events"), ("find", "events"), ("find", "profiles"), ("insert", "alerts"),
+                         ("find", "alerts"), ("update", "alerts"), ("find", "hourly"), ("aggregate", "profiles"),
+                         ("aggregate", "user_hourly"), ("delete", "ips")]:
+                assert want in names, "no %s on %s: %s" % (want[0], want[1], sorted(names))
+            lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
+            assert lines["event"].startswith("nil\t") and "not_found" in lines["event"], lines["event"]
+            assert "not_found" in lines["bad event id"], lines
+            assert "not_found" in lines["user"], lines
+        check("every store operation speaks to the server and reads its empty answers", every_operation)
+
+        def lua_mongo():
+            code = """
+            local mongo = require("riskd.mongo")
+            local c = assert(mongo.client("%s"))
+            local coll = c:collection("riskd", "notes")
+            local id = assert(coll:insert_one({ user = "alice", n = 1, at = mongo.date(1700000000000) }))
+            print("id", #tostring(id))
+            print("many", assert(coll:insert_many({ { n = 2 }, { n = 3 } })))
+            for doc in coll:find({ user = "alice" }, { sort = { { "n", -1 }, { "user", 1 } }, limit = 5, projection = { n = 1 } }) do
+                print("doc", doc.n, math.type(doc.n), doc.tags and #doc.tags or -1)
+            end
+            print("one", coll:find_one({ n = 2 }))
+            print("count", coll:count({}))
+            print("update", coll:update_one({ n = 1 }, { ["$inc"] = { n = 1 } }, { upsert = true }).nModified)
+            print("update_many", coll:update_many({}, { ["$set"] = { seen = true } }).nModified)
+            print("delete", coll:delete_one({ n = 1 }), coll:delete_many({}))
+            for row in coll:aggregate({ { ["$match"] = { n = { ["$gt"] = 1 } } } }) do print("agg", row._id) end
+            print("index", coll:create_index({ { "user", 1 }, { "n", -1 } }, { unique = true }))
+            print("cmd", c:command("admin", { ping = 1 }).ok)
+            print("done")
+            """ % mock.uri
+
+            def find(r):
+                if r.doc["find"] == "notes":
+                    r.ok(cursor={"id": 0, "ns": "riskd.notes", "firstBatch": [{"n": 2, "tags": ["a", "b"]}, {"n": 1}]})
+                    return True
+                return False
+
+            def aggregate(r):
+                if r.doc["aggregate"] == "notes":
+                    r.ok(cursor={"id": 0, "ns": "riskd.notes", "firstBatch": [{"_id": "g1"}]})
+                    return True
+                if r.doc["aggregate"] == "notes" or r.doc.get("pipeline") and "$group" in str(r.doc["pipeline"]):
+                    r.ok(cursor={"id": 0, "ns": "riskd.notes", "firstBatch": [{"n": 3}]})
+                    return True
+                return False
+            seen, out, err = answer(mock, lua(code), {"find": find, "aggregate": aggregate})
+            assert out.strip().endswith("done"), (out, err)
+            assert "doc\t2\tinteger\t2" in out and "doc\t1\tinteger\t-1" in out, out
+            assert "id\t24" in out and "many\t2" in out, out
+            ins = cmds(seen, "insert", "notes")
+            doc = ins[0]["documents"][0]
+            assert doc["n"] == 1 and type(doc["n"]).__name__ == "Int64", (doc, type(doc["n"]))  # int64 on the wire
+            idx = cmds(seen, "createIndexes", "notes")[0]["indexes"][0]
+            assert idx["unique"] is True and list(idx["key"].items()) == [("user", 1), ("n", -1)], idx
+            finds = cmds(seen, "find", "notes")
+            assert list(finds[0]["sort"].items()) == [("n", -1), ("user", 1)] and finds[0]["limit"] == 5, finds[0]
+        check("riskd.mongo: insert, find as an iterator, update, delete, aggregate, index, command", lua_mongo)
     finally:
         mock.stop()
 
