@@ -159,6 +159,7 @@ static const char *const sql[S_COUNT] = {
     [S_EV_TOTAL] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'events'",
 };
 
+/* Filter mask bits: bit i selects conds[i] of the query shapes below. */
 #define EVF_USER 1
 #define EVF_LEVEL 2
 #define EVF_MINRISK 4
@@ -636,30 +637,45 @@ static int sq_event_set_alert(rk_store_t *s, const char *event_id, const char *a
     return changed_or_missing(q, exec(q, st, err, errlen, "event"), "event", event_id, err, errlen);
 }
 
-/* The WHERE clause for a filter mask; the statement is prepared once per
- * mask and kept. */
-static sqlite3_stmt *event_query(sq_t *q, int mask, int count, char *err, size_t errlen)
+/* A list query: its filter conditions (one per mask bit, each with its own
+ * parameter number), its columns and its order. */
+typedef struct {
+    const char *table, *cols, *order;   /* order ends with the LIMIT/OFFSET parameters */
+    const char *const *conds;
+    int nconds;
+} query_shape_t;
+
+static const char *const event_conds[] = { "user_id = ?1", "risk_level = ?2", "risk_score >= ?3",
+                                           "ts_ms >= ?4", "ts_ms < ?5", "is_anomaly = 1" };
+static const query_shape_t event_shape = { "events", EVENT_COLS, "ORDER BY ts_ms DESC, id DESC LIMIT ?6 OFFSET ?7",
+                                           event_conds, 6 };
+static const char *const alert_conds[] = { "status = ?1", "severity = ?2", "user_id = ?3", "created_ms >= ?4" };
+static const query_shape_t alert_shape = { "alerts", ALERT_COLS, "ORDER BY created_ms DESC, id DESC LIMIT ?5 OFFSET ?6",
+                                           alert_conds, 4 };
+
+/* The statement for a filter mask: built and prepared the first time, then
+ * kept in *slot for the life of the connection. */
+static sqlite3_stmt *filtered_query(sq_t *q, sqlite3_stmt **slot, const query_shape_t *qs, int mask, int count,
+                                    char *err, size_t errlen)
 {
-    sqlite3_stmt **slot = count ? &q->ev_count[mask] : &q->ev_list[mask];
     if (*slot) { sqlite3_reset(*slot); sqlite3_clear_bindings(*slot); return *slot; }
     char w[512] = "";
     size_t n = 0;
-#define ADD(cond) n += (size_t)snprintf(w + n, sizeof w - n, "%s%s", n ? " AND " : " WHERE ", cond)
-    if (mask & EVF_USER) ADD("user_id = ?1");
-    if (mask & EVF_LEVEL) ADD("risk_level = ?2");
-    if (mask & EVF_MINRISK) ADD("risk_score >= ?3");
-    if (mask & EVF_SINCE) ADD("ts_ms >= ?4");
-    if (mask & EVF_UNTIL) ADD("ts_ms < ?5");
-    if (mask & EVF_ANOMALY) ADD("is_anomaly = 1");
-#undef ADD
+    for (int i = 0; i < qs->nconds; i++)
+        if (mask & (1 << i)) n += (size_t)snprintf(w + n, sizeof w - n, "%s%s", n ? " AND " : " WHERE ", qs->conds[i]);
     char text[1024];
-    if (count) snprintf(text, sizeof text, "SELECT count(*) FROM events%s", w);
-    else snprintf(text, sizeof text, "SELECT " EVENT_COLS " FROM events%s ORDER BY ts_ms DESC, id DESC LIMIT ?6 OFFSET ?7", w);
+    if (count) snprintf(text, sizeof text, "SELECT count(*) FROM %s%s", qs->table, w);
+    else snprintf(text, sizeof text, "SELECT %s FROM %s%s %s", qs->cols, qs->table, w, qs->order);
     if (sqlite3_prepare_v3(q->db, text, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
-        fail(q, err, errlen, "events");
+        fail(q, err, errlen, qs->table);
         return NULL;
     }
     return *slot;
+}
+
+static sqlite3_stmt *event_query(sq_t *q, int mask, int count, char *err, size_t errlen)
+{
+    return filtered_query(q, count ? &q->ev_count[mask] : &q->ev_list[mask], &event_shape, mask, count, err, errlen);
 }
 
 static void bind_event_filter(sqlite3_stmt *st, const rk_event_filter_t *f, int mask)
@@ -888,24 +904,7 @@ oom:
 
 static sqlite3_stmt *alert_query(sq_t *q, int mask, int count, char *err, size_t errlen)
 {
-    sqlite3_stmt **slot = count ? &q->al_count[mask] : &q->al_list[mask];
-    if (*slot) { sqlite3_reset(*slot); sqlite3_clear_bindings(*slot); return *slot; }
-    char w[256] = "";
-    size_t n = 0;
-#define ADD(cond) n += (size_t)snprintf(w + n, sizeof w - n, "%s%s", n ? " AND " : " WHERE ", cond)
-    if (mask & ALF_STATUS) ADD("status = ?1");
-    if (mask & ALF_SEVERITY) ADD("severity = ?2");
-    if (mask & ALF_USER) ADD("user_id = ?3");
-    if (mask & ALF_SINCE) ADD("created_ms >= ?4");
-#undef ADD
-    char text[512];
-    if (count) snprintf(text, sizeof text, "SELECT count(*) FROM alerts%s", w);
-    else snprintf(text, sizeof text, "SELECT " ALERT_COLS " FROM alerts%s ORDER BY created_ms DESC, id DESC LIMIT ?5 OFFSET ?6", w);
-    if (sqlite3_prepare_v3(q->db, text, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
-        fail(q, err, errlen, "alerts");
-        return NULL;
-    }
-    return *slot;
+    return filtered_query(q, count ? &q->al_count[mask] : &q->al_list[mask], &alert_shape, mask, count, err, errlen);
 }
 
 static void bind_alert_filter(sqlite3_stmt *st, const rk_alert_filter_t *f)
