@@ -11,5 +11,6 @@ int luaopen_riskd_engine(lua_State *L);  /* l_engine.c */
 int luaopen_riskd_iforest(lua_State *L); /* l_iforest.c */
 int luaopen_riskd_store(lua_State *L);   /* l_store.c */
 int luaopen_riskd_mongo(lua_State *L);   /* l_mongo.c */
+int luaopen_riskd_features(lua_State *L); /* l_features.c */
 
 #endif

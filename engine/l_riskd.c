@@ -15,6 +15,7 @@ int luaopen_riskd(lua_State *L)
         { "iforest", "riskd.iforest", luaopen_riskd_iforest },
         { "store", "riskd.store", luaopen_riskd_store },
         { "mongo", "riskd.mongo", luaopen_riskd_mongo },
+        { "features", "riskd.features", luaopen_riskd_features },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

@@ -164,6 +164,10 @@ typedef struct rk_top_user {
     int64_t attempts, anomalies, high_risk;   /* high_risk: attempts at high or critical */
 } rk_top_user_t;
 
+/* The network a profile counts an address in: "a.b.c.0/24" for IPv4,
+ * "x:x:x::/48" for IPv6, "" for garbage. */
+void rk_profile_ip_prefix(const char *ip, char *out, size_t cap);
+
 extern const char *const rk_store_levels[RK_LEVELS];
 extern const char *const rk_store_statuses[RK_ALERT_STATUSES];
 int rk_store_level_index(const char *level);     /* -1 when unknown */

@@ -43,7 +43,6 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
 int64_t rk_store_now_ms(void);
 void rk_store_new_id(char out[RK_STORE_ID_LEN]);
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e);
-void rk_profile_ip_prefix(const char *ip, char *out, size_t cap);
 #define RK_PROFILE_MAX_BYTES 32768
 size_t rk_profile_encode(const rk_profile_t *p, unsigned char *out, size_t cap);
 int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len);

@@ -142,6 +142,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.iforest", luaopen_riskd_iforest },
         { "riskd.store", luaopen_riskd_store },
         { "riskd.mongo", luaopen_riskd_mongo },
+        { "riskd.features", luaopen_riskd_features },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
