@@ -22,7 +22,7 @@ static int l_generation(lua_State *L)
 {
     rk_vm_t *vm = rk_vm_of(L);
     if (!vm) return no_server(L);
-    lua_pushinteger(L, (lua_Integer)rk_vm_scripts(vm)->generation);
+    lua_pushinteger(L, (lua_Integer)rk_vm_generation(vm));
     return 1;
 }
 

@@ -25,7 +25,6 @@ typedef struct rk_scripts {
     char *root;                  /* the folder as given */
     rk_script_file_t *files;     /* sorted by path */
     size_t n;
-    uint64_t generation;         /* set by whoever publishes the snapshot */
     uint64_t digest;             /* FNV-1a over paths and contents */
     atomic_int refs;
 } rk_scripts_t;

@@ -23,10 +23,12 @@
 #include <lauxlib.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,9 +44,37 @@
 #define DEBOUNCE_MS 50
 #define IDLE_TIMEOUT_S 60
 #define TAG_SCRIPTS 1u
+#define TAG_RULES 2u
 #define PURGE_EVERY_S 60      /* retention runs this often... */
 #define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
 #define PURGE_BATCHES 40      /* ...and at most this many batches per run */
+
+/* What a Lua state is built from: the scripts and the rules, as one
+ * generation. Immutable and shared by the workers; the last release frees. */
+typedef struct codeset {
+    rk_scripts_t *scripts, *rules;   /* rules may be NULL: no rules folder */
+    uint64_t generation;
+    atomic_int refs;
+} codeset_t;
+
+static codeset_t *codeset_new(rk_scripts_t *scripts, rk_scripts_t *rules, uint64_t generation)
+{
+    codeset_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->scripts = rk_scripts_retain(scripts);
+    c->rules = rk_scripts_retain(rules);
+    c->generation = generation;
+    atomic_init(&c->refs, 1);
+    return c;
+}
+
+static void codeset_release(codeset_t *c)
+{
+    if (!c || atomic_fetch_sub(&c->refs, 1) != 1) return;
+    rk_scripts_release(c->scripts);
+    rk_scripts_release(c->rules);
+    free(c);
+}
 
 typedef struct rk_server {
     const rk_config_t *cfg;
@@ -56,30 +86,33 @@ typedef struct rk_server {
     rk_worker_t *workers;
 
     pthread_mutex_t mu;             /* guards current */
-    rk_scripts_t *current;
+    codeset_t *current;
 
     struct event_base *base;
     rk_watch_t *watch;
     struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev, *purge_ev;
     rk_store_t *store;              /* the main thread's own handle: retention */
+    unsigned pending_tags;          /* trees changed since the last reload */
     int exit_code;
 } rk_server_t;
 
-static rk_scripts_t *current_scripts(rk_server_t *s)
+static codeset_t *current_set(rk_server_t *s)
 {
     pthread_mutex_lock(&s->mu);
-    rk_scripts_t *cur = rk_scripts_retain(s->current);
+    codeset_t *cur = s->current;
+    atomic_fetch_add(&cur->refs, 1);
     pthread_mutex_unlock(&s->mu);
     return cur;
 }
 
 /* ---- Lua states ------------------------------------------------------- */
 
-/* Builds a state from snap and resolves dispatch.handle; NULL with err. */
-static rk_vm_t *build_vm(rk_server_t *s, rk_scripts_t *snap, const rk_vm_host_t *host,
+/* Builds a state from a code set and resolves dispatch.handle; NULL with err. */
+static rk_vm_t *build_vm(rk_server_t *s, const codeset_t *set, const rk_vm_host_t *host,
                          int *handle_ref, char *err, size_t errlen)
 {
-    rk_vm_opts_t o = { snap, s->cfg->lua_memory_limit, LOAD_TIMEOUT_MS, host, ENTRY_MODULE };
+    rk_vm_opts_t o = { set->scripts, s->cfg->lua_memory_limit, LOAD_TIMEOUT_MS, host, ENTRY_MODULE,
+                       set->rules, set->generation };
     rk_vm_t *vm = rk_vm_new(&o, err, errlen);
     if (!vm) return NULL;
     lua_State *L = rk_vm_state(vm);
@@ -102,15 +135,15 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
     (void)fd; (void)what;
     rk_worker_t *w = arg;
     rk_server_t *s = w->server;
-    rk_scripts_t *snap = current_scripts(s);
+    codeset_t *set = current_set(s);
     char err[2048];
     int ref = LUA_NOREF;
-    if (snap->generation == rk_vm_scripts(w->vm)->generation) {
-        rk_scripts_release(snap);
+    if (set->generation == rk_vm_generation(w->vm)) {
+        codeset_release(set);
         return;
     }
-    rk_vm_t *vm = build_vm(s, snap, &w->host, &ref, err, sizeof err);
-    rk_scripts_release(snap);
+    rk_vm_t *vm = build_vm(s, set, &w->host, &ref, err, sizeof err);
+    codeset_release(set);
     if (!vm) {
         /* Validated on the main thread, so this is rare (a time-out under
          * load, or the memory cap): keep serving the old state. */
@@ -177,9 +210,9 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->host = (rk_vm_host_t){ s->metrics, id, s->cfg };
     w->handle_ref = LUA_NOREF;
 
-    rk_scripts_t *snap = current_scripts(s);
-    w->vm = build_vm(s, snap, &w->host, &w->handle_ref, err, errlen);
-    rk_scripts_release(snap);
+    codeset_t *set = current_set(s);
+    w->vm = build_vm(s, set, &w->host, &w->handle_ref, err, errlen);
+    codeset_release(set);
     if (!w->vm) return -1;
 
     w->base = event_base_new();
@@ -225,22 +258,42 @@ static void worker_free(rk_worker_t *w)
 
 /* ---- reload (main thread) ---------------------------------------------- */
 
-static void reload_scripts(rk_server_t *s)
+/* Loads the rules folder: NULL without error when there is none. */
+static rk_scripts_t *load_rules(rk_server_t *s, int *failed, char *err, size_t errlen)
 {
-    char err[2048];
-    rk_scripts_t *snap = rk_scripts_load(s->cfg->scripts, err, sizeof err);
-    rk_scripts_t *cur = current_scripts(s);
+    struct stat st;
+    *failed = 0;
+    if (stat(s->cfg->rules, &st) < 0 || !S_ISDIR(st.st_mode)) return NULL;
+    rk_scripts_t *r = rk_scripts_load(s->cfg->rules, err, errlen);
+    if (!r) *failed = 1;
+    return r;
+}
+
+/* Rereads the trees in `which`, validates the new set in a scratch state and
+ * publishes it; a set that fails keeps the old one serving. */
+static void reload(rk_server_t *s, unsigned which)
+{
+    char err[2048] = "";
+    codeset_t *cur = current_set(s), *next = NULL;
+    rk_scripts_t *scripts = NULL, *rules = NULL;
     rk_vm_t *vm = NULL;
-    int ref;
-    if (snap && snap->digest == cur->digest) goto done;   /* touched, not changed */
-    if (snap) {
-        snap->generation = cur->generation + 1;
-        vm = build_vm(s, snap, NULL, &ref, err, sizeof err);
+    int ref, failed = 0;
+    if (which & TAG_SCRIPTS) failed = !(scripts = rk_scripts_load(s->cfg->scripts, err, sizeof err));
+    else scripts = rk_scripts_retain(cur->scripts);
+    if (!failed && (which & TAG_RULES)) rules = load_rules(s, &failed, err, sizeof err);
+    else if (!failed) rules = rk_scripts_retain(cur->rules);
+    if (!failed && scripts->digest == cur->scripts->digest &&
+        (rules ? rules->digest : 0) == (cur->rules ? cur->rules->digest : 0))
+        goto done;   /* touched, not changed */
+    if (!failed) {
+        next = codeset_new(scripts, rules, cur->generation + 1);
+        if (next) vm = build_vm(s, next, NULL, &ref, err, sizeof err);
     }
     if (!vm) {
         rk_metrics_inc(s->metrics, RK_M_RELOAD_FAILURES);
         rk_log_t e;
-        rk_log_begin(&e, RK_LOG_ERROR, "scripts rejected, previous version keeps serving");
+        rk_log_begin(&e, RK_LOG_ERROR, (which & TAG_RULES) && !(which & TAG_SCRIPTS)
+                     ? "rules rejected, previous version keeps serving" : "scripts rejected, previous version keeps serving");
         rk_log_str(&e, "error", err);
         rk_log_int(&e, "generation", (long long)cur->generation);
         rk_log_end(&e);
@@ -248,27 +301,34 @@ static void reload_scripts(rk_server_t *s)
     }
     rk_vm_free(vm);
     pthread_mutex_lock(&s->mu);
-    rk_scripts_t *old = s->current;
-    s->current = rk_scripts_retain(snap);
+    codeset_t *old = s->current;
+    s->current = next;
+    next = NULL;
     pthread_mutex_unlock(&s->mu);
-    rk_scripts_release(old);
+    codeset_release(old);
     rk_metrics_inc(s->metrics, RK_M_RELOADS);
-    rk_metrics_set_generation(s->metrics, snap->generation);
+    rk_metrics_set_generation(s->metrics, cur->generation + 1);
     rk_log_t e;
-    rk_log_begin(&e, RK_LOG_INFO, "scripts reloaded");
-    rk_log_int(&e, "generation", (long long)snap->generation);
-    rk_log_int(&e, "files", (long long)snap->n);
+    rk_log_begin(&e, RK_LOG_INFO, which & TAG_SCRIPTS ? "scripts reloaded" : "rules reloaded");
+    rk_log_int(&e, "generation", (long long)cur->generation + 1);
+    rk_log_int(&e, "scripts", (long long)scripts->n);
+    rk_log_int(&e, "rules", rules ? (long long)rules->n : 0);
     rk_log_end(&e);
     for (int i = 0; i < s->nworkers; i++) event_active(s->workers[i].reload_ev, EV_READ, 0);
 done:
-    rk_scripts_release(snap);
-    rk_scripts_release(cur);
+    codeset_release(next);
+    rk_scripts_release(scripts);
+    rk_scripts_release(rules);
+    codeset_release(cur);
 }
 
 static void on_debounce(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd; (void)what;
-    reload_scripts(arg);
+    rk_server_t *s = arg;
+    unsigned which = s->pending_tags;
+    s->pending_tags = 0;
+    reload(s, which);
 }
 
 static void on_watch(evutil_socket_t fd, short what, void *arg)
@@ -276,7 +336,8 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
     (void)fd; (void)what;
     rk_server_t *s = arg;
     unsigned tags = rk_watch_drain(s->watch);
-    if (tags & TAG_SCRIPTS) {
+    s->pending_tags |= tags;
+    if (tags) {
         /* Editors write in several steps; wait for the burst to settle. */
         struct timeval tv = { 0, DEBOUNCE_MS * 1000 };
         event_add(s->debounce_ev, &tv);
@@ -371,16 +432,20 @@ static int open_listener(rk_server_t *s, char *err, size_t errlen)
     return 0;
 }
 
-static int load_initial_scripts(rk_server_t *s, char *err, size_t errlen)
+static int load_initial_code(rk_server_t *s, char *err, size_t errlen)
 {
-    rk_scripts_t *snap = rk_scripts_load(s->cfg->scripts, err, errlen);
-    if (!snap) return -1;
-    snap->generation = 1;
-    int ref;
-    rk_vm_t *vm = build_vm(s, snap, NULL, &ref, err, errlen);
-    if (!vm) { rk_scripts_release(snap); return -1; }
+    int failed, ref;
+    rk_scripts_t *scripts = rk_scripts_load(s->cfg->scripts, err, errlen);
+    if (!scripts) return -1;
+    rk_scripts_t *rules = load_rules(s, &failed, err, errlen);
+    codeset_t *set = failed ? NULL : codeset_new(scripts, rules, 1);
+    rk_scripts_release(scripts);
+    rk_scripts_release(rules);
+    if (!set) return -1;
+    rk_vm_t *vm = build_vm(s, set, NULL, &ref, err, errlen);
+    if (!vm) { codeset_release(set); return -1; }
     rk_vm_free(vm);
-    s->current = snap;
+    s->current = set;
     rk_metrics_set_generation(s->metrics, 1);
     return 0;
 }
@@ -389,6 +454,8 @@ static int start_watching(rk_server_t *s, char *err, size_t errlen)
 {
     s->watch = rk_watch_new(err, errlen);
     if (!s->watch || rk_watch_add_tree(s->watch, s->cfg->scripts, TAG_SCRIPTS, err, errlen) < 0)
+        return -1;
+    if (s->current->rules && rk_watch_add_tree(s->watch, s->cfg->rules, TAG_RULES, err, errlen) < 0)
         return -1;
     s->watch_ev = event_new(s->base, rk_watch_fd(s->watch), EV_READ | EV_PERSIST, on_watch, s);
     s->debounce_ev = evtimer_new(s->base, on_debounce, s);
@@ -412,7 +479,7 @@ static void server_free(rk_server_t *s)
     rk_watch_free(s->watch);
     if (s->base) event_base_free(s->base);
     if (s->listen_fd >= 0) close(s->listen_fd);
-    rk_scripts_release(s->current);
+    codeset_release(s->current);
     rk_metrics_free(s->metrics);
     rk_cidr_list_free(&s->trusted);
     pthread_mutex_destroy(&s->mu);
@@ -439,7 +506,7 @@ int rk_server_run(const rk_config_t *cfg)
     s.workers = calloc((size_t)s.nworkers, sizeof *s.workers);
     if (!s.metrics || !s.base || !s.workers) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (open_store(&s, err, sizeof err) < 0) goto fail;
-    if (load_initial_scripts(&s, err, sizeof err) < 0) goto fail;
+    if (load_initial_code(&s, err, sizeof err) < 0) goto fail;
     if (open_listener(&s, err, sizeof err) < 0) goto fail;
     for (int i = 0; i < s.nworkers; i++)
         if (worker_init(&s, &s.workers[i], i, err, sizeof err) < 0) goto fail;

@@ -11,15 +11,20 @@
 #include <time.h>
 
 #include "l_modules.h"
+#include "sandbox.h"
 
 #define HOOK_EVERY 10000   /* instructions between clock checks (~20 µs of Lua) */
 
 struct rk_vm {
     lua_State *L;
     rk_scripts_t *scripts;
+    rk_scripts_t *rules;
+    uint64_t generation;
     size_t mem, mem_limit;
+    size_t call_mem_cap;    /* 0, or a ceiling on mem for the innermost limited call */
     uint64_t deadline;      /* 0 = no call in progress */
-    int timed_out;
+    int64_t instr_left;     /* < 0: no instruction budget */
+    int timed_out;          /* why the hook stopped the call: 0, RK_VM_TIMEOUT or RK_VM_INSTRUCTIONS */
     int entry_ref;
     const rk_vm_host_t *host;
 };
@@ -49,6 +54,8 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     if (nsize > osize && vm->mem_limit && vm->mem + (nsize - osize) > vm->mem_limit)
         return NULL;
+    if (nsize > osize && vm->call_mem_cap && vm->mem + (nsize - osize) > vm->call_mem_cap)
+        return NULL;
     void *np = realloc(ptr, nsize);
     if (np == NULL) return nsize <= osize ? ptr : NULL; /* Lua assumes shrinking never fails */
     vm->mem = vm->mem - osize + nsize;
@@ -59,8 +66,17 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     rk_vm_t *vm = vm_of(L);
+    if (vm->instr_left >= 0 && vm->timed_out != RK_VM_TIMEOUT) {
+        vm->instr_left -= HOOK_EVERY;
+        if (vm->instr_left < 0) {
+            vm->timed_out = RK_VM_INSTRUCTIONS;
+            lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+            luaL_error(L, "instruction budget exceeded");
+        }
+    }
+    if (vm->timed_out == RK_VM_INSTRUCTIONS) luaL_error(L, "instruction budget exceeded");
     if (vm->deadline == 0 || rk_now_ns() < vm->deadline) return;
-    vm->timed_out = 1;
+    vm->timed_out = RK_VM_TIMEOUT;
     lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
     luaL_error(L, "time budget exceeded");
 }
@@ -75,21 +91,51 @@ static int traceback(lua_State *L)
 
 int rk_vm_call(rk_vm_t *vm, int nargs, int nresults, int timeout_ms, char *err, size_t errlen)
 {
+    rk_vm_limits_t lim = { timeout_ms, -1, 0 };
+    int rc = rk_vm_call_limited(vm, nargs, nresults, &lim, err, errlen);
+    return rc == RK_VM_TIMEOUT ? -2 : rc < 0 ? -1 : 0;
+}
+
+int rk_vm_call_limited(rk_vm_t *vm, int nargs, int nresults, const rk_vm_limits_t *lim, char *err, size_t errlen)
+{
     lua_State *L = vm->L;
     int base = lua_gettop(L) - nargs;   /* index of the function */
+    /* Limits nest: an inner call (a rule inside a request) gets the tighter
+     * of its own and what is left of the outer call's, and the outer ones
+     * come back when it returns. */
+    uint64_t outer_deadline = vm->deadline;
+    int64_t outer_instr = vm->instr_left;
+    size_t outer_cap = vm->call_mem_cap;
+    uint64_t dl = lim->timeout_ms > 0 ? rk_now_ns() + (uint64_t)lim->timeout_ms * 1000000ULL : 0;
+    if (outer_deadline && (!dl || outer_deadline < dl)) dl = outer_deadline;
+    vm->deadline = dl;
+    vm->instr_left = lim->max_instructions > 0 ? lim->max_instructions : -1;
+    if (lim->max_memory) {
+        size_t cap = vm->mem + lim->max_memory;
+        vm->call_mem_cap = outer_cap && outer_cap < cap ? outer_cap : cap;
+    }
+    vm->timed_out = 0;
     lua_pushcfunction(L, traceback);
     lua_insert(L, base);
-    vm->timed_out = 0;
-    vm->deadline = timeout_ms > 0 ? rk_now_ns() + (uint64_t)timeout_ms * 1000000ULL : 0;
-    if (vm->deadline) lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    if (vm->deadline || vm->instr_left >= 0) lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    size_t mem_before = vm->mem;
     int rc = lua_pcall(L, nargs, nresults, base);
-    lua_sethook(L, NULL, 0, 0);
-    vm->deadline = 0;
+    int why = vm->timed_out;
+    int hit_cap = vm->call_mem_cap && rc == LUA_ERRMEM;
+    vm->deadline = outer_deadline;
+    vm->instr_left = outer_instr;
+    vm->call_mem_cap = outer_cap;
+    vm->timed_out = 0;
+    if (outer_deadline || outer_instr >= 0) lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    else lua_sethook(L, NULL, 0, 0);
+    (void)mem_before;
     if (rc != LUA_OK) {
         const char *m = lua_tostring(L, -1);
         snprintf(err, errlen, "%s", m ? m : "(no message)");
         lua_settop(L, base - 1);
-        return vm->timed_out ? -2 : -1;
+        if (why) return why;
+        if (hit_cap || rc == LUA_ERRMEM || (m && strstr(m, "not enough memory"))) return RK_VM_MEMORY;
+        return -1;
     }
     lua_remove(L, base);
     return 0;
@@ -143,6 +189,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.store", luaopen_riskd_store },
         { "riskd.mongo", luaopen_riskd_mongo },
         { "riskd.features", luaopen_riskd_features },
+        { "riskd.rules", luaopen_riskd_rules },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -195,7 +242,10 @@ rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen)
     vm->mem_limit = o->memory_limit;
     vm->host = o->host;
     vm->entry_ref = LUA_NOREF;
+    vm->instr_left = -1;
     vm->scripts = rk_scripts_retain(o->scripts);
+    vm->rules = rk_scripts_retain(o->rules);
+    vm->generation = o->generation;
     vm->L = lua_newstate(vm_alloc, vm);
     if (!vm->L) { snprintf(err, errlen, "cannot create a Lua state"); goto fail; }
     *(rk_vm_t **)lua_getextraspace(vm->L) = vm;
@@ -209,6 +259,7 @@ rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen)
     rk_vm_preload(L);
     install_searcher(L);
     if (compile_all(vm, err, errlen) < 0) goto fail;
+    if (rk_sandbox_load_rules(vm, o->rules, err, errlen) < 0) goto fail;
 
     lua_getglobal(L, "require");
     lua_pushstring(L, o->entry);
@@ -235,6 +286,7 @@ void rk_vm_free(rk_vm_t *vm)
     if (!vm) return;
     if (vm->L) lua_close(vm->L);
     rk_scripts_release(vm->scripts);
+    rk_scripts_release(vm->rules);
     free(vm);
 }
 
@@ -245,6 +297,8 @@ void rk_vm_idle(rk_vm_t *vm)
 
 lua_State *rk_vm_state(rk_vm_t *vm) { return vm->L; }
 const rk_scripts_t *rk_vm_scripts(const rk_vm_t *vm) { return vm->scripts; }
+const rk_scripts_t *rk_vm_rules(const rk_vm_t *vm) { return vm->rules; }
+uint64_t rk_vm_generation(const rk_vm_t *vm) { return vm->generation; }
 size_t rk_vm_memory(const rk_vm_t *vm) { return vm->mem; }
 
 void rk_vm_push_entry(rk_vm_t *vm)

@@ -34,12 +34,16 @@ typedef struct rk_vm_opts {
     int load_timeout_ms;          /* budget for compiling and running the entry module */
     const rk_vm_host_t *host;     /* borrowed; must outlive the vm */
     const char *entry;            /* module to require, "lib.dispatch" */
+    rk_scripts_t *rules;          /* risk rules (sandboxed), or NULL; retained */
+    uint64_t generation;          /* of the code set, for /healthz and reloads */
 } rk_vm_opts_t;
 
 rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen);
 void rk_vm_free(rk_vm_t *vm);
 lua_State *rk_vm_state(rk_vm_t *vm);
 const rk_scripts_t *rk_vm_scripts(const rk_vm_t *vm);
+const rk_scripts_t *rk_vm_rules(const rk_vm_t *vm);   /* NULL when loaded without rules */
+uint64_t rk_vm_generation(const rk_vm_t *vm);
 /* Pushes the entry module's value (a table, or the function it returned). [-0,+1,-] */
 void rk_vm_push_entry(rk_vm_t *vm);
 size_t rk_vm_memory(const rk_vm_t *vm);
@@ -55,6 +59,22 @@ int rk_vm_call(rk_vm_t *vm, int nargs, int nresults, int timeout_ms, char *err, 
  * without Lua's emergency collection, so garbage left by a failed call would
  * otherwise make the next call fail too. */
 void rk_vm_idle(rk_vm_t *vm);
+
+/* Why a limited call stopped (rk_vm_call_limited's return when not 0). */
+#define RK_VM_ERROR (-1)
+#define RK_VM_TIMEOUT (-2)
+#define RK_VM_INSTRUCTIONS (-3)
+#define RK_VM_MEMORY (-4)
+
+typedef struct rk_vm_limits {
+    int timeout_ms;             /* wall clock; 0 = none */
+    long max_instructions;      /* VM instructions, in steps of 10,000; <= 0 = none */
+    size_t max_memory;          /* bytes the call may add to the state; 0 = none */
+} rk_vm_limits_t;
+
+/* rk_vm_call with every limit; limits nest (the tighter wins) and the outer
+ * call's come back afterwards. Returns 0 or one of RK_VM_*. */
+int rk_vm_call_limited(rk_vm_t *vm, int nargs, int nresults, const rk_vm_limits_t *lim, char *err, size_t errlen);
 
 /* Opens the engine's Lua modules into package.preload. Shared with riskd.so. */
 void rk_vm_preload(lua_State *L);

@@ -1,0 +1,252 @@
+/* sandbox.c — see sandbox.h.
+ *
+ * The sandbox is data (after Redis's script_lua.c): each rule file runs with
+ * a fresh _ENV holding only an allow-list — no io, no debug, no load or
+ * require, of os only time, date and clock — whose metatable raises on a read
+ * or write of any other global, so a typo is an error, not a silent nil.
+ * Files are loaded as text only (no bytecode) under the chunk name
+ * @rules/<file>. The shared configuration (config.lua) is visible to rules as
+ * the global `config`.
+ */
+#include "sandbox.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char RULES_KEY = 'r';    /* registry: array of rule tables */
+static const char CONFIG_KEY = 'c';   /* registry: the config table */
+
+static int env_index(lua_State *L)
+{
+    return luaL_error(L, "unknown global '%s' (rules run in a sandbox)", luaL_optstring(L, 2, "?"));
+}
+
+static int env_newindex(lua_State *L)
+{
+    return luaL_error(L, "rules cannot set globals ('%s'); use local", luaL_optstring(L, 2, "?"));
+}
+
+/* Copies the named fields of global table `lib` into a new table. */
+static void copy_fields(lua_State *L, const char *lib, const char *const *names)
+{
+    lua_newtable(L);
+    lua_getglobal(L, lib);
+    for (const char *const *n = names; *n; n++) {
+        lua_getfield(L, -1, *n);
+        lua_setfield(L, -3, *n);
+    }
+    lua_pop(L, 1);
+}
+
+/* Pushes a fresh sandbox environment. */
+static void push_env(lua_State *L)
+{
+    static const char *const basics[] = { "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
+                                          "tonumber", "tostring", "type", "xpcall", "rawequal", "rawlen", "rawget", NULL };
+    static const char *const os_ok[] = { "time", "date", "clock", NULL };
+    static const char *const string_ok[] = { "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
+                                             "match", "rep", "reverse", "sub", "upper", NULL };
+    static const char *const table_ok[] = { "concat", "insert", "remove", "sort", "unpack", "move", NULL };
+    static const char *const math_ok[] = { "abs", "ceil", "floor", "max", "min", "sqrt", "exp", "log", "huge", "pi",
+                                           "fmod", "modf", "tointeger", "type", "maxinteger", "mininteger", "sin",
+                                           "cos", "atan", NULL };
+    lua_createtable(L, 0, 24);
+    for (const char *const *n = basics; *n; n++) { lua_getglobal(L, *n); lua_setfield(L, -2, *n); }
+    copy_fields(L, "os", os_ok);
+    lua_setfield(L, -2, "os");
+    copy_fields(L, "string", string_ok);
+    lua_setfield(L, -2, "string");
+    copy_fields(L, "table", table_ok);
+    lua_setfield(L, -2, "table");
+    copy_fields(L, "math", math_ok);
+    lua_setfield(L, -2, "math");
+    lua_getglobal(L, "utf8");
+    lua_setfield(L, -2, "utf8");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &CONFIG_KEY);
+    lua_setfield(L, -2, "config");
+    lua_createtable(L, 0, 2);
+    lua_pushcfunction(L, env_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, env_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+}
+
+static int is_config(const rk_script_file_t *f) { return strcmp(f->path, "config.lua") == 0; }
+
+/* Compiles and runs one file in a fresh sandbox; leaves its result. */
+static int run_file(rk_vm_t *vm, const rk_scripts_t *rules, const rk_script_file_t *f, char *err, size_t errlen)
+{
+    lua_State *L = rk_vm_state(vm);
+    char name[1100];
+    snprintf(name, sizeof name, "@%s/%s", rules->root, f->path);
+    if (luaL_loadbufferx(L, f->data, f->len, name, "t") != LUA_OK) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    push_env(L);
+    lua_setupvalue(L, -2, 1);   /* the chunk's _ENV */
+    rk_vm_limits_t lim = { 500, 50000000L, 64u << 20 };
+    if (rk_vm_call_limited(vm, 0, 1, &lim, err, errlen) != 0) return -1;
+    return 0;
+}
+
+int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen)
+{
+    lua_State *L = rk_vm_state(vm);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &CONFIG_KEY);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &RULES_KEY);
+    if (!rules) return 0;
+    const rk_script_file_t *cfg = rk_scripts_find(rules, "config.lua");
+    if (cfg) {
+        if (run_file(vm, rules, cfg, err, errlen) < 0) return -1;
+        if (!lua_istable(L, -1)) {
+            snprintf(err, errlen, "%s/config.lua must return a table", rules->root);
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &CONFIG_KEY);
+    }
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &RULES_KEY);
+    int list = lua_gettop(L);
+    lua_newtable(L);   /* names seen */
+    int n = 0;
+    for (size_t i = 0; i < rules->n; i++) {
+        const rk_script_file_t *f = &rules->files[i];
+        if (is_config(f)) continue;
+        if (run_file(vm, rules, f, err, errlen) < 0) { lua_settop(L, list - 1); return -1; }
+        const char *why = NULL;
+        if (!lua_istable(L, -1)) why = "must return a table";
+        else if (lua_getfield(L, -1, "name") != LUA_TSTRING) why = "needs a string 'name'";
+        else if (lua_getfield(L, -2, "evaluate") != LUA_TFUNCTION) why = "needs a function 'evaluate'";
+        else if (lua_getfield(L, list + 1, lua_tostring(L, -2)) != LUA_TNIL) why = "has the name of another rule";
+        if (why) {
+            snprintf(err, errlen, "%s/%s: a rule %s", rules->root, f->path, why);
+            lua_settop(L, list - 1);
+            return -1;
+        }
+        lua_pop(L, 2);                       /* evaluate, duplicate check */
+        lua_pushboolean(L, 1);
+        lua_setfield(L, list + 1, lua_tostring(L, -2));   /* names[name] = true */
+        lua_pop(L, 1);                       /* name */
+        /* Per-rule counters live beside the rule, in its table. */
+        lua_pushinteger(L, 0);
+        lua_setfield(L, -2, "_hits");
+        lua_pushinteger(L, 0);
+        lua_setfield(L, -2, "_errors");
+        lua_pushstring(L, f->path);
+        lua_setfield(L, -2, "_file");
+        lua_rawseti(L, list, ++n);
+    }
+    lua_settop(L, list - 1);
+    return 0;
+}
+
+/* rules.evaluate(ctx) --> results, errors
+ *   results: { {name, score, reason}, ... } for the rules that fired (score > 0)
+ *   errors:  { {rule, error}, ... } for the rules that failed or were stopped */
+static int l_evaluate(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    rk_vm_t *vm = rk_vm_of(L);
+    if (!vm) return luaL_error(L, "rules run inside riskd only");
+    lua_settop(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &RULES_KEY);   /* 2 */
+    lua_newtable(L);                                 /* 3: results */
+    lua_newtable(L);                                 /* 4: errors */
+    int nres = 0, nerr = 0;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i);                        /* 5: rule */
+        lua_getfield(L, 5, "evaluate");
+        lua_pushvalue(L, 1);
+        char err[512];
+        rk_vm_limits_t lim = { RK_RULE_TIMEOUT_MS, RK_RULE_MAX_INSTRUCTIONS, RK_RULE_MAX_MEMORY };
+        int rc = rk_vm_call_limited(vm, 1, 2, &lim, err, sizeof err);
+        const char *bad = NULL;
+        if (rc == 0) {
+            /* [5 rule, 6 score, 7 reason] */
+            if (!lua_isnil(L, 6) && !lua_isnumber(L, 6)) bad = "evaluate returned a score that is not a number";
+            else if (!lua_isnil(L, 7) && !lua_isstring(L, 7)) bad = "evaluate returned a reason that is not a string";
+        }
+        if (rc != 0 || bad) {
+            const char *what = rc == RK_VM_TIMEOUT ? "stopped: time budget exceeded"
+                             : rc == RK_VM_INSTRUCTIONS ? "stopped: instruction budget exceeded"
+                             : rc == RK_VM_MEMORY ? "stopped: memory budget exceeded" : NULL;
+            lua_settop(L, 5);
+            lua_createtable(L, 0, 2);
+            lua_getfield(L, 5, "name");
+            lua_setfield(L, -2, "rule");
+            lua_pushstring(L, what ? what : bad ? bad : err);
+            lua_setfield(L, -2, "error");
+            lua_rawseti(L, 4, ++nerr);
+            lua_getfield(L, 5, "_errors");
+            lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+            lua_setfield(L, 5, "_errors");
+            lua_pop(L, 1);
+            lua_pushstring(L, what ? what : bad ? bad : err);
+            lua_setfield(L, 5, "_last_error");
+            lua_pop(L, 1);
+            continue;
+        }
+        double score = lua_isnil(L, 6) ? 0 : lua_tonumber(L, 6);
+        if (score > 0) {
+            if (score > 100) score = 100;
+            lua_createtable(L, 0, 3);
+            lua_getfield(L, 5, "name");
+            lua_setfield(L, -2, "name");
+            lua_pushnumber(L, score);
+            lua_setfield(L, -2, "score");
+            lua_pushvalue(L, 7);
+            lua_setfield(L, -2, "reason");
+            lua_rawseti(L, 3, ++nres);
+            lua_getfield(L, 5, "_hits");
+            lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+            lua_setfield(L, 5, "_hits");
+            lua_pop(L, 1);
+        }
+        lua_settop(L, 4);
+    }
+    return 2;
+}
+
+/* rules.list() --> { {name, description, file, hits, errors, last_error}, ... } */
+static int l_list(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &RULES_KEY);
+    if (!lua_istable(L, -1)) { lua_newtable(L); return 1; }
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    lua_createtable(L, (int)n, 0);
+    static const char *const fields[][2] = { { "name", "name" }, { "description", "description" }, { "_file", "file" },
+                                             { "_hits", "hits" }, { "_errors", "errors" }, { "_last_error", "last_error" } };
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -2, i);
+        lua_createtable(L, 0, 6);
+        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+            lua_getfield(L, -2, fields[k][0]);
+            lua_setfield(L, -2, fields[k][1]);
+        }
+        lua_rawseti(L, -3, i);
+        lua_pop(L, 1);
+    }
+    return 1;
+}
+
+/* rules.config() --> the table config.lua returned (empty without one) */
+static int l_config(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CONFIG_KEY) != LUA_TTABLE) { lua_pop(L, 1); lua_newtable(L); }
+    return 1;
+}
+
+int luaopen_riskd_rules(lua_State *L)
+{
+    static const luaL_Reg fns[] = { { "evaluate", l_evaluate }, { "list", l_list }, { "config", l_config }, { NULL, NULL } };
+    luaL_newlib(L, fns);
+    return 1;
+}
