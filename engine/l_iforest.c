@@ -24,6 +24,7 @@
 #include "csv.h"
 #include "iforest.h"
 #include "l_modules.h"
+#include "vm.h"
 
 #define MODEL_T "riskd.iforest.model"
 #define MATRIX_T "riskd.iforest.matrix"
@@ -239,6 +240,17 @@ static model_ud *push_model(lua_State *L)
     u->m = NULL;
     luaL_setmetatable(L, MODEL_T);
     return u;
+}
+
+/* iforest.current() --> the server's login model, or nil when none is loaded */
+static int l_current(lua_State *L)
+{
+    rk_vm_t *vm = rk_vm_of(L);
+    rk_iforest_t *m = vm ? rk_vm_model(vm) : NULL;
+    if (!m) { lua_pushnil(L); return 1; }
+    model_ud *u = push_model(L);
+    u->m = rk_iforest_retain(m);   /* shared: each userdata holds a reference */
+    return 1;
 }
 
 static int opt_int(lua_State *L, int t, const char *k, int def, int lo, int hi)
@@ -479,6 +491,7 @@ int luaopen_riskd_iforest(lua_State *L)
     };
     static const luaL_Reg fns[] = {
         { "train", l_train }, { "load", l_load }, { "matrix", l_matrix }, { "read_csv", l_read_csv },
+        { "current", l_current },
         { NULL, NULL },
     };
     new_type(L, MODEL_T, model_meta, model_methods);

@@ -23,11 +23,12 @@
 
 #include "l_modules.h"
 #include "store.h"
+#include "vm.h"
 
 #define STORE_T "riskd.store.db"
 #define BOX_T "riskd.store.box"
 
-typedef struct { rk_store_t *s; } store_ud;
+typedef struct { rk_store_t *s; int borrowed; } store_ud;   /* borrowed: the worker's, not ours to close */
 
 static store_ud *check_store(lua_State *L, int i)
 {
@@ -211,6 +212,7 @@ static int l_open(lua_State *L)
     }
     store_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->s = NULL;
+    u->borrowed = 0;
     luaL_setmetatable(L, STORE_T);
     char err[1024];
     u->s = rk_store_open(uri, &o, err, sizeof err);
@@ -221,9 +223,33 @@ static int l_open(lua_State *L)
 static int db_close(lua_State *L)
 {
     store_ud *u = luaL_checkudata(L, 1, STORE_T);
-    rk_store_close(u->s);
+    if (!u->borrowed) rk_store_close(u->s);
     u->s = NULL;
     return 0;
+}
+
+/* store.worker() --> this worker's store (opened by the server with --db),
+ * or nil, msg, "no_store" outside a server. One per state, kept. */
+static const char WORKER_KEY = 'w';
+
+static int l_worker(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &WORKER_KEY) == LUA_TUSERDATA) return 1;
+    lua_pop(L, 1);
+    const rk_vm_host_t *h = rk_vm_host(L);
+    if (!h || !h->store) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "no store: not running in a server");
+        lua_pushliteral(L, "no_store");
+        return 3;
+    }
+    store_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->s = h->store;
+    u->borrowed = 1;
+    luaL_setmetatable(L, STORE_T);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &WORKER_KEY);
+    return 1;
 }
 
 static int db_tostring(lua_State *L)
@@ -760,7 +786,7 @@ int luaopen_riskd_store(lua_State *L)
     lua_pop(L, 1);
     if (luaL_newmetatable(L, BOX_T)) luaL_setfuncs(L, box_meta, 0);
     lua_pop(L, 1);
-    static const luaL_Reg fns[] = { { "open", l_open }, { NULL, NULL } };
+    static const luaL_Reg fns[] = { { "open", l_open }, { "worker", l_worker }, { NULL, NULL } };
     luaL_newlib(L, fns);
     return 1;
 }

@@ -34,6 +34,8 @@
 
 #include "log.h"
 #include "scripts.h"
+#include "features.h"
+#include "iforest.h"
 #include "store.h"
 #include "version.h"
 #include "watch.h"
@@ -45,6 +47,8 @@
 #define IDLE_TIMEOUT_S 60
 #define TAG_SCRIPTS 1u
 #define TAG_RULES 2u
+#define TAG_MODELS 4u
+#define MODEL_FILE "login.model"   /* in --models: the login model, if trained */
 #define PURGE_EVERY_S 60      /* retention runs this often... */
 #define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
 #define PURGE_BATCHES 40      /* ...and at most this many batches per run */
@@ -53,16 +57,21 @@
  * generation. Immutable and shared by the workers; the last release frees. */
 typedef struct codeset {
     rk_scripts_t *scripts, *rules;   /* rules may be NULL: no rules folder */
+    rk_iforest_t *model;             /* may be NULL: no model trained yet */
+    uint64_t model_stamp;            /* the model file's mtime and size, to see changes */
     uint64_t generation;
     atomic_int refs;
 } codeset_t;
 
-static codeset_t *codeset_new(rk_scripts_t *scripts, rk_scripts_t *rules, uint64_t generation)
+static codeset_t *codeset_new(rk_scripts_t *scripts, rk_scripts_t *rules, rk_iforest_t *model,
+                              uint64_t stamp, uint64_t generation)
 {
     codeset_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->scripts = rk_scripts_retain(scripts);
     c->rules = rk_scripts_retain(rules);
+    c->model = rk_iforest_retain(model);
+    c->model_stamp = stamp;
     c->generation = generation;
     atomic_init(&c->refs, 1);
     return c;
@@ -73,6 +82,7 @@ static void codeset_release(codeset_t *c)
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1) return;
     rk_scripts_release(c->scripts);
     rk_scripts_release(c->rules);
+    rk_iforest_release(c->model);
     free(c);
 }
 
@@ -112,7 +122,7 @@ static rk_vm_t *build_vm(rk_server_t *s, const codeset_t *set, const rk_vm_host_
                          int *handle_ref, char *err, size_t errlen)
 {
     rk_vm_opts_t o = { set->scripts, s->cfg->lua_memory_limit, LOAD_TIMEOUT_MS, host, ENTRY_MODULE,
-                       set->rules, set->generation };
+                       set->rules, set->generation, set->model };
     rk_vm_t *vm = rk_vm_new(&o, err, errlen);
     if (!vm) return NULL;
     lua_State *L = rk_vm_state(vm);
@@ -207,8 +217,15 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->trusted = &s->trusted;
     w->metrics = s->metrics;
     w->server = s;
-    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg };
+    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL };
     w->handle_ref = LUA_NOREF;
+    /* Each worker has its own store handle: one SQLite connection per
+     * thread; with MongoDB, handles share one client pool. */
+    rk_store_opts_t so;
+    rk_store_defaults(&so);
+    so.retention_days = s->cfg->retention_days;
+    w->host.store = rk_store_open(s->cfg->db, &so, err, errlen);
+    if (!w->host.store) return -1;
 
     codeset_t *set = current_set(s);
     w->vm = build_vm(s, set, &w->host, &w->handle_ref, err, errlen);
@@ -254,9 +271,27 @@ static void worker_free(rk_worker_t *w)
     if (w->http) evhttp_free(w->http);
     if (w->base) event_base_free(w->base);
     rk_vm_free(w->vm);
+    rk_store_close(w->host.store);   /* after the state: it may still hold the handle */
 }
 
 /* ---- reload (main thread) ---------------------------------------------- */
+
+/* Loads the login model if there is one: NULL without error when the file
+ * is absent; a file that fails its checks, or was trained on other features,
+ * is an error. stamp identifies the file's version (mtime and size). */
+static rk_iforest_t *load_model(rk_server_t *s, uint64_t *stamp, int *failed, char *err, size_t errlen)
+{
+    char path[1200];
+    struct stat st;
+    *failed = 0;
+    *stamp = 0;
+    snprintf(path, sizeof path, "%s/%s", s->cfg->models, MODEL_FILE);
+    if (stat(path, &st) < 0) return NULL;
+    *stamp = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec + (uint64_t)st.st_size;
+    rk_iforest_t *m = rk_iforest_load(path, rk_features_names, RK_F_COUNT, err, errlen);
+    if (!m) *failed = 1;
+    return m;
+}
 
 /* Loads the rules folder: NULL without error when there is none. */
 static rk_scripts_t *load_rules(rk_server_t *s, int *failed, char *err, size_t errlen)
@@ -276,24 +311,29 @@ static void reload(rk_server_t *s, unsigned which)
     char err[2048] = "";
     codeset_t *cur = current_set(s), *next = NULL;
     rk_scripts_t *scripts = NULL, *rules = NULL;
+    rk_iforest_t *model = NULL;
+    uint64_t stamp = cur->model_stamp;
     rk_vm_t *vm = NULL;
     int ref, failed = 0;
     if (which & TAG_SCRIPTS) failed = !(scripts = rk_scripts_load(s->cfg->scripts, err, sizeof err));
     else scripts = rk_scripts_retain(cur->scripts);
     if (!failed && (which & TAG_RULES)) rules = load_rules(s, &failed, err, sizeof err);
     else if (!failed) rules = rk_scripts_retain(cur->rules);
+    if (!failed && (which & TAG_MODELS)) model = load_model(s, &stamp, &failed, err, sizeof err);
+    else if (!failed) model = rk_iforest_retain(cur->model);
     if (!failed && scripts->digest == cur->scripts->digest &&
-        (rules ? rules->digest : 0) == (cur->rules ? cur->rules->digest : 0))
+        (rules ? rules->digest : 0) == (cur->rules ? cur->rules->digest : 0) && stamp == cur->model_stamp)
         goto done;   /* touched, not changed */
     if (!failed) {
-        next = codeset_new(scripts, rules, cur->generation + 1);
+        next = codeset_new(scripts, rules, model, stamp, cur->generation + 1);
         if (next) vm = build_vm(s, next, NULL, &ref, err, sizeof err);
     }
+    const char *what = (which & TAG_SCRIPTS) ? "scripts" : (which & TAG_RULES) ? "rules" : "model";
     if (!vm) {
         rk_metrics_inc(s->metrics, RK_M_RELOAD_FAILURES);
         rk_log_t e;
-        rk_log_begin(&e, RK_LOG_ERROR, (which & TAG_RULES) && !(which & TAG_SCRIPTS)
-                     ? "rules rejected, previous version keeps serving" : "scripts rejected, previous version keeps serving");
+        rk_log_begin(&e, RK_LOG_ERROR, "change rejected, previous version keeps serving");
+        rk_log_str(&e, "what", what);
         rk_log_str(&e, "error", err);
         rk_log_int(&e, "generation", (long long)cur->generation);
         rk_log_end(&e);
@@ -309,16 +349,19 @@ static void reload(rk_server_t *s, unsigned which)
     rk_metrics_inc(s->metrics, RK_M_RELOADS);
     rk_metrics_set_generation(s->metrics, cur->generation + 1);
     rk_log_t e;
-    rk_log_begin(&e, RK_LOG_INFO, which & TAG_SCRIPTS ? "scripts reloaded" : "rules reloaded");
+    rk_log_begin(&e, RK_LOG_INFO, "reloaded");
+    rk_log_str(&e, "what", what);
     rk_log_int(&e, "generation", (long long)cur->generation + 1);
     rk_log_int(&e, "scripts", (long long)scripts->n);
     rk_log_int(&e, "rules", rules ? (long long)rules->n : 0);
+    rk_log_bool(&e, "model", model != NULL);
     rk_log_end(&e);
     for (int i = 0; i < s->nworkers; i++) event_active(s->workers[i].reload_ev, EV_READ, 0);
 done:
     codeset_release(next);
     rk_scripts_release(scripts);
     rk_scripts_release(rules);
+    rk_iforest_release(model);
     codeset_release(cur);
 }
 
@@ -434,13 +477,16 @@ static int open_listener(rk_server_t *s, char *err, size_t errlen)
 
 static int load_initial_code(rk_server_t *s, char *err, size_t errlen)
 {
-    int failed, ref;
+    int failed = 0, ref;
+    uint64_t stamp = 0;
     rk_scripts_t *scripts = rk_scripts_load(s->cfg->scripts, err, errlen);
     if (!scripts) return -1;
     rk_scripts_t *rules = load_rules(s, &failed, err, errlen);
-    codeset_t *set = failed ? NULL : codeset_new(scripts, rules, 1);
+    rk_iforest_t *model = failed ? NULL : load_model(s, &stamp, &failed, err, errlen);
+    codeset_t *set = failed ? NULL : codeset_new(scripts, rules, model, stamp, 1);
     rk_scripts_release(scripts);
     rk_scripts_release(rules);
+    rk_iforest_release(model);
     if (!set) return -1;
     rk_vm_t *vm = build_vm(s, set, NULL, &ref, err, errlen);
     if (!vm) { codeset_release(set); return -1; }
@@ -456,6 +502,10 @@ static int start_watching(rk_server_t *s, char *err, size_t errlen)
     if (!s->watch || rk_watch_add_tree(s->watch, s->cfg->scripts, TAG_SCRIPTS, err, errlen) < 0)
         return -1;
     if (s->current->rules && rk_watch_add_tree(s->watch, s->cfg->rules, TAG_RULES, err, errlen) < 0)
+        return -1;
+    struct stat st;
+    if (stat(s->cfg->models, &st) == 0 && S_ISDIR(st.st_mode) &&
+        rk_watch_add_tree(s->watch, s->cfg->models, TAG_MODELS, err, errlen) < 0)
         return -1;
     s->watch_ev = event_new(s->base, rk_watch_fd(s->watch), EV_READ | EV_PERSIST, on_watch, s);
     s->debounce_ev = evtimer_new(s->base, on_debounce, s);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "iforest.h"
 #include "l_modules.h"
 #include "sandbox.h"
 
@@ -19,6 +20,7 @@ struct rk_vm {
     lua_State *L;
     rk_scripts_t *scripts;
     rk_scripts_t *rules;
+    rk_iforest_t *model;
     uint64_t generation;
     size_t mem, mem_limit;
     size_t call_mem_cap;    /* 0, or a ceiling on mem for the innermost limited call */
@@ -246,6 +248,7 @@ rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen)
     vm->scripts = rk_scripts_retain(o->scripts);
     vm->rules = rk_scripts_retain(o->rules);
     vm->generation = o->generation;
+    vm->model = rk_iforest_retain(o->model);
     vm->L = lua_newstate(vm_alloc, vm);
     if (!vm->L) { snprintf(err, errlen, "cannot create a Lua state"); goto fail; }
     *(rk_vm_t **)lua_getextraspace(vm->L) = vm;
@@ -287,6 +290,7 @@ void rk_vm_free(rk_vm_t *vm)
     if (vm->L) lua_close(vm->L);
     rk_scripts_release(vm->scripts);
     rk_scripts_release(vm->rules);
+    rk_iforest_release(vm->model);
     free(vm);
 }
 
@@ -299,6 +303,7 @@ lua_State *rk_vm_state(rk_vm_t *vm) { return vm->L; }
 const rk_scripts_t *rk_vm_scripts(const rk_vm_t *vm) { return vm->scripts; }
 const rk_scripts_t *rk_vm_rules(const rk_vm_t *vm) { return vm->rules; }
 uint64_t rk_vm_generation(const rk_vm_t *vm) { return vm->generation; }
+rk_iforest_t *rk_vm_model(const rk_vm_t *vm) { return vm->model; }
 size_t rk_vm_memory(const rk_vm_t *vm) { return vm->mem; }
 
 void rk_vm_push_entry(rk_vm_t *vm)

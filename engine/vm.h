@@ -20,10 +20,14 @@
 struct rk_config;
 
 /* What the embedding tells the `riskd.engine` module; NULL outside a server. */
+struct rk_store;
+struct rk_iforest;
+
 typedef struct rk_vm_host {
     rk_metrics_t *metrics;
     int worker;
     const struct rk_config *config;
+    struct rk_store *store;       /* this worker's own store handle, or NULL */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;
@@ -36,6 +40,7 @@ typedef struct rk_vm_opts {
     const char *entry;            /* module to require, "lib.dispatch" */
     rk_scripts_t *rules;          /* risk rules (sandboxed), or NULL; retained */
     uint64_t generation;          /* of the code set, for /healthz and reloads */
+    struct rk_iforest *model;     /* the login model, or NULL; retained by the vm */
 } rk_vm_opts_t;
 
 rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen);
@@ -44,6 +49,7 @@ lua_State *rk_vm_state(rk_vm_t *vm);
 const rk_scripts_t *rk_vm_scripts(const rk_vm_t *vm);
 const rk_scripts_t *rk_vm_rules(const rk_vm_t *vm);   /* NULL when loaded without rules */
 uint64_t rk_vm_generation(const rk_vm_t *vm);
+struct rk_iforest *rk_vm_model(const rk_vm_t *vm);   /* borrowed; NULL without a model */
 /* Pushes the entry module's value (a table, or the function it returned). [-0,+1,-] */
 void rk_vm_push_entry(rk_vm_t *vm);
 size_t rk_vm_memory(const rk_vm_t *vm);

@@ -9,7 +9,7 @@ static rk_vm_t *make(const char *dir, size_t mem, char *err, size_t errlen)
 {
     rk_scripts_t *s = rk_scripts_load(dir, err, errlen);
     assert_non_null(s);
-    rk_vm_opts_t o = { s, mem, 500, NULL, "main", NULL, 7 };
+    rk_vm_opts_t o = { s, mem, 500, NULL, "main", NULL, 7, NULL };
     rk_vm_t *vm = rk_vm_new(&o, err, errlen);
     rk_scripts_release(s);   /* the vm holds its own reference */
     return vm;

@@ -250,9 +250,9 @@ def test_reload():
 
         def broken_is_rejected():
             srv.write("api/e2e.lua", handler.replace('version = "v1"', 'version = "v3"') + "\nthis is not lua\n")
-            ok = wait_for(lambda: any(l.get("msg", "").startswith("scripts rejected") for l in srv.lines()), 2.0)
+            ok = wait_for(lambda: any(l.get("msg", "").startswith("change rejected") and l.get("what") == "scripts" for l in srv.lines()), 2.0)
             assert ok, "no rejection logged"
-            rej = [l for l in srv.lines() if l.get("msg", "").startswith("scripts rejected")][-1]
+            rej = [l for l in srv.lines() if l.get("msg", "").startswith("change rejected") and l.get("what") == "scripts"][-1]
             assert re.search(r"api/e2e\.lua:\d+:", rej["error"]), rej
             for _ in range(10):
                 assert srv.get_json("/e2e/version")[1]["version"] == "v2"
@@ -261,7 +261,7 @@ def test_reload():
 
         def missing_handler_rejected():
             srv.write("e2e_routes.lua", 'return { { "GET", "/e2e/version", "e2e.nothing" } }')
-            ok = wait_for(lambda: sum(1 for l in srv.lines() if l.get("msg", "").startswith("scripts rejected")) >= 2, 2.0)
+            ok = wait_for(lambda: sum(1 for l in srv.lines() if l.get("msg", "").startswith("change rejected") and l.get("what") == "scripts") >= 2, 2.0)
             assert ok, "route to a missing handler was not rejected"
             assert srv.get_json("/e2e/version")[1]["version"] == "v2"
         check("a route to a missing handler is rejected", missing_handler_rejected)
