@@ -11,4 +11,11 @@ return {
     { "GET", "/healthz", "health.healthz" },
     { "GET", "/metrics", "health.metrics" },
     { "GET", "/api/ping", "health.ping" },
+
+    { "POST", "/api/login/analyze", "login.analyze" },
+    { "GET", "/api/login/events", "login.events" },
+    { "GET", "/api/login/events/:id", "login.event" },
+    { "GET", "/api/login/events/:id/explain", "login.explain" },
+
+    { "GET", "/api/admin/rules", "admin.rules" },
 }

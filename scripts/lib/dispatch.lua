@@ -37,6 +37,8 @@ end
 M.router = build(routes)
 
 local JSON_TYPE = "application/json"
+local EMPTY = response.EMPTY_ARRAY
+local EMPTY_QUOTED = '"' .. EMPTY:gsub("%p", "%%%0") .. '"'
 
 local TEXT_TYPE = "text/plain; charset=utf-8"
 
@@ -44,7 +46,9 @@ local TEXT_TYPE = "text/plain; charset=utf-8"
 local function encode(route, status, body, headers)
     local ctype = headers and headers["Content-Type"]
     if type(body) == "table" then
-        return status, json.encode(body), ctype or JSON_TYPE, headers, route
+        local out = json.encode(body)
+        if out:find(EMPTY, 1, true) then out = out:gsub(EMPTY_QUOTED, "[]") end
+        return status, out, ctype or JSON_TYPE, headers, route
     elseif type(body) == "string" then
         return status, body, ctype or TEXT_TYPE, headers, route
     elseif body == nil then
@@ -53,8 +57,10 @@ local function encode(route, status, body, headers)
     error("handler returned a body of type " .. type(body))
 end
 
+-- JSON unless the client said it is something else; curl -d's default form
+-- type is taken as JSON too, since that is what it almost always carries.
 local function is_json(ct)
-    return ct == nil or ct:find("json", 1, true) ~= nil
+    return ct == nil or ct:find("json", 1, true) ~= nil or ct:find("x-www-form-urlencoded", 1, true) ~= nil
 end
 
 function M.handle(req)

@@ -1,6 +1,15 @@
 -- lib/response.lua — the shapes of responses, so every handler answers alike.
 local M = {}
 
+-- lua-cjson 2.1.0 (Debian 12) writes an empty table as {}; a list that may be
+-- empty goes through array(), and the dispatcher turns the marker into [].
+M.EMPTY_ARRAY = "@@riskd:empty-array@@"
+
+function M.array(t)
+    if t == nil or next(t) == nil then return M.EMPTY_ARRAY end
+    return t
+end
+
 -- Every error body is {"error":{"code":...,"message":...}}.
 function M.error(status, code, message, headers)
     return status, { error = { code = code, message = message } }, headers

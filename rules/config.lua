@@ -1,0 +1,30 @@
+-- rules/config.lua — every threshold and weight of the risk rules and of the
+-- scoring, in one place. Rules see it as the global `config`; the pipeline
+-- reads it with riskd.rules.config(). Edit it live: a change that fails to
+-- load is rejected and the previous one keeps serving.
+return {
+    -- risk score (0-100) at which each level starts
+    levels = { medium = 30, high = 60, critical = 80 },
+    -- what a service should do at each level
+    actions = { low = "allow", medium = "challenge", high = "challenge", critical = "block" },
+    -- the action when the store is down or slow and the answer is degraded
+    degraded_action = "challenge",
+    -- the model's score (0-1) from which an attempt counts as an anomaly
+    anomaly_threshold = 0.62,
+
+    weights = {
+        anomaly = 60,          -- at the maximum anomaly score
+        new_device = 25,
+        new_country = 35,
+        new_prefix = 10,
+        unusual_hour = 15,
+        impossible_travel = 75,
+        brute_force = 30,      -- at the threshold, growing with each further failure
+        stuffing = 45,         -- at the threshold, growing with each further account
+    },
+    max_speed_kmh = 900,       -- faster than an airliner between two logins
+    min_travel_km = 300,       -- closer than this is never "impossible travel" (geolocation noise)
+    brute_force_failures = 5,  -- failed attempts of one user in an hour
+    stuffing_users = 5,        -- distinct accounts tried from one address in an hour
+    unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual
+}

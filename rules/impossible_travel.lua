@@ -1,0 +1,22 @@
+-- Two logins too far apart for the time between them.
+local function duration(hours)
+    local minutes = math.floor(hours * 60 + 0.5)
+    return string.format("%d h %d min", minutes // 60, minutes % 60)
+end
+
+local function km(x)
+    local s = string.format("%d", math.floor(x + 0.5))
+    return s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", "")
+end
+
+return {
+    name = "impossible_travel",
+    description = "the distance from the last successful login needs an implausible speed",
+    evaluate = function(ctx)
+        local f = ctx.features
+        if f.distance_km < config.min_travel_km or f.speed_kmh <= config.max_speed_kmh then return nil end
+        local hours = f.distance_km / f.speed_kmh
+        return config.weights.impossible_travel,
+            "impossible travel: " .. km(f.distance_km) .. " km in " .. duration(hours)
+    end,
+}

@@ -1,0 +1,9 @@
+-- An address range (/24 or /48) the user has never logged in from. Weak on
+-- its own: phones and home lines change addresses.
+return {
+    name = "new_network",
+    description = "the user never logged in from this /24 (IPv4) or /48 (IPv6)",
+    evaluate = function(ctx)
+        if ctx.features.new_prefix == 1 then return config.weights.new_prefix, "new network" end
+    end,
+}

@@ -1,0 +1,127 @@
+-- api/login.lua — login analysis and the event history (the Flask system's
+-- /api/login/* paths).
+local cjson = require("cjson")
+local analyze = require("lib.analyze")
+local response = require("lib.response")
+local time = require("lib.time")
+local features = require("riskd.features")
+local iforest = require("riskd.iforest")
+local rules = require("riskd.rules")
+local store = require("riskd.store")
+
+local M = {}
+
+-- The worker's store and model, looked up on first use (this state is
+-- rebuilt on every reload, so they are never stale).
+local deps
+
+local function get_deps()
+    if deps then return deps end
+    deps = {
+        store = store.worker(),
+        model = iforest.current(),
+        rules = rules,
+        features = features,
+        config = rules.config(),
+        format_time = time.format,
+    }
+    return deps
+end
+
+local function now_ms() return math.floor(os.time() * 1000) end
+
+-- POST /api/login/analyze
+function M.analyze(req)
+    local d = get_deps()
+    local a, field, msg = analyze.validate(req.body, now_ms(), time.parse)
+    if not a then return response.error(400, "invalid_field", msg, { ["X-Invalid-Field"] = field }) end
+    local ok = require("riskd.net").parse_ip(a.ip_address)
+    if not ok then return response.error(400, "invalid_field", "ip_address is not an IPv4 or IPv6 address") end
+    local result = analyze.analyze(a, d)
+    if result.alert_id == nil then result.alert_id = cjson.null end
+    if result.event_id == nil then result.event_id = cjson.null end
+    result.reasons = response.array(result.reasons)
+    result.rules = response.array(result.rules)
+    result.rule_errors = response.array(result.rule_errors)
+    return 200, result
+end
+
+local function public_event(e)
+    return {
+        event_id = e.id, user_id = e.user_id, timestamp = time.format(e.ts), ip_address = e.ip_address,
+        success = e.success, location = { country = e.country, city = e.city, latitude = e.latitude, longitude = e.longitude },
+        device = { device_id = e.device_id, user_agent = e.user_agent, os = e.os, browser = e.browser },
+        risk_score = e.risk_score, risk_level = e.risk_level, action = e.action, is_anomaly = e.is_anomaly,
+        anomaly_score = e.anomaly_score, reasons = e.reasons, rules = e.rules, features = e.features,
+        alert_id = e.alert_id or cjson.null,
+    }
+end
+
+local LEVELS = { low = true, medium = true, high = true, critical = true }
+
+-- GET /api/login/events
+function M.events(req)
+    local d = get_deps()
+    if not d.store then return response.error(503, "store_unavailable", "no store") end
+    local q, f = req.query, {}
+    f.user_id = q.user_id
+    if q.risk_level then
+        if not LEVELS[q.risk_level] then return response.bad_request("risk_level must be low, medium, high or critical", "invalid_field") end
+        f.risk_level = q.risk_level
+    end
+    if q.min_risk then
+        f.min_risk = tonumber(q.min_risk)
+        if not f.min_risk then return response.bad_request("min_risk must be a number", "invalid_field") end
+    end
+    for _, k in ipairs({ "since", "until" }) do
+        if q[k] then
+            local ms, why = time.parse(q[k])
+            if not ms then return response.bad_request(k .. ": " .. why, "invalid_field") end
+            f[k] = ms
+        end
+    end
+    if q.anomaly then f.anomaly = q.anomaly == "true" or q.anomaly == "1" end
+    f.page = math.tointeger(tonumber(q.page or "1"))
+    f.per_page = math.tointeger(tonumber(q.per_page or "20"))
+    if not f.page or f.page < 1 then return response.bad_request("page must be a positive integer", "invalid_field") end
+    if not f.per_page or f.per_page < 1 or f.per_page > 100 then
+        return response.bad_request("per_page must be an integer from 1 to 100", "invalid_field")
+    end
+    local page, err = d.store:events(f)
+    if not page then return response.error(503, "store_unavailable", err) end
+    local out = {}
+    for i, e in ipairs(page.events) do out[i] = public_event(e) end
+    return 200, { events = response.array(out), total = page.total, page = page.page, per_page = page.per_page }
+end
+
+local function get_event(req)
+    local d = get_deps()
+    if not d.store then return nil, response.error(503, "store_unavailable", "no store") end
+    local e, err, code = d.store:event(req.params.id)
+    if not e then
+        if code == "not_found" then return nil, response.not_found("no event " .. req.params.id) end
+        return nil, response.error(503, "store_unavailable", err)
+    end
+    return e
+end
+
+-- GET /api/login/events/:id
+function M.event(req)
+    local e, s, b = get_event(req)
+    if not e then return s, b end
+    return 200, public_event(e)
+end
+
+-- GET /api/login/events/:id/explain
+function M.explain(req)
+    local e, s, b = get_event(req)
+    if not e then return s, b end
+    return 200, {
+        event_id = e.id, anomaly_score = e.anomaly_score, is_anomaly = e.is_anomaly,
+        contributions = e.contributions or cjson.null, features = e.features,
+        rules = response.array(e.rules),
+        rule_errors = response.array(e.rule_errors),
+    }
+end
+
+return M

@@ -1,0 +1,145 @@
+-- lib/analyze.lua — the analysis of one login attempt:
+--   1. profile and recent activity from the store
+--   2. features (riskd.features, C)
+--   3. the model's anomaly score and its explanation (riskd.iforest, C)
+--   4. the risk rules (rules/*.lua, sandboxed; riskd.rules)
+--   5. combine: rule scores -> risk score, level, action, reasons
+--   6. record the event and update the profile
+-- Its collaborators are passed in (deps), so specs can drive it with fakes.
+local M = {}
+
+local HOUR = 3600000
+
+local function round2(x) return math.floor(x * 100 + 0.5) / 100 end
+
+-- Validates the body of POST /api/login/analyze. Returns the attempt, or
+-- nil, field, message.
+function M.validate(body, now_ms, parse_time)
+    if type(body) ~= "table" then return nil, "body", "expected a JSON object" end
+    local a = {}
+    if type(body.user_id) ~= "string" or body.user_id == "" or #body.user_id > 128 then
+        return nil, "user_id", "user_id is required: a string of 1 to 128 characters"
+    end
+    a.user_id = body.user_id
+    if type(body.ip_address) ~= "string" then return nil, "ip_address", "ip_address is required" end
+    a.ip_address = body.ip_address
+    if body.timestamp == nil then
+        a.ts = now_ms
+    else
+        local ms, why = parse_time(body.timestamp)
+        if not ms then return nil, "timestamp", "timestamp: " .. why end
+        a.ts = ms
+    end
+    if body.success == nil then a.success = true
+    elseif type(body.success) == "boolean" then a.success = body.success
+    else return nil, "success", "success must be true or false" end
+    local loc = body.location
+    if loc ~= nil then
+        if type(loc) ~= "table" then return nil, "location", "location must be an object" end
+        for _, k in ipairs({ "country", "city" }) do
+            if loc[k] ~= nil and type(loc[k]) ~= "string" then return nil, "location." .. k, "location." .. k .. " must be a string" end
+            a[k] = loc[k]
+        end
+        if (loc.latitude == nil) ~= (loc.longitude == nil) then
+            return nil, "location", "latitude and longitude go together"
+        end
+        if loc.latitude ~= nil then
+            if type(loc.latitude) ~= "number" or loc.latitude < -90 or loc.latitude > 90 then
+                return nil, "location.latitude", "location.latitude must be a number from -90 to 90"
+            end
+            if type(loc.longitude) ~= "number" or loc.longitude < -180 or loc.longitude > 180 then
+                return nil, "location.longitude", "location.longitude must be a number from -180 to 180"
+            end
+            a.latitude, a.longitude = loc.latitude, loc.longitude
+        end
+    end
+    local dev = body.device
+    if dev ~= nil then
+        if type(dev) ~= "table" then return nil, "device", "device must be an object" end
+        for _, k in ipairs({ "device_id", "user_agent", "os", "browser" }) do
+            if dev[k] ~= nil and (type(dev[k]) ~= "string" or #dev[k] > 512) then
+                return nil, "device." .. k, "device." .. k .. " must be a string of at most 512 characters"
+            end
+            a[k] = dev[k]
+        end
+    end
+    return a
+end
+
+-- The monotone combination of rule scores (0..100): a probabilistic OR, so
+-- that each firing rule raises the risk and none can lower it, and the
+-- result is continuous for ranking.
+function M.combine(results)
+    local keep = 1
+    for _, r in ipairs(results) do keep = keep * (1 - math.min(r.score, 100) / 100) end
+    return round2(100 * (1 - keep))
+end
+
+function M.level(score, cfg)
+    local t = cfg.levels
+    if score >= t.critical then return "critical" end
+    if score >= t.high then return "high" end
+    if score >= t.medium then return "medium" end
+    return "low"
+end
+
+-- deps: { store (or nil), model (or nil), rules, features, config, now, format_time }
+function M.analyze(a, deps)
+    local cfg = deps.config
+    local degraded = false
+    local profile, recent = nil, { failures = 0, ip_users = 0 }
+    if deps.store then
+        local p, err, code = deps.store:profile(a.user_id)
+        if p then profile = p elseif code ~= "not_found" then degraded = true end
+        local f, u = deps.store:recent(a.user_id, a.ip_address, a.ts - HOUR)
+        if f then recent = { failures = f, ip_users = u } else degraded = true end
+    else
+        degraded = true
+    end
+
+    local features, row = deps.features.extract(a, profile, recent)
+
+    local anomaly = { score = nil, is_anomaly = false }
+    if deps.model then
+        local s = deps.model:score(row)
+        local phi, expected = deps.model:explain(row)
+        anomaly = { score = s, is_anomaly = s >= cfg.anomaly_threshold, expected = expected, contributions = phi }
+    end
+
+    local ctx = { attempt = a, profile = profile, features = features, anomaly = anomaly, recent = recent }
+    local results, rule_errors = deps.rules.evaluate(ctx)
+    table.sort(results, function(x, y) return x.score > y.score end)
+
+    local score = M.combine(results)
+    local level = M.level(score, cfg)
+    local action = cfg.actions[level]
+    local reasons = {}
+    for _, r in ipairs(results) do reasons[#reasons + 1] = r.reason or r.name end
+
+    local event = {
+        user_id = a.user_id, ts = a.ts, ip_address = a.ip_address, success = a.success,
+        country = a.country, city = a.city, latitude = a.latitude, longitude = a.longitude,
+        device_id = a.device_id, user_agent = a.user_agent, os = a.os, browser = a.browser,
+        risk_score = score, risk_level = level, action = action,
+        is_anomaly = anomaly.is_anomaly, anomaly_score = anomaly.score or 0,
+        reasons = reasons, rules = results, features = features, rule_errors = rule_errors,
+        contributions = anomaly.contributions,
+    }
+    local id
+    if deps.store and not degraded then
+        local err
+        id, err = deps.store:record(event)
+        if not id then degraded = true end
+    end
+    if degraded then action = cfg.degraded_action end
+
+    return {
+        event_id = id, user_id = a.user_id, timestamp = deps.format_time(a.ts),
+        risk_score = score, risk_level = level, action = action,
+        is_anomaly = anomaly.is_anomaly, anomaly_score = anomaly.score and math.floor(anomaly.score * 10000 + 0.5) / 10000,
+        reasons = reasons, rules = results, features = features,
+        alert_id = nil, rule_errors = rule_errors, degraded = degraded or nil,
+    }
+end
+
+return M
