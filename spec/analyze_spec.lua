@@ -1,0 +1,123 @@
+-- spec/analyze_spec.lua — lib/analyze.lua with fake collaborators: input
+-- validation, score combination, levels, degraded answers.
+local analyze = require("lib.analyze")
+local time = require("lib.time")
+
+local config = assert(loadfile("rules/config.lua", "t"))()
+
+local NOW = 1700000000000
+
+describe("analyze.validate", function()
+    local function v(body) return analyze.validate(body, NOW, time.parse) end
+
+    it("fills defaults", function()
+        local a = assert(v({ user_id = "u", ip_address = "192.0.2.1" }))
+        assert.are.equal(NOW, a.ts)
+        assert.is_true(a.success)
+    end)
+
+    it("names the field that is wrong", function()
+        local cases = {
+            { {}, "user_id" }, { { user_id = "" }, "user_id" }, { { user_id = "u" }, "ip_address" },
+            { { user_id = "u", ip_address = "1.2.3.4", timestamp = "soon" }, "timestamp" },
+            { { user_id = "u", ip_address = "1.2.3.4", success = "yes" }, "success" },
+            { { user_id = "u", ip_address = "1.2.3.4", location = "Paris" }, "location" },
+            { { user_id = "u", ip_address = "1.2.3.4", location = { latitude = 1 } }, "location" },
+            { { user_id = "u", ip_address = "1.2.3.4", location = { latitude = 91, longitude = 0 } }, "location.latitude" },
+            { { user_id = "u", ip_address = "1.2.3.4", location = { country = 3 } }, "location.country" },
+            { { user_id = "u", ip_address = "1.2.3.4", device = { device_id = {} } }, "device.device_id" },
+            { "not an object", "body" },
+        }
+        for _, c in ipairs(cases) do
+            local a, field, msg = v(c[1])
+            assert.is_nil(a)
+            assert.are.equal(c[2], field)
+            assert.is_string(msg)
+        end
+    end)
+end)
+
+describe("analyze.combine and level", function()
+    it("is monotone and continuous", function()
+        assert.are.equal(0, analyze.combine({}))
+        assert.are.equal(25, analyze.combine({ { score = 25 } }))
+        assert.are.equal(43.75, analyze.combine({ { score = 25 }, { score = 25 } }))
+        assert.are.equal(100, analyze.combine({ { score = 100 }, { score = 5 } }))
+        assert.is_true(analyze.combine({ { score = 30 }, { score = 10 } }) > analyze.combine({ { score = 30 } }))
+    end)
+
+    it("maps scores to levels", function()
+        assert.are.equal("low", analyze.level(29.99, config))
+        assert.are.equal("medium", analyze.level(30, config))
+        assert.are.equal("high", analyze.level(60, config))
+        assert.are.equal("critical", analyze.level(80, config))
+    end)
+end)
+
+describe("analyze.analyze", function()
+    local recorded
+    local function deps(over)
+        local d = {
+            store = {
+                profile = function() return nil, "no profile", "not_found" end,
+                recent = function() return 0, 1 end,
+                record = function(_, e) recorded = e; return "evt1" end,
+            },
+            features = require("riskd.features"),
+            rules = { evaluate = function(ctx)
+                local r = {}
+                if ctx.features.failures_1h >= 5 then r[1] = { name = "brute_force", score = 50, reason = "many" } end
+                r[#r + 1] = { name = "small", score = 10, reason = "small" }
+                return r, {}
+            end },
+            config = config,
+            format_time = time.format,
+        }
+        for k, v in pairs(over or {}) do d[k] = v end
+        return d
+    end
+    local attempt = { user_id = "u", ip_address = "192.0.2.1", ts = NOW, success = true }
+
+    it("scores, explains and records", function()
+        local r = analyze.analyze(attempt, deps())
+        assert.are.equal("evt1", r.event_id)
+        assert.are.equal(10, r.risk_score)
+        assert.are.equal("low", r.risk_level)
+        assert.are.equal("allow", r.action)
+        assert.are.same({ "small" }, r.reasons)
+        assert.are.equal(10, recorded.risk_score)
+        assert.are.equal("u", recorded.user_id)
+        assert.is_nil(r.degraded)
+    end)
+
+    it("orders reasons by score", function()
+        local d = deps()
+        d.store.recent = function() return 7, 1 end
+        local r = analyze.analyze(attempt, d)
+        assert.are.same({ "many", "small" }, r.reasons)
+        assert.are.equal(55, r.risk_score)
+        assert.are.equal("medium", r.risk_level)
+        assert.are.equal("challenge", r.action)
+    end)
+
+    it("answers degraded when the store fails", function()
+        local d = deps()
+        d.store.recent = function() return nil, "database is locked", "store_error" end
+        local r = analyze.analyze(attempt, d)
+        assert.is_true(r.degraded)
+        assert.are.equal(config.degraded_action, r.action)
+        assert.is_nil(r.event_id)
+        local r2 = analyze.analyze(attempt, deps({ store = false }))
+        assert.is_true(r2.degraded)
+    end)
+
+    it("uses the model when there is one", function()
+        local model = {
+            score = function(_, row) assert.are.equal(15, #row) return 0.9 end,
+            explain = function() return { new_device = 0.3 }, 0.45 end,
+        }
+        local r = analyze.analyze(attempt, deps({ model = model }))
+        assert.is_true(r.is_anomaly)
+        assert.are.equal(0.9, r.anomaly_score)
+    end)
+end)

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""End-to-end: a scripted story replayed through POST /api/login/analyze on
+a real server (SQLite store, the shipped rules, no model): a user's normal
+week, then a takeover from another continent on a new device, impossible
+travel, a brute-force burst and one address trying many users. Checks the
+levels, actions, reasons and rule results the story must produce. TAP."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.abspath(os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "riskd")))
+results = []
+
+
+def check(name, fn):
+    try:
+        fn()
+        ok, detail = True, ""
+    except Exception as e:
+        ok, detail = False, "%s: %s" % (type(e).__name__, e)
+    results.append(ok)
+    print(("ok" if ok else "not ok") + " %d - %s" % (len(results), name), flush=True)
+    for line in detail.splitlines():
+        print("#   " + line)
+
+
+class Server:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="riskd-story-")
+        self.rules = os.path.join(self.tmp, "rules")
+        shutil.copytree(os.path.join(ROOT, "rules"), self.rules)
+        # A hostile rule: it loops. The request must still succeed.
+        with open(os.path.join(self.rules, "zz_loops.lua"), "w") as f:
+            f.write("return { name = 'loops', description = 'test', evaluate = function() while true do end end }\n")
+        self.log = open(os.path.join(self.tmp, "log"), "w+")
+        self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--scripts",
+                                      os.path.join(ROOT, "scripts"), "--rules", self.rules, "--models",
+                                      os.path.join(self.tmp, "models"), "--db", "sqlite:" + os.path.join(self.tmp, "db")],
+                                     stdout=self.log, stderr=self.log, cwd=self.tmp)
+        deadline = time.time() + 10
+        self.port = None
+        while time.time() < deadline and not self.port:
+            time.sleep(0.05)
+            with open(os.path.join(self.tmp, "log")) as f:
+                for line in f:
+                    d = json.loads(line)
+                    if d.get("msg") == "listening":
+                        self.port = d["port"]
+        assert self.port, open(os.path.join(self.tmp, "log")).read()
+
+    def call(self, method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            c.request(method, path, body=json.dumps(body) if body is not None else None,
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            return r.status, json.loads(r.read() or b"null")
+        finally:
+            c.close()
+
+    def analyze(self, **kw):
+        status, doc = self.call("POST", "/api/login/analyze", kw)
+        assert status == 200, (status, doc)
+        return doc
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(15)
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+PARIS = {"country": "FR", "city": "Paris", "latitude": 48.8566, "longitude": 2.3522}
+SYDNEY = {"country": "AU", "city": "Sydney", "latitude": -33.8688, "longitude": 151.2093}
+NEW_YORK = {"country": "US", "city": "New York", "latitude": 40.7128, "longitude": -74.0060}
+LAPTOP = {"device_id": "alice-laptop", "user_agent": "Mozilla/5.0 Firefox/120.0", "os": "Linux", "browser": "Firefox"}
+
+
+def rules_of(doc):
+    return {r["name"] for r in doc["rules"]}
+
+
+def main():
+    srv = Server()
+    try:
+        week = []
+
+        def normal_week():
+            for day in range(6, 11):          # Mon 6 .. Fri 10 Nov 2023, 08:55 and 13:30 UTC
+                for hm in ("08:55", "13:30"):
+                    week.append(srv.analyze(user_id="alice", ip_address="192.0.2.%d" % (10 + day),
+                                            timestamp="2023-11-%02dT%s:00Z" % (day, hm), location=PARIS, device=LAPTOP))
+            for d in week:
+                assert d["risk_level"] == "low" and d["action"] == "allow", d
+                assert d["event_id"] and d["alert_id"] is None, d
+                assert [e["rule"] for e in d["rule_errors"]] == ["loops"], d["rule_errors"]
+            assert week[0]["reasons"] == [], week[0]   # the very first login is not suspicious by itself
+        check("a normal week: every login low and allowed, the first one included", normal_week)
+
+        def takeover():
+            d = srv.analyze(user_id="alice", ip_address="203.0.113.77", timestamp="2023-11-10T15:30:00Z",
+                            location=SYDNEY, device={"device_id": "unknown-phone", "user_agent": "Chrome/119 Android"})
+            assert d["risk_level"] == "critical" and d["action"] == "block", d
+            assert {"new_country", "new_device", "impossible_travel", "new_network"} <= rules_of(d), d["rules"]
+            assert any(r.startswith("impossible travel: 16,9") for r in d["reasons"]), d["reasons"]
+            assert d["reasons"][0].startswith("impossible travel"), d["reasons"]   # strongest first
+            assert 80 <= d["risk_score"] <= 100 and d["risk_score"] != round(d["risk_score"]), d["risk_score"]
+        check("a takeover from another continent on a new device: critical, blocked, with reasons", takeover)
+
+        def travel_known_device():
+            d = srv.analyze(user_id="alice", ip_address="198.51.100.20", timestamp="2023-11-10T16:00:00Z",
+                            location=NEW_YORK, device=LAPTOP)
+            assert "impossible_travel" in rules_of(d) and "new_device" not in rules_of(d), d["rules"]
+            assert d["risk_level"] in ("high", "critical") and d["action"] in ("challenge", "block"), d
+        check("impossible travel on a known device is still high risk", travel_known_device)
+
+        def brute_force():
+            srv.analyze(user_id="bob", ip_address="192.0.2.200", timestamp="2023-11-10T09:00:00Z", location=PARIS)
+            docs = [srv.analyze(user_id="bob", ip_address="203.0.113.%d" % i, success=False,
+                                timestamp="2023-11-10T10:%02d:00Z" % i) for i in range(1, 8)]
+            assert "brute_force" not in rules_of(docs[3]), docs[3]["rules"]      # 4 failures before it
+            assert "brute_force" in rules_of(docs[5]), docs[5]["rules"]          # 5 failures before it
+            assert "5 failed attempts in the last hour" in docs[5]["reasons"], docs[5]["reasons"]
+            assert docs[6]["risk_score"] > docs[5]["risk_score"], (docs[5]["risk_score"], docs[6]["risk_score"])
+            later = srv.analyze(user_id="bob", ip_address="192.0.2.200", timestamp="2023-11-10T12:30:00Z", location=PARIS)
+            assert "brute_force" not in rules_of(later), later["rules"]        # the hour has passed
+        check("a brute-force burst raises the risk with each failure, and then fades", brute_force)
+
+        def stuffing():
+            docs = [srv.analyze(user_id="victim%d" % i, ip_address="198.51.100.66", success=False,
+                                timestamp="2023-11-10T20:%02d:00Z" % i) for i in range(8)]
+            assert "credential_stuffing" not in rules_of(docs[4]), docs[4]["rules"]
+            assert "credential_stuffing" in rules_of(docs[5]), docs[5]["rules"]
+            assert "this address tried 5 accounts in the last hour" in docs[5]["reasons"], docs[5]["reasons"]
+            assert docs[7]["risk_level"] in ("medium", "high", "critical"), docs[7]
+        check("one address trying many users is credential stuffing", stuffing)
+
+        def history():
+            status, page = srv.call("GET", "/api/login/events?user_id=alice&per_page=5")
+            assert status == 200 and page["total"] == 12 and len(page["events"]) == 5, page
+            assert page["events"][0]["timestamp"] == "2023-11-10T16:00:00.000Z", page["events"][0]
+            status, hi = srv.call("GET", "/api/login/events?risk_level=critical")
+            assert status == 200 and hi["total"] >= 1, hi
+            eid = hi["events"][0]["event_id"]
+            status, e = srv.call("GET", "/api/login/events/" + eid)
+            assert status == 200 and e["risk_level"] == "critical" and e["location"]["country"] in ("AU", "US"), e
+            status, x = srv.call("GET", "/api/login/events/%s/explain" % eid)
+            assert status == 200 and x["rules"] and "features" in x, x
+            assert srv.call("GET", "/api/login/events/nope")[0] == 404
+            assert srv.call("GET", "/api/login/events?per_page=500")[0] == 400
+            assert srv.call("GET", "/api/login/events?risk_level=severe")[0] == 400
+        check("the events are listed, filtered, fetched and explained", history)
+
+        def bad_input():
+            for body, field in [({"ip_address": "1.2.3.4"}, "user_id"), ({"user_id": "x"}, "ip_address"),
+                                ({"user_id": "x", "ip_address": "1.2.3.4", "timestamp": "yesterday"}, "timestamp"),
+                                ({"user_id": "x", "ip_address": "1.2.3.4", "location": {"latitude": 100, "longitude": 0}},
+                                 "location.latitude")]:
+                status, doc = srv.call("POST", "/api/login/analyze", body)
+                assert status == 400 and doc["error"]["code"] == "invalid_field", doc
+                assert field in doc["error"]["message"], (field, doc)
+            status, doc = srv.call("POST", "/api/login/analyze", {"user_id": "x", "ip_address": "999.1.1.1"})
+            assert status == 400 and "ip_address" in doc["error"]["message"], doc
+        check("bad input is a 400 naming the field", bad_input)
+
+        def admin_rules():
+            status, doc = srv.call("GET", "/api/admin/rules")
+            names = {r["name"]: r for r in doc["rules"]}
+            assert status == 200 and {"impossible_travel", "brute_force", "loops"} <= set(names), names.keys()
+            assert names["loops"]["errors"] >= 1 and "stopped" in names["loops"]["last_error"], names["loops"]
+        check("the rules are listed with their hits and errors", admin_rules)
+    finally:
+        srv.stop()
+    print("1..%d" % len(results))
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
