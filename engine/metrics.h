@@ -16,6 +16,7 @@ typedef enum {
     RK_M_RELOAD_FAILURES,      /* candidate sets rejected */
     RK_M_LUA_ERRORS,           /* Lua errors raised by handlers */
     RK_M_LUA_TIMEOUTS,         /* Lua calls stopped by the instruction budget */
+    RK_M_RULE_ERRORS,          /* risk rules that failed or were stopped */
     RK_M_COUNTER_COUNT
 } rk_metric_counter;
 

@@ -192,6 +192,8 @@ static int l_evaluate(lua_State *L)
             lua_pushstring(L, what ? what : bad ? bad : err);
             lua_setfield(L, 5, "_last_error");
             lua_pop(L, 1);
+            const rk_vm_host_t *host = rk_vm_host(L);
+            if (host) rk_metrics_inc(host->metrics, RK_M_RULE_ERRORS);
             continue;
         }
         double score = lua_isnil(L, 6) ? 0 : lua_tonumber(L, 6);

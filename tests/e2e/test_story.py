@@ -176,6 +176,41 @@ def main():
             assert status == 200 and {"impossible_travel", "brute_force", "loops"} <= set(names), names.keys()
             assert names["loops"]["errors"] >= 1 and "stopped" in names["loops"]["last_error"], names["loops"]
         check("the rules are listed with their hits and errors", admin_rules)
+
+        def rule_metrics():
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            c.request("GET", "/metrics")
+            text = c.getresponse().read().decode()
+            c.close()
+            n = [int(l.split()[-1]) for l in text.splitlines() if l.startswith("riskd_rule_errors_total ")]
+            assert n and n[0] >= 20, n   # the looping rule, stopped on every attempt
+        check("stopped rules are counted in /metrics", rule_metrics)
+
+        def rules_hot_reload():
+            path = os.path.join(srv.rules, "new_device.lua")
+            src = open(path).read()
+            with open(path + ".tmp", "w") as f:
+                f.write(src.replace('"new device"', '"a device never seen before"'))
+            os.rename(path + ".tmp", path)
+            tries = [0]
+
+            def reason():
+                tries[0] += 1   # a device never used before, every time
+                d = srv.analyze(user_id="alice", ip_address="192.0.2.16", timestamp="2023-11-10T17:00:00Z",
+                                location=PARIS, device={"device_id": "laptop-%d" % tries[0]})
+                return "a device never seen before" in d["reasons"]
+            deadline = time.time() + 2
+            while not reason():
+                assert time.time() < deadline, "edited rule not live"
+                time.sleep(0.05)
+            with open(path + ".tmp", "w") as f:
+                f.write("return { name = 'new_device', evaluate = function( end }")
+            os.rename(path + ".tmp", path)
+            time.sleep(0.5)
+            assert reason(), "a broken edit replaced the rule"
+            log = open(os.path.join(srv.tmp, "log")).read()
+            assert '"what":"rules"' in log and "new_device.lua:1:" in log, log[-500:]
+        check("an edited rule is live at once; a broken edit keeps the old rule", rules_hot_reload)
     finally:
         srv.stop()
     print("1..%d" % len(results))
