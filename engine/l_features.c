@@ -131,9 +131,20 @@ static int l_distance(lua_State *L)
     return 1;
 }
 
+/* features.ip_prefix(ip) --> "a.b.c.0/24" or "x:x:x::/48", or nil for garbage */
+static int l_ip_prefix(lua_State *L)
+{
+    char out[80];
+    rk_profile_ip_prefix(luaL_checkstring(L, 1), out, sizeof out);
+    if (!out[0]) { lua_pushnil(L); return 1; }
+    lua_pushstring(L, out);
+    return 1;
+}
+
 int luaopen_riskd_features(lua_State *L)
 {
-    static const luaL_Reg fns[] = { { "extract", l_extract }, { "distance_km", l_distance }, { NULL, NULL } };
+    static const luaL_Reg fns[] = { { "extract", l_extract }, { "distance_km", l_distance },
+                                    { "ip_prefix", l_ip_prefix }, { NULL, NULL } };
     luaL_newlib(L, fns);
     lua_createtable(L, RK_F_COUNT, 0);
     for (int i = 0; i < RK_F_COUNT; i++) { lua_pushstring(L, rk_features_names[i]); lua_rawseti(L, -2, i + 1); }

@@ -508,6 +508,29 @@ static int db_profile(lua_State *L)
     return 1;
 }
 
+/* db:global_counts({ devices = "d1", prefixes = "192.0.2.0/24", ... })
+ *   --> { devices = { count, total, distinct }, ... } for the kinds given */
+static int db_global_counts(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_newtable(L);
+    for (int k = 0; k < RK_PK_COUNT; k++) {
+        const char *v = opt_str(L, 2, kind_names[k]);
+        if (!v) continue;
+        rk_global_count_t g;
+        char err[512];
+        int rc = rk_store_global_count(u->s, (rk_profile_kind)k, v, &g, err, sizeof err);
+        if (rc) return result(L, rc, err);
+        lua_createtable(L, 0, 3);
+        set_int(L, "count", g.count);
+        set_int(L, "total", g.total);
+        set_int(L, "distinct", g.distinct);
+        lua_setfield(L, -2, kind_names[k]);
+    }
+    return 1;
+}
+
 static int db_update_profile(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
@@ -767,7 +790,7 @@ int luaopen_riskd_store(lua_State *L)
         { "user_delete", db_user_delete }, { "users", db_users },
         { "record", db_record }, { "event", db_event }, { "events", db_events },
         { "set_event_alert", db_set_event_alert }, { "recent", db_recent },
-        { "profile", db_profile }, { "update_profile", db_update_profile },
+        { "profile", db_profile }, { "update_profile", db_update_profile }, { "global_counts", db_global_counts },
         { "alert_insert", db_alert_insert }, { "alert", db_alert }, { "alerts", db_alerts },
         { "alert_find_open", db_alert_find_open }, { "alert_add_event", db_alert_add_event },
         { "alert_set_status", db_alert_set_status },

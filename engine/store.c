@@ -106,6 +106,20 @@ void rk_profile_ip_prefix(const char *ip, char *out, size_t cap)
     snprintf(out, cap, "%s/%d", txt, a.v4 ? 24 : 48);
 }
 
+const char *const rk_profile_kind_names[RK_PK_COUNT] = { "devices", "countries", "prefixes", "user_agents", "asns" };
+
+void rk_profile_values(const rk_event_t *e, const char *vals[RK_PK_COUNT], char *buf, size_t cap)
+{
+    const char *pf = e->ip_prefix;
+    if (!pf || !*pf) { rk_profile_ip_prefix(e->ip, buf, cap); pf = buf; }
+    vals[RK_PK_DEVICE] = e->device_id;
+    vals[RK_PK_COUNTRY] = e->country;
+    vals[RK_PK_PREFIX] = pf;
+    vals[RK_PK_UA] = e->user_agent;
+    vals[RK_PK_ASN] = e->asn;
+    for (int k = 0; k < RK_PK_COUNT; k++) if (vals[k] && !*vals[k]) vals[k] = NULL;
+}
+
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e)
 {
     int64_t ms = e->ts_ms;
@@ -124,13 +138,9 @@ void rk_profile_apply(rk_profile_t *p, const rk_event_t *e)
     p->hours[tm.tm_hour]++;
     p->weekdays[tm.tm_wday]++;
     char prefix[80];
-    const char *pf = e->ip_prefix;
-    if (!pf || !*pf) { rk_profile_ip_prefix(e->ip, prefix, sizeof prefix); pf = prefix; }
-    bump(p, RK_PK_DEVICE, e->device_id, ms);
-    bump(p, RK_PK_COUNTRY, e->country, ms);
-    bump(p, RK_PK_PREFIX, pf, ms);
-    bump(p, RK_PK_UA, e->user_agent, ms);
-    bump(p, RK_PK_ASN, e->asn, ms);
+    const char *vals[RK_PK_COUNT];
+    rk_profile_values(e, vals, prefix, sizeof prefix);
+    for (int k = 0; k < RK_PK_COUNT; k++) bump(p, (rk_profile_kind)k, vals[k], ms);
     /* Attempts can arrive out of order: only a later success moves "last". */
     if (!p->has_last_success || ms >= p->last_success_ms) {
         p->has_last_success = 1;
@@ -255,6 +265,7 @@ int rk_store_event_set_alert(rk_store_t *s, const char *e, const char *a, char *
 int rk_store_recent(rk_store_t *s, const char *u, const char *ip, int64_t since, int64_t *uf, int64_t *iu, char *err, size_t errlen) { CALL(recent, u, ip, since, uf, iu, err, errlen); }
 int rk_store_profile_get(rk_store_t *s, const char *u, rk_profile_t *o, char *err, size_t errlen) { CALL(profile_get, u, o, err, errlen); }
 int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen) { CALL(profile_update, e, err, errlen); }
+int rk_store_global_count(rk_store_t *s, rk_profile_kind k, const char *v, rk_global_count_t *o, char *err, size_t errlen) { CALL(global_count, k, v, o, err, errlen); }
 int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *ev, char *err, size_t errlen) { CALL(alert_insert, a, ev, err, errlen); }
 int rk_store_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *o, char *err, size_t errlen) { CALL(alert_get, id, o, err, errlen); }
 int rk_store_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *o, char *err, size_t errlen) { CALL(alert_list, f, o, err, errlen); }

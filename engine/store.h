@@ -207,6 +207,13 @@ int rk_store_recent(rk_store_t *s, const char *user_id, const char *ip, int64_t 
                     int64_t *user_failures, int64_t *ip_users, char *err, size_t errlen);
 
 int rk_store_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *out, char *err, size_t errlen);
+
+/* How common a value is across all users' successful logins (for the
+ * familiarity rule): count of logins with it, total logins counted for the
+ * kind, and the number of distinct values of the kind. */
+typedef struct rk_global_count { int64_t count, total, distinct; } rk_global_count_t;
+int rk_store_global_count(rk_store_t *s, rk_profile_kind kind, const char *value, rk_global_count_t *out,
+                          char *err, size_t errlen);
 int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen);
 
 int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, char *err, size_t errlen);

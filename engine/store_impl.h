@@ -20,6 +20,7 @@ typedef struct rk_store_ops {
     int (*recent)(rk_store_t *, const char *, const char *, int64_t, int64_t *, int64_t *, char *, size_t);
     int (*profile_get)(rk_store_t *, const char *, rk_profile_t *, char *, size_t);
     int (*profile_update)(rk_store_t *, const rk_event_t *, char *, size_t);
+    int (*global_count)(rk_store_t *, rk_profile_kind, const char *, rk_global_count_t *, char *, size_t);
     int (*alert_insert)(rk_store_t *, rk_alert_t *, const char *, char *, size_t);
     int (*alert_get)(rk_store_t *, const char *, rk_alert_detail_t *, char *, size_t);
     int (*alert_list)(rk_store_t *, const rk_alert_filter_t *, rk_alert_list_t *, char *, size_t);
@@ -43,6 +44,10 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
 int64_t rk_store_now_ms(void);
 void rk_store_new_id(char out[RK_STORE_ID_LEN]);
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e);
+/* The values an event adds to the bounded lists (and to the global counts):
+ * vals[kind], NULL when absent; the prefix is computed into buf. */
+void rk_profile_values(const rk_event_t *e, const char *vals[RK_PK_COUNT], char *buf, size_t cap);
+extern const char *const rk_profile_kind_names[RK_PK_COUNT];
 #define RK_PROFILE_MAX_BYTES 32768
 size_t rk_profile_encode(const rk_profile_t *p, unsigned char *out, size_t cap);
 int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len);

@@ -505,6 +505,67 @@ static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size
     return 0;
 }
 
+/* Global counts of a successful login's values: an upsert per value, with
+ * per-kind totals and distinct counts in meta. */
+static int count_values(mg_t *m, const rk_event_t *e, char *err, size_t errlen)
+{
+    if (!e->success) return 0;
+    char prefix[80], key[48];
+    const char *vals[RK_PK_COUNT];
+    rk_profile_values(e, vals, prefix, sizeof prefix);
+    for (int k = 0; k < RK_PK_COUNT; k++) {
+        if (!vals[k]) continue;
+        op_t o = op_begin(m, "value_counts");
+        bson_t *f = BCON_NEW("_id", "{", "k", BCON_INT32(k), "v", BCON_UTF8(vals[k]), "}");
+        bson_t *u = BCON_NEW("$inc", "{", "n", BCON_INT64(1), "}");
+        bson_t reply, opts = BSON_INITIALIZER;
+        bson_error_t be;
+        BSON_APPEND_BOOL(&opts, "upsert", true);
+        bool ok = mongoc_collection_update_one(o.coll, f, u, &opts, &reply, &be);
+        int64_t created = ok ? reply_int(&reply, "upsertedCount") : 0;
+        bson_destroy(&reply); bson_destroy(&opts); bson_destroy(f); bson_destroy(u); op_end(&o);
+        if (!ok) return mfail(&be, err, errlen, "value_counts");
+        snprintf(key, sizeof key, "vc:%d:total", k);
+        if (meta_inc(m, key, 1, err, errlen) < 0) return -1;
+        snprintf(key, sizeof key, "vc:%d:distinct", k);
+        if (created && meta_inc(m, key, 1, err, errlen) < 0) return -1;
+    }
+    return 0;
+}
+
+static int64_t meta_value(mg_t *m, const char *key, char *err, size_t errlen)
+{
+    op_t o = op_begin(m, "meta");
+    bson_t *f = BCON_NEW("_id", BCON_UTF8(key)), d;
+    int rc = find_one(&o, f, &d, err, errlen);
+    bson_destroy(f);
+    op_end(&o);
+    if (rc) return rc == RK_STORE_NOT_FOUND ? 0 : -1;
+    int64_t n = reply_int(&d, "n");
+    bson_destroy(&d);
+    return n;
+}
+
+static int mg_global_count(rk_store_t *s, rk_profile_kind k, const char *value, rk_global_count_t *out,
+                           char *err, size_t errlen)
+{
+    mg_t *m = MG(s);
+    char key[48];
+    memset(out, 0, sizeof *out);
+    op_t o = op_begin(m, "value_counts");
+    bson_t *f = BCON_NEW("_id", "{", "k", BCON_INT32((int)k), "v", BCON_UTF8(value), "}"), d;
+    int rc = find_one(&o, f, &d, err, errlen);
+    bson_destroy(f);
+    op_end(&o);
+    if (rc < 0) return -1;
+    if (rc == 0) { out->count = reply_int(&d, "n"); bson_destroy(&d); }
+    snprintf(key, sizeof key, "vc:%d:total", (int)k);
+    if ((out->total = meta_value(m, key, err, errlen)) < 0) return -1;
+    snprintf(key, sizeof key, "vc:%d:distinct", (int)k);
+    if ((out->distinct = meta_value(m, key, err, errlen)) < 0) return -1;
+    return 0;
+}
+
 static int mg_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_profile, char *err, size_t errlen)
 {
     mg_t *m = MG(s);
@@ -531,7 +592,7 @@ static int mg_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_p
          * follow it (each atomic on its own). */
         if (!ok) return mfail(&be, err, errlen, "event");
         if (summaries(m, e, err, errlen) < 0 || meta_inc(m, "events", 1, err, errlen) < 0) return -1;
-        if (update_profile && mg_profile_update(s, e, err, errlen) < 0) return -1;
+        if (update_profile && (mg_profile_update(s, e, err, errlen) < 0 || count_values(m, e, err, errlen) < 0)) return -1;
     }
     return 0;
 }
@@ -1158,7 +1219,7 @@ static const rk_store_ops_t ops = {
     "mongodb", mg_close,
     mg_user_create, mg_user_get, mg_user_set_password, mg_user_delete, mg_user_list,
     mg_event_record, mg_event_get, mg_event_list, mg_event_set_alert, mg_recent,
-    mg_profile_get, mg_profile_update,
+    mg_profile_get, mg_profile_update, mg_global_count,
     mg_alert_insert, mg_alert_get, mg_alert_list, mg_alert_find_open, mg_alert_add_event, mg_alert_set_status,
     mg_stats, mg_timeline, mg_top_users, mg_purge,
 };

@@ -68,6 +68,10 @@ static const char *const migrations[] = {
     "CREATE TABLE alert_history(alert_id TEXT NOT NULL, ts_ms INTEGER NOT NULL, status TEXT NOT NULL,"
     "  who TEXT NOT NULL, note TEXT);"
     "CREATE INDEX alert_history_alert ON alert_history(alert_id, ts_ms);",
+    /* 1 -> 2: how common each device, country, prefix, user agent and network
+     * is across all users (the familiarity rule) */
+    "CREATE TABLE value_counts(kind INTEGER NOT NULL, value TEXT NOT NULL, count INTEGER NOT NULL,"
+    "  PRIMARY KEY(kind, value)) WITHOUT ROWID;",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -86,7 +90,7 @@ enum {
     S_ALERT_FIND, S_ALERT_TOUCH, S_ALERT_STATUS, S_HOURLY_ALERT,
     S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
     S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL_ADD, S_EV_TOTAL,
-    S_IP_TOUCH, S_META_ADD, S_META_GET,
+    S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_GET,
     S_COUNT
 };
 
@@ -118,6 +122,9 @@ static const char *const sql[S_COUNT] = {
     [S_META_ADD] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE"
                    " SET value = CAST(value AS INTEGER) + ?2",
     [S_META_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?",
+    [S_VC_ADD] = "INSERT INTO value_counts(kind, value, count) VALUES(?1, ?2, 1)"
+                 " ON CONFLICT(kind, value) DO UPDATE SET count = count + 1 RETURNING count",
+    [S_VC_GET] = "SELECT count FROM value_counts WHERE kind = ? AND value = ?",
     [S_PROFILE_GET] = "SELECT data FROM profiles WHERE user_id = ?",
     [S_PROFILE_PUT] = "INSERT OR REPLACE INTO profiles(user_id, last_ms, attempts, anomalies, risk_sum, max_risk, high, data)"
                       " VALUES(?,?,?,?,?,?,?,?)",
@@ -502,8 +509,53 @@ static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err
     return fail(q, err, errlen, "profile");
 }
 
+/* The global counts of the values of a successful login, with per-kind
+ * totals and distinct counts in meta ("vc:<kind>:total", "vc:<kind>:distinct"). */
+static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
+{
+    if (!e->success) return 0;
+    char prefix[80], key[48];
+    const char *vals[RK_PK_COUNT];
+    rk_profile_values(e, vals, prefix, sizeof prefix);
+    for (int k = 0; k < RK_PK_COUNT; k++) {
+        if (!vals[k]) continue;
+        sqlite3_stmt *st = stmt(q, S_VC_ADD);
+        sqlite3_bind_int(st, 1, k);
+        bind_text(st, 2, vals[k]);
+        if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "value_counts"); }
+        int64_t c = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        snprintf(key, sizeof key, "vc:%d:total", k);
+        if (meta_add(q, key, 1, err, errlen) < 0) return -1;
+        snprintf(key, sizeof key, "vc:%d:distinct", k);
+        if (c == 1 && meta_add(q, key, 1, err, errlen) < 0) return -1;
+    }
+    return 0;
+}
+
+static int sq_global_count(rk_store_t *s, rk_profile_kind k, const char *value, rk_global_count_t *out,
+                           char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    char key[48];
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(q, S_VC_GET);
+    sqlite3_bind_int(st, 1, (int)k);
+    bind_text(st, 2, value);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) out->count = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(q, err, errlen, "value_counts");
+    snprintf(key, sizeof key, "vc:%d:total", (int)k);
+    out->total = meta_get(q, key);
+    snprintf(key, sizeof key, "vc:%d:distinct", (int)k);
+    out->distinct = meta_get(q, key);
+    return 0;
+}
+
 static int apply_profile(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
 {
+    if (count_values(q, e, err, errlen) < 0) return -1;
     rk_profile_t *p = malloc(sizeof *p);
     if (!p) { snprintf(err, errlen, "out of memory"); return -1; }
     int rc = load_profile(q, e->user_id, p, err, errlen);
@@ -1171,7 +1223,7 @@ static const rk_store_ops_t ops = {
     "sqlite", sq_close,
     sq_user_create, sq_user_get, sq_user_set_password, sq_user_delete, sq_user_list,
     sq_event_record, sq_event_get, sq_event_list, sq_event_set_alert, sq_recent,
-    sq_profile_get, sq_profile_update,
+    sq_profile_get, sq_profile_update, sq_global_count,
     sq_alert_insert, sq_alert_get, sq_alert_list, sq_alert_find_open, sq_alert_add_event, sq_alert_set_status,
     sq_stats, sq_timeline, sq_top_users, sq_purge,
 };

@@ -27,4 +27,7 @@ return {
     brute_force_failures = 5,  -- failed attempts of one user in an hour
     stuffing_users = 5,        -- distinct accounts tried from one address in an hour
     unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual
+    familiarity_min_logins = 5, -- history a user needs before unfamiliarity means anything
+    familiarity_bits = 6,      -- log2 likelihood ratio (attacker vs user) from which the rule fires
+    familiarity_max = 50,      -- its largest score
 }

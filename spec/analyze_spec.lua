@@ -62,9 +62,11 @@ describe("analyze.analyze", function()
                 profile = function() return nil, "no profile", "not_found" end,
                 recent = function() return 0, 1 end,
                 record = function(_, e) recorded = e; return "evt1" end,
+                global_counts = function(_, values) return { countries = { count = 1, total = 2, distinct = 2 } } end,
             },
             features = require("riskd.features"),
             rules = { evaluate = function(ctx)
+                assert(ctx.global and ctx.values, "the rules see global counts and the attempt's values")
                 local r = {}
                 if ctx.features.failures_1h >= 5 then r[1] = { name = "brute_force", score = 50, reason = "many" } end
                 r[#r + 1] = { name = "small", score = 10, reason = "small" }

@@ -81,6 +81,31 @@ describe("shipped rules", function()
         assert.are.equal("unusual hour for this user (03:00 UTC)", why)
     end)
 
+    it("familiarity weighs each value's global against its personal frequency", function()
+        local r = rule("familiarity")
+        -- 40 logins, always the same network, country, device and browser
+        local profile = { successes = 40, prefixes = { ["192.0.2.0/24"] = { count = 40 } },
+                          countries = { FR = { count = 40 } }, devices = { laptop = { count = 40 } },
+                          user_agents = { ["Firefox/120"] = { count = 40 } } }
+        local global = function(c) return { count = c, total = 10000, distinct = 500 } end
+        local usual = { prefixes = "192.0.2.0/24", countries = "FR", devices = "laptop", user_agents = "Firefox/120" }
+        local c = { profile = profile, values = usual, global = { prefixes = global(40), countries = global(3000),
+                    devices = global(40), user_agents = global(2500) } }
+        assert.is_nil(r.evaluate(c))                             -- familiar: negative bits
+        c.values = { prefixes = "203.0.113.0/24", countries = "AU", devices = "phone", user_agents = "Chrome/119" }
+        c.global = { prefixes = global(5), countries = global(200), devices = global(0), user_agents = global(1800) }
+        local s, why = r.evaluate(c)
+        assert.is_true(s >= 10 and s <= 50, tostring(s))
+        assert.matches("^unfamiliar browser, country, device, network for this user %(%d+%.%d bits%)$", why)
+        -- one new value alone is not enough
+        c.values = { prefixes = "192.0.2.0/24", countries = "FR", devices = "phone", user_agents = "Firefox/120" }
+        c.global = { prefixes = global(40), countries = global(3000), devices = global(0), user_agents = global(2500) }
+        assert.is_nil(r.evaluate(c))
+        -- too little history to judge
+        c.profile = { successes = 2 }
+        assert.is_nil(r.evaluate(c))
+    end)
+
     it("model anomaly scales with the score and names the top features", function()
         local r = rule("model_anomaly")
         assert.is_nil(r.evaluate(ctx({ anomaly = { score = 0.55 } })))

@@ -215,7 +215,7 @@ static void profiles(void **st)
         snprintf(dev, sizeof dev, "dev%02d", i);
         rk_event_t e = ev("pat", T0 + i * 60000, "192.0.2.77", 1, 10, "low", 0);
         e.device_id = dev;
-        e.country = "FR";
+        e.country = "NZ";
         e.city = "Paris";
         assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
     }
@@ -242,7 +242,7 @@ static void profiles(void **st)
     }
     assert_false(has00);
     assert_true(has39);
-    assert_int_equal(p->nitems[RK_PK_COUNTRY], 2);
+    assert_int_equal(p->nitems[RK_PK_COUNTRY], 2);   /* NZ and US */
     assert_int_equal(p->nitems[RK_PK_PREFIX], 2);
     assert_string_equal(p->items[RK_PK_PREFIX][0].value, "192.0.2.0/24");
     /* The late, older success did not become the last one. */
@@ -253,6 +253,16 @@ static void profiles(void **st)
     int64_t hours = 0;
     for (int h = 0; h < 24; h++) hours += p->hours[h];
     assert_int_equal(hours, 41);
+    /* Global counts (other tests' users count too, hence the >=). */
+    rk_global_count_t g;
+    assert_int_equal(rk_store_global_count(s, RK_PK_COUNTRY, "NZ", &g, err, sizeof err), 0);
+    assert_int_equal(g.count, 40);
+    assert_true(g.total >= 41 && g.distinct >= 2);
+    assert_int_equal(rk_store_global_count(s, RK_PK_DEVICE, "dev07", &g, err, sizeof err), 0);
+    assert_int_equal(g.count, 1);
+    assert_true(g.distinct >= 40);
+    assert_int_equal(rk_store_global_count(s, RK_PK_DEVICE, "never", &g, err, sizeof err), 0);
+    assert_int_equal(g.count, 0);
     free(p);
     rk_store_close(s);
 }

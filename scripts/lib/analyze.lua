@@ -99,6 +99,15 @@ function M.analyze(a, deps)
 
     local features, row = deps.features.extract(a, profile, recent)
 
+    -- How common this attempt's values are across all users (familiarity).
+    local values = { devices = a.device_id, countries = a.country, prefixes = deps.features.ip_prefix(a.ip_address),
+                     user_agents = a.user_agent }
+    local global = {}
+    if deps.store and not degraded then
+        local g = deps.store:global_counts(values)
+        if g then global = g else degraded = true end
+    end
+
     local anomaly = { score = nil, is_anomaly = false }
     if deps.model then
         local s = deps.model:score(row)
@@ -106,7 +115,8 @@ function M.analyze(a, deps)
         anomaly = { score = s, is_anomaly = s >= cfg.anomaly_threshold, expected = expected, contributions = phi }
     end
 
-    local ctx = { attempt = a, profile = profile, features = features, anomaly = anomaly, recent = recent }
+    local ctx = { attempt = a, profile = profile, features = features, anomaly = anomaly, recent = recent,
+                  values = values, global = global }
     local results, rule_errors = deps.rules.evaluate(ctx)
     table.sort(results, function(x, y) return x.score > y.score end)
 

@@ -260,6 +260,7 @@ def main():
             show("bad event id", db:event("nope"))
             show("recent", db:recent("alice", "192.0.2.7", 1))
             show("profile", db:profile("alice"))
+            show("global", db:global_counts({ devices = "laptop", countries = "FR" }))
             local a = db:alert_insert({ user_id = "alice", severity = "high", cause = "new_device", created = 1700000000000 })
             show("alert_insert", a)
             show("alert", db:alert("5f1d7c9e8b3a4c2d1e0f9a8b"))
@@ -279,7 +280,7 @@ def main():
             for want in [("insert", "users"), ("find", "users"), ("update", "users"), ("delete", "users"),
                          ("aggregate", "events"), ("find", "events"), ("find", "profiles"), ("insert", "alerts"),
                          ("find", "alerts"), ("update", "alerts"), ("find", "hourly"), ("aggregate", "profiles"),
-                         ("aggregate", "user_hourly"), ("delete", "ips")]:
+                         ("aggregate", "user_hourly"), ("delete", "ips"), ("find", "value_counts"), ("find", "meta")]:
                 assert want in names, "no %s on %s: %s" % (want[0], want[1], sorted(names))
             lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
             assert lines["event"].startswith("nil\t") and "not_found" in lines["event"], lines["event"]

@@ -108,7 +108,7 @@ def main():
             d = srv.analyze(user_id="alice", ip_address="203.0.113.77", timestamp="2023-11-10T15:30:00Z",
                             location=SYDNEY, device={"device_id": "unknown-phone", "user_agent": "Chrome/119 Android"})
             assert d["risk_level"] == "critical" and d["action"] == "block", d
-            assert {"new_country", "new_device", "impossible_travel", "new_network"} <= rules_of(d), d["rules"]
+            assert {"new_country", "new_device", "impossible_travel", "new_network", "familiarity"} <= rules_of(d), d["rules"]
             assert any(r.startswith("impossible travel: 16,9") for r in d["reasons"]), d["reasons"]
             assert d["reasons"][0].startswith("impossible travel"), d["reasons"]   # strongest first
             assert 80 <= d["risk_score"] <= 100 and d["risk_score"] != round(d["risk_score"]), d["risk_score"]
