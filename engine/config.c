@@ -41,6 +41,8 @@ static const opt_t opts[] = {
     { "drain-timeout", "RISKD_DRAIN_TIMEOUT_MS", NUM(T_INT, drain_timeout_ms, 0, 600000),
       "longest wait for in-flight requests at shutdown in ms (10000)" },
     { "access-log", "RISKD_ACCESS_LOG", NUM(T_BOOL, access_log, 0, 1), "log every request (0)" },
+    { "store-timeout", "RISKD_STORE_TIMEOUT_MS", NUM(T_INT, store_timeout_ms, 1, 600000),
+      "longest wait for the store before a degraded answer, in ms (1000)" },
     { "retention-days", "RISKD_RETENTION_DAYS", NUM(T_INT, retention_days, 0, 36500),
       "purge login events older than this many days; 0 keeps them (90)" },
     { "log-level", "RISKD_LOG_LEVEL", STR(log_level), "debug, info, warn or error (info)" },
@@ -63,6 +65,7 @@ void rk_config_defaults(rk_config_t *c)
     c->drain_timeout_ms = 10000;
     c->access_log = 0;
     c->retention_days = 90;
+    c->store_timeout_ms = 1000;
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 

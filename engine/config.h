@@ -24,6 +24,7 @@ typedef struct rk_config {
     int drain_timeout_ms;         /* graceful shutdown bound */
     int access_log;
     int retention_days;           /* login events older are purged; 0 keeps them */
+    int store_timeout_ms;         /* longest wait for the store (SQLite's write lock) */
     char log_level[16];
 } rk_config_t;
 

@@ -224,6 +224,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     rk_store_opts_t so;
     rk_store_defaults(&so);
     so.retention_days = s->cfg->retention_days;
+    so.busy_timeout_ms = s->cfg->store_timeout_ms;   /* then a degraded answer, not a late one */
     w->host.store = rk_store_open(s->cfg->db, &so, err, errlen);
     if (!w->host.store) return -1;
 
