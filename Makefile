@@ -15,7 +15,7 @@ ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engi
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
 CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo features
 LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features
-SERVER  := http server cmd_iforest
+SERVER  := http server cmd_iforest cmd_run
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd_iforest.h"
+#include "cmd_run.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -41,6 +42,7 @@ static void usage(void)
         "commands:\n"
         "  serve      run the HTTP server (riskd serve --help for options)\n"
         "  iforest    train, score and evaluate Isolation Forests on CSV files\n"
+        "  run        run a Lua script with the scripts, rules, model and store, no HTTP\n"
         "  version    print the version\n",
         RK_VERSION);
 }
@@ -50,6 +52,7 @@ int main(int argc, char **argv)
     if (argc < 2) { usage(); return 2; }
     if (!strcmp(argv[1], "serve")) return cmd_serve(argc, argv);
     if (!strcmp(argv[1], "iforest")) return rk_cmd_iforest(argc, argv);
+    if (!strcmp(argv[1], "run")) return rk_cmd_run(argc, argv);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("riskd %s\n", RK_VERSION);
         return 0;

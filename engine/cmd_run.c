@@ -1,0 +1,74 @@
+/* cmd_run.c — `riskd run SCRIPT.lua [ARGS...]`: a Lua script with everything
+ * a request handler has — the scripts (require "lib.analyze"), the sandboxed
+ * rules, the model, and a store handle (riskd.store.worker()) — but no HTTP:
+ * batch analyses, replays, maintenance. Settings come from the environment
+ * and .env as for `riskd serve` (RISKD_DB, RISKD_SCRIPTS, ...). The script
+ * gets its arguments in `arg`; its return value, if an integer, is the exit
+ * status. No time budget: batch work may take long.
+ */
+#include "cmd_run.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "features.h"
+#include "iforest.h"
+#include "log.h"
+#include "scripts.h"
+#include "store.h"
+#include "vm.h"
+
+int rk_cmd_run(int argc, char **argv)
+{
+    if (argc < 3) { fprintf(stderr, "usage: riskd run SCRIPT.lua [ARGS...]\n"); return 2; }
+    rk_config_t cfg;
+    char err[2048];
+    int status = 1;
+    rk_scripts_t *scripts = NULL, *rules = NULL;
+    rk_iforest_t *model = NULL;
+    rk_store_t *store = NULL;
+    rk_vm_t *vm = NULL;
+    if (rk_config_load(&cfg, 0, NULL, 0, err, sizeof err) < 0) { fprintf(stderr, "riskd run: %s\n", err); return 2; }
+    if (!(scripts = rk_scripts_load(cfg.scripts, err, sizeof err))) goto fail;
+    struct stat st;
+    if (stat(cfg.rules, &st) == 0 && S_ISDIR(st.st_mode) && !(rules = rk_scripts_load(cfg.rules, err, sizeof err))) goto fail;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/login.model", cfg.models);
+    if (stat(path, &st) == 0 && !(model = rk_iforest_load(path, rk_features_names, RK_F_COUNT, err, sizeof err))) goto fail;
+    rk_store_opts_t so;
+    rk_store_defaults(&so);
+    so.retention_days = cfg.retention_days;
+    if (!(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;
+    rk_vm_host_t host = { NULL, 0, &cfg, store };
+    rk_vm_opts_t o = { scripts, 0, 5000, &host, "lib.dispatch", rules, 1, model };
+    if (!(vm = rk_vm_new(&o, err, sizeof err))) goto fail;
+
+    lua_State *L = rk_vm_state(vm);
+    lua_createtable(L, argc - 3, 1);
+    lua_pushstring(L, argv[2]);
+    lua_rawseti(L, -2, 0);
+    for (int i = 3; i < argc; i++) { lua_pushstring(L, argv[i]); lua_rawseti(L, -2, i - 2); }
+    lua_setglobal(L, "arg");
+    if (luaL_loadfilex(L, argv[2], "t") != LUA_OK) {
+        snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
+        goto fail;
+    }
+    for (int i = 3; i < argc; i++) lua_pushstring(L, argv[i]);
+    if (rk_vm_call(vm, argc - 3, 1, 0, err, sizeof err) != 0) goto fail;
+    status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+    goto done;
+fail:
+    fprintf(stderr, "riskd run: %s\n", err);
+    status = 1;
+done:
+    rk_vm_free(vm);
+    rk_store_close(store);
+    rk_iforest_release(model);
+    rk_scripts_release(rules);
+    rk_scripts_release(scripts);
+    return status;
+}
