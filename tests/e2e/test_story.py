@@ -113,7 +113,43 @@ def degraded():
         srv.stop()
 
 
+def run_command():
+    """riskd run: the same pipeline without HTTP."""
+    tmp = tempfile.mkdtemp(prefix="riskd-run-")
+    try:
+        def batch():
+            script = os.path.join(tmp, "batch.lua")
+            with open(script, "w") as f:
+                f.write("""
+local analyze = require("lib.analyze")
+local time = require("lib.time")
+local rules = require("riskd.rules")
+local deps = { store = require("riskd.store").worker(), rules = rules, features = require("riskd.features"),
+               config = rules.config(), format_time = time.format }
+local levels = {}
+for i = 1, tonumber(arg[1]) do
+    local r = analyze.analyze({ user_id = "u", ip_address = "192.0.2.1", ts = 1700000000000 + i * 60000,
+                                success = false }, deps)
+    levels[#levels + 1] = r.risk_level
+end
+print(table.concat(levels, " "))
+return 3
+""")
+            env = dict(os.environ, RISKD_DB="sqlite:" + os.path.join(tmp, "db"), RISKD_SCRIPTS=os.path.join(ROOT, "scripts"),
+                       RISKD_RULES=os.path.join(ROOT, "rules"), RISKD_MODELS=os.path.join(tmp, "models"))
+            p = subprocess.run([BIN, "run", script, "8"], capture_output=True, text=True, env=env, timeout=60)
+            assert p.returncode == 3, (p.returncode, p.stderr)        # the script's return value
+            levels = p.stdout.split()
+            assert len(levels) == 8 and levels[0] == "low" and levels[-1] != "low", levels  # brute force builds up
+            p = subprocess.run([BIN, "run", os.path.join(tmp, "missing.lua")], capture_output=True, text=True, env=env)
+            assert p.returncode == 1 and "missing.lua" in p.stderr, p.stderr
+        check("riskd run drives the pipeline without HTTP", batch)
+    finally:
+        shutil.rmtree(tmp)
+
+
 def main():
+    run_command()
     degraded()
     srv = Server()
     try:
