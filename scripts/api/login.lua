@@ -30,6 +30,9 @@ end
 
 local function now_ms() return math.floor(os.time() * 1000) end
 
+-- For specs: run the handlers on given collaborators instead of the worker's.
+function M.use(d) deps = d end
+
 -- POST /api/login/analyze
 function M.analyze(req)
     local d = get_deps()
