@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "features.h"
+#include "geo.h"
 #include "iforest.h"
 #include "log.h"
 #include "scripts.h"
@@ -31,6 +32,7 @@ int rk_cmd_run(int argc, char **argv)
     rk_scripts_t *scripts = NULL, *rules = NULL;
     rk_iforest_t *model = NULL;
     rk_store_t *store = NULL;
+    rk_geo_t *geo = NULL;
     rk_vm_t *vm = NULL;
     if (rk_config_load(&cfg, 0, NULL, 0, err, sizeof err) < 0) { fprintf(stderr, "riskd run: %s\n", err); return 2; }
     if (!(scripts = rk_scripts_load(cfg.scripts, err, sizeof err))) goto fail;
@@ -43,7 +45,9 @@ int rk_cmd_run(int argc, char **argv)
     rk_store_defaults(&so);
     so.retention_days = cfg.retention_days;
     if (!(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;
-    rk_vm_host_t host = { NULL, 0, &cfg, store };
+    err[0] = '\0';
+    if (!(geo = rk_geo_open(cfg.geoip_db, cfg.asn_db, err, sizeof err)) && err[0]) goto fail;
+    rk_vm_host_t host = { NULL, 0, &cfg, store, geo };
     rk_vm_opts_t o = { scripts, 0, 5000, &host, "lib.dispatch", rules, 1, model };
     if (!(vm = rk_vm_new(&o, err, sizeof err))) goto fail;
 
@@ -67,6 +71,7 @@ fail:
 done:
     rk_vm_free(vm);
     rk_store_close(store);
+    rk_geo_close(geo);
     rk_iforest_release(model);
     rk_scripts_release(rules);
     rk_scripts_release(scripts);

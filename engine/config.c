@@ -43,6 +43,8 @@ static const opt_t opts[] = {
     { "access-log", "RISKD_ACCESS_LOG", NUM(T_BOOL, access_log, 0, 1), "log every request (0)" },
     { "store-timeout", "RISKD_STORE_TIMEOUT_MS", NUM(T_INT, store_timeout_ms, 1, 600000),
       "longest wait for the store before a degraded answer, in ms (1000)" },
+    { "geoip-db", "RISKD_GEOIP_DB", STR(geoip_db), "a MaxMind/DB-IP city or country .mmdb (off)" },
+    { "asn-db", "RISKD_ASN_DB", STR(asn_db), "a MaxMind/DB-IP ASN .mmdb (off)" },
     { "retention-days", "RISKD_RETENTION_DAYS", NUM(T_INT, retention_days, 0, 36500),
       "purge login events older than this many days; 0 keeps them (90)" },
     { "log-level", "RISKD_LOG_LEVEL", STR(log_level), "debug, info, warn or error (info)" },

@@ -25,6 +25,8 @@ typedef struct rk_config {
     int access_log;
     int retention_days;           /* login events older are purged; 0 keeps them */
     int store_timeout_ms;         /* longest wait for the store (SQLite's write lock) */
+    char geoip_db[1024];          /* a MaxMind city or country .mmdb, or "" */
+    char asn_db[1024];            /* a MaxMind ASN .mmdb, or "" */
     char log_level[16];
 } rk_config_t;
 

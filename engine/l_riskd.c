@@ -16,6 +16,7 @@ int luaopen_riskd(lua_State *L)
         { "store", "riskd.store", luaopen_riskd_store },
         { "mongo", "riskd.mongo", luaopen_riskd_mongo },
         { "features", "riskd.features", luaopen_riskd_features },
+        { "geo", "riskd.geo", luaopen_riskd_geo },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

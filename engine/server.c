@@ -35,6 +35,7 @@
 #include "log.h"
 #include "scripts.h"
 #include "features.h"
+#include "geo.h"
 #include "iforest.h"
 #include "store.h"
 #include "version.h"
@@ -102,6 +103,7 @@ typedef struct rk_server {
     rk_watch_t *watch;
     struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev, *purge_ev;
     rk_store_t *store;              /* the main thread's own handle: retention */
+    rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
     unsigned pending_tags;          /* trees changed since the last reload */
     int exit_code;
 } rk_server_t;
@@ -217,7 +219,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->trusted = &s->trusted;
     w->metrics = s->metrics;
     w->server = s;
-    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL };
+    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -527,6 +529,7 @@ static void server_free(rk_server_t *s)
     if (s->sigint_ev) event_free(s->sigint_ev);
     if (s->purge_ev) event_free(s->purge_ev);
     rk_store_close(s->store);
+    rk_geo_close(s->geo);
     rk_watch_free(s->watch);
     if (s->base) event_base_free(s->base);
     if (s->listen_fd >= 0) close(s->listen_fd);
@@ -557,6 +560,9 @@ int rk_server_run(const rk_config_t *cfg)
     s.workers = calloc((size_t)s.nworkers, sizeof *s.workers);
     if (!s.metrics || !s.base || !s.workers) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (open_store(&s, err, sizeof err) < 0) goto fail;
+    err[0] = '\0';
+    s.geo = rk_geo_open(cfg->geoip_db, cfg->asn_db, err, sizeof err);
+    if (!s.geo && err[0]) goto fail;
     if (load_initial_code(&s, err, sizeof err) < 0) goto fail;
     if (open_listener(&s, err, sizeof err) < 0) goto fail;
     for (int i = 0; i < s.nworkers; i++)
@@ -585,6 +591,7 @@ int rk_server_run(const rk_config_t *cfg)
     rk_log_int(&e, "workers", s.nworkers);
     rk_log_str(&e, "scripts", cfg->scripts);
     rk_log_str(&e, "store", rk_store_backend(s.store));
+    rk_log_bool(&e, "enrichment", s.geo != NULL);
     rk_log_str(&e, "version", RK_VERSION);
     rk_log_end(&e);
 

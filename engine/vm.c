@@ -192,6 +192,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.mongo", luaopen_riskd_mongo },
         { "riskd.features", luaopen_riskd_features },
         { "riskd.rules", luaopen_riskd_rules },
+        { "riskd.geo", luaopen_riskd_geo },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -28,6 +28,7 @@ typedef struct rk_vm_host {
     int worker;
     const struct rk_config *config;
     struct rk_store *store;       /* this worker's own store handle, or NULL */
+    struct rk_geo *geo;           /* the server's IP databases, or NULL (enrichment off) */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;

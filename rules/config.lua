@@ -17,6 +17,7 @@ return {
         new_device = 25,
         new_country = 35,
         new_prefix = 10,
+        new_asn = 15,          -- with enrichment on (RISKD_ASN_DB)
         unusual_hour = 15,
         impossible_travel = 75,
         brute_force = 30,      -- at the threshold, growing with each further failure

@@ -6,7 +6,8 @@
 -- frequency, smoothed towards the global one by one pseudo-login). The
 -- log2 likelihood ratios add up: familiar values count against the alarm,
 -- strange ones for it.
-local LABELS = { prefixes = "network", countries = "country", devices = "device", user_agents = "browser" }
+local LABELS = { prefixes = "network", countries = "country", devices = "device", user_agents = "browser",
+                 asns = "network owner" }
 
 return {
     name = "familiarity",

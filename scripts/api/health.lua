@@ -1,5 +1,6 @@
 -- api/health.lua — liveness and metrics.
 local engine = require("riskd.engine")
+local geo = require("riskd.geo")
 
 local M = {}
 
@@ -10,6 +11,7 @@ function M.healthz()
         version = engine.version,
         generation = engine.generation(),
         worker = engine.worker(),
+        enrichment = geo.current() and "on" or "off",
     }
 end
 

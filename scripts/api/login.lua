@@ -20,6 +20,7 @@ local function get_deps()
     deps = {
         store = store.worker(),
         model = iforest.current(),
+        geo = require("riskd.geo").current(),
         rules = rules,
         features = features,
         config = rules.config(),

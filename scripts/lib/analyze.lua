@@ -84,9 +84,22 @@ function M.level(score, cfg)
 end
 
 -- deps: { store (or nil), model (or nil), rules, features, config, now, format_time }
+-- Enrichment: where the address is (when the attempt does not say) and which
+-- network owns it, from the operator's MaxMind databases.
+local function enrich(a, geo)
+    local g = geo:lookup(a.ip_address)
+    if not g then return end
+    if a.country == nil and a.latitude == nil then
+        a.country, a.city, a.latitude, a.longitude = g.country, g.city, g.latitude, g.longitude
+        a.location_source = g.country and "geoip" or nil
+    end
+    a.asn, a.asn_org = g.asn, g.asn_org
+end
+
 function M.analyze(a, deps)
     local cfg = deps.config
     local degraded = false
+    if deps.geo then enrich(a, deps.geo) end
     local profile, recent = nil, { failures = 0, ip_users = 0 }
     if deps.store then
         local p, err, code = deps.store:profile(a.user_id)
@@ -98,10 +111,16 @@ function M.analyze(a, deps)
     end
 
     local features, row = deps.features.extract(a, profile, recent)
+    -- For rules only: the model's columns are fixed per model file, so
+    -- turning enrichment on never changes what a loaded model sees.
+    if a.asn then
+        local known = profile and profile.asns and profile.asns[a.asn]
+        features.new_asn = (profile and (profile.successes or 0) > 0 and not known) and 1 or 0
+    end
 
     -- How common this attempt's values are across all users (familiarity).
     local values = { devices = a.device_id, countries = a.country, prefixes = deps.features.ip_prefix(a.ip_address),
-                     user_agents = a.user_agent }
+                     user_agents = a.user_agent, asns = a.asn }
     local global = {}
     if deps.store and not degraded then
         local g = deps.store:global_counts(values)
@@ -130,6 +149,7 @@ function M.analyze(a, deps)
         user_id = a.user_id, ts = a.ts, ip_address = a.ip_address, success = a.success,
         country = a.country, city = a.city, latitude = a.latitude, longitude = a.longitude,
         device_id = a.device_id, user_agent = a.user_agent, os = a.os, browser = a.browser,
+        asn = a.asn, asn_org = a.asn_org, location_source = a.location_source,
         risk_score = score, risk_level = level, action = action,
         is_anomaly = anomaly.is_anomaly, anomaly_score = anomaly.score or 0,
         reasons = reasons, rules = results, features = features, rule_errors = rule_errors,

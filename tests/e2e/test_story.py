@@ -32,7 +32,7 @@ def check(name, fn):
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, env=None):
         self.tmp = tempfile.mkdtemp(prefix="riskd-story-")
         self.rules = os.path.join(self.tmp, "rules")
         shutil.copytree(os.path.join(ROOT, "rules"), self.rules)
@@ -43,7 +43,8 @@ class Server:
         self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--scripts",
                                       os.path.join(ROOT, "scripts"), "--rules", self.rules, "--models",
                                       os.path.join(self.tmp, "models"), "--db", "sqlite:" + os.path.join(self.tmp, "db")],
-                                     stdout=self.log, stderr=self.log, cwd=self.tmp)
+                                     stdout=self.log, stderr=self.log, cwd=self.tmp,
+                                     env=dict(os.environ, **(env or {})))
         deadline = time.time() + 10
         self.port = None
         while time.time() < deadline and not self.port:
@@ -148,7 +149,42 @@ return 3
         shutil.rmtree(tmp)
 
 
+def enrichment():
+    """With MaxMind databases (built by tests/data/make_mmdb.pl), attempts
+    without a location are placed, and the network owner feeds rules."""
+    mm = tempfile.mkdtemp(prefix="riskd-mmdb-")
+    subprocess.run(["perl", os.path.join(ROOT, "tests", "data", "make_mmdb.pl"), mm], check=True)
+    srv = Server(env={"RISKD_GEOIP_DB": os.path.join(mm, "city.mmdb"), "RISKD_ASN_DB": os.path.join(mm, "asn.mmdb")})
+    try:
+        def placed():
+            status, h = srv.call("GET", "/healthz")
+            assert status == 200 and h["enrichment"] == "on", h
+            for day in range(1, 7):   # dana lives in Paris (203.0.113.0/24 in the test database)
+                d = srv.analyze(user_id="dana", ip_address="203.0.113.%d" % day, timestamp="2023-11-%02dT09:00:00Z" % day,
+                                device={"device_id": "d-laptop"})
+                assert d["risk_level"] == "low", d
+            d = srv.analyze(user_id="dana", ip_address="198.51.100.9", timestamp="2023-11-06T11:00:00Z",
+                            device={"device_id": "d-laptop"})
+            assert "impossible_travel" in rules_of(d), d["rules"]          # Sydney two hours after Paris
+            assert "new_asn" in rules_of(d) and "new network owner (AS64500 Example Hosting)" in d["reasons"], d
+            assert d["features"]["new_asn"] == 1, d["features"]
+            status, page = srv.call("GET", "/api/login/events?user_id=dana&per_page=1")
+            assert page["events"][0]["location"]["city"] == "Sydney", page["events"][0]
+        check("enrichment places attempts without a location and spots a new network owner", placed)
+    finally:
+        srv.stop()
+        shutil.rmtree(mm)
+    def off():
+        srv2 = Server()
+        try:
+            assert srv2.call("GET", "/healthz")[1]["enrichment"] == "off"
+        finally:
+            srv2.stop()
+    check("without databases /healthz says enrichment is off", off)
+
+
 def main():
+    enrichment()
     run_command()
     degraded()
     srv = Server()

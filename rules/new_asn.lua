@@ -1,0 +1,12 @@
+-- A network owner (autonomous system) the user has never logged in from;
+-- only with enrichment on (RISKD_ASN_DB), otherwise the feature is absent.
+return {
+    name = "new_asn",
+    description = "the user never logged in from this network owner (needs an ASN database)",
+    evaluate = function(ctx)
+        if ctx.features.new_asn == 1 then
+            local org = ctx.attempt.asn_org and (" " .. ctx.attempt.asn_org) or ""
+            return config.weights.new_asn, "new network owner (" .. ctx.attempt.asn .. org .. ")"
+        end
+    end,
+}
