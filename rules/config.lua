@@ -7,6 +7,10 @@ return {
     levels = { medium = 30, high = 60, critical = 80 },
     -- what a service should do at each level
     actions = { low = "allow", medium = "challenge", high = "challenge", critical = "block" },
+    -- attempts at or above this level open an alert, or join the open alert
+    -- of the same user and cause updated within the window
+    alert_level = "high",
+    alert_window_minutes = 10,
     -- the action when the store is down or slow and the answer is degraded
     degraded_action = "challenge",
     -- the model's score (0-1) from which an attempt counts as an anomaly

@@ -17,5 +17,12 @@ return {
     { "GET", "/api/login/events/:id", "login.event" },
     { "GET", "/api/login/events/:id/explain", "login.explain" },
 
+    { "GET", "/api/dashboard/stats", "dashboard.stats" },
+    { "GET", "/api/dashboard/alerts", "dashboard.alerts" },
+    { "GET", "/api/dashboard/alerts/:id", "dashboard.alert" },
+    { "PUT", "/api/dashboard/alerts/:id", "dashboard.update_alert" },
+    { "GET", "/api/dashboard/timeline", "dashboard.timeline" },
+    { "GET", "/api/dashboard/top-risks", "dashboard.top_risks" },
+
     { "GET", "/api/admin/rules", "admin.rules" },
 }

@@ -42,7 +42,7 @@ function M.analyze(req)
     local ok = require("riskd.net").parse_ip(a.ip_address)
     if not ok then return response.error(400, "invalid_field", "ip_address is not an IPv4 or IPv6 address") end
     local result = analyze.analyze(a, d)
-    if result.alert_id == nil then result.alert_id = cjson.null end
+    if result.alert_id == nil then result.alert_id = cjson.null end   -- an alert only at or above alert_level
     if result.event_id == nil then result.event_id = cjson.null end
     result.reasons = response.array(result.reasons)
     result.rules = response.array(result.rules)

@@ -83,6 +83,25 @@ function M.level(score, cfg)
     return "low"
 end
 
+M.LEVEL_RANK = { low = 1, medium = 2, high = 3, critical = 4 }
+
+-- Opens an alert for the attempt, or adds it to the open alert of the same
+-- user and cause (the strongest rule) updated within the window. Returns the
+-- alert's id, or nil when the store failed (the analysis stands anyway).
+function M.raise_alert(store, cfg, a, event_id, level, results, reasons)
+    local cause = results[1] and results[1].name or "risk"
+    local window = (cfg.alert_window_minutes or 10) * 60000
+    local open = store:alert_find_open(a.user_id, cause, a.ts - window)
+    if open then
+        if store:alert_add_event(open, event_id, level, a.ts) then return open end
+        return nil
+    end
+    local names = {}
+    for i, r in ipairs(results) do names[i] = r.name end
+    return (store:alert_insert({ user_id = a.user_id, severity = level, cause = cause, created = a.ts,
+                                 reasons = reasons, rules = names }, event_id))
+end
+
 -- deps: { store (or nil), model (or nil), rules, features, config, now, format_time }
 -- Enrichment: where the address is (when the attempt does not say) and which
 -- network owns it, from the operator's MaxMind databases.
@@ -163,12 +182,17 @@ function M.analyze(a, deps)
     end
     if degraded then action = cfg.degraded_action end
 
+    local alert_id
+    if id and M.LEVEL_RANK[level] >= M.LEVEL_RANK[cfg.alert_level or "high"] then
+        alert_id = M.raise_alert(deps.store, cfg, a, id, level, results, reasons)
+    end
+
     return {
         event_id = id, user_id = a.user_id, timestamp = deps.format_time(a.ts),
         risk_score = score, risk_level = level, action = action,
         is_anomaly = anomaly.is_anomaly, anomaly_score = anomaly.score and math.floor(anomaly.score * 10000 + 0.5) / 10000,
         reasons = reasons, rules = results, features = features,
-        alert_id = nil, rule_errors = rule_errors, degraded = degraded or nil,
+        alert_id = alert_id, rule_errors = rule_errors, degraded = degraded or nil,
     }
 end
 

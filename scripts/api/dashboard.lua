@@ -1,0 +1,200 @@
+-- api/dashboard.lua — the analyst dashboard (the Flask system's
+-- /api/dashboard/* paths). Every number comes from the store's aggregates.
+local cjson = require("cjson")
+local response = require("lib.response")
+local time = require("lib.time")
+local store = require("riskd.store")
+
+local M = {}
+
+local HOUR = 3600000
+local STATUSES = { open = true, investigating = true, resolved = true, false_positive = true }
+local LEVELS = { low = true, medium = true, high = true, critical = true }
+
+local db
+local function get_db()
+    db = db or store.worker()
+    return db
+end
+
+-- For specs: a store other than the worker's.
+function M.use(d) db = d end
+
+local function now_ms() return math.floor(os.time() * 1000) end
+
+local function unavailable(err) return response.error(503, "store_unavailable", err or "no store") end
+
+local function int_param(q, name, default, lo, hi)
+    if q[name] == nil then return default end
+    local v = math.tointeger(tonumber(q[name]))
+    if not v or v < lo or v > hi then return nil, name .. " must be an integer from " .. lo .. " to " .. hi end
+    return v
+end
+
+local function counts(c)
+    return {
+        attempts = c.attempts, failures = c.failures, anomalies = c.anomalies,
+        anomaly_rate = math.floor(c.anomaly_rate * 10000 + 0.5) / 10000,
+        by_risk_level = c.by_level, alerts_by_status = c.alerts_by_status,
+        alerts_by_severity = c.alerts_by_severity, distinct_users = c.distinct_users, distinct_ips = c.distinct_ips,
+    }
+end
+
+-- GET /api/dashboard/stats
+function M.stats()
+    local d = get_db()
+    if not d then return unavailable() end
+    local s, err = d:stats(now_ms())
+    if not s then return unavailable(err) end
+    return 200, { total = counts(s.all), last_24h = counts(s.last_24h), generated_at = time.format(now_ms()) }
+end
+
+local function public_alert(a)
+    return {
+        alert_id = a.id, user_id = a.user_id, severity = a.severity, status = a.status, cause = a.cause,
+        created_at = time.format(a.created), updated_at = time.format(a.updated), event_count = a.event_count,
+        reasons = response.array(a.reasons), rules = response.array(a.rules),
+    }
+end
+
+-- GET /api/dashboard/alerts
+function M.alerts(req)
+    local d = get_db()
+    if not d then return unavailable() end
+    local q, f = req.query, {}
+    if q.status then
+        if not STATUSES[q.status] then return response.bad_request("unknown status '" .. q.status .. "'", "invalid_field") end
+        f.status = q.status
+    end
+    if q.severity then
+        if not LEVELS[q.severity] then return response.bad_request("unknown severity '" .. q.severity .. "'", "invalid_field") end
+        f.severity = q.severity
+    end
+    f.user_id = q.user_id
+    if q.since then
+        local ms, why = time.parse(q.since)
+        if not ms then return response.bad_request("since: " .. why, "invalid_field") end
+        f.since = ms
+    end
+    local err
+    f.page, err = int_param(q, "page", 1, 1, 1000000)
+    if not f.page then return response.bad_request(err, "invalid_field") end
+    f.per_page, err = int_param(q, "per_page", 20, 1, 100)
+    if not f.per_page then return response.bad_request(err, "invalid_field") end
+    local page, e = d:alerts(f)
+    if not page then return unavailable(e) end
+    local out = {}
+    for i, a in ipairs(page.alerts) do out[i] = public_alert(a) end
+    return 200, { alerts = response.array(out), total = page.total, page = page.page, per_page = page.per_page }
+end
+
+local function load_alert(d, id)
+    local a, err, code = d:alert(id)
+    if not a then
+        if code == "not_found" then return nil, response.not_found("no alert " .. id) end
+        return nil, unavailable(err)
+    end
+    return a
+end
+
+-- GET /api/dashboard/alerts/:id: with its history and events
+function M.alert(req)
+    local d = get_db()
+    if not d then return unavailable() end
+    local a, s, b = load_alert(d, req.params.id)
+    if not a then return s, b end
+    local out = public_alert(a)
+    local history = {}
+    for i, h in ipairs(a.history) do
+        history[i] = { status = h.status, by = h.who, at = time.format(h.ts), note = h.note or cjson.null }
+    end
+    out.history = response.array(history)
+    local events = {}
+    for _, id in ipairs(a.events) do
+        local e = d:event(id)
+        if e then
+            events[#events + 1] = { event_id = e.id, timestamp = time.format(e.ts), ip_address = e.ip_address,
+                                    risk_score = e.risk_score, risk_level = e.risk_level, reasons = response.array(e.reasons) }
+        end
+    end
+    out.events = response.array(events)
+    return 200, out
+end
+
+-- Allowed: from open or investigating to any other status; from resolved or
+-- false_positive only back to open (reopen).
+local function allowed(from, to)
+    if from == to then return false end
+    if from == "open" or from == "investigating" then return true end
+    return to == "open"
+end
+
+-- PUT /api/dashboard/alerts/:id {"status", "note"}
+function M.update_alert(req)
+    local d = get_db()
+    if not d then return unavailable() end
+    local b = req.body
+    if type(b) ~= "table" then return response.bad_request("expected a JSON object", "invalid_field") end
+    if type(b.status) ~= "string" or not STATUSES[b.status] then
+        return response.bad_request("status must be open, investigating, resolved or false_positive", "invalid_field")
+    end
+    if b.note ~= nil and (type(b.note) ~= "string" or #b.note > 4000) then
+        return response.bad_request("note must be a string of at most 4000 characters", "invalid_field")
+    end
+    local a, s, body = load_alert(d, req.params.id)
+    if not a then return s, body end
+    if not allowed(a.status, b.status) then
+        return response.bad_request("cannot go from " .. a.status .. " to " .. b.status, "invalid_transition")
+    end
+    local who = req.user and req.user.username or "anonymous"
+    local ok, err = d:alert_set_status(a.id, b.status, who, b.note, now_ms())
+    if not ok then return unavailable(err) end
+    return M.alert(req)
+end
+
+-- GET /api/dashboard/timeline?hours=24&bucket=hour|day
+function M.timeline(req)
+    local d = get_db()
+    if not d then return unavailable() end
+    local q = req.query
+    local hours, err = int_param(q, "hours", 24, 1, 24 * 366)
+    if not hours then return response.bad_request(err, "invalid_field") end
+    local bucket = q.bucket or "hour"
+    if bucket ~= "hour" and bucket ~= "day" then return response.bad_request("bucket must be hour or day", "invalid_field") end
+    local now = now_ms()
+    local list, e = d:timeline(now - hours * HOUR + 1, now + 1, bucket)
+    if not list then return unavailable(e) end
+    local out = {}
+    for i, k in ipairs(list) do
+        out[i] = { start = time.format(k.start), attempts = k.attempts, failures = k.failures, anomalies = k.anomalies,
+                   alerts = k.alerts, mean_risk = math.floor(k.mean_risk * 100 + 0.5) / 100 }
+    end
+    return 200, { bucket = bucket, hours = hours, buckets = response.array(out) }
+end
+
+-- GET /api/dashboard/top-risks?limit=10&hours=24 (hours=0: all time)
+function M.top_risks(req)
+    local d = get_db()
+    if not d then return unavailable() end
+    local q = req.query
+    local limit, err = int_param(q, "limit", 10, 1, 100)
+    if not limit then return response.bad_request(err, "invalid_field") end
+    local hours
+    hours, err = int_param(q, "hours", 24, 0, 24 * 366)
+    if not hours then return response.bad_request(err, "invalid_field") end
+    local since = hours > 0 and now_ms() - hours * HOUR or 0
+    local top, e = d:top_users(since, limit)
+    if not top then return unavailable(e) end
+    local out = {}
+    for i, u in ipairs(top) do
+        local open = d:alerts({ user_id = u.user_id, status = "open", per_page = 1 })
+        local p = d:profile(u.user_id)
+        out[i] = { user_id = u.user_id, max_risk = u.max_risk, mean_risk = math.floor(u.mean_risk * 100 + 0.5) / 100,
+                   attempts = u.attempts, anomalies = u.anomalies, high_risk = u.high_risk,
+                   open_alerts = open and open.total or 0,
+                   last_seen = p and time.format(p.last_seen) or cjson.null }
+    end
+    return 200, { hours = hours, users = response.array(out) }
+end
+
+return M
