@@ -102,6 +102,14 @@ static void timeit(const char *name, rk_store_t *s, int which)
             rk_top_user_t *u; size_t n;
             rc = rk_store_top_users(s, which == 3 ? 0 : t_end - 24 * H, 10, &u, &n, err, sizeof err);
             if (!rc) free(u);
+        } else if (which >= 9) {
+            rk_alert_filter_t f = { NULL, NULL, NULL, 0, 1, 50 };
+            if (which == 10) { f.status = "open"; f.severity = "high"; }
+            if (which == 11) f.user_id = "user00042";
+            if (which == 12) f.since_ms = t_end - 24 * H;
+            rk_alert_list_t l;
+            rc = rk_store_alert_list(s, &f, &l, err, sizeof err);
+            if (!rc) rk_store_alert_list_free(&l);
         } else {
             rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 50 };
             if (which == 6) f.user_id = "user00042";
@@ -160,6 +168,22 @@ int main(void)
     timeit("events, one user", s, 6);
     timeit("events, risk level critical", s, 7);
     timeit("events, anomalies in the last 24 h", s, 8);
+    /* 10,000 alerts over the 30 days, then their listing. */
+    static const char *sev[] = { "high", "critical" }, *causes[] = { "new_country", "brute_force", "impossible_travel" };
+    static const char *status[] = { "open", "investigating", "resolved", "false_positive" };
+    for (int i = 0; i < 10000; i++) {
+        char user[32];
+        snprintf(user, sizeof user, "user%05d", (i * 7) % 20000);
+        rk_alert_t a = { .user_id = user, .severity = sev[i % 2], .cause = causes[i % 3], .status = status[i % 4],
+                         .created_ms = t_end - 30 * 24 * H + (int64_t)i * (30 * 24 * H / 10000) };
+        if (rk_store_alert_insert(s, &a, NULL, err, sizeof err) != 0) { fprintf(stderr, "%s\n", err); return 1; }
+    }
+    printf("with 10,000 alerts (target: alert listing with filters under 20 ms):\n");
+    timeit("alerts, first page", s, 9);
+    timeit("alerts, open and high", s, 10);
+    timeit("alerts, one user", s, 11);
+    timeit("alerts, last 24 h", s, 12);
+    timeit("stats (with the alerts)", s, 0);
     rk_store_close(s);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);

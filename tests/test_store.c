@@ -409,6 +409,41 @@ static void aggregates(void **st)
     rk_store_close(s);
 }
 
+/* Buckets across midnight and a month end, from one event each side. */
+static void timeline_edges(void **st)
+{
+    (void)st;
+    char err[512];
+    fresh_store();
+    rk_store_t *s = open_store();
+    int64_t oct31_23h = 1698793200000LL;   /* 2023-10-31T23:00:00Z */
+    rk_event_t a = ev("edge", oct31_23h + 30 * 60000, "192.0.2.1", 1, 10, "low", 0);   /* 23:30 */
+    rk_event_t b = ev("edge", oct31_23h + 90 * 60000, "192.0.2.1", 0, 50, "medium", 1); /* 00:30 next day */
+    assert_int_equal(rk_store_event_record(s, &a, 1, err, sizeof err), 0);
+    assert_int_equal(rk_store_event_record(s, &b, 1, err, sizeof err), 0);
+    rk_bucket_t *k;
+    size_t n;
+    assert_int_equal(rk_store_timeline(s, oct31_23h - H, oct31_23h + 2 * H, H, &k, &n, err, sizeof err), 0);
+    assert_int_equal(n, 3);
+    assert_true(k[0].attempts == 0 && k[1].attempts == 1 && k[2].attempts == 1);
+    assert_true(k[2].start_ms == oct31_23h + H && k[2].failures == 1 && k[2].anomalies == 1);
+    assert_true(k[2].mean_risk == 50);
+    free(k);
+    /* By day: October 31 and November 1 are two buckets, one event each. */
+    assert_int_equal(rk_store_timeline(s, oct31_23h - 23 * H, oct31_23h + 25 * H, 24 * H, &k, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_true(k[0].start_ms == oct31_23h - 23 * H && k[0].attempts == 1 && k[1].attempts == 1);
+    assert_true(k[0].mean_risk == 10 && k[1].mean_risk == 50);
+    free(k);
+    /* One event's stats. */
+    rk_stats_t stats;
+    assert_int_equal(rk_store_stats(s, oct31_23h + 2 * H, &stats, err, sizeof err), 0);
+    assert_int_equal(stats.all.attempts, 2);
+    assert_int_equal(stats.last_24h.attempts, 2);
+    assert_true(fabs(stats.all.anomaly_rate - 0.5) < 1e-12);
+    rk_store_close(s);
+}
+
 static void no_full_scans(void **st)
 {
     (void)st;
@@ -523,6 +558,7 @@ int main(void)
         cmocka_unit_test(profiles),
         cmocka_unit_test(alerts),
         cmocka_unit_test(aggregates),
+        cmocka_unit_test(timeline_edges),
         cmocka_unit_test(no_full_scans),
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
         cmocka_unit_test(kill_9_loses_nothing_acknowledged),
@@ -543,6 +579,7 @@ int main(void)
         cmocka_unit_test(profiles),
         cmocka_unit_test(alerts),
         cmocka_unit_test(aggregates),
+        cmocka_unit_test(timeline_edges),
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
     };
     return rc | cmocka_run_group_tests_name("store (mongodb)", mongo_tests, setup, teardown);
