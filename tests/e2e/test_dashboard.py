@@ -9,7 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_story import Server, check, results, PARIS, SYDNEY, LAPTOP  # noqa: E402
+from tap import check, finish  # noqa: E402
+from test_story import Server, PARIS, SYDNEY, LAPTOP  # noqa: E402
 
 
 def iso(dt):
@@ -122,8 +123,7 @@ def main():
         check("the dashboard's numbers match the story, and bad parameters are 400", numbers)
     finally:
         srv.stop()
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+    return finish()
 
 
 if __name__ == "__main__":

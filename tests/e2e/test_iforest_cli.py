@@ -9,21 +9,7 @@ import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.abspath(os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "riskd")))
-results = []
-
-
-def check(name, fn):
-    try:
-        fn()
-        ok = True
-        detail = ""
-    except Exception as e:
-        ok = False
-        detail = "%s: %s" % (type(e).__name__, e)
-    results.append(ok)
-    print(("ok" if ok else "not ok") + " %d - %s" % (len(results), name), flush=True)
-    for line in detail.splitlines():
-        print("#   " + line)
+from tap import check, finish
 
 
 def riskd(*args):
@@ -117,8 +103,7 @@ def main():
         check("usage errors exit 2, missing files 1", usage)
     finally:
         shutil.rmtree(tmp)
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+    return finish()
 
 
 if __name__ == "__main__":

@@ -19,23 +19,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "riskd")))
 
-results = []
-
-
-def report(name, ok, detail=""):
-    results.append(ok)
-    print(("ok" if ok else "not ok") + " %d - %s" % (len(results), name), flush=True)
-    if not ok and detail:
-        for line in str(detail).splitlines():
-            print("#   " + line, flush=True)
-
-
-def check(name, fn):
-    try:
-        fn()
-        report(name, True)
-    except Exception as e:  # an assertion or a protocol error: both are failures
-        report(name, False, "%s: %s" % (type(e).__name__, e))
+from tap import check, finish, report
 
 
 class Server:
@@ -412,8 +396,7 @@ def main():
             t()
         except Exception as e:
             report(t.__name__, False, "%s: %s" % (type(e).__name__, e))
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+    return finish()
 
 
 if __name__ == "__main__":

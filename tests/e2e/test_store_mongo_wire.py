@@ -13,19 +13,7 @@ import time
 from mockupdb import MockupDB
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-results = []
-
-
-def check(name, fn):
-    try:
-        fn()
-        ok, detail = True, ""
-    except Exception as e:
-        ok, detail = False, "%s: %s" % (type(e).__name__, e)
-    results.append(ok)
-    print(("ok" if ok else "not ok") + " %d - %s" % (len(results), name), flush=True)
-    for line in detail.splitlines():
-        print("#   " + line)
+from tap import check, finish
 
 
 class Mock:
@@ -339,8 +327,7 @@ def main():
     finally:
         mock.stop()
 
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+    return finish()
 
 
 if __name__ == "__main__":

@@ -16,19 +16,7 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.abspath(os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "riskd")))
-results = []
-
-
-def check(name, fn):
-    try:
-        fn()
-        ok, detail = True, ""
-    except Exception as e:
-        ok, detail = False, "%s: %s" % (type(e).__name__, e)
-    results.append(ok)
-    print(("ok" if ok else "not ok") + " %d - %s" % (len(results), name), flush=True)
-    for line in detail.splitlines():
-        print("#   " + line)
+from tap import check, finish
 
 
 class Server:
@@ -312,8 +300,7 @@ def main():
         check("an edited rule is live at once; a broken edit keeps the old rule", rules_hot_reload)
     finally:
         srv.stop()
-    print("1..%d" % len(results))
-    return 0 if all(results) else 1
+    return finish()
 
 
 if __name__ == "__main__":
