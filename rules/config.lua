@@ -11,7 +11,8 @@ return {
     -- of the same user and cause updated within the window
     alert_level = "high",
     alert_window_minutes = 10,
-    -- the action when the store is down or slow and the answer is degraded
+    -- the least action when the store is down or slow and the answer is degraded
+    -- (a stronger one the analysis found stands)
     degraded_action = "challenge",
     -- the model's score (0-1) from which an attempt counts as an anomaly
     anomaly_threshold = 0.62,

@@ -111,6 +111,12 @@ describe("analyze.analyze", function()
         assert.is_nil(r.event_id)
         local r2 = analyze.analyze(attempt, deps({ store = false }))
         assert.is_true(r2.degraded)
+        -- never less than what the analysis found: a block stays a block
+        local d3 = deps({ store = false })
+        d3.rules = { evaluate = function() return { { name = "x", score = 95, reason = "x" } }, {} end }
+        local r3 = analyze.analyze(attempt, d3)
+        assert.is_true(r3.degraded)
+        assert.are.equal("block", r3.action)
     end)
 
     it("uses the model when there is one", function()

@@ -102,7 +102,6 @@ function M.raise_alert(store, cfg, a, event_id, level, results, reasons)
                                  reasons = reasons, rules = names }, event_id))
 end
 
--- deps: { store (or nil), model (or nil), rules, features, config, now, format_time }
 -- Enrichment: where the address is (when the attempt does not say) and which
 -- network owns it, from the operator's MaxMind databases.
 local function enrich(a, geo)
@@ -115,6 +114,9 @@ local function enrich(a, geo)
     a.asn, a.asn_org = g.asn, g.asn_org
 end
 
+local ACTION_RANK = { allow = 1, challenge = 2, block = 3 }
+
+-- deps: { store (or nil), model (or nil), geo (or nil), rules, features, config, format_time }
 function M.analyze(a, deps)
     local cfg = deps.config
     local degraded = false
@@ -176,11 +178,12 @@ function M.analyze(a, deps)
     }
     local id
     if deps.store and not degraded then
-        local err
-        id, err = deps.store:record(event)
+        id = deps.store:record(event)
         if not id then degraded = true end
     end
-    if degraded then action = cfg.degraded_action end
+    -- Degraded: at least the configured action, never less than the analysis
+    -- found (a block stays a block).
+    if degraded and ACTION_RANK[cfg.degraded_action] > (ACTION_RANK[action] or 0) then action = cfg.degraded_action end
 
     local alert_id
     if id and M.LEVEL_RANK[level] >= M.LEVEL_RANK[cfg.alert_level or "high"] then
