@@ -5,6 +5,7 @@
 
 #include "cmd_iforest.h"
 #include "cmd_run.h"
+#include "cmd_user.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -43,6 +44,7 @@ static void usage(void)
         "  serve      run the HTTP server (riskd serve --help for options)\n"
         "  iforest    train, score and evaluate Isolation Forests on CSV files\n"
         "  run        run a Lua script with the scripts, rules, model and store, no HTTP\n"
+        "  user       add, list, change the password of, or delete accounts\n"
         "  version    print the version\n",
         RK_VERSION);
 }
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "serve")) return cmd_serve(argc, argv);
     if (!strcmp(argv[1], "iforest")) return rk_cmd_iforest(argc, argv);
     if (!strcmp(argv[1], "run")) return rk_cmd_run(argc, argv);
+    if (!strcmp(argv[1], "user")) return rk_cmd_user(argc, argv);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("riskd %s\n", RK_VERSION);
         return 0;

@@ -14,6 +14,7 @@ for t in "$COV"/test_*.t; do "$t" >/dev/null 2>&1 || echo "coverage: $t failed" 
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_server.py >/dev/null 2>&1 || echo "coverage: e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_story.py >/dev/null 2>&1 || echo "coverage: story e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_dashboard.py >/dev/null 2>&1 || echo "coverage: dashboard e2e failed" >&2
+RISKD_BIN="$COV/riskd" python3 tests/e2e/test_user_cli.py >/dev/null 2>&1 || echo "coverage: user CLI e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_iforest_cli.py >/dev/null 2>&1 || echo "coverage: CLI e2e failed" >&2
 RISKD_SO_DIR="$COV" /usr/bin/python3 tests/e2e/test_store_mongo_wire.py >/dev/null 2>&1 || echo "coverage: MongoDB wire tests failed" >&2
 RISKD_SO_DIR="$COV" lua5.4 /usr/bin/busted >/dev/null 2>&1 || echo "coverage: busted failed" >&2
