@@ -6,7 +6,7 @@ t() {  # t NAME CONDITION-COMMAND...
     n=$((n + 1)); name=$1; shift
     if "$@"; then echo "ok $n - $name"; else echo "not ok $n - $name"; status=1; fi
 }
-cores="log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo features geo password"
+cores="log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo features geo password jwt"
 for c in $cores; do
     t "engine/$c.[ch] is a pure core (no lua.h)" sh -c "! grep -l 'lua\.h\|lauxlib\.h\|lualib\.h' engine/$c.c engine/$c.h"
 done
