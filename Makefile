@@ -14,7 +14,7 @@ ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engi
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
 CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo features geo password jwt
-LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo
+LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth
 SERVER  := http server cmd_iforest cmd_run cmd_user
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
@@ -49,6 +49,7 @@ $(BUILD)/riskd.so: $(MOD_OBJ)
 
 run: deps
 	@$(MAKE) --no-print-directory all
+	@sh tools/secret.sh
 	./$(BUILD)/riskd serve
 
 # ---- tests ---------------------------------------------------------------

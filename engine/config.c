@@ -48,6 +48,7 @@ static const opt_t opts[] = {
     { "retention-days", "RISKD_RETENTION_DAYS", NUM(T_INT, retention_days, 0, 36500),
       "purge login events older than this many days; 0 keeps them (90)" },
     { "log-level", "RISKD_LOG_LEVEL", STR(log_level), "debug, info, warn or error (info)" },
+    { "token-ttl", "RISKD_TOKEN_TTL_S", NUM(T_INT, token_ttl_s, 60, 30 * 86400), "session token lifetime in seconds (28800)" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -68,6 +69,7 @@ void rk_config_defaults(rk_config_t *c)
     c->access_log = 0;
     c->retention_days = 90;
     c->store_timeout_ms = 1000;
+    c->token_ttl_s = 28800;
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 
@@ -145,6 +147,16 @@ int rk_config_from_env(rk_config_t *c, char *err, size_t errlen)
     for (size_t i = 0; i < NOPTS; i++) {
         const char *v = getenv(opts[i].env);
         if (v && *v && set_opt(c, &opts[i], v, opts[i].env, err, errlen) < 0) return -1;
+    }
+    /* The token secret comes from the environment (or .env) only: a command
+     * line is visible to every user of the machine. */
+    const char *secret = getenv("JWT_SECRET");
+    if (secret && *secret) {
+        if (strlen(secret) >= sizeof c->jwt_secret) {
+            snprintf(err, errlen, "JWT_SECRET: longer than %zu characters", sizeof c->jwt_secret - 1);
+            return -1;
+        }
+        snprintf(c->jwt_secret, sizeof c->jwt_secret, "%s", secret);
     }
     /* MONGODB_URI names the store when RISKD_DB does not. */
     const char *m = getenv("MONGODB_URI");

@@ -13,5 +13,6 @@ int luaopen_riskd_store(lua_State *L);   /* l_store.c */
 int luaopen_riskd_mongo(lua_State *L);   /* l_mongo.c */
 int luaopen_riskd_features(lua_State *L); /* l_features.c */
 int luaopen_riskd_geo(lua_State *L);     /* l_geo.c */
+int luaopen_riskd_auth(lua_State *L);    /* l_auth.c */
 
 #endif

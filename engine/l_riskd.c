@@ -17,6 +17,7 @@ int luaopen_riskd(lua_State *L)
         { "mongo", "riskd.mongo", luaopen_riskd_mongo },
         { "features", "riskd.features", luaopen_riskd_features },
         { "geo", "riskd.geo", luaopen_riskd_geo },
+        { "auth", "riskd.auth", luaopen_riskd_auth },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

@@ -193,6 +193,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.features", luaopen_riskd_features },
         { "riskd.rules", luaopen_riskd_rules },
         { "riskd.geo", luaopen_riskd_geo },
+        { "riskd.auth", luaopen_riskd_auth },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -12,6 +12,10 @@ return {
     { "GET", "/metrics", "health.metrics" },
     { "GET", "/api/ping", "health.ping" },
 
+    { "POST", "/api/auth/login", "auth.login" },
+    { "GET", "/api/auth/me", "auth.me" },
+    { "POST", "/api/auth/register", "auth.register" },
+
     { "POST", "/api/login/analyze", "login.analyze" },
     { "GET", "/api/login/events", "login.events" },
     { "GET", "/api/login/events/:id", "login.event" },

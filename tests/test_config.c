@@ -5,7 +5,8 @@
 static void clear_env(void)
 {
     const char *vars[] = { "RISKD_PORT", "RISKD_HOST", "RISKD_DB", "MONGODB_URI", "RISKD_WORKERS",
-                           "RISKD_ACCESS_LOG", "RISKD_TEST_DOTENV", "RISKD_TEST_QUOTED" };
+                           "RISKD_ACCESS_LOG", "RISKD_TEST_DOTENV", "RISKD_TEST_QUOTED", "JWT_SECRET",
+                           "RISKD_TOKEN_TTL_S" };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
 }
 
@@ -69,6 +70,34 @@ static void bad_values_are_named(void **st)
     clear_env();
 }
 
+/* The token secret comes from the environment only, never from a flag. */
+static void jwt_secret(void **st)
+{
+    (void)st;
+    clear_env();
+    char err[256], big[400];
+    rk_config_t c;
+    rk_config_defaults(&c);
+    assert_string_equal(c.jwt_secret, "");
+    assert_int_equal(c.token_ttl_s, 28800);
+    setenv("JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
+    setenv("RISKD_TOKEN_TTL_S", "600", 1);
+    assert_int_equal(rk_config_from_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.jwt_secret, "0123456789abcdef0123456789abcdef");
+    assert_int_equal(c.token_ttl_s, 600);
+    char *argv[] = { "riskd", "serve", "--jwt-secret", "x" };
+    assert_int_equal(rk_config_from_args(&c, 4, argv, 2, err, sizeof err), -1);
+    memset(big, 'k', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    setenv("JWT_SECRET", big, 1);
+    assert_int_equal(rk_config_from_env(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "JWT_SECRET"));
+    setenv("RISKD_TOKEN_TTL_S", "5", 1);
+    unsetenv("JWT_SECRET");
+    assert_int_equal(rk_config_from_env(&c, err, sizeof err), -1);
+    clear_env();
+}
+
 static void dotenv(void **st)
 {
     (void)st;
@@ -95,6 +124,7 @@ int main(void)
         cmocka_unit_test(defaults),
         cmocka_unit_test(precedence),
         cmocka_unit_test(bad_values_are_named),
+        cmocka_unit_test(jwt_secret),
         cmocka_unit_test(dotenv),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -1,0 +1,136 @@
+/* l_auth.c — `riskd.auth`: passwords and session tokens for Lua.
+ *
+ *   local auth = require("riskd.auth")
+ *   auth.policy(user, pw)          --> true | nil, msg, "weak_password"
+ *   auth.hash(pw)                  --> "$argon2id$..." | nil, msg, "hash_failed"
+ *   auth.verify_password(hash, pw) --> true | false
+ *   auth.issue(user, role [, ttl_s [, secret]])
+ *                                  --> token, { sub, role, jti, iat, exp } | nil, msg, "no_secret"
+ *   auth.verify(token [, secret])  --> { sub, role, jti, iat, exp } | nil, msg, "invalid_token"
+ *   auth.ttl()                     --> the server's session lifetime in seconds
+ *
+ * The secret is the server's JWT_SECRET; outside a server (specs, `riskd
+ * run`) it is the optional last argument. It is never given to Lua.
+ */
+#include <lauxlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "jwt.h"
+#include "l_modules.h"
+#include "password.h"
+#include "vm.h"
+
+#define DEFAULT_TTL_S 28800
+
+static const char *secret_of(lua_State *L, int arg)
+{
+    if (!lua_isnoneornil(L, arg)) return luaL_checkstring(L, arg);
+    const rk_vm_host_t *h = rk_vm_host(L);
+    return h && h->config && h->config->jwt_secret[0] ? h->config->jwt_secret : NULL;
+}
+
+static int fail(lua_State *L, const char *msg, const char *code)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, msg);
+    lua_pushstring(L, code);
+    return 3;
+}
+
+static int server_ttl(lua_State *L)
+{
+    const rk_vm_host_t *h = rk_vm_host(L);
+    return h && h->config && h->config->token_ttl_s > 0 ? h->config->token_ttl_s : DEFAULT_TTL_S;
+}
+
+static void push_claims(lua_State *L, const rk_jwt_claims_t *c)
+{
+    lua_createtable(L, 0, 5);
+    lua_pushstring(L, c->sub);
+    lua_setfield(L, -2, "sub");
+    lua_pushstring(L, c->role);
+    lua_setfield(L, -2, "role");
+    lua_pushstring(L, c->jti);
+    lua_setfield(L, -2, "jti");
+    lua_pushinteger(L, (lua_Integer)c->iat);
+    lua_setfield(L, -2, "iat");
+    lua_pushinteger(L, (lua_Integer)c->exp);
+    lua_setfield(L, -2, "exp");
+}
+
+static int l_policy(lua_State *L)
+{
+    const char *user = luaL_checkstring(L, 1), *pw = luaL_checkstring(L, 2);
+    char err[256];
+    if (rk_password_policy(user, pw, err, sizeof err) < 0) return fail(L, err, "weak_password");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_hash(lua_State *L)
+{
+    const char *pw = luaL_checkstring(L, 1);
+    char out[RK_PASSWORD_HASH_MAX], err[256];
+    if (rk_password_hash(pw, out, sizeof out, err, sizeof err) < 0) return fail(L, err, "hash_failed");
+    lua_pushstring(L, out);
+    return 1;
+}
+
+static int l_verify_password(lua_State *L)
+{
+    const char *hash = luaL_checkstring(L, 1), *pw = luaL_checkstring(L, 2);
+    lua_pushboolean(L, rk_password_verify(hash, pw) == 1);
+    return 1;
+}
+
+static int l_issue(lua_State *L)
+{
+    size_t nsub, nrole;
+    const char *sub = luaL_checklstring(L, 1, &nsub), *role = luaL_checklstring(L, 2, &nrole);
+    lua_Integer ttl = luaL_optinteger(L, 3, server_ttl(L));
+    const char *secret = secret_of(L, 4);
+    luaL_argcheck(L, nsub > 0 && nsub < sizeof ((rk_jwt_claims_t *)0)->sub, 1, "user name length");
+    luaL_argcheck(L, nrole > 0 && nrole < sizeof ((rk_jwt_claims_t *)0)->role, 2, "role length");
+    luaL_argcheck(L, ttl > 0, 3, "ttl must be positive");
+    if (!secret) return fail(L, "JWT_SECRET is not configured", "no_secret");
+    rk_jwt_claims_t c;
+    memset(&c, 0, sizeof c);
+    memcpy(c.sub, sub, nsub);
+    memcpy(c.role, role, nrole);
+    char tok[RK_JWT_MAX], err[256];
+    if (rk_jwt_issue(secret, &c, (int64_t)time(NULL), (int64_t)ttl, tok, sizeof tok, err, sizeof err) < 0)
+        return fail(L, err, "no_secret");
+    lua_pushstring(L, tok);
+    push_claims(L, &c);
+    return 2;
+}
+
+static int l_verify(lua_State *L)
+{
+    const char *tok = luaL_checkstring(L, 1);
+    const char *secret = secret_of(L, 2);
+    if (!secret) return fail(L, "JWT_SECRET is not configured", "no_secret");
+    rk_jwt_claims_t c;
+    char err[256];
+    if (rk_jwt_verify(secret, tok, (int64_t)time(NULL), &c, err, sizeof err) < 0) return fail(L, err, "invalid_token");
+    push_claims(L, &c);
+    return 1;
+}
+
+static int l_ttl(lua_State *L)
+{
+    lua_pushinteger(L, server_ttl(L));
+    return 1;
+}
+
+int luaopen_riskd_auth(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        { "policy", l_policy }, { "hash", l_hash }, { "verify_password", l_verify_password },
+        { "issue", l_issue }, { "verify", l_verify }, { "ttl", l_ttl }, { NULL, NULL },
+    };
+    luaL_newlib(L, fns);
+    return 1;
+}

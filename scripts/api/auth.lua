@@ -1,0 +1,168 @@
+-- api/auth.lua — accounts and sessions (the Flask system's /api/auth/*).
+--
+-- POST /api/auth/login     {username, password} -> a Bearer token (HS256 JWT)
+-- GET  /api/auth/me        the caller, from its token
+-- POST /api/auth/register  an admin creates an account (no self-sign-up:
+--                          this is a security console, not a shop)
+--
+-- Unknown user and wrong password get the same answer and take the same
+-- time (a dummy hash is verified for unknown users). Repeated failures for
+-- one user from one address are throttled with 429 and Retry-After.
+local auth = require("riskd.auth")
+local response = require("lib.response")
+local time = require("lib.time")
+local store = require("riskd.store")
+
+local M = {}
+
+local ROLES = { admin = true, analyst = true, service = true }
+local MAX_FAILURES, WINDOW_S = 5, 900
+
+local db
+local function get_db()
+    db = db or store.worker()
+    return db
+end
+
+-- For specs: another store, and a token secret (the server uses JWT_SECRET).
+local secret
+function M.use(d, s) db, secret = d, s end
+
+-- Failures per "user|ip" in this worker: { n, first }. Bounded by pruning
+-- expired windows whenever it grows past a limit.
+local failures, nfailures = {}, 0
+local function prune(now)
+    for k, f in pairs(failures) do
+        if now - f.first >= WINDOW_S then failures[k] = nil nfailures = nfailures - 1 end
+    end
+end
+
+local function throttled(key, now)
+    local f = failures[key]
+    if f and now - f.first >= WINDOW_S then failures[key] = nil nfailures = nfailures - 1 f = nil end
+    if f and f.n >= MAX_FAILURES then return WINDOW_S - (now - f.first) end
+end
+
+local function record_failure(key, now)
+    local f = failures[key]
+    if not f then
+        if nfailures >= 10000 then prune(now) end
+        f = { n = 0, first = now }
+        failures[key] = f
+        nfailures = nfailures + 1
+    end
+    f.n = f.n + 1
+end
+
+local dummy_hash
+local function burn_verify(password)
+    dummy_hash = dummy_hash or assert(auth.hash("riskd-dummy-password-for-timing"))
+    auth.verify_password(dummy_hash, password)
+end
+
+local function unauthorized(message)
+    return response.error(401, "unauthorized", message, { ["WWW-Authenticate"] = 'Bearer realm="riskd"' })
+end
+
+local function nonempty_string(v, max) return type(v) == "string" and #v > 0 and #v <= max end
+
+-- The caller's claims from "Authorization: Bearer <token>", or nil, status, body, headers.
+function M.authenticate(req)
+    local h = req.headers and req.headers["authorization"]
+    if not h then return nil, unauthorized("a Bearer token is required") end
+    local tok = h:match("^[Bb]earer%s+(%S+)%s*$")
+    if not tok then return nil, unauthorized("the Authorization header must be 'Bearer <token>'") end
+    local claims, err, code = auth.verify(tok, secret)
+    if not claims then
+        if code == "no_secret" then return nil, response.error(503, "auth_unavailable", err) end
+        return nil, unauthorized(err)
+    end
+    return claims
+end
+
+-- POST /api/auth/login
+function M.login(req)
+    local b = req.body
+    if type(b) ~= "table" or not nonempty_string(b.username, 128) or not nonempty_string(b.password, 1024) then
+        return response.bad_request("username and password are required strings")
+    end
+    local now = os.time()
+    local key = b.username .. "|" .. (req.remote_addr or "")
+    local wait = throttled(key, now)
+    if wait then
+        return response.error(429, "too_many_attempts", "too many failed sign-ins; try again later",
+            { ["Retry-After"] = tostring(wait) })
+    end
+    local d = get_db()
+    if not d then return response.error(503, "store_unavailable", "no store") end
+    local u, err, code = d:user(b.username)
+    if not u and code ~= "not_found" then return response.error(503, "store_unavailable", err) end
+    local ok
+    if u and u.password_hash then
+        ok = auth.verify_password(u.password_hash, b.password)
+    else
+        burn_verify(b.password)
+        ok = false
+    end
+    if not ok then
+        record_failure(key, now)
+        return unauthorized("invalid username or password")
+    end
+    failures[key] = nil
+    local tok, claims, icode = auth.issue(u.username, u.role, nil, secret)
+    if not tok then return response.error(503, "auth_unavailable", claims .. " (" .. icode .. ")") end
+    return 200, {
+        token = tok, token_type = "Bearer", expires_at = time.format(claims.exp * 1000),
+        user = { username = u.username, role = u.role, email = u.email },
+    }
+end
+
+-- GET /api/auth/me
+function M.me(req)
+    local claims, s, body, headers = M.authenticate(req)
+    if not claims then return s, body, headers end
+    local d = get_db()
+    if not d then return response.error(503, "store_unavailable", "no store") end
+    local u, err, code = d:user(claims.sub)
+    if not u then
+        if code == "not_found" then return unauthorized("the account no longer exists") end
+        return response.error(503, "store_unavailable", err)
+    end
+    return 200, {
+        username = u.username, role = u.role, email = u.email, created_at = time.format(u.created),
+        token = { id = claims.jti, issued_at = time.format(claims.iat * 1000), expires_at = time.format(claims.exp * 1000) },
+    }
+end
+
+-- POST /api/auth/register (admin only)
+function M.register(req)
+    local claims, s, body, headers = M.authenticate(req)
+    if not claims then return s, body, headers end
+    if claims.role ~= "admin" then return response.error(403, "forbidden", "only an admin may create accounts") end
+    local b = req.body
+    if type(b) ~= "table" or not nonempty_string(b.username, 127) or not nonempty_string(b.password, 1024) then
+        return response.bad_request("username and password are required strings")
+    end
+    if not b.username:match("^[%w._@-]+$") then
+        return response.bad_request("username may hold letters, digits and . _ @ - only")
+    end
+    local role = b.role or "analyst"
+    if not ROLES[role] then return response.bad_request("role must be admin, analyst or service") end
+    if b.email ~= nil and not (nonempty_string(b.email, 254) and b.email:match("^[^@%s]+@[^@%s]+$")) then
+        return response.bad_request("email is not an address")
+    end
+    local okp, perr = auth.policy(b.username, b.password)
+    if not okp then return response.bad_request(perr, "weak_password") end
+    local d = get_db()
+    if not d then return response.error(503, "store_unavailable", "no store") end
+    local hash, herr = auth.hash(b.password)
+    if not hash then return response.error(500, "hash_failed", herr) end
+    local u, err, code = d:user_create({ username = b.username, role = role, email = b.email, password_hash = hash })
+    if not u then
+        if code == "conflict" then return response.error(409, "conflict", "user " .. b.username .. " exists") end
+        return response.error(503, "store_unavailable", err)
+    end
+    return 201, { username = u.username, role = u.role, email = u.email, created_at = time.format(u.created) }
+end
+
+return M

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""End-to-end: /api/auth/* on a real server. An admin made with `riskd user
+add` signs in, reads /me, creates an analyst; wrong passwords, unknown users,
+forged, tampered, "alg: none" and expired tokens are refused; repeated
+failures are throttled; without JWT_SECRET the endpoints say so. TAP."""
+import base64
+import datetime
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import check, finish  # noqa: E402
+from test_story import Server, BIN  # noqa: E402
+
+SECRET = "e2e-secret-that-is-long-enough-0123456789"
+ADMIN_PW = "correct horse battery staple"
+
+
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def forge(claims, secret=SECRET, alg="HS256"):
+    head = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = b64(json.dumps(claims).encode())
+    if alg == "none":
+        return head + "." + body + "."
+    sig = hmac.new(secret.encode(), (head + "." + body).encode(), hashlib.sha256).digest()
+    return head + "." + body + "." + b64(sig)
+
+
+def call(srv, method, path, body=None, token=None, headers=None):
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    h.update(headers or {})
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    try:
+        c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+        r = c.getresponse()
+        return r.status, json.loads(r.read() or b"null"), dict(r.getheaders())
+    finally:
+        c.close()
+
+
+def main():
+    srv = Server(env={"JWT_SECRET": SECRET})
+    db = "sqlite:" + os.path.join(srv.tmp, "db")
+    state = {}
+    try:
+        def admin_signs_in():
+            p = subprocess.run([BIN, "user", "add", "root", "--role", "admin", "--email", "root@example.com", "--db", db],
+                               input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=srv.tmp)
+            assert p.returncode == 0, p
+            s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "root", "password": ADMIN_PW})
+            assert s == 200 and d["token_type"] == "Bearer" and d["user"] == {"username": "root", "role": "admin",
+                                                                             "email": "root@example.com"}, (s, d)
+            assert d["expires_at"].endswith("Z") and d["token"].count(".") == 2, d
+            state["token"] = d["token"]
+        check("an admin made by `riskd user add` signs in and gets a Bearer token", admin_signs_in)
+
+        def me():
+            s, d, _ = call(srv, "GET", "/api/auth/me", token=state["token"])
+            assert s == 200 and d["username"] == "root" and d["role"] == "admin", (s, d)
+            assert len(d["token"]["id"]) >= 16 and d["token"]["expires_at"] > d["token"]["issued_at"], d
+        check("GET /api/auth/me names the caller from the token", me)
+
+        def register():
+            s, d, _ = call(srv, "POST", "/api/auth/register", {"username": "ana", "password": "another long passphrase",
+                                                               "email": "ana@example.com"}, token=state["token"])
+            assert s == 201 and d["role"] == "analyst" and d["username"] == "ana", (s, d)
+            s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "ana", "password": "another long passphrase"})
+            assert s == 200 and d["user"]["role"] == "analyst", (s, d)
+            s, e, _ = call(srv, "POST", "/api/auth/register", {"username": "eve", "password": "another long passphrase"},
+                           token=d["token"])
+            assert s == 403 and e["error"]["code"] == "forbidden", (s, e)
+            s, e, _ = call(srv, "POST", "/api/auth/register", {"username": "ana", "password": "another long passphrase"},
+                           token=state["token"])
+            assert s == 409 and e["error"]["code"] == "conflict", (s, e)
+            s, e, _ = call(srv, "POST", "/api/auth/register", {"username": "bo", "password": "short"}, token=state["token"])
+            assert s == 400 and e["error"]["code"] == "weak_password", (s, e)
+            s, e, _ = call(srv, "POST", "/api/auth/register", {"username": "bo", "password": "x" * 20, "role": "root"},
+                           token=state["token"])
+            assert s == 400 and "role" in e["error"]["message"], (s, e)
+            s, e, _ = call(srv, "POST", "/api/auth/register", {"username": "bo", "password": "another long passphrase"})
+            assert s == 401, (s, e)
+        check("an admin registers an analyst; analysts, duplicates, weak passwords, bad roles are refused", register)
+
+        def triage_names_the_analyst():
+            base = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(hours=1)
+            ids = [srv.analyze(user_id="bob", ip_address="198.51.100.7", success=False,
+                               timestamp=(base + datetime.timedelta(minutes=k)).strftime("%Y-%m-%dT%H:%M:%SZ"))["alert_id"]
+                   for k in range(12)]
+            aid = ids[-1]
+            assert aid, ids
+            s, d, _ = call(srv, "PUT", "/api/dashboard/alerts/" + aid, {"status": "investigating"}, token=state["token"])
+            assert s == 200 and d["history"][-1]["by"] == "root", (s, d)
+            s, e, _ = call(srv, "PUT", "/api/dashboard/alerts/" + aid, {"status": "resolved"}, token="bad.token.here")
+            assert s == 401, (s, e)
+            s, d, _ = call(srv, "GET", "/api/dashboard/alerts/" + aid)
+            assert [h["status"] for h in d["history"]] == ["open", "investigating"], d["history"]
+        check("a triage with a token is recorded under the analyst's name; a bad token changes nothing",
+              triage_names_the_analyst)
+
+        def wrong_credentials():
+            s1, e1, h1 = call(srv, "POST", "/api/auth/login", {"username": "root", "password": "wrong password!"})
+            s2, e2, h2 = call(srv, "POST", "/api/auth/login", {"username": "nobody", "password": "wrong password!"})
+            assert s1 == s2 == 401 and e1 == e2 and e1["error"]["code"] == "unauthorized", (e1, e2)
+            assert h1.get("WWW-Authenticate", "").startswith("Bearer"), h1
+            for body in ({}, {"username": "root"}, {"username": 5, "password": "x"}, [1, 2]):
+                s, e, _ = call(srv, "POST", "/api/auth/login", body)
+                assert s == 400 and e["error"]["code"] == "bad_request", (body, s, e)
+        check("wrong password and unknown user get the same 401; malformed bodies a 400", wrong_credentials)
+
+        def bad_tokens():
+            now = int(time.time())
+            good = {"sub": "root", "role": "admin", "jti": "x" * 32, "iat": now, "exp": now + 600}
+            assert call(srv, "GET", "/api/auth/me", token=forge(good))[0] == 200   # the forger knows the secret here
+            cases = {
+                "wrong secret": forge(good, secret="another-secret-that-is-long-enough-xyz"),
+                "alg none": forge(good, alg="none"),
+                "expired": forge(dict(good, iat=now - 7200, exp=now - 3600)),
+                "tampered": state["token"][:-4] + ("AAAA" if not state["token"].endswith("AAAA") else "BBBB"),
+                "garbage": "not.a.token",
+            }
+            for name, tok in cases.items():
+                s, e, h = call(srv, "GET", "/api/auth/me", token=tok)
+                assert s == 401 and e["error"]["code"] == "unauthorized", (name, s, e)
+            s, e, _ = call(srv, "GET", "/api/auth/me")
+            assert s == 401 and "Bearer" in e["error"]["message"], (s, e)
+            s, e, _ = call(srv, "GET", "/api/auth/me", headers={"Authorization": "Basic cm9vdDp4"})
+            assert s == 401, (s, e)
+        check("forged, alg-none, expired, tampered and missing tokens get 401", bad_tokens)
+
+        def throttled():
+            # Counted per worker (2 here): once every worker has seen 5 failures, each answer is 429.
+            codes = []
+            while len(codes) < 20 and codes[-2:] != [429, 429]:
+                s, e, h = call(srv, "POST", "/api/auth/login", {"username": "ana", "password": "guess %d!!" % len(codes)})
+                codes.append(s)
+            assert codes[:5] == [401] * 5 and codes[-2:] == [429, 429] and set(codes) == {401, 429}, codes
+            assert e["error"]["code"] == "too_many_attempts" and 0 < int(h["Retry-After"]) <= 900, (e, h)
+        check("repeated failures for one user from one address are throttled (429, Retry-After)", throttled)
+    finally:
+        srv.stop()
+
+    def no_secret():
+        env = {"JWT_SECRET": ""}
+        s2 = Server(env=env)
+        try:
+            s, e, _ = call(s2, "POST", "/api/auth/login", {"username": "root", "password": ADMIN_PW})
+            assert s == 401, (s, e)   # no such user in this fresh store: never reaches the token
+            s, e, _ = call(s2, "GET", "/api/auth/me", token="a.b.c")
+            assert s == 503 and e["error"]["code"] == "auth_unavailable", (s, e)
+        finally:
+            s2.stop()
+    check("without JWT_SECRET token endpoints answer 503 auth_unavailable", no_secret)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
