@@ -28,5 +28,5 @@ request = function()
         '"device":{"device_id":"dev-%d-%d","user_agent":"Mozilla/5.0 Firefox/%d"}}',
         u, u % 200, math.random(0, 255), math.random(1, 254), day, 7 + u % 12, math.random(0, 59),
         math.random(20) == 1 and "false" or "true", c[1], c[2], c[3], c[4], u, math.random(2), 118 + u % 3)
-    return wrk.format("POST", "/api/login/analyze", { ["Content-Type"] = "application/json" }, body)
+    return wrk.format("POST", "/api/login/analyze", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("RISKD_TOKEN") }, body)
 end

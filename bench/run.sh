@@ -11,6 +11,10 @@ tmp=$(mktemp -d)
 cleanup() { kill "$bare_pid" "$riskd_pid" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 
+# The analyze route needs a service token: a throwaway account and secret.
+export JWT_SECRET="bench-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+echo "bench service passphrase" | ./build/riskd user add bench --role service --db "sqlite:$tmp/bench.db" >/dev/null
+
 ./build/bare "$BARE_PORT" 2>"$tmp/bare.log" &
 bare_pid=$!
 ./build/riskd serve --port 0 --db "sqlite:$tmp/bench.db" >"$tmp/riskd.log" 2>&1 &
@@ -21,6 +25,13 @@ for _ in $(seq 50); do
 done
 riskd_port=$(sed -n 's/.*"msg":"listening".*"port":\([0-9]*\).*/\1/p' "$tmp/riskd.log")
 [ -n "$riskd_port" ] || { cat "$tmp/riskd.log"; exit 1; }
+RISKD_TOKEN=$(/usr/bin/python3 -c '
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+c.request("POST", "/api/auth/login", json.dumps({"username": "bench", "password": "bench service passphrase"}),
+          {"Content-Type": "application/json"})
+print(json.loads(c.getresponse().read())["token"])' "$riskd_port")
+export RISKD_TOKEN
 
 # run NAME URL [SCRIPT]: one wrk run; appends "rps p50_ms p99_ms" to $tmp/NAME.
 run() {

@@ -5,8 +5,15 @@
 -- path). A handler is "module.function" in scripts/api/. HEAD is served by
 -- the GET route; OPTIONS by the router itself.
 --
+-- roles = {...} makes a route need a Bearer token (POST /api/auth/login) of
+-- one of those roles: admin, analyst (the console), service (the systems
+-- that send logins). A route without roles is public.
+--
 -- Edit this file while the server runs: the change is live within a second,
 -- and a version that fails to load is rejected while the old one keeps serving.
+local STAFF = { "admin", "analyst" }
+local SENDERS = { "admin", "service" }
+
 return {
     { "GET", "/healthz", "health.healthz" },
     { "GET", "/metrics", "health.metrics" },
@@ -16,17 +23,17 @@ return {
     { "GET", "/api/auth/me", "auth.me" },
     { "POST", "/api/auth/register", "auth.register" },
 
-    { "POST", "/api/login/analyze", "login.analyze" },
-    { "GET", "/api/login/events", "login.events" },
-    { "GET", "/api/login/events/:id", "login.event" },
-    { "GET", "/api/login/events/:id/explain", "login.explain" },
+    { "POST", "/api/login/analyze", "login.analyze", roles = SENDERS },
+    { "GET", "/api/login/events", "login.events", roles = STAFF },
+    { "GET", "/api/login/events/:id", "login.event", roles = STAFF },
+    { "GET", "/api/login/events/:id/explain", "login.explain", roles = STAFF },
 
-    { "GET", "/api/dashboard/stats", "dashboard.stats" },
-    { "GET", "/api/dashboard/alerts", "dashboard.alerts" },
-    { "GET", "/api/dashboard/alerts/:id", "dashboard.alert" },
-    { "PUT", "/api/dashboard/alerts/:id", "dashboard.update_alert" },
-    { "GET", "/api/dashboard/timeline", "dashboard.timeline" },
-    { "GET", "/api/dashboard/top-risks", "dashboard.top_risks" },
+    { "GET", "/api/dashboard/stats", "dashboard.stats", roles = STAFF },
+    { "GET", "/api/dashboard/alerts", "dashboard.alerts", roles = STAFF },
+    { "GET", "/api/dashboard/alerts/:id", "dashboard.alert", roles = STAFF },
+    { "PUT", "/api/dashboard/alerts/:id", "dashboard.update_alert", roles = STAFF },
+    { "GET", "/api/dashboard/timeline", "dashboard.timeline", roles = STAFF },
+    { "GET", "/api/dashboard/top-risks", "dashboard.top_risks", roles = STAFF },
 
-    { "GET", "/api/admin/rules", "admin.rules" },
+    { "GET", "/api/admin/rules", "admin.rules", roles = { "admin" } },
 }

@@ -66,4 +66,31 @@ describe("dispatch", function()
         assert.matches("^%d+%.%d+%.%d+$", doc.version)
         assert.is_nil(doc.generation)
     end)
+
+describe("dispatch roles", function()
+    local auth = require("riskd.auth")
+    local secret = ("r"):rep(32)
+    setup(function() require("api.auth").use(nil, secret) end)
+    teardown(function() require("api.auth").use(nil, nil) end)
+    local function bearer(role) return { authorization = "Bearer " .. assert(auth.issue("u1", role, 60, secret)) } end
+
+    it("needs a token before anything else, even reading the body", function()
+        local r = call("POST", "/api/login/analyze", "{not json")
+        assert.are.equal(401, r.status)
+        assert.are.equal("unauthorized", cjson.decode(r.body).error.code)
+        assert.matches("^Bearer", r.headers["WWW-Authenticate"])
+        assert.are.equal("/api/login/analyze", r.route)
+    end)
+
+    it("refuses other roles with 403 and lets the right ones in", function()
+        local r = call("GET", "/api/dashboard/stats", nil, bearer("service"))
+        assert.are.equal(403, r.status)
+        assert.matches("admin or analyst", cjson.decode(r.body).error.message)
+        assert.are.equal(403, call("GET", "/api/admin/rules", nil, bearer("analyst")).status)
+        local ok = call("POST", "/api/login/analyze", "{not json", bearer("service"))
+        assert.are.equal(400, ok.status)   -- past the guard: now the body is read
+        assert.are.same({ username = "u1", role = "service" }, ok.req.user)
+        assert.are.equal(200, call("GET", "/api/ping").status)   -- public
+    end)
+end)
 end)

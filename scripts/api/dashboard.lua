@@ -149,8 +149,8 @@ function M.update_alert(req)
     -- Who: the token's user when the caller sends one (a bad token is a
     -- 401, never a silent "anonymous"); "anonymous" without one until the
     -- dashboard routes require a role.
-    local who = "anonymous"
-    if req.headers and req.headers["authorization"] then
+    local who = req.user and req.user.username or "anonymous"
+    if not req.user and req.headers and req.headers["authorization"] then
         local claims, s, e, h = require("api.auth").authenticate(req)
         if not claims then return s, e, h end
         who = claims.sub

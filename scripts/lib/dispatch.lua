@@ -19,6 +19,23 @@ json.decode_max_depth(64)  -- deeper documents are hostile, not logins
 
 local M = {}
 
+local KNOWN_ROLES = { admin = true, analyst = true, service = true }
+
+-- Routes with roles = {...}: their handler (a closure of its own) -> the
+-- set of roles that may call it. Checked before the body is even decoded.
+local roles_of = setmetatable({}, { __mode = "k" })
+
+-- nil when the caller may go on (req.user set), else status, body, headers:
+-- 401 without a valid token, 403 with a role not in the set.
+local function authorize(req, roles)
+    local claims, s, body, headers = require("api.auth").authenticate(req)
+    if not claims then return s, body, headers end
+    if not roles[claims.role] then
+        return response.error(403, "forbidden", "this needs the role " .. table.concat(roles, " or "))
+    end
+    req.user = { username = claims.sub, role = claims.role }
+end
+
 -- Resolve "module.function" handlers now, so a missing one fails the load
 -- (and a hot reload is rejected) instead of failing requests later.
 local function build(table_)
@@ -29,7 +46,20 @@ local function build(table_)
         local m = require("api." .. mod)
         assert(type(m) == "table" and type(m[fn]) == "function",
             "routes.lua entry " .. i .. ": no function " .. fn .. " in api/" .. mod .. ".lua")
-        resolved[i] = { r[1], r[2], m[fn] }
+        local handler = m[fn]
+        if r.roles ~= nil then
+            assert(type(r.roles) == "table" and #r.roles > 0, "routes.lua entry " .. i .. ": roles must be a non-empty list")
+            local set = {}
+            for _, role in ipairs(r.roles) do
+                assert(KNOWN_ROLES[role], "routes.lua entry " .. i .. ": unknown role " .. tostring(role))
+                set[role] = true
+                set[#set + 1] = role
+            end
+            local inner = handler
+            handler = function(req) return inner(req) end
+            roles_of[handler] = set
+        end
+        resolved[i] = { r[1], r[2], handler }
     end
     return Router.new(resolved)
 end
@@ -74,6 +104,11 @@ function M.handle(req)
         return encode(nil, response.error(404, "not_found", "no route for " .. req.path))
     end
     req.route, req.params = route.pattern, params
+    local roles = roles_of[route.fn]
+    if roles then
+        local s, body, headers = authorize(req, roles)
+        if s then return encode(route.pattern, s, body, headers) end
+    end
     if req.raw_body and is_json(req.headers["content-type"]) then
         local ok, value = pcall(json.decode, req.raw_body)
         if not ok then

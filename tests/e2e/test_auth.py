@@ -55,19 +55,19 @@ def main():
     state = {}
     try:
         def admin_signs_in():
-            p = subprocess.run([BIN, "user", "add", "root", "--role", "admin", "--email", "root@example.com", "--db", db],
+            p = subprocess.run([BIN, "user", "add", "chief", "--role", "admin", "--email", "chief@example.com", "--db", db],
                                input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=srv.tmp)
             assert p.returncode == 0, p
-            s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "root", "password": ADMIN_PW})
-            assert s == 200 and d["token_type"] == "Bearer" and d["user"] == {"username": "root", "role": "admin",
-                                                                             "email": "root@example.com"}, (s, d)
+            s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "chief", "password": ADMIN_PW})
+            assert s == 200 and d["token_type"] == "Bearer" and d["user"] == {"username": "chief", "role": "admin",
+                                                                             "email": "chief@example.com"}, (s, d)
             assert d["expires_at"].endswith("Z") and d["token"].count(".") == 2, d
             state["token"] = d["token"]
         check("an admin made by `riskd user add` signs in and gets a Bearer token", admin_signs_in)
 
         def me():
             s, d, _ = call(srv, "GET", "/api/auth/me", token=state["token"])
-            assert s == 200 and d["username"] == "root" and d["role"] == "admin", (s, d)
+            assert s == 200 and d["username"] == "chief" and d["role"] == "admin", (s, d)
             assert len(d["token"]["id"]) >= 16 and d["token"]["expires_at"] > d["token"]["issued_at"], d
         check("GET /api/auth/me names the caller from the token", me)
 
@@ -100,13 +100,33 @@ def main():
             aid = ids[-1]
             assert aid, ids
             s, d, _ = call(srv, "PUT", "/api/dashboard/alerts/" + aid, {"status": "investigating"}, token=state["token"])
-            assert s == 200 and d["history"][-1]["by"] == "root", (s, d)
+            assert s == 200 and d["history"][-1]["by"] == "chief", (s, d)
             s, e, _ = call(srv, "PUT", "/api/dashboard/alerts/" + aid, {"status": "resolved"}, token="bad.token.here")
             assert s == 401, (s, e)
-            s, d, _ = call(srv, "GET", "/api/dashboard/alerts/" + aid)
+            s, d, _ = call(srv, "GET", "/api/dashboard/alerts/" + aid, token=state["token"])
             assert [h["status"] for h in d["history"]] == ["open", "investigating"], d["history"]
         check("a triage with a token is recorded under the analyst's name; a bad token changes nothing",
               triage_names_the_analyst)
+
+        def roles_on_routes():
+            s, e, h = call(srv, "GET", "/api/dashboard/stats")
+            assert s == 401 and h.get("WWW-Authenticate", "").startswith("Bearer"), (s, e)
+            s, e, _ = call(srv, "GET", "/api/dashboard/stats", token=srv.tokens["svc"])
+            assert s == 403 and e["error"]["code"] == "forbidden", (s, e)
+            s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "ana", "password": "another long passphrase"})
+            analyst = d["token"]
+            assert call(srv, "GET", "/api/dashboard/stats", token=analyst)[0] == 200
+            assert call(srv, "GET", "/api/login/events", token=analyst)[0] == 200
+            assert call(srv, "GET", "/api/admin/rules", token=analyst)[0] == 403
+            assert call(srv, "GET", "/api/admin/rules", token=state["token"])[0] == 200
+            s, e, _ = call(srv, "POST", "/api/login/analyze", {"user_id": "x", "ip_address": "192.0.2.9"}, token=analyst)
+            assert s == 403, (s, e)
+            s, e, _ = call(srv, "POST", "/api/login/analyze", {"user_id": "x", "ip_address": "192.0.2.9"})
+            assert s == 401, (s, e)
+            for public in ("/healthz", "/api/ping"):
+                assert call(srv, "GET", public, token="")[0] == 200, public
+        check("routes need their roles: 401 without a token, 403 with another role; health stays public",
+              roles_on_routes)
 
         def wrong_credentials():
             s1, e1, h1 = call(srv, "POST", "/api/auth/login", {"username": "root", "password": "wrong password!"})
@@ -155,7 +175,9 @@ def main():
         s2 = Server(env=env)
         try:
             s, e, _ = call(s2, "POST", "/api/auth/login", {"username": "root", "password": ADMIN_PW})
-            assert s == 401, (s, e)   # no such user in this fresh store: never reaches the token
+            assert s == 503 and e["error"]["code"] == "auth_unavailable", (s, e)   # right password, no key to sign
+            s, e, _ = call(s2, "GET", "/api/dashboard/stats", token="a.b.c")
+            assert s == 503, (s, e)   # fails closed: protected routes are not opened
             s, e, _ = call(s2, "GET", "/api/auth/me", token="a.b.c")
             assert s == 503 and e["error"]["code"] == "auth_unavailable", (s, e)
         finally:

@@ -82,7 +82,7 @@ def main():
                 assert s == want, (status, s, r)
             s, d = srv.call("GET", "/api/dashboard/alerts/" + aid)
             assert [h["status"] for h in d["history"]] == ["open", "investigating", "resolved", "open", "false_positive"], d["history"]
-            assert d["history"][1]["note"] == "step investigating" and d["history"][1]["by"] == "anonymous", d["history"][1]
+            assert d["history"][1]["note"] == "step investigating" and d["history"][1]["by"] == "root", d["history"][1]
             assert d["status"] == "false_positive", d
             assert srv.call("PUT", "/api/dashboard/alerts/000000000000000000000000", {"status": "open"})[0] == 404
             assert srv.call("GET", "/api/dashboard/alerts/nope")[0] == 404

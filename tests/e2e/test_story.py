@@ -19,9 +19,21 @@ BIN = os.path.abspath(os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "r
 from tap import check, finish
 
 
+E2E_SECRET = "e2e-secret-that-is-long-enough-0123456789"
+ADMIN_PW = "correct horse battery staple"
+
+
 class Server:
+    """A server on a fresh SQLite store with two accounts: root (admin), whose
+    token call() sends, and svc (service), whose token analyze() sends."""
+
     def __init__(self, env=None):
         self.tmp = tempfile.mkdtemp(prefix="riskd-story-")
+        env = dict({"JWT_SECRET": E2E_SECRET}, **(env or {}))
+        for name, role in (("root", "admin"), ("svc", "service")):
+            p = subprocess.run([BIN, "user", "add", name, "--role", role, "--db", "sqlite:" + os.path.join(self.tmp, "db")],
+                               input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=self.tmp)
+            assert p.returncode == 0, p
         self.rules = os.path.join(self.tmp, "rules")
         shutil.copytree(os.path.join(ROOT, "rules"), self.rules)
         # A hostile rule: it loops. The request must still succeed.
@@ -32,7 +44,7 @@ class Server:
                                       os.path.join(ROOT, "scripts"), "--rules", self.rules, "--models",
                                       os.path.join(self.tmp, "models"), "--db", "sqlite:" + os.path.join(self.tmp, "db")],
                                      stdout=self.log, stderr=self.log, cwd=self.tmp,
-                                     env=dict(os.environ, **(env or {})))
+                                     env=dict(os.environ, **env))
         deadline = time.time() + 10
         self.port = None
         while time.time() < deadline and not self.port:
@@ -43,19 +55,29 @@ class Server:
                     if d.get("msg") == "listening":
                         self.port = d["port"]
         assert self.port, open(os.path.join(self.tmp, "log")).read()
+        self.tokens = {}
+        if env["JWT_SECRET"]:
+            for name in ("root", "svc"):
+                status, d = self.call("POST", "/api/auth/login", {"username": name, "password": ADMIN_PW}, token="")
+                assert status == 200, (status, d)
+                self.tokens[name] = d["token"]
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, token=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        if token is None:
+            token = self.tokens.get("root", "")
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = "Bearer " + token
         try:
-            c.request(method, path, body=json.dumps(body) if body is not None else None,
-                      headers={"Content-Type": "application/json"})
+            c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
             r = c.getresponse()
             return r.status, json.loads(r.read() or b"null")
         finally:
             c.close()
 
     def analyze(self, **kw):
-        status, doc = self.call("POST", "/api/login/analyze", kw)
+        status, doc = self.call("POST", "/api/login/analyze", kw, token=self.tokens["svc"])
         assert status == 200, (status, doc)
         return doc
 
