@@ -48,7 +48,7 @@ static const opt_t opts[] = {
     { "retention-days", "RISKD_RETENTION_DAYS", NUM(T_INT, retention_days, 0, 36500),
       "purge login events older than this many days; 0 keeps them (90)" },
     { "log-level", "RISKD_LOG_LEVEL", STR(log_level), "debug, info, warn or error (info)" },
-    { "token-ttl", "RISKD_TOKEN_TTL_S", NUM(T_INT, token_ttl_s, 60, 30 * 86400), "session token lifetime in seconds (28800)" },
+    { "token-ttl", "RISKD_TOKEN_TTL_S", NUM(T_INT, token_ttl_s, 60, 30 * 86400), "session token lifetime in seconds (3600)" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -69,7 +69,7 @@ void rk_config_defaults(rk_config_t *c)
     c->access_log = 0;
     c->retention_days = 90;
     c->store_timeout_ms = 1000;
-    c->token_ttl_s = 28800;
+    c->token_ttl_s = 3600;
     snprintf(c->log_level, sizeof c->log_level, "info");
 }
 

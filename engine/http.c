@@ -238,6 +238,11 @@ void rk_http_handle(struct evhttp_request *req, void *arg)
     lua_State *L = rk_vm_state(w->vm);
     int top = lua_gettop(L);
 
+    /* On every answer, errors included: never sniffed into HTML, never
+     * cached (risk decisions and tokens are per request). */
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(out, "Cache-Control", "no-store");
+
     w->pending++;
     evhttp_request_set_on_complete_cb(req, on_complete, w);
     if (w->draining) evhttp_add_header(out, "Connection", "close");

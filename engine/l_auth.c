@@ -22,7 +22,7 @@
 #include "password.h"
 #include "vm.h"
 
-#define DEFAULT_TTL_S 28800
+#define DEFAULT_TTL_S 3600
 
 static const char *secret_of(lua_State *L, int arg)
 {

@@ -21,6 +21,7 @@ return {
 
     { "POST", "/api/auth/login", "auth.login" },
     { "GET", "/api/auth/me", "auth.me" },
+    { "GET", "/api/auth/verify", "auth.verify" },
     { "POST", "/api/auth/register", "auth.register" },
 
     { "POST", "/api/login/analyze", "login.analyze", roles = SENDERS },

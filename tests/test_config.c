@@ -79,7 +79,7 @@ static void jwt_secret(void **st)
     rk_config_t c;
     rk_config_defaults(&c);
     assert_string_equal(c.jwt_secret, "");
-    assert_int_equal(c.token_ttl_s, 28800);
+    assert_int_equal(c.token_ttl_s, 3600);
     setenv("JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
     setenv("RISKD_TOKEN_TTL_S", "600", 1);
     assert_int_equal(rk_config_from_env(&c, err, sizeof err), 0);

@@ -2,8 +2,9 @@
 --
 -- POST /api/auth/login     {username, password} -> a Bearer token (HS256 JWT)
 -- GET  /api/auth/me        the caller, from its token
--- POST /api/auth/register  an admin creates an account (no self-sign-up:
---                          this is a security console, not a shop)
+-- GET  /api/auth/verify    {valid: true, user} for a good token
+-- POST /api/auth/register  an admin creates an account (self-sign-up of
+--                          analysts only with RISKD_OPEN_REGISTRATION=1)
 --
 -- Unknown user and wrong password get the same answer and take the same
 -- time (a dummy hash is verified for unknown users). Repeated failures for
@@ -112,9 +113,18 @@ function M.login(req)
     local tok, claims, icode = auth.issue(u.username, u.role, nil, secret)
     if not tok then return response.error(503, "auth_unavailable", claims .. " (" .. icode .. ")") end
     return 200, {
-        token = tok, token_type = "Bearer", expires_at = time.format(claims.exp * 1000),
+        token = tok, token_type = "Bearer", expires_in = claims.exp - claims.iat,
+        expires_at = time.format(claims.exp * 1000),
         user = { username = u.username, role = u.role, email = u.email },
     }
+end
+
+-- GET /api/auth/verify (the Flask system's check): {valid, user}
+function M.verify(req)
+    local s, body, headers = M.me(req)
+    if s ~= 200 then return s, body, headers end
+    return 200, { valid = true, user = { username = body.username, role = body.role, email = body.email },
+                  expires_at = body.token.expires_at }
 end
 
 -- GET /api/auth/me
@@ -134,11 +144,20 @@ function M.me(req)
     }
 end
 
--- POST /api/auth/register (admin only)
+-- Self-sign-up is off unless RISKD_OPEN_REGISTRATION=1 (then it makes
+-- analysts only); read per call so a restart is not needed to close it.
+local function open_registration() return os.getenv("RISKD_OPEN_REGISTRATION") == "1" end
+
+-- POST /api/auth/register (admin only, or anyone for an analyst account
+-- when registration is open)
 function M.register(req)
-    local claims, s, body, headers = M.authenticate(req)
-    if not claims then return s, body, headers end
-    if claims.role ~= "admin" then return response.error(403, "forbidden", "only an admin may create accounts") end
+    local admin = false
+    if req.headers and req.headers["authorization"] or not open_registration() then
+        local claims, s, body, headers = M.authenticate(req)
+        if not claims then return s, body, headers end
+        if claims.role ~= "admin" then return response.error(403, "forbidden", "only an admin may create accounts") end
+        admin = true
+    end
     local b = req.body
     if type(b) ~= "table" or not nonempty_string(b.username, 127) or not nonempty_string(b.password, 1024) then
         return response.bad_request("username and password are required strings")
@@ -148,6 +167,9 @@ function M.register(req)
     end
     local role = b.role or "analyst"
     if not ROLES[role] then return response.bad_request("role must be admin, analyst or service") end
+    if not admin and role ~= "analyst" then
+        return response.error(403, "forbidden", "open registration creates analysts only")
+    end
     if b.email ~= nil and not (nonempty_string(b.email, 254) and b.email:match("^[^@%s]+@[^@%s]+$")) then
         return response.bad_request("email is not an address")
     end

@@ -61,7 +61,7 @@ def main():
             s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "chief", "password": ADMIN_PW})
             assert s == 200 and d["token_type"] == "Bearer" and d["user"] == {"username": "chief", "role": "admin",
                                                                              "email": "chief@example.com"}, (s, d)
-            assert d["expires_at"].endswith("Z") and d["token"].count(".") == 2, d
+            assert d["expires_at"].endswith("Z") and d["token"].count(".") == 2 and d["expires_in"] == 3600, d
             state["token"] = d["token"]
         check("an admin made by `riskd user add` signs in and gets a Bearer token", admin_signs_in)
 
@@ -69,7 +69,11 @@ def main():
             s, d, _ = call(srv, "GET", "/api/auth/me", token=state["token"])
             assert s == 200 and d["username"] == "chief" and d["role"] == "admin", (s, d)
             assert len(d["token"]["id"]) >= 16 and d["token"]["expires_at"] > d["token"]["issued_at"], d
-        check("GET /api/auth/me names the caller from the token", me)
+            s, d, _ = call(srv, "GET", "/api/auth/verify", token=state["token"])
+            assert s == 200 and d["valid"] is True and d["user"]["username"] == "chief", (s, d)
+            s, d, _ = call(srv, "GET", "/api/auth/verify", token="x.y.z")
+            assert s == 401, (s, d)
+        check("GET /api/auth/me and /api/auth/verify name the caller from the token", me)
 
         def register():
             s, d, _ = call(srv, "POST", "/api/auth/register", {"username": "ana", "password": "another long passphrase",
@@ -111,6 +115,7 @@ def main():
         def roles_on_routes():
             s, e, h = call(srv, "GET", "/api/dashboard/stats")
             assert s == 401 and h.get("WWW-Authenticate", "").startswith("Bearer"), (s, e)
+            assert h.get("X-Content-Type-Options") == "nosniff" and h.get("Cache-Control") == "no-store", h
             s, e, _ = call(srv, "GET", "/api/dashboard/stats", token=srv.tokens["svc"])
             assert s == 403 and e["error"]["code"] == "forbidden", (s, e)
             s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "ana", "password": "another long passphrase"})
@@ -183,6 +188,22 @@ def main():
         finally:
             s2.stop()
     check("without JWT_SECRET token endpoints answer 503 auth_unavailable", no_secret)
+
+    def open_registration():
+        s3 = Server(env={"JWT_SECRET": SECRET, "RISKD_OPEN_REGISTRATION": "1"})
+        try:
+            s, d, _ = call(s3, "POST", "/api/auth/register", {"username": "walkin", "password": "a long passphrase!"},
+                           token="")
+            assert s == 201 and d["role"] == "analyst", (s, d)
+            s, e, _ = call(s3, "POST", "/api/auth/register",
+                           {"username": "sneaky", "password": "a long passphrase!", "role": "admin"}, token="")
+            assert s == 403, (s, e)
+            s, e, _ = call(s3, "POST", "/api/auth/register", {"username": "sneaky", "password": "a long passphrase!"},
+                           token="forged.token.x")
+            assert s == 401, (s, e)   # a token that is sent must be good
+        finally:
+            s3.stop()
+    check("RISKD_OPEN_REGISTRATION=1 lets anyone create an analyst, and nothing more", open_registration)
     return finish()
 
 
