@@ -92,13 +92,40 @@ describe("api.auth", function()
         assert.matches("no longer exists", e.error.message)
     end)
 
-    it("throttles one user from one address, not others", function()
-        for _ = 1, 5 do assert.are.equal(401, (login("root", "wrong!", "198.51.100.9"))) end
-        local s, e, h = login("root", "root passphrase!", "198.51.100.9")
-        assert.are.equal(429, s)
+    it("locks a user out with back-off from the 5th failure, capped at 15 minutes", function()
+        local now = 1000000
+        api.clock = function() return now end
+        assert(db:user_create({ username = "kim", role = "analyst", password_hash = assert(auth.hash("kim passphrase!!")) }))
+        for _ = 1, 4 do assert.are.equal(401, (login("kim", "wrong!", "198.51.100.9"))) end
+        assert.are.equal(401, (login("kim", "wrong!", "198.51.100.9")))   -- the 5th: locked 30 s
+        local s, e, h = login("kim", "kim passphrase!!", "198.51.100.10")
+        assert.are.equal(429, s)   -- per user name, from any address
         assert.are.equal("too_many_attempts", e.error.code)
-        assert.is_true(tonumber(h["Retry-After"]) > 0)
-        assert.are.equal(200, (login("root", "root passphrase!", "198.51.100.10")))
+        assert.are.equal("30", h["Retry-After"])
+        assert.are.equal(200, (login("root", "root passphrase!", "198.51.100.9")))   -- other users are not locked
+        now = now + 30
+        assert.are.equal(401, (login("kim", "wrong!")))                     -- the 6th: 60 s
+        assert.are.equal("60", select(3, login("kim", "x")) ["Retry-After"])
+        for _ = 1, 10 do now = now + 901 login("kim", "wrong!") end
+        local _, _, h2 = login("kim", "kim passphrase!!")
+        assert.are.equal("900", h2["Retry-After"])                          -- never more than the cap
+        now = now + 900
+        assert.are.equal(200, (login("kim", "kim passphrase!!")))           -- and then it works, and resets
+        assert.are.equal(401, (login("kim", "wrong!")))
+        assert.are.equal(200, (login("kim", "kim passphrase!!")))
+    end)
+
+    it("limits one address to 100 failures in 10 minutes", function()
+        local now = 2000000
+        api.clock = function() return now end
+        for i = 1, 100 do assert.are.equal(401, (login("nobody" .. i, "wrong!", "203.0.113.50"))) end
+        local s, _, h = login("root", "root passphrase!", "203.0.113.50")
+        assert.are.equal(429, s)
+        assert.are.equal("600", h["Retry-After"])
+        assert.are.equal(200, (login("root", "root passphrase!", "203.0.113.51")))
+        now = now + 600
+        assert.are.equal(200, (login("root", "root passphrase!", "203.0.113.50")))
+        api.clock = os.time
     end)
 
     it("answers 503 without a secret or a store", function()

@@ -54,6 +54,18 @@ describe("dispatch", function()
         assert.has_error(function() call("GET", "/metrics") end, "not running in a server")
     end)
 
+    it("serves /metrics to loopback clients only", function()
+        for _, addr in ipairs({ "192.0.2.1", "::ffff:10.0.0.1", "2001:db8::1" }) do
+            local s, out = dispatch.handle({ method = "GET", path = "/metrics", query = {}, headers = {}, remote_addr = addr })
+            assert.are.equal(403, s)
+            assert.matches("loopback", cjson.decode(out).error.message)
+        end
+        for _, addr in ipairs({ "::1", "::ffff:127.0.0.1" }) do
+            local req = { method = "GET", path = "/metrics", query = {}, headers = {}, remote_addr = addr }
+            assert.has_error(function() dispatch.handle(req) end, "not running in a server")   -- past the check
+        end
+    end)
+
     it("refuses writes to the shared empty params", function()
         local r = call("GET", "/api/ping")
         assert.has_error(function() r.req.params.x = 1 end)

@@ -7,8 +7,8 @@
 --                          analysts only with RISKD_OPEN_REGISTRATION=1)
 --
 -- Unknown user and wrong password get the same answer and take the same
--- time (a dummy hash is verified for unknown users). Repeated failures for
--- one user from one address are throttled with 429 and Retry-After.
+-- time (a dummy hash is verified for unknown users). Repeated failures are
+-- throttled with 429 and Retry-After (limits below).
 local auth = require("riskd.auth")
 local response = require("lib.response")
 local time = require("lib.time")
@@ -17,7 +17,16 @@ local store = require("riskd.store")
 local M = {}
 
 local ROLES = { admin = true, analyst = true, service = true }
-local MAX_FAILURES, WINDOW_S = 5, 900
+-- Brute-force limits. Per user name: from the 5th consecutive failure a
+-- lockout of 30 s doubling per further failure up to 15 minutes; attempts
+-- during a lockout are refused unverified and do not extend it, so nobody
+-- can lock a user out for longer than the cap. Per address: 100 failures
+-- in 10 minutes (offices share one address). Counted per worker.
+local USER_FREE, USER_BASE_S, USER_MAX_S = 5, 30, 900
+local IP_MAX, IP_WINDOW_S = 100, 600
+local LIMIT_ENTRIES = 10000
+
+M.clock = os.time   -- specs replace it
 
 local db
 local function get_db()
@@ -29,30 +38,36 @@ end
 local secret
 function M.use(d, s) db, secret = d, s end
 
--- Failures per "user|ip" in this worker: { n, first }. Bounded by pruning
--- expired windows whenever it grows past a limit.
-local failures, nfailures = {}, 0
-local function prune(now)
-    for k, f in pairs(failures) do
-        if now - f.first >= WINDOW_S then failures[k] = nil nfailures = nfailures - 1 end
-    end
+local by_user, by_ip, entries = {}, {}, 0
+
+local function forget_expired(now)
+    for k, f in pairs(by_user) do if f.until_ <= now and f.last + USER_MAX_S <= now then by_user[k] = nil entries = entries - 1 end end
+    for k, f in pairs(by_ip) do if f.first + IP_WINDOW_S <= now then by_ip[k] = nil entries = entries - 1 end end
 end
 
-local function throttled(key, now)
-    local f = failures[key]
-    if f and now - f.first >= WINDOW_S then failures[key] = nil nfailures = nfailures - 1 f = nil end
-    if f and f.n >= MAX_FAILURES then return WINDOW_S - (now - f.first) end
+-- Seconds to wait, or nil when an attempt may be verified now.
+local function throttled(user, ip, now)
+    local u = by_user[user]
+    if u and u.until_ > now then return u.until_ - now end
+    local a = ip and by_ip[ip]
+    if a and a.first + IP_WINDOW_S > now and a.n >= IP_MAX then return a.first + IP_WINDOW_S - now end
 end
 
-local function record_failure(key, now)
-    local f = failures[key]
-    if not f then
-        if nfailures >= 10000 then prune(now) end
-        f = { n = 0, first = now }
-        failures[key] = f
-        nfailures = nfailures + 1
+local function record_failure(user, ip, now)
+    if entries >= LIMIT_ENTRIES then forget_expired(now) end
+    local u = by_user[user]
+    if not u then u = { n = 0, until_ = 0, last = now } by_user[user] = u entries = entries + 1 end
+    u.n, u.last = u.n + 1, now
+    if u.n >= USER_FREE then u.until_ = now + math.min(USER_BASE_S << math.min(u.n - USER_FREE, 10), USER_MAX_S) end
+    if ip then
+        local a = by_ip[ip]
+        if not a or a.first + IP_WINDOW_S <= now then
+            if not a then entries = entries + 1 end
+            a = { n = 0, first = now }
+            by_ip[ip] = a
+        end
+        a.n = a.n + 1
     end
-    f.n = f.n + 1
 end
 
 local dummy_hash
@@ -87,9 +102,9 @@ function M.login(req)
     if type(b) ~= "table" or not nonempty_string(b.username, 128) or not nonempty_string(b.password, 1024) then
         return response.bad_request("username and password are required strings")
     end
-    local now = os.time()
-    local key = b.username .. "|" .. (req.remote_addr or "")
-    local wait = throttled(key, now)
+    local now = M.clock()
+    local ip = req.remote_addr
+    local wait = throttled(b.username, ip, now)
     if wait then
         return response.error(429, "too_many_attempts", "too many failed sign-ins; try again later",
             { ["Retry-After"] = tostring(wait) })
@@ -106,10 +121,10 @@ function M.login(req)
         ok = false
     end
     if not ok then
-        record_failure(key, now)
+        record_failure(b.username, ip, now)
         return unauthorized("invalid username or password")
     end
-    failures[key] = nil
+    if by_user[b.username] then by_user[b.username] = nil entries = entries - 1 end
     local tok, claims, icode = auth.issue(u.username, u.role, nil, secret)
     if not tok then return response.error(503, "auth_unavailable", claims .. " (" .. icode .. ")") end
     return 200, {

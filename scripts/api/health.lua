@@ -1,6 +1,7 @@
 -- api/health.lua — liveness and metrics.
 local engine = require("riskd.engine")
 local geo = require("riskd.geo")
+local response = require("lib.response")
 
 local M = {}
 
@@ -15,8 +16,16 @@ function M.healthz()
     }
 end
 
--- GET /metrics: Prometheus text format.
-function M.metrics()
+local function loopback(addr)
+    return addr ~= nil and (addr:match("^127%.") ~= nil or addr == "::1" or addr:match("^::ffff:127%.") ~= nil)
+end
+
+-- GET /metrics: Prometheus text format. Only to loopback clients unless
+-- RISKD_METRICS_PUBLIC=1 (route names and rates say a lot about a site).
+function M.metrics(req)
+    if not loopback(req and req.remote_addr) and os.getenv("RISKD_METRICS_PUBLIC") ~= "1" then
+        return response.error(403, "forbidden", "metrics are served to loopback clients only (RISKD_METRICS_PUBLIC=1 opens them)")
+    end
     local text, err = engine.metrics()
     if not text then error(err) end
     return 200, text, { ["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8" }
