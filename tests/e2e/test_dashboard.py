@@ -121,6 +121,27 @@ def main():
             s, none = srv.call("GET", "/api/dashboard/alerts?user_id=nobody&page=3")
             assert none["alerts"] == [] and none["total"] == 0, none
         check("the dashboard's numbers match the story, and bad parameters are 400", numbers)
+
+        def stuffing():
+            # one address tries eight new accounts in eight minutes, half an hour ago
+            base = (now - datetime.timedelta(minutes=30)).replace(second=0)
+            docs = [srv.analyze(user_id="victim%d" % i, ip_address="198.51.100.66", success=False,
+                                timestamp=iso(base + datetime.timedelta(minutes=i))) for i in range(8)]
+            assert all("credential_stuffing" in {r["name"] for r in d["rules"]} for d in docs[5:]), docs[5]["rules"]
+            opened = {d["alert_id"] for d in docs if d["alert_id"]}
+            levels = [d["risk_level"] for d in docs]
+            s, st = srv.call("GET", "/api/dashboard/stats")
+            t = st["total"]
+            assert t["attempts"] == 26 and t["failures"] == 20 and t["distinct_users"] == 10 and t["distinct_ips"] == 4, t
+            for lv in ("low", "medium", "high", "critical"):
+                base_n = {"low": 10, "medium": 4, "high": 3, "critical": 1}[lv]
+                assert t["by_risk_level"][lv] == base_n + levels.count(lv), (lv, t, levels)
+            s, al = srv.call("GET", "/api/dashboard/alerts")
+            assert al["total"] == 2 + len(opened), (al["total"], opened)   # each victim is a new user: one alert each at most
+            s, top = srv.call("GET", "/api/dashboard/top-risks?hours=1&limit=20")
+            assert {u["user_id"] for u in top["users"]} == {"victim%d" % i for i in range(8)}, top
+        check("one address trying many users: credential stuffing on every attempt from the 6th, counted everywhere",
+              stuffing)
     finally:
         srv.stop()
     return finish()
