@@ -30,7 +30,8 @@ int rk_jwt_issue(const char *secret, rk_jwt_claims_t *c, int64_t now, int64_t tt
     int rc = -1;
     if (jwt_new(&j) != 0 ||
         jwt_add_grant(j, "sub", c->sub) != 0 || jwt_add_grant(j, "role", c->role) != 0 ||
-        jwt_add_grant(j, "jti", c->jti) != 0 || jwt_add_grant_int(j, "iat", (long)c->iat) != 0 ||
+        jwt_add_grant(j, "jti", c->jti) != 0 || jwt_add_grant(j, "iss", RK_JWT_ISSUER) != 0 ||
+        jwt_add_grant(j, "pwv", c->pwv) != 0 || jwt_add_grant_int(j, "iat", (long)c->iat) != 0 ||
         jwt_add_grant_int(j, "exp", (long)c->exp) != 0 ||
         jwt_set_alg(j, JWT_ALG_HS256, (const unsigned char *)secret, (int)strlen(secret)) != 0 ||
         !(tok = jwt_encode_str(j))) {
@@ -69,13 +70,16 @@ int rk_jwt_verify(const char *secret, const char *token, int64_t now, rk_jwt_cla
     int rc = -1;
     if (jwt_get_alg(j) != JWT_ALG_HS256) { snprintf(err, errlen, "invalid token algorithm"); goto done; }
     if (copy_grant(j, "sub", out->sub, sizeof out->sub) < 0 || copy_grant(j, "role", out->role, sizeof out->role) < 0 ||
-        copy_grant(j, "jti", out->jti, sizeof out->jti) < 0) {
+        copy_grant(j, "jti", out->jti, sizeof out->jti) < 0 || copy_grant(j, "pwv", out->pwv, sizeof out->pwv) < 0) {
         snprintf(err, errlen, "token lacks its claims");
         goto done;
     }
+    const char *iss = jwt_get_grant(j, "iss");
+    if (!iss || strcmp(iss, RK_JWT_ISSUER) != 0) { snprintf(err, errlen, "token from another issuer"); goto done; }
     out->iat = jwt_get_grant_int(j, "iat");
     out->exp = jwt_get_grant_int(j, "exp");
     if (out->exp <= now) { snprintf(err, errlen, "token expired"); goto done; }
+    if (out->iat > now + RK_JWT_LEEWAY_S) { snprintf(err, errlen, "token not yet valid"); goto done; }
     rc = 0;
 done:
     jwt_free(j);

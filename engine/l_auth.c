@@ -4,9 +4,9 @@
  *   auth.policy(user, pw)          --> true | nil, msg, "weak_password"
  *   auth.hash(pw)                  --> "$argon2id$..." | nil, msg, "hash_failed"
  *   auth.verify_password(hash, pw) --> true | false
- *   auth.issue(user, role [, ttl_s [, secret]])
- *                                  --> token, { sub, role, jti, iat, exp } | nil, msg, "no_secret"
- *   auth.verify(token [, secret])  --> { sub, role, jti, iat, exp } | nil, msg, "invalid_token"
+ *   auth.issue(user, role [, { ttl = s, pwv = version, secret = s }])
+ *                                  --> token, { sub, role, jti, pwv, iat, exp } | nil, msg, "no_secret"
+ *   auth.verify(token [, secret])  --> { sub, role, jti, pwv, iat, exp } | nil, msg, "invalid_token"
  *   auth.ttl()                     --> the server's session lifetime in seconds
  *
  * The secret is the server's JWT_SECRET; outside a server (specs, `riskd
@@ -24,9 +24,8 @@
 
 #define DEFAULT_TTL_S 3600
 
-static const char *secret_of(lua_State *L, int arg)
+static const char *server_secret(lua_State *L)
 {
-    if (!lua_isnoneornil(L, arg)) return luaL_checkstring(L, arg);
     const rk_vm_host_t *h = rk_vm_host(L);
     return h && h->config && h->config->jwt_secret[0] ? h->config->jwt_secret : NULL;
 }
@@ -47,13 +46,15 @@ static int server_ttl(lua_State *L)
 
 static void push_claims(lua_State *L, const rk_jwt_claims_t *c)
 {
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushstring(L, c->sub);
     lua_setfield(L, -2, "sub");
     lua_pushstring(L, c->role);
     lua_setfield(L, -2, "role");
     lua_pushstring(L, c->jti);
     lua_setfield(L, -2, "jti");
+    lua_pushstring(L, c->pwv);
+    lua_setfield(L, -2, "pwv");
     lua_pushinteger(L, (lua_Integer)c->iat);
     lua_setfield(L, -2, "iat");
     lua_pushinteger(L, (lua_Integer)c->exp);
@@ -89,8 +90,17 @@ static int l_issue(lua_State *L)
 {
     size_t nsub, nrole;
     const char *sub = luaL_checklstring(L, 1, &nsub), *role = luaL_checklstring(L, 2, &nrole);
-    lua_Integer ttl = luaL_optinteger(L, 3, server_ttl(L));
-    const char *secret = secret_of(L, 4);
+    lua_Integer ttl = server_ttl(L);
+    const char *secret = server_secret(L), *pwv = "";
+    size_t npwv = 0;
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (lua_getfield(L, 3, "ttl") != LUA_TNIL) ttl = luaL_checkinteger(L, -1);
+        if (lua_getfield(L, 3, "secret") != LUA_TNIL) secret = luaL_checkstring(L, -1);
+        if (lua_getfield(L, 3, "pwv") != LUA_TNIL) pwv = luaL_checklstring(L, -1, &npwv);
+        /* the strings stay referenced by the options table during the call */
+    }
+    luaL_argcheck(L, npwv < sizeof ((rk_jwt_claims_t *)0)->pwv, 3, "pwv too long");
     luaL_argcheck(L, nsub > 0 && nsub < sizeof ((rk_jwt_claims_t *)0)->sub, 1, "user name length");
     luaL_argcheck(L, nrole > 0 && nrole < sizeof ((rk_jwt_claims_t *)0)->role, 2, "role length");
     luaL_argcheck(L, ttl > 0, 3, "ttl must be positive");
@@ -99,6 +109,7 @@ static int l_issue(lua_State *L)
     memset(&c, 0, sizeof c);
     memcpy(c.sub, sub, nsub);
     memcpy(c.role, role, nrole);
+    memcpy(c.pwv, pwv, npwv);
     char tok[RK_JWT_MAX], err[256];
     if (rk_jwt_issue(secret, &c, (int64_t)time(NULL), (int64_t)ttl, tok, sizeof tok, err, sizeof err) < 0)
         return fail(L, err, "no_secret");
@@ -110,7 +121,7 @@ static int l_issue(lua_State *L)
 static int l_verify(lua_State *L)
 {
     const char *tok = luaL_checkstring(L, 1);
-    const char *secret = secret_of(L, 2);
+    const char *secret = lua_isnoneornil(L, 2) ? server_secret(L) : luaL_checkstring(L, 2);
     if (!secret) return fail(L, "JWT_SECRET is not configured", "no_secret");
     rk_jwt_claims_t c;
     char err[256];

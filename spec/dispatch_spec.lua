@@ -82,9 +82,20 @@ describe("dispatch", function()
 describe("dispatch roles", function()
     local auth = require("riskd.auth")
     local secret = ("r"):rep(32)
-    setup(function() require("api.auth").use(nil, secret) end)
-    teardown(function() require("api.auth").use(nil, nil) end)
-    local function bearer(role) return { authorization = "Bearer " .. assert(auth.issue("u1", role, 60, secret)) } end
+    local path = os.tmpname()
+    os.remove(path)
+    local db = assert(require("riskd.store").open("sqlite:" .. path))
+    for _, role in ipairs({ "admin", "analyst", "service" }) do
+        assert(db:user_create({ username = role .. "1", role = role, password_hash = "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA" }))
+    end
+    setup(function() require("api.auth").use(db, secret) end)
+    teardown(function()
+        require("api.auth").use(nil, nil)
+        db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
+    end)
+    local function bearer(role)
+        return { authorization = "Bearer " .. assert(auth.issue(role .. "1", role, { secret = secret, pwv = "c2FsdA" })) }
+    end
 
     it("needs a token before anything else, even reading the body", function()
         local r = call("POST", "/api/login/analyze", "{not json")
@@ -101,7 +112,7 @@ describe("dispatch roles", function()
         assert.are.equal(403, call("GET", "/api/admin/rules", nil, bearer("analyst")).status)
         local ok = call("POST", "/api/login/analyze", "{not json", bearer("service"))
         assert.are.equal(400, ok.status)   -- past the guard: now the body is read
-        assert.are.same({ username = "u1", role = "service" }, ok.req.user)
+        assert.are.same({ username = "service1", role = "service" }, ok.req.user)
         assert.are.equal(200, call("GET", "/api/ping").status)   -- public
     end)
 end)

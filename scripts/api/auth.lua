@@ -82,7 +82,16 @@ end
 
 local function nonempty_string(v, max) return type(v) == "string" and #v > 0 and #v <= max end
 
--- The caller's claims from "Authorization: Bearer <token>", or nil, status, body, headers.
+-- A password's version: the salt of its hash, new with every password, so
+-- a token carrying an older one is void. Not secret (it is in the hash).
+function M.password_version(hash)
+    return hash and hash:match("%$([^$]+)%$[^$]+$") or ""
+end
+
+-- The caller from "Authorization: Bearer <token>": the token's claims with
+-- the account's current role, or nil, status, body, headers. The account
+-- is read on every call, so a deleted account or a changed password stops
+-- its tokens at once, and a role change applies at once.
 function M.authenticate(req)
     local h = req.headers and req.headers["authorization"]
     if not h then return nil, unauthorized("a Bearer token is required") end
@@ -93,6 +102,17 @@ function M.authenticate(req)
         if code == "no_secret" then return nil, response.error(503, "auth_unavailable", err) end
         return nil, unauthorized(err)
     end
+    local d = get_db()
+    if not d then return nil, response.error(503, "store_unavailable", "no store") end
+    local u, uerr, ucode = d:user(claims.sub)
+    if not u then
+        if ucode == "not_found" then return nil, unauthorized("the account no longer exists") end
+        return nil, response.error(503, "store_unavailable", uerr)
+    end
+    if claims.pwv ~= M.password_version(u.password_hash) then
+        return nil, unauthorized("the password has changed since this token was issued; sign in again")
+    end
+    claims.role, claims.user = u.role, u
     return claims
 end
 
@@ -125,7 +145,7 @@ function M.login(req)
         return unauthorized("invalid username or password")
     end
     if by_user[b.username] then by_user[b.username] = nil entries = entries - 1 end
-    local tok, claims, icode = auth.issue(u.username, u.role, nil, secret)
+    local tok, claims, icode = auth.issue(u.username, u.role, { secret = secret, pwv = M.password_version(u.password_hash) })
     if not tok then return response.error(503, "auth_unavailable", claims .. " (" .. icode .. ")") end
     return 200, {
         token = tok, token_type = "Bearer", expires_in = claims.exp - claims.iat,
@@ -146,13 +166,7 @@ end
 function M.me(req)
     local claims, s, body, headers = M.authenticate(req)
     if not claims then return s, body, headers end
-    local d = get_db()
-    if not d then return response.error(503, "store_unavailable", "no store") end
-    local u, err, code = d:user(claims.sub)
-    if not u then
-        if code == "not_found" then return unauthorized("the account no longer exists") end
-        return response.error(503, "store_unavailable", err)
-    end
+    local u = claims.user
     return 200, {
         username = u.username, role = u.role, email = u.email, created_at = time.format(u.created),
         token = { id = claims.jti, issued_at = time.format(claims.iat * 1000), expires_at = time.format(claims.exp * 1000) },

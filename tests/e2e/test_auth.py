@@ -145,7 +145,10 @@ def main():
 
         def bad_tokens():
             now = int(time.time())
-            good = {"sub": "root", "role": "admin", "jti": "x" * 32, "iat": now, "exp": now + 600}
+            mine = json.loads(base64.urlsafe_b64decode(state["token"].split(".")[1] + "=="))
+            assert mine["iss"] == "riskd" and mine["pwv"] and mine["sub"] == "chief", mine
+            good = {"sub": "chief", "role": "admin", "jti": "x" * 32, "iat": now, "exp": now + 600, "iss": "riskd",
+                    "pwv": mine["pwv"]}
             assert call(srv, "GET", "/api/auth/me", token=forge(good))[0] == 200   # the forger knows the secret here
             cases = {
                 "wrong secret": forge(good, secret="another-secret-that-is-long-enough-xyz"),
@@ -153,6 +156,11 @@ def main():
                 "expired": forge(dict(good, iat=now - 7200, exp=now - 3600)),
                 "tampered": state["token"][:-4] + ("AAAA" if not state["token"].endswith("AAAA") else "BBBB"),
                 "garbage": "not.a.token",
+                "another issuer": forge(dict(good, iss="someone-else")),
+                "no issuer": forge({k: v for k, v in good.items() if k != "iss"}),
+                "issued in the future": forge(dict(good, iat=now + 3600, exp=now + 7200)),
+                "old password version": forge(dict(good, pwv="c2FsdA")),
+                "deleted user": forge(dict(good, sub="ghost")),
             }
             for name, tok in cases.items():
                 s, e, h = call(srv, "GET", "/api/auth/me", token=tok)
@@ -171,6 +179,20 @@ def main():
                 codes.append(s)
             assert codes[:5] == [401] * 5 and codes[-2:] == [429, 429] and set(codes) == {401, 429}, codes
             assert e["error"]["code"] == "too_many_attempts" and 0 < int(h["Retry-After"]) <= 900, (e, h)
+        def password_change_revokes():
+            s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "chief", "password": ADMIN_PW})
+            old = d["token"]
+            p = subprocess.run([BIN, "user", "passwd", "chief", "--db", db], input="a brand new passphrase\n",
+                               capture_output=True, text=True, timeout=30, cwd=srv.tmp)
+            assert p.returncode == 0, p
+            s, e, _ = call(srv, "GET", "/api/auth/me", token=old)
+            assert s == 401 and "password has changed" in e["error"]["message"], (s, e)
+            s, e, _ = call(srv, "GET", "/api/dashboard/stats", token=old)
+            assert s == 401, (s, e)
+            s, d, _ = call(srv, "POST", "/api/auth/login", {"username": "chief", "password": "a brand new passphrase"})
+            assert s == 200 and call(srv, "GET", "/api/dashboard/stats", token=d["token"])[0] == 200, (s, d)
+        check("changing a password with `riskd user passwd` voids the tokens issued before", password_change_revokes)
+
         check("repeated failures for one user from one address are throttled (429, Retry-After)", throttled)
     finally:
         srv.stop()
