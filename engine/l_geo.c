@@ -2,6 +2,7 @@
  *
  *   local geo = require("riskd.geo")
  *   local g = geo.current()           -- the server's databases, or nil when enrichment is off
+ *   geo.enabled()                     --> whether the server enriches (no handle made)
  *   local g = geo.open(city_path, asn_path)   -- or nil, msg, "invalid_mmdb"
  *   g:lookup("198.51.100.7")  --> { country, city, latitude, longitude, asn = "AS64500", asn_org }
  *                                 (fields it does not know are absent) | nil, msg, "invalid_ip"
@@ -98,6 +99,14 @@ static int geo_info(lua_State *L)
     return 1;
 }
 
+/* Whether the server enriches, without making a handle (for /healthz). */
+static int l_enabled(lua_State *L)
+{
+    const rk_vm_host_t *h = rk_vm_host(L);
+    lua_pushboolean(L, h && h->geo);
+    return 1;
+}
+
 int luaopen_riskd_geo(lua_State *L)
 {
     static const luaL_Reg methods[] = { { "lookup", geo_lookup }, { "info", geo_info }, { NULL, NULL } };
@@ -108,7 +117,7 @@ int luaopen_riskd_geo(lua_State *L)
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
-    static const luaL_Reg fns[] = { { "open", l_open }, { "current", l_current }, { NULL, NULL } };
+    static const luaL_Reg fns[] = { { "open", l_open }, { "current", l_current }, { "enabled", l_enabled }, { NULL, NULL } };
     luaL_newlib(L, fns);
     return 1;
 }

@@ -12,7 +12,7 @@ function M.healthz()
         version = engine.version,
         generation = engine.generation(),
         worker = engine.worker(),
-        enrichment = geo.current() and "on" or "off",
+        enrichment = geo.enabled() and "on" or "off",
     }
 end
 
