@@ -103,11 +103,11 @@ function M.authenticate(req)
         return nil, unauthorized(err)
     end
     local d = get_db()
-    if not d then return nil, response.error(503, "store_unavailable", "no store") end
+    if not d then return nil, response.unavailable() end
     local u, uerr, ucode = d:user(claims.sub)
     if not u then
         if ucode == "not_found" then return nil, unauthorized("the account no longer exists") end
-        return nil, response.error(503, "store_unavailable", uerr)
+        return nil, response.unavailable(uerr)
     end
     if claims.pwv ~= M.password_version(u.password_hash) then
         return nil, unauthorized("the password has changed since this token was issued; sign in again")
@@ -130,9 +130,9 @@ function M.login(req)
             { ["Retry-After"] = tostring(wait) })
     end
     local d = get_db()
-    if not d then return response.error(503, "store_unavailable", "no store") end
+    if not d then return response.unavailable() end
     local u, err, code = d:user(b.username)
-    if not u and code ~= "not_found" then return response.error(503, "store_unavailable", err) end
+    if not u and code ~= "not_found" then return response.unavailable(err) end
     local ok
     if u and u.password_hash then
         ok = auth.verify_password(u.password_hash, b.password)
@@ -205,13 +205,13 @@ function M.register(req)
     local okp, perr = auth.policy(b.username, b.password)
     if not okp then return response.bad_request(perr, "weak_password") end
     local d = get_db()
-    if not d then return response.error(503, "store_unavailable", "no store") end
+    if not d then return response.unavailable() end
     local hash, herr = auth.hash(b.password)
     if not hash then return response.error(500, "hash_failed", herr) end
     local u, err, code = d:user_create({ username = b.username, role = role, email = b.email, password_hash = hash })
     if not u then
         if code == "conflict" then return response.error(409, "conflict", "user " .. b.username .. " exists") end
-        return response.error(503, "store_unavailable", err)
+        return response.unavailable(err)
     end
     return 201, { username = u.username, role = u.role, email = u.email, created_at = time.format(u.created) }
 end

@@ -22,7 +22,7 @@ function M.use(d) db = d end
 
 local function now_ms() return math.floor(os.time() * 1000) end
 
-local function unavailable(err) return response.error(503, "store_unavailable", err or "no store") end
+local unavailable = response.unavailable
 
 local function int_param(q, name, default, lo, hi)
     if q[name] == nil then return default end

@@ -66,7 +66,7 @@ local LEVELS = { low = true, medium = true, high = true, critical = true }
 -- GET /api/login/events
 function M.events(req)
     local d = get_deps()
-    if not d.store then return response.error(503, "store_unavailable", "no store") end
+    if not d.store then return response.unavailable() end
     local q, f = req.query, {}
     f.user_id = q.user_id
     if q.risk_level then
@@ -92,7 +92,7 @@ function M.events(req)
         return response.bad_request("per_page must be an integer from 1 to 100", "invalid_field")
     end
     local page, err = d.store:events(f)
-    if not page then return response.error(503, "store_unavailable", err) end
+    if not page then return response.unavailable(err) end
     local out = {}
     for i, e in ipairs(page.events) do out[i] = public_event(e) end
     return 200, { events = response.array(out), total = page.total, page = page.page, per_page = page.per_page }
@@ -100,11 +100,11 @@ end
 
 local function get_event(req)
     local d = get_deps()
-    if not d.store then return nil, response.error(503, "store_unavailable", "no store") end
+    if not d.store then return nil, response.unavailable() end
     local e, err, code = d.store:event(req.params.id)
     if not e then
         if code == "not_found" then return nil, response.not_found("no event " .. req.params.id) end
-        return nil, response.error(503, "store_unavailable", err)
+        return nil, response.unavailable(err)
     end
     return e
 end

@@ -19,6 +19,11 @@ function M.bad_request(message, code)
     return M.error(400, code or "bad_request", message)
 end
 
+-- The store is missing or failing: the request may be retried.
+function M.unavailable(message)
+    return M.error(503, "store_unavailable", message or "no store")
+end
+
 function M.not_found(message)
     return M.error(404, "not_found", message or "not found")
 end
