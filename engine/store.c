@@ -30,6 +30,7 @@ void rk_store_defaults(rk_store_opts_t *o)
 {
     o->busy_timeout_ms = 5000;
     o->retention_days = 90;
+    o->manual_checkpoint = 0;
 }
 
 int64_t rk_store_now_ms(void)
@@ -276,6 +277,39 @@ int rk_store_stats(rk_store_t *s, int64_t now, rk_stats_t *o, char *err, size_t 
 int rk_store_timeline(rk_store_t *s, int64_t a, int64_t b, int64_t bk, rk_bucket_t **o, size_t *n, char *err, size_t errlen) { CALL(timeline, a, b, bk, o, n, err, errlen); }
 int rk_store_top_users(rk_store_t *s, int64_t since, int lim, rk_top_user_t **o, size_t *n, char *err, size_t errlen) { CALL(top_users, since, lim, o, n, err, errlen); }
 int rk_store_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen) { CALL(purge, now, batch, del, err, errlen); }
+int rk_store_batch_begin(rk_store_t *s, char *err, size_t errlen) { return s->ops->batch_begin ? s->ops->batch_begin(s, err, errlen) : 0; }
+int rk_store_batch_end(rk_store_t *s, char *err, size_t errlen) { return s->ops->batch_end ? s->ops->batch_end(s, err, errlen) : 0; }
+int rk_store_batches(const rk_store_t *s) { return s->ops->batch_begin != NULL; }
+int rk_store_checkpoint(rk_store_t *s, char *err, size_t errlen) { return s->ops->checkpoint ? s->ops->checkpoint(s, err, errlen) : 0; }
+int rk_store_wal_pages(rk_store_t *s) { return s->ops->wal_pages ? s->ops->wal_pages(s) : 0; }
+
+/* ---- copies ---- */
+
+static void dup_str(const char **f, char **at)
+{
+    if (!*f) return;
+    size_t n = strlen(*f) + 1;
+    memcpy(*at, *f, n);
+    *f = *at;
+    *at += n;
+}
+
+rk_event_t *rk_event_dup(const rk_event_t *e)
+{
+    const char *const strs[] = { e->user_id, e->ip, e->country, e->city, e->device_id, e->user_agent,
+                                 e->asn, e->ip_prefix, e->risk_level, e->action, e->alert_id, e->doc };
+    size_t len = sizeof *e;
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) if (strs[i]) len += strlen(strs[i]) + 1;
+    rk_event_t *c = malloc(len);
+    if (!c) return NULL;
+    *c = *e;
+    c->owned = NULL;
+    char *at = (char *)(c + 1);
+    dup_str(&c->user_id, &at); dup_str(&c->ip, &at); dup_str(&c->country, &at); dup_str(&c->city, &at);
+    dup_str(&c->device_id, &at); dup_str(&c->user_agent, &at); dup_str(&c->asn, &at); dup_str(&c->ip_prefix, &at);
+    dup_str(&c->risk_level, &at); dup_str(&c->action, &at); dup_str(&c->alert_id, &at); dup_str(&c->doc, &at);
+    return c;
+}
 
 /* ---- freeing records -------------------------------------------------------- */
 

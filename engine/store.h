@@ -177,6 +177,7 @@ int rk_store_status_index(const char *status);
 typedef struct rk_store_opts {
     int busy_timeout_ms;             /* SQLite: wait for the write lock (5000) */
     int retention_days;              /* events older are purged by rk_store_purge (90; 0 = keep) */
+    int manual_checkpoint;           /* SQLite: no checkpoint on commit; rk_store_checkpoint does it (0) */
 } rk_store_opts_t;
 
 void rk_store_defaults(rk_store_opts_t *o);
@@ -196,6 +197,9 @@ void rk_store_user_free(rk_user_t *u);
 int rk_store_event_record(rk_store_t *s, rk_event_t *e, int update_profile, char *err, size_t errlen);
 /* Many events in one transaction (batch imports and replays): all or none. */
 int rk_store_event_record_many(rk_store_t *s, rk_event_t *e, size_t n, int update_profile, char *err, size_t errlen);
+/* A copy of e whose strings live in the same allocation (for handing an
+ * event to another thread): one free() releases it. NULL when out of memory. */
+rk_event_t *rk_event_dup(const rk_event_t *e);
 int rk_store_event_get(rk_store_t *s, const char *id, rk_event_t *out, char *err, size_t errlen);
 int rk_store_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *out, char *err, size_t errlen);
 int rk_store_event_set_alert(rk_store_t *s, const char *event_id, const char *alert_id, char *err, size_t errlen);
@@ -238,6 +242,23 @@ int rk_store_timeline(rk_store_t *s, int64_t since_ms, int64_t until_ms, int64_t
 /* since_ms 0 = all time. */
 int rk_store_top_users(rk_store_t *s, int64_t since_ms, int limit, rk_top_user_t **out, size_t *n,
                        char *err, size_t errlen);
+
+/* Group commit, for the one writer thread of a server (store_writer.h):
+ * between batch_begin and batch_end every write joins one transaction, yet
+ * each stays all-or-nothing by itself (a savepoint), so a failing write
+ * undoes only itself. batch_end commits; if that fails, every write of the
+ * batch is lost and the caller must report them all as failed. Backends
+ * without transactions (MongoDB: every write is durable on its own)
+ * succeed and do nothing. */
+int rk_store_batch_begin(rk_store_t *s, char *err, size_t errlen);
+int rk_store_batch_end(rk_store_t *s, char *err, size_t errlen);
+/* Whether batching pays on this backend (SQLite: one write lock). */
+int rk_store_batches(const rk_store_t *s);
+/* SQLite with manual_checkpoint: copies the WAL into the database without
+ * blocking readers or writers; wal_pages says how many pages the WAL held
+ * after this handle's last commit. Others: 0. */
+int rk_store_checkpoint(rk_store_t *s, char *err, size_t errlen);
+int rk_store_wal_pages(rk_store_t *s);
 
 /* Deletes up to batch events older than the retention; *deleted says how many. */
 int rk_store_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, char *err, size_t errlen);

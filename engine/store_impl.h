@@ -31,6 +31,10 @@ typedef struct rk_store_ops {
     int (*timeline)(rk_store_t *, int64_t, int64_t, int64_t, rk_bucket_t **, size_t *, char *, size_t);
     int (*top_users)(rk_store_t *, int64_t, int, rk_top_user_t **, size_t *, char *, size_t);
     int (*purge)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);
+    int (*batch_begin)(rk_store_t *, char *, size_t);   /* NULL: every write commits alone */
+    int (*batch_end)(rk_store_t *, char *, size_t);
+    int (*checkpoint)(rk_store_t *, char *, size_t);   /* NULL: nothing to do */
+    int (*wal_pages)(rk_store_t *);
 } rk_store_ops_t;
 
 struct rk_store {

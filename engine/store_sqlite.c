@@ -80,7 +80,7 @@ static const char *const migrations[] = {
 #define ALERT_COLS "id, user_id, severity, status, cause, created_ms, updated_ms, event_count, doc"
 
 enum {
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_USER_INSERT, S_USER_GET, S_USER_SETPW, S_USER_DEL, S_USER_LIST,
     S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT,
     S_HOURLY, S_USER_HOURLY, S_IP,
@@ -89,7 +89,7 @@ enum {
     S_ALERT_INSERT, S_ALERT_EVENT, S_ALERT_HIST, S_ALERT_GET, S_ALERT_EVENTS, S_ALERT_HISTORY,
     S_ALERT_FIND, S_ALERT_TOUCH, S_ALERT_STATUS, S_HOURLY_ALERT,
     S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
-    S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL_ADD, S_EV_TOTAL,
+    S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL,
     S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_GET,
     S_COUNT
 };
@@ -98,6 +98,10 @@ static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    /* Inside a group commit (rk_store_batch_begin) each write is a savepoint. */
+    [S_SAVEPOINT] = "SAVEPOINT w",
+    [S_RELEASE] = "RELEASE w",
+    [S_ROLLBACK_TO] = "ROLLBACK TO w",
     [S_USER_INSERT] = "INSERT INTO users(id, username, email, role, password_hash, created_ms) VALUES(?,?,?,?,?,?)",
     [S_USER_GET] = "SELECT id, username, email, role, password_hash, created_ms FROM users WHERE username = ?",
     [S_USER_SETPW] = "UPDATE users SET password_hash = ? WHERE username = ?",
@@ -126,8 +130,12 @@ static const char *const sql[S_COUNT] = {
                  " ON CONFLICT(kind, value) DO UPDATE SET count = count + 1 RETURNING count",
     [S_VC_GET] = "SELECT count FROM value_counts WHERE kind = ? AND value = ?",
     [S_PROFILE_GET] = "SELECT data FROM profiles WHERE user_id = ?",
-    [S_PROFILE_PUT] = "INSERT OR REPLACE INTO profiles(user_id, last_ms, attempts, anomalies, risk_sum, max_risk, high, data)"
-                      " VALUES(?,?,?,?,?,?,?,?)",
+    /* An upsert, not INSERT OR REPLACE: REPLACE deletes and reinserts, which
+     * rewrote every index entry of the row; an update touches only the
+     * indexes whose columns changed (profiles_risk rarely does). */
+    [S_PROFILE_PUT] = "INSERT INTO profiles(user_id, last_ms, attempts, anomalies, risk_sum, max_risk, high, data)"
+                      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(user_id) DO UPDATE SET last_ms = ?2,"
+                      " attempts = ?3, anomalies = ?4, risk_sum = ?5, max_risk = ?6, high = ?7, data = ?8",
     [S_RECENT_FAIL] = "SELECT count(*) FROM events WHERE user_id = ? AND ts_ms >= ? AND success = 0",
     [S_RECENT_IPUSERS] = "SELECT count(DISTINCT user_id) FROM events WHERE ip = ? AND ts_ms >= ?",
     [S_ALERT_INSERT] = "INSERT INTO alerts(" ALERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
@@ -161,10 +169,21 @@ static const char *const sql[S_COUNT] = {
     [S_PURGE_IPS] = "DELETE FROM ips WHERE ip IN (SELECT ip FROM ips WHERE last_ms < ? LIMIT ?)",
     /* The unfiltered event count, kept with every insert and purge so that
      * the first page of the event list never counts a million rows. */
-    [S_EV_TOTAL_ADD] = "INSERT INTO meta(key, value) VALUES('events', ?1) ON CONFLICT(key) DO UPDATE"
-                       " SET value = CAST(value AS INTEGER) + ?1",
     [S_EV_TOTAL] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'events'",
 };
+
+/* The counters kept in meta (see sq_t.wdelta): the unfiltered event count,
+ * the distinct addresses, and per profile kind the total and distinct
+ * values of successful logins (the familiarity rule). */
+enum { M_EVENTS, M_IPS, M_VC_TOTAL, M_VC_DISTINCT = M_VC_TOTAL + RK_PK_COUNT, M_COUNT = M_VC_DISTINCT + RK_PK_COUNT };
+
+static void meta_key(int m, char *key, size_t cap)
+{
+    if (m == M_EVENTS) snprintf(key, cap, "events");
+    else if (m == M_IPS) snprintf(key, cap, "ips");
+    else if (m < M_VC_DISTINCT) snprintf(key, cap, "vc:%d:total", m - M_VC_TOTAL);
+    else snprintf(key, cap, "vc:%d:distinct", m - M_VC_DISTINCT);
+}
 
 /* Filter mask bits: bit i selects conds[i] of the query shapes below. */
 #define EVF_USER 1
@@ -185,6 +204,13 @@ typedef struct {
     sqlite3_stmt *ev_list[64], *ev_count[64], *al_list[16], *al_count[16];
     int retention_days;
     unsigned char *blob;     /* profile encoding scratch */
+    int batch;               /* inside rk_store_batch_begin/end */
+    int wal_pages;           /* after the last commit, when checkpoints are manual */
+    /* Counters in meta, added up in memory and written once per
+     * transaction: a dozen one-row UPDATEs per event were a third of the
+     * statements an insert ran. wdelta: the current write's; bdelta: the
+     * released writes of the open batch. */
+    int64_t wdelta[M_COUNT], bdelta[M_COUNT];
 } sq_t;
 
 static const rk_store_ops_t ops;
@@ -225,9 +251,96 @@ static int exec(sq_t *q, sqlite3_stmt *s, char *err, size_t errlen, const char *
     return 0;
 }
 
-static int begin(sq_t *q, char *err, size_t errlen) { return exec(q, stmt(q, S_BEGIN), err, errlen, "begin"); }
-static int commit(sq_t *q, char *err, size_t errlen) { return exec(q, stmt(q, S_COMMIT), err, errlen, "commit"); }
-static void rollback(sq_t *q) { char e[64]; exec(q, stmt(q, S_ROLLBACK), e, sizeof e, "rollback"); }
+static int flush_meta(sq_t *q, int64_t *delta, char *err, size_t errlen)
+{
+    char key[32];
+    for (int m = 0; m < M_COUNT; m++) {
+        if (!delta[m]) continue;
+        meta_key(m, key, sizeof key);
+        sqlite3_stmt *st = stmt(q, S_META_ADD);
+        bind_text(st, 1, key);
+        sqlite3_bind_int64(st, 2, delta[m]);
+        if (exec(q, st, err, errlen, "meta") != 0) return -1;
+        delta[m] = 0;
+    }
+    return 0;
+}
+
+/* A write: its own transaction, or a savepoint inside a group commit, so
+ * that one failing write never undoes the others of its batch. */
+static int begin(sq_t *q, char *err, size_t errlen)
+{
+    memset(q->wdelta, 0, sizeof q->wdelta);
+    return exec(q, stmt(q, q->batch ? S_SAVEPOINT : S_BEGIN), err, errlen, "begin");
+}
+
+static int commit(sq_t *q, char *err, size_t errlen)
+{
+    if (q->batch) {
+        if (exec(q, stmt(q, S_RELEASE), err, errlen, "release") != 0) return -1;
+        for (int m = 0; m < M_COUNT; m++) q->bdelta[m] += q->wdelta[m];
+        memset(q->wdelta, 0, sizeof q->wdelta);
+        return 0;
+    }
+    if (flush_meta(q, q->wdelta, err, errlen) != 0) return -1;
+    return exec(q, stmt(q, S_COMMIT), err, errlen, "commit");
+}
+
+static void rollback(sq_t *q)
+{
+    char e[64];
+    memset(q->wdelta, 0, sizeof q->wdelta);
+    if (q->batch) {
+        exec(q, stmt(q, S_ROLLBACK_TO), e, sizeof e, "rollback");
+        exec(q, stmt(q, S_RELEASE), e, sizeof e, "release");
+    } else {
+        exec(q, stmt(q, S_ROLLBACK), e, sizeof e, "rollback");
+    }
+}
+
+/* After each commit: how many pages the WAL holds (replaces SQLite's
+ * automatic checkpoint on this connection). */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    (void)db; (void)name;
+    ((sq_t *)arg)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+static int sq_wal_pages(rk_store_t *s) { return SQ(s)->wal_pages; }
+
+/* PASSIVE: copies what it can without waiting for, or blocking, writers and readers. */
+static int sq_checkpoint(rk_store_t *s, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) return fail(q, err, errlen, "checkpoint");
+    return 0;
+}
+
+static int sq_batch_begin(rk_store_t *s, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (q->batch) { snprintf(err, errlen, "a batch is already open"); return -1; }
+    memset(q->bdelta, 0, sizeof q->bdelta);
+    if (exec(q, stmt(q, S_BEGIN), err, errlen, "begin") != 0) return -1;
+    q->batch = 1;
+    return 0;
+}
+
+/* Commits the batch; when that fails every write of it is gone. */
+static int sq_batch_end(rk_store_t *s, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (!q->batch) { snprintf(err, errlen, "no batch is open"); return -1; }
+    q->batch = 0;
+    if (flush_meta(q, q->bdelta, err, errlen) != 0 || exec(q, stmt(q, S_COMMIT), err, errlen, "commit") != 0) {
+        char e[64];
+        exec(q, stmt(q, S_ROLLBACK), e, sizeof e, "rollback");
+        return -1;
+    }
+    return 0;
+}
 
 static char *dup_col(sqlite3_stmt *s, int i)
 {
@@ -311,6 +424,9 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
     for (tries = 0; (rc = migrate(q, err, errlen)) < 0 && sqlite3_errcode(q->db) == SQLITE_BUSY && tries < 50; tries++)
         sqlite3_sleep(20);
     if (rc < 0) goto fail;
+    /* The server's connections never checkpoint on commit (a request
+     * would wait for it): the writer's checkpoint thread does. */
+    if (o->manual_checkpoint) sqlite3_wal_hook(q->db, wal_hook, q);
     for (int i = 0; i < S_COUNT; i++) {
         if (sqlite3_prepare_v3(q->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL) != SQLITE_OK) {
             fail(q, err, errlen, sql[i]);
@@ -438,14 +554,6 @@ static int insert_event(sq_t *q, rk_event_t *e, char *err, size_t errlen)
     return exec(q, st, err, errlen, "event");
 }
 
-static int meta_add(sq_t *q, const char *key, int64_t delta, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = stmt(q, S_META_ADD);
-    bind_text(st, 1, key);
-    sqlite3_bind_int64(st, 2, delta);
-    return exec(q, st, err, errlen, "meta") != 0 ? -1 : 0;
-}
-
 static int64_t meta_get(sq_t *q, const char *key)
 {
     sqlite3_stmt *st = stmt(q, S_META_GET);
@@ -453,13 +561,6 @@ static int64_t meta_get(sq_t *q, const char *key)
     int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return v;
-}
-
-static int add_total(sq_t *q, int64_t delta, char *err, size_t errlen)
-{
-    sqlite3_stmt *st = stmt(q, S_EV_TOTAL_ADD);
-    sqlite3_bind_int64(st, 1, delta);
-    return exec(q, st, err, errlen, "meta") != 0 ? -1 : 0;
 }
 
 static int update_aggregates(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
@@ -484,7 +585,7 @@ static int update_aggregates(sq_t *q, const rk_event_t *e, char *err, size_t err
     bind_text(st, 1, e->ip);
     sqlite3_bind_int64(st, 2, e->ts_ms);
     if (exec(q, st, err, errlen, "ips") != 0) return -1;
-    if (sqlite3_changes(q->db) == 1) return meta_add(q, "ips", 1, err, errlen);
+    if (sqlite3_changes(q->db) == 1) { q->wdelta[M_IPS]++; return 0; }
     st = stmt(q, S_IP_TOUCH);
     bind_text(st, 1, e->ip);
     sqlite3_bind_int64(st, 2, e->ts_ms);
@@ -514,7 +615,7 @@ static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err
 static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
 {
     if (!e->success) return 0;
-    char prefix[80], key[48];
+    char prefix[80];
     const char *vals[RK_PK_COUNT];
     rk_profile_values(e, vals, prefix, sizeof prefix);
     for (int k = 0; k < RK_PK_COUNT; k++) {
@@ -525,10 +626,8 @@ static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
         if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "value_counts"); }
         int64_t c = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
-        snprintf(key, sizeof key, "vc:%d:total", k);
-        if (meta_add(q, key, 1, err, errlen) < 0) return -1;
-        snprintf(key, sizeof key, "vc:%d:distinct", k);
-        if (c == 1 && meta_add(q, key, 1, err, errlen) < 0) return -1;
+        q->wdelta[M_VC_TOTAL + k]++;
+        if (c == 1) q->wdelta[M_VC_DISTINCT + k]++;
     }
     return 0;
 }
@@ -596,7 +695,8 @@ static int sq_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_p
             return -1;
         }
     }
-    if (add_total(q, (int64_t)n, err, errlen) != 0 || commit(q, err, errlen) != 0) {
+    q->wdelta[M_EVENTS] += (int64_t)n;
+    if (commit(q, err, errlen) != 0) {
         rollback(q);
         return -1;
     }
@@ -1175,14 +1275,14 @@ static int sq_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
     sqlite3_bind_int(st, 2, batch);
     int rc = exec(q, st, err, errlen, "purge");
     *deleted = sqlite3_changes(q->db);
-    if (rc == 0 && *deleted) rc = add_total(q, -*deleted, err, errlen);
+    q->wdelta[M_EVENTS] -= *deleted;
     if (rc == 0) {
         st = stmt(q, S_PURGE_IPS);
         sqlite3_bind_int64(st, 1, cutoff);
         sqlite3_bind_int(st, 2, batch);
         rc = exec(q, st, err, errlen, "purge");
         int gone = sqlite3_changes(q->db);
-        if (rc == 0 && gone) rc = meta_add(q, "ips", -gone, err, errlen);
+        q->wdelta[M_IPS] -= gone;
     }
     if (rc == 0) rc = commit(q, err, errlen);
     if (rc != 0) { rollback(q); return -1; }
@@ -1225,5 +1325,5 @@ static const rk_store_ops_t ops = {
     sq_event_record, sq_event_get, sq_event_list, sq_event_set_alert, sq_recent,
     sq_profile_get, sq_profile_update, sq_global_count,
     sq_alert_insert, sq_alert_get, sq_alert_list, sq_alert_find_open, sq_alert_add_event, sq_alert_set_status,
-    sq_stats, sq_timeline, sq_top_users, sq_purge,
+    sq_stats, sq_timeline, sq_top_users, sq_purge, sq_batch_begin, sq_batch_end, sq_checkpoint, sq_wal_pages,
 };

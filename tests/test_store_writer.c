@@ -1,0 +1,237 @@
+/* test_store_writer.c — group commit: writes from several threads land, in
+ * fewer transactions than writes; a failing write undoes only itself; a
+ * full WAL is checkpointed off the writer thread; stop drains the queue. */
+#include "test_util.h"
+#include "store_writer.h"
+
+#include <pthread.h>
+
+static char uri[1200];
+static char *dir;
+
+static int setup(void **st)
+{
+    (void)st;
+    dir = tmp_dir();
+    snprintf(uri, sizeof uri, "sqlite:%s/w.db", dir);
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    (void)st;
+    rm_tree(dir);
+    return 0;
+}
+
+/* A task recording one event, or (alert) adding an event to an alert. */
+typedef struct {
+    rk_task_t base;
+    rk_event_t *ev;
+    const char *alert;
+} wtask;
+
+static void run_record(rk_task_t *t, void *ctx)
+{
+    wtask *w = (wtask *)t;
+    if (w->alert)
+        t->rc = rk_store_alert_add_event(ctx, w->alert, "ev-x", "high", 1000, t->err, sizeof t->err);
+    else
+        t->rc = rk_store_event_record(ctx, w->ev, 1, t->err, sizeof t->err);
+}
+
+static void release(rk_task_t *t)
+{
+    wtask *w = (wtask *)t;
+    free(w->ev);
+    free(w);
+}
+
+static wtask *new_task(const char *user, int64_t ts, rk_mailbox_t *box)
+{
+    rk_event_t e;
+    memset(&e, 0, sizeof e);
+    e.user_id = user;
+    e.ip = "10.0.0.1";
+    e.ts_ms = ts;
+    e.success = 1;
+    e.country = "FR";
+    e.device_id = "laptop";
+    e.risk_level = "low";
+    e.risk_score = 1.5;
+    e.doc = "{\"reasons\":[]}";
+    wtask *w = calloc(1, sizeof *w);
+    w->ev = rk_event_dup(&e);
+    w->base.run = run_record;
+    w->base.release = release;
+    w->base.reply_to = box;
+    return w;
+}
+
+typedef struct { rk_writer_t *w; int id, n, window; int ok; } client_t;
+
+/* Keeps `window` writes in flight, as a worker with many connections does. */
+static void *client(void *arg)
+{
+    client_t *c = arg;
+    rk_mailbox_t *box = rk_mailbox_new(NULL, NULL, NULL);
+    char user[32];
+    int sent = 0, got = 0;
+    while (got < c->n) {
+        while (sent < c->n && sent - got < c->window) {
+            snprintf(user, sizeof user, "u%d-%d", c->id, sent % 50);
+            rk_writer_submit(c->w, &new_task(user, 1700000000000LL + sent * 1000, box)->base);
+            sent++;
+        }
+        rk_task_t *t = rk_mailbox_wait(box);
+        if (t->rc == 0) c->ok++;
+        t->release(t);
+        got++;
+    }
+    rk_mailbox_free(box);
+    return NULL;
+}
+
+static int64_t count_events(void)
+{
+    char err[256];
+    rk_store_t *s = rk_store_open(uri, NULL, err, sizeof err);
+    assert_non_null(s);
+    rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 1 };
+    rk_event_list_t l;
+    assert_int_equal(rk_store_event_list(s, &f, &l, err, sizeof err), 0);
+    int64_t n = l.total;
+    rk_store_event_list_free(&l);
+    rk_store_close(s);
+    return n;
+}
+
+static void many_threads_fewer_commits(void **st)
+{
+    (void)st;
+    char err[256];
+    rk_writer_t *w = rk_writer_start(uri, NULL, err, sizeof err);
+    assert_non_null(w);
+    client_t c[2] = { { w, 0, 3000, 64, 0 }, { w, 1, 3000, 64, 0 } };
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, client, &c[i]);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    assert_int_equal(c[0].ok + c[1].ok, 6000);
+    rk_writer_stats_t s;
+    rk_writer_stats(w, &s);
+    assert_int_equal(s.writes, 6000);
+    assert_int_equal(s.failed_commits, 0);
+    /* Group commit happened: far fewer transactions than writes. */
+    assert_true(s.batches < 3000);
+    assert_true(s.max_batch > 1 && s.max_batch <= RK_WRITER_MAX_BATCH);
+    rk_writer_stop(w);
+    assert_int_equal(count_events(), 6000);
+    /* Profiles were updated in the same transactions: 50 users per thread. */
+    rk_store_t *db = rk_store_open(uri, NULL, err, sizeof err);
+    rk_profile_t *p = malloc(sizeof *p);
+    assert_int_equal(rk_store_profile_get(db, "u1-7", p, err, sizeof err), 0);
+    assert_int_equal(p->attempts, 60);
+    free(p);
+    rk_store_close(db);
+}
+
+/* In one batch: a good write, a write that fails half-way (its savepoint is
+ * rolled back), another good write. */
+static void a_failing_write_undoes_only_itself(void **st)
+{
+    (void)st;
+    char err[256];
+    rk_writer_t *w = rk_writer_start(uri, NULL, err, sizeof err);
+    assert_non_null(w);
+    rk_mailbox_t *box = rk_mailbox_new(NULL, NULL, NULL);
+    wtask *a = new_task("alice", 1700000000000LL, box), *bad = new_task("bob", 1700000001000LL, box),
+          *b = new_task("carol", 1700000002000LL, box);
+    bad->alert = "no-such-alert";
+    /* Queued together before the writer can take the first. */
+    rk_writer_submit(w, &a->base);
+    rk_writer_submit(w, &bad->base);
+    rk_writer_submit(w, &b->base);
+    int ok = 0, missing = 0;
+    for (int i = 0; i < 3; i++) {
+        rk_task_t *t = rk_mailbox_wait(box);
+        if (t->rc == 0) ok++;
+        if (t->rc == RK_STORE_NOT_FOUND) missing++;
+        t->release(t);
+    }
+    assert_int_equal(ok, 2);
+    assert_int_equal(missing, 1);
+    rk_mailbox_free(box);
+    rk_writer_stop(w);
+    assert_int_equal(count_events(), 2);
+}
+
+/* Stop answers every queued task before it returns. */
+static void stop_drains_the_queue(void **st)
+{
+    (void)st;
+    char err[256];
+    rk_writer_t *w = rk_writer_start(uri, NULL, err, sizeof err);
+    rk_mailbox_t *box = rk_mailbox_new(NULL, NULL, NULL);
+    for (int i = 0; i < 200; i++) rk_writer_submit(w, &new_task("dave", 1700000000000LL + i, box)->base);
+    rk_writer_stop(w);
+    for (int i = 0; i < 200; i++) {
+        rk_task_t *t = rk_mailbox_wait(box);
+        assert_int_equal(t->rc, 0);
+        t->release(t);
+    }
+    rk_mailbox_free(box);
+    assert_int_equal(count_events(), 200);
+}
+
+/* Enough writes to fill the WAL past the threshold: the checkpoint thread
+ * copies it back, and the WAL file stops growing without bound. */
+static void the_wal_is_checkpointed(void **st)
+{
+    (void)st;
+    char err[256];
+    rk_writer_t *w = rk_writer_start(uri, NULL, err, sizeof err);
+    client_t c = { w, 3, 20000, 512, 0 };
+    client(&c);
+    assert_int_equal(c.ok, 20000);
+    rk_writer_stats_t s;
+    rk_writer_stats(w, &s);
+    assert_true(s.checkpoints >= 1);
+    rk_writer_stop(w);
+    assert_int_equal(count_events(), 20000);
+}
+
+/* The bare pool: tasks run on its threads and come back through the box. */
+static void square(rk_task_t *t, void *ctx)
+{
+    assert_null(ctx);
+    t->rc = t->rc * t->rc;
+}
+
+static void pool_runs_tasks(void **st)
+{
+    (void)st;
+    char err[256];
+    rk_pool_t *p = rk_pool_new(2, err, sizeof err);
+    assert_non_null(p);
+    rk_mailbox_t *box = rk_mailbox_new(NULL, NULL, NULL);
+    rk_task_t t[10];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < 10; i++) { t[i].run = square; t[i].rc = i; t[i].reply_to = box; rk_pool_submit(p, &t[i]); }
+    int sum = 0;
+    for (int i = 0; i < 10; i++) sum += rk_mailbox_wait(box)->rc;
+    assert_int_equal(sum, 285);
+    rk_pool_free(p);
+    rk_mailbox_free(box);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(many_threads_fewer_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failing_write_undoes_only_itself, setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_drains_the_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_wal_is_checkpointed, setup, teardown),
+        cmocka_unit_test(pool_runs_tasks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
