@@ -47,7 +47,7 @@ int rk_cmd_run(int argc, char **argv)
     if (!(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;
     err[0] = '\0';
     if (!(geo = rk_geo_open(cfg.geoip_db, cfg.asn_db, err, sizeof err)) && err[0]) goto fail;
-    rk_vm_host_t host = { NULL, 0, &cfg, store, geo };
+    rk_vm_host_t host = { NULL, 0, &cfg, store, geo, NULL, NULL };   /* batch: writes and hashes run inline */
     rk_vm_opts_t o = { scripts, 0, 5000, &host, "lib.dispatch", rules, 1, model };
     if (!(vm = rk_vm_new(&o, err, sizeof err))) goto fail;
 

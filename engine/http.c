@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 #include <ctype.h>
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <lauxlib.h>
@@ -18,20 +19,30 @@
 #include <string.h>
 
 #include "log.h"
+#include "store_writer.h"
 #include "worker.h"
 
 #define MAX_HEADERS 100      /* more request headers are dropped (STYLE: C caps its inputs) */
 #define MAX_HEADER_NAME 128
 #define ERR_INTERNAL "{\"error\":{\"code\":\"internal_error\",\"message\":\"internal server error\"}}"
 
-typedef struct {
+/* One request, from arrival to reply. Lives on the heap because the
+ * handler runs as a coroutine that may suspend (vm.h): the C stack of
+ * rk_http_handle is gone by the time a store write commits. */
+typedef struct reqctx {
     struct evhttp_request *req;
     rk_worker_t *w;
+    rk_vm_t *vm;            /* the state it started in (held across reloads) */
+    lua_State *co;          /* the handler's coroutine */
+    int co_ref, req_ref;    /* it and the request table, anchored in the registry */
     const char *method;
     char *path;             /* percent-decoded, malloc'd */
     size_t pathlen;
     struct evkeyvalq query; /* parsed before the protected call, freed after */
     char client[64];
+    uint64_t t0, ran_ns;    /* arrival; time spent running Lua so far */
+    rk_task_t *waiting;     /* the task it is suspended on, or NULL */
+    struct event *timer;    /* the wait's time-out */
 } reqctx_t;
 
 /* Bounded string copy; snprintf("%s") costs ~400 instructions per call on
@@ -219,95 +230,203 @@ static void access_log(const reqctx_t *c, int status, const char *route, double 
     rk_log_end(&e);
 }
 
+static void finish(reqctx_t *c, int rc, int nres, const char *err);
+static void step(reqctx_t *c, int nargs);
+
+static void free_ctx(reqctx_t *c)
+{
+    luaL_unref(rk_vm_state(c->vm), LUA_REGISTRYINDEX, c->co_ref);
+    luaL_unref(rk_vm_state(c->vm), LUA_REGISTRYINDEX, c->req_ref);
+    if (c->timer) event_free(c->timer);
+    rk_vm_idle(c->vm);
+    rk_vm_release(c->vm);
+    free(c->path);
+    evhttp_clear_headers(&c->query);
+    free(c);
+}
+
+/* The task a request waited on came back (on this worker's thread). */
+void rk_http_deliver(rk_task_t *t, void *arg)
+{
+    (void)arg;
+    reqctx_t *c = t->owner;
+    if (!c) { t->release(t); return; }   /* its request stopped waiting */
+    c->waiting = NULL;
+    evtimer_del(c->timer);
+    lua_pushboolean(c->co, 1);
+    step(c, 1);
+}
+
+/* The wait took longer than allowed: the request goes on without the
+ * result (the handler sees a "timeout" failure); the task, when it comes
+ * back, is only released. */
+static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    reqctx_t *c = arg;
+    c->waiting->owner = NULL;
+    c->waiting = NULL;
+    lua_pushboolean(c->co, 0);
+    step(c, 1);
+}
+
+/* Sends the awaited task where it belongs and arms the wait's time-out. */
+static int suspend(reqctx_t *c)
+{
+    rk_worker_t *w = c->w;
+    rk_vm_queue q;
+    rk_task_t *t = rk_vm_awaited(c->vm, &q);
+    if (!c->timer && !(c->timer = evtimer_new(w->base, on_wait_timeout, c))) return -1;
+    t->owner = c;
+    t->reply_to = w->mailbox;
+    c->waiting = t;
+    int ms = q == RK_VM_WRITER ? w->cfg->store_timeout_ms : w->cfg->request_timeout_ms;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    evtimer_add(c->timer, &tv);
+    if (q == RK_VM_WRITER) rk_writer_submit(w->host.writer, t);
+    else rk_pool_submit(w->host.pool, t);
+    return 0;
+}
+
+/* Runs the coroutine until it finishes or suspends. */
+static void step(reqctx_t *c, int nargs)
+{
+    char err[2048];
+    int nres = 0;
+    uint64_t budget = (uint64_t)c->w->cfg->request_timeout_ms * 1000000ULL;
+    uint64_t left = c->ran_ns < budget ? budget - c->ran_ns : 1;
+    uint64_t t = rk_now_ns();
+    int rc = rk_vm_resume(c->vm, c->co, nargs, &nres, left, err, sizeof err);
+    c->ran_ns += rk_now_ns() - t;
+    if (rc == RK_VM_WAITING) {
+        if (suspend(c) == 0) return;
+        rc = RK_VM_ERROR;
+        snprintf(err, sizeof err, "out of memory suspending the request");
+    }
+    finish(c, rc, nres, err);
+}
+
+/* Writes the answer from the handler's results (status, body, content
+ * type, headers, route on top of co), or a 500. */
+static void finish(reqctx_t *c, int rc, int nres, const char *err)
+{
+    rk_worker_t *w = c->w;
+    lua_State *L = rk_vm_state(c->vm), *co = c->co;
+    struct evhttp_request *req = c->req;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    char route[96] = "unmatched";
+    int status = 500;
+    int base = rc == RK_VM_DONE ? lua_gettop(co) - nres : 0;   /* results at base+1.. */
+    if (rc == RK_VM_DONE && nres >= 5 && lua_type(co, base + 5) == LUA_TSTRING) {
+        copy_str(route, sizeof route, lua_tostring(co, base + 5));
+    } else if (rc != RK_VM_DONE) {
+        /* The handler failed: the router may have named the route in req.
+         * Read it protected too, as a field lookup can allocate. */
+        int top = lua_gettop(L);
+        char rerr[128];
+        lua_pushcfunction(L, read_route);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->req_ref);
+        if (rk_vm_call(c->vm, 1, 1, w->cfg->request_timeout_ms, rerr, sizeof rerr) == 0 &&
+            lua_type(L, -1) == LUA_TSTRING)
+            copy_str(route, sizeof route, lua_tostring(L, -1));
+        lua_settop(L, top);
+    }
+    if (rc != RK_VM_DONE || nres < 4 || !lua_isinteger(co, base + 1) ||
+        lua_tointeger(co, base + 1) < 100 || lua_tointeger(co, base + 1) > 599) {
+        rk_log_t e;
+        rk_metrics_inc(w->metrics, rc == RK_VM_TIMEOUT ? RK_M_LUA_TIMEOUTS : RK_M_LUA_ERRORS);
+        rk_log_begin(&e, RK_LOG_ERROR, rc == RK_VM_TIMEOUT ? "handler timed out" : "handler failed");
+        rk_log_str(&e, "method", c->method);
+        rk_log_strn(&e, "path", c->path, c->pathlen);
+        rk_log_str(&e, "error", rc != RK_VM_DONE ? err : "handler returned no valid status");
+        rk_log_end(&e);
+        send_json_error(req, 500, ERR_INTERNAL);
+    } else {
+        status = (int)lua_tointeger(co, base + 1);
+        set_headers(co, base + 4, out);
+        if (lua_type(co, base + 3) == LUA_TSTRING)
+            evhttp_add_header(out, "Content-Type", lua_tostring(co, base + 3));
+        struct evbuffer *buf = evhttp_request_get_output_buffer(req);
+        if (lua_type(co, base + 2) == LUA_TSTRING) {
+            size_t blen;
+            const char *body = lua_tolstring(co, base + 2, &blen);
+            evbuffer_add(buf, body, blen);
+        }
+        evhttp_send_reply(req, status, NULL, NULL);
+    }
+    double secs = (double)(rk_now_ns() - c->t0) / 1e9;
+    rk_metrics_request(w->metrics, w->id, route, status, secs);
+    rk_metrics_set_lua_memory(w->metrics, w->id, rk_vm_memory(c->vm));
+    if (w->cfg->access_log) access_log(c, status, route, secs);
+    free_ctx(c);
+}
+
+/* Protected on the main state (anchoring allocates): [ctx, handle] -> [].
+ * Builds the request table and the coroutine, whose stack is then
+ * [handle, req], ready to resume with one argument. */
+static int start_request(lua_State *L)
+{
+    reqctx_t *c = lua_touserdata(L, 1);
+    lua_pushcfunction(L, build_request);
+    lua_pushlightuserdata(L, c);
+    lua_call(L, 1, 1);                 /* 3: req */
+    lua_State *co = lua_newthread(L);  /* 4 */
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_xmove(L, co, 2);
+    c->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    c->req_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    c->co = co;
+    return 0;
+}
+
 void rk_http_handle(struct evhttp_request *req, void *arg)
 {
     rk_worker_t *w = arg;
-    uint64_t t0 = rk_now_ns();
-    reqctx_t c;
-    memset(&c, 0, sizeof c);
-    c.req = req;
-    c.w = w;
-    c.method = method_name(evhttp_request_get_command(req));
-    decode_path(&c);
-    client_addr(&c);
-
+    reqctx_t *c = calloc(1, sizeof *c);
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    int status = 500;
-    char route[96] = "unmatched";
-    char err[2048];
-    lua_State *L = rk_vm_state(w->vm);
-    int top = lua_gettop(L);
-
     /* On every answer, errors included: never sniffed into HTML, never
      * cached (risk decisions and tokens are per request). */
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(out, "Cache-Control", "no-store");
+    if (!c) { send_json_error(req, 500, ERR_INTERNAL); return; }
+    c->t0 = rk_now_ns();
+    c->req = req;
+    c->w = w;
+    c->vm = w->vm;
+    c->co_ref = c->req_ref = LUA_NOREF;
+    rk_vm_hold(c->vm);
+    c->method = method_name(evhttp_request_get_command(req));
+    decode_path(c);
+    client_addr(c);
 
     w->pending++;
     evhttp_request_set_on_complete_cb(req, on_complete, w);
     if (w->draining) evhttp_add_header(out, "Connection", "close");
 
-    if (!c.path) {
-        status = 400;
-        send_json_error(req, status, "{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed path or query string\"}}");
-        goto done;
+    if (!c->path) {
+        send_json_error(req, 400, "{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed path or query string\"}}");
+        double secs = (double)(rk_now_ns() - c->t0) / 1e9;
+        rk_metrics_request(w->metrics, w->id, "unmatched", 400, secs);
+        if (w->cfg->access_log) access_log(c, 400, "unmatched", secs);
+        free_ctx(c);
+        return;
     }
 
-    lua_pushcfunction(L, build_request);
-    lua_pushlightuserdata(L, &c);
-    int rc = rk_vm_call(w->vm, 1, 1, w->cfg->request_timeout_ms, err, sizeof err);
-    if (rc == 0) {  /* [req] -> [req, status, body, ctype, headers, route] */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, w->handle_ref);
-        lua_pushvalue(L, top + 1);
-        rc = rk_vm_call(w->vm, 1, 5, w->cfg->request_timeout_ms, err, sizeof err);
+    lua_State *L = rk_vm_state(c->vm);
+    char err[2048];
+    lua_pushcfunction(L, start_request);
+    lua_pushlightuserdata(L, c);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->handle_ref);
+    int rc = rk_vm_call(c->vm, 2, 0, w->cfg->request_timeout_ms, err, sizeof err);
+    if (rc != 0) {
+        /* No coroutine: only building the request failed (memory cap). */
+        rk_metrics_inc(w->metrics, RK_M_LUA_ERRORS);
+        rk_log_msg(RK_LOG_ERROR, "handler failed", "error", err);
+        send_json_error(req, 500, ERR_INTERNAL);
+        rk_metrics_request(w->metrics, w->id, "unmatched", 500, (double)(rk_now_ns() - c->t0) / 1e9);
+        free_ctx(c);
+        return;
     }
-    if (rc == 0 && lua_type(L, top + 6) == LUA_TSTRING) {
-        copy_str(route, sizeof route, lua_tostring(L, top + 6));
-    } else if (rc != 0 && lua_gettop(L) > top) {
-        /* The handler failed: the router may have named the route in req.
-         * Read it protected too, as a field lookup can allocate. */
-        int after = lua_gettop(L);
-        lua_pushcfunction(L, read_route);
-        lua_pushvalue(L, top + 1);
-        if (rk_vm_call(w->vm, 1, 1, w->cfg->request_timeout_ms, route, sizeof route) == 0 &&
-            lua_type(L, -1) == LUA_TSTRING)
-            copy_str(route, sizeof route, lua_tostring(L, -1));
-        else
-            copy_str(route, sizeof route, "unmatched");
-        lua_settop(L, after);
-    }
-    if (rc != 0 || !lua_isinteger(L, top + 2) ||
-        lua_tointeger(L, top + 2) < 100 || lua_tointeger(L, top + 2) > 599) {
-        rk_log_t e;
-        rk_metrics_inc(w->metrics, rc == -2 ? RK_M_LUA_TIMEOUTS : RK_M_LUA_ERRORS);
-        rk_log_begin(&e, RK_LOG_ERROR, rc == -2 ? "handler timed out" : "handler failed");
-        rk_log_str(&e, "method", c.method);
-        rk_log_strn(&e, "path", c.path, c.pathlen);
-        rk_log_str(&e, "error", rc != 0 ? err : "handler returned no valid status");
-        rk_log_end(&e);
-        status = 500;
-        send_json_error(req, status, ERR_INTERNAL);
-        goto done;
-    }
-    status = (int)lua_tointeger(L, top + 2);
-    set_headers(L, top + 5, out);
-    if (lua_type(L, top + 4) == LUA_TSTRING)
-        evhttp_add_header(out, "Content-Type", lua_tostring(L, top + 4));
-    struct evbuffer *buf = evhttp_request_get_output_buffer(req);
-    if (lua_type(L, top + 3) == LUA_TSTRING) {
-        size_t blen;
-        const char *body = lua_tolstring(L, top + 3, &blen);
-        evbuffer_add(buf, body, blen);
-    }
-    evhttp_send_reply(req, status, NULL, NULL);
-
-done:
-    lua_settop(L, top);
-    rk_vm_idle(w->vm);
-    double secs = (double)(rk_now_ns() - t0) / 1e9;
-    rk_metrics_request(w->metrics, w->id, route, status, secs);
-    rk_metrics_set_lua_memory(w->metrics, w->id, rk_vm_memory(w->vm));
-    if (w->cfg->access_log) access_log(&c, status, route, secs);
-    free(c.path);
-    evhttp_clear_headers(&c.query);
+    step(c, 1);
 }

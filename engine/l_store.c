@@ -23,6 +23,7 @@
 
 #include "l_modules.h"
 #include "store.h"
+#include "store_writer.h"
 #include "vm.h"
 
 #define STORE_T "riskd.store.db"
@@ -357,6 +358,102 @@ static int db_users(lua_State *L)
     return 1;
 }
 
+/* ---- writes through the server's writer ----
+ * Inside a server request (rk_vm_can_await) a write is handed to the store
+ * writer, which commits it with the other workers' writes of the moment,
+ * and the request suspends until the commit: what it returns is on disk.
+ * Elsewhere the write runs here on the handle. Results are the same. */
+
+enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS };
+
+typedef struct {
+    rk_task_t base;
+    int op, profile;
+    rk_event_t *ev;                  /* OP_RECORD: a copy */
+    rk_alert_t alert;                /* OP_ALERT_INSERT: strings in buf */
+    const char *arg[5];              /* the other ops' strings, in buf */
+    int64_t ts;
+    char id[RK_STORE_ID_LEN];        /* the new record's id */
+    size_t used;
+    char buf[];
+} wtask_t;
+
+static void wtask_release(rk_task_t *t)
+{
+    wtask_t *w = (wtask_t *)t;
+    free(w->ev);
+    free(w);
+}
+
+/* Copies s into the task's buffer (sized by the caller); NULL stays NULL. */
+static const char *keep(wtask_t *w, const char *s)
+{
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *at = w->buf + w->used;
+    memcpy(at, s, n);
+    w->used += n;
+    return at;
+}
+
+static void wtask_run(rk_task_t *t, void *store)
+{
+    wtask_t *w = (wtask_t *)t;
+    rk_store_t *s = store;
+    switch (w->op) {
+    case OP_RECORD:
+        t->rc = rk_store_event_record(s, w->ev, w->profile, t->err, sizeof t->err);
+        memcpy(w->id, w->ev->id, sizeof w->id);
+        break;
+    case OP_ALERT_INSERT:
+        t->rc = rk_store_alert_insert(s, &w->alert, w->arg[0], t->err, sizeof t->err);
+        memcpy(w->id, w->alert.id, sizeof w->id);
+        break;
+    case OP_ALERT_ADD:
+        t->rc = rk_store_alert_add_event(s, w->arg[0], w->arg[1], w->arg[2], w->ts, t->err, sizeof t->err);
+        break;
+    default:
+        t->rc = rk_store_alert_set_status(s, w->arg[0], w->arg[1], w->arg[2], w->arg[3], w->ts, t->err, sizeof t->err);
+        break;
+    }
+}
+
+/* After the wait: [done] on top. The task is ours only when done. */
+static int wtask_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    wtask_t *w = (wtask_t *)ctx;
+    if (!lua_toboolean(L, -1)) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "the store did not answer in time");
+        lua_pushliteral(L, "timeout");
+        return 3;
+    }
+    char err[256], id[RK_STORE_ID_LEN];
+    int rc = w->base.rc, op = w->op;
+    memcpy(err, w->base.err, sizeof err);
+    memcpy(id, w->id, sizeof id);
+    wtask_release(&w->base);
+    if (rc) return result(L, rc, err);
+    if (op == OP_RECORD || op == OP_ALERT_INSERT) lua_pushstring(L, id);
+    else lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* A task with room for the strings; raises when out of memory (nothing
+ * to free yet). */
+static wtask_t *wtask_new(lua_State *L, int op, size_t strings)
+{
+    wtask_t *w = calloc(1, sizeof *w + strings);
+    if (!w) luaL_error(L, "not enough memory");
+    w->op = op;
+    w->base.run = wtask_run;
+    w->base.release = wtask_release;
+    return w;
+}
+
+static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
+
 /* ---- events ---- */
 
 static int db_record(lua_State *L)
@@ -367,6 +464,18 @@ static int db_record(lua_State *L)
     if (!lua_isnoneornil(L, 3)) { luaL_checktype(L, 3, LUA_TTABLE); profile = opt_bool(L, 3, "profile", 1); }
     rk_event_t e;
     read_event(L, 2, &e);   /* pushes the JSON */
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
+        rk_event_t *copy = rk_event_dup(&e);
+        if (!copy) return luaL_error(L, "not enough memory");
+        wtask_t *w = calloc(1, sizeof *w);
+        if (!w) { free(copy); return luaL_error(L, "not enough memory"); }
+        w->op = OP_RECORD;
+        w->profile = profile;
+        w->ev = copy;
+        w->base.run = wtask_run;
+        w->base.release = wtask_release;
+        return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
+    }
     char err[512];
     int rc = rk_store_event_record(u->s, &e, profile, err, sizeof err);
     if (rc) return result(L, rc, err);
@@ -575,6 +684,18 @@ static int db_alert_insert(lua_State *L)
     lua_pushvalue(L, 2);
     json_call(L, "encode");
     a.doc = lua_tostring(L, -1);
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
+        wtask_t *w = wtask_new(L, OP_ALERT_INSERT, slen(a.user_id) + slen(a.severity) + slen(a.status) +
+                               slen(a.cause) + slen(a.doc) + slen(event_id));
+        w->alert = a;
+        w->alert.user_id = keep(w, a.user_id);
+        w->alert.severity = keep(w, a.severity);
+        w->alert.status = keep(w, a.status);
+        w->alert.cause = keep(w, a.cause);
+        w->alert.doc = keep(w, a.doc);
+        w->arg[0] = keep(w, event_id);
+        return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
+    }
     char err[512];
     int rc = rk_store_alert_insert(u->s, &a, event_id, err, sizeof err);
     if (rc) return result(L, rc, err);
@@ -657,9 +778,18 @@ static int db_alert_find_open(lua_State *L)
 static int db_alert_add_event(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
+    const char *id = luaL_checkstring(L, 2), *ev = luaL_checkstring(L, 3), *sev = luaL_checkstring(L, 4);
+    int64_t ts = luaL_checkinteger(L, 5);
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
+        wtask_t *w = wtask_new(L, OP_ALERT_ADD, slen(id) + slen(ev) + slen(sev));
+        w->arg[0] = keep(w, id);
+        w->arg[1] = keep(w, ev);
+        w->arg[2] = keep(w, sev);
+        w->ts = ts;
+        return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
+    }
     char err[512];
-    int rc = rk_store_alert_add_event(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3),
-                                      luaL_checkstring(L, 4), luaL_checkinteger(L, 5), err, sizeof err);
+    int rc = rk_store_alert_add_event(u->s, id, ev, sev, ts, err, sizeof err);
     if (rc) return result(L, rc, err);
     lua_pushboolean(L, 1);
     return 1;
@@ -668,10 +798,20 @@ static int db_alert_add_event(lua_State *L)
 static int db_alert_set_status(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
+    const char *id = luaL_checkstring(L, 2), *status = luaL_checkstring(L, 3), *who = luaL_checkstring(L, 4);
+    const char *note = luaL_optstring(L, 5, NULL);
+    int64_t ts = luaL_checkinteger(L, 6);
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
+        wtask_t *w = wtask_new(L, OP_ALERT_STATUS, slen(id) + slen(status) + slen(who) + slen(note));
+        w->arg[0] = keep(w, id);
+        w->arg[1] = keep(w, status);
+        w->arg[2] = keep(w, who);
+        w->arg[3] = keep(w, note);
+        w->ts = ts;
+        return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
+    }
     char err[512];
-    int rc = rk_store_alert_set_status(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3),
-                                       luaL_checkstring(L, 4), luaL_optstring(L, 5, NULL),
-                                       luaL_checkinteger(L, 6), err, sizeof err);
+    int rc = rk_store_alert_set_status(u->s, id, status, who, note, ts, err, sizeof err);
     if (rc) return result(L, rc, err);
     lua_pushboolean(L, 1);
     return 1;

@@ -167,7 +167,7 @@ static int l_evaluate(lua_State *L)
         lua_pushvalue(L, 1);
         char err[512];
         rk_vm_limits_t lim = { RK_RULE_TIMEOUT_MS, RK_RULE_MAX_INSTRUCTIONS, RK_RULE_MAX_MEMORY };
-        int rc = rk_vm_call_limited(vm, 1, 2, &lim, err, sizeof err);
+        int rc = rk_vm_pcall(vm, L, 1, 2, &lim, err, sizeof err);
         const char *bad = NULL;
         if (rc == 0) {
             /* [5 rule, 6 score, 7 reason] */

@@ -38,6 +38,7 @@
 #include "geo.h"
 #include "iforest.h"
 #include "store.h"
+#include "store_writer.h"
 #include "version.h"
 #include "watch.h"
 #include "worker.h"
@@ -103,6 +104,8 @@ typedef struct rk_server {
     rk_watch_t *watch;
     struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev, *purge_ev;
     rk_store_t *store;              /* the main thread's own handle: retention */
+    rk_writer_t *writer;            /* group commit of the workers' writes (SQLite), or NULL */
+    rk_pool_t *pool;                /* password hashing off the event loops */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
     unsigned pending_tags;          /* trees changed since the last reload */
     int exit_code;
@@ -219,7 +222,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->trusted = &s->trusted;
     w->metrics = s->metrics;
     w->server = s;
-    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo };
+    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -227,6 +230,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     rk_store_defaults(&so);
     so.retention_days = s->cfg->retention_days;
     so.busy_timeout_ms = s->cfg->store_timeout_ms;   /* then a degraded answer, not a late one */
+    so.manual_checkpoint = 1;                         /* the writer's checkpoint thread does it */
     w->host.store = rk_store_open(s->cfg->db, &so, err, errlen);
     if (!w->host.store) return -1;
 
@@ -237,7 +241,8 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
 
     w->base = event_base_new();
     w->http = w->base ? evhttp_new(w->base) : NULL;
-    if (!w->http) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
+    w->mailbox = w->base ? rk_mailbox_new(w->base, rk_http_deliver, w) : NULL;
+    if (!w->http || !w->mailbox) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
     evhttp_set_gencb(w->http, rk_http_handle, w);
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg->body_limit);
     /* Read and drop an oversized body so the client sees the 413 instead of
@@ -268,6 +273,9 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
 
 static void worker_free(rk_worker_t *w)
 {
+    /* Requests still waiting (a drain that timed out) finish now: the
+     * writer and the pool have stopped, so every task is in the box. */
+    rk_mailbox_free(w->mailbox);
     if (w->reload_ev) event_free(w->reload_ev);
     if (w->stop_ev) event_free(w->stop_ev);
     if (w->drain_ev) event_free(w->drain_ev);
@@ -423,6 +431,7 @@ static int open_store(rk_server_t *s, char *err, size_t errlen)
     rk_store_opts_t o;
     rk_store_defaults(&o);
     o.retention_days = s->cfg->retention_days;
+    o.manual_checkpoint = 1;
     s->store = rk_store_open(s->cfg->db, &o, err, errlen);
     if (!s->store) return -1;
     if (s->cfg->retention_days > 0) {
@@ -521,6 +530,10 @@ static int start_watching(rk_server_t *s, char *err, size_t errlen)
 
 static void server_free(rk_server_t *s)
 {
+    /* The workers have stopped taking requests: finish the queued writes
+     * and hashes first, so their answers are in the mailboxes. */
+    rk_writer_stop(s->writer);
+    rk_pool_free(s->pool);
     for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
     free(s->workers);
     if (s->watch_ev) event_free(s->watch_ev);
@@ -560,6 +573,14 @@ int rk_server_run(const rk_config_t *cfg)
     s.workers = calloc((size_t)s.nworkers, sizeof *s.workers);
     if (!s.metrics || !s.base || !s.workers) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (open_store(&s, err, sizeof err) < 0) goto fail;
+    if (rk_store_batches(s.store)) {
+        rk_store_opts_t so;
+        rk_store_defaults(&so);
+        so.retention_days = cfg->retention_days;
+        so.busy_timeout_ms = cfg->store_timeout_ms;
+        if (!(s.writer = rk_writer_start(cfg->db, &so, err, sizeof err))) goto fail;
+    }
+    if (!(s.pool = rk_pool_new(s.nworkers, err, sizeof err))) goto fail;
     err[0] = '\0';
     s.geo = rk_geo_open(cfg->geoip_db, cfg->asn_db, err, sizeof err);
     if (!s.geo && err[0]) goto fail;

@@ -29,6 +29,12 @@ struct rk_vm {
     int timed_out;          /* why the hook stopped the call: 0, RK_VM_TIMEOUT or RK_VM_INSTRUCTIONS */
     int entry_ref;
     const rk_vm_host_t *host;
+    /* Requests as coroutines (rk_vm_resume): */
+    lua_State *co;          /* the request coroutine running now, or NULL */
+    rk_task_t *awaited;     /* what it suspended on */
+    rk_vm_queue awaited_q;
+    int holds;              /* suspended requests still using this state */
+    int doomed;             /* freed while held: the last release frees */
 };
 
 static const char HOST_KEY = 'h';
@@ -100,7 +106,11 @@ int rk_vm_call(rk_vm_t *vm, int nargs, int nresults, int timeout_ms, char *err, 
 
 int rk_vm_call_limited(rk_vm_t *vm, int nargs, int nresults, const rk_vm_limits_t *lim, char *err, size_t errlen)
 {
-    lua_State *L = vm->L;
+    return rk_vm_pcall(vm, vm->L, nargs, nresults, lim, err, errlen);
+}
+
+int rk_vm_pcall(rk_vm_t *vm, lua_State *L, int nargs, int nresults, const rk_vm_limits_t *lim, char *err, size_t errlen)
+{
     int base = lua_gettop(L) - nargs;   /* index of the function */
     /* Limits nest: an inner call (a rule inside a request) gets the tighter
      * of its own and what is left of the outer call's, and the outer ones
@@ -289,6 +299,7 @@ fail:
 void rk_vm_free(rk_vm_t *vm)
 {
     if (!vm) return;
+    if (vm->holds > 0) { vm->doomed = 1; return; }   /* suspended requests still run here */
     if (vm->L) lua_close(vm->L);
     rk_scripts_release(vm->scripts);
     rk_scripts_release(vm->rules);
@@ -311,4 +322,84 @@ size_t rk_vm_memory(const rk_vm_t *vm) { return vm->mem; }
 void rk_vm_push_entry(rk_vm_t *vm)
 {
     lua_rawgeti(vm->L, LUA_REGISTRYINDEX, vm->entry_ref);
+}
+
+/* ---- requests as coroutines ------------------------------------------------ */
+
+void rk_vm_hold(rk_vm_t *vm) { vm->holds++; }
+
+void rk_vm_release(rk_vm_t *vm)
+{
+    if (--vm->holds == 0 && vm->doomed) rk_vm_free(vm);
+}
+
+/* Protected: [co-as-value, message] -> traceback of the dead coroutine. */
+static int co_traceback(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+    const char *msg = lua_tostring(L, 2);
+    luaL_traceback(L, co, msg ? msg : "(error object is not a string)", 0);
+    return 1;
+}
+
+int rk_vm_resume(rk_vm_t *vm, lua_State *co, int nargs, int *nres, uint64_t budget_ns, char *err, size_t errlen)
+{
+    lua_State *outer = vm->co;
+    vm->co = co;
+    vm->awaited = NULL;
+    vm->deadline = rk_now_ns() + (budget_ns ? budget_ns : 1);
+    vm->instr_left = -1;
+    vm->timed_out = 0;
+    lua_sethook(co, deadline_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    int rc = lua_resume(co, vm->L, nargs, nres);
+    int why = vm->timed_out;
+    vm->deadline = 0;
+    vm->timed_out = 0;
+    vm->co = outer;
+    if (rc == LUA_OK) { lua_sethook(co, NULL, 0, 0); return RK_VM_DONE; }
+    if (rc == LUA_YIELD) {
+        lua_sethook(co, NULL, 0, 0);
+        if (vm->awaited) { lua_pop(co, *nres); return RK_VM_WAITING; }
+        snprintf(err, errlen, "a handler may not yield (coroutine.yield outside a coroutine of its own)");
+        return RK_VM_ERROR;
+    }
+    /* Dead: the error is on top of co's stack. Add co's traceback, built
+     * on the main state under protection (it allocates). */
+    const char *m = lua_tostring(co, -1);
+    snprintf(err, errlen, "%s", m ? m : "(no message)");
+    int top = lua_gettop(vm->L);
+    if (lua_checkstack(vm->L, 3)) {
+        lua_pushcfunction(vm->L, co_traceback);
+        lua_pushthread(co);
+        lua_xmove(co, vm->L, 1);
+        lua_pushstring(vm->L, err);
+        if (lua_pcall(vm->L, 2, 1, 0) == LUA_OK) snprintf(err, errlen, "%s", lua_tostring(vm->L, -1));
+    }
+    lua_settop(vm->L, top);
+    if (why) return why;
+    if (rc == LUA_ERRMEM || (m && strstr(m, "not enough memory"))) return RK_VM_MEMORY;
+    return RK_VM_ERROR;
+}
+
+int rk_vm_can_await(lua_State *L, rk_vm_queue q)
+{
+    rk_vm_t *vm = vm_of(L);
+    if (!vm || vm->L == L || vm->co != L || !lua_isyieldable(L) || !vm->host) return 0;
+    return q == RK_VM_WRITER ? vm->host->writer != NULL : vm->host->pool != NULL;
+}
+
+int rk_vm_await(lua_State *L, rk_task_t *t, rk_vm_queue q, lua_KFunction k)
+{
+    rk_vm_t *vm = vm_of(L);
+    vm->awaited = t;
+    vm->awaited_q = q;
+    return lua_yieldk(L, 0, (lua_KContext)t, k);
+}
+
+rk_task_t *rk_vm_awaited(rk_vm_t *vm, rk_vm_queue *q)
+{
+    rk_task_t *t = vm->awaited;
+    vm->awaited = NULL;
+    if (q) *q = vm->awaited_q;
+    return t;
 }

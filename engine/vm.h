@@ -16,6 +16,7 @@
 
 #include "metrics.h"
 #include "scripts.h"
+#include "task.h"
 
 struct rk_config;
 
@@ -29,6 +30,8 @@ typedef struct rk_vm_host {
     const struct rk_config *config;
     struct rk_store *store;       /* this worker's own store handle, or NULL */
     struct rk_geo *geo;           /* the server's IP databases, or NULL (enrichment off) */
+    struct rk_writer *writer;     /* the server's store writer (group commit), or NULL: write directly */
+    rk_pool_t *pool;              /* threads for slow calls (password hashing), or NULL: call directly */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;
@@ -82,6 +85,38 @@ typedef struct rk_vm_limits {
 /* rk_vm_call with every limit; limits nest (the tighter wins) and the outer
  * call's come back afterwards. Returns 0 or one of RK_VM_*. */
 int rk_vm_call_limited(rk_vm_t *vm, int nargs, int nresults, const rk_vm_limits_t *lim, char *err, size_t errlen);
+
+/* rk_vm_call_limited on the thread L of the vm's state (a request's
+ * coroutine, when a binding running inside one calls back into Lua). */
+int rk_vm_pcall(rk_vm_t *vm, lua_State *L, int nargs, int nresults, const rk_vm_limits_t *lim, char *err, size_t errlen);
+
+/* ---- requests as coroutines ----
+ * A server request runs in a coroutine of the state so that it can wait —
+ * for a store write to commit, a password to hash — without holding its
+ * worker: a binding that can hand its work to another thread checks
+ * rk_vm_can_await, then suspends with rk_vm_await(L, task, queue, k); the
+ * worker sees RK_VM_WAITING, takes the task with rk_vm_awaited, sends it
+ * off, and later resumes the coroutine with one boolean pushed: true when
+ * the task is done, false when the wait timed out (the task then belongs to
+ * whoever receives it; the continuation must not touch it). k gets the task
+ * as its lua_KContext. Elsewhere (riskd run, busted, inside a rule, inside
+ * a coroutine of the script's own) can_await is 0 and bindings call
+ * directly. */
+typedef enum { RK_VM_WRITER = 1, RK_VM_POOL = 2 } rk_vm_queue;
+#define RK_VM_DONE 0
+#define RK_VM_WAITING 1
+
+/* Resumes co (nargs values pushed on it) with budget_ns of running time.
+ * RK_VM_DONE: *nres results on top of co; RK_VM_WAITING; or one of RK_VM_*
+ * errors with err filled (message and traceback). */
+int rk_vm_resume(rk_vm_t *vm, lua_State *co, int nargs, int *nres, uint64_t budget_ns, char *err, size_t errlen);
+int rk_vm_can_await(lua_State *L, rk_vm_queue q);
+int rk_vm_await(lua_State *L, rk_task_t *t, rk_vm_queue q, lua_KFunction k);
+rk_task_t *rk_vm_awaited(rk_vm_t *vm, rk_vm_queue *q);
+/* A suspended request keeps its state alive across a reload: rk_vm_free
+ * of a held state waits for the last release. */
+void rk_vm_hold(rk_vm_t *vm);
+void rk_vm_release(rk_vm_t *vm);
 
 /* Opens the engine's Lua modules into package.preload. Shared with riskd.so. */
 void rk_vm_preload(lua_State *L);

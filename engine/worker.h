@@ -33,6 +33,8 @@ typedef struct rk_worker {
     rk_vm_host_t host;
     int handle_ref;                   /* dispatch.handle in the vm's registry */
 
+    rk_mailbox_t *mailbox;            /* finished tasks of suspended requests */
+
     int pending;                      /* responses queued but not yet written */
     int draining;
     uint64_t drain_deadline;
@@ -41,5 +43,7 @@ typedef struct rk_worker {
 /* evhttp's generic callback: every request of a worker goes through here. */
 struct evhttp_request;
 void rk_http_handle(struct evhttp_request *req, void *worker);
+/* The mailbox callback: resumes the request that waited on t. */
+void rk_http_deliver(rk_task_t *t, void *worker);
 
 #endif
