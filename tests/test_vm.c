@@ -124,6 +124,132 @@ static void memory_cap(void **st)
     rm_tree(d);
 }
 
+/* ---- requests as coroutines ---- */
+
+typedef struct { rk_task_t base; int value; } num_task;
+static void num_release(rk_task_t *t) { free(t); }
+
+/* wait(v): suspends on a task; after the wait returns v * 10, or "timeout". */
+static int wait_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    num_task *t = (num_task *)ctx;
+    if (!lua_toboolean(L, -1)) { lua_pushliteral(L, "timeout"); return 1; }
+    lua_pushinteger(L, t->value * 10);
+    free(t);
+    return 1;
+}
+
+static int l_wait(lua_State *L)
+{
+    lua_Integer v = luaL_checkinteger(L, 1);
+    if (!rk_vm_can_await(L, RK_VM_POOL)) { lua_pushliteral(L, "inline"); return 1; }
+    num_task *t = calloc(1, sizeof *t);
+    t->value = (int)v;
+    t->base.release = num_release;
+    return rk_vm_await(L, &t->base, RK_VM_POOL, wait_k);
+}
+
+static lua_State *spawn(rk_vm_t *vm, const char *fn, int *ref)
+{
+    lua_State *L = rk_vm_state(vm);
+    lua_State *co = lua_newthread(L);
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    rk_vm_push_entry(vm);
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    lua_xmove(L, co, 1);
+    return co;
+}
+
+static void coroutines_wait_and_resume(void **st)
+{
+    (void)st;
+    char *d = tmp_dir(), err[2048];
+    write_file(d, "main.lua",
+        "local M = {}\n"
+        "function M.twice() local a = wait(1); local ok, b = pcall(wait, 2); return a + b end\n"
+        "function M.yields() coroutine.yield() end\n"
+        "function M.fails() wait(1); error('after the wait') end\n"
+        "function M.inner() return table.concat({ wait(3) }), coroutine.wrap(function() return wait(4) end)() end\n"
+        "function M.late() return wait(5) end\n"
+        "return M\n");
+    rk_scripts_t *sc = rk_scripts_load(d, err, sizeof err);
+    rk_vm_host_t host;
+    memset(&host, 0, sizeof host);
+    host.pool = (rk_pool_t *)&host;   /* only tested for NULL: the test plays the pool */
+    rk_vm_opts_t o = { sc, 0, 500, &host, "main", NULL, 1, NULL };
+    rk_vm_t *vm = rk_vm_new(&o, err, sizeof err);
+    rk_scripts_release(sc);
+    assert_non_null(vm);
+    lua_State *L = rk_vm_state(vm);
+    lua_register(L, "wait", l_wait);
+    int top = lua_gettop(L), ref, nres;
+    uint64_t budget = 1000000000ULL;
+
+    /* Two waits, one inside pcall: suspended twice, then the sum. */
+    lua_State *co = spawn(vm, "twice", &ref);
+    assert_int_equal(rk_vm_resume(vm, co, 0, &nres, budget, err, sizeof err), RK_VM_WAITING);
+    num_task *t = (num_task *)rk_vm_awaited(vm, NULL);
+    assert_int_equal(t->value, 1);
+    lua_pushboolean(co, 1);
+    assert_int_equal(rk_vm_resume(vm, co, 1, &nres, budget, err, sizeof err), RK_VM_WAITING);
+    rk_vm_queue q;
+    t = (num_task *)rk_vm_awaited(vm, &q);
+    assert_int_equal(q, RK_VM_POOL);
+    assert_int_equal(t->value, 2);
+    lua_pushboolean(co, 1);
+    assert_int_equal(rk_vm_resume(vm, co, 1, &nres, budget, err, sizeof err), RK_VM_DONE);
+    assert_int_equal(nres, 1);
+    assert_int_equal(lua_tointeger(co, -1), 30);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+
+    /* A handler may not yield by itself. */
+    co = spawn(vm, "yields", &ref);
+    assert_int_equal(rk_vm_resume(vm, co, 0, &nres, budget, err, sizeof err), RK_VM_ERROR);
+    assert_non_null(strstr(err, "may not yield"));
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+
+    /* An error after a wait: message and the coroutine's traceback. */
+    co = spawn(vm, "fails", &ref);
+    assert_int_equal(rk_vm_resume(vm, co, 0, &nres, budget, err, sizeof err), RK_VM_WAITING);
+    free(rk_vm_awaited(vm, NULL));
+    lua_pushboolean(co, 0);   /* timed out: wait_k does not touch the task */
+    assert_int_equal(rk_vm_resume(vm, co, 1, &nres, budget, err, sizeof err), RK_VM_ERROR);
+    assert_non_null(strstr(err, "after the wait"));
+    assert_non_null(strstr(err, "stack traceback"));
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+
+    /* Where waiting is impossible (a C boundary, a coroutine of the
+     * script's own), the binding runs inline. */
+    co = spawn(vm, "inner", &ref);
+    assert_int_equal(rk_vm_resume(vm, co, 0, &nres, budget, err, sizeof err), RK_VM_WAITING);
+    free(rk_vm_awaited(vm, NULL));
+    lua_pushboolean(co, 0);
+    assert_int_equal(rk_vm_resume(vm, co, 1, &nres, budget, err, sizeof err), RK_VM_DONE);
+    assert_string_equal(lua_tostring(co, -2), "timeout");
+    assert_string_equal(lua_tostring(co, -1), "inline");
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+
+    /* Outside a coroutine (a plain call) the binding runs inline too. */
+    assert_int_equal(call(vm, "late", 1, 1000, err, sizeof err), 0);
+    assert_string_equal(lua_tostring(L, -1), "inline");
+    lua_settop(L, top);
+
+    /* A held state outlives rk_vm_free until the last release. */
+    co = spawn(vm, "late", &ref);
+    assert_int_equal(rk_vm_resume(vm, co, 0, &nres, budget, err, sizeof err), RK_VM_WAITING);
+    rk_vm_hold(vm);
+    rk_vm_free(vm);   /* deferred: the request still runs here */
+    free(rk_vm_awaited(vm, NULL));
+    assert_null(rk_vm_awaited(vm, NULL));   /* taken once only */
+    lua_pushboolean(co, 0);
+    assert_int_equal(rk_vm_resume(vm, co, 1, &nres, budget, err, sizeof err), RK_VM_DONE);
+    assert_string_equal(lua_tostring(co, -1), "timeout");
+    rk_vm_release(vm);   /* frees it (ASan would see a leak otherwise) */
+    rm_tree(d);
+}
+
 static void bad_sets_are_rejected(void **st)
 {
     (void)st;
@@ -165,6 +291,7 @@ int main(void)
         cmocka_unit_test(time_budget_cannot_be_swallowed),
         cmocka_unit_test(memory_cap),
         cmocka_unit_test(bad_sets_are_rejected),
+        cmocka_unit_test(coroutines_wait_and_resume),
     };
     return cmocka_run_group_tests_name("vm", tests, NULL, NULL);
 }

@@ -194,6 +194,33 @@ def main():
         check("changing a password with `riskd user passwd` voids the tokens issued before", password_change_revokes)
 
         check("repeated failures for one user from one address are throttled (429, Retry-After)", throttled)
+
+        def hashing_does_not_block():
+            # Sign-ins verify argon2id (~40 ms each) on the server's pool, not
+            # on the workers: a /healthz sent while both workers have sign-ins
+            # in flight is answered before any of them. (If hashing ran on the
+            # workers, both would be inside a hash when /healthz arrives.)
+            import threading
+            done = []
+            lock = threading.Lock()
+
+            def signin():
+                s, _, _ = call(srv, "POST", "/api/auth/login", {"username": "root", "password": ADMIN_PW})
+                with lock:
+                    done.append(("signin", s))
+
+            threads = [threading.Thread(target=signin) for _ in range(8)]
+            for t in threads:
+                t.start()
+            time.sleep(0.015)
+            s, _, _ = call(srv, "GET", "/healthz")
+            with lock:
+                done.append(("healthz", s))
+            for t in threads:
+                t.join()
+            assert done[0] == ("healthz", 200), done
+            assert [d for d in done if d[0] == "signin"] == [("signin", 200)] * 8, done
+        check("password hashing runs off the event loop: /healthz is answered while sign-ins hash", hashing_does_not_block)
     finally:
         srv.stop()
 
