@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -465,6 +466,60 @@ static void no_full_scans(void **st)
     rk_store_close(s);
 }
 
+/* A database of schema 2 (user_hourly keyed by user, profiles_last, no
+ * users counter) is brought to the current schema at open, keeping its
+ * figures. The old shape is made from a current database by hand. */
+static void migration_from_schema_2(void **st)
+{
+    (void)st;
+    fresh_store();
+    rk_store_t *s = open_store();
+    char err[512];
+    for (int i = 0; i < 30; i++) {
+        char user[16];
+        snprintf(user, sizeof user, "mig%d", i % 3);
+        rk_event_t e = ev(user, T0 + i * 60000, "192.0.2.1", 1, 10.0 * (i % 3), "low", 0);
+        assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+    }
+    rk_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(uri + 7, &db), SQLITE_OK);
+    const char *old =
+        "BEGIN;"
+        "CREATE TABLE uh(user_id TEXT NOT NULL, bucket INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+        "  risk_sum REAL NOT NULL, max_risk REAL NOT NULL, anomalies INTEGER NOT NULL, high INTEGER NOT NULL,"
+        "  PRIMARY KEY(user_id, bucket)) WITHOUT ROWID;"
+        "INSERT INTO uh SELECT user_id, bucket, attempts, risk_sum, max_risk, anomalies, high FROM user_hourly;"
+        "DROP TABLE user_hourly; ALTER TABLE uh RENAME TO user_hourly;"
+        "CREATE INDEX user_hourly_bucket ON user_hourly(bucket, user_id, max_risk, risk_sum, attempts, anomalies, high);"
+        "CREATE INDEX profiles_last ON profiles(last_ms);"
+        "DELETE FROM meta WHERE key = 'users';"
+        "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+        "COMMIT;";
+    char *msg = NULL;
+    if (sqlite3_exec(db, old, 0, 0, &msg) != SQLITE_OK) fail_msg("%s", msg);
+    sqlite3_close(db);
+    s = open_store();
+    rk_stats_t stats;
+    assert_int_equal(rk_store_stats(s, T0 + 3600000, &stats, err, sizeof err), 0);
+    assert_int_equal(stats.all.distinct_users, 3);
+    assert_int_equal(stats.last_24h.distinct_users, 3);
+    assert_int_equal(stats.all.attempts, 30);
+    rk_top_user_t *top;
+    size_t n;
+    assert_int_equal(rk_store_top_users(s, T0, 10, &top, &n, err, sizeof err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(top[0].user_id, "mig2");
+    assert_int_equal(top[0].attempts, 10);
+    free(top);
+    /* New users after the migration are counted on. */
+    rk_event_t e = ev("mig-new", T0 + 10, "192.0.2.1", 1, 1, "low", 0);
+    assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+    assert_int_equal(rk_store_stats(s, T0 + 3600000, &stats, err, sizeof err), 0);
+    assert_int_equal(stats.all.distinct_users, 4);
+    rk_store_close(s);
+}
+
 typedef struct { int n; int ok; } thr_arg_t;
 
 static void *writer(void *p)
@@ -560,6 +615,7 @@ int main(void)
         cmocka_unit_test(aggregates),
         cmocka_unit_test(timeline_edges),
         cmocka_unit_test(no_full_scans),
+        cmocka_unit_test(migration_from_schema_2),
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
         cmocka_unit_test(kill_9_loses_nothing_acknowledged),
         cmocka_unit_test(bad_uris),
