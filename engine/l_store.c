@@ -623,18 +623,19 @@ static int db_global_counts(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
+    const char *vals[RK_PK_COUNT];
+    for (int k = 0; k < RK_PK_COUNT; k++) vals[k] = opt_str(L, 2, kind_names[k]);
+    rk_global_count_t g[RK_PK_COUNT];
+    char err[512];
+    int rc = rk_store_global_counts(u->s, vals, g, err, sizeof err);
+    if (rc) return result(L, rc, err);
     lua_newtable(L);
     for (int k = 0; k < RK_PK_COUNT; k++) {
-        const char *v = opt_str(L, 2, kind_names[k]);
-        if (!v) continue;
-        rk_global_count_t g;
-        char err[512];
-        int rc = rk_store_global_count(u->s, (rk_profile_kind)k, v, &g, err, sizeof err);
-        if (rc) return result(L, rc, err);
+        if (!vals[k]) continue;
         lua_createtable(L, 0, 3);
-        set_int(L, "count", g.count);
-        set_int(L, "total", g.total);
-        set_int(L, "distinct", g.distinct);
+        set_int(L, "count", g[k].count);
+        set_int(L, "total", g[k].total);
+        set_int(L, "distinct", g[k].distinct);
         lua_setfield(L, -2, kind_names[k]);
     }
     return 1;

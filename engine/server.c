@@ -211,6 +211,9 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     rk_worker_t *w = arg;
+    char name[16];
+    snprintf(name, sizeof name, "riskd-http-%d", w->id);
+    pthread_setname_np(pthread_self(), name);   /* for top -H, perf, gdb */
     event_base_dispatch(w->base);
     return NULL;
 }

@@ -280,6 +280,18 @@ int rk_store_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *er
 int rk_store_batch_begin(rk_store_t *s, char *err, size_t errlen) { return s->ops->batch_begin ? s->ops->batch_begin(s, err, errlen) : 0; }
 int rk_store_batch_end(rk_store_t *s, char *err, size_t errlen) { return s->ops->batch_end ? s->ops->batch_end(s, err, errlen) : 0; }
 int rk_store_batches(const rk_store_t *s) { return s->ops->batch_begin != NULL; }
+int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], rk_global_count_t out[RK_PK_COUNT],
+                           char *err, size_t errlen)
+{
+    if (s->ops->global_counts) return s->ops->global_counts(s, vals, out, err, errlen);
+    memset(out, 0, sizeof *out * RK_PK_COUNT);
+    for (int k = 0; k < RK_PK_COUNT; k++) {
+        if (!vals[k]) continue;
+        int rc = rk_store_global_count(s, (rk_profile_kind)k, vals[k], &out[k], err, errlen);
+        if (rc) return rc;
+    }
+    return 0;
+}
 int rk_store_checkpoint(rk_store_t *s, char *err, size_t errlen) { return s->ops->checkpoint ? s->ops->checkpoint(s, err, errlen) : 0; }
 int rk_store_wal_pages(rk_store_t *s) { return s->ops->wal_pages ? s->ops->wal_pages(s) : 0; }
 

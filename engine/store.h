@@ -218,6 +218,10 @@ int rk_store_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *out, 
 typedef struct rk_global_count { int64_t count, total, distinct; } rk_global_count_t;
 int rk_store_global_count(rk_store_t *s, rk_profile_kind kind, const char *value, rk_global_count_t *out,
                           char *err, size_t errlen);
+/* The same for every kind at once (vals[kind] NULL: skipped, out zeroed):
+ * one read of the totals instead of one per kind. */
+int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], rk_global_count_t out[RK_PK_COUNT],
+                           char *err, size_t errlen);
 int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen);
 
 int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, char *err, size_t errlen);

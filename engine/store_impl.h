@@ -35,6 +35,7 @@ typedef struct rk_store_ops {
     int (*batch_end)(rk_store_t *, char *, size_t);
     int (*checkpoint)(rk_store_t *, char *, size_t);   /* NULL: nothing to do */
     int (*wal_pages)(rk_store_t *);
+    int (*global_counts)(rk_store_t *, const char *const *, rk_global_count_t *, char *, size_t);   /* NULL: per kind */
 } rk_store_ops_t;
 
 struct rk_store {

@@ -1221,5 +1221,5 @@ static const rk_store_ops_t ops = {
     mg_event_record, mg_event_get, mg_event_list, mg_event_set_alert, mg_recent,
     mg_profile_get, mg_profile_update, mg_global_count,
     mg_alert_insert, mg_alert_get, mg_alert_list, mg_alert_find_open, mg_alert_add_event, mg_alert_set_status,
-    mg_stats, mg_timeline, mg_top_users, mg_purge, NULL, NULL, NULL, NULL,
+    mg_stats, mg_timeline, mg_top_users, mg_purge, NULL, NULL, NULL, NULL, NULL,
 };

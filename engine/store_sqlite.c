@@ -104,7 +104,7 @@ enum {
     S_ALERT_FIND, S_ALERT_TOUCH, S_ALERT_STATUS, S_HOURLY_ALERT,
     S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
     S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL,
-    S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_GET,
+    S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_NEW, S_VC_GET, S_VC_TOTALS,
     S_COUNT
 };
 
@@ -142,9 +142,13 @@ static const char *const sql[S_COUNT] = {
     [S_META_ADD] = "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE"
                    " SET value = CAST(value AS INTEGER) + ?2",
     [S_META_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?",
-    [S_VC_ADD] = "INSERT INTO value_counts(kind, value, count) VALUES(?1, ?2, 1)"
-                 " ON CONFLICT(kind, value) DO UPDATE SET count = count + 1 RETURNING count",
+    /* An UPDATE, and an INSERT only for a value never seen: cheaper than an
+     * upsert with RETURNING (which buffers its result) for what is almost
+     * always a known value. */
+    [S_VC_ADD] = "UPDATE value_counts SET count = count + 1 WHERE kind = ?1 AND value = ?2",
+    [S_VC_NEW] = "INSERT INTO value_counts(kind, value, count) VALUES(?1, ?2, 1)",
     [S_VC_GET] = "SELECT count FROM value_counts WHERE kind = ? AND value = ?",
+    [S_VC_TOTALS] = "SELECT key, CAST(value AS INTEGER) FROM meta WHERE key > 'vc:' AND key < 'vc;'",
     [S_PROFILE_GET] = "SELECT data FROM profiles WHERE user_id = ?",
     /* An upsert, not INSERT OR REPLACE: REPLACE deletes and reinserts, which
      * rewrote every index entry of the row; an update touches only the
@@ -430,7 +434,7 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-             " PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;",
+             " PRAGMA cache_size=-65536;",
              sync && !strcmp(sync, "full") ? "FULL" : "NORMAL");
     /* Switching to WAL and migrating take locks that SQLite's busy handler
      * does not always wait for (two threads opening a new file at once):
@@ -640,11 +644,15 @@ static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
         sqlite3_stmt *st = stmt(q, S_VC_ADD);
         sqlite3_bind_int(st, 1, k);
         bind_text(st, 2, vals[k]);
-        if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "value_counts"); }
-        int64_t c = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
+        if (exec(q, st, err, errlen, "value_counts") != 0) return -1;
+        if (sqlite3_changes(q->db) == 0) {
+            st = stmt(q, S_VC_NEW);
+            sqlite3_bind_int(st, 1, k);
+            bind_text(st, 2, vals[k]);
+            if (exec(q, st, err, errlen, "value_counts") != 0) return -1;
+            q->wdelta[M_VC_DISTINCT + k]++;
+        }
         q->wdelta[M_VC_TOTAL + k]++;
-        if (c == 1) q->wdelta[M_VC_DISTINCT + k]++;
     }
     return 0;
 }
@@ -666,6 +674,37 @@ static int sq_global_count(rk_store_t *s, rk_profile_kind k, const char *value, 
     out->total = meta_get(q, key);
     snprintf(key, sizeof key, "vc:%d:distinct", (int)k);
     out->distinct = meta_get(q, key);
+    return 0;
+}
+
+static int sq_global_counts(rk_store_t *s, const char *const *vals, rk_global_count_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    int64_t total[RK_PK_COUNT] = { 0 }, distinct[RK_PK_COUNT] = { 0 };
+    memset(out, 0, sizeof *out * RK_PK_COUNT);
+    sqlite3_stmt *st = stmt(q, S_VC_TOTALS);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int k;
+        char which[16];
+        if (sscanf((const char *)sqlite3_column_text(st, 0), "vc:%d:%15s", &k, which) != 2 || k < 0 || k >= RK_PK_COUNT)
+            continue;
+        (strcmp(which, "total") == 0 ? total : distinct)[k] = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return fail(q, err, errlen, "meta");
+    for (int k = 0; k < RK_PK_COUNT; k++) {
+        if (!vals[k]) continue;
+        out[k].total = total[k];
+        out[k].distinct = distinct[k];
+        st = stmt(q, S_VC_GET);
+        sqlite3_bind_int(st, 1, k);
+        bind_text(st, 2, vals[k]);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) out[k].count = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(q, err, errlen, "value_counts");
+    }
     return 0;
 }
 
@@ -1344,5 +1383,5 @@ static const rk_store_ops_t ops = {
     sq_event_record, sq_event_get, sq_event_list, sq_event_set_alert, sq_recent,
     sq_profile_get, sq_profile_update, sq_global_count,
     sq_alert_insert, sq_alert_get, sq_alert_list, sq_alert_find_open, sq_alert_add_event, sq_alert_set_status,
-    sq_stats, sq_timeline, sq_top_users, sq_purge, sq_batch_begin, sq_batch_end, sq_checkpoint, sq_wal_pages,
+    sq_stats, sq_timeline, sq_top_users, sq_purge, sq_batch_begin, sq_batch_end, sq_checkpoint, sq_wal_pages, sq_global_counts,
 };

@@ -64,6 +64,7 @@ static void *writer_main(void *arg)
 {
     rk_writer_t *w = arg;
     rk_task_t *batch;
+    pthread_setname_np(pthread_self(), "riskd-writer");
     while ((batch = rk_queue_take(&w->q, RK_WRITER_MAX_BATCH)) != NULL) run_batch(w, batch);
     return NULL;
 }
@@ -72,6 +73,7 @@ static void *checkpoint_main(void *arg)
 {
     rk_writer_t *w = arg;
     char err[256];
+    pthread_setname_np(pthread_self(), "riskd-checkpt");
     pthread_mutex_lock(&w->mu);
     for (;;) {
         while (!w->ckpt_wanted && !w->stopping) pthread_cond_wait(&w->ckpt_cv, &w->mu);

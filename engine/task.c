@@ -133,6 +133,7 @@ static void *pool_main(void *arg)
 {
     rk_pool_t *p = arg;
     rk_task_t *t;
+    pthread_setname_np(pthread_self(), "riskd-pool");
     while ((t = rk_queue_take(&p->q, 1)) != NULL) {
         rk_mailbox_t *to = t->reply_to;
         t->run(t, NULL);

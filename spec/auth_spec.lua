@@ -98,6 +98,21 @@ describe("api.auth", function()
         assert.are.equal("", api.password_version(nil))
     end)
 
+    it("remembers a checked token, but never past its expiry", function()
+        local pwv = api.password_version(assert(db:user("root")).password_hash)
+        local tok = assert(auth.issue("root", "admin", { ttl = 1, secret = SECRET, pwv = pwv }))
+        assert.are.equal(200, (api.me(req(nil, tok))))
+        assert.are.equal(200, (api.me(req(nil, tok))))   -- from the cache
+        local c = tok:sub(-10, -10)
+        local tampered = tok:sub(1, -11) .. (c == "A" and "B" or "A") .. tok:sub(-9)
+        assert.are.equal(401, (api.me(req(nil, tampered))))
+        local deadline = os.time() + 3
+        repeat os.execute("sleep 0.2") until os.time() >= deadline - 1
+        local s, e = api.me(req(nil, tok))
+        assert.are.equal(401, s)
+        assert.matches("expired", e.error.message)
+    end)
+
     it("refuses a token for an account deleted since", function()
         local _, d = login("ana", "ana new passphrase")
         assert(db:user_delete("ana"))

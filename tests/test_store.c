@@ -264,6 +264,15 @@ static void profiles(void **st)
     assert_true(g.distinct >= 40);
     assert_int_equal(rk_store_global_count(s, RK_PK_DEVICE, "never", &g, err, sizeof err), 0);
     assert_int_equal(g.count, 0);
+    /* All kinds at once give what each kind alone gives. */
+    const char *vals[RK_PK_COUNT] = { "dev07", "NZ", NULL, NULL, NULL };
+    rk_global_count_t all[RK_PK_COUNT], one;
+    assert_int_equal(rk_store_global_counts(s, vals, all, err, sizeof err), 0);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(rk_store_global_count(s, (rk_profile_kind)k, vals[k], &one, err, sizeof err), 0);
+        assert_memory_equal(&all[k], &one, sizeof one);
+    }
+    assert_int_equal(all[RK_PK_PREFIX].count + all[RK_PK_PREFIX].total, 0);   /* skipped kinds are zero */
     free(p);
     rk_store_close(s);
 }
