@@ -568,6 +568,14 @@ int rk_server_run(const rk_config_t *cfg)
     s.nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (s.nworkers < 1) s.nworkers = 1;
 
+    /* Fail closed at the door: without a secret no token can be issued or
+     * checked, and a short one can be guessed. (`make run` writes a random
+     * one to .env the first time.) */
+    if (strlen(cfg->jwt_secret) < 32) {
+        snprintf(err, sizeof err, "JWT_SECRET %s: riskd serve needs a secret of at least 32 bytes in the"
+                 " environment or .env (make run creates one)", cfg->jwt_secret[0] ? "is too short" : "is not set");
+        goto fail;
+    }
     signal(SIGPIPE, SIG_IGN);
     if (evthread_use_pthreads() < 0) { snprintf(err, sizeof err, "libevent has no thread support"); goto fail; }
     if (rk_cidr_list_parse(&s.trusted, cfg->trusted_proxies, err, sizeof err) < 0) goto fail;

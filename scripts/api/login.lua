@@ -34,6 +34,17 @@ local function now_ms() return math.floor(os.time() * 1000) end
 -- For specs: run the handlers on given collaborators instead of the worker's.
 function M.use(d) deps = d end
 
+-- riskd's own sign-ins (api/auth.lua) go through the same pipeline, as the
+-- user "riskd:<name>" so that they never mix with a monitored service's
+-- users. Returns the analysis, or nil when it failed (the sign-in goes on).
+function M.assess_signin(username, req, success)
+    local a = { user_id = "riskd:" .. username, ts = now_ms(), ip_address = req.remote_addr, success = success,
+                user_agent = req.headers and req.headers["user-agent"] or nil }
+    if a.user_agent and #a.user_agent > 512 then a.user_agent = a.user_agent:sub(1, 512) end
+    local ok, result = pcall(analyze.analyze, a, get_deps())
+    return ok and result or nil
+end
+
 -- POST /api/login/analyze
 function M.analyze(req)
     local d = get_deps()

@@ -21,16 +21,24 @@ def main():
     srv = Server()
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     try:
+        # The server helper signs in its two accounts (root, svc) from
+        # 127.0.0.1: riskd records its own sign-ins as login events of the
+        # users riskd:root and riskd:svc, so every count below has them.
+        OWN = 2
+
         def empty():
             s, st = srv.call("GET", "/api/dashboard/stats")
-            assert s == 200 and st["total"]["attempts"] == 0 and st["last_24h"]["distinct_users"] == 0, st
+            assert s == 200 and st["total"]["attempts"] == OWN and st["last_24h"]["distinct_users"] == OWN, st
+            assert st["total"]["by_risk_level"]["low"] == OWN and st["total"]["distinct_ips"] == 1, st
+            s, ev = srv.call("GET", "/api/login/events?user_id=riskd:root")
+            assert s == 200 and ev["total"] == 1 and ev["events"][0]["success"] is True, ev
             s, al = srv.call("GET", "/api/dashboard/alerts")
             assert s == 200 and al == {"alerts": [], "total": 0, "page": 1, "per_page": 20}, al
             s, tl = srv.call("GET", "/api/dashboard/timeline?hours=24")
-            assert s == 200 and len(tl["buckets"]) in (24, 25) and all(b["attempts"] == 0 for b in tl["buckets"]), tl
+            assert s == 200 and len(tl["buckets"]) in (24, 25) and sum(b["attempts"] for b in tl["buckets"]) == OWN, tl
             s, top = srv.call("GET", "/api/dashboard/top-risks")
-            assert s == 200 and top["users"] == [], top
-        check("an empty database: zeros, empty lists, every bucket present", empty)
+            assert s == 200 and sorted(u["user_id"] for u in top["users"]) == ["riskd:root", "riskd:svc"], top
+        check("a fresh database: only the test accounts' own sign-ins, no alerts, every bucket present", empty)
 
         story = {}
 
@@ -92,22 +100,23 @@ def main():
         def numbers():
             s, st = srv.call("GET", "/api/dashboard/stats")
             t = st["total"]
-            assert t["attempts"] == 18 and t["failures"] == 12 and t["distinct_users"] == 2, t
-            assert t["by_risk_level"] == {"low": 10, "medium": 4, "high": 3, "critical": 1}, t
+            assert t["attempts"] == 18 + OWN and t["failures"] == 12 and t["distinct_users"] == 2 + OWN, t
+            assert t["by_risk_level"] == {"low": 10 + OWN, "medium": 4, "high": 3, "critical": 1}, t
             assert t["alerts_by_status"] == {"open": 1, "investigating": 0, "resolved": 0, "false_positive": 1}, t
             assert t["alerts_by_severity"] == {"low": 0, "medium": 0, "high": 1, "critical": 1}, t
-            assert t["distinct_ips"] == 3, t
+            assert t["distinct_ips"] == 3 + 1, t
             l24 = st["last_24h"]
-            assert l24["attempts"] == 14 and l24["failures"] == 12 and l24["distinct_users"] == 2, l24
+            assert l24["attempts"] == 14 + OWN and l24["failures"] == 12 and l24["distinct_users"] == 2 + OWN, l24
             s, tl = srv.call("GET", "/api/dashboard/timeline?hours=6")
-            assert sum(b["attempts"] for b in tl["buckets"]) == 14 and sum(b["alerts"] for b in tl["buckets"]) == 2, tl
+            assert sum(b["attempts"] for b in tl["buckets"]) == 14 + OWN and sum(b["alerts"] for b in tl["buckets"]) == 2, tl
             bob_bucket = [b for b in tl["buckets"] if b["attempts"] == 12]
             assert len(bob_bucket) == 1 and bob_bucket[0]["failures"] == 12, tl
             want = round(sum(d["risk_score"] for d in story["bob"]) / 12, 2)
             assert abs(bob_bucket[0]["mean_risk"] - want) < 0.011, (bob_bucket, want)
             s, tl = srv.call("GET", "/api/dashboard/timeline?hours=168&bucket=day")
-            assert sum(b["attempts"] for b in tl["buckets"]) == 18 and len(tl["buckets"]) in (7, 8), tl  # a week: all of it
+            assert sum(b["attempts"] for b in tl["buckets"]) == 18 + OWN and len(tl["buckets"]) in (7, 8), tl  # a week: all of it
             s, top = srv.call("GET", "/api/dashboard/top-risks?hours=24")
+            top["users"] = [u for u in top["users"] if not u["user_id"].startswith("riskd:")]
             users = [u["user_id"] for u in top["users"]]
             assert users == ["carol", "bob"], top
             assert top["users"][0]["max_risk"] == story["takeover"]["risk_score"] and top["users"][0]["open_alerts"] == 0, top
@@ -132,14 +141,15 @@ def main():
             levels = [d["risk_level"] for d in docs]
             s, st = srv.call("GET", "/api/dashboard/stats")
             t = st["total"]
-            assert t["attempts"] == 26 and t["failures"] == 20 and t["distinct_users"] == 10 and t["distinct_ips"] == 4, t
+            assert t["attempts"] == 26 + OWN and t["failures"] == 20 and t["distinct_users"] == 10 + OWN, t
+            assert t["distinct_ips"] == 4 + 1, t
             for lv in ("low", "medium", "high", "critical"):
-                base_n = {"low": 10, "medium": 4, "high": 3, "critical": 1}[lv]
+                base_n = {"low": 10 + OWN, "medium": 4, "high": 3, "critical": 1}[lv]
                 assert t["by_risk_level"][lv] == base_n + levels.count(lv), (lv, t, levels)
             s, al = srv.call("GET", "/api/dashboard/alerts")
             assert al["total"] == 2 + len(opened), (al["total"], opened)   # each victim is a new user: one alert each at most
             s, top = srv.call("GET", "/api/dashboard/top-risks?hours=1&limit=20")
-            assert {u["user_id"] for u in top["users"]} == {"victim%d" % i for i in range(8)}, top
+            assert {u["user_id"] for u in top["users"]} - {"riskd:root", "riskd:svc"} == {"victim%d" % i for i in range(8)}, top
         check("one address trying many users: credential stuffing on every attempt from the 6th, counted everywhere",
               stuffing)
     finally:

@@ -18,6 +18,8 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.path.abspath(os.environ.get("RISKD_BIN", os.path.join(ROOT, "build", "riskd")))
+# `riskd serve` refuses to start without a secret; every server here inherits this one.
+os.environ["JWT_SECRET"] = "e2e-server-secret-0123456789abcdef0123"
 
 from tap import check, finish, report
 
@@ -388,6 +390,16 @@ def test_startup_errors():
         p = subprocess.run([BIN, "serve", "--port", "nope"], capture_output=True, timeout=10)
         assert p.returncode == 2 and b"--port" in p.stderr, p
     check("a bad option is refused with its name", bad_option)
+
+    def no_secret():
+        for secret, why in (("", "is not set"), ("too-short-0123456789", "is too short")):
+            p = subprocess.run([BIN, "serve", "--port", "0", "--scripts", os.path.join(ROOT, "scripts")],
+                               capture_output=True, timeout=10, text=True, cwd=tempfile.gettempdir(),
+                               env=dict(os.environ, JWT_SECRET=secret))
+            line = json.loads(p.stderr.strip().splitlines()[-1])
+            assert p.returncode == 1 and line["msg"] == "cannot start" and why in line["error"], (p.returncode, line)
+            assert secret == "" or secret not in p.stderr, p.stderr   # a secret is never logged
+    check("without a JWT_SECRET of at least 32 bytes the server refuses to start, and never logs it", no_secret)
 
 
 def main():
