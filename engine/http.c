@@ -22,7 +22,7 @@
 #include "store_writer.h"
 #include "worker.h"
 
-#define MAX_HEADERS 100      /* more request headers are dropped (STYLE: C caps its inputs) */
+#define MAX_HEADERS 100      /* more request headers: 431 (STYLE: C caps its inputs) */
 #define MAX_HEADER_NAME 128
 #define ERR_INTERNAL "{\"error\":{\"code\":\"internal_error\",\"message\":\"internal server error\"}}"
 
@@ -69,6 +69,13 @@ static const char *method_name(enum evhttp_cmd_type t)
     case EVHTTP_REQ_PATCH: return "PATCH";
     }
     return "UNKNOWN";
+}
+
+static int count_headers(const struct evkeyvalq *hdrs)
+{
+    int n = 0;
+    for (const struct evkeyval *kv = hdrs->tqh_first; kv && n <= MAX_HEADERS; kv = kv->next.tqe_next) n++;
+    return n;
 }
 
 static void push_headers(lua_State *L, struct evkeyvalq *hdrs)
@@ -404,11 +411,18 @@ void rk_http_handle(struct evhttp_request *req, void *arg)
     evhttp_request_set_on_complete_cb(req, on_complete, w);
     if (w->draining) evhttp_add_header(out, "Connection", "close");
 
+    int refused = 0;
     if (!c->path) {
+        refused = 400;
         send_json_error(req, 400, "{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed path or query string\"}}");
+    } else if (count_headers(evhttp_request_get_input_headers(req)) > MAX_HEADERS) {
+        refused = 431;
+        send_json_error(req, 431, "{\"error\":{\"code\":\"too_many_headers\",\"message\":\"more than 100 request headers\"}}");
+    }
+    if (refused) {
         double secs = (double)(rk_now_ns() - c->t0) / 1e9;
-        rk_metrics_request(w->metrics, w->id, "unmatched", 400, secs);
-        if (w->cfg->access_log) access_log(c, 400, "unmatched", secs);
+        rk_metrics_request(w->metrics, w->id, "unmatched", refused, secs);
+        if (w->cfg->access_log) access_log(c, refused, "unmatched", secs);
         free_ctx(c);
         return;
     }

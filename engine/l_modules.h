@@ -14,5 +14,6 @@ int luaopen_riskd_mongo(lua_State *L);   /* l_mongo.c */
 int luaopen_riskd_features(lua_State *L); /* l_features.c */
 int luaopen_riskd_geo(lua_State *L);     /* l_geo.c */
 int luaopen_riskd_auth(lua_State *L);    /* l_auth.c */
+int luaopen_riskd_json(lua_State *L);    /* l_json.c */
 
 #endif

@@ -18,6 +18,7 @@ int luaopen_riskd(lua_State *L)
         { "features", "riskd.features", luaopen_riskd_features },
         { "geo", "riskd.geo", luaopen_riskd_geo },
         { "auth", "riskd.auth", luaopen_riskd_auth },
+        { "json", "riskd.json", luaopen_riskd_json },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

@@ -204,6 +204,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.rules", luaopen_riskd_rules },
         { "riskd.geo", luaopen_riskd_geo },
         { "riskd.auth", luaopen_riskd_auth },
+        { "riskd.json", luaopen_riskd_json },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

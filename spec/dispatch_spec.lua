@@ -49,6 +49,28 @@ describe("dispatch", function()
         assert.is_nil(r.req.body)
     end)
 
+    it("refuses what cjson would let through: duplicate keys, bad UTF-8, NaN", function()
+        for _, body in ipairs({ '{"a":1,"a":2}', '{"a":"\255"}', '{"a":NaN}', '{"a":0x1}' }) do
+            local r = call("GET", "/api/ping", body)
+            assert.are.equal(400, r.status)
+            assert.are.equal("invalid_json", cjson.decode(r.body).error.code)
+            assert.is_nil(r.req.body)
+        end
+        local ok, msg, code = require("riskd.json").check('{"k":1,"k":1}')
+        assert.is_nil(ok)
+        assert.matches("duplicate", msg)
+        assert.are.equal("invalid_json", code)
+        assert.is_true(require("riskd.json").check("[1, 2.5, \"\"]"))
+    end)
+
+    it("refuses over-long query values", function()
+        local req = { method = "GET", path = "/api/ping", query = { q = string.rep("x", 2049) }, headers = {},
+                      remote_addr = "127.0.0.1" }
+        local status, out = dispatch.handle(req)
+        assert.are.equal(400, status)
+        assert.are.equal("invalid_query", cjson.decode(out).error.code)
+    end)
+
     it("passes text bodies through with the handler's content type", function()
         -- /metrics fails outside a server: the handler raises, as it should.
         assert.has_error(function() call("GET", "/metrics") end, "not running in a server")

@@ -15,7 +15,7 @@ local function round2(x) return math.floor(x * 100 + 0.5) / 100 end
 -- Validates the body of POST /api/login/analyze. Returns the attempt, or
 -- nil, field, message.
 function M.validate(body, now_ms, parse_time)
-    if type(body) ~= "table" then return nil, "body", "expected a JSON object" end
+    if type(body) ~= "table" then return nil, "body", "the body must be a JSON object" end
     local a = {}
     if type(body.user_id) ~= "string" or body.user_id == "" or #body.user_id > 128 then
         return nil, "user_id", "user_id is required: a string of 1 to 128 characters"
@@ -37,7 +37,9 @@ function M.validate(body, now_ms, parse_time)
     if loc ~= nil then
         if type(loc) ~= "table" then return nil, "location", "location must be an object" end
         for _, k in ipairs({ "country", "city" }) do
-            if loc[k] ~= nil and type(loc[k]) ~= "string" then return nil, "location." .. k, "location." .. k .. " must be a string" end
+            if loc[k] ~= nil and (type(loc[k]) ~= "string" or #loc[k] > 128) then
+                return nil, "location." .. k, "location." .. k .. " must be a string of at most 128 characters"
+            end
             a[k] = loc[k]
         end
         if (loc.latitude == nil) ~= (loc.longitude == nil) then

@@ -13,9 +13,14 @@ local Router = require("lib.router")
 local response = require("lib.response")
 local routes = require("routes")
 
+local strict = require("riskd.json")
+
 local json = cjson.new()
 json.encode_sparse_array(true)
 json.decode_max_depth(64)  -- deeper documents are hostile, not logins
+json.decode_invalid_numbers(false)   -- no NaN, Infinity or hex (riskd.json refuses them first anyway)
+
+local MAX_QUERY_VALUE = 2048   -- bytes; longer query values are refused
 
 local M = {}
 
@@ -109,7 +114,19 @@ function M.handle(req)
         local s, body, headers = authorize(req, roles)
         if s then return encode(route.pattern, s, body, headers) end
     end
+    for k, v in pairs(req.query) do
+        if #v > MAX_QUERY_VALUE then
+            return encode(route.pattern, response.error(400, "invalid_query",
+                "query parameter '" .. tostring(k):sub(1, 64) .. "' is longer than " .. MAX_QUERY_VALUE .. " bytes"))
+        end
+    end
     if req.raw_body and is_json(req.headers["content-type"]) then
+        -- Strict first: duplicate keys, invalid UTF-8, NaN and the like are
+        -- refused here; cjson (lenient about them) then builds the tables.
+        local good, why = strict.check(req.raw_body)
+        if not good then
+            return encode(route.pattern, response.error(400, "invalid_json", "request body is not valid JSON: " .. why))
+        end
         local ok, value = pcall(json.decode, req.raw_body)
         if not ok then
             return encode(route.pattern, response.error(400, "invalid_json",

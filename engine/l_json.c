@@ -1,0 +1,34 @@
+/* l_json.c — `riskd.json`: strict checks of JSON texts (json_check.h).
+ *
+ *   local json = require("riskd.json")
+ *   json.check(text) --> true | nil, msg, "invalid_json"
+ *
+ * Duplicate keys, invalid UTF-8, NaN/Infinity and other non-JSON are
+ * refused with a message naming the line and column.
+ */
+#include <lauxlib.h>
+
+#include "json_check.h"
+#include "l_modules.h"
+
+static int l_check(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    char err[256];
+    if (rk_json_check(text, len, err, sizeof err) < 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        lua_pushliteral(L, "invalid_json");
+        return 3;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int luaopen_riskd_json(lua_State *L)
+{
+    static const luaL_Reg fns[] = { { "check", l_check }, { NULL, NULL } };
+    luaL_newlib(L, fns);
+    return 1;
+}
