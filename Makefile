@@ -21,7 +21,7 @@ BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
 TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check
 
-.PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean
+.PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz
 
 all: $(BUILD)/riskd $(BUILD)/riskd.so
 
@@ -71,7 +71,8 @@ $(BUILD)/asan/%.t: tests/%.c $(addprefix $(BUILD)/asan/,$(addsuffix .o,$(CORE) $
 	$(CC) $(ALL_CFLAGS) $(ASAN) -O1 -o $@ $^ $(TEST_LIBS)
 
 TEST_BINS = all $(addprefix $(BUILD)/,$(addsuffix .t,$(TESTS))) \
-	    $(addprefix $(BUILD)/asan/,$(addsuffix .t,$(TESTS))) $(BUILD)/asan/riskd
+	    $(addprefix $(BUILD)/asan/,$(addsuffix .t,$(TESTS))) $(BUILD)/asan/riskd \
+	    $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 
 test: deps-test
 	@$(MAKE) --no-print-directory $(TEST_BINS)
@@ -80,6 +81,34 @@ test: deps-test
 test-c test-spec test-e2e: deps-test
 	@$(MAKE) --no-print-directory $(TEST_BINS)
 	@sh tests/run.sh --only $(subst test-,,$@) $(TESTS)
+
+# ---- fuzzing (libFuzzer, clang) --------------------------------------------
+# `make fuzz` runs each target for FUZZ_SECONDS; what it finds that crashes
+# is written to tests/fuzz/corpus/<target>/ to be kept as a regression input.
+# `make test` runs tests/fuzz/smoke.sh: every kept input, then a few seconds.
+
+FUZZ_TARGETS := fuzz_request fuzz_model
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = $(WARN) $(DEFS) -O1 -g -fPIC -pthread $(PKG_CFLAGS) -iquote engine \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJ = $(addprefix $(BUILD)/fuzz/,$(addsuffix .o,$(CORE) $(LUA)))
+.SECONDARY: $(FUZZ_OBJ)   # kept between builds, not deleted as intermediates
+
+$(BUILD)/fuzz/%.o: engine/%.c engine/*.h
+	@mkdir -p $(BUILD)/fuzz
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz: deps-test
+	@$(MAKE) --no-print-directory $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	    n=$${t#fuzz_}; mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	    echo "== $$t for $(FUZZ_SECONDS) s"; \
+	    ./$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+	        -artifact_prefix=tests/fuzz/corpus/$$n/crash- $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
 
 # ---- benchmark -----------------------------------------------------------
 

@@ -797,8 +797,6 @@ static int check_structure(const rk_iforest_t *m)
 rk_iforest_t *rk_iforest_load(const char *path, const char *const *names, int nnames,
                               char *err, size_t errlen)
 {
-    unsigned char *data = NULL;
-    rk_iforest_t *m = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)); return NULL; }
     fseek(f, 0, SEEK_END);
@@ -809,7 +807,7 @@ rk_iforest_t *rk_iforest_load(const char *path, const char *const *names, int nn
         snprintf(err, errlen, "%s: not a riskd model (size %ld)", path, size);
         return NULL;
     }
-    data = malloc((size_t)size);
+    unsigned char *data = malloc((size_t)size);
     if (!data || fread(data, 1, (size_t)size, f) != (size_t)size) {
         fclose(f);
         free(data);
@@ -817,8 +815,20 @@ rk_iforest_t *rk_iforest_load(const char *path, const char *const *names, int nn
         return NULL;
     }
     fclose(f);
+    rk_iforest_t *m = rk_iforest_parse(data, (size_t)size, path, names, nnames, err, errlen);
+    free(data);
+    return m;
+}
 
-    rbuf_t r = { data, (size_t)size - 8 };
+rk_iforest_t *rk_iforest_parse(const unsigned char *data, size_t size, const char *path,
+                               const char *const *names, int nnames, char *err, size_t errlen)
+{
+    rk_iforest_t *m = NULL;
+    if (size < sizeof MAGIC + 12) {
+        snprintf(err, errlen, "%s: not a riskd model (size %zu)", path, size);
+        return NULL;
+    }
+    rbuf_t r = { data, size - 8 };
     char magic[8];
     uint32_t version, d, trees, sample, depth, brows, nmetrics, has_names;
     uint64_t nnodes, sum;
@@ -832,7 +842,7 @@ rk_iforest_t *rk_iforest_load(const char *path, const char *const *names, int nn
                  version, RK_IFOREST_FILE_VERSION);
         goto fail;
     }
-    if (fnv1a(data, (size_t)size - 8) != sum) {
+    if (fnv1a(data, size - 8) != sum) {
         snprintf(err, errlen, "%s: checksum mismatch (truncated or corrupted)", path);
         goto fail;
     }
@@ -873,8 +883,6 @@ rk_iforest_t *rk_iforest_load(const char *path, const char *const *names, int nn
     get(&r, m->baseline, base_bytes);
     if (check_structure(m) < 0 || compile_nodes(m) < 0) goto corrupt;
     for (size_t i = 0; i < (size_t)brows * d; i++) if (isnan(m->baseline[i])) goto corrupt;
-    free(data);
-    data = NULL;
     if (names) {
         if (nnames != (int)d || !m->names) {
             snprintf(err, errlen, "%s: model has %u features%s, expected %d", path, d,
@@ -893,7 +901,6 @@ rk_iforest_t *rk_iforest_load(const char *path, const char *const *names, int nn
 corrupt:
     snprintf(err, errlen, "%s: malformed model file", path);
 fail:
-    free(data);
     rk_iforest_release(m);
     return NULL;
 }

@@ -60,6 +60,9 @@ int rk_iforest_save(const rk_iforest_t *m, const char *path, char *err, size_t e
  * names is not NULL the model's feature names must equal them. */
 rk_iforest_t *rk_iforest_load(const char *path, const char *const *names, int nnames,
                               char *err, size_t errlen);
+/* The same from a file's bytes in memory (path only names it in errors). */
+rk_iforest_t *rk_iforest_parse(const unsigned char *data, size_t size, const char *path,
+                               const char *const *names, int nnames, char *err, size_t errlen);
 
 /* A metric stored in the file's header (for example "auc"); replaces one of
  * the same name. Only before the model is shared. -1 when full. */

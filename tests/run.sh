@@ -40,6 +40,7 @@ if [ -z "$only" ] || [ "$only" = c ]; then
             "build/asan/$t.t"
     done
     suite "layout" sh tests/check_layout.sh
+    suite "fuzz smoke (libFuzzer)" sh tests/fuzz/smoke.sh
 fi
 if [ -z "$only" ] || [ "$only" = spec ]; then
     # lua5.4 explicitly: /usr/bin/lua may point at another Lua version.
