@@ -21,9 +21,18 @@ local ROLES = { admin = true, analyst = true, service = true }
 -- lockout of 30 s doubling per further failure up to 15 minutes; attempts
 -- during a lockout are refused unverified and do not extend it, so nobody
 -- can lock a user out for longer than the cap. Per address: 100 failures
--- in 10 minutes (offices share one address). Counted per worker.
-local USER_FREE, USER_BASE_S, USER_MAX_S = 5, 30, 900
-local IP_MAX, IP_WINDOW_S = 100, 600
+-- in 10 minutes (offices share one address). Counted per worker. Each can
+-- be changed in the environment (RISKD_LOCKOUT_*, RISKD_IP_*; see README).
+local function env_int(name, default, min, max)
+    local v = tonumber(os.getenv(name) or "")
+    if not v or v ~= math.floor(v) or v < min or v > max then return default end
+    return math.tointeger(v)
+end
+local USER_FREE = env_int("RISKD_LOCKOUT_AFTER", 5, 1, 1000)
+local USER_BASE_S = env_int("RISKD_LOCKOUT_BASE_S", 30, 1, 86400)
+local USER_MAX_S = env_int("RISKD_LOCKOUT_MAX_S", 900, USER_BASE_S, 86400)
+local IP_MAX = env_int("RISKD_IP_MAX_FAILURES", 100, 1, 1000000)
+local IP_WINDOW_S = env_int("RISKD_IP_WINDOW_S", 600, 1, 86400)
 local LIMIT_ENTRIES = 10000
 
 M.clock = os.time   -- specs replace it

@@ -236,6 +236,20 @@ def main():
     finally:
         srv.stop()
 
+    def lockout_expires():
+        s4 = Server(env={"JWT_SECRET": SECRET, "RISKD_LOCKOUT_BASE_S": "1", "RISKD_LOCKOUT_MAX_S": "2"})
+        try:
+            codes = []
+            while len(codes) < 20 and codes[-2:] != [429, 429]:
+                codes.append(call(s4, "POST", "/api/auth/login", {"username": "root", "password": "wrong %d" % len(codes)})[0])
+            assert codes[-2:] == [429, 429], codes
+            time.sleep(2.2)      # locks last at most 2 s here (the cap), on whichever worker
+            s, d, _ = call(s4, "POST", "/api/auth/login", {"username": "root", "password": ADMIN_PW})
+            assert s == 200 and d["user"]["username"] == "root", (s, d)
+        finally:
+            s4.stop()
+    check("a lockout expires: after it the right password signs in", lockout_expires)
+
     def open_registration():
         s3 = Server(env={"JWT_SECRET": SECRET, "RISKD_OPEN_REGISTRATION": "1"})
         try:
