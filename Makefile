@@ -106,7 +106,8 @@ fuzz: deps-test
 	@for t in $(FUZZ_TARGETS); do \
 	    n=$${t#fuzz_}; mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	    echo "== $$t for $(FUZZ_SECONDS) s"; \
-	    ./$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 \
+	    dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+	    ./$(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -timeout=10 $$dict \
 	        -artifact_prefix=tests/fuzz/corpus/$$n/crash- $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 

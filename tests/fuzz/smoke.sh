@@ -20,7 +20,9 @@ for t in request model; do
     fi
     n=$((n + 1))
     mkdir -p "$scratch/$t"
-    if "$bin" -max_total_time="$secs" -max_len=8192 -timeout=10 -artifact_prefix="$scratch/crash-" \
+    dict=""
+    [ -f tests/fuzz/$t.dict ] && dict="-dict=tests/fuzz/$t.dict"
+    if "$bin" -max_total_time="$secs" -max_len=8192 -timeout=10 $dict -artifact_prefix="$scratch/crash-" \
             "$scratch/$t" tests/fuzz/corpus/$t >"$scratch/log" 2>&1; then
         runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$scratch/log")
         echo "ok $n - fuzz_$t: $runs runs in ${secs} s, no crash"
