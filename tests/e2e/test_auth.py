@@ -145,6 +145,27 @@ def main():
         check("routes need their roles: 401 without a token, 403 with another role; health stays public",
               roles_on_routes)
 
+        def every_route():
+            # Every entry of scripts/routes.lua that has roles, with every role.
+            import re
+            root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+            text = open(os.path.join(root, "scripts", "routes.lua")).read()
+            sets = {"STAFF": {"admin", "analyst"}, "SENDERS": {"admin", "service"}}
+            routes = []
+            for m in re.finditer(r'\{ "(\w+)", "([^"]+)", "[\w.]+", roles = (\w+|\{[^}]*\}) \}', text):
+                roles = sets.get(m.group(3)) or set(re.findall(r'"(\w+)"', m.group(3)))
+                routes.append((m.group(1), m.group(2).replace(":id", "x"), roles))
+            assert len(routes) >= 11, routes
+            ana = call(srv, "POST", "/api/auth/login", {"username": "ana", "password": "another long passphrase"})[1]["token"]
+            tokens = {"admin": state["token"], "analyst": ana, "service": srv.tokens["svc"]}
+            for method, path, roles in routes:
+                body = {} if method in ("POST", "PUT") else None
+                assert call(srv, method, path, body)[0] == 401, (method, path)
+                for role, tok in tokens.items():
+                    s = call(srv, method, path, body, token=tok)[0]
+                    assert (s == 403) == (role not in roles) and s != 401, (method, path, role, s)
+        check("every protected route in routes.lua: 401 without a token, 403 for each role not allowed", every_route)
+
         def wrong_credentials():
             s1, e1, h1 = call(srv, "POST", "/api/auth/login", {"username": "root", "password": "wrong password!"})
             s2, e2, h2 = call(srv, "POST", "/api/auth/login", {"username": "nobody", "password": "wrong password!"})
