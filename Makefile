@@ -13,7 +13,7 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo store_writer task features geo password jwt json_check
+CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo store_writer task features geo password jwt json_check models
 LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json
 SERVER  := http server cmd_iforest cmd_run cmd_user
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
@@ -23,7 +23,14 @@ TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_confi
 
 .PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz
 
-all: $(BUILD)/riskd $(BUILD)/riskd.so
+all: $(BUILD)/riskd $(BUILD)/riskd.so models/default.model
+
+# The login model, when there is none: trained on seeded synthetic traffic
+# (scripts/cli/train.lua), so the same on every machine. `riskd train` makes
+# others; models/ACTIVE names the live one when it is not this.
+models/default.model: | $(BUILD)/riskd
+	@mkdir -p models
+	./$(BUILD)/riskd train --users 1000 --days 30 --seed 42 --output $@
 
 deps:
 	@sh tools/deps.sh build

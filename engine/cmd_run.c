@@ -1,10 +1,14 @@
 /* cmd_run.c — `riskd run SCRIPT.lua [ARGS...]`: a Lua script with everything
  * a request handler has — the scripts (require "lib.analyze"), the sandboxed
- * rules, the model, and a store handle (riskd.store.worker()) — but no HTTP:
- * batch analyses, replays, maintenance. Settings come from the environment
- * and .env as for `riskd serve` (RISKD_DB, RISKD_SCRIPTS, ...). The script
- * gets its arguments in `arg`; its return value, if an integer, is the exit
- * status. No time budget: batch work may take long.
+ * rules, the live model, and a store handle (riskd.store.worker()) — but no
+ * HTTP: batch analyses, replays, maintenance. Settings come from the
+ * environment and .env as for `riskd serve` (RISKD_DB, RISKD_SCRIPTS, ...).
+ * The script gets its arguments in `arg` and as `...`; its return value, if
+ * an integer, is the exit status. No time budget: batch work may take long.
+ *
+ * The batch commands (`riskd generate`, `train`, `score`, `retrain`) are
+ * the same thing with a module from the scripts folder, scripts/cli/<name>.lua,
+ * so that they can be read and changed like the handlers.
  */
 #include "cmd_run.h"
 
@@ -19,13 +23,16 @@
 #include "geo.h"
 #include "iforest.h"
 #include "log.h"
+#include "models.h"
 #include "scripts.h"
 #include "store.h"
 #include "vm.h"
 
-int rk_cmd_run(int argc, char **argv)
+/* module NULL: argv[2] is a script file and its arguments follow; else the
+ * module's function gets argv[2...]. */
+static int run_lua(int argc, char **argv, const char *module)
 {
-    if (argc < 3) { fprintf(stderr, "usage: riskd run SCRIPT.lua [ARGS...]\n"); return 2; }
+    const char *cmd = module ? argv[1] : "run";
     rk_config_t cfg;
     char err[2048];
     int status = 1;
@@ -34,17 +41,19 @@ int rk_cmd_run(int argc, char **argv)
     rk_store_t *store = NULL;
     rk_geo_t *geo = NULL;
     rk_vm_t *vm = NULL;
-    if (rk_config_load(&cfg, 0, NULL, 0, err, sizeof err) < 0) { fprintf(stderr, "riskd run: %s\n", err); return 2; }
+    if (rk_config_load(&cfg, 0, NULL, 0, err, sizeof err) < 0) { fprintf(stderr, "riskd %s: %s\n", cmd, err); return 2; }
     if (!(scripts = rk_scripts_load(cfg.scripts, err, sizeof err))) goto fail;
     struct stat st;
     if (stat(cfg.rules, &st) == 0 && S_ISDIR(st.st_mode) && !(rules = rk_scripts_load(cfg.rules, err, sizeof err))) goto fail;
     char path[1200];
-    snprintf(path, sizeof path, "%s/login.model", cfg.models);
-    if (stat(path, &st) == 0 && !(model = rk_iforest_load(path, rk_features_names, RK_F_COUNT, err, sizeof err))) goto fail;
+    int mrc = rk_models_active(cfg.models, path, sizeof path, err, sizeof err);
+    if (mrc < 0 || (mrc == 0 && !(model = rk_iforest_load(path, rk_features_names, RK_F_COUNT, err, sizeof err)))) goto fail;
     rk_store_opts_t so;
     rk_store_defaults(&so);
     so.retention_days = cfg.retention_days;
-    if (!(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;
+    /* The batch commands open the stores they are told to (--db, or one in
+     * memory); `riskd run` scripts get the configured one. */
+    if (!module && !(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;
     err[0] = '\0';
     if (!(geo = rk_geo_open(cfg.geoip_db, cfg.asn_db, err, sizeof err)) && err[0]) goto fail;
     rk_vm_host_t host = { NULL, 0, &cfg, store, geo, NULL, NULL };   /* batch: writes and hashes run inline */
@@ -52,21 +61,28 @@ int rk_cmd_run(int argc, char **argv)
     if (!(vm = rk_vm_new(&o, err, sizeof err))) goto fail;
 
     lua_State *L = rk_vm_state(vm);
-    lua_createtable(L, argc - 3, 1);
-    lua_pushstring(L, argv[2]);
+    int first = module ? 2 : 3;   /* the first argument for the script */
+    lua_createtable(L, argc - first, 1);
+    lua_pushstring(L, module ? module : argv[2]);
     lua_rawseti(L, -2, 0);
-    for (int i = 3; i < argc; i++) { lua_pushstring(L, argv[i]); lua_rawseti(L, -2, i - 2); }
+    for (int i = first; i < argc; i++) { lua_pushstring(L, argv[i]); lua_rawseti(L, -2, i - first + 1); }
     lua_setglobal(L, "arg");
-    if (luaL_loadfilex(L, argv[2], "t") != LUA_OK) {
+    if (module) {
+        /* require(module) returns the command's function. */
+        lua_getglobal(L, "require");
+        lua_pushstring(L, module);
+        if (rk_vm_call(vm, 1, 1, 0, err, sizeof err) != 0) goto fail;
+        if (!lua_isfunction(L, -1)) { snprintf(err, sizeof err, "%s must return a function", module); goto fail; }
+    } else if (luaL_loadfilex(L, argv[2], "t") != LUA_OK) {
         snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
         goto fail;
     }
-    for (int i = 3; i < argc; i++) lua_pushstring(L, argv[i]);
-    if (rk_vm_call(vm, argc - 3, 1, 0, err, sizeof err) != 0) goto fail;
+    for (int i = first; i < argc; i++) lua_pushstring(L, argv[i]);
+    if (rk_vm_call(vm, argc - first, 1, 0, err, sizeof err) != 0) goto fail;
     status = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
     goto done;
 fail:
-    fprintf(stderr, "riskd run: %s\n", err);
+    fprintf(stderr, "riskd %s: %s\n", cmd, err);
     status = 1;
 done:
     rk_vm_free(vm);
@@ -76,4 +92,15 @@ done:
     rk_scripts_release(rules);
     rk_scripts_release(scripts);
     return status;
+}
+
+int rk_cmd_run(int argc, char **argv)
+{
+    if (argc < 3) { fprintf(stderr, "usage: riskd run SCRIPT.lua [ARGS...]\n"); return 2; }
+    return run_lua(argc, argv, NULL);
+}
+
+int rk_cmd_script(int argc, char **argv, const char *module)
+{
+    return run_lua(argc, argv, module);
 }

@@ -3,5 +3,8 @@
 #define RK_CMD_RUN_H
 
 int rk_cmd_run(int argc, char **argv);
+/* `riskd generate|train|score|retrain ...`: the function module (e.g.
+ * "cli.train") returns, called with argv[2...]. */
+int rk_cmd_script(int argc, char **argv, const char *module);
 
 #endif

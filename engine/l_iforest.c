@@ -9,6 +9,8 @@
  *   m:save(path)                        --> true | nil, msg, "io"
  *   iforest.load(path [, names])        --> model | nil, msg, "invalid_model"
  *   m:info()                            --> { trees, sample_size, ..., metrics = {} }
+ *   m:set_metric(name, value)           -- saved with the model
+ *   iforest.auc(scores, labels)         --> ROC AUC | nil (one class only)
  *   iforest.matrix(n, d) / iforest.matrix(rows)   -- rows kept on the C side
  *   iforest.read_csv(path [, label])    --> matrix, names, labels | nil, msg, "invalid_csv"
  *
@@ -24,6 +26,7 @@
 #include "csv.h"
 #include "iforest.h"
 #include "l_modules.h"
+#include "roc.h"
 #include "vm.h"
 
 #define MODEL_T "riskd.iforest.model"
@@ -378,6 +381,65 @@ static int model_score_many(lua_State *L)
 }
 
 /* model:explain(row) --> contributions, expected, score */
+/* Pushes phi (by name or position), the expected score and x's score. */
+static int push_explanation(lua_State *L, const rk_iforest_t *m, const double *x, const double *phi)
+{
+    int d = rk_iforest_features(m);
+    lua_createtable(L, rk_iforest_name(m, 0) ? 0 : d, rk_iforest_name(m, 0) ? d : 0);
+    for (int j = 0; j < d; j++) {
+        lua_pushnumber(L, phi[j]);
+        if (rk_iforest_name(m, j)) lua_setfield(L, -2, rk_iforest_name(m, j));
+        else lua_rawseti(L, -2, j + 1);
+    }
+    lua_pushnumber(L, rk_iforest_expected(m));
+    lua_pushnumber(L, rk_iforest_score_row(m, x));
+    return 3;
+}
+
+/* An exact explanation costs milliseconds to tens of milliseconds (2^k
+ * subsets per baseline row, k up to the number of features): inside a
+ * server request it runs on the pool while the request waits. The task
+ * holds its own reference to the model, which is immutable. */
+typedef struct {
+    rk_task_t base;
+    rk_iforest_t *m;
+    double x[RK_IFOREST_EXPLAIN_MAX_FEATURES], phi[RK_IFOREST_EXPLAIN_MAX_FEATURES];
+} explain_task;
+
+static void explain_run(rk_task_t *t, void *ctx)
+{
+    (void)ctx;
+    explain_task *e = (explain_task *)t;
+    t->rc = rk_iforest_explain(e->m, e->x, e->phi, t->err, sizeof t->err);
+}
+
+static void explain_release(rk_task_t *t)
+{
+    rk_iforest_release(((explain_task *)t)->m);
+    free(t);
+}
+
+static int explain_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    explain_task *e = (explain_task *)ctx;
+    if (!lua_toboolean(L, -1)) return fail(L, "the explanation did not finish in time", "timeout");
+    lua_pop(L, 1);
+    if (e->base.rc < 0) {
+        char err[256];
+        memcpy(err, e->base.err, sizeof err);
+        explain_release(&e->base);
+        return fail(L, err, "explain_failed");
+    }
+    /* Free the task even if a push raises: copy what is needed first. */
+    explain_task copy = *e;
+    rk_iforest_t *m = e->m;
+    free(e);
+    int n = push_explanation(L, m, copy.x, copy.phi);
+    rk_iforest_release(m);
+    return n;
+}
+
 static int model_explain(lua_State *L)
 {
     model_ud *u = check_model(L, 1);
@@ -388,17 +450,18 @@ static int model_explain(lua_State *L)
     read_row(L, 2, 1, d, u->m, x);
     int r = check_nan(L, u->m, x);
     if (r) return r;
+    if (rk_vm_can_await(L, RK_VM_POOL)) {
+        explain_task *e = calloc(1, sizeof *e);
+        if (!e) return luaL_error(L, "not enough memory");
+        e->m = rk_iforest_retain(u->m);
+        memcpy(e->x, x, sizeof x);
+        e->base.run = explain_run;
+        e->base.release = explain_release;
+        return rk_vm_await(L, &e->base, RK_VM_POOL, explain_k);
+    }
     char err[256];
     if (rk_iforest_explain(u->m, x, phi, err, sizeof err) < 0) return fail(L, err, "explain_failed");
-    lua_createtable(L, rk_iforest_name(u->m, 0) ? 0 : d, rk_iforest_name(u->m, 0) ? d : 0);
-    for (int j = 0; j < d; j++) {
-        lua_pushnumber(L, phi[j]);
-        if (rk_iforest_name(u->m, j)) lua_setfield(L, -2, rk_iforest_name(u->m, j));
-        else lua_rawseti(L, -2, j + 1);
-    }
-    lua_pushnumber(L, rk_iforest_expected(u->m));
-    lua_pushnumber(L, rk_iforest_score_row(u->m, x));
-    return 3;
+    return push_explanation(L, u->m, x, phi);
 }
 
 /* model:save(path) --> true | nil, msg, "io" */
@@ -409,6 +472,43 @@ static int model_save(lua_State *L)
     char err[1024];
     if (rk_iforest_save(u->m, path, err, sizeof err) < 0) return fail(L, err, "io");
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* model:set_metric(name, value) --> true: kept in the model file (evaluation
+ * results travel with the model). Raises past RK_IFOREST_MAX_METRICS. */
+static int model_set_metric(lua_State *L)
+{
+    model_ud *u = check_model(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    double v = luaL_checknumber(L, 3);
+    if (rk_iforest_set_metric(u->m, name, v) < 0) return luaL_error(L, "too many metrics (at most %d)", RK_IFOREST_MAX_METRICS);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* iforest.auc(scores, labels) --> ROC AUC of scores (higher = more anomalous)
+ * against 0/1 (or boolean) labels; nil when a class is missing. */
+static int l_auc(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t n = (size_t)luaL_len(L, 1);
+    luaL_argcheck(L, (size_t)luaL_len(L, 2) == n, 2, "as many labels as scores");
+    double *s = lua_newuserdatauv(L, (n ? n : 1) * sizeof *s, 0);   /* GC-owned */
+    int *y = lua_newuserdatauv(L, (n ? n : 1) * sizeof *y, 0);
+    int pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+        if (!lua_isnumber(L, -2)) luaL_error(L, "scores[%d] is not a number", (int)i + 1);
+        s[i] = lua_tonumber(L, -2);
+        y[i] = lua_isboolean(L, -1) ? lua_toboolean(L, -1) : lua_tointeger(L, -1) != 0;
+        pos += y[i];
+        lua_pop(L, 2);
+    }
+    if (pos == 0 || (size_t)pos == n) { luaL_pushfail(L); return 1; }
+    lua_pushnumber(L, rk_roc_auc(s, y, n));
     return 1;
 }
 
@@ -476,7 +576,7 @@ int luaopen_riskd_iforest(lua_State *L)
 {
     static const luaL_Reg model_methods[] = {
         { "score", model_score }, { "score_many", model_score_many }, { "explain", model_explain },
-        { "save", model_save }, { "info", model_info }, { NULL, NULL },
+        { "save", model_save }, { "info", model_info }, { "set_metric", model_set_metric }, { NULL, NULL },
     };
     static const luaL_Reg model_meta[] = {
         { "__gc", model_release }, { "__close", model_release }, { "__tostring", model_tostring },
@@ -491,7 +591,7 @@ int luaopen_riskd_iforest(lua_State *L)
     };
     static const luaL_Reg fns[] = {
         { "train", l_train }, { "load", l_load }, { "matrix", l_matrix }, { "read_csv", l_read_csv },
-        { "current", l_current },
+        { "current", l_current }, { "auc", l_auc },
         { NULL, NULL },
     };
     new_type(L, MODEL_T, model_meta, model_methods);

@@ -44,6 +44,9 @@ static void usage(void)
         "  serve      run the HTTP server (riskd serve --help for options)\n"
         "  iforest    train, score and evaluate Isolation Forests on CSV files\n"
         "  run        run a Lua script with the scripts, rules, model and store, no HTTP\n"
+        "  generate   write synthetic logins with labelled attacks (JSON lines)\n"
+        "  train      train and evaluate the login model, save it to the models folder\n"
+        "  score      analyse a file of attempts through the full pipeline\n"
         "  user       add, list, change the password of, or delete accounts\n"
         "  version    print the version\n",
         RK_VERSION);
@@ -55,6 +58,9 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "serve")) return cmd_serve(argc, argv);
     if (!strcmp(argv[1], "iforest")) return rk_cmd_iforest(argc, argv);
     if (!strcmp(argv[1], "run")) return rk_cmd_run(argc, argv);
+    if (!strcmp(argv[1], "generate")) return rk_cmd_script(argc, argv, "cli.generate");
+    if (!strcmp(argv[1], "train")) return rk_cmd_script(argc, argv, "cli.train");
+    if (!strcmp(argv[1], "score")) return rk_cmd_script(argc, argv, "cli.score");
     if (!strcmp(argv[1], "user")) return rk_cmd_user(argc, argv);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("riskd %s\n", RK_VERSION);

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "models.h"
 #include "scripts.h"
 #include "features.h"
 #include "geo.h"
@@ -50,7 +51,6 @@
 #define TAG_SCRIPTS 1u
 #define TAG_RULES 2u
 #define TAG_MODELS 4u
-#define MODEL_FILE "login.model"   /* in --models: the login model, if trained */
 #define PURGE_EVERY_S 60      /* retention runs this often... */
 #define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
 #define PURGE_BATCHES 40      /* ...and at most this many batches per run */
@@ -290,18 +290,22 @@ static void worker_free(rk_worker_t *w)
 
 /* ---- reload (main thread) ---------------------------------------------- */
 
-/* Loads the login model if there is one: NULL without error when the file
- * is absent; a file that fails its checks, or was trained on other features,
- * is an error. stamp identifies the file's version (mtime and size). */
+/* Loads the live model (models.h) if there is one: NULL without error when
+ * there is none; a file that fails its checks, or was trained on other
+ * features, is an error. stamp identifies the file's version (name, mtime
+ * and size), so that switching models or replacing the file is a change. */
 static rk_iforest_t *load_model(rk_server_t *s, uint64_t *stamp, int *failed, char *err, size_t errlen)
 {
     char path[1200];
     struct stat st;
     *failed = 0;
     *stamp = 0;
-    snprintf(path, sizeof path, "%s/%s", s->cfg->models, MODEL_FILE);
-    if (stat(path, &st) < 0) return NULL;
-    *stamp = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec + (uint64_t)st.st_size;
+    int rc = rk_models_active(s->cfg->models, path, sizeof path, err, errlen);
+    if (rc < 0) { *failed = 1; return NULL; }
+    if (rc > 0 || stat(path, &st) < 0) return NULL;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = path; *p; p++) { h ^= (unsigned char)*p; h *= 1099511628211ULL; }
+    *stamp = h ^ ((uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec + (uint64_t)st.st_size);
     rk_iforest_t *m = rk_iforest_load(path, rk_features_names, RK_F_COUNT, err, errlen);
     if (!m) *failed = 1;
     return m;

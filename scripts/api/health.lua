@@ -13,6 +13,7 @@ function M.healthz()
         generation = engine.generation(),
         worker = engine.worker(),
         enrichment = geo.enabled() and "on" or "off",
+        model = require("riskd.iforest").current() and "on" or "off",
     }
 end
 

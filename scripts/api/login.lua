@@ -52,7 +52,8 @@ function M.analyze(req)
     if not a then return response.error(400, "invalid_field", msg, { ["X-Invalid-Field"] = field }) end
     local ok = require("riskd.net").parse_ip(a.ip_address)
     if not ok then return response.error(400, "invalid_field", "ip_address is not an IPv4 or IPv6 address") end
-    local result = analyze.analyze(a, d)
+    local q = req.query.explain
+    local result = analyze.analyze(a, d, { explain = q == "1" or q == "true" })
     if result.alert_id == nil then result.alert_id = cjson.null end   -- an alert only at or above alert_level
     if result.event_id == nil then result.event_id = cjson.null end
     result.reasons = response.array(result.reasons)
@@ -131,9 +132,18 @@ end
 function M.explain(req)
     local e, s, b = get_event(req)
     if not e then return s, b end
+    -- Kept from the analysis when it was asked for (?explain=1); else
+    -- computed now with the live model from the stored features.
+    local contributions, expected = e.contributions, nil
+    local model = get_deps().model
+    if not contributions and model and type(e.features) == "table" then
+        local phi, exp_or_err = model:explain(e.features)
+        if phi then contributions, expected = phi, exp_or_err end
+    end
     return 200, {
         event_id = e.id, anomaly_score = e.anomaly_score, is_anomaly = e.is_anomaly,
-        contributions = e.contributions or cjson.null, features = e.features,
+        contributions = contributions or cjson.null, expected_score = expected,
+        features = e.features,
         rules = response.array(e.rules),
         rule_errors = response.array(e.rule_errors),
     }

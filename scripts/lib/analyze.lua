@@ -119,7 +119,12 @@ end
 local ACTION_RANK = { allow = 1, challenge = 2, block = 3 }
 
 -- deps: { store (or nil), model (or nil), geo (or nil), rules, features, config, format_time }
-function M.analyze(a, deps)
+-- opts (optional): { keep_row = true } adds the model's input row as .row
+-- (training collects them); { explain = true } adds the model's exact
+-- Shapley contributions. They cost milliseconds to tens of milliseconds (they
+-- run on the server's pool, not its event loop), so by default they are
+-- computed on demand (GET /api/login/events/:id/explain) instead.
+function M.analyze(a, deps, opts)
     local cfg = deps.config
     local degraded = false
     if deps.geo then enrich(a, deps.geo) end
@@ -153,7 +158,8 @@ function M.analyze(a, deps)
     local anomaly = { score = nil, is_anomaly = false }
     if deps.model then
         local s = deps.model:score(row)
-        local phi, expected = deps.model:explain(row)
+        local phi, expected
+        if opts and opts.explain then phi, expected = deps.model:explain(row) end
         anomaly = { score = s, is_anomaly = s >= cfg.anomaly_threshold, expected = expected, contributions = phi }
     end
 
@@ -198,6 +204,8 @@ function M.analyze(a, deps)
         is_anomaly = anomaly.is_anomaly, anomaly_score = anomaly.score and math.floor(anomaly.score * 10000 + 0.5) / 10000,
         reasons = reasons, rules = results, features = features,
         alert_id = alert_id, rule_errors = rule_errors, degraded = degraded or nil,
+        row = opts and opts.keep_row and row or nil,
+        contributions = opts and opts.explain and anomaly.contributions or nil,
     }
 end
 

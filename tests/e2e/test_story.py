@@ -27,7 +27,7 @@ class Server:
     """A server on a fresh SQLite store with two accounts: root (admin), whose
     token call() sends, and svc (service), whose token analyze() sends."""
 
-    def __init__(self, env=None):
+    def __init__(self, env=None, models=None):
         self.tmp = tempfile.mkdtemp(prefix="riskd-story-")
         env = dict({"JWT_SECRET": E2E_SECRET}, **(env or {}))
         for name, role in (("root", "admin"), ("svc", "service")):
@@ -42,7 +42,7 @@ class Server:
         self.log = open(os.path.join(self.tmp, "log"), "w+")
         self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--scripts",
                                       os.path.join(ROOT, "scripts"), "--rules", self.rules, "--models",
-                                      os.path.join(self.tmp, "models"), "--db", "sqlite:" + os.path.join(self.tmp, "db")],
+                                      models or os.path.join(self.tmp, "models"), "--db", "sqlite:" + os.path.join(self.tmp, "db")],
                                      stdout=self.log, stderr=self.log, cwd=self.tmp,
                                      env=dict(os.environ, **env))
         deadline = time.time() + 10

@@ -1,0 +1,288 @@
+-- lib/synth.lua — synthetic login traffic with labelled attacks, for
+-- training and evaluating the login model (`riskd generate`, `riskd train`).
+--
+-- Seeded: the same options give the same attempts, byte for byte (Lua 5.4's
+-- math.random is xoshiro256**, reseeded here).
+--
+-- Legitimate users (label "normal") have a home city and its country, an
+-- address block at home and a carrier block for their phone, one to three
+-- devices (one used most), their own working hours in local time (so in UTC
+-- they depend on the city), fewer logins at weekends, a few typos, and now
+-- and then a trip to another city, reached no faster than a plane flies.
+-- Attacks are labelled with their kind:
+--   account_takeover     a new country, a new device, an address never seen; a guess or two then in
+--   impossible_travel    minutes after the victim's own login, a success from a city thousands of km away
+--   brute_force          one address, 15-40 failures on one account within minutes, sometimes a success
+--   credential_stuffing  one address, one attempt on each of 20-60 accounts (real and not), rare successes
+--   password_spraying    a few addresses of one network, one or two attempts per account over hours
+--   quiet_takeover       the victim's own country, a nearby city, a new device, at 1-5 am local time
+local time = require("lib.time")
+
+local M = {}
+
+local HOUR, DAY = 3600000, 86400000
+
+-- name, country, latitude, longitude; the first 16 are where most users live.
+M.CITIES = {
+    { "Paris", "FR", 48.8566, 2.3522 }, { "Lyon", "FR", 45.7640, 4.8357 }, { "Berlin", "DE", 52.5200, 13.4050 },
+    { "Munich", "DE", 48.1351, 11.5820 }, { "London", "GB", 51.5074, -0.1278 }, { "Manchester", "GB", 53.4808, -2.2426 },
+    { "Madrid", "ES", 40.4168, -3.7038 }, { "Barcelona", "ES", 41.3851, 2.1734 }, { "Milan", "IT", 45.4642, 9.1900 },
+    { "Amsterdam", "NL", 52.3676, 4.9041 }, { "New York", "US", 40.7128, -74.0060 }, { "Chicago", "US", 41.8781, -87.6298 },
+    { "San Francisco", "US", 37.7749, -122.4194 }, { "Austin", "US", 30.2672, -97.7431 }, { "Toronto", "CA", 43.6532, -79.3832 },
+    { "Sao Paulo", "BR", -23.5505, -46.6333 },
+    { "Rome", "IT", 41.9028, 12.4964 }, { "Mexico City", "MX", 19.4326, -99.1332 }, { "Tokyo", "JP", 35.6762, 139.6503 },
+    { "Osaka", "JP", 34.6937, 135.5023 }, { "Seoul", "KR", 37.5665, 126.9780 }, { "Singapore", "SG", 1.3521, 103.8198 },
+    { "Sydney", "AU", -33.8688, 151.2093 }, { "Mumbai", "IN", 19.0760, 72.8777 }, { "Bangalore", "IN", 12.9716, 77.5946 },
+    { "Johannesburg", "ZA", -26.2041, 28.0473 }, { "Lagos", "NG", 6.5244, 3.3792 }, { "Moscow", "RU", 55.7558, 37.6173 },
+    { "Beijing", "CN", 39.9042, 116.4074 }, { "Dubai", "AE", 25.2048, 55.2708 }, { "Hanoi", "VN", 21.0278, 105.8342 },
+    { "Kyiv", "UA", 50.4501, 30.5234 },
+}
+local HOMES = 16
+
+local BROWSERS = {
+    { "Chrome", "Windows", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/%d.0 Safari/537.36", 118 },
+    { "Firefox", "Linux", "Mozilla/5.0 (X11; Linux x86_64; rv:%d.0) Gecko/20100101 Firefox/%d.0", 119 },
+    { "Safari", "macOS", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 Version/%d.0 Safari/605.1.15", 17 },
+    { "Safari", "iOS", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 Version/%d.0 Mobile Safari", 17 },
+    { "Chrome", "Android", "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/%d.0 Mobile Safari/537.36", 118 },
+}
+
+local rand = math.random
+
+local function pick(t) return t[rand(#t)] end
+
+local function normal(mu, sd)
+    -- Box-Muller; one value is enough here.
+    local u1, u2 = rand(), rand()
+    if u1 < 1e-12 then u1 = 1e-12 end
+    return mu + sd * math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+end
+
+local function poisson(lambda)
+    local l, k, p = math.exp(-lambda), 0, 1
+    repeat k = k + 1; p = p * rand() until p <= l
+    return k - 1
+end
+
+local function haversine(a, b)
+    local r = math.pi / 180
+    local dlat, dlon = (b[3] - a[3]) * r, (b[4] - a[4]) * r
+    local h = math.sin(dlat / 2) ^ 2 + math.cos(a[3] * r) * math.cos(b[3] * r) * math.sin(dlon / 2) ^ 2
+    return 2 * 6371 * math.asin(math.min(1, math.sqrt(h)))
+end
+M.distance_km = haversine
+
+local function tz(city) return math.floor(city[4] / 15 + 0.5) end   -- hours east of UTC, roughly
+
+local function device(owner, k)
+    local b = pick(BROWSERS)
+    local ua = string.format(b[3], b[4] + rand(0, 2), b[4] + rand(0, 2))
+    return { id = string.format("dev-%s-%d", owner, k), ua = ua, os = b[2], browser = b[1] }
+end
+
+local function new_user(i)
+    local u = { id = string.format("user%05d", i), home = M.CITIES[rand(HOMES)], devices = {} }
+    u.block = string.format("%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255))   -- home /24
+    u.mobile = string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255))                -- carrier /24
+    for k = 1, rand(1, 3) do u.devices[k] = device(u.id, k) end
+    u.start_local = normal(9, 1.2)                  -- first login of a working day, local time
+    u.span = 6 + rand() * 5                         -- logins spread over this many hours
+    u.per_day = 0.6 + rand() * 2.4                  -- weekday logins (Poisson mean)
+    u.weekend = 0.15 + rand() * 0.35                -- weekend share of that
+    u.night_owl = rand() < 0.05
+    return u
+end
+
+-- One attempt as the API takes it, plus its label.
+local function attempt(u, ts, city, ip, dev, success, label)
+    return { ts = ts, user_id = u.id or u, ip = ip, city = city, dev = dev, success = success, label = label }
+end
+
+local function legit_day(u, day0, weekday, out)
+    local lambda = u.per_day * ((weekday >= 5) and u.weekend or 1)
+    local city = u.trip_city or u.home
+    for _ = 1, poisson(lambda) do
+        local lh = u.night_owl and rand() * 24 or (u.start_local + rand() * u.span)
+        local ts = day0 + math.floor(((lh - tz(city)) % 24) * HOUR) + rand(0, 59999)
+        if u.trip_city and ts < u.trip_from then goto continue end   -- still in the air
+        local dev = rand() < 0.7 and u.devices[1] or pick(u.devices)
+        local ip
+        if u.trip_city then ip = u.trip_block .. "." .. rand(2, 254)
+        elseif dev.os == "iOS" or dev.os == "Android" or rand() < 0.1 then ip = u.mobile .. "." .. rand(2, 254)
+        else ip = u.block .. "." .. rand(2, 20) end
+        if rand() < 0.03 then   -- a typo, then the right password
+            out[#out + 1] = attempt(u, ts, city, ip, dev, false, "normal")
+            ts = ts + rand(5000, 40000)
+        end
+        out[#out + 1] = attempt(u, ts, city, ip, dev, true, "normal")
+        u.last_ts, u.last_city = ts, city
+        ::continue::
+    end
+end
+
+-- Trips: start with a small daily chance, last 2-7 days, and the first
+-- login there is no sooner than a flight from the last login allows.
+local function travel(u, day0)
+    if u.trip_city then
+        u.trip_days = u.trip_days - 1
+        if u.trip_days <= 0 then u.trip_city = nil end
+        return
+    end
+    if rand() >= 0.02 then return end
+    local c = M.CITIES[rand(#M.CITIES)]
+    if c == u.home then return end
+    u.trip_city, u.trip_days = c, rand(2, 7)
+    u.trip_block = string.format("%d.%d.%d", 150 + rand(0, 50), rand(0, 255), rand(0, 255))
+    local last = u.last_ts or day0
+    u.trip_from = last + math.floor((haversine(u.last_city or u.home, c) / 800 + 2) * HOUR)
+end
+
+local function foreign_ip() return string.format("%d.%d.%d.%d", rand(31, 95), rand(0, 255), rand(0, 255), rand(2, 254)) end
+
+local function far_city(from, km)
+    for _ = 1, 50 do
+        local c = M.CITIES[rand(#M.CITIES)]
+        if c[2] ~= from[2] and haversine(from, c) >= km then return c end
+    end
+    return M.CITIES[#M.CITIES]
+end
+
+local function stranger_device(tag) return device("x" .. tag, rand(1, 1e6)) end
+
+-- The attacks: each appends its attempts to out, all labelled with its kind.
+local attacks = {}
+
+function attacks.account_takeover(ctx, day0, out)
+    local v = pick(ctx.users)
+    local c = far_city(v.home, 1500)
+    local ip, dev, ts = foreign_ip(), stranger_device("ato"), day0 + rand(0, DAY - 1)
+    for _ = 1, rand(0, 2) do
+        out[#out + 1] = attempt(v, ts, c, ip, dev, false, "account_takeover")
+        ts = ts + rand(20000, 120000)
+    end
+    out[#out + 1] = attempt(v, ts, c, ip, dev, true, "account_takeover")
+end
+
+function attacks.impossible_travel(ctx, day0, out)
+    local v = pick(ctx.users)
+    if not v.last_ts or v.last_ts < day0 - DAY then return attacks.account_takeover(ctx, day0, out) end
+    local c = far_city(v.last_city or v.home, 3000)
+    local ts = v.last_ts + rand(10, 90) * 60000
+    out[#out + 1] = attempt(v, ts, c, foreign_ip(), stranger_device("it"), true, "impossible_travel")
+end
+
+function attacks.brute_force(ctx, day0, out)
+    local v = pick(ctx.users)
+    local c, ip, dev = far_city(v.home, 500), foreign_ip(), stranger_device("bf")
+    local ts = day0 + rand(0, DAY - 1)
+    for _ = 1, rand(15, 40) do
+        out[#out + 1] = attempt(v, ts, c, ip, dev, false, "brute_force")
+        ts = ts + rand(3000, 30000)
+    end
+    if rand() < 0.3 then out[#out + 1] = attempt(v, ts, c, ip, dev, true, "brute_force") end
+end
+
+function attacks.credential_stuffing(ctx, day0, out)
+    local c, ip = far_city(M.CITIES[1], 0), foreign_ip()
+    local ts = day0 + rand(0, DAY - 1)
+    for _ = 1, rand(20, 60) do
+        local who = rand() < 0.6 and pick(ctx.users) or string.format("user%05d", ctx.nusers + rand(1, 100000))
+        out[#out + 1] = attempt(who, ts, c, ip, stranger_device("cs"), rand() < 0.02, "credential_stuffing")
+        ts = ts + rand(5000, 40000)
+    end
+end
+
+function attacks.password_spraying(ctx, day0, out)
+    local net = string.format("%d.%d.%d", rand(31, 95), rand(0, 255), rand(0, 255))
+    local c = far_city(M.CITIES[1], 0)
+    local start = day0 + rand(0, DAY - 1)
+    for _ = 1, rand(30, 80) do
+        local v = pick(ctx.users)
+        local ip = net .. "." .. rand(2, 6)
+        for _ = 1, rand(1, 2) do
+            out[#out + 1] = attempt(v, start + rand(0, 3 * HOUR), c, ip, stranger_device("ps"), rand() < 0.01,
+                                    "password_spraying")
+        end
+    end
+end
+
+function attacks.quiet_takeover(ctx, day0, out)
+    local v = pick(ctx.users)
+    local near
+    for _, c in ipairs(M.CITIES) do
+        if c[2] == v.home[2] and c ~= v.home then near = c break end
+    end
+    near = near or v.home
+    local lh = rand(1, 4) + rand()
+    local ts = day0 + math.floor(((lh - tz(near)) % 24) * HOUR)
+    local ip = string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254))
+    out[#out + 1] = attempt(v, ts, near, ip, stranger_device("qt"), true, "quiet_takeover")
+end
+
+M.KINDS = { "account_takeover", "impossible_travel", "brute_force", "credential_stuffing", "password_spraying",
+            "quiet_takeover" }
+-- Attempts per incident, on average, to turn --attack-rate into incidents,
+-- and each kind's share of the attack attempts (the bursty kinds would
+-- otherwise take the whole budget in a few incidents).
+local SIZE = { account_takeover = 2, impossible_travel = 1, brute_force = 28, credential_stuffing = 40,
+               password_spraying = 82, quiet_takeover = 1 }
+local SHARE = { account_takeover = 0.2, impossible_travel = 0.15, brute_force = 0.2, credential_stuffing = 0.15,
+                password_spraying = 0.15, quiet_takeover = 0.15 }
+
+-- opts: users, days, seed, attack_rate, start (ms, a Monday 00:00 UTC).
+-- Calls emit(attempts) once per day with that day's attempts in time order.
+function M.generate(opts, emit)
+    math.randomseed(opts.seed or 1)
+    local ctx = { users = {}, nusers = opts.users }
+    for i = 1, opts.users do ctx.users[i] = new_user(i) end
+    local rate = opts.attack_rate or 0.02
+    -- Each kind gets an equal share of the attack attempts.
+    local per_day_legit = 0
+    for _, u in ipairs(ctx.users) do per_day_legit = per_day_legit + u.per_day * (5 + 2 * u.weekend) / 7 end
+    local attack_attempts = per_day_legit * rate / (1 - rate)
+    local start = opts.start or time.parse("2026-01-05T00:00:00Z")
+    -- Incidents come when a kind's expected count crosses a whole number, so
+    -- every kind shows up at its rate even in a small set (a phase per kind
+    -- keeps them from all landing on the same day).
+    local acc = {}
+    for _, kind in ipairs(M.KINDS) do acc[kind] = rand() end
+    for d = 0, opts.days - 1 do
+        local day0 = start + d * DAY
+        local out = {}
+        for _, u in ipairs(ctx.users) do
+            travel(u, day0)
+            legit_day(u, day0, d % 7, out)
+        end
+        for _, kind in ipairs(M.KINDS) do
+            acc[kind] = acc[kind] + attack_attempts * SHARE[kind] / SIZE[kind]
+            while acc[kind] >= 1 do
+                attacks[kind](ctx, day0, out)
+                acc[kind] = acc[kind] - 1
+            end
+        end
+        table.sort(out, function(a, b) return a.ts < b.ts end)
+        emit(out)
+    end
+end
+
+-- One attempt as a JSON line (the body POST /api/login/analyze takes, with
+-- "label"). Built by hand for speed; every string here is plain ASCII.
+function M.json_line(a)
+    local c, d = a.city, a.dev
+    return string.format('{"user_id":"%s","timestamp":"%s","ip_address":"%s","success":%s,'
+        .. '"location":{"country":"%s","city":"%s","latitude":%.4f,"longitude":%.4f},'
+        .. '"device":{"device_id":"%s","user_agent":"%s","os":"%s","browser":"%s"},"label":"%s"}',
+        a.user_id, time.format(a.ts), a.ip, a.success and "true" or "false", c[2], c[1], c[3], c[4],
+        d.id, d.ua, d.os, d.browser, a.label)
+end
+
+-- The same attempt as the table the JSON line decodes to.
+function M.body(a)
+    local c, d = a.city, a.dev
+    return { user_id = a.user_id, timestamp = time.format(a.ts), ip_address = a.ip, success = a.success,
+             location = { country = c[2], city = c[1], latitude = math.floor(c[3] * 1e4 + 0.5) / 1e4,
+                          longitude = math.floor(c[4] * 1e4 + 0.5) / 1e4 },
+             device = { device_id = d.id, user_agent = d.ua, os = d.os, browser = d.browser }, label = a.label }
+end
+
+return M
