@@ -77,3 +77,10 @@ done
 # The pipeline alone, no HTTP, on a fresh database.
 echo
 RISKD_DB="sqlite:$tmp/pipeline.db" ./build/riskd run bench/pipeline.lua "${BENCH_PIPELINE:-20000}"
+
+# riskd score: generated attempts through the full pipeline (target: 200,000/s on two cores).
+n=${BENCH_SCORE_USERS:-3000}
+./build/riskd generate --users "$n" --days 10 --seed 9 --output "$tmp/score.jsonl"
+echo
+echo "riskd score over $(wc -l < "$tmp/score.jsonl") generated attempts (target 200,000 attempts/s):"
+./build/riskd score --input "$tmp/score.jsonl" --output /dev/null --timing

@@ -2,6 +2,7 @@
  * runs in. Outside a server (riskd.so under busted) the functions that need
  * one return nil, "not running in a server", "no_server". */
 #include <lauxlib.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include "config.h"
@@ -94,11 +95,21 @@ static int l_config(lua_State *L)
     return 1;
 }
 
+/* engine.isatty(fd) --> whether fd (0, 1, 2) is a terminal: batch commands
+ * show progress only there. */
+static int l_isatty(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, fd >= 0 && fd <= 2, 1, "0, 1 or 2");
+    lua_pushboolean(L, isatty((int)fd));
+    return 1;
+}
+
 int luaopen_riskd_engine(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "generation", l_generation }, { "worker", l_worker }, { "metrics", l_metrics },
-        { "memory", l_memory }, { "config", l_config }, { NULL, NULL },
+        { "memory", l_memory }, { "config", l_config }, { "isatty", l_isatty }, { NULL, NULL },
     };
     static const luaL_Reg cbuf_meta[] = {
         { "__gc", cbuf_release }, { "__close", cbuf_release }, { NULL, NULL },

@@ -9,6 +9,7 @@
  *   db:alert_set_status(id, status, who, note, ts)
  *   db:user_create(u), db:user(name), db:user_set_password(name, hash), db:user_delete(name), db:users()
  *   db:stats(now), db:timeline(since, until, "hour"|"day"), db:top_users(since, limit), db:purge(now, batch)
+ *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
  *
  * Times are integers of UTC milliseconds. An event or alert table keeps every
  * field it was given: the store indexes the typed ones and keeps the whole
@@ -257,6 +258,27 @@ static int db_tostring(lua_State *L)
 {
     store_ud *u = luaL_checkudata(L, 1, STORE_T);
     lua_pushfstring(L, STORE_T " (%s)", u->s ? rk_store_backend(u->s) : "closed");
+    return 1;
+}
+
+/* db:batch_begin() / db:batch_end() --> true | nil, msg, code: the writes
+ * between them commit together (each still all-or-nothing by itself), as the
+ * server's writer does; batch replays (riskd score, riskd train) use it. */
+static int db_batch_begin(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[256];
+    if (rk_store_batch_begin(u->s, err, sizeof err) != 0) return result(L, -1, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int db_batch_end(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[256];
+    if (rk_store_batch_end(u->s, err, sizeof err) != 0) return result(L, -1, err);
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -927,6 +949,7 @@ int luaopen_riskd_store(lua_State *L)
 {
     static const luaL_Reg methods[] = {
         { "backend", db_backend }, { "close", db_close },
+        { "batch_begin", db_batch_begin }, { "batch_end", db_batch_end },
         { "user_create", db_user_create }, { "user", db_user }, { "user_set_password", db_user_set_password },
         { "user_delete", db_user_delete }, { "users", db_users },
         { "record", db_record }, { "event", db_event }, { "events", db_events },

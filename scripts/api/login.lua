@@ -48,18 +48,31 @@ end
 -- POST /api/login/analyze
 function M.analyze(req)
     local d = get_deps()
-    local a, field, msg = analyze.validate(req.body, now_ms(), time.parse)
+    local a, msg, field = M.attempt(req.body, now_ms())
     if not a then return response.error(400, "invalid_field", msg, { ["X-Invalid-Field"] = field }) end
-    local ok = require("riskd.net").parse_ip(a.ip_address)
-    if not ok then return response.error(400, "invalid_field", "ip_address is not an IPv4 or IPv6 address") end
     local q = req.query.explain
-    local result = analyze.analyze(a, d, { explain = q == "1" or q == "true" })
+    return 200, M.response(analyze.analyze(a, d, { explain = q == "1" or q == "true" }))
+end
+
+-- The analysis as the API answers it (riskd score writes the same).
+function M.response(result)
     if result.alert_id == nil then result.alert_id = cjson.null end   -- an alert only at or above alert_level
     if result.event_id == nil then result.event_id = cjson.null end
     result.reasons = response.array(result.reasons)
     result.rules = response.array(result.rules)
     result.rule_errors = response.array(result.rule_errors)
-    return 200, result
+    return result
+end
+
+-- The checks POST /api/login/analyze makes before analysing: the attempt,
+-- or nil, message, field.
+function M.attempt(body, now)
+    local a, field, msg = analyze.validate(body, now, time.parse)
+    if not a then return nil, msg, field end
+    if not require("riskd.net").parse_ip(a.ip_address) then
+        return nil, "ip_address is not an IPv4 or IPv6 address", "ip_address"
+    end
+    return a
 end
 
 local function public_event(e)

@@ -152,10 +152,13 @@ return function(...)
 
     -- 1. Replay the training part; keep the rows of legitimate attempts.
     local rows = {}
+    assert(db:batch_begin())
     for i = 1, split do
+        if i % 1000 == 0 then assert(db:batch_end()); assert(db:batch_begin()) end
         local r = analyze.analyze(attempts[i], deps, { keep_row = true })
         if labels[i] == "normal" then rows[#rows + 1] = r.row end
     end
+    assert(db:batch_end())
     local t_replay = os.clock()
     local model, merr = iforest.train(rows, { trees = o.trees, sample_size = math.min(o.sample_size, #rows),
                                               seed = o.seed, names = features.names })
@@ -167,7 +170,9 @@ return function(...)
     local alert_rank = analyze.LEVEL_RANK[cfg.alert_level or "high"]
     local scores, flags, held = { forest = {}, pipeline = {} }, { forest = {}, pipeline = {} }, {}
     local attacks = 0
+    assert(db:batch_begin())
     for i = split + 1, #attempts do
+        if i % 1000 == 0 then assert(db:batch_end()); assert(db:batch_begin()) end
         local r = analyze.analyze(attempts[i], deps)
         local k = #held + 1
         held[k] = labels[i]
@@ -176,6 +181,7 @@ return function(...)
         flags.forest[k] = r.is_anomaly
         flags.pipeline[k] = analyze.LEVEL_RANK[r.risk_level] >= alert_rank
     end
+    assert(db:batch_end())
     local m = evaluate(held, scores, flags)
     for _, who in ipairs({ "forest", "pipeline" }) do
         for _, k in ipairs({ "auc", "precision", "recall", "f1", "tpr_at_1pct" }) do

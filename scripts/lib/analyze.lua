@@ -127,6 +127,16 @@ local ACTION_RANK = { allow = 1, challenge = 2, block = 3 }
 function M.analyze(a, deps, opts)
     local cfg = deps.config
     local degraded = false
+    -- opts.timing (a table): CPU seconds added up per stage, for riskd score.
+    local timing = opts and opts.timing
+    local clock = timing and os.clock
+    local t = clock and clock()
+    local function lap(stage)
+        if not timing then return end
+        local now = clock()
+        timing[stage] = (timing[stage] or 0) + now - t
+        t = now
+    end
     if deps.geo then enrich(a, deps.geo) end
     local profile, recent = nil, { failures = 0, ip_users = 0 }
     if deps.store then
@@ -137,6 +147,7 @@ function M.analyze(a, deps, opts)
     else
         degraded = true
     end
+    lap("store reads")
 
     local features, row = deps.features.extract(a, profile, recent)
     -- For rules only: the model's columns are fixed per model file, so
@@ -149,11 +160,13 @@ function M.analyze(a, deps, opts)
     -- How common this attempt's values are across all users (familiarity).
     local values = { devices = a.device_id, countries = a.country, prefixes = deps.features.ip_prefix(a.ip_address),
                      user_agents = a.user_agent, asns = a.asn }
+    lap("features")
     local global = {}
     if deps.store and not degraded then
         local g = deps.store:global_counts(values)
         if g then global = g else degraded = true end
     end
+    lap("store reads")
 
     local anomaly = { score = nil, is_anomaly = false }
     if deps.model then
@@ -162,11 +175,13 @@ function M.analyze(a, deps, opts)
         if opts and opts.explain then phi, expected = deps.model:explain(row) end
         anomaly = { score = s, is_anomaly = s >= cfg.anomaly_threshold, expected = expected, contributions = phi }
     end
+    lap("forest")
 
     local ctx = { attempt = a, profile = profile, features = features, anomaly = anomaly, recent = recent,
                   values = values, global = global }
     local results, rule_errors = deps.rules.evaluate(ctx)
     table.sort(results, function(x, y) return x.score > y.score end)
+    lap("rules")
 
     local score = M.combine(results)
     local level = M.level(score, cfg)
@@ -184,6 +199,7 @@ function M.analyze(a, deps, opts)
         reasons = reasons, rules = results, features = features, rule_errors = rule_errors,
         contributions = anomaly.contributions,
     }
+    lap("combine")
     local id
     if deps.store and not degraded then
         id = deps.store:record(event)
@@ -197,6 +213,7 @@ function M.analyze(a, deps, opts)
     if id and M.LEVEL_RANK[level] >= M.LEVEL_RANK[cfg.alert_level or "high"] then
         alert_id = M.raise_alert(deps.store, cfg, a, id, level, results, reasons)
     end
+    lap("store write")
 
     return {
         event_id = id, user_id = a.user_id, timestamp = deps.format_time(a.ts),

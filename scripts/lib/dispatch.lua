@@ -72,8 +72,6 @@ end
 M.router = build(routes)
 
 local JSON_TYPE = "application/json"
-local EMPTY = response.EMPTY_ARRAY
-local EMPTY_QUOTED = '"' .. EMPTY:gsub("%p", "%%%0") .. '"'
 
 local TEXT_TYPE = "text/plain; charset=utf-8"
 
@@ -81,8 +79,7 @@ local TEXT_TYPE = "text/plain; charset=utf-8"
 local function encode(route, status, body, headers)
     local ctype = headers and headers["Content-Type"]
     if type(body) == "table" then
-        local out = json.encode(body)
-        if out:find(EMPTY, 1, true) then out = out:gsub(EMPTY_QUOTED, "[]") end
+        local out = response.fix_empty(json.encode(body))
         return status, out, ctype or JSON_TYPE, headers, route
     elseif type(body) == "string" then
         return status, body, ctype or TEXT_TYPE, headers, route

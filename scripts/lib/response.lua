@@ -4,6 +4,13 @@ local M = {}
 -- lua-cjson 2.1.0 (Debian 12) writes an empty table as {}; a list that may be
 -- empty goes through array(), and the dispatcher turns the marker into [].
 M.EMPTY_ARRAY = "@@riskd:empty-array@@"
+local EMPTY_QUOTED = '"' .. M.EMPTY_ARRAY:gsub("%p", "%%%0") .. '"'
+
+-- JSON text from an encoder's output: the empty-array markers become [].
+function M.fix_empty(out)
+    if out:find(M.EMPTY_ARRAY, 1, true) then out = out:gsub(EMPTY_QUOTED, "[]") end
+    return out
+end
 
 function M.array(t)
     if t == nil or next(t) == nil then return M.EMPTY_ARRAY end
