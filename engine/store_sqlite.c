@@ -575,13 +575,19 @@ static int insert_event(sq_t *q, rk_event_t *e, char *err, size_t errlen)
     return exec(q, st, err, errlen, "event");
 }
 
-static int64_t meta_get(sq_t *q, const char *key)
+/* What this connection has added to counter m and not yet written: a
+ * reader on the same connection inside a batch must see its own writes. */
+static int64_t pending(const sq_t *q, int m) { return q->bdelta[m] + q->wdelta[m]; }
+
+static int64_t meta_get(sq_t *q, int m)
 {
+    char key[32];
+    meta_key(m, key, sizeof key);
     sqlite3_stmt *st = stmt(q, S_META_GET);
     bind_text(st, 1, key);
     int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
-    return v;
+    return v + pending(q, m);
 }
 
 static int update_aggregates(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
@@ -661,7 +667,6 @@ static int sq_global_count(rk_store_t *s, rk_profile_kind k, const char *value, 
                            char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
-    char key[48];
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = stmt(q, S_VC_GET);
     sqlite3_bind_int(st, 1, (int)k);
@@ -670,10 +675,8 @@ static int sq_global_count(rk_store_t *s, rk_profile_kind k, const char *value, 
     if (rc == SQLITE_ROW) out->count = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(q, err, errlen, "value_counts");
-    snprintf(key, sizeof key, "vc:%d:total", (int)k);
-    out->total = meta_get(q, key);
-    snprintf(key, sizeof key, "vc:%d:distinct", (int)k);
-    out->distinct = meta_get(q, key);
+    out->total = meta_get(q, M_VC_TOTAL + (int)k);
+    out->distinct = meta_get(q, M_VC_DISTINCT + (int)k);
     return 0;
 }
 
@@ -695,8 +698,8 @@ static int sq_global_counts(rk_store_t *s, const char *const *vals, rk_global_co
     if (rc != SQLITE_DONE) return fail(q, err, errlen, "meta");
     for (int k = 0; k < RK_PK_COUNT; k++) {
         if (!vals[k]) continue;
-        out[k].total = total[k];
-        out[k].distinct = distinct[k];
+        out[k].total = total[k] + pending(q, M_VC_TOTAL + k);
+        out[k].distinct = distinct[k] + pending(q, M_VC_DISTINCT + k);
         st = stmt(q, S_VC_GET);
         sqlite3_bind_int(st, 1, k);
         bind_text(st, 2, vals[k]);
@@ -915,14 +918,12 @@ static int sq_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_lis
     sqlite3_stmt *c = mask ? event_query(q, mask, 1, err, errlen) : stmt(q, S_EV_TOTAL);
     if (!c) return -1;
     bind_event_filter(c, f, mask);
-    if (!mask && sqlite3_step(c) != SQLITE_ROW) {   /* no event yet: no counter row */
-        sqlite3_reset(c);
-        out->total = 0;
-        return 0;
-    }
-    if (!mask) sqlite3_reset(c);
-    if (sqlite3_step(c) != SQLITE_ROW) { sqlite3_reset(c); return fail(q, err, errlen, "events"); }
-    out->total = sqlite3_column_int64(c, 0);
+    int crc = sqlite3_step(c);
+    if (mask && crc != SQLITE_ROW) { sqlite3_reset(c); return fail(q, err, errlen, "events"); }
+    /* Unfiltered: the counter (no row before the first event), plus what a
+     * batch on this connection has added. */
+    out->total = crc == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+    if (!mask) out->total += pending(q, M_EVENTS);
     sqlite3_reset(c);
     sqlite3_stmt *st = event_query(q, mask, 0, err, errlen);
     if (!st) return -1;
@@ -1242,9 +1243,9 @@ static int counts(sq_t *q, int64_t since_ms, rk_counts_t *c, char *err, size_t e
         }
         sqlite3_reset(st);
     }
-    if (since_ms == 0) c->distinct_users = meta_get(q, "users");
+    if (since_ms == 0) c->distinct_users = meta_get(q, M_USERS);
     else if (count_one(q, S_USERS_SINCE, since_ms / HOUR_MS, &c->distinct_users, err, errlen) < 0) return -1;
-    if (since_ms == 0) { c->distinct_ips = meta_get(q, "ips"); return 0; }
+    if (since_ms == 0) { c->distinct_ips = meta_get(q, M_IPS); return 0; }
     return count_one(q, S_IPS_SINCE, since_ms, &c->distinct_ips, err, errlen);
 }
 

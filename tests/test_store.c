@@ -529,6 +529,44 @@ static void migration_from_schema_2(void **st)
     rk_store_close(s);
 }
 
+/* Inside a batch a reader on the same connection sees the batch's writes,
+ * counters included (they are added up in memory until the commit). */
+static void batch_reads_its_own_writes(void **st)
+{
+    (void)st;
+    fresh_store();
+    rk_store_t *s = open_store();
+    char err[512];
+    assert_int_equal(rk_store_batch_begin(s, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++) {
+        rk_event_t e = ev(i == 2 ? "bat2" : "bat1", T0 + i, "198.51.100.1", 1, 5, "low", 0);
+        e.country = "PT";
+        assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+    }
+    const char *vals[RK_PK_COUNT] = { NULL, "PT", NULL, NULL, NULL };
+    rk_global_count_t g[RK_PK_COUNT];
+    assert_int_equal(rk_store_global_counts(s, vals, g, err, sizeof err), 0);
+    assert_int_equal(g[RK_PK_COUNTRY].count, 3);
+    assert_int_equal(g[RK_PK_COUNTRY].total, 3);
+    assert_int_equal(g[RK_PK_COUNTRY].distinct, 1);
+    rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 10 };
+    rk_event_list_t l;
+    assert_int_equal(rk_store_event_list(s, &f, &l, err, sizeof err), 0);
+    assert_int_equal(l.total, 3);
+    assert_int_equal(l.n, 3);
+    rk_store_event_list_free(&l);
+    rk_stats_t stats;
+    assert_int_equal(rk_store_stats(s, T0 + 10, &stats, err, sizeof err), 0);
+    assert_int_equal(stats.all.distinct_users, 2);
+    assert_int_equal(rk_store_batch_end(s, err, sizeof err), 0);
+    /* and after the commit, from the counters themselves */
+    assert_int_equal(rk_store_global_counts(s, vals, g, err, sizeof err), 0);
+    assert_int_equal(g[RK_PK_COUNTRY].total, 3);
+    assert_int_equal(rk_store_stats(s, T0 + 10, &stats, err, sizeof err), 0);
+    assert_int_equal(stats.all.distinct_users, 2);
+    rk_store_close(s);
+}
+
 typedef struct { int n; int ok; } thr_arg_t;
 
 static void *writer(void *p)
@@ -625,6 +663,7 @@ int main(void)
         cmocka_unit_test(timeline_edges),
         cmocka_unit_test(no_full_scans),
         cmocka_unit_test(migration_from_schema_2),
+        cmocka_unit_test(batch_reads_its_own_writes),
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
         cmocka_unit_test(kill_9_loses_nothing_acknowledged),
         cmocka_unit_test(bad_uris),
