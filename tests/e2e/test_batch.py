@@ -165,6 +165,28 @@ def main():
             p = riskd("score", "--input", path, "--skip-bad")
             assert p.returncode == 0 and "(skipped)" in p.stderr, p
         check("riskd score: bad lines are named by number and skipped; unknown fields are kept", score_bad_lines)
+
+        def examples():
+            ex = os.path.join(ROOT, "scripts", "examples")
+            small = os.path.join(tmp, "small.jsonl")
+            env_db = {"RISKD_DB": "sqlite:" + os.path.join(tmp, "ex.db")}
+            p = subprocess.run([BIN, "run", os.path.join(ex, "backtest_rule.lua"), small,
+                                os.path.join(ex, "night_owl_rule.lua")], capture_output=True, text=True, timeout=300,
+                               env=dict(os.environ, RISKD_SCRIPTS=os.path.join(ROOT, "scripts"),
+                                        RISKD_RULES=os.path.join(ROOT, "rules"), **env_db))
+            assert p.returncode == 0, p.stderr
+            rows = {line.split()[0]: line.split()[1:] for line in p.stdout.splitlines()[2:]}
+            assert "normal" in rows and int(rows["normal"][0]) > 100, p.stdout
+            assert all(int(r[2]) >= int(r[1]) for r in rows.values()), p.stdout   # a rule only adds risk
+            p = subprocess.run([BIN, "run", os.path.join(ex, "hourly_anomalies.lua"), os.path.join(tmp, "scored.jsonl")],
+                               capture_output=True, text=True, timeout=300,
+                               env=dict(os.environ, RISKD_SCRIPTS=os.path.join(ROOT, "scripts"), **env_db))
+            assert p.returncode == 0, p.stderr
+            lines = p.stdout.splitlines()
+            assert len(lines) == 25 and lines[1].startswith("00:00"), p.stdout
+            total = sum(int(x.split()[1]) for x in lines[1:])
+            assert total == sum(1 for _ in open(os.path.join(tmp, "scored.jsonl"))), (total, p.stdout)
+        check("the shipped examples run: a rule back-test and an hour-of-day anomaly report", examples)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return finish()
