@@ -2,6 +2,8 @@
  * runs in. Outside a server (riskd.so under busted) the functions that need
  * one return nil, "not running in a server", "no_server". */
 #include <lauxlib.h>
+#include <spawn.h>
+#include <string.h>
 #include <unistd.h>
 #include <stdlib.h>
 
@@ -92,6 +94,12 @@ static int l_config(lua_State *L)
     lua_setfield(L, -2, "workers");
     lua_pushstring(L, h->config->db);
     lua_setfield(L, -2, "db");
+    lua_pushstring(L, h->config->models);
+    lua_setfield(L, -2, "models");
+    lua_pushstring(L, h->config->scripts);
+    lua_setfield(L, -2, "scripts");
+    lua_pushstring(L, h->config->rules);
+    lua_setfield(L, -2, "rules");
     return 1;
 }
 
@@ -105,11 +113,65 @@ static int l_isatty(lua_State *L)
     return 1;
 }
 
+/* engine.spawn(args [, env]) --> pid | nil, msg, "spawn_failed": starts
+ * this riskd binary with args (a list of strings) in the background, env
+ * (name = value) added to the environment. For long jobs a request must
+ * not run itself (riskd retrain); the job reports through files. */
+static int l_spawn(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int n = (int)luaL_len(L, 1);
+    luaL_argcheck(L, n >= 1 && n < 64, 1, "1 to 63 arguments");
+    const char *argv[66];
+    argv[0] = "riskd";
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        argv[i] = luaL_checkstring(L, -1);   /* kept alive by the table */
+        lua_pop(L, 1);
+    }
+    argv[n + 1] = NULL;
+    /* environ plus the overrides, built in GC-owned memory */
+    extern char **environ;
+    int ne = 0, nadd = 0;
+    while (environ[ne]) ne++;
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) { nadd++; lua_pop(L, 1); }
+    }
+    const char **envp = lua_newuserdatauv(L, (size_t)(ne + nadd + 1) * sizeof *envp, 0);
+    int k = 0;
+    for (int i = 0; i < ne; i++) envp[k++] = environ[i];
+    if (nadd) {
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            lua_pushfstring(L, "%s=%s", luaL_checkstring(L, -2), luaL_checkstring(L, -1));
+            lua_rawsetp(L, LUA_REGISTRYINDEX, &envp[k]);   /* keep the string alive until the spawn */
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &envp[k]);
+            envp[k++] = lua_tostring(L, -1);
+            lua_pop(L, 2);
+        }
+    }
+    envp[k] = NULL;
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, (char *const *)argv, (char *const *)envp);
+    for (int i = ne; i < k; i++) { lua_pushnil(L); lua_rawsetp(L, LUA_REGISTRYINDEX, &envp[i]); }
+    if (rc != 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, strerror(rc));
+        lua_pushliteral(L, "spawn_failed");
+        return 3;
+    }
+    lua_pushinteger(L, pid);
+    return 1;
+}
+
 int luaopen_riskd_engine(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "generation", l_generation }, { "worker", l_worker }, { "metrics", l_metrics },
-        { "memory", l_memory }, { "config", l_config }, { "isatty", l_isatty }, { NULL, NULL },
+        { "memory", l_memory }, { "config", l_config }, { "isatty", l_isatty },
+        { "spawn", l_spawn }, { NULL, NULL },
     };
     static const luaL_Reg cbuf_meta[] = {
         { "__gc", cbuf_release }, { "__close", cbuf_release }, { NULL, NULL },

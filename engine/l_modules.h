@@ -15,5 +15,6 @@ int luaopen_riskd_features(lua_State *L); /* l_features.c */
 int luaopen_riskd_geo(lua_State *L);     /* l_geo.c */
 int luaopen_riskd_auth(lua_State *L);    /* l_auth.c */
 int luaopen_riskd_json(lua_State *L);    /* l_json.c */
+int luaopen_riskd_models(lua_State *L);  /* l_models.c */
 
 #endif

@@ -19,6 +19,7 @@ int luaopen_riskd(lua_State *L)
         { "geo", "riskd.geo", luaopen_riskd_geo },
         { "auth", "riskd.auth", luaopen_riskd_auth },
         { "json", "riskd.json", luaopen_riskd_json },
+        { "models", "riskd.models", luaopen_riskd_models },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

@@ -47,6 +47,7 @@ static void usage(void)
         "  generate   write synthetic logins with labelled attacks (JSON lines)\n"
         "  train      train and evaluate the login model, save it to the models folder\n"
         "  score      analyse a file of attempts through the full pipeline\n"
+        "  retrain    train a model from the stored events; activate it unless it is worse\n"
         "  user       add, list, change the password of, or delete accounts\n"
         "  version    print the version\n",
         RK_VERSION);
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "generate")) return rk_cmd_script(argc, argv, "cli.generate");
     if (!strcmp(argv[1], "train")) return rk_cmd_script(argc, argv, "cli.train");
     if (!strcmp(argv[1], "score")) return rk_cmd_script(argc, argv, "cli.score");
+    if (!strcmp(argv[1], "retrain")) return rk_cmd_script(argc, argv, "cli.retrain");
     if (!strcmp(argv[1], "user")) return rk_cmd_user(argc, argv);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("riskd %s\n", RK_VERSION);

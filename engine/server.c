@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/thread.h>
@@ -258,7 +259,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
         EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     /* Each worker gets its own descriptor for the same socket: the kernel
      * hands each connection to whichever worker accepts first. */
-    int fd = dup(s->listen_fd);
+    int fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);   /* not inherited by riskd retrain */
     if (fd < 0 || !(w->bound = evhttp_accept_socket_with_handle(w->http, fd))) {
         if (fd >= 0) close(fd);
         snprintf(err, errlen, "cannot accept on the listening socket");
@@ -581,6 +582,7 @@ int rk_server_run(const rk_config_t *cfg)
         goto fail;
     }
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGCHLD, SIG_IGN);   /* background jobs (riskd retrain) are reaped by the kernel */
     if (evthread_use_pthreads() < 0) { snprintf(err, sizeof err, "libevent has no thread support"); goto fail; }
     if (rk_cidr_list_parse(&s.trusted, cfg->trusted_proxies, err, sizeof err) < 0) goto fail;
     s.metrics = rk_metrics_new(s.nworkers);

@@ -205,6 +205,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.geo", luaopen_riskd_geo },
         { "riskd.auth", luaopen_riskd_auth },
         { "riskd.json", luaopen_riskd_json },
+        { "riskd.models", luaopen_riskd_models },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

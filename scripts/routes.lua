@@ -37,4 +37,8 @@ return {
     { "GET", "/api/dashboard/top-risks", "dashboard.top_risks", roles = STAFF },
 
     { "GET", "/api/admin/rules", "admin.rules", roles = { "admin" } },
+    { "GET", "/api/admin/models", "admin.models", roles = { "admin" } },
+    { "PUT", "/api/admin/models/:id", "admin.activate", roles = { "admin" } },
+    { "POST", "/api/admin/model/retrain", "admin.retrain", roles = { "admin" } },
+    { "GET", "/api/admin/model/retrain/:id", "admin.retrain_status", roles = { "admin" } },
 }

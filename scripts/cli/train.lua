@@ -15,6 +15,7 @@
 -- positives, and per attack kind. The model is saved with these metrics.
 local analyze = require("lib.analyze")
 local cliargs = require("lib.cliargs")
+local training = require("lib.training")
 local synth = require("lib.synth")
 local time = require("lib.time")
 local cjson = require("cjson")
@@ -58,71 +59,6 @@ local function load_attempts(o)
         synth.generate(o, function(day) for _, a in ipairs(day) do list[#list + 1] = synth.body(a) end end)
     end
     return list
-end
-
-local function ranked_tpr(normal_scores, attack_scores, fpr)
-    table.sort(normal_scores, function(a, b) return a > b end)
-    local k = math.floor(#normal_scores * fpr)        -- normals allowed above the threshold
-    local threshold = normal_scores[k + 1] or -math.huge
-    local hit = 0
-    for _, s in ipairs(attack_scores) do if s > threshold then hit = hit + 1 end end
-    return #attack_scores > 0 and hit / #attack_scores or 0
-end
-
-local function prf(tp, fp, fn)
-    local p = tp + fp > 0 and tp / (tp + fp) or 0
-    local r = tp + fn > 0 and tp / (tp + fn) or 0
-    return p, r, p + r > 0 and 2 * p * r / (p + r) or 0
-end
-
--- scores: { forest = {...}, pipeline = {...} }, flags: { forest = {...}, pipeline = {...} }, labels: kinds
-local function evaluate(labels, scores, flags)
-    local m = {}
-    for _, who in ipairs({ "forest", "pipeline" }) do
-        local y, s, norm, att = {}, scores[who], {}, {}
-        local tp, fp, fn = 0, 0, 0
-        for i, l in ipairs(labels) do
-            local bad = l ~= "normal"
-            y[i] = bad and 1 or 0
-            if bad then att[#att + 1] = s[i] else norm[#norm + 1] = s[i] end
-            if flags[who][i] then if bad then tp = tp + 1 else fp = fp + 1 end elseif bad then fn = fn + 1 end
-        end
-        local p, r, f1 = prf(tp, fp, fn)
-        m[who] = { auc = iforest.auc(s, y) or 0, precision = p, recall = r, f1 = f1,
-                   tpr_at_1pct = ranked_tpr(norm, att, 0.01), kinds = {} }
-        for _, kind in ipairs(synth.KINDS) do
-            local ys, ss, hit, n = {}, {}, 0, 0
-            for i, l in ipairs(labels) do
-                if l == "normal" or l == kind then
-                    ys[#ys + 1] = l == kind and 1 or 0
-                    ss[#ss + 1] = s[i]
-                    if l == kind then n = n + 1; if flags[who][i] then hit = hit + 1 end end
-                end
-            end
-            m[who].kinds[kind] = { n = n, auc = n > 0 and iforest.auc(ss, ys) or nil, recall = n > 0 and hit / n or nil }
-        end
-    end
-    return m
-end
-
-local function fmt(x) return x and string.format("%.3f", x) or "  -  " end
-
-local function report(m, counts)
-    local out = {}
-    local function say(...) out[#out + 1] = string.format(...) end
-    say("held-out attempts: %d (%d attacks)", counts.n, counts.attacks)
-    say("%-22s %8s %8s %8s %8s %8s", "", "ROC AUC", "prec.", "recall", "F1", "TPR@1%")
-    for _, who in ipairs({ "forest", "pipeline" }) do
-        local w = m[who]
-        say("%-22s %8s %8s %8s %8s %8s", who == "forest" and "forest alone" or "full pipeline", fmt(w.auc),
-            fmt(w.precision), fmt(w.recall), fmt(w.f1), fmt(w.tpr_at_1pct))
-    end
-    say("%-22s %6s %12s %12s %14s", "per attack kind", "n", "forest AUC", "pipe. AUC", "pipe. recall")
-    for _, kind in ipairs(synth.KINDS) do
-        local f, p = m.forest.kinds[kind], m.pipeline.kinds[kind]
-        say("%-22s %6d %12s %12s %14s", kind, p.n, fmt(f.auc), fmt(p.auc), fmt(p.recall))
-    end
-    return table.concat(out, "\n")
 end
 
 return function(...)
@@ -182,7 +118,7 @@ return function(...)
         flags.pipeline[k] = analyze.LEVEL_RANK[r.risk_level] >= alert_rank
     end
     assert(db:batch_end())
-    local m = evaluate(held, scores, flags)
+    local m = training.evaluate(held, scores, flags)
     for _, who in ipairs({ "forest", "pipeline" }) do
         for _, k in ipairs({ "auc", "precision", "recall", "f1", "tpr_at_1pct" }) do
             model:set_metric(who .. "_" .. k, m[who][k])
@@ -196,7 +132,7 @@ return function(...)
     if not o.quiet then
         print(string.format("replayed %d attempts (%d legitimate rows) in %.1f s, trained %d trees in %.2f s",
             split, #rows, t_replay - t0, o.trees, t_train - t_replay))
-        print(report(m, { n = #held, attacks = attacks }))
+        print(training.report(m, { n = #held, attacks = attacks }))
         print("saved " .. o.output)
     end
     db:close()

@@ -187,6 +187,87 @@ def main():
             total = sum(int(x.split()[1]) for x in lines[1:])
             assert total == sum(1 for _ in open(os.path.join(tmp, "scored.jsonl"))), (total, p.stdout)
         check("the shipped examples run: a rule back-test and an hour-of-day anomaly report", examples)
+
+        def retrain_and_rollback():
+            import threading
+            models = os.path.join(tmp, "live-models")
+            os.makedirs(models)
+            shutil.copy(os.path.join(tmp, "models", "default.model"), models)
+            # No looping rule here (the retraining benchmark replays thousands of
+            # attempts through the rules) and no retention (the history is old).
+            srv = Server(models=models, hostile_rule=False, env={"RISKD_RETENTION_DAYS": "0"})
+            stop, failures, served = threading.Event(), [], [0]
+            try:
+                # stored history for retraining: a generated month, scored into the server's own database
+                p = riskd("score", "--input", os.path.join(tmp, "small.jsonl"), "--output", os.devnull,
+                          "--db", "sqlite:" + os.path.join(srv.tmp, "db"), models=models)
+                assert p.returncode == 0, p.stderr
+
+                def traffic():
+                    i = 0
+                    while not stop.is_set():
+                        i += 1
+                        s, d = srv.call("POST", "/api/login/analyze", {"user_id": "busy%d" % (i % 50),
+                                        "ip_address": "192.0.2.%d" % (i % 200 + 1)}, token=srv.tokens["svc"])
+                        if s != 200:
+                            failures.append((s, d))
+                        served[0] += 1
+                t = threading.Thread(target=traffic)
+                t.start()
+
+                def live_train_rows():
+                    return srv.call("GET", "/api/admin/models")[1]["live"]["train_rows"]
+
+                def wait_for(pred, secs=60):
+                    deadline = time.time() + secs
+                    while time.time() < deadline:
+                        v = pred()
+                        if v:
+                            return v
+                        time.sleep(0.2)
+                    raise AssertionError("timed out")
+
+                before = live_train_rows()
+                s, job = srv.call("POST", "/api/admin/model/retrain", {"margin": 1})
+                assert s == 202 and job["status"] == "running", (s, job)
+                done = wait_for(lambda: (lambda d: d if d.get("status") in ("done", "failed") else None)(
+                    srv.call("GET", job["status_url"])[1]))
+                assert done["status"] == "done" and done["activated"] is True, done
+                assert done["train_rows"] >= 100 and 0.5 < done["benchmark_auc"] <= 1, done
+                s, lst = srv.call("GET", "/api/admin/models")
+                active = [m for m in lst["models"] if m["active"]]
+                assert len(active) == 1 and active[0]["version"] == done["version"], lst
+                assert active[0]["metrics"]["train_rows"] == done["train_rows"], active
+                # hot swap: the workers load it without a restart
+                wait_for(lambda: live_train_rows() != before, 10)
+                # rollback to the default model
+                s, r = srv.call("PUT", "/api/admin/models/default.model")
+                assert s == 200 and r["active"] == "default.model", (s, r)
+                wait_for(lambda: live_train_rows() == before, 10)
+                assert srv.call("PUT", "/api/admin/models/nope.model")[0] == 404
+                assert srv.call("PUT", "/api/admin/models/..%2Fescape.model")[0] in (400, 404)
+                assert srv.call("GET", "/api/admin/model/retrain/ffff")[0] == 404
+                assert srv.call("POST", "/api/admin/model/retrain", {"margin": 7})[0] == 400
+            finally:
+                stop.set()
+                srv.stop()
+            assert served[0] > 20 and not failures, (served[0], failures[:3])
+        check("retraining over HTTP while serving: a new version goes live, rollback restores the old, no request fails",
+              retrain_and_rollback)
+
+        def worse_is_kept_not_activated():
+            models = os.path.join(tmp, "live-models")
+            hist = "sqlite:" + os.path.join(tmp, "hist.db")
+            p = riskd("score", "--input", os.path.join(tmp, "small.jsonl"), "--output", os.devnull, "--db", hist,
+                      models=models)
+            assert p.returncode == 0, p.stderr
+            # one tree against the live hundred: worse on the benchmark, and no margin allowed
+            p = riskd("retrain", "--db", hist, "--models", models, "--trees", "1", "--margin", "0", models=models)
+            d = json.loads(p.stdout)
+            assert p.returncode == 0 and d["activated"] is False and "kept, not activated" in d["reason"], d
+            assert os.path.exists(os.path.join(models, d["version"])), d   # kept
+        check("a retrained model worse than the live one by more than the margin is kept, not activated",
+              worse_is_kept_not_activated)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return finish()
