@@ -4,6 +4,7 @@
 #include "vm.h"
 
 #include <lauxlib.h>
+#include <pthread.h>
 #include <lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,22 +71,94 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return np;
 }
 
+#ifdef RK_LUA_COVERAGE
+/* `make coverage` builds with RK_LUA_COVERAGE: every line of Lua the server
+ * and the batch commands run is counted (the budgets' count hook also gets
+ * line events) and appended at exit to the file RISKD_LUA_COVERAGE names, in
+ * tests/luacov.lua's format, so that the e2e suites count for scripts/ and
+ * rules/ as the busted specs do. Never in a normal build. */
+typedef struct { uint64_t key; char *text; } cov_hit_t;
+static cov_hit_t *cov_hits;
+static size_t cov_n, cov_cap;
+static pthread_mutex_t cov_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void cov_record(lua_State *L, lua_Debug *ar)
+{
+    if (!lua_getinfo(L, "S", ar) || ar->source[0] != '@') return;
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = ar->source; *p; p++) { h ^= (unsigned char)*p; h *= 1099511628211ULL; }
+    h ^= (uint64_t)ar->currentline * 0x9E3779B97F4A7C15ULL;
+    if (h == 0) h = 1;
+    pthread_mutex_lock(&cov_mu);
+    if (cov_n * 2 >= cov_cap) {   /* grow the open-addressing table */
+        size_t nc = cov_cap ? cov_cap * 2 : 4096;
+        cov_hit_t *nt = calloc(nc, sizeof *nt);
+        for (size_t i = 0; nt && i < cov_cap; i++) {
+            if (!cov_hits[i].key) continue;
+            size_t j = cov_hits[i].key & (nc - 1);
+            while (nt[j].key) j = (j + 1) & (nc - 1);
+            nt[j] = cov_hits[i];
+        }
+        if (nt) { free(cov_hits); cov_hits = nt; cov_cap = nc; }
+    }
+    size_t j = h & (cov_cap - 1);
+    while (cov_hits[j].key && cov_hits[j].key != h) j = (j + 1) & (cov_cap - 1);
+    if (!cov_hits[j].key) {
+        char line[1300];
+        snprintf(line, sizeof line, "%s\t%d\n", ar->source + 1, ar->currentline);
+        cov_hits[j].key = h;
+        cov_hits[j].text = strdup(line);
+        cov_n++;
+    }
+    pthread_mutex_unlock(&cov_mu);
+}
+
+static void cov_save(void)
+{
+    const char *out = getenv("RISKD_LUA_COVERAGE");
+    FILE *f = out ? fopen(out, "a") : NULL;
+    for (size_t i = 0; i < cov_cap; i++) {
+        if (f && cov_hits[i].text) fputs(cov_hits[i].text, f);
+        free(cov_hits[i].text);
+    }
+    if (f) fclose(f);
+    free(cov_hits);
+    cov_hits = NULL;
+    cov_n = cov_cap = 0;
+}
+#define COV_MASK (getenv("RISKD_LUA_COVERAGE") ? LUA_MASKLINE : 0)
+#else
+#define COV_MASK 0
+#endif
+
+static void deadline_hook(lua_State *L, lua_Debug *ar);
+
+/* The budgets' count hook every `count` instructions (0: none). */
+static void set_hook(lua_State *L, int count)
+{
+    int mask = (count ? LUA_MASKCOUNT : 0) | COV_MASK;
+    lua_sethook(L, mask ? deadline_hook : NULL, mask, count);
+}
+
 static void deadline_hook(lua_State *L, lua_Debug *ar)
 {
+#ifdef RK_LUA_COVERAGE
+    if (ar->event == LUA_HOOKLINE) { cov_record(L, ar); return; }
+#endif
     (void)ar;
     rk_vm_t *vm = vm_of(L);
     if (vm->instr_left >= 0 && vm->timed_out != RK_VM_TIMEOUT) {
         vm->instr_left -= HOOK_EVERY;
         if (vm->instr_left < 0) {
             vm->timed_out = RK_VM_INSTRUCTIONS;
-            lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+            set_hook(L, 1);
             luaL_error(L, "instruction budget exceeded");
         }
     }
     if (vm->timed_out == RK_VM_INSTRUCTIONS) luaL_error(L, "instruction budget exceeded");
     if (vm->deadline == 0 || rk_now_ns() < vm->deadline) return;
     vm->timed_out = RK_VM_TIMEOUT;
-    lua_sethook(L, deadline_hook, LUA_MASKCOUNT, 1);
+    set_hook(L, 1);
     luaL_error(L, "time budget exceeded");
 }
 
@@ -129,7 +202,7 @@ int rk_vm_pcall(rk_vm_t *vm, lua_State *L, int nargs, int nresults, const rk_vm_
     vm->timed_out = 0;
     lua_pushcfunction(L, traceback);
     lua_insert(L, base);
-    if (vm->deadline || vm->instr_left >= 0) lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    if (vm->deadline || vm->instr_left >= 0) set_hook(L, HOOK_EVERY);
     size_t mem_before = vm->mem;
     int rc = lua_pcall(L, nargs, nresults, base);
     int why = vm->timed_out;
@@ -138,8 +211,8 @@ int rk_vm_pcall(rk_vm_t *vm, lua_State *L, int nargs, int nresults, const rk_vm_
     vm->instr_left = outer_instr;
     vm->call_mem_cap = outer_cap;
     vm->timed_out = 0;
-    if (outer_deadline || outer_instr >= 0) lua_sethook(L, deadline_hook, LUA_MASKCOUNT, HOOK_EVERY);
-    else lua_sethook(L, NULL, 0, 0);
+    if (outer_deadline || outer_instr >= 0) set_hook(L, HOOK_EVERY);
+    else set_hook(L, 0);
     (void)mem_before;
     if (rc != LUA_OK) {
         const char *m = lua_tostring(L, -1);
@@ -266,6 +339,11 @@ rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen)
     vm->L = lua_newstate(vm_alloc, vm);
     if (!vm->L) { snprintf(err, errlen, "cannot create a Lua state"); goto fail; }
     *(rk_vm_t **)lua_getextraspace(vm->L) = vm;
+#ifdef RK_LUA_COVERAGE
+    static int cov_registered;
+    if (!cov_registered++) atexit(cov_save);
+    set_hook(vm->L, 0);
+#endif
     lua_State *L = vm->L;
 
     luaL_openlibs(L);
@@ -352,15 +430,15 @@ int rk_vm_resume(rk_vm_t *vm, lua_State *co, int nargs, int *nres, uint64_t budg
     vm->deadline = rk_now_ns() + (budget_ns ? budget_ns : 1);
     vm->instr_left = -1;
     vm->timed_out = 0;
-    lua_sethook(co, deadline_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    set_hook(co, HOOK_EVERY);
     int rc = lua_resume(co, vm->L, nargs, nres);
     int why = vm->timed_out;
     vm->deadline = 0;
     vm->timed_out = 0;
     vm->co = outer;
-    if (rc == LUA_OK) { lua_sethook(co, NULL, 0, 0); return RK_VM_DONE; }
+    if (rc == LUA_OK) { set_hook(co, 0); return RK_VM_DONE; }
     if (rc == LUA_YIELD) {
-        lua_sethook(co, NULL, 0, 0);
+        set_hook(co, 0);
         if (vm->awaited) { lua_pop(co, *nres); return RK_VM_WAITING; }
         snprintf(err, errlen, "a handler may not yield (coroutine.yield outside a coroutine of its own)");
         return RK_VM_ERROR;

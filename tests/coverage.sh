@@ -8,20 +8,24 @@ COV=build/cov
 rm -rf "$COV"
 mkdir -p "$COV"
 make --no-print-directory all >/dev/null
-make --no-print-directory BUILD="$COV" CFLAGS="-O0 -g --coverage" \
+make --no-print-directory BUILD="$COV" CFLAGS="-O0 -g --coverage -DRK_LUA_COVERAGE" \
     $(for t in $(sed -n 's/^TESTS *:= *//p' Makefile); do echo "$COV/$t.t"; done) "$COV/riskd" "$COV/riskd.so" >/dev/null
 for t in "$COV"/test_*.t; do "$t" >/dev/null 2>&1 || echo "coverage: $t failed" >&2; done
+# Lua lines run by the coverage build of riskd (the e2e suites) count too.
+hits="$(pwd)/$COV/lua.hits"
+rm -f "$hits"
+export RISKD_LUA_COVERAGE="$hits"
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_server.py >/dev/null 2>&1 || echo "coverage: e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_story.py >/dev/null 2>&1 || echo "coverage: story e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_dashboard.py >/dev/null 2>&1 || echo "coverage: dashboard e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_user_cli.py >/dev/null 2>&1 || echo "coverage: user CLI e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_iforest_cli.py >/dev/null 2>&1 || echo "coverage: CLI e2e failed" >&2
+RISKD_BIN="$COV/riskd" python3 tests/e2e/test_auth.py >/dev/null 2>&1 || echo "coverage: auth e2e failed" >&2
+RISKD_BIN="$COV/riskd" python3 tests/e2e/test_hostile.py >/dev/null 2>&1 || echo "coverage: hostile-input e2e failed" >&2
+RISKD_BIN="$COV/riskd" python3 tests/e2e/test_batch.py >/dev/null 2>&1 || echo "coverage: batch e2e failed" >&2
 RISKD_SO_DIR="$COV" /usr/bin/python3 tests/e2e/test_store_mongo_wire.py >/dev/null 2>&1 || echo "coverage: MongoDB wire tests failed" >&2
 RISKD_SO_DIR="$COV" lua5.4 /usr/bin/busted >/dev/null 2>&1 || echo "coverage: busted failed" >&2
 echo "== C (engine/)"
 gcovr -r . --filter 'engine/' --object-directory "$COV" "$COV" 2>/dev/null | tail -n +5
-hits="$COV/lua.hits"
-rm -f "$hits"
-RISKD_LUA_COVERAGE="$hits" lua5.4 /usr/bin/busted >/dev/null 2>&1 || echo "coverage: busted failed" >&2
 echo "== Lua (scripts/, rules/)"
 lua5.4 tests/luacov.lua "$hits" scripts rules

@@ -54,7 +54,10 @@ local function code_lines(path)
     return lines
 end
 
-local function normalise(path) return (path:gsub("^%./", "")) end
+-- Paths as the report lists them: relative to here (the server names its
+-- chunks with the scripts folder it was given, often absolute).
+local cwd = (os.getenv("PWD") or ""):gsub("[%^%$%(%)%%%.%[%]%*%+%-%?]", "%%%0")
+local function normalise(path) return (path:gsub("^%./", ""):gsub("^" .. cwd .. "/", "")) end
 
 if arg and arg[0] and arg[0]:match("luacov%.lua$") then
     local hits = {}
