@@ -3,7 +3,7 @@
  *   local auth = require("riskd.auth")
  *   auth.policy(user, pw)          --> true | nil, msg, "weak_password"
  *   auth.hash(pw)                  --> "$argon2id$..." | nil, msg, "hash_failed"
- *   auth.verify_password(hash, pw) --> true | false
+ *   auth.verify_password(hash, pw) --> true | false (| nil, msg, "timeout" in a server, when the pool is saturated)
  *   auth.issue(user, role [, { ttl = s, pwv = version, secret = s }])
  *                                  --> token, { sub, role, jti, pwv, iat, exp } | nil, msg, "no_secret"
  *   auth.verify(token [, secret])  --> { sub, role, jti, pwv, iat, exp } | nil, msg, "invalid_token"
@@ -110,9 +110,10 @@ static int pw_k(lua_State *L, int status, lua_KContext ctx)
     (void)status;
     pwtask_t *p = (pwtask_t *)ctx;
     if (!lua_toboolean(L, -1)) {
-        /* Timed out: the task is released when it comes back. */
-        if (p->verify) { lua_pushboolean(L, 0); return 1; }
-        return fail(L, "password hashing did not finish in time", "hash_failed");
+        /* Timed out: the task is released when it comes back. A verify
+         * that did not run is neither true nor false. */
+        return fail(L, p->verify ? "the password check did not finish in time" : "password hashing did not finish in time",
+                    p->verify ? "timeout" : "hash_failed");
     }
     int verify = p->verify, ok = p->ok, rc = p->base.rc;
     char out[RK_PASSWORD_HASH_MAX], err[256];

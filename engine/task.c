@@ -99,10 +99,13 @@ rk_mailbox_t *rk_mailbox_new(struct event_base *base, rk_mailbox_fn fn, void *ar
 
 void rk_mailbox_post(rk_mailbox_t *m, rk_task_t *t)
 {
+    /* Read before the push: once the task is in, its owner may take it and,
+     * if it was the last, free a base-less mailbox (found by ASan). */
+    struct event *ev = m->ev;
     rk_queue_push(&m->q, t);
     /* Activating an already active event is a no-op: one wake-up drains
      * every task posted before it runs. */
-    if (m->ev) event_active(m->ev, EV_READ, 0);
+    if (ev) event_active(ev, EV_READ, 0);
 }
 
 rk_task_t *rk_mailbox_wait(rk_mailbox_t *m)

@@ -47,7 +47,10 @@ rk_mailbox_t *rk_mailbox_new(struct event_base *base, rk_mailbox_fn fn, void *ar
 void rk_mailbox_post(rk_mailbox_t *m, rk_task_t *t);   /* any thread */
 /* Blocks until a task is posted, takes and returns it (base NULL only). */
 rk_task_t *rk_mailbox_wait(rk_mailbox_t *m);
-/* Runs fn for what is still in the box (at shutdown), then frees it. */
+/* Runs fn for what is still in the box (at shutdown), then frees it. A box
+ * with a base must outlive every thread that may post to it (the server
+ * stops its writer and pool first); a base-less one may be freed once its
+ * owner has taken every task it expects. */
 void rk_mailbox_free(rk_mailbox_t *m);
 
 /* ---- queue: tasks waiting for a thread (the pool's and the writer's) ---- */

@@ -168,9 +168,12 @@ function M.login(req)
     if not d then return response.unavailable() end
     local u, err, code = d:user(b.username)
     if not u and code ~= "not_found" then return response.unavailable(err) end
-    local ok
+    local ok, verr
     if u and u.password_hash then
-        ok = auth.verify_password(u.password_hash, b.password)
+        ok, verr = auth.verify_password(u.password_hash, b.password)
+        -- The check itself did not finish (the pool was saturated past the
+        -- request's time): not a wrong password, and not counted as one.
+        if ok == nil then return response.error(503, "auth_unavailable", verr) end
     else
         burn_verify(b.password)
         ok = false
