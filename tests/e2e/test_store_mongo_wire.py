@@ -22,8 +22,11 @@ class Mock:
 
     def __init__(self):
         self.server = MockupDB(auto_ismaster=True, max_wire_version=13, min_wire_version=0)
+        # 127.0.0.1, not MockupDB's "localhost": a minimal container may have
+        # no /etc/hosts to resolve it (found in a debootstrap minbase root).
+        self.server._address = ("127.0.0.1", 0)
         self.port = self.server.run()
-        addr = "localhost:%d" % self.port
+        addr = "127.0.0.1:%d" % self.port
         self.server.cancel_responder(self.server._autoresponders[0]) if self.server._autoresponders else None
         hello = {"ismaster": True, "isWritablePrimary": True, "secondary": False, "setName": "rs", "hosts": [addr],
                  "me": addr, "primary": addr, "maxWireVersion": 13, "minWireVersion": 0,
