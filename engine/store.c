@@ -5,6 +5,7 @@
 #include "store_impl.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,12 @@ void rk_profile_values(const rk_event_t *e, const char *vals[RK_PK_COUNT], char 
     vals[RK_PK_UA] = e->user_agent;
     vals[RK_PK_ASN] = e->asn;
     for (int k = 0; k < RK_PK_COUNT; k++) if (vals[k] && !*vals[k]) vals[k] = NULL;
+}
+
+void rk_profile_reset(rk_profile_t *p)
+{
+    memset(p, 0, offsetof(rk_profile_t, items));
+    memset(p->nitems, 0, sizeof p->nitems);
 }
 
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e)

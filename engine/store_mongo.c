@@ -748,7 +748,7 @@ static int mg_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, c
     int rc = find_one(&o, f, &d, err, errlen);
     bson_destroy(f);
     op_end(&o);
-    memset(p, 0, sizeof *p);
+    rk_profile_reset(p);
     if (rc == RK_STORE_NOT_FOUND) snprintf(err, errlen, "no profile for '%s'", user_id);
     if (rc) return rc;
     snprintf(p->user_id, sizeof p->user_id, "%s", user_id);

@@ -624,7 +624,7 @@ static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err
     sqlite3_stmt *st = stmt(q, S_PROFILE_GET);
     bind_text(st, 1, user_id);
     int rc = sqlite3_step(st);
-    memset(p, 0, sizeof *p);
+    rk_profile_reset(p);
     snprintf(p->user_id, sizeof p->user_id, "%s", user_id);
     if (rc == SQLITE_ROW) {
         int bad = rk_profile_decode(p, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
