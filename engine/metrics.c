@@ -32,11 +32,19 @@ typedef struct {
     atomic_size_t lua_memory;
 } slot_t;
 
+typedef struct {
+    char name[64];
+    atomic_ullong hits, errors;
+} rule_ctr_t;
+
 struct rk_metrics {
     int nworkers;
     slot_t *slots;
     atomic_ullong counters[RK_M_COUNTER_COUNT];
     atomic_ullong generation;
+    pthread_mutex_t rules_mu;          /* guards adding rules; counting is lock-free */
+    rule_ctr_t rules[RK_METRICS_MAX_RULES];
+    atomic_int nrules;
 };
 
 rk_metrics_t *rk_metrics_new(int nworkers)
@@ -47,6 +55,7 @@ rk_metrics_t *rk_metrics_new(int nworkers)
     if (!m->slots) { free(m); return NULL; }
     m->nworkers = nworkers;
     for (int i = 0; i < nworkers; i++) pthread_mutex_init(&m->slots[i].mu, NULL);
+    pthread_mutex_init(&m->rules_mu, NULL);
     return m;
 }
 
@@ -54,8 +63,38 @@ void rk_metrics_free(rk_metrics_t *m)
 {
     if (!m) return;
     for (int i = 0; i < m->nworkers; i++) pthread_mutex_destroy(&m->slots[i].mu);
+    pthread_mutex_destroy(&m->rules_mu);
     free(m->slots);
     free(m);
+}
+
+int rk_metrics_rule_index(rk_metrics_t *m, const char *name)
+{
+    pthread_mutex_lock(&m->rules_mu);
+    int n = atomic_load(&m->nrules), idx = -1;
+    for (int i = 0; i < n && idx < 0; i++) if (strcmp(m->rules[i].name, name) == 0) idx = i;
+    if (idx < 0 && n < RK_METRICS_MAX_RULES) {
+        snprintf(m->rules[n].name, sizeof m->rules[n].name, "%s", name);
+        atomic_store(&m->nrules, n + 1);
+        idx = n;
+    }
+    pthread_mutex_unlock(&m->rules_mu);
+    return idx;
+}
+
+void rk_metrics_rule_count(rk_metrics_t *m, int index, int hit, int error)
+{
+    if (index < 0 || index >= RK_METRICS_MAX_RULES) return;
+    if (hit) atomic_fetch_add(&m->rules[index].hits, 1);
+    if (error) atomic_fetch_add(&m->rules[index].errors, 1);
+}
+
+void rk_metrics_rule_get(rk_metrics_t *m, int index, unsigned long long *hits, unsigned long long *errors)
+{
+    *hits = *errors = 0;
+    if (index < 0 || index >= atomic_load(&m->nrules)) return;
+    *hits = atomic_load(&m->rules[index].hits);
+    *errors = atomic_load(&m->rules[index].errors);
 }
 
 static route_t *route_slot(slot_t *s, const char *name)
@@ -220,6 +259,21 @@ char *rk_metrics_render(rk_metrics_t *m, size_t *len)
     for (int c = 0; c < RK_M_COUNTER_COUNT; c++)
         outf(&o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[c].name, counters[c].help,
              counters[c].name, counters[c].name, rk_metrics_get(m, (rk_metric_counter)c));
+    int nr = atomic_load(&m->nrules);
+    outf(&o, "# HELP riskd_rule_hits_total Attempts on which a risk rule fired, by rule.\n"
+             "# TYPE riskd_rule_hits_total counter\n");
+    for (int i = 0; i < nr; i++) {
+        outf(&o, "riskd_rule_hits_total{rule=\"");
+        label(&o, m->rules[i].name);
+        outf(&o, "\"} %llu\n", (unsigned long long)atomic_load(&m->rules[i].hits));
+    }
+    outf(&o, "# HELP riskd_rule_failures_total Attempts on which a risk rule failed or was stopped, by rule.\n"
+             "# TYPE riskd_rule_failures_total counter\n");
+    for (int i = 0; i < nr; i++) {
+        outf(&o, "riskd_rule_failures_total{rule=\"");
+        label(&o, m->rules[i].name);
+        outf(&o, "\"} %llu\n", (unsigned long long)atomic_load(&m->rules[i].errors));
+    }
     outf(&o, "# HELP riskd_script_generation Generation of the script set being served.\n"
              "# TYPE riskd_script_generation gauge\nriskd_script_generation %llu\n",
          (unsigned long long)atomic_load(&m->generation));

@@ -32,6 +32,15 @@ unsigned long long rk_metrics_get(const rk_metrics_t *m, rk_metric_counter c);
 void rk_metrics_set_lua_memory(rk_metrics_t *m, int worker, size_t bytes);
 void rk_metrics_set_generation(rk_metrics_t *m, unsigned long long gen);
 
+/* Per-rule counters shared by every worker (a rule's hits and errors are
+ * the server's, not one worker's). A rule gets its index once, when a state
+ * loads it (the same name keeps its counters across reloads); counting is
+ * then one atomic add. -1 when the table is full (RK_METRICS_MAX_RULES). */
+#define RK_METRICS_MAX_RULES 128
+int rk_metrics_rule_index(rk_metrics_t *m, const char *name);
+void rk_metrics_rule_count(rk_metrics_t *m, int index, int hit, int error);
+void rk_metrics_rule_get(rk_metrics_t *m, int index, unsigned long long *hits, unsigned long long *errors);
+
 /* Renders every metric; returns a malloc'd NUL-terminated string. */
 char *rk_metrics_render(rk_metrics_t *m, size_t *len);
 

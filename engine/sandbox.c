@@ -134,11 +134,19 @@ int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, siz
         lua_pushboolean(L, 1);
         lua_setfield(L, list + 1, lua_tostring(L, -2));   /* names[name] = true */
         lua_pop(L, 1);                       /* name */
-        /* Per-rule counters live beside the rule, in its table. */
+        /* Per-rule counters live beside the rule, in its table; in a server
+         * they are the server's (metrics.h), found by the index kept here. */
         lua_pushinteger(L, 0);
         lua_setfield(L, -2, "_hits");
         lua_pushinteger(L, 0);
         lua_setfield(L, -2, "_errors");
+        const rk_vm_host_t *host = rk_vm_host(L);
+        if (host && host->metrics) {
+            lua_getfield(L, -1, "name");
+            lua_pushinteger(L, rk_metrics_rule_index(host->metrics, lua_tostring(L, -1)));
+            lua_setfield(L, -3, "_ctr");
+            lua_pop(L, 1);
+        }
         lua_pushstring(L, f->path);
         lua_setfield(L, -2, "_file");
         lua_rawseti(L, list, ++n);
@@ -150,11 +158,20 @@ int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, siz
 /* rules.evaluate(ctx) --> results, errors
  *   results: { {name, score, reason}, ... } for the rules that fired (score > 0)
  *   errors:  { {rule, error}, ... } for the rules that failed or were stopped */
+/* The rule at index 5 fired (hit) or failed: the server's counter. */
+static void rule_count(lua_State *L, const rk_vm_host_t *host, int hit)
+{
+    lua_getfield(L, 5, "_ctr");
+    if (lua_isinteger(L, -1)) rk_metrics_rule_count(host->metrics, (int)lua_tointeger(L, -1), hit, !hit);
+    lua_pop(L, 1);
+}
+
 static int l_evaluate(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     rk_vm_t *vm = rk_vm_of(L);
     if (!vm) return luaL_error(L, "rules run inside riskd only");
+    const rk_vm_host_t *host = rk_vm_host(L);   /* once per call: a registry read */
     lua_settop(L, 1);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &RULES_KEY);   /* 2 */
     lua_newtable(L);                                 /* 3: results */
@@ -191,9 +208,11 @@ static int l_evaluate(lua_State *L)
             lua_pop(L, 1);
             lua_pushstring(L, what ? what : bad ? bad : err);
             lua_setfield(L, 5, "_last_error");
-            lua_pop(L, 1);
-            const rk_vm_host_t *host = rk_vm_host(L);
-            if (host) rk_metrics_inc(host->metrics, RK_M_RULE_ERRORS);
+            if (host && host->metrics) {
+                rk_metrics_inc(host->metrics, RK_M_RULE_ERRORS);
+                rule_count(L, host, 0);
+            }
+            lua_settop(L, 4);   /* the rule */
             continue;
         }
         double score = lua_isnil(L, 6) ? 0 : lua_tonumber(L, 6);
@@ -211,13 +230,16 @@ static int l_evaluate(lua_State *L)
             lua_pushinteger(L, lua_tointeger(L, -1) + 1);
             lua_setfield(L, 5, "_hits");
             lua_pop(L, 1);
+            if (host && host->metrics) rule_count(L, host, 1);
         }
         lua_settop(L, 4);
     }
     return 2;
 }
 
-/* rules.list() --> { {name, description, file, hits, errors, last_error}, ... } */
+/* rules.list() --> { {name, description, file, hits, errors, last_error}, ... }
+ * hits and errors are the server's (every worker's) in a server; last_error
+ * is this worker's last. */
 static int l_list(lua_State *L)
 {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &RULES_KEY);
@@ -232,6 +254,18 @@ static int l_list(lua_State *L)
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
             lua_getfield(L, -2, fields[k][0]);
             lua_setfield(L, -2, fields[k][1]);
+        }
+        const rk_vm_host_t *host = rk_vm_host(L);
+        if (host && host->metrics) {
+            if (lua_getfield(L, -2, "_ctr") == LUA_TNUMBER) {   /* [rule, entry, ctr] */
+                unsigned long long hits, errors;
+                rk_metrics_rule_get(host->metrics, (int)lua_tointeger(L, -1), &hits, &errors);
+                lua_pushinteger(L, (lua_Integer)hits);
+                lua_setfield(L, -3, "hits");
+                lua_pushinteger(L, (lua_Integer)errors);
+                lua_setfield(L, -3, "errors");
+            }
+            lua_pop(L, 1);
         }
         lua_rawseti(L, -3, i);
         lua_pop(L, 1);

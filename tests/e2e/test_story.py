@@ -293,7 +293,15 @@ def main():
             c.close()
             n = [int(l.split()[-1]) for l in text.splitlines() if l.startswith("riskd_rule_errors_total ")]
             assert n and n[0] >= 20, n   # the looping rule, stopped on every attempt
-        check("stopped rules are counted in /metrics", rule_metrics)
+            per_rule = {l.split('"')[1]: int(l.split()[-1]) for l in text.splitlines()
+                        if l.startswith("riskd_rule_failures_total{")}
+            hits = {l.split('"')[1]: int(l.split()[-1]) for l in text.splitlines() if l.startswith("riskd_rule_hits_total{")}
+            # counted for the whole server (two workers), the same in /api/admin/rules
+            s, doc = srv.call("GET", "/api/admin/rules")
+            names = {r["name"]: r for r in doc["rules"]}
+            assert per_rule["loops"] == n[0] == names["loops"]["errors"], (per_rule, n, names["loops"])
+            assert hits["impossible_travel"] >= 1 and hits["impossible_travel"] == names["impossible_travel"]["hits"], hits
+        check("rule hits and failures are counted for the whole server, in /metrics and /api/admin/rules", rule_metrics)
 
         def rules_hot_reload():
             path = os.path.join(srv.rules, "new_device.lua")
