@@ -86,12 +86,46 @@ static void concurrent_workers_lose_nothing(void **st)
     rk_metrics_free(m);
 }
 
+/* Rule counters: one index per name (kept across reloads), counted from
+ * any thread, rendered by rule; a full table gives -1 and counts nothing. */
+static void rule_counters(void **st)
+{
+    (void)st;
+    rk_metrics_t *m = rk_metrics_new(2);
+    int a = rk_metrics_rule_index(m, "brute_force"), b = rk_metrics_rule_index(m, "new \"device\"");
+    assert_int_equal(rk_metrics_rule_index(m, "brute_force"), a);   /* same name, same counters */
+    assert_int_not_equal(a, b);
+    rk_metrics_rule_count(m, a, 1, 0);
+    rk_metrics_rule_count(m, a, 1, 0);
+    rk_metrics_rule_count(m, b, 0, 1);
+    rk_metrics_rule_count(m, -1, 1, 1);   /* no index: ignored */
+    unsigned long long hits, errors;
+    rk_metrics_rule_get(m, a, &hits, &errors);
+    assert_true(hits == 2 && errors == 0);
+    rk_metrics_rule_get(m, b, &hits, &errors);
+    assert_true(hits == 0 && errors == 1);
+    size_t len;
+    char *text = rk_metrics_render(m, &len);
+    assert_non_null(strstr(text, "riskd_rule_hits_total{rule=\"brute_force\"} 2\n"));
+    assert_non_null(strstr(text, "riskd_rule_failures_total{rule=\"new \\\"device\\\"\"} 1\n"));
+    free(text);
+    char name[32];
+    int last = 0;
+    for (int i = 0; i < RK_METRICS_MAX_RULES + 5; i++) {
+        snprintf(name, sizeof name, "rule%d", i);
+        last = rk_metrics_rule_index(m, name);
+    }
+    assert_int_equal(last, -1);
+    rk_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(renders_requests_by_route_and_status),
         cmocka_unit_test(too_many_routes_fold_into_other),
         cmocka_unit_test(concurrent_workers_lose_nothing),
+        cmocka_unit_test(rule_counters),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
 }
