@@ -283,7 +283,10 @@ static int suspend(reqctx_t *c)
     rk_worker_t *w = c->w;
     rk_vm_queue q;
     rk_task_t *t = rk_vm_awaited(c->vm, &q);
-    if (!c->timer && !(c->timer = evtimer_new(w->base, on_wait_timeout, c))) return -1;
+    if (!c->timer && !(c->timer = evtimer_new(w->base, on_wait_timeout, c))) {
+        t->release(t);   /* never sent: ours to free */
+        return -1;
+    }
     t->owner = c;
     t->reply_to = w->mailbox;
     c->waiting = t;
