@@ -530,8 +530,13 @@ int rk_iforest_score(const rk_iforest_t *m, const double *X, size_t n, double *o
  *    condition S meets.
  * 2. Only the k features on which some fork happened matter (k <= d <= 16);
  *    the total path length H(S) = sum_t h_t(S) is tabulated over all 2^k
- *    subsets by adding each leaf's length to the subsets meeting its
- *    condition (leaves with no condition are a constant).
+ *    subsets (leaves with no condition are a constant). A leaf (A, C, h)
+ *    counts for S when A is in S and C misses it; by inclusion-exclusion
+ *    [C misses S] = sum over T in C of (-1)^|T| [T in S], so each leaf adds
+ *    +-h at the 2^|C| sets A+T, and one subset-sum (zeta) transform, k 2^(k-1)
+ *    additions, turns those into H. Adding each leaf to every subset that
+ *    meets its condition directly cost 2^(k-|A|-|C|) per leaf: several times
+ *    more with fifteen features.
  * 3. g_b(S) = 2^(-H(S) / (trees c(psi))), and the Shapley sum runs over the
  *    2^k table with k 2^(k-1) differences.
  *
@@ -620,17 +625,23 @@ int rk_iforest_explain(const rk_iforest_t *m, const double *x, double *phi, char
         int pos[32], feat[32], k = 0;
         for (int j = 0; j < d; j++) if (ts.used & (1u << j)) { pos[j] = k; feat[k++] = j; }
         uint32_t full = (k == 32) ? 0xffffffffu : ((1u << k) - 1);
+        if (k > d) goto oom;   /* cannot happen: k counts features among d */
         memset(H, 0, ((size_t)1 << k) * sizeof *H);
         for (size_t i = 0; i < ts.n; i++) {
             uint32_t in = compress(ts.t[i].in, pos, d), out = compress(ts.t[i].out, pos, d);
-            uint32_t free_bits = full & ~in & ~out;
-            /* every S = in | sub with sub a subset of free_bits */
-            uint32_t sub = free_bits;
+            /* +-h at in | T for every T within out, the sign (-1)^|T| */
+            uint32_t sub = out;
             for (;;) {
-                H[in | sub] += ts.t[i].h;
+                H[in | sub] += (__builtin_popcount(sub) & 1) ? -ts.t[i].h : ts.t[i].h;
                 if (sub == 0) break;
-                sub = (sub - 1) & free_bits;
+                sub = (sub - 1) & out;
             }
+        }
+        /* subset sums: H(S) = sum over U in S of the values placed at U */
+        for (int jj = 0; jj < k; jj++) {
+            uint32_t bit = 1u << jj;
+            for (uint32_t s = 0; s <= full; s++)
+                if (s & bit) H[s] += H[s ^ bit];
         }
         /* g(S) in place of H(S) */
         for (uint32_t s = 0; s <= full; s++) H[s] = exp2(-(H[s] + ts.constant) * scale);
