@@ -158,9 +158,17 @@ int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, siz
 /* rules.evaluate(ctx) --> results, errors
  *   results: { {name, score, reason}, ... } for the rules that fired (score > 0)
  *   errors:  { {rule, error}, ... } for the rules that failed or were stopped */
-/* The rule at index 5 fired (hit) or failed: the server's counter. */
+/* The rule at index 5 fired (hit) or failed: its count in this state and,
+ * in a server, the server's. */
 static void rule_count(lua_State *L, const rk_vm_host_t *host, int hit)
 {
+    const char *field = hit ? "_hits" : "_errors";
+    lua_getfield(L, 5, field);
+    lua_pushinteger(L, lua_tointeger(L, -1) + 1);
+    lua_setfield(L, 5, field);
+    lua_pop(L, 1);
+    if (!host || !host->metrics) return;
+    if (!hit) rk_metrics_inc(host->metrics, RK_M_RULE_ERRORS);
     lua_getfield(L, 5, "_ctr");
     if (lua_isinteger(L, -1)) rk_metrics_rule_count(host->metrics, (int)lua_tointeger(L, -1), hit, !hit);
     lua_pop(L, 1);
@@ -202,16 +210,9 @@ static int l_evaluate(lua_State *L)
             lua_pushstring(L, what ? what : bad ? bad : err);
             lua_setfield(L, -2, "error");
             lua_rawseti(L, 4, ++nerr);
-            lua_getfield(L, 5, "_errors");
-            lua_pushinteger(L, lua_tointeger(L, -1) + 1);
-            lua_setfield(L, 5, "_errors");
-            lua_pop(L, 1);
             lua_pushstring(L, what ? what : bad ? bad : err);
             lua_setfield(L, 5, "_last_error");
-            if (host && host->metrics) {
-                rk_metrics_inc(host->metrics, RK_M_RULE_ERRORS);
-                rule_count(L, host, 0);
-            }
+            rule_count(L, host, 0);
             lua_settop(L, 4);   /* the rule */
             continue;
         }
@@ -226,11 +227,7 @@ static int l_evaluate(lua_State *L)
             lua_pushvalue(L, 7);
             lua_setfield(L, -2, "reason");
             lua_rawseti(L, 3, ++nres);
-            lua_getfield(L, 5, "_hits");
-            lua_pushinteger(L, lua_tointeger(L, -1) + 1);
-            lua_setfield(L, 5, "_hits");
-            lua_pop(L, 1);
-            if (host && host->metrics) rule_count(L, host, 1);
+            rule_count(L, host, 1);
         }
         lua_settop(L, 4);
     }
