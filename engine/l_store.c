@@ -487,15 +487,9 @@ static int db_record(lua_State *L)
     rk_event_t e;
     read_event(L, 2, &e);   /* pushes the JSON */
     if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
-        rk_event_t *copy = rk_event_dup(&e);
-        if (!copy) return luaL_error(L, "not enough memory");
-        wtask_t *w = calloc(1, sizeof *w);
-        if (!w) { free(copy); return luaL_error(L, "not enough memory"); }
-        w->op = OP_RECORD;
+        wtask_t *w = wtask_new(L, OP_RECORD, 0);
+        if (!(w->ev = rk_event_dup(&e))) { free(w); return luaL_error(L, "not enough memory"); }
         w->profile = profile;
-        w->ev = copy;
-        w->base.run = wtask_run;
-        w->base.release = wtask_release;
         return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
     }
     char err[512];

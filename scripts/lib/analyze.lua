@@ -118,6 +118,19 @@ end
 
 local ACTION_RANK = { allow = 1, challenge = 2, block = 3 }
 
+-- Stage timers for opts.timing; the server's requests get the no-op and
+-- allocate no closure.
+local function no_lap() end
+local function timer(timing)
+    local clock = os.clock
+    local t = clock()
+    return function(stage)
+        local now = clock()
+        timing[stage] = (timing[stage] or 0) + now - t
+        t = now
+    end
+end
+
 -- deps: { store (or nil), model (or nil), geo (or nil), rules, features, config, format_time }
 -- opts (optional): { keep_row = true } adds the model's input row as .row
 -- (training collects them); { explain = true } adds the model's exact
@@ -128,15 +141,7 @@ function M.analyze(a, deps, opts)
     local cfg = deps.config
     local degraded = false
     -- opts.timing (a table): CPU seconds added up per stage, for riskd score.
-    local timing = opts and opts.timing
-    local clock = timing and os.clock
-    local t = clock and clock()
-    local function lap(stage)
-        if not timing then return end
-        local now = clock()
-        timing[stage] = (timing[stage] or 0) + now - t
-        t = now
-    end
+    local lap = opts and opts.timing and timer(opts.timing) or no_lap
     if deps.geo then enrich(a, deps.geo) end
     local profile, recent = nil, { failures = 0, ip_users = 0 }
     if deps.store then
