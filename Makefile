@@ -2,7 +2,7 @@
 # Debian 12 machine needs (as root): both install missing packages first.
 
 CC      ?= cc
-PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0 libmaxminddb jansson
+PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto
 BUILD   := build
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -largon2 -ljwt
@@ -13,9 +13,9 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo store_writer task features geo password jwt json_check models
-LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models
-SERVER  := http server cmd_iforest cmd_run cmd_user
+CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo store_writer task features geo password jwt json_check models ipset pwindex intel
+LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel
+SERVER  := http server cmd_iforest cmd_run cmd_user cmd_intel
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
@@ -52,7 +52,7 @@ $(BUILD)/riskd: $(BIN_OBJ) | $(BUILD)
 # The Lua module for busted: the same objects; Lua's own symbols come from
 # the interpreter that loads it.
 $(BUILD)/riskd.so: $(MOD_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3 libmongoc-1.0 libmaxminddb jansson) -largon2 -ljwt -lm
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto) -largon2 -ljwt -lm
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "features.h"
 #include "geo.h"
+#include "intel.h"
 #include "iforest.h"
 #include "log.h"
 #include "models.h"
@@ -40,6 +41,7 @@ static int run_lua(int argc, char **argv, const char *module)
     rk_iforest_t *model = NULL;
     rk_store_t *store = NULL;
     rk_geo_t *geo = NULL;
+    rk_intel_t *intel = NULL;
     rk_vm_t *vm = NULL;
     if (rk_config_load(&cfg, 0, NULL, 0, err, sizeof err) < 0) { fprintf(stderr, "riskd %s: %s\n", cmd, err); return 2; }
     if (!(scripts = rk_scripts_load(cfg.scripts, err, sizeof err))) goto fail;
@@ -56,7 +58,8 @@ static int run_lua(int argc, char **argv, const char *module)
     if (!module && !(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;
     err[0] = '\0';
     if (!(geo = rk_geo_open(cfg.geoip_db, cfg.asn_db, err, sizeof err)) && err[0]) goto fail;
-    rk_vm_host_t host = { NULL, 0, &cfg, store, geo, NULL, NULL };   /* batch: writes and hashes run inline */
+    if (!(intel = rk_intel_open(cfg.intel))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    rk_vm_host_t host = { NULL, 0, &cfg, store, geo, NULL, NULL, intel };   /* batch: writes and hashes run inline */
     rk_vm_opts_t o = { scripts, 0, 5000, &host, "lib.dispatch", rules, 1, model };
     if (!(vm = rk_vm_new(&o, err, sizeof err))) goto fail;
 
@@ -88,6 +91,7 @@ done:
     rk_vm_free(vm);
     rk_store_close(store);
     rk_geo_close(geo);
+    rk_intel_close(intel);
     rk_iforest_release(model);
     rk_scripts_release(rules);
     rk_scripts_release(scripts);

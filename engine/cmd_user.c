@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "password.h"
+#include "pwindex.h"
 #include "store.h"
 
 static int usage(void)
@@ -46,8 +47,23 @@ static int read_line(const char *prompt, char *buf, size_t cap)
     return 0;
 }
 
+/* A password seen in a breach is among the first an attacker tries: refused
+ * when the intel folder has a breached-password index. */
+static int not_breached(const char *intel_dir, const char *pw, char *err, size_t errlen)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/passwords.sha1.idx", intel_dir);
+    rk_pwindex_t *x = rk_pwindex_open(path, err, errlen);
+    if (!x) return 0;   /* no index (or an unusable one): nothing to check against */
+    uint32_t n = rk_pwindex_count_password(x, pw, strlen(pw));
+    rk_pwindex_close(x);
+    if (!n) return 0;
+    snprintf(err, errlen, "this password appears %u times in breached-password lists; choose another", n);
+    return -1;
+}
+
 /* The new password, checked against the policy, hashed into hash. */
-static int new_password(const char *user, char *hash, size_t cap)
+static int new_password(const char *user, const char *intel_dir, char *hash, size_t cap)
 {
     char pw[RK_PASSWORD_MAX + 2], again[RK_PASSWORD_MAX + 2], err[256];
     if (read_line("password: ", pw, sizeof pw) < 0) { fprintf(stderr, "riskd user: no password given\n"); return -1; }
@@ -57,7 +73,8 @@ static int new_password(const char *user, char *hash, size_t cap)
             return -1;
         }
     }
-    int rc = rk_password_policy(user, pw, err, sizeof err) == 0 ? rk_password_hash(pw, hash, cap, err, sizeof err) : -1;
+    int rc = rk_password_policy(user, pw, err, sizeof err) == 0 && not_breached(intel_dir, pw, err, sizeof err) == 0
+                 ? rk_password_hash(pw, hash, cap, err, sizeof err) : -1;
     memset(pw, 0, sizeof pw);
     memset(again, 0, sizeof again);
     if (rc < 0) { fprintf(stderr, "riskd user: %s\n", err); return -1; }
@@ -91,14 +108,14 @@ int rk_cmd_user(int argc, char **argv)
     int status = 1, rc;
     char hash[RK_PASSWORD_HASH_MAX];
     if (!strcmp(cmd, "add")) {
-        if (new_password(name, hash, sizeof hash) < 0) goto done;
+        if (new_password(name, cfg.intel, hash, sizeof hash) < 0) goto done;
         rk_user_t u = { .username = (char *)name, .email = (char *)email, .role = (char *)role, .password_hash = hash };
         rc = rk_store_user_create(s, &u, err, sizeof err);
         if (rc == RK_STORE_CONFLICT) { fprintf(stderr, "riskd user: '%s' already exists\n", name); goto done; }
         if (rc) { fprintf(stderr, "riskd user: %s\n", err); goto done; }
         printf("created %s (%s)\n", name, role);
     } else if (!strcmp(cmd, "passwd")) {
-        if (new_password(name, hash, sizeof hash) < 0) goto done;
+        if (new_password(name, cfg.intel, hash, sizeof hash) < 0) goto done;
         rc = rk_store_user_set_password(s, name, hash, err, sizeof err);
         if (rc) { fprintf(stderr, "riskd user: %s\n", err); goto done; }
         printf("password changed for %s\n", name);

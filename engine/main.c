@@ -6,6 +6,7 @@
 #include "cmd_iforest.h"
 #include "cmd_run.h"
 #include "cmd_user.h"
+#include "cmd_intel.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -49,6 +50,7 @@ static void usage(void)
         "  score      analyse a file of attempts through the full pipeline\n"
         "  retrain    train a model from the stored events; activate it unless it is worse\n"
         "  user       add, list, change the password of, or delete accounts\n"
+        "  intel      import breached passwords, check the intel folder\n"
         "  version    print the version\n",
         RK_VERSION);
 }
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "score")) return rk_cmd_script(argc, argv, "cli.score");
     if (!strcmp(argv[1], "retrain")) return rk_cmd_script(argc, argv, "cli.retrain");
     if (!strcmp(argv[1], "user")) return rk_cmd_user(argc, argv);
+    if (!strcmp(argv[1], "intel")) return rk_cmd_intel(argc, argv);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("riskd %s\n", RK_VERSION);
         return 0;

@@ -38,6 +38,7 @@
 #include "scripts.h"
 #include "features.h"
 #include "geo.h"
+#include "intel.h"
 #include "iforest.h"
 #include "store.h"
 #include "store_writer.h"
@@ -52,6 +53,8 @@
 #define TAG_SCRIPTS 1u
 #define TAG_RULES 2u
 #define TAG_MODELS 4u
+#define TAG_INTEL 8u
+#define INTEL_EVERY_S 600    /* automatic intel entries expire: reread that often anyway */
 #define PURGE_EVERY_S 60      /* retention runs this often... */
 #define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
 #define PURGE_BATCHES 40      /* ...and at most this many batches per run */
@@ -108,6 +111,8 @@ typedef struct rk_server {
     rk_writer_t *writer;            /* group commit of the workers' writes (SQLite), or NULL */
     rk_pool_t *pool;                /* password hashing off the event loops */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
+    rk_intel_t *intel;              /* the intel folder, shared by the workers */
+    struct event *intel_ev;         /* rereads it now and then: automatic entries expire */
     unsigned pending_tags;          /* trees changed since the last reload */
     int exit_code;
 } rk_server_t;
@@ -226,7 +231,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->trusted = &s->trusted;
     w->metrics = s->metrics;
     w->server = s;
-    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool };
+    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -390,7 +395,15 @@ static void on_debounce(evutil_socket_t fd, short what, void *arg)
     rk_server_t *s = arg;
     unsigned which = s->pending_tags;
     s->pending_tags = 0;
-    reload(s, which);
+    /* The intel folder is data, not code: it swaps on its own. */
+    if (which & TAG_INTEL) rk_intel_reload(s->intel);
+    if (which & ~TAG_INTEL) reload(s, which & ~TAG_INTEL);
+}
+
+static void on_intel_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_intel_reload(((rk_server_t *)arg)->intel);
 }
 
 static void on_watch(evutil_socket_t fd, short what, void *arg)
@@ -527,6 +540,9 @@ static int start_watching(rk_server_t *s, char *err, size_t errlen)
     if (stat(s->cfg->models, &st) == 0 && S_ISDIR(st.st_mode) &&
         rk_watch_add_tree(s->watch, s->cfg->models, TAG_MODELS, err, errlen) < 0)
         return -1;
+    if (stat(s->cfg->intel, &st) == 0 && S_ISDIR(st.st_mode) &&
+        rk_watch_add_tree(s->watch, s->cfg->intel, TAG_INTEL, err, errlen) < 0)
+        return -1;
     s->watch_ev = event_new(s->base, rk_watch_fd(s->watch), EV_READ | EV_PERSIST, on_watch, s);
     s->debounce_ev = evtimer_new(s->base, on_debounce, s);
     if (!s->watch_ev || !s->debounce_ev || event_add(s->watch_ev, NULL) < 0) {
@@ -549,9 +565,11 @@ static void server_free(rk_server_t *s)
     if (s->sigterm_ev) event_free(s->sigterm_ev);
     if (s->sigint_ev) event_free(s->sigint_ev);
     if (s->purge_ev) event_free(s->purge_ev);
+    if (s->intel_ev) event_free(s->intel_ev);
     rk_store_close(s->store);
     rk_geo_close(s->geo);
     rk_watch_free(s->watch);
+    rk_intel_close(s->intel);
     if (s->base) event_base_free(s->base);
     if (s->listen_fd >= 0) close(s->listen_fd);
     codeset_release(s->current);
@@ -601,6 +619,10 @@ int rk_server_run(const rk_config_t *cfg)
     err[0] = '\0';
     s.geo = rk_geo_open(cfg->geoip_db, cfg->asn_db, err, sizeof err);
     if (!s.geo && err[0]) goto fail;
+    if (!(s.intel = rk_intel_open(cfg->intel))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    struct timeval every = { INTEL_EVERY_S, 0 };
+    s.intel_ev = event_new(s.base, -1, EV_PERSIST, on_intel_timer, &s);
+    if (!s.intel_ev || event_add(s.intel_ev, &every) < 0) { snprintf(err, sizeof err, "cannot schedule intel reloads"); goto fail; }
     if (load_initial_code(&s, err, sizeof err) < 0) goto fail;
     if (open_listener(&s, err, sizeof err) < 0) goto fail;
     for (int i = 0; i < s.nworkers; i++)
@@ -630,6 +652,7 @@ int rk_server_run(const rk_config_t *cfg)
     rk_log_str(&e, "scripts", cfg->scripts);
     rk_log_str(&e, "store", rk_store_backend(s.store));
     rk_log_bool(&e, "enrichment", s.geo != NULL);
+    rk_log_str(&e, "intel", cfg->intel);
     rk_log_str(&e, "version", RK_VERSION);
     rk_log_end(&e);
 

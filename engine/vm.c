@@ -276,6 +276,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.features", luaopen_riskd_features },
         { "riskd.rules", luaopen_riskd_rules },
         { "riskd.geo", luaopen_riskd_geo },
+        { "riskd.intel", luaopen_riskd_intel },
         { "riskd.auth", luaopen_riskd_auth },
         { "riskd.json", luaopen_riskd_json },
         { "riskd.models", luaopen_riskd_models },

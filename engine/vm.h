@@ -32,6 +32,7 @@ typedef struct rk_vm_host {
     struct rk_geo *geo;           /* the server's IP databases, or NULL (enrichment off) */
     struct rk_writer *writer;     /* the server's store writer (group commit), or NULL: write directly */
     rk_pool_t *pool;              /* threads for slow calls (password hashing), or NULL: call directly */
+    struct rk_intel *intel;       /* the threat-intelligence folder, or NULL */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;
