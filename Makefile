@@ -19,7 +19,7 @@ SERVER  := http server cmd_iforest cmd_run cmd_user cmd_intel
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
-TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check
+TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check test_intel
 
 .PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz
 
