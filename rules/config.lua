@@ -27,7 +27,26 @@ return {
         impossible_travel = 75,
         brute_force = 30,      -- at the threshold, growing with each further failure
         stuffing = 45,         -- at the threshold, growing with each further account
+        breached_password = 40,        -- a success with a password from a breach corpus
+        breached_password_failed = 20, -- a failure with one (someone trying a list)
+        bot = 55,              -- a scripting tool's or headless browser's user agent
+        bot_mismatch = 20,     -- each contradiction between the headers and the user agent
     },
+    -- IP sets of the intel folder (file name without extension) and what
+    -- an address in them means. Sets that are absent never match.
+    intel_anonymous = {
+        tor_exits = { weight = 45, reason = "the address is a Tor exit node" },
+        proxies = { weight = 35, reason = "the address is an open or residential proxy" },
+        hosting = { weight = 25, reason = "the address is in a hosting or cloud network, not a home or office" },
+        vpn = { weight = 20, reason = "the address belongs to a VPN provider" },
+    },
+    intel_bad = {
+        confirmed_attacks = { weight = 70, reason = "the address was used in an attack an analyst confirmed" },
+        known_bad = { weight = 60, reason = "the address is on a block list of known attackers" },
+    },
+    -- an alert resolved as a real attack puts its addresses in the automatic
+    -- set confirmed_attacks for this long
+    confirmed_attack_days = 30,
     max_speed_kmh = 900,       -- faster than an airliner between two logins
     min_travel_km = 300,       -- closer than this is never "impossible travel" (geolocation noise)
     brute_force_failures = 5,  -- failed attempts of one user in an hour

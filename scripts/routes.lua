@@ -36,7 +36,10 @@ return {
     { "GET", "/api/dashboard/timeline", "dashboard.timeline", roles = STAFF },
     { "GET", "/api/dashboard/top-risks", "dashboard.top_risks", roles = STAFF },
 
+    { "GET", "/api/passwords/range/:prefix", "intel.range", roles = { "admin", "analyst", "service" } },
+
     { "GET", "/api/admin/rules", "admin.rules", roles = { "admin" } },
+    { "GET", "/api/admin/intel", "intel.status", roles = { "admin" } },
     { "GET", "/api/admin/models", "admin.models", roles = { "admin" } },
     { "PUT", "/api/admin/models/:id", "admin.activate", roles = { "admin" } },
     { "POST", "/api/admin/model/retrain", "admin.retrain", roles = { "admin" } },

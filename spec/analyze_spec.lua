@@ -10,6 +10,16 @@ local NOW = 1700000000000
 describe("analyze.validate", function()
     local function v(body) return analyze.validate(body, NOW, time.parse) end
 
+    it("keeps what the caller knows: a breached password, the headers with lower-case names", function()
+        local a = assert(v({ user_id = "u", ip_address = "192.0.2.1", password_breached = true,
+                             headers = { ["Accept-Language"] = "fr", ["User-Agent"] = "x" } }))
+        assert.is_true(a.password_breached)
+        assert.are.same({ ["accept-language"] = "fr", ["user-agent"] = "x" }, a.headers)
+        local many = {}
+        for i = 1, 65 do many["h" .. i] = "v" end
+        assert.is_nil((v({ user_id = "u", ip_address = "192.0.2.1", headers = many })))
+    end)
+
     it("fills defaults", function()
         local a = assert(v({ user_id = "u", ip_address = "192.0.2.1" }))
         assert.are.equal(NOW, a.ts)
@@ -26,6 +36,10 @@ describe("analyze.validate", function()
             { { user_id = "u", ip_address = "1.2.3.4", location = { latitude = 91, longitude = 0 } }, "location.latitude" },
             { { user_id = "u", ip_address = "1.2.3.4", location = { country = 3 } }, "location.country" },
             { { user_id = "u", ip_address = "1.2.3.4", device = { device_id = {} } }, "device.device_id" },
+            { { user_id = "u", ip_address = "1.2.3.4", password_breached = "yes" }, "password_breached" },
+            { { user_id = "u", ip_address = "1.2.3.4", headers = "Accept: */*" }, "headers" },
+            { { user_id = "u", ip_address = "1.2.3.4", headers = { "a", "b" } }, "headers" },
+            { { user_id = "u", ip_address = "1.2.3.4", headers = { accept = 3 } }, "headers" },
             { "not an object", "body" },
         }
         for _, c in ipairs(cases) do

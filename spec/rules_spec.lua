@@ -21,8 +21,23 @@ local function ctx(over)
     local f = { new_device = 0, new_country = 0, new_prefix = 0, hour_surprise = 0, distance_km = 0,
                 speed_kmh = 0, failures_1h = 0, ip_users_1h = 0 }
     for k, v in pairs(over.features or {}) do f[k] = v end
-    return { features = f, attempt = over.attempt or { ts = 1700000000000, country = "FR" },
-             anomaly = over.anomaly or { score = nil } }
+    return { features = f, attempt = over.attempt or { ts = 1700000000000, country = "FR", ip_address = "192.0.2.1" },
+             anomaly = over.anomaly or { score = nil }, intel = over.intel or require("lib.analyze").intel_view(nil) }
+end
+
+-- A real intel folder (riskd.intel over a temporary directory), seen by the
+-- rules through the same view the pipeline gives them.
+local function intel_folder(files)
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+    for name, text in pairs(files) do
+        local f = assert(io.open(dir .. "/" .. name, "w"))
+        f:write(text)
+        f:close()
+    end
+    local h = require("riskd.intel").open(dir)
+    return require("lib.analyze").intel_view(h), h, dir
 end
 
 describe("shipped rules", function()
@@ -122,5 +137,76 @@ describe("shipped rules", function()
                                                                                   hour_sin = -0.05, weekday = 0.01 } } }))
         assert.is_true(s > low)
         assert.matches("anomaly score 0.81 %(mostly speed kmh, new device, weekday%)", why)
+    end)
+
+    describe("threat intelligence", function()
+        local view, h, dir = intel_folder({
+            ["tor_exits.txt"] = "185.220.101.0/24\n",
+            ["hosting.netset"] = "203.0.113.0/24\n185.220.101.7\n",
+            ["known_bad.list"] = "198.51.100.0/24\n",
+            ["bot_agents.patterns"] = "python-requests\nheadlesschrome\n",
+        })
+        teardown(function() os.execute("rm -rf " .. dir) end)
+        local function at(ip, extra)
+            local a = { ts = 1700000000000, ip_address = ip, success = true }
+            for k, v in pairs(extra or {}) do a[k] = v end
+            return ctx({ attempt = a, intel = view })
+        end
+
+        it("anonymous networks: the heaviest set the address is in", function()
+            local r = rule("anonymous_network")
+            assert.are.same({ 45, "the address is a Tor exit node" }, { r.evaluate(at("185.220.101.7")) })
+            assert.are.same({ 25, "the address is in a hosting or cloud network, not a home or office" },
+                { r.evaluate(at("203.0.113.9")) })
+            assert.is_nil(r.evaluate(at("192.0.2.1")))
+            assert.is_nil(r.evaluate(at("2001:db8::1")))
+        end)
+
+        it("known bad addresses, operator lists and confirmed attacks", function()
+            local r = rule("known_bad_address")
+            assert.are.equal(60, (r.evaluate(at("198.51.100.20"))))
+            assert.is_nil(r.evaluate(at("192.0.2.77")))
+            assert.is_true(h:confirm("confirmed_attacks", "192.0.2.77", 3600))
+            local s, why = r.evaluate(at("192.0.2.77"))
+            assert.are.equal(70, s)
+            assert.are.equal("the address was used in an attack an analyst confirmed", why)
+            assert.is_nil(h:confirm("confirmed_attacks", "not an ip", 3600))
+        end)
+
+        it("breached passwords, as the caller reports them", function()
+            local r = rule("breached_password")
+            assert.is_nil(r.evaluate(at("192.0.2.1")))
+            assert.is_nil(r.evaluate(at("192.0.2.1", { password_breached = false })))
+            assert.are.equal(40, (r.evaluate(at("192.0.2.1", { password_breached = true }))))
+            local s, why = r.evaluate(at("192.0.2.1", { password_breached = true, success = false }))
+            assert.are.equal(20, s)
+            assert.matches("tried a password", why)
+        end)
+
+        it("bots: tool user agents, and headers that contradict the user agent", function()
+            local r = rule("bot_client")
+            local s, why = r.evaluate(at("192.0.2.1", { user_agent = "python-requests/2.31.0" }))
+            assert.are.equal(55, s)
+            assert.matches("python%-requests", why)
+            local chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+            local good = { ["sec-ch-ua"] = '"Chromium";v="120", "Google Chrome";v="120"', ["sec-ch-ua-platform"] = '"Windows"',
+                           ["sec-ch-ua-mobile"] = "?0", ["accept-language"] = "fr-FR,fr;q=0.9" }
+            assert.is_nil(r.evaluate(at("192.0.2.1", { user_agent = chrome, headers = good })))
+            assert.is_nil(r.evaluate(at("192.0.2.1", { user_agent = chrome })))   -- no headers: nothing to compare
+            local liar = { ["sec-ch-ua-platform"] = '"Linux"', ["sec-ch-ua-mobile"] = "?1",
+                           ["sec-ch-ua"] = '"HeadlessChrome";v="120"' }
+            s, why = r.evaluate(at("192.0.2.1", { user_agent = chrome, headers = liar }))
+            assert.are.equal(80, s)
+            assert.matches("headless", why)
+            assert.matches("windows but the client hints say linux", why)
+            assert.matches("reports itself mobile", why)
+            assert.matches("Accept%-Language", why)
+            s, why = r.evaluate(at("192.0.2.1", { user_agent = chrome, headers = { ["accept-language"] = "en" } }))
+            assert.are.equal(20, s)
+            assert.matches("no client hints", why)
+            s, why = r.evaluate(at("192.0.2.1", { user_agent = chrome, os = "iOS" }))
+            assert.are.equal("the device says ios but the user agent says windows", why)
+            assert.are.equal(20, (r.evaluate(at("192.0.2.1", { headers = {} }))))   -- headers but no user agent
+        end)
     end)
 end)

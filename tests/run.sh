@@ -55,6 +55,7 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
     suite "e2e iforest CLI" python3 tests/e2e/test_iforest_cli.py
     suite "e2e user CLI" python3 tests/e2e/test_user_cli.py
     suite "e2e auth API" python3 tests/e2e/test_auth.py
+    suite "e2e threat intelligence" python3 tests/e2e/test_intel.py
     suite "e2e hostile input" python3 tests/e2e/test_hostile.py
     suite "e2e batch commands (generate, train)" python3 tests/e2e/test_batch.py
     # Debian's python3, which has python3-mockupdb.

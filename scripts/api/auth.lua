@@ -245,6 +245,8 @@ function M.register(req)
     end
     local okp, perr = auth.policy(b.username, b.password)
     if not okp then return response.bad_request(perr, "weak_password") end
+    local breached = require("api.intel").breached(b.password)
+    if breached then return response.bad_request(breached, "breached_password") end
     local d = get_db()
     if not d then return response.unavailable() end
     local hash, herr = auth.hash(b.password)

@@ -150,7 +150,31 @@ function M.update_alert(req)
     local who = req.user and req.user.username or "anonymous"
     local ok, err = d:alert_set_status(a.id, b.status, who, b.note, now_ms())
     if not ok then return unavailable(err) end
-    return M.alert(req)
+    local confirmed = b.status == "resolved" and M.confirm_addresses(d, a) or nil
+    local s, out = M.alert(req)
+    if s == 200 and confirmed then out.confirmed_addresses = response.array(confirmed) end
+    return s, out
+end
+
+-- An alert resolved as a real attack: its addresses go into the intel
+-- folder's automatic set confirmed_attacks for config.confirmed_attack_days,
+-- so that the rule known_bad_address flags them on any account. Returns the
+-- addresses (none without an intel folder).
+function M.confirm_addresses(d, a)
+    local intel = require("riskd.intel").current()
+    if not intel then return {} end
+    local days = require("riskd.rules").config().confirmed_attack_days or 30
+    local seen, out = {}, {}
+    for _, id in ipairs(a.events) do
+        local e = d:event(id)
+        if e and e.ip_address and not seen[e.ip_address] then
+            seen[e.ip_address] = true
+            local ok, err = intel:confirm("confirmed_attacks", e.ip_address, math.floor(days * 86400))
+            if ok then out[#out + 1] = e.ip_address
+            else require("riskd.log").warn("cannot add a confirmed attacker", { error = err }) end
+        end
+    end
+    return out
 end
 
 -- GET /api/dashboard/timeline?hours=24&bucket=hour|day

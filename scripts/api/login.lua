@@ -21,6 +21,7 @@ local function get_deps()
         store = store.worker(),
         model = iforest.current(),
         geo = require("riskd.geo").current(),
+        intel = require("riskd.intel").current(),
         rules = rules,
         features = features,
         config = rules.config(),

@@ -75,7 +75,7 @@ return function(...)
     end
     local db, derr = store.open(o.db)
     if not db then io.stderr:write("riskd score: ", derr, "\n") return 1 end
-    local deps = { store = db, model = iforest.current(), geo = require("riskd.geo").current(), rules = rules,
+    local deps = { store = db, model = iforest.current(), geo = require("riskd.geo").current(), intel = require("riskd.intel").current(), rules = rules,
                    features = features, config = rules.config(), format_time = time.format }
     local tty = engine.isatty(2)
     local total = tty and count_lines(o.input) or nil

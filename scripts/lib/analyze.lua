@@ -65,7 +65,46 @@ function M.validate(body, now_ms, parse_time)
             a[k] = dev[k]
         end
     end
+    -- What the caller knows that riskd cannot see: whether the password
+    -- tried is in a breach corpus (checked by the caller, e.g. with
+    -- GET /api/passwords/range), and the client's request headers.
+    if body.password_breached ~= nil then
+        if type(body.password_breached) ~= "boolean" then
+            return nil, "password_breached", "password_breached must be true or false"
+        end
+        a.password_breached = body.password_breached
+    end
+    if body.headers ~= nil then
+        if type(body.headers) ~= "table" then return nil, "headers", "headers must be an object of strings" end
+        local h, n = {}, 0
+        for k, v in pairs(body.headers) do
+            n = n + 1
+            if type(k) ~= "string" or type(v) ~= "string" or #k > 128 or #v > 2048 or n > 64 then
+                return nil, "headers", "headers must be an object of at most 64 strings (names up to 128, values up to 2048 characters)"
+            end
+            h[k:lower()] = v
+        end
+        a.headers = h
+    end
     return a
+end
+
+-- What rules see of the intel folder (riskd.intel): set membership and
+-- pattern matches, as plain functions (ctx.intel.contains("tor_exits", ip)).
+-- Without a folder every set is empty.
+local NO_INTEL = { contains = function() return false end, match = function() return nil end }
+local views = setmetatable({}, { __mode = "k" })
+function M.intel_view(h)
+    if not h then return NO_INTEL end
+    local v = views[h]
+    if not v then
+        v = {
+            contains = function(set, ip) return h:contains(set, ip) == true end,
+            match = function(set, text) return h:match(set, text) end,
+        }
+        views[h] = v
+    end
+    return v
 end
 
 -- The monotone combination of rule scores (0..100): a probabilistic OR, so
@@ -131,7 +170,7 @@ local function timer(timing)
     end
 end
 
--- deps: { store (or nil), model (or nil), geo (or nil), rules, features, config, format_time }
+-- deps: { store (or nil), model (or nil), geo (or nil), intel (or nil), rules, features, config, format_time }
 -- opts (optional): { keep_row = true } adds the model's input row as .row
 -- (training collects them); { explain = true } adds the model's exact
 -- Shapley contributions. They cost milliseconds to tens of milliseconds (they
@@ -183,7 +222,7 @@ function M.analyze(a, deps, opts)
     lap("forest")
 
     local ctx = { attempt = a, profile = profile, features = features, anomaly = anomaly, recent = recent,
-                  values = values, global = global }
+                  values = values, global = global, intel = M.intel_view(deps.intel) }
     local results, rule_errors = deps.rules.evaluate(ctx)
     table.sort(results, function(x, y) return x.score > y.score end)
     lap("rules")

@@ -1,0 +1,17 @@
+-- The address is in an anonymising or rented network: Tor exits, VPN
+-- providers, hosting and cloud ranges, proxies. Which sets count and how much
+-- is config.intel_anonymous; the sets are files of the intel folder
+-- (tor_exits.txt, a FireHOL .netset, ...), absent sets never match.
+return {
+    name = "anonymous_network",
+    description = "the address is in a Tor, VPN, proxy or hosting IP set of the intel folder",
+    evaluate = function(ctx)
+        local best, why
+        for set, s in pairs(config.intel_anonymous) do
+            if (not best or s.weight > best) and ctx.intel.contains(set, ctx.attempt.ip_address) then
+                best, why = s.weight, s.reason
+            end
+        end
+        return best, why
+    end,
+}

@@ -1,0 +1,17 @@
+-- The address is known to attack: operator block lists (known_bad, FireHOL
+-- level 1, ...) and the automatic set of addresses from alerts an analyst
+-- resolved as real attacks (confirmed_attacks.auto, kept
+-- config.confirmed_attack_days). Sets and weights: config.intel_bad.
+return {
+    name = "known_bad_address",
+    description = "the address is on a block list or was used in an attack an analyst confirmed",
+    evaluate = function(ctx)
+        local best, why
+        for set, s in pairs(config.intel_bad) do
+            if (not best or s.weight > best) and ctx.intel.contains(set, ctx.attempt.ip_address) then
+                best, why = s.weight, s.reason
+            end
+        end
+        return best, why
+    end,
+}
