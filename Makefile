@@ -126,10 +126,14 @@ $(BUILD)/bare: bench/bare.c | $(BUILD)
 $(BUILD)/store_bench: bench/store_bench.c $(MOD_OBJ) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(MOD_OBJ) $(PKG_LIBS) -lm
 
+$(BUILD)/intel_bench: bench/intel_bench.c $(MOD_OBJ) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(MOD_OBJ) $(PKG_LIBS) -lm
+
 bench: deps-bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bare $(BUILD)/store_bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bare $(BUILD)/store_bench $(BUILD)/intel_bench
 	@sh bench/run.sh
 	@./$(BUILD)/store_bench
+	@./$(BUILD)/intel_bench
 	@/usr/bin/python3 bench/iforest.py
 
 # ---- coverage ------------------------------------------------------------

@@ -24,8 +24,14 @@ struct rk_ipset {
     uint32_t *lo4, *hi4;
     uint32_t *top;          /* TOP_SLOTS + 1 entries */
     size_t n4;
+    /* IPv6: the intervals, and the same kind of table over the span of
+     * their starts' upper 64 bits (split into TOP_SLOTS equal slices, so it
+     * adapts to lists clustered in a few allocations). */
     r6 *v6;
     size_t n6;
+    uint32_t *top6;         /* TOP_SLOTS + 1 entries */
+    uint64_t min6;
+    int shift6;
     size_t entries;
 };
 
@@ -220,6 +226,23 @@ static size_t merge6(r6 *v, size_t n)
     return m + 1;
 }
 
+static size_t slice6(const rk_ipset_t *s, uint64_t hi) { return (size_t)((hi - s->min6) >> s->shift6); }
+
+static int build_top6(rk_ipset_t *s)
+{
+    if (!(s->top6 = malloc((TOP_SLOTS + 1) * sizeof *s->top6))) return -1;
+    s->min6 = s->v6[0].lo.hi;
+    uint64_t span = s->v6[s->n6 - 1].lo.hi - s->min6;
+    s->shift6 = 0;
+    while ((span >> s->shift6) >= TOP_SLOTS) s->shift6++;
+    size_t i = 0;
+    for (size_t t = 0; t <= TOP_SLOTS; t++) {
+        while (i < s->n6 && slice6(s, s->v6[i].lo.hi) < t) i++;
+        s->top6[t] = (uint32_t)i;
+    }
+    return 0;
+}
+
 rk_ipset_t *rk_ipset_build(rk_ipset_builder_t *b)
 {
     rk_ipset_t *s = calloc(1, sizeof *s);
@@ -240,6 +263,7 @@ rk_ipset_t *rk_ipset_build(rk_ipset_builder_t *b)
         while (i < s->n4 && s->lo4[i] < start) i++;
         s->top[t] = (uint32_t)i;
     }
+    if (s->n6 && build_top6(s) < 0) { rk_ipset_builder_free(b); rk_ipset_free(s); return NULL; }
     rk_ipset_builder_free(b);
     return s;
 }
@@ -251,6 +275,7 @@ void rk_ipset_free(rk_ipset_t *s)
     free(s->hi4);
     free(s->top);
     free(s->v6);
+    free(s->top6);
     free(s);
 }
 
@@ -270,7 +295,12 @@ int rk_ipset_contains_v4(const rk_ipset_t *s, uint32_t a)
 
 static int contains_v6(const rk_ipset_t *s, u128 a)
 {
-    size_t lo = 0, hi = s->n6;
+    if (!s->n6 || a.hi < s->min6) return 0;
+    /* intervals of a's slice start at top6[t]; the one holding a is the
+     * last starting at or before it, possibly from an earlier slice */
+    size_t t = slice6(s, a.hi), lo, hi;
+    if (t >= TOP_SLOTS) { lo = s->top6[TOP_SLOTS - 1]; hi = s->n6; }
+    else { lo = s->top6[t]; hi = s->top6[t + 1]; }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (cmp128(s->v6[mid].lo, a) <= 0) lo = mid + 1; else hi = mid;
@@ -288,5 +318,6 @@ void rk_ipset_info(const rk_ipset_t *s, rk_ipset_info_t *out)
     out->entries = s->entries;
     out->ranges_v4 = s->n4;
     out->ranges_v6 = s->n6;
-    out->memory = sizeof *s + (s->n4 + 1) * 8 + (TOP_SLOTS + 1) * sizeof *s->top + s->n6 * sizeof *s->v6;
+    out->memory = sizeof *s + (s->n4 + 1) * 8 + (TOP_SLOTS + 1) * sizeof *s->top + s->n6 * sizeof *s->v6 +
+                  (s->top6 ? (TOP_SLOTS + 1) * sizeof *s->top6 : 0);
 }
