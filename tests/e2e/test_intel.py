@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import check, finish  # noqa: E402
-from test_story import Server, BIN, PARIS, LAPTOP  # noqa: E402
+from test_story import Server, BIN, PARIS, LAPTOP, check_clean_exit  # noqa: E402
 
 
 def put(dir_, name, text):
@@ -181,9 +181,12 @@ def main():
             with open(os.path.join(intel, "confirmed_attacks.auto")) as f:
                 assert bad_ip in f.read()
         check("an alert resolved as an attack flags its address on every account", confirmed_attack)
-    finally:
+    except BaseException:
         srv.stop()
+        raise
+    finally:
         subprocess.run(["rm", "-rf", intel])
+    check_clean_exit(srv)
     return finish()
 
 

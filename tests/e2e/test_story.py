@@ -82,10 +82,27 @@ class Server:
         return doc
 
     def stop(self):
+        """Stops the server; returns what was wrong with its exit (a status
+        other than 0, a sanitizer report in its log), or None."""
         self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(15)
+        code = self.proc.wait(15)
+        self.log.seek(0)
+        text = self.log.read()
         self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if code != 0 or "Sanitizer" in text or "runtime error:" in text:
+            return "exit status %d; log tail:\n%s" % (code, text[-3000:])
+        return None
+
+
+def check_clean_exit(srv):
+    """The last check of a suite: the server stopped cleanly (under ASan and
+    UBSan, with no leak or error report)."""
+    why = srv.stop()
+
+    def clean():
+        assert why is None, why
+    check("the server exits 0 on SIGTERM with no sanitizer report", clean)
 
 
 PARIS = {"country": "FR", "city": "Paris", "latitude": 48.8566, "longitude": 2.3522}
@@ -328,8 +345,10 @@ def main():
             log = open(os.path.join(srv.tmp, "log")).read()
             assert '"what":"rules"' in log and "new_device.lua:1:" in log, log[-500:]
         check("an edited rule is live at once; a broken edit keeps the old rule", rules_hot_reload)
-    finally:
+    except BaseException:
         srv.stop()
+        raise
+    check_clean_exit(srv)
     return finish()
 
 
