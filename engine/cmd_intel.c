@@ -96,6 +96,7 @@ int rk_cmd_intel(int argc, char **argv)
     const char *dir = cfg.intel, *pos[3] = { NULL, NULL, NULL };
     int npos = 0;
     for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage();
         if (!strcmp(argv[i], "--intel") && i + 1 < argc) dir = argv[++i];
         else if ((argv[i][0] != '-' || !strcmp(argv[i], "-")) && npos < 3) pos[npos++] = argv[i];
         else { fprintf(stderr, "riskd intel: unexpected '%s'\n", argv[i]); return usage(); }

@@ -100,7 +100,11 @@ done:
 
 int rk_cmd_run(int argc, char **argv)
 {
-    if (argc < 3) { fprintf(stderr, "usage: riskd run SCRIPT.lua [ARGS...]\n"); return 2; }
+    if (argc < 3 || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) {
+        fprintf(stderr, "usage: riskd run SCRIPT.lua [ARGS...]\n"
+                        "runs a Lua script with the scripts, rules, model and store of the configuration, no HTTP\n");
+        return 2;
+    }
     return run_lua(argc, argv, NULL);
 }
 

@@ -7,6 +7,8 @@
 #include "cmd_run.h"
 #include "cmd_user.h"
 #include "cmd_intel.h"
+#include "cmd_health.h"
+#include <unistd.h>
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -51,13 +53,41 @@ static void usage(void)
         "  retrain    train a model from the stored events; activate it unless it is worse\n"
         "  user       add, list, change the password of, or delete accounts\n"
         "  intel      import breached passwords, check the intel folder\n"
+        "  health     exit 0 when a running server's /healthz answers (container HEALTHCHECK)\n"
+        "  help CMD   the options of a command\n"
         "  version    print the version\n",
         RK_VERSION);
+}
+
+static int dispatch(int argc, char **argv);
+
+/* `riskd help CMD`: the command's own usage, on standard output. */
+static int help(const char *cmd)
+{
+    static const char *const known[] = { "serve", "iforest", "run", "generate", "train", "score", "retrain",
+                                         "user", "intel", "health", NULL };
+    for (int i = 0; known[i]; i++) {
+        if (strcmp(cmd, known[i]) != 0) continue;
+        char *args[] = { "riskd", (char *)cmd, "--help", NULL };
+        fflush(stderr);
+        dup2(STDOUT_FILENO, STDERR_FILENO);   /* the commands print their usage on stderr */
+        dispatch(3, args);
+        return 0;
+    }
+    fprintf(stderr, "riskd help: no command '%s'\n\n", cmd);
+    usage();
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2) { usage(); return 2; }
+    if (!strcmp(argv[1], "help") && argc >= 3) return help(argv[2]);
+    return dispatch(argc, argv);
+}
+
+static int dispatch(int argc, char **argv)
+{
     if (!strcmp(argv[1], "serve")) return cmd_serve(argc, argv);
     if (!strcmp(argv[1], "iforest")) return rk_cmd_iforest(argc, argv);
     if (!strcmp(argv[1], "run")) return rk_cmd_run(argc, argv);
@@ -67,6 +97,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "retrain")) return rk_cmd_script(argc, argv, "cli.retrain");
     if (!strcmp(argv[1], "user")) return rk_cmd_user(argc, argv);
     if (!strcmp(argv[1], "intel")) return rk_cmd_intel(argc, argv);
+    if (!strcmp(argv[1], "health")) return rk_cmd_health(argc, argv);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("riskd %s\n", RK_VERSION);
         return 0;

@@ -15,9 +15,8 @@ local SPEC = {
 return function(...)
     local o, err = cliargs.parse({ ... }, SPEC)
     if not o then
-        io.stderr:write("riskd generate: ", err, "\n",
+        return cliargs.fail("generate", err,
             "usage: riskd generate [--users N] [--days N] [--seed N] [--attack-rate R] [--output FILE.jsonl]\n")
-        return 2
     end
     local f = io.stdout
     if o.output ~= "-" then

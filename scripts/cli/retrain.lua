@@ -89,7 +89,7 @@ end
 
 return function(...)
     local o, err = cliargs.parse({ ... }, SPEC)
-    if not o then io.stderr:write("riskd retrain: ", err, "\n", USAGE) return 2 end
+    if not o then return cliargs.fail("retrain", err, USAGE) end
     o.models = o.models or models.dir()
     local started = time.format(math.floor(os.time() * 1000))
     write_status(o.status, { status = "running", started_at = started })

@@ -61,10 +61,7 @@ end
 
 return function(...)
     local o, err = cliargs.parse({ ... }, SPEC)
-    if not o or not o.input then
-        io.stderr:write("riskd score: ", err or "--input is required", "\n", USAGE)
-        return 2
-    end
+    if not o or not o.input then return cliargs.fail("score", err or "--input is required", USAGE) end
     local inf, ierr = io.open(o.input, "rb")
     if not inf then io.stderr:write("riskd score: ", ierr, "\n") return 1 end
     local out = io.stdout

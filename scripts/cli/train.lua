@@ -63,7 +63,7 @@ end
 
 return function(...)
     local o, err = cliargs.parse({ ... }, SPEC)
-    if not o then io.stderr:write("riskd train: ", err, "\n", USAGE) return 2 end
+    if not o then return cliargs.fail("train", err, USAGE) end
     local t0 = os.clock()
     local list, lerr = load_attempts(o)
     if not list then io.stderr:write("riskd train: ", lerr, "\n") return 1 end

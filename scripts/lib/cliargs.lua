@@ -10,6 +10,7 @@ function M.parse(args, spec)
     local i = 1
     while i <= #args do
         local a = args[i]
+        if a == "--help" or a == "-h" then return nil, M.HELP end
         local name = a:match("^%-%-([%w%-]+)$")
         local key = name and name:gsub("%-", "_")
         local s = key and spec[key]
@@ -35,6 +36,17 @@ function M.parse(args, spec)
         i = i + 1
     end
     return o
+end
+
+M.HELP = "help"
+
+-- What a command returns when parse failed: its usage on standard output
+-- and 0 when help was asked for, else the error and the usage on standard
+-- error and 2.
+function M.fail(cmd, err, usage)
+    if err == M.HELP then io.stdout:write(usage) return 0 end
+    io.stderr:write("riskd ", cmd, ": ", err, "\n", usage)
+    return 2
 end
 
 return M
