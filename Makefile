@@ -21,7 +21,7 @@ BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
 TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check test_intel
 
-.PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz
+.PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz container-test install
 
 all: $(BUILD)/riskd $(BUILD)/riskd.so models/default.model
 
@@ -135,6 +135,12 @@ bench: deps-bench
 	@./$(BUILD)/store_bench
 	@./$(BUILD)/intel_bench
 	@/usr/bin/python3 bench/iforest.py
+
+# ---- the container image ---------------------------------------------------
+# Builds the image from the Dockerfile with podman and checks it from the
+# host (tools/container-test.sh: no Docker daemon, no registry).
+container-test:
+	@sh tools/container-test.sh
 
 # ---- coverage ------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tools/deps.sh [group...] — installs the Debian 12 packages riskd needs that
-# are missing. Groups: build (default), test, bench. Quiet and quick when
+# are missing. Groups: build (default), test, bench, container. Quiet and quick when
 # everything is there; needs root (or sudo) only when something is missing.
 set -eu
 
@@ -9,6 +9,7 @@ build="make gcc libc6-dev pkg-config git ca-certificates liblua5.4-dev lua5.4 lu
        libmaxminddb-dev libjansson-dev libssl-dev"
 test="lua-busted libcmocka-dev python3 curl gcovr python3-mockupdb libmaxmind-db-writer-perl clang libclang-rt-14-dev"
 bench="wrk python3 python3-sklearn python3-pandas"
+container="podman buildah debootstrap runc fuse-overlayfs uidmap slirp4netns docker-compose python3 tar"
 
 want=""
 [ $# -eq 0 ] && set -- build
@@ -17,6 +18,7 @@ for g in "$@"; do
         build) want="$want $build" ;;
         test) want="$want $build $test" ;;
         bench) want="$want $build $bench" ;;
+        container) want="$want $container" ;;
         *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
     esac
 done
