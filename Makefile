@@ -136,6 +136,32 @@ bench: deps-bench
 	@./$(BUILD)/intel_bench
 	@/usr/bin/python3 bench/iforest.py
 
+# ---- install ---------------------------------------------------------------
+# FHS places under PREFIX (default /usr/local); rules and the service's
+# settings under SYSCONFDIR (default /etc), never overwriting edited rules.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+BINDIR     := $(PREFIX)/bin
+LIBDIR     := $(PREFIX)/lib/riskd
+DATADIR    := $(PREFIX)/share/riskd
+SUBST      = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DATADIR)/models $(DESTDIR)$(DATADIR)/intel \
+	    $(DESTDIR)$(SYSCONFDIR)/riskd $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/riskd $(DESTDIR)$(BINDIR)/riskd
+	install -m 0644 $(BUILD)/riskd.so $(DESTDIR)$(LIBDIR)/riskd.so
+	rm -rf $(DESTDIR)$(DATADIR)/scripts $(DESTDIR)$(DATADIR)/rules
+	cp -R scripts rules $(DESTDIR)$(DATADIR)/
+	if [ -d web ]; then rm -rf $(DESTDIR)$(DATADIR)/web && cp -R web $(DESTDIR)$(DATADIR)/; fi
+	install -m 0644 models/default.model $(DESTDIR)$(DATADIR)/models/default.model
+	install -m 0644 intel/*.patterns intel/README.md $(DESTDIR)$(DATADIR)/intel/
+	[ -d $(DESTDIR)$(SYSCONFDIR)/riskd/rules ] || cp -R rules $(DESTDIR)$(SYSCONFDIR)/riskd/rules
+	$(SUBST) packaging/riskd.env.example > $(DESTDIR)$(SYSCONFDIR)/riskd/riskd.env.example
+	$(SUBST) packaging/riskd.service.in > $(DESTDIR)$(UNITDIR)/riskd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/riskd.service $(DESTDIR)$(SYSCONFDIR)/riskd/riskd.env.example
+
 # ---- the container image ---------------------------------------------------
 # Builds the image from the Dockerfile with podman and checks it from the
 # host (tools/container-test.sh: no Docker daemon, no registry).
