@@ -26,7 +26,19 @@ RISKD_BIN="$COV/riskd" python3 tests/e2e/test_batch.py >/dev/null 2>&1 || echo "
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_intel.py >/dev/null 2>&1 || echo "coverage: intel e2e failed" >&2
 RISKD_SO_DIR="$COV" /usr/bin/python3 tests/e2e/test_store_mongo_wire.py >/dev/null 2>&1 || echo "coverage: MongoDB wire tests failed" >&2
 RISKD_SO_DIR="$COV" lua5.4 /usr/bin/busted >/dev/null 2>&1 || echo "coverage: busted failed" >&2
+# Reports: HTML (per file, per line) and text under build/coverage/; the
+# run fails when either figure is under 80 %.
+REPORT=build/coverage
+rm -rf "$REPORT"
+mkdir -p "$REPORT"
 echo "== C (engine/)"
-gcovr -r . --filter 'engine/' --object-directory "$COV" "$COV" 2>/dev/null | tail -n +5
+gcovr -r . --filter 'engine/' --object-directory "$COV" --html-details "$REPORT/index.html" \
+    --txt "$REPORT/c.txt" "$COV" 2>/dev/null
+tail -n +5 "$REPORT/c.txt"
 echo "== Lua (scripts/, rules/)"
-lua5.4 tests/luacov.lua "$hits" scripts rules
+lua5.4 tests/luacov.lua "$hits" scripts rules | tee "$REPORT/lua.txt"
+c=$(awk '$1 == "TOTAL" { sub("%", "", $4); print $4 }' "$REPORT/c.txt")
+lua=$(awk '/^TOTAL/ { sub("%", "", $NF); print $NF }' "$REPORT/lua.txt")
+echo
+echo "coverage: engine/ ${c}% of lines, scripts/ and rules/ ${lua}% (minimum 80%); report in $REPORT/index.html"
+awk -v c="$c" -v l="$lua" 'BEGIN { exit !(c + 0 >= 80 && l + 0 >= 80) }' || { echo "coverage: under 80%" >&2; exit 1; }

@@ -181,6 +181,21 @@ def main():
             with open(os.path.join(intel, "confirmed_attacks.auto")) as f:
                 assert bad_ip in f.read()
         check("an alert resolved as an attack flags its address on every account", confirmed_attack)
+
+        def cli_check():
+            p = subprocess.run([BIN, "intel", "check", "--intel", intel], capture_output=True, text=True, timeout=60)
+            assert p.returncode == 1, p                      # tor_exits.txt is garbage by now
+            assert "tor_exits.txt:1: 'garbage' is not an address or CIDR range" in p.stdout, p.stdout
+            assert "rejected: no valid line" in p.stdout and "breached passwords: %d hashes" % len(hashes) in p.stdout, p.stdout
+            put(intel, "tor_exits.txt", "185.220.101.0/24\n")
+            p = subprocess.run([BIN, "intel", "check", "--intel", intel], capture_output=True, text=True, timeout=60)
+            assert p.returncode == 0 and "confirmed_attacks" in p.stdout, p
+            p = subprocess.run([BIN, "intel", "passwords", "import", "/nonexistent", "--intel", intel],
+                               capture_output=True, text=True, timeout=60)
+            assert p.returncode == 1 and "cannot open /nonexistent" in p.stderr, p
+            p = subprocess.run([BIN, "intel", "frobnicate"], capture_output=True, text=True, timeout=60)
+            assert p.returncode == 2 and "usage" in p.stderr, p
+        check("riskd intel check reports what the server would load; import and usage errors", cli_check)
     except BaseException:
         srv.stop()
         raise
