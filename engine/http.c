@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "store_writer.h"
+#include "stream.h"
 #include "worker.h"
 
 #define MAX_HEADERS 100      /* more request headers: 431 (STYLE: C caps its inputs) */
@@ -318,6 +319,33 @@ static void step(reqctx_t *c, int nargs)
 
 /* Writes the answer from the handler's results (status, body, content
  * type, headers, route on top of co), or a 500. */
+/* The handler asked for a Server-Sent Events stream (api/stream.lua) with
+ * internal headers X-Riskd-Stream (topic), X-Riskd-Min-Level and
+ * X-Riskd-Last-Event-ID: the response becomes a stream (stream.c) that no
+ * longer holds up a drain. 0 when the worker has too many streams (the
+ * caller then answers normally, and the handler's fallback is a 503). */
+static int start_stream(reqctx_t *c, struct evkeyvalq *out)
+{
+    rk_worker_t *w = c->w;
+    char topic[16];
+    const char *lvl = evhttp_find_header(out, "X-Riskd-Min-Level"), *last = evhttp_find_header(out, "X-Riskd-Last-Event-ID");
+    copy_str(topic, sizeof topic, evhttp_find_header(out, "X-Riskd-Stream"));
+    int min_level = lvl ? atoi(lvl) : 0;
+    uint64_t last_id = last ? strtoull(last, NULL, 10) : 0;
+    evhttp_remove_header(out, "X-Riskd-Stream");
+    evhttp_remove_header(out, "X-Riskd-Min-Level");
+    evhttp_remove_header(out, "X-Riskd-Last-Event-ID");
+    if (rk_streams_count(w->streams) >= RK_STREAM_MAX_PER_WORKER) {
+        send_json_error(c->req, 503, "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"too many open streams\"}}");
+        return 1;
+    }
+    evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
+    w->pending--;
+    if (rk_streams_start(w->streams, c->req, topic[0] ? topic : NULL, min_level, last_id) != 0)
+        send_json_error(c->req, 503, "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"too many open streams\"}}");
+    return 1;
+}
+
 static void finish(reqctx_t *c, int rc, int nres, const char *err)
 {
     rk_worker_t *w = c->w;
@@ -354,6 +382,7 @@ static void finish(reqctx_t *c, int rc, int nres, const char *err)
     } else {
         status = (int)lua_tointeger(co, base + 1);
         set_headers(co, base + 4, out);
+        if (status == 200 && evhttp_find_header(out, "X-Riskd-Stream") && start_stream(c, out)) goto done;
         if (lua_type(co, base + 3) == LUA_TSTRING)
             evhttp_add_header(out, "Content-Type", lua_tostring(co, base + 3));
         struct evbuffer *buf = evhttp_request_get_output_buffer(req);
@@ -364,6 +393,7 @@ static void finish(reqctx_t *c, int rc, int nres, const char *err)
         }
         evhttp_send_reply(req, status, NULL, NULL);
     }
+done:;
     double secs = (double)(rk_now_ns() - c->t0) / 1e9;
     rk_metrics_request(w->metrics, w->id, route, status, secs);
     rk_metrics_set_lua_memory(w->metrics, w->id, rk_vm_memory(c->vm));

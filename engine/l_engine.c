@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "hub.h"
 #include "l_modules.h"
 #include "version.h"
 #include "vm.h"
@@ -166,12 +167,40 @@ static int l_spawn(lua_State *L)
     return 1;
 }
 
+/* engine.publish(topic, json_text [, level]) --> id | nil, msg, "no_server":
+ * hands a message to every real-time client of the server (lib/realtime.lua
+ * builds the text). topic: alerts, events, rules or models. */
+static int l_publish(lua_State *L)
+{
+    const char *topic = luaL_checkstring(L, 1);
+    size_t n;
+    const char *json = luaL_checklstring(L, 2, &n);
+    lua_Integer level = luaL_optinteger(L, 3, 0);
+    luaL_argcheck(L, rk_hub_topic_index(topic) >= 0, 1, "topic must be alerts, events, rules or models");
+    const rk_vm_host_t *h = rk_vm_host(L);
+    if (!h || !h->hub) return no_server(L);
+    uint64_t id = rk_hub_publish(h->hub, topic, (int)level, json, n);
+    if (!id) return luaL_error(L, "out of memory");
+    lua_pushinteger(L, (lua_Integer)id);
+    return 1;
+}
+
+/* engine.listeners(topic) --> how many streams of the whole server want it
+ * (0 outside a server), so that nobody pays for messages nobody reads. */
+static int l_listeners(lua_State *L)
+{
+    const char *topic = luaL_checkstring(L, 1);
+    const rk_vm_host_t *h = rk_vm_host(L);
+    lua_pushinteger(L, h && h->hub ? rk_hub_subscribers(h->hub, topic) : 0);
+    return 1;
+}
+
 int luaopen_riskd_engine(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "generation", l_generation }, { "worker", l_worker }, { "metrics", l_metrics },
         { "memory", l_memory }, { "config", l_config }, { "isatty", l_isatty },
-        { "spawn", l_spawn }, { NULL, NULL },
+        { "spawn", l_spawn }, { "publish", l_publish }, { "listeners", l_listeners }, { NULL, NULL },
     };
     static const luaL_Reg cbuf_meta[] = {
         { "__gc", cbuf_release }, { "__close", cbuf_release }, { NULL, NULL },

@@ -39,6 +39,8 @@
 #include "features.h"
 #include "geo.h"
 #include "intel.h"
+#include "hub.h"
+#include "stream.h"
 #include "iforest.h"
 #include "store.h"
 #include "store_writer.h"
@@ -112,6 +114,7 @@ typedef struct rk_server {
     rk_pool_t *pool;                /* password hashing off the event loops */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
     rk_intel_t *intel;              /* the intel folder, shared by the workers */
+    rk_hub_t *hub;                  /* real-time messages to every worker's streams */
     struct event *intel_ev;         /* rereads it now and then: automatic entries expire */
     unsigned pending_tags;          /* trees changed since the last reload */
     int exit_code;
@@ -204,6 +207,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     rk_worker_t *w = arg;
     if (w->draining) return;
     w->draining = 1;
+    rk_streams_close_all(w->streams);   /* they never end by themselves */
     if (w->bound) {
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
@@ -231,7 +235,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->trusted = &s->trusted;
     w->metrics = s->metrics;
     w->server = s;
-    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel };
+    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -251,7 +255,8 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->base = event_base_new();
     w->http = w->base ? evhttp_new(w->base) : NULL;
     w->mailbox = w->base ? rk_mailbox_new(w->base, rk_http_deliver, w) : NULL;
-    if (!w->http || !w->mailbox) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
+    w->streams = w->base ? rk_streams_new(w->base, s->hub) : NULL;
+    if (!w->http || !w->mailbox || !w->streams) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
     evhttp_set_gencb(w->http, rk_http_handle, w);
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg->body_limit);
     /* Read and drop an oversized body so the client sees the 413 instead of
@@ -288,6 +293,7 @@ static void worker_free(rk_worker_t *w)
     if (w->reload_ev) event_free(w->reload_ev);
     if (w->stop_ev) event_free(w->stop_ev);
     if (w->drain_ev) event_free(w->drain_ev);
+    rk_streams_free(w->streams);
     if (w->http) evhttp_free(w->http);
     if (w->base) event_base_free(w->base);
     rk_vm_free(w->vm);
@@ -295,6 +301,26 @@ static void worker_free(rk_worker_t *w)
 }
 
 /* ---- reload (main thread) ---------------------------------------------- */
+
+/* Tells the real-time clients (topic rules or models) what a reload did:
+ * {"type":"reloaded"|"rejected","topic","data":{"what","generation"[,"error"]},"ts"}. */
+static void publish_reload(rk_server_t *s, const char *topic, const char *type, const char *what,
+                           uint64_t generation, const char *error)
+{
+    if (!s->hub || !rk_hub_subscribers(s->hub, topic)) return;
+    char msg[4096], esc[2048], ts[32];
+    size_t elen = 0;
+    esc[0] = '\0';
+    if (error) rk_json_escape(esc, &elen, sizeof esc, error, strlen(error));
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int n = snprintf(msg, sizeof msg, "{\"type\":\"%s\",\"topic\":\"%s\",\"data\":{\"what\":\"%s\",\"generation\":%llu%s%.*s%s},\"ts\":\"%s\"}",
+                     type, topic, what, (unsigned long long)generation, error ? ",\"error\":\"" : "", (int)elen, esc,
+                     error ? "\"" : "", ts);
+    if (n > 0 && (size_t)n < sizeof msg) rk_hub_publish(s->hub, topic, 0, msg, (size_t)n);
+}
 
 /* Loads the live model (models.h) if there is one: NULL without error when
  * there is none; a file that fails its checks, or was trained on other
@@ -361,6 +387,8 @@ static void reload(rk_server_t *s, unsigned which)
         rk_log_str(&e, "error", err);
         rk_log_int(&e, "generation", (long long)cur->generation);
         rk_log_end(&e);
+        publish_reload(s, (which & TAG_MODELS) && !(which & (TAG_SCRIPTS | TAG_RULES)) ? "models" : "rules", "rejected",
+                       what, cur->generation, err);
         goto done;
     }
     rk_vm_free(vm);
@@ -381,6 +409,8 @@ static void reload(rk_server_t *s, unsigned which)
     rk_log_bool(&e, "model", model != NULL);
     rk_log_end(&e);
     for (int i = 0; i < s->nworkers; i++) event_active(s->workers[i].reload_ev, EV_READ, 0);
+    if (which & (TAG_SCRIPTS | TAG_RULES)) publish_reload(s, "rules", "reloaded", what, cur->generation + 1, NULL);
+    if (which & TAG_MODELS) publish_reload(s, "models", "reloaded", "model", cur->generation + 1, NULL);
 done:
     codeset_release(next);
     rk_scripts_release(scripts);
@@ -570,6 +600,7 @@ static void server_free(rk_server_t *s)
     rk_geo_close(s->geo);
     rk_watch_free(s->watch);
     rk_intel_close(s->intel);
+    rk_hub_free(s->hub);
     if (s->base) event_base_free(s->base);
     if (s->listen_fd >= 0) close(s->listen_fd);
     codeset_release(s->current);
@@ -620,6 +651,7 @@ int rk_server_run(const rk_config_t *cfg)
     s.geo = rk_geo_open(cfg->geoip_db, cfg->asn_db, err, sizeof err);
     if (!s.geo && err[0]) goto fail;
     if (!(s.intel = rk_intel_open(cfg->intel))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (!(s.hub = rk_hub_new(RK_HUB_BACKLOG))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     struct timeval every = { INTEL_EVERY_S, 0 };
     s.intel_ev = event_new(s.base, -1, EV_PERSIST, on_intel_timer, &s);
     if (!s.intel_ev || event_add(s.intel_ev, &every) < 0) { snprintf(err, sizeof err, "cannot schedule intel reloads"); goto fail; }

@@ -33,6 +33,7 @@ typedef struct rk_vm_host {
     struct rk_writer *writer;     /* the server's store writer (group commit), or NULL: write directly */
     rk_pool_t *pool;              /* threads for slow calls (password hashing), or NULL: call directly */
     struct rk_intel *intel;       /* the threat-intelligence folder, or NULL */
+    struct rk_hub *hub;           /* the real-time message bus, or NULL (batch commands) */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;

@@ -34,6 +34,7 @@ typedef struct rk_worker {
     int handle_ref;                   /* dispatch.handle in the vm's registry */
 
     rk_mailbox_t *mailbox;            /* finished tasks of suspended requests */
+    struct rk_streams *streams;       /* this worker's Server-Sent Events clients */
 
     int pending;                      /* responses queued but not yet written */
     int draining;

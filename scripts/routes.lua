@@ -36,6 +36,11 @@ return {
     { "GET", "/api/dashboard/timeline", "dashboard.timeline", roles = STAFF },
     { "GET", "/api/dashboard/top-risks", "dashboard.top_risks", roles = STAFF },
 
+    { "GET", "/api/stream/alerts", "stream.alerts", roles = STAFF },
+    { "GET", "/api/stream/events", "stream.events", roles = STAFF },
+    { "GET", "/api/stream/rules", "stream.rules", roles = { "admin" } },
+    { "GET", "/api/stream/models", "stream.models", roles = { "admin" } },
+
     { "GET", "/api/passwords/range/:prefix", "intel.range", roles = { "admin", "analyst", "service" } },
 
     { "GET", "/api/admin/rules", "admin.rules", roles = { "admin" } },

@@ -48,6 +48,7 @@ function M.activate(req)
         if err:find("^no model") then return response.not_found("no model version " .. v) end
         return response.bad_request(err, code)
     end
+    require("lib.realtime").publish("models", "activated", { version = v })
     return 200, { active = v }
 end
 

@@ -151,6 +151,10 @@ function M.update_alert(req)
     local ok, err = d:alert_set_status(a.id, b.status, who, b.note, now_ms())
     if not ok then return unavailable(err) end
     local confirmed = b.status == "resolved" and M.confirm_addresses(d, a) or nil
+    require("lib.realtime").publish("alerts", "status_changed", {
+        alert_id = a.id, user_id = a.user_id, severity = a.severity, status = b.status, previous = a.status,
+        by = who, note = b.note,
+    })
     local s, out = M.alert(req)
     if s == 200 and confirmed then out.confirmed_addresses = response.array(confirmed) end
     return s, out

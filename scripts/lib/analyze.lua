@@ -6,6 +6,8 @@
 --   5. combine: rule scores -> risk score, level, action, reasons
 --   6. record the event and update the profile
 -- Its collaborators are passed in (deps), so specs can drive it with fakes.
+local realtime = require("lib.realtime")
+
 local M = {}
 
 local HOUR = 3600000
@@ -133,14 +135,22 @@ function M.raise_alert(store, cfg, a, event_id, level, results, reasons)
     local cause = results[1] and results[1].name or "risk"
     local window = (cfg.alert_window_minutes or 10) * 60000
     local open = store:alert_find_open(a.user_id, cause, a.ts - window)
+    local data = { user_id = a.user_id, severity = level, cause = cause, event_id = event_id, reasons = reasons }
     if open then
-        if store:alert_add_event(open, event_id, level, a.ts) then return open end
-        return nil
+        if not store:alert_add_event(open, event_id, level, a.ts) then return nil end
+        data.alert_id = open
+        realtime.publish("alerts", "updated", data)
+        return open
     end
     local names = {}
     for i, r in ipairs(results) do names[i] = r.name end
-    return (store:alert_insert({ user_id = a.user_id, severity = level, cause = cause, created = a.ts,
-                                 reasons = reasons, rules = names }, event_id))
+    local id = store:alert_insert({ user_id = a.user_id, severity = level, cause = cause, created = a.ts,
+                                    reasons = reasons, rules = names }, event_id)
+    if id then
+        data.alert_id, data.status = id, "open"
+        realtime.publish("alerts", "created", data)
+    end
+    return id
 end
 
 -- Enrichment: where the address is (when the attempt does not say) and which
@@ -258,6 +268,12 @@ function M.analyze(a, deps, opts)
         alert_id = M.raise_alert(deps.store, cfg, a, id, level, results, reasons)
     end
     lap("store write")
+    if id then
+        realtime.publish("events", "analyzed", {
+            event_id = id, user_id = a.user_id, timestamp = deps.format_time(a.ts), ip_address = a.ip_address,
+            risk_score = score, risk_level = level, action = action, reasons = reasons, alert_id = alert_id,
+        }, realtime.LEVELS[level])
+    end
 
     return {
         event_id = id, user_id = a.user_id, timestamp = deps.format_time(a.ts),

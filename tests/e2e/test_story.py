@@ -91,7 +91,7 @@ class Server:
         self.log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
         if code != 0 or "Sanitizer" in text or "runtime error:" in text:
-            return "exit status %d; log tail:\n%s" % (code, text[-3000:])
+            return "exit status %d; log tail:\n%s" % (code, text[-12000:])
         return None
 
 

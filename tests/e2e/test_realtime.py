@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""End-to-end: real-time messages over Server-Sent Events (/api/stream/*).
+An alert raised by an analysis and its triage reach every open stream,
+whichever worker holds it; Last-Event-ID resumes from the backlog; the
+events stream honours min_level; rule reloads and rejections reach the
+rules stream; roles and bad parameters are refused; SIGTERM ends the
+streams and the server exits cleanly. TAP."""
+import http.client
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import check, finish  # noqa: E402
+from test_story import Server, PARIS, LAPTOP, check_clean_exit  # noqa: E402
+
+
+class Stream:
+    """An SSE client on a raw socket: records as dicts {id, event, data}."""
+
+    def __init__(self, port, path, token, last_id=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        hdrs = "GET %s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n" % path
+        if token:
+            hdrs += "Authorization: Bearer %s\r\n" % token
+        if last_id is not None:
+            hdrs += "Last-Event-ID: %s\r\n" % last_id
+        self.sock.sendall((hdrs + "\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._recv()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        self.status = int(lines[0].split()[1])
+        self.headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
+        self.text = ""
+
+    def _recv(self):
+        d = self.sock.recv(65536)
+        if not d:
+            raise EOFError("stream closed")
+        return d
+
+    def _dechunk(self):
+        # chunked transfer: size line, data, CRLF
+        while True:
+            if b"\r\n" not in self.buf:
+                return
+            size_line, rest = self.buf.split(b"\r\n", 1)
+            size = int(size_line.split(b";")[0], 16)
+            if len(rest) < size + 2:
+                return
+            self.text += rest[:size].decode()
+            self.buf = rest[size + 2:]
+            if size == 0:
+                return
+
+    def record(self, timeout=5):
+        """The next record (comments skipped)."""
+        deadline = time.time() + timeout
+        while True:
+            self._dechunk()
+            while "\n\n" in self.text:
+                block, self.text = self.text.split("\n\n", 1)
+                rec = {}
+                for line in block.split("\n"):
+                    if line.startswith(":") or not line:
+                        continue
+                    k, _, v = line.partition(": ")
+                    rec[k] = v
+                if "data" in rec:
+                    rec["data"] = json.loads(rec["data"])
+                    return rec
+            left = deadline - time.time()
+            assert left > 0, "no record within %.0f s" % timeout
+            self.sock.settimeout(left)
+            self.buf += self._recv()
+
+    def body_json(self):
+        """The body of a plain (not streamed) answer."""
+        n = int(self.headers["content-length"])
+        while len(self.buf) < n:
+            self.buf += self._recv()
+        return json.loads(self.buf[:n])
+
+    def close(self):
+        self.sock.close()
+
+
+def main():
+    intel = tempfile.mkdtemp(prefix="riskd-rt-intel-")
+    with open(os.path.join(intel, "tor_exits.txt"), "w") as f:
+        f.write("185.220.101.0/24\n")
+    srv = Server(env={"RISKD_INTEL": intel})
+    admin = srv.tokens["root"]
+    try:
+        streams = []
+
+        def refusals():
+            s = Stream(srv.port, "/api/stream/alerts", None)
+            assert s.status == 401, s.status
+            s.close()
+            s = Stream(srv.port, "/api/stream/alerts", srv.tokens["svc"])
+            assert s.status == 403, s.status
+            s.close()
+            s = Stream(srv.port, "/api/stream/alerts", admin, last_id="abc")
+            assert s.status == 400 and s.body_json()["error"]["code"] == "invalid_field", s.status
+            s.close()
+            s = Stream(srv.port, "/api/stream/events?min_level=extreme", admin)
+            assert s.status == 400, s.status
+            s.close()
+        check("streams need an analyst or admin token; bad Last-Event-ID or min_level are a 400", refusals)
+
+        state = {}
+
+        def alert_reaches_every_stream():
+            for _ in range(4):      # spread over the workers
+                s = Stream(srv.port, "/api/stream/alerts", admin)
+                assert s.status == 200 and s.headers["content-type"].startswith("text/event-stream"), s.headers
+                streams.append(s)
+            d = srv.analyze(user_id="rt-user", ip_address="185.220.101.9", password_breached=True,
+                            location=PARIS, device=LAPTOP)
+            assert d["alert_id"], d
+            state["alert"] = d["alert_id"]
+            for s in streams:
+                r = s.record()
+                assert r["event"] == "alerts" and r["data"]["type"] == "created", r
+                assert r["data"]["topic"] == "alerts" and r["data"]["data"]["alert_id"] == d["alert_id"], r
+                assert r["data"]["data"]["severity"] == d["risk_level"] and r["data"]["ts"].endswith("Z"), r
+                state["first_id"] = int(r["id"])
+        check("an alert raised by an analysis reaches all four open streams at once", alert_reaches_every_stream)
+
+        def triage_reaches_streams():
+            s, a = srv.call("PUT", "/api/dashboard/alerts/" + state["alert"], {"status": "investigating", "note": "on it"})
+            assert s == 200, (s, a)
+            for st in streams:
+                r = st.record()
+                m = r["data"]
+                assert m["type"] == "status_changed" and m["data"]["status"] == "investigating", m
+                assert m["data"]["previous"] == "open" and m["data"]["by"] == "root", m
+        check("a status change reaches the streams with who made it", triage_reaches_streams)
+
+        def resume():
+            s = Stream(srv.port, "/api/stream/alerts", admin, last_id=state["first_id"])
+            r = s.record()
+            assert int(r["id"]) == state["first_id"] + 1 and r["data"]["type"] == "status_changed", r
+            s.close()
+            s = Stream(srv.port, "/api/stream/alerts", admin, last_id=0)   # 0: from now on
+            d = srv.analyze(user_id="rt-user", ip_address="185.220.101.9", password_breached=True)
+            r = s.record()
+            assert r["data"]["data"]["alert_id"] == d["alert_id"], (r, d)
+            s.close()
+        check("Last-Event-ID resumes after the message it names", resume)
+
+        def events_min_level():
+            s = Stream(srv.port, "/api/stream/events?min_level=high", admin)
+            low = srv.analyze(user_id="rt-calm", ip_address="192.0.2.44", location=PARIS, device=LAPTOP)
+            high = srv.analyze(user_id="rt-user2", ip_address="185.220.101.10", password_breached=True)
+            assert low["risk_level"] == "low" and high["risk_level"] in ("high", "critical"), (low, high)
+            r = s.record()
+            assert r["event"] == "events" and r["data"]["data"]["event_id"] == high["event_id"], r
+            assert r["data"]["type"] == "analyzed" and r["data"]["data"]["risk_score"] == high["risk_score"], r
+            s.close()
+        check("the events stream carries analyses at or above min_level only", events_min_level)
+
+        def rules_stream():
+            s = Stream(srv.port, "/api/stream/rules", admin)
+            path = os.path.join(srv.rules, "zz_rt.lua")
+            with open(path + ".tmp", "w") as f:
+                f.write("return { name = 'rt_probe', description = 't', evaluate = function() end }\n")
+            os.rename(path + ".tmp", path)
+            r = s.record()
+            assert r["data"]["type"] == "reloaded" and r["data"]["data"]["what"] == "rules", r
+            with open(path + ".tmp", "w") as f:
+                f.write("return { name = 'rt_probe', evaluate = function( end }\n")
+            os.rename(path + ".tmp", path)
+            r = s.record()
+            assert r["data"]["type"] == "rejected" and "zz_rt.lua" in r["data"]["data"]["error"], r
+            os.remove(path)
+            s.close()
+            a = Stream(srv.port, "/api/stream/rules", srv.tokens["svc"])
+            assert a.status == 403
+            a.close()
+        check("rule reloads and rejected edits reach the admins' rules stream", rules_stream)
+    except BaseException:
+        srv.stop()
+        raise
+    finally:
+        shutil.rmtree(intel, ignore_errors=True)
+    # streams still open: SIGTERM must end them and exit promptly
+    t0 = time.time()
+    check_clean_exit(srv)
+
+    def ended():
+        assert time.time() - t0 < 5, "shutdown took %.1f s with streams open" % (time.time() - t0)
+        for s in streams:
+            try:
+                while True:
+                    s.record(timeout=2)
+            except EOFError:
+                pass
+    check("open streams are ended at shutdown, promptly", ended)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
