@@ -21,6 +21,7 @@
 #include "log.h"
 #include "store_writer.h"
 #include "stream.h"
+#include "ws.h"
 #include "worker.h"
 
 #define MAX_HEADERS 100      /* more request headers: 431 (STYLE: C caps its inputs) */
@@ -50,9 +51,9 @@ typedef struct reqctx {
  * the hot path (callgrind). */
 static void copy_str(char *dst, size_t cap, const char *src)
 {
-    size_t n = strlen(src);
+    size_t n = src ? strlen(src) : 0;
     if (n >= cap) n = cap - 1;
-    memcpy(dst, src, n);
+    if (n) memcpy(dst, src, n);
     dst[n] = '\0';
 }
 
@@ -346,6 +347,29 @@ static int start_stream(reqctx_t *c, struct evkeyvalq *out)
     return 1;
 }
 
+/* The handler accepted a WebSocket handshake (api/ws.lua), naming the
+ * caller in X-Riskd-Role and X-Riskd-User when the upgrade carried a
+ * token: ws.c takes the connection over. */
+static void start_websocket(reqctx_t *c, struct evkeyvalq *out)
+{
+    rk_worker_t *w = c->w;
+    char role[16], user[128];
+    copy_str(role, sizeof role, evhttp_find_header(out, "X-Riskd-Role"));
+    copy_str(user, sizeof user, evhttp_find_header(out, "X-Riskd-User"));
+    evhttp_remove_header(out, "X-Riskd-Upgrade");
+    evhttp_remove_header(out, "X-Riskd-Role");
+    evhttp_remove_header(out, "X-Riskd-User");
+    if (rk_ws_count(w->ws) >= RK_WS_MAX_PER_WORKER) {
+        send_json_error(c->req, 503, "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many WebSocket connections\"}}");
+        return;
+    }
+    /* never answered through evhttp: it does not hold up a drain */
+    evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
+    w->pending--;
+    if (rk_ws_upgrade(w->ws, c->req, role, user) != 0)
+        send_json_error(c->req, 503, "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"cannot open the WebSocket\"}}");
+}
+
 static void finish(reqctx_t *c, int rc, int nres, const char *err)
 {
     rk_worker_t *w = c->w;
@@ -383,6 +407,7 @@ static void finish(reqctx_t *c, int rc, int nres, const char *err)
         status = (int)lua_tointeger(co, base + 1);
         set_headers(co, base + 4, out);
         if (status == 200 && evhttp_find_header(out, "X-Riskd-Stream") && start_stream(c, out)) goto done;
+        if (status == 200 && evhttp_find_header(out, "X-Riskd-Upgrade")) { start_websocket(c, out); status = 101; goto done; }
         if (lua_type(co, base + 3) == LUA_TSTRING)
             evhttp_add_header(out, "Content-Type", lua_tostring(co, base + 3));
         struct evbuffer *buf = evhttp_request_get_output_buffer(req);

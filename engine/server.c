@@ -41,6 +41,7 @@
 #include "intel.h"
 #include "hub.h"
 #include "stream.h"
+#include "ws.h"
 #include "iforest.h"
 #include "store.h"
 #include "store_writer.h"
@@ -208,6 +209,7 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
     if (w->draining) return;
     w->draining = 1;
     rk_streams_close_all(w->streams);   /* they never end by themselves */
+    rk_ws_close_all(w->ws);
     if (w->bound) {
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
@@ -256,7 +258,8 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->http = w->base ? evhttp_new(w->base) : NULL;
     w->mailbox = w->base ? rk_mailbox_new(w->base, rk_http_deliver, w) : NULL;
     w->streams = w->base ? rk_streams_new(w->base, s->hub) : NULL;
-    if (!w->http || !w->mailbox || !w->streams) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
+    w->ws = w->base ? rk_ws_new(w->base, s->hub, s->cfg, w->host.store) : NULL;
+    if (!w->http || !w->mailbox || !w->streams || !w->ws) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
     evhttp_set_gencb(w->http, rk_http_handle, w);
     evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg->body_limit);
     /* Read and drop an oversized body so the client sees the 413 instead of
@@ -294,6 +297,7 @@ static void worker_free(rk_worker_t *w)
     if (w->stop_ev) event_free(w->stop_ev);
     if (w->drain_ev) event_free(w->drain_ev);
     rk_streams_free(w->streams);
+    rk_ws_free(w->ws);
     if (w->http) evhttp_free(w->http);
     if (w->base) event_base_free(w->base);
     rk_vm_free(w->vm);

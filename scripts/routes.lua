@@ -36,6 +36,7 @@ return {
     { "GET", "/api/dashboard/timeline", "dashboard.timeline", roles = STAFF },
     { "GET", "/api/dashboard/top-risks", "dashboard.top_risks", roles = STAFF },
 
+    { "GET", "/api/ws", "ws.open" },   -- a WebSocket; the token comes with it or as its first message
     { "GET", "/api/stream/alerts", "stream.alerts", roles = STAFF },
     { "GET", "/api/stream/events", "stream.events", roles = STAFF },
     { "GET", "/api/stream/rules", "stream.rules", roles = { "admin" } },

@@ -17,6 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import check, finish  # noqa: E402
 from test_story import Server, PARIS, LAPTOP, check_clean_exit  # noqa: E402
+from wsclient import WS  # noqa: E402
 
 
 class Stream:
@@ -186,12 +187,121 @@ def main():
             assert a.status == 403
             a.close()
         check("rule reloads and rejected edits reach the admins' rules stream", rules_stream)
+
+        def ws_handshake():
+            w = WS(srv.port, token=admin)
+            assert w.status == 101 and w.accept_ok(), (w.status, w.headers)
+            m = w.recv()
+            assert m == {"type": "auth", "data": {"user": "root", "role": "admin"}}, m
+            w.close()
+            assert w.recv()[0:2] == ("close", 1000)
+            for token, status in ((srv.tokens["svc"], 403), ("not-a-token", 401)):
+                w = WS(srv.port, token=token)
+                assert w.status == status, (w.status, w.body)
+            w = WS(srv.port, extra=[], key="short")
+            assert w.status == 400 and w.body["error"]["code"] == "bad_handshake", w.status
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+            c.request("GET", "/api/ws")
+            r = c.getresponse()
+            assert r.status == 426 and r.getheader("Upgrade") == "websocket", r.status
+            r.read()
+        check("WebSocket handshake: 101 with the right accept key and the caller; 401, 403, 400 and 426 otherwise",
+              ws_handshake)
+
+        def ws_first_message_auth():
+            w = WS(srv.port)                                 # a browser: no header
+            assert w.status == 101
+            w.send({"type": "subscribe", "topic": "alerts"})  # before auth: refused
+            assert w.recv()[:2] == ("close", 1008)
+            w = WS(srv.port)
+            w.send({"type": "auth", "token": srv.tokens["svc"]})
+            assert w.recv()[:2] == ("close", 1008)            # a service is not staff
+            w = WS(srv.port)
+            w.send({"type": "auth", "token": admin})
+            assert w.recv()["type"] == "auth"
+            w.send({"type": "ping"})
+            assert w.recv() == {"type": "pong"}
+            w.close()
+            w = WS(srv.port, timeout=12)                     # says nothing for 5 s
+            t0 = time.time()
+            m = w.recv()
+            assert m[:2] == ("close", 1008) and 4 <= time.time() - t0 < 8, (m, time.time() - t0)
+        check("browsers authenticate with their first message; nothing else first, no service role, 5 s to do it",
+              ws_first_message_auth)
+
+        def ws_messages():
+            w = WS(srv.port, token=admin)
+            w.recv()
+            w.send({"type": "subscribe", "topic": "alerts"})
+            assert w.recv() == {"type": "subscribed", "topic": "alerts"}
+            w.send({"type": "subscribe", "topic": "events", "min_level": "critical"})
+            assert w.recv() == {"type": "subscribed", "topic": "events"}
+            w.send({"type": "subscribe", "topic": "weather"})
+            assert w.recv()["data"]["code"] == "bad_topic"
+            w.send({"type": "dance"})
+            assert w.recv()["data"]["code"] == "bad_message"
+            d = srv.analyze(user_id="ws-user", ip_address="185.220.101.11", password_breached=True)
+            m = w.recv()
+            assert m["topic"] == "alerts" and m["type"] == "created" and m["data"]["alert_id"] == d["alert_id"], m
+            if d["risk_level"] == "critical":
+                m = w.recv()
+                assert m["topic"] == "events", m
+            w.send({"type": "unsubscribe", "topic": "alerts"})
+            assert w.recv() == {"type": "unsubscribed", "topic": "alerts"}
+            srv.call("PUT", "/api/dashboard/alerts/" + d["alert_id"], {"status": "resolved"})
+            w.send({"type": "ping"})
+            assert w.recv() == {"type": "pong"}                # nothing about the alert came first
+            a = WS(srv.port, token=srv.tokens.get("analyst") or admin)
+            a.recv()
+            w.close()
+        check("subscribe and unsubscribe: alerts arrive while subscribed, not after; bad topics and types answered",
+              ws_messages)
+
+        def ws_limits():
+            w = WS(srv.port, token=admin)
+            w.recv()
+            w.send_frame(1, b"{\"type\": \"\xff\xfe\"}")
+            assert w.recv()[:2] == ("close", 1007)
+            w = WS(srv.port, token=admin)
+            w.recv()
+            w.send_frame(1, b"x" * (64 * 1024 + 1))
+            assert w.recv()[:2] == ("close", 1009)
+            w = WS(srv.port, token=admin)
+            w.recv()
+            w.send_frame(2, b"\x00\x01")
+            assert w.recv()[:2] == ("close", 1003)
+            w = WS(srv.port, token=admin)
+            w.recv()
+            w.send_frame(9, b"are you there")                  # a ping is answered with its payload
+            op, p = w.frame()
+            assert op == 10 and p == b"are you there", (op, p)
+            w.send_frame(1, b'{"type":"ping"}', mask=False)    # clients must mask: protocol error
+            assert w.recv()[:2] == ("close", 1002)
+        check("invalid UTF-8 closes with 1007, over 64 KiB with 1009, binary with 1003, unmasked with 1002; pings answered",
+              ws_limits)
+
+        def ws_slow_client():
+            w = WS(srv.port, token=admin)
+            w.recv()
+            w.send({"type": "subscribe", "topic": "events"})
+            w.recv()
+            w.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            # the client stops reading; the server must drop it, not buffer forever
+            body = {"user_id": "flood", "ip_address": "192.0.2.200", "device": {"user_agent": "x" * 500}}
+            for i in range(6000):
+                srv.call("POST", "/api/login/analyze", dict(body, user_id="flood%d" % (i % 50)), token=srv.tokens["svc"])
+                if i % 500 == 499 and w.eof(timeout=0.01):
+                    break
+            assert w.eof(timeout=5), "a client that does not read was never dropped"
+        check("a subscriber that stops reading is dropped once 1 MiB waits for it", ws_slow_client)
     except BaseException:
         srv.stop()
         raise
     finally:
         shutil.rmtree(intel, ignore_errors=True)
     # streams still open: SIGTERM must end them and exit promptly
+    ws_open = WS(srv.port, token=admin)
+    ws_open.recv()
     t0 = time.time()
     check_clean_exit(srv)
 
@@ -204,6 +314,11 @@ def main():
             except EOFError:
                 pass
     check("open streams are ended at shutdown, promptly", ended)
+
+    def ws_going_away():
+        m = ws_open.recv()
+        assert m[:2] == ("close", 1001), m
+    check("an open WebSocket is closed with 1001 (going away) at shutdown", ws_going_away)
     return finish()
 
 

@@ -1,0 +1,414 @@
+/* ws.c — see ws.h. */
+#include "ws.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/util.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <wslay/wslay.h>
+
+#include "jwt.h"
+#include "pwindex.h"
+
+static const char *const topic_names[] = { "alerts", "events", "rules", "models" };
+#define NTOPICS 4
+
+typedef struct ws {
+    struct ws *next, *prev;
+    rk_wsserver_t *srv;
+    struct evhttp_connection *conn;   /* evhttp's, freed with the socket */
+    struct bufferevent *bev;          /* taken over from evhttp */
+    wslay_event_context_ptr ctx;
+    struct event *timer;
+    char role[16], user[128];
+    unsigned topics;                  /* bit i: topic_names[i] */
+    int min_level;                    /* for events */
+    uint64_t last;                    /* last hub message considered */
+    int64_t last_pong;
+    int dropping;                     /* freed once the current callback returns */
+    int closing;                      /* a close frame is queued: the peer has 5 s to answer */
+} ws_t;
+
+struct rk_wsserver {
+    struct event_base *base;
+    rk_hub_t *hub;
+    const rk_config_t *cfg;
+    rk_store_t *store;
+    struct event *wake;
+    ws_t *head;
+    int n;
+};
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+void rk_ws_accept_key(const char *key, char out[29])
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    char buf[128];
+    uint8_t sha[20];
+    int n = snprintf(buf, sizeof buf, "%s%s", key, guid);
+    rk_sha1(buf, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf - 1), sha);
+    EVP_EncodeBlock((unsigned char *)out, sha, 20);   /* 28 characters and a NUL */
+}
+
+/* ---- life of a connection -------------------------------------------------- */
+
+static void count(ws_t *c, unsigned topics, int delta)
+{
+    for (int i = 0; i < NTOPICS; i++)
+        if (topics & (1u << i)) rk_hub_subscribers_add(c->srv->hub, topic_names[i], delta);
+}
+
+static void destroy(ws_t *c)
+{
+    rk_wsserver_t *s = c->srv;
+    if (c->prev) c->prev->next = c->next; else s->head = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->n--;
+    count(c, c->topics, -1);
+    if (c->timer) event_free(c->timer);
+    if (c->ctx) wslay_event_context_free(c->ctx);
+    /* what is still queued (a close frame at shutdown, when the loop will
+     * not run again) goes out now, as far as the socket takes it */
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (!c->dropping && evbuffer_get_length(out)) {
+        char tail[256];
+        evbuffer_unfreeze(out, 1);   /* a socket bufferevent lets only itself drain its output */
+        int n = evbuffer_remove(out, tail, sizeof tail);
+        if (n > 0 && send(bufferevent_getfd(c->bev), tail, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) { /* gone anyway */ }
+    }
+    /* frees the socket, the bufferevent and the request evhttp still holds */
+    evhttp_connection_set_closecb(c->conn, NULL, NULL);
+    evhttp_connection_free(c->conn);
+    free(c);
+}
+
+/* Sends what wslay has queued; destroys the connection when it is over
+ * (both sides closed, an I/O error, or a client that does not read).
+ * Returns -1 when c is gone. */
+static int flush(ws_t *c)
+{
+    if (!c->dropping && wslay_event_send(c->ctx) != 0) c->dropping = 1;
+    if (c->dropping || (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx) &&
+                        evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)) {
+        destroy(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void send_text(ws_t *c, const char *text, size_t n)
+{
+    struct wslay_event_msg m = { WSLAY_TEXT_FRAME, (const uint8_t *)text, n };
+    if (wslay_event_queue_msg(c->ctx, &m) != 0) c->dropping = 1;
+}
+
+static void send_json(ws_t *c, json_t *j)
+{
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!s) { c->dropping = 1; return; }
+    send_text(c, s, strlen(s));
+    free(s);
+}
+
+static void send_error(ws_t *c, const char *code, const char *message)
+{
+    send_json(c, json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "data", "code", code, "message", message));
+}
+
+static void close_with(ws_t *c, uint16_t code, const char *reason)
+{
+    wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, strlen(reason));
+    if (!c->closing && c->timer) {
+        c->closing = 1;
+        struct timeval grace = { 5, 0 };
+        event_add(c->timer, &grace);
+    }
+}
+
+/* ---- what the client says ---------------------------------------------------- */
+
+/* The token as the REST API checks it: signature, issuer, expiry, and an
+ * account that still exists with the password the token was issued under;
+ * the role is the account's own. */
+static int authenticate(ws_t *c, const char *token, char *why, size_t cap)
+{
+    rk_jwt_claims_t cl;
+    if (rk_jwt_verify(c->srv->cfg->jwt_secret, token, now_s(), &cl, why, cap) != 0) return -1;
+    rk_user_t u;
+    memset(&u, 0, sizeof u);
+    if (rk_store_user_get(c->srv->store, cl.sub, &u, why, cap) != 0) { snprintf(why, cap, "the account no longer exists"); return -1; }
+    /* the password's version: the salt field of the argon2 hash, as api/auth.lua reads it */
+    const char *h = u.password_hash ? u.password_hash : "", *last = strrchr(h, '$');
+    const char *salt = NULL;
+    for (const char *p = h; last && p < last; p++) if (*p == '$') salt = p + 1;
+    int same = salt && (size_t)(last - salt) == strlen(cl.pwv) && strncmp(salt, cl.pwv, (size_t)(last - salt)) == 0;
+    if (same) {
+        snprintf(c->role, sizeof c->role, "%s", u.role ? u.role : "");
+        snprintf(c->user, sizeof c->user, "%s", cl.sub);
+    }
+    rk_store_user_free(&u);
+    if (!same) { snprintf(why, cap, "the password has changed since this token was issued; sign in again"); return -1; }
+    return 0;
+}
+
+static int topic_index(const char *t)
+{
+    for (int i = 0; t && i < NTOPICS; i++) if (!strcmp(t, topic_names[i])) return i;
+    return -1;
+}
+
+static int level_index(const char *l)
+{
+    static const char *const levels[] = { "low", "medium", "high", "critical" };
+    for (int i = 0; l && i < 4; i++) if (!strcmp(l, levels[i])) return i;
+    return -1;
+}
+
+static int staff(const ws_t *c) { return !strcmp(c->role, "admin") || !strcmp(c->role, "analyst"); }
+
+static void on_message(ws_t *c, const char *text, size_t n)
+{
+    json_error_t e;
+    json_t *j = json_loadb(text, n, 0, &e);
+    if (!j) {
+        if (json_error_code(&e) == json_error_invalid_utf8) { close_with(c, 1007, "invalid UTF-8"); return; }
+        send_error(c, "bad_message", "messages are JSON objects");
+        return;
+    }
+    const char *type = json_string_value(json_object_get(j, "type"));
+    if (!type) {
+        send_error(c, "bad_message", "a message needs a string \"type\"");
+    } else if (!strcmp(type, "auth")) {
+        char why[256];
+        const char *tok = json_string_value(json_object_get(j, "token"));
+        if (c->role[0]) send_error(c, "bad_message", "already authenticated");
+        else if (!tok || authenticate(c, tok, why, sizeof why) != 0) close_with(c, 1008, tok ? why : "auth needs a token");
+        else if (!staff(c)) { close_with(c, 1008, "the console is for analysts and admins"); c->role[0] = '\0'; }
+        else send_json(c, json_pack("{s:s, s:{s:s, s:s}}", "type", "auth", "data", "user", c->user, "role", c->role));
+    } else if (!c->role[0]) {
+        close_with(c, 1008, "authenticate first: {\"type\":\"auth\",\"token\":...}");
+    } else if (!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe")) {
+        const char *topic = json_string_value(json_object_get(j, "topic"));
+        int t = topic_index(topic), sub = type[0] == 's';
+        json_t *ml = json_object_get(j, "min_level");
+        int lvl = ml ? level_index(json_string_value(ml)) : 0;
+        if (t < 0) send_error(c, "bad_topic", "topic must be alerts, events, rules or models");
+        else if (sub && lvl < 0) send_error(c, "bad_level", "min_level must be low, medium, high or critical");
+        else if (sub && t >= 2 && strcmp(c->role, "admin") != 0) send_error(c, "forbidden", "rules and models are for admins");
+        else {
+            unsigned bit = 1u << t, had = c->topics & bit;
+            if (sub && !had) { c->topics |= bit; count(c, bit, 1); }
+            if (!sub && had) { c->topics &= ~bit; count(c, bit, -1); }
+            if (sub && t == 1) c->min_level = lvl;
+            if (sub && !c->last) c->last = rk_hub_last_id(c->srv->hub);
+            send_json(c, json_pack("{s:s, s:s}", "type", sub ? "subscribed" : "unsubscribed", "topic", topic));
+        }
+    } else if (!strcmp(type, "ping")) {
+        send_json(c, json_pack("{s:s}", "type", "pong"));
+    } else {
+        send_error(c, "bad_message", "type must be auth, subscribe, unsubscribe or ping");
+    }
+    json_decref(j);
+}
+
+/* ---- wslay callbacks -------------------------------------------------------------- */
+
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
+{
+    (void)flags;
+    ws_t *c = arg;
+    int n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
+    if (n <= 0) { wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK); return -1; }
+    return n;
+}
+
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *arg)
+{
+    (void)flags;
+    ws_t *c = arg;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_get_length(out) + len > RK_WS_MAX_BUFFER) {
+        /* a client that does not read: it goes, instead of the memory */
+        c->dropping = 1;
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    if (evbuffer_add(out, data, len) != 0) { wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE); return -1; }
+    return (ssize_t)len;
+}
+
+static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a, void *arg)
+{
+    (void)ctx;
+    ws_t *c = arg;
+    if (a->opcode == WSLAY_TEXT_FRAME) on_message(c, (const char *)a->msg, a->msg_length);
+    else if (a->opcode == WSLAY_BINARY_FRAME) close_with(c, 1003, "text messages only");
+    else if (a->opcode == WSLAY_PONG) c->last_pong = now_s();
+}
+
+/* ---- libevent callbacks ---------------------------------------------------------- */
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    ws_t *c = arg;
+    if (wslay_event_recv(c->ctx) != 0) c->dropping = 1;
+    flush(c);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    flush(arg);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) destroy(arg);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    ws_t *c = arg;
+    if (c->closing) {
+        c->dropping = 1;                /* it never answered our close */
+    } else if (!c->role[0]) {
+        close_with(c, 1008, "no authentication within 5 seconds");
+    } else if (now_s() - c->last_pong > RK_WS_PONG_TIMEOUT_S) {
+        c->dropping = 1;                /* gone without a word */
+    } else {
+        struct wslay_event_msg m = { WSLAY_PING, (const uint8_t *)"", 0 };
+        wslay_event_queue_msg(c->ctx, &m);
+        struct timeval every = { RK_WS_PING_S, 0 };
+        event_add(c->timer, &every);
+    }
+    flush(c);
+}
+
+/* Hub messages this connection subscribed to. */
+static void deliver(ws_t *c)
+{
+    rk_hub_msg_t *msgs[64];
+    uint64_t missed;
+    size_t n;
+    while ((n = rk_hub_read(c->srv->hub, c->last, msgs, 64, &missed)) > 0) {
+        if (missed) {
+            char note[96];
+            int len = snprintf(note, sizeof note, "{\"type\":\"missed\",\"data\":{\"count\":%llu}}", (unsigned long long)missed);
+            send_text(c, note, (size_t)len);
+        }
+        for (size_t i = 0; i < n; i++) {
+            rk_hub_msg_t *m = msgs[i];
+            int t = topic_index(m->topic);
+            if (t >= 0 && (c->topics & (1u << t)) && (t != 1 || m->level >= c->min_level) && !c->dropping)
+                send_text(c, m->json, m->len);
+            c->last = m->id;
+            rk_hub_release(m);
+        }
+    }
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_wsserver_t *s = arg;
+    for (ws_t *c = s->head, *next; c; c = next) {
+        next = c->next;
+        if (!c->topics) continue;
+        deliver(c);
+        flush(c);
+    }
+}
+
+static void notify(void *arg) { event_active(((rk_wsserver_t *)arg)->wake, EV_READ, 0); }
+
+/* ---- the server's side ------------------------------------------------------------ */
+
+rk_wsserver_t *rk_ws_new(struct event_base *base, rk_hub_t *hub, const rk_config_t *cfg, rk_store_t *store)
+{
+    rk_wsserver_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->base = base;
+    s->hub = hub;
+    s->cfg = cfg;
+    s->store = store;
+    if (!(s->wake = event_new(base, -1, 0, on_wake, s)) || rk_hub_watch(hub, notify, s) < 0) {
+        rk_ws_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void rk_ws_close_all(rk_wsserver_t *s)
+{
+    for (ws_t *c = s ? s->head : NULL, *next; c; c = next) {
+        next = c->next;
+        close_with(c, 1001, "the server is shutting down");
+        flush(c);
+    }
+}
+
+void rk_ws_free(rk_wsserver_t *s)
+{
+    if (!s) return;
+    while (s->head) destroy(s->head);
+    if (s->wake) event_free(s->wake);
+    free(s);
+}
+
+int rk_ws_count(const rk_wsserver_t *s) { return s ? s->n : 0; }
+
+int rk_ws_upgrade(rk_wsserver_t *s, struct evhttp_request *req, const char *role, const char *user)
+{
+    const char *key = evhttp_find_header(evhttp_request_get_input_headers(req), "Sec-WebSocket-Key");
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    if (s->n >= RK_WS_MAX_PER_WORKER || !key || !bev) return -1;
+    ws_t *c = calloc(1, sizeof *c);
+    static const struct wslay_event_callbacks cbs = { recv_cb, send_cb, NULL, NULL, NULL, NULL, msg_cb };
+    if (!c || wslay_event_context_server_init(&c->ctx, &cbs, c) != 0) { free(c); return -1; }
+    c->srv = s;
+    c->conn = conn;
+    c->bev = bev;
+    c->last_pong = now_s();
+    snprintf(c->role, sizeof c->role, "%s", role ? role : "");
+    snprintf(c->user, sizeof c->user, "%s", user ? user : "");
+    c->timer = event_new(s->base, -1, 0, on_timer, c);
+    wslay_event_config_set_max_recv_msg_length(c->ctx, RK_WS_MAX_MESSAGE);
+    c->next = s->head;
+    if (s->head) s->head->prev = c;
+    s->head = c;
+    s->n++;
+    /* From here the socket is ours: evhttp's callbacks and idle time-out
+     * go, the request it holds stays unanswered until destroy(). */
+    evhttp_connection_set_closecb(conn, NULL, NULL);
+    bufferevent_setcb(bev, on_read, on_write, on_event, c);
+    bufferevent_set_timeouts(bev, NULL, NULL);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    char accept[29];
+    rk_ws_accept_key(key, accept);
+    evbuffer_add_printf(bufferevent_get_output(bev),
+                        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+    struct timeval first = { c->role[0] ? RK_WS_PING_S : RK_WS_AUTH_TIMEOUT_S, 0 };
+    if (!c->timer || event_add(c->timer, &first) < 0) { destroy(c); return 0; }
+    if (c->role[0])
+        send_json(c, json_pack("{s:s, s:{s:s, s:s}}", "type", "auth", "data", "user", c->user, "role", c->role));
+    /* bytes the client sent after its handshake are already buffered */
+    if (evbuffer_get_length(bufferevent_get_input(bev))) on_read(bev, c);
+    else flush(c);
+    return 0;
+}
