@@ -44,6 +44,8 @@ def call(srv, method, path, body=None, token=None, headers=None):
     try:
         c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
         r = c.getresponse()
+        if (r.getheader("Content-Type") or "").startswith("text/event-stream"):
+            return r.status, None, dict(r.getheaders())   # a stream (/api/stream/*): it never ends
         return r.status, json.loads(r.read() or b"null"), dict(r.getheaders())
     finally:
         c.close()

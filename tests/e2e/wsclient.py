@@ -11,8 +11,12 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 class WS:
-    def __init__(self, port, token=None, key=None, extra=None, timeout=5):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, token=None, key=None, extra=None, timeout=5, rcvbuf=None):
+        self.sock = socket.socket()
+        if rcvbuf:   # before connecting, so that the window stays small
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
         self.key = key or base64.b64encode(os.urandom(16)).decode()
         lines = ["GET /api/ws HTTP/1.1", "Host: localhost", "Upgrade: websocket", "Connection: Upgrade",
                  "Sec-WebSocket-Key: " + self.key, "Sec-WebSocket-Version: 13"]
