@@ -14,6 +14,8 @@ trap cleanup EXIT
 # The analyze route needs a service token: a throwaway account and secret.
 export JWT_SECRET="bench-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
 echo "bench service passphrase" | ./build/riskd user add bench --role service --db "sqlite:$tmp/bench.db" >/dev/null
+echo "bench admin passphrase" | ./build/riskd user add bench-admin --role admin --db "sqlite:$tmp/bench.db" >/dev/null
+ulimit -n 8192 2>/dev/null || true   # 1,000 WebSocket subscribers below
 
 # A breached-password index of BENCH_RANGE_HASHES random hashes for the range queries.
 mkdir -p "$tmp/intel"
@@ -23,6 +25,7 @@ with open(sys.argv[1], "w") as f:
     for _ in range(int(sys.argv[2])):
         f.write("%s:%d\n" % (os.urandom(20).hex().upper(), 1))' "$tmp/hashes.txt" "${BENCH_RANGE_HASHES:-1000000}"
 ./build/riskd intel passwords import "$tmp/hashes.txt" --intel "$tmp/intel" >/dev/null
+cp intel/bot_agents.patterns "$tmp/intel/"
 
 ./build/bare "$BARE_PORT" 2>"$tmp/bare.log" &
 bare_pid=$!
@@ -41,6 +44,12 @@ c.request("POST", "/api/auth/login", json.dumps({"username": "bench", "password"
           {"Content-Type": "application/json"})
 print(json.loads(c.getresponse().read())["token"])' "$riskd_port")
 export RISKD_TOKEN
+ADMIN_TOKEN=$(/usr/bin/python3 -c '
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+c.request("POST", "/api/auth/login", json.dumps({"username": "bench-admin", "password": "bench admin passphrase"}),
+          {"Content-Type": "application/json"})
+print(json.loads(c.getresponse().read())["token"])' "$riskd_port")
 
 # run NAME URL [SCRIPT]: one wrk run; appends "rps p50_ms p99_ms" to $tmp/NAME.
 run() {
@@ -85,6 +94,18 @@ for t in bare healthz ping analyze range; do
         name = (t == "bare") ? "bare evhttp+Lua" : (t == "healthz" ? "riskd GET /healthz" : (t == "ping" ? "riskd GET /api/ping" : (t == "analyze" ? "riskd POST analyze" : "riskd GET pw range")))
         printf "%-22s %12.0f %9.3f %9.3f %8.2f %s\n", name, rps, p50, p99, ratio, verdict }'
 done
+
+# Real-time: alert delivery to 1,000 WebSocket subscribers at 100 alerts/s,
+# and the analyze rate while those 1,000 are connected (beside the one above).
+echo
+/usr/bin/python3 bench/ws_latency.py "$riskd_port" "$ADMIN_TOKEN" "$RISKD_TOKEN" "${BENCH_WS_SECONDS:-10}"
+/usr/bin/python3 bench/ws_latency.py "$riskd_port" "$ADMIN_TOKEN" "$RISKD_TOKEN" --hold $((DURATION + 8)) &
+hold_pid=$!
+sleep 5
+run analyze_ws "http://127.0.0.1:$riskd_port/api/login/analyze" bench/analyze.lua
+wait "$hold_pid" || true
+printf "riskd POST analyze with 1,000 WebSocket subscribers: %.0f req/s (without: %.0f)\n" \
+    "$(median "$tmp/analyze_ws" 1)" "$(median "$tmp/analyze" 1)"
 
 # The pipeline alone, no HTTP, on a fresh database.
 echo
