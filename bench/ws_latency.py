@@ -34,10 +34,15 @@ def subscribers(port, token):
     return conns
 
 
+SAMPLE = 50   # subscribers whose messages are timed; the others are only drained
+
+
 def reader(conns, stop, seen):
-    """Reads every subscriber; seen[(user)] -> list of arrival times."""
+    """Reads every subscriber; seen[user] -> arrival times on the sampled ones.
+    Parsing 100,000 messages a second in Python would measure Python."""
     sel = selectors.DefaultSelector()
-    for w in conns:
+    for i, w in enumerate(conns):
+        w.sampled = i < SAMPLE
         sel.register(w.sock, selectors.EVENT_READ, w)
     while not stop.is_set():
         for key, _ in sel.select(timeout=0.1):
@@ -50,6 +55,8 @@ def reader(conns, stop, seen):
                 sel.unregister(w.sock)
                 continue
             now = time.time()
+            if not w.sampled:
+                continue
             w.buf += d
             while len(w.buf) >= 2:
                 n, off = w.buf[1] & 0x7F, 2
@@ -99,13 +106,14 @@ def main():
     stop.set()
     t.join()
     lat = sorted((arr - sent[u]) * 1000 for u, times in seen.items() if u in sent for arr in times)
-    want = len(sent) * N
+    want = len(sent) * min(N, SAMPLE)
     if not lat:
         print("no alert was delivered")
         return 1
     q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]  # noqa: E731
-    print("WebSocket delivery, %d subscribers, %d alerts at 100/s: %d of %d deliveries; p50 %.1f ms, p99 %.1f ms,"
-          " max %.1f ms (target p99 < 20 ms)" % (N, len(sent), len(lat), want, q(0.5), q(0.99), lat[-1]))
+    print("WebSocket delivery, %d subscribers (%d timed), %d alerts at 100/s: %d of %d deliveries; p50 %.1f ms,"
+          " p99 %.1f ms, max %.1f ms, from sending the analysis (target p99 < 20 ms)"
+          % (N, SAMPLE, len(sent), len(lat), want, q(0.5), q(0.99), lat[-1]))
     return 0
 
 
