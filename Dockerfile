@@ -29,6 +29,7 @@ WORKDIR /opt/riskd
 COPY --chown=riskd:riskd scripts scripts
 COPY --chown=riskd:riskd rules rules
 COPY --chown=riskd:riskd intel intel
+COPY --chown=riskd:riskd web web
 COPY --from=build --chown=riskd:riskd /src/models/default.model models/default.model
 RUN mkdir -p data && chown riskd:riskd data
 ENV RISKD_HOST=0.0.0.0 \
@@ -37,6 +38,7 @@ ENV RISKD_HOST=0.0.0.0 \
     RISKD_RULES=/opt/riskd/rules \
     RISKD_MODELS=/opt/riskd/models \
     RISKD_INTEL=/opt/riskd/intel \
+    RISKD_WEB=/opt/riskd/web \
     RISKD_DB=sqlite:/opt/riskd/data/riskd.db
 # Mount your own rules or scripts over these and edit them live; data holds
 # the SQLite store; models the trained models (retraining writes there);

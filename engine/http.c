@@ -195,7 +195,10 @@ static void set_headers(lua_State *L, int idx, struct evkeyvalq *out)
         if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TSTRING) {
             const char *k = lua_tostring(L, -2), *v = lua_tostring(L, -1);
             /* evhttp refuses CR/LF in values, which blocks header injection. */
-            if (strcasecmp(k, "Content-Type") != 0) evhttp_add_header(out, k, v);
+            if (strcasecmp(k, "Content-Type") != 0) {
+                evhttp_remove_header(out, k);   /* the handler's wins (Cache-Control of static files) */
+                evhttp_add_header(out, k, v);
+            }
         }
         lua_pop(L, 1);
     }

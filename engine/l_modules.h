@@ -14,6 +14,7 @@ int luaopen_riskd_mongo(lua_State *L);   /* l_mongo.c */
 int luaopen_riskd_features(lua_State *L); /* l_features.c */
 int luaopen_riskd_geo(lua_State *L);     /* l_geo.c */
 int luaopen_riskd_intel(lua_State *L);   /* l_intel.c */
+int luaopen_riskd_web(lua_State *L);     /* l_web.c */
 int luaopen_riskd_auth(lua_State *L);    /* l_auth.c */
 int luaopen_riskd_json(lua_State *L);    /* l_json.c */
 int luaopen_riskd_models(lua_State *L);  /* l_models.c */

@@ -18,6 +18,7 @@ int luaopen_riskd(lua_State *L)
         { "features", "riskd.features", luaopen_riskd_features },
         { "geo", "riskd.geo", luaopen_riskd_geo },
         { "intel", "riskd.intel", luaopen_riskd_intel },
+        { "web", "riskd.web", luaopen_riskd_web },
         { "auth", "riskd.auth", luaopen_riskd_auth },
         { "json", "riskd.json", luaopen_riskd_json },
         { "models", "riskd.models", luaopen_riskd_models },

@@ -277,6 +277,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.rules", luaopen_riskd_rules },
         { "riskd.geo", luaopen_riskd_geo },
         { "riskd.intel", luaopen_riskd_intel },
+        { "riskd.web", luaopen_riskd_web },
         { "riskd.auth", luaopen_riskd_auth },
         { "riskd.json", luaopen_riskd_json },
         { "riskd.models", luaopen_riskd_models },

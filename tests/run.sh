@@ -56,6 +56,7 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
     suite "e2e user CLI" python3 tests/e2e/test_user_cli.py
     suite "e2e auth API" python3 tests/e2e/test_auth.py
     suite "e2e install and the systemd unit" python3 tests/e2e/test_install.py
+    suite "e2e web console (headless chromium)" python3 tests/e2e/test_console.py
     suite "e2e real-time streams" python3 tests/e2e/test_realtime.py
     suite "e2e real-time streams (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
         python3 tests/e2e/test_realtime.py

@@ -103,6 +103,10 @@ function M.handle(req)
             return encode(nil, response.error(405, "method_not_allowed",
                 "method " .. req.method .. " is not allowed on " .. req.path, { Allow = params }))
         end
+        -- the web console: any other GET outside the API is a file of web/
+        if (req.method == "GET" or req.method == "HEAD") and not req.path:find("^/api/") then
+            return encode("web", require("api.web").file(req))
+        end
         return encode(nil, response.error(404, "not_found", "no route for " .. req.path))
     end
     req.route, req.params = route.pattern, params

@@ -134,7 +134,12 @@ def main():
         state["event"] = d["event_id"]
         s, h = cli.call("GET", "/healthz")
         assert h.get("model") == "on", h   # the image carries the default model
-    check("accounts made in the container sign in, and an analysis is scored with the default model", analysis)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", "/")
+        r = c.getresponse()
+        page = r.read().decode()
+        assert r.status == 200 and "riskd console" in page and "script-src 'self'" in r.getheader("Content-Security-Policy"), r.status
+    check("accounts made in the container sign in, an analysis is scored with the default model, the console is served", analysis)
 
     def live_rule():
         path = os.path.join(rules, "zz_container_probe.lua")

@@ -1,0 +1,169 @@
+// web/app.js — the analyst console: sign-in, dashboard, alerts with live
+// arrival over the WebSocket (/api/ws) and triage. Plain DOM, no inline
+// script (the Content-Security-Policy forbids it), no framework.
+"use strict";
+
+const state = { token: sessionStorage.getItem("riskd.token"), user: null, ws: null, alerts: new Map(), current: null };
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(c == null ? "" : String(c)));
+  return e;
+}
+
+async function api(method, path, body) {
+  const headers = { "Content-Type": "application/json" };
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = r.status === 204 ? null : await r.json();
+  if (r.status === 401) { signOut(); throw new Error(data.error.message); }
+  if (!r.ok) throw new Error(data.error ? data.error.message : "HTTP " + r.status);
+  return data;
+}
+
+function when(iso) { return iso ? new Date(iso).toLocaleString() : ""; }
+
+// ---- pages -------------------------------------------------------------------
+
+function show(page) {
+  for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== page;
+  $("#nav").hidden = page === "signin";
+  if (page === "dashboard") loadDashboard();
+  if (page === "alerts") loadAlerts();
+}
+
+function route() {
+  if (!state.token) return show("signin");
+  const page = (location.hash || "#dashboard").slice(1);
+  show(["dashboard", "alerts"].includes(page) ? page : "dashboard");
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  $("#signin-error").textContent = "";
+  try {
+    const d = await api("POST", "/api/auth/login", { username: f.get("username"), password: f.get("password") });
+    state.token = d.token;
+    sessionStorage.setItem("riskd.token", d.token);
+    ev.target.reset();
+    start();
+  } catch (e) {
+    $("#signin-error").textContent = e.message;
+  }
+}
+
+function signOut() {
+  state.token = null;
+  sessionStorage.removeItem("riskd.token");
+  if (state.ws) state.ws.close();
+  state.ws = null;
+  show("signin");
+}
+
+async function loadDashboard() {
+  const [stats, top] = await Promise.all([api("GET", "/api/dashboard/stats"), api("GET", "/api/dashboard/top-risks?hours=24")]);
+  const a = stats.total, d = stats.last_24h;
+  const cards = [["Attempts", a.attempts], ["Anomalies", a.anomalies], ["Open alerts", (a.alerts_by_status || {}).open || 0],
+                 ["Attempts 24 h", d.attempts], ["Anomaly rate 24 h", (100 * d.anomaly_rate).toFixed(2) + " %"]];
+  $("#stats").replaceChildren(...cards.map(([k, v]) => el("div", { class: "card" }, k, el("b", {}, v ?? "–"))));
+  const rows = top.users.map((u) =>
+    el("tr", {}, el("td", {}, u.user_id), el("td", {}, u.max_risk), el("td", {}, u.mean_risk), el("td", {}, u.attempts), el("td", {}, u.high_risk)));
+  $("#top-risks tbody").replaceChildren(...rows);
+}
+
+function alertRow(a, fresh) {
+  const tr = el("tr", { tabindex: "0", "data-id": a.alert_id, class: fresh ? "new" : "" },
+    el("td", {}, when(a.created_at)), el("td", {}, a.user_id), el("td", { class: "sev-" + a.severity }, a.severity),
+    el("td", {}, a.cause), el("td", { class: "status" }, a.status), el("td", {}, a.event_count ?? ""));
+  tr.addEventListener("click", () => openAlert(a.alert_id));
+  tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openAlert(a.alert_id); });
+  return tr;
+}
+
+async function loadAlerts() {
+  const f = new FormData($("#alert-filters"));
+  const q = new URLSearchParams();
+  for (const [k, v] of f) if (v) q.set(k, v);
+  const d = await api("GET", "/api/dashboard/alerts?" + q);
+  state.alerts = new Map(d.alerts.map((a) => [a.alert_id, a]));
+  $("#alert-list tbody").replaceChildren(...d.alerts.map((a) => alertRow(a, false)));
+}
+
+async function openAlert(id) {
+  const a = await api("GET", "/api/dashboard/alerts/" + encodeURIComponent(id));
+  state.current = a.alert_id;
+  $("#alert-detail").hidden = false;
+  $("#alert-title").textContent = `${a.severity} alert for ${a.user_id}: ${a.cause} (${a.status})`;
+  $("#alert-reasons").textContent = (a.reasons || []).join("; ");
+  $("#alert-history").replaceChildren(...a.history.map((h) => el("li", {}, `${when(h.at)} ${h.status} by ${h.by}${h.note ? ": " + h.note : ""}`)));
+  $("#alert-events").replaceChildren(...a.events.map((e) => el("li", {}, `${when(e.timestamp)} ${e.ip_address} risk ${e.risk_score} (${e.risk_level})`)));
+  $("#triage-result").textContent = "";
+}
+
+async function triage(ev) {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  try {
+    await api("PUT", "/api/dashboard/alerts/" + encodeURIComponent(state.current), { status: f.get("status"), note: f.get("note") || undefined });
+    $("#triage-result").textContent = "saved";
+    openAlert(state.current);
+  } catch (e) {
+    $("#triage-result").textContent = e.message;
+  }
+}
+
+// ---- the real-time feed ---------------------------------------------------------
+
+function connect() {
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/ws");
+  state.ws = ws;
+  ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token: state.token }));
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.type === "auth") {
+      state.user = msg.data;
+      $("#who").textContent = `${msg.data.user} (${msg.data.role})`;
+      $("#live").textContent = "live";
+      $("#live").classList.add("on");
+      ws.send(JSON.stringify({ type: "subscribe", topic: "alerts" }));
+    } else if (msg.topic === "alerts" && msg.data) {
+      onAlert(msg);
+    }
+  };
+  ws.onclose = () => {
+    $("#live").textContent = "offline";
+    $("#live").classList.remove("on");
+    if (state.token && state.ws === ws) setTimeout(connect, 2000);   // reconnect
+  };
+}
+
+function onAlert(msg) {
+  const d = msg.data;
+  const body = $("#alert-list tbody");
+  const existing = body.querySelector(`tr[data-id="${CSS.escape(d.alert_id)}"]`);
+  if (msg.type === "created" && !existing) {
+    body.prepend(alertRow({ alert_id: d.alert_id, created_at: msg.ts, user_id: d.user_id, severity: d.severity, cause: d.cause,
+                            status: d.status || "open", event_count: 1 }, true));
+  } else if (existing && msg.type === "status_changed") {
+    existing.querySelector(".status").textContent = d.status;
+  }
+  if (!$("#dashboard").hidden) loadDashboard();
+  if (state.current === d.alert_id && !$("#alerts").hidden) openAlert(d.alert_id);
+}
+
+function start() {
+  connect();
+  route();
+}
+
+$("#signin-form").addEventListener("submit", signIn);
+$("#signout").addEventListener("click", signOut);
+$("#alert-filters").addEventListener("submit", (e) => { e.preventDefault(); loadAlerts(); });
+$("#triage").addEventListener("submit", triage);
+window.addEventListener("hashchange", route);
+if (state.token) start(); else show("signin");
