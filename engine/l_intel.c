@@ -66,19 +66,26 @@ static int l_current(lua_State *L)
     return 1;
 }
 
+/* The address at idx into ip: 0, or the count of values pushed for the
+ * expected failure (nil, msg, "invalid_ip"). */
+static int arg_ip(lua_State *L, int idx, rk_ip_t *ip)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, idx, &n);
+    if (rk_ip_parse(s, n, ip) == 0) return 0;
+    luaL_pushfail(L);
+    lua_pushfstring(L, "'%s' is not an IP address", s);
+    lua_pushliteral(L, "invalid_ip");
+    return 3;
+}
+
 static int l_contains(lua_State *L)
 {
     rk_intel_t *in = check_intel(L);
     const char *set = luaL_checkstring(L, 2);
-    size_t n;
-    const char *s = luaL_checklstring(L, 3, &n);
     rk_ip_t ip;
-    if (rk_ip_parse(s, n, &ip) < 0) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "'%s' is not an IP address", s);
-        lua_pushliteral(L, "invalid_ip");
-        return 3;
-    }
+    int bad = arg_ip(L, 3, &ip);
+    if (bad) return bad;
     int r = rk_intel_contains(in, set, &ip);
     lua_pushboolean(L, r == 1);
     if (r >= 0) return 1;
@@ -150,17 +157,12 @@ static int l_confirm(lua_State *L)
 {
     rk_intel_t *in = check_intel(L);
     const char *set = luaL_checkstring(L, 2);
-    size_t n;
-    const char *s = luaL_checklstring(L, 3, &n);
     lua_Integer ttl = luaL_checkinteger(L, 4);
     luaL_argcheck(L, ttl > 0, 4, "the time to live is a positive number of seconds");
     rk_ip_t ip;
     char err[256];
-    if (rk_ip_parse(s, n, &ip) < 0) {
-        luaL_pushfail(L);
-        lua_pushfstring(L, "'%s' is not an IP address", s);
-        return 2;
-    }
+    int bad = arg_ip(L, 3, &ip);
+    if (bad) return bad;
     if (rk_intel_confirm(in, set, &ip, (int64_t)time(NULL) + (int64_t)ttl, err, sizeof err) != 0) {
         luaL_pushfail(L);
         lua_pushstring(L, err);

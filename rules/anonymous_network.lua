@@ -6,12 +6,6 @@ return {
     name = "anonymous_network",
     description = "the address is in a Tor, VPN, proxy or hosting IP set of the intel folder",
     evaluate = function(ctx)
-        local best, why
-        for set, s in pairs(config.intel_anonymous) do
-            if (not best or s.weight > best) and ctx.intel.contains(set, ctx.attempt.ip_address) then
-                best, why = s.weight, s.reason
-            end
-        end
-        return best, why
+        return ctx.intel.heaviest(config.intel_anonymous, ctx.attempt.ip_address)
     end,
 }

@@ -6,12 +6,6 @@ return {
     name = "known_bad_address",
     description = "the address is on a block list or was used in an attack an analyst confirmed",
     evaluate = function(ctx)
-        local best, why
-        for set, s in pairs(config.intel_bad) do
-            if (not best or s.weight > best) and ctx.intel.contains(set, ctx.attempt.ip_address) then
-                best, why = s.weight, s.reason
-            end
-        end
-        return best, why
+        return ctx.intel.heaviest(config.intel_bad, ctx.attempt.ip_address)
     end,
 }

@@ -94,7 +94,8 @@ end
 -- What rules see of the intel folder (riskd.intel): set membership and
 -- pattern matches, as plain functions (ctx.intel.contains("tor_exits", ip)).
 -- Without a folder every set is empty.
-local NO_INTEL = { contains = function() return false end, match = function() return nil end }
+local NO_INTEL = { contains = function() return false end, match = function() return nil end,
+                   heaviest = function() return nil end }
 local views = setmetatable({}, { __mode = "k" })
 function M.intel_view(h)
     if not h then return NO_INTEL end
@@ -104,6 +105,15 @@ function M.intel_view(h)
             contains = function(set, ip) return h:contains(set, ip) == true end,
             match = function(set, text) return h:match(set, text) end,
         }
+        -- sets: { name = { weight =, reason = } }; the weight and reason of
+        -- the heaviest set holding ip, or nothing (the IP-reputation rules)
+        v.heaviest = function(sets, ip)
+            local best, why
+            for set, s in pairs(sets) do
+                if (not best or s.weight > best) and h:contains(set, ip) == true then best, why = s.weight, s.reason end
+            end
+            return best, why
+        end
         views[h] = v
     end
     return v
