@@ -34,12 +34,17 @@ function show(page) {
   $("#nav").hidden = page === "signin";
   if (page === "dashboard") loadDashboard();
   if (page === "alerts") loadAlerts();
+  if (page === "rules") loadRules();
+  if (page === "models") loadModels();
 }
+
+const PAGES = ["dashboard", "alerts", "rules", "models"];
 
 function route() {
   if (!state.token) return show("signin");
   const page = (location.hash || "#dashboard").slice(1);
-  show(["dashboard", "alerts"].includes(page) ? page : "dashboard");
+  if (page.startsWith("event/")) return showEvent(decodeURIComponent(page.slice(6)));
+  show(PAGES.includes(page) ? page : "dashboard");
 }
 
 async function signIn(ev) {
@@ -101,7 +106,8 @@ async function openAlert(id) {
   $("#alert-title").textContent = `${a.severity} alert for ${a.user_id}: ${a.cause} (${a.status})`;
   $("#alert-reasons").textContent = (a.reasons || []).join("; ");
   $("#alert-history").replaceChildren(...a.history.map((h) => el("li", {}, `${when(h.at)} ${h.status} by ${h.by}${h.note ? ": " + h.note : ""}`)));
-  $("#alert-events").replaceChildren(...a.events.map((e) => el("li", {}, `${when(e.timestamp)} ${e.ip_address} risk ${e.risk_score} (${e.risk_level})`)));
+  $("#alert-events").replaceChildren(...a.events.map((e) =>
+    el("li", {}, el("a", { href: "#event/" + encodeURIComponent(e.event_id) }, `${when(e.timestamp)} ${e.ip_address} risk ${e.risk_score} (${e.risk_level})`))));
   $("#triage-result").textContent = "";
 }
 
@@ -117,6 +123,67 @@ async function triage(ev) {
   }
 }
 
+// One attempt: its rules and the model's per-feature explanation as bars
+// (red raises the anomaly score, green lowers it).
+async function showEvent(id) {
+  for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "event";
+  $("#nav").hidden = false;
+  const [e, x] = await Promise.all([api("GET", "/api/login/events/" + encodeURIComponent(id)),
+                                    api("GET", "/api/login/events/" + encodeURIComponent(id) + "/explain")]);
+  $("#event-title").textContent = `Attempt by ${e.user_id} at ${when(e.timestamp)}`;
+  $("#event-summary").textContent = `${e.ip_address}: risk ${e.risk_score} (${e.risk_level}), ${e.action}; anomaly score ${e.anomaly_score}`;
+  $("#event-rules tbody").replaceChildren(...(x.rules || []).map((r) =>
+    el("tr", {}, el("td", {}, r.name), el("td", {}, r.score), el("td", {}, r.reason || ""))));
+  const bars = $("#event-explain");
+  if (!x.contributions) {
+    $("#event-expected").textContent = "No model is loaded: the score came from the rules alone.";
+    bars.replaceChildren();
+    return;
+  }
+  $("#event-expected").textContent = x.expected_score != null ? `Baseline score ${x.expected_score.toFixed(4)}; each bar moves it.` : "";
+  const items = Object.entries(x.contributions).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+  const max = Math.max(1e-9, ...items.map(([, v]) => Math.abs(v)));
+  bars.replaceChildren(...items.flatMap(([name, v]) => {
+    const bar = el("div", { class: "bar" + (v < 0 ? " neg" : ""), role: "listitem", "aria-label": `${name} ${v.toFixed(4)}` });
+    bar.style.width = (100 * Math.abs(v) / max).toFixed(1) + "%";
+    return [el("span", {}, name), el("div", {}, bar), el("span", { class: "num" }, v.toFixed(4))];
+  }));
+}
+
+async function loadRules() {
+  const d = await api("GET", "/api/admin/rules");
+  $("#rule-list tbody").replaceChildren(...d.rules.map((r) =>
+    el("tr", {}, el("td", {}, r.name), el("td", {}, r.description), el("td", { class: "num" }, r.hits),
+       el("td", { class: "num" }, r.errors), el("td", { class: "error" }, r.last_error || ""))));
+}
+
+async function loadModels() {
+  const d = await api("GET", "/api/admin/models");
+  $("#model-list tbody").replaceChildren(...d.models.map((m) => {
+    const auc = m.metrics && m.metrics.pipeline_auc != null ? m.metrics.pipeline_auc : (m.metrics && (m.metrics.auc ?? m.metrics.forest_auc));
+    const act = m.active ? el("span", {}, "live")
+      : el("button", { type: "button", onclick: async () => { await api("PUT", "/api/admin/models/" + encodeURIComponent(m.version)); loadModels(); } }, "Activate");
+    return el("tr", {}, el("td", {}, m.version), el("td", {}, when(m.modified_at)),
+              el("td", { class: "num" }, auc != null ? Number(auc).toFixed(4) : "–"), el("td", { class: "num" }, m.train_rows ?? ""), el("td", {}, act));
+  }));
+}
+
+async function retrain() {
+  const status = $("#retrain-status");
+  try {
+    const job = await api("POST", "/api/admin/model/retrain", {});
+    status.textContent = "retraining…";
+    const poll = async () => {
+      const s = await api("GET", job.status_url);
+      status.textContent = s.status + (s.message ? ": " + s.message : "");
+      if (s.status === "running") setTimeout(poll, 1000); else loadModels();
+    };
+    setTimeout(poll, 1000);
+  } catch (e) {
+    status.textContent = e.message;
+  }
+}
+
 // ---- the real-time feed ---------------------------------------------------------
 
 function connect() {
@@ -128,6 +195,7 @@ function connect() {
     if (msg.type === "auth") {
       state.user = msg.data;
       $("#who").textContent = `${msg.data.user} (${msg.data.role})`;
+      for (const a of document.querySelectorAll("nav .admin")) a.hidden = msg.data.role !== "admin";
       $("#live").textContent = "live";
       $("#live").classList.add("on");
       ws.send(JSON.stringify({ type: "subscribe", topic: "alerts" }));
@@ -165,5 +233,6 @@ $("#signin-form").addEventListener("submit", signIn);
 $("#signout").addEventListener("click", signOut);
 $("#alert-filters").addEventListener("submit", (e) => { e.preventDefault(); loadAlerts(); });
 $("#triage").addEventListener("submit", triage);
+$("#retrain").addEventListener("click", retrain);
 window.addEventListener("hashchange", route);
 if (state.token) start(); else show("signin");

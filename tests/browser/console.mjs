@@ -79,6 +79,30 @@ await check("triage by keyboard: open the alert, set investigating with a note, 
   await page.screenshot({ path: `${shots}/alert-detail.png` });
 });
 
+await check("an attempt's page lists every rule's result and says why the model scored it", async () => {
+  await page.click("#alert-events a");
+  await page.waitForSelector("#event:not([hidden])");
+  await page.locator("#event-rules td", { hasText: "anonymous_network" }).waitFor();
+  await page.locator("#event-rules td", { hasText: "bot_client" }).waitFor();
+  await page.locator("#event-expected", { hasText: "Baseline score" }).waitFor();
+  const bars = await page.locator("#event-explain .bar").count();
+  expect(bars >= 10, "only " + bars + " contribution bars");
+  await page.screenshot({ path: `${shots}/event.png` });
+});
+
+await check("admins see the rules with their hits and errors, and the models page", async () => {
+  await page.click("nav a[href='#rules']");
+  const row = page.locator("#rule-list tr", { hasText: "bot_client" });
+  await row.waitFor();
+  expect(Number(await row.locator("td").nth(2).textContent()) >= 1, "bot_client has no hit");
+  await page.screenshot({ path: `${shots}/rules.png` });
+  await page.click("nav a[href='#models']");
+  await page.locator("#model-list td", { hasText: "default.model" }).waitFor();
+  await page.screenshot({ path: `${shots}/models.png` });
+  await page.click("nav a[href='#alerts']");
+  await page.waitForSelector("#alerts:not([hidden])");
+});
+
 await check("readable on a phone: nothing wider than the screen", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);

@@ -19,7 +19,8 @@ def main():
     shutil.copy(os.path.join(ROOT, "intel", "bot_agents.patterns"), intel)
     with open(os.path.join(intel, "tor_exits.txt"), "w") as f:
         f.write("185.220.101.0/24\n")
-    srv = Server(env={"RISKD_INTEL": intel, "RISKD_WEB": os.path.join(ROOT, "web")})
+    # with the default model (make all trains it), so that attempts have explanations
+    srv = Server(env={"RISKD_INTEL": intel, "RISKD_WEB": os.path.join(ROOT, "web")}, models=os.path.join(ROOT, "models"))
     try:
         p = subprocess.run(["node", os.path.join(ROOT, "tests", "browser", "console.mjs"), str(srv.port), ADMIN_PW,
                             srv.tokens["svc"], os.path.join(ROOT, "build", "screenshots")],
