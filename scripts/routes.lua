@@ -46,6 +46,9 @@ return {
 
     { "GET", "/api/admin/rules", "admin.rules", roles = { "admin" } },
     { "GET", "/api/admin/intel", "intel.status", roles = { "admin" } },
+    { "GET", "/api/admin/rules/:name/source", "rule_source.get", roles = { "admin" } },
+    { "PUT", "/api/admin/rules/:name/source", "rule_source.put", roles = { "admin" } },
+    { "POST", "/api/admin/rules/:name/restore", "rule_source.restore", roles = { "admin" } },
     { "GET", "/api/admin/models", "admin.models", roles = { "admin" } },
     { "PUT", "/api/admin/models/:id", "admin.activate", roles = { "admin" } },
     { "POST", "/api/admin/model/retrain", "admin.retrain", roles = { "admin" } },

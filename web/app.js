@@ -152,9 +152,49 @@ async function showEvent(id) {
 
 async function loadRules() {
   const d = await api("GET", "/api/admin/rules");
-  $("#rule-list tbody").replaceChildren(...d.rules.map((r) =>
-    el("tr", {}, el("td", {}, r.name), el("td", {}, r.description), el("td", { class: "num" }, r.hits),
-       el("td", { class: "num" }, r.errors), el("td", { class: "error" }, r.last_error || ""))));
+  $("#rule-list tbody").replaceChildren(...d.rules.map((r) => {
+    const file = (r.file || r.name + ".lua").split("/").pop().replace(/\.lua$/, "");
+    const tr = el("tr", { tabindex: "0", "data-rule": file }, el("td", {}, r.name), el("td", {}, r.description),
+      el("td", { class: "num" }, r.hits), el("td", { class: "num" }, r.errors), el("td", { class: "error" }, r.last_error || ""));
+    tr.addEventListener("click", () => openRule(file));
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openRule(file); });
+    return tr;
+  }));
+}
+
+// The rule's source in an editor; saving is refused with the line when it
+// does not compile; every saved version can be seen (its diff) and restored.
+async function openRule(name) {
+  const d = await api("GET", "/api/admin/rules/" + encodeURIComponent(name) + "/source");
+  state.rule = name;
+  $("#rule-editor").hidden = false;
+  $("#rule-title").textContent = d.file;
+  $("#rule-form textarea").value = d.source;
+  $("#rule-result").textContent = "";
+  $("#rule-history").replaceChildren(...d.history.slice().reverse().map((v) => {
+    const restore = el("button", { type: "button", onclick: () => restoreRule(v.version) }, "Restore");
+    return el("li", { value: v.version }, `version ${v.version}, ${when(v.saved_at)} by ${v.by}${v.note ? " (" + v.note + ")" : ""} `,
+              restore, el("pre", { class: "diff" }, v.diff || ""));
+  }));
+}
+
+async function saveRule(ev) {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const r = await fetch("/api/admin/rules/" + encodeURIComponent(state.rule) + "/source", {
+    method: "PUT", headers: { "Content-Type": "application/json", Authorization: "Bearer " + state.token },
+    body: JSON.stringify({ source: f.get("source"), note: f.get("note") || undefined }),
+  });
+  const d = await r.json();
+  if (!r.ok) { $("#rule-result").textContent = "refused: " + d.error.message; return; }
+  await openRule(state.rule);
+  $("#rule-result").textContent = `saved as version ${d.version}; live within a second`;
+}
+
+async function restoreRule(version) {
+  const d = await api("POST", "/api/admin/rules/" + encodeURIComponent(state.rule) + "/restore", { version });
+  await openRule(state.rule);
+  $("#rule-result").textContent = `version ${version} restored as version ${d.version}`;
 }
 
 async function loadModels() {
@@ -234,5 +274,6 @@ $("#signout").addEventListener("click", signOut);
 $("#alert-filters").addEventListener("submit", (e) => { e.preventDefault(); loadAlerts(); });
 $("#triage").addEventListener("submit", triage);
 $("#retrain").addEventListener("click", retrain);
+$("#rule-form").addEventListener("submit", saveRule);
 window.addEventListener("hashchange", route);
 if (state.token) start(); else show("signin");

@@ -38,6 +38,11 @@ def main():
         for ln in p.stdout.splitlines():
             if ln.startswith("#"):
                 print(ln, flush=True)
+        if "not ok" in p.stdout:   # what the server said about reloads, for the failure
+            with open(os.path.join(srv.tmp, "log")) as f:
+                for ln in f:
+                    if "reload" in ln or "rejected" in ln:
+                        print("#   server: " + ln.strip()[:300], flush=True)
         if not lines:
             report("the browser test ran", False, (p.stdout + p.stderr)[-2000:])
     except BaseException:
