@@ -37,7 +37,9 @@ deps:
 deps-test:
 	@sh tools/deps.sh test
 	@# the browser tests' driver (playwright-core; the browser is Debian's chromium)
-	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund --silent
+	@# (Debian's node trusts its own CA list; the system's store may hold a proxy's CA too)
+	@[ -d tests/browser/node_modules/playwright-core ] || NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+	    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 deps-bench:
 	@sh tools/deps.sh bench
 
