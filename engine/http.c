@@ -321,13 +321,11 @@ static void step(reqctx_t *c, int nargs)
     finish(c, rc, nres, err);
 }
 
-/* Writes the answer from the handler's results (status, body, content
- * type, headers, route on top of co), or a 500. */
 /* The handler asked for a Server-Sent Events stream (api/stream.lua) with
  * internal headers X-Riskd-Stream (topic), X-Riskd-Min-Level and
  * X-Riskd-Last-Event-ID: the response becomes a stream (stream.c) that no
- * longer holds up a drain. 0 when the worker has too many streams (the
- * caller then answers normally, and the handler's fallback is a 503). */
+ * longer holds up a drain. Returns the status answered: 200, or 503 when
+ * the worker has too many streams. */
 static int start_stream(reqctx_t *c, struct evkeyvalq *out)
 {
     rk_worker_t *w = c->w;
@@ -339,21 +337,25 @@ static int start_stream(reqctx_t *c, struct evkeyvalq *out)
     evhttp_remove_header(out, "X-Riskd-Stream");
     evhttp_remove_header(out, "X-Riskd-Min-Level");
     evhttp_remove_header(out, "X-Riskd-Last-Event-ID");
+    static const char busy[] = "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"too many open streams\"}}";
     if (rk_streams_count(w->streams) >= RK_STREAM_MAX_PER_WORKER) {
-        send_json_error(c->req, 503, "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"too many open streams\"}}");
-        return 1;
+        send_json_error(c->req, 503, busy);
+        return 503;
     }
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
-    if (rk_streams_start(w->streams, c->req, topic[0] ? topic : NULL, min_level, last_id) != 0)
-        send_json_error(c->req, 503, "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"too many open streams\"}}");
-    return 1;
+    if (rk_streams_start(w->streams, c->req, topic[0] ? topic : NULL, min_level, last_id) != 0) {
+        send_json_error(c->req, 503, busy);
+        return 503;
+    }
+    return 200;
 }
 
 /* The handler accepted a WebSocket handshake (api/ws.lua), naming the
  * caller in X-Riskd-Role and X-Riskd-User when the upgrade carried a
- * token: ws.c takes the connection over. */
-static void start_websocket(reqctx_t *c, struct evkeyvalq *out)
+ * token: ws.c takes the connection over. Returns the status answered:
+ * 101, or 503 when the worker has too many connections. */
+static int start_websocket(reqctx_t *c, struct evkeyvalq *out)
 {
     rk_worker_t *w = c->w;
     char role[16], user[128];
@@ -362,17 +364,23 @@ static void start_websocket(reqctx_t *c, struct evkeyvalq *out)
     evhttp_remove_header(out, "X-Riskd-Upgrade");
     evhttp_remove_header(out, "X-Riskd-Role");
     evhttp_remove_header(out, "X-Riskd-User");
+    static const char busy[] = "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many WebSocket connections\"}}";
     if (rk_ws_count(w->ws) >= RK_WS_MAX_PER_WORKER) {
-        send_json_error(c->req, 503, "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many WebSocket connections\"}}");
-        return;
+        send_json_error(c->req, 503, busy);
+        return 503;
     }
     /* never answered through evhttp: it does not hold up a drain */
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
-    if (rk_ws_upgrade(w->ws, c->req, role, user) != 0)
-        send_json_error(c->req, 503, "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"cannot open the WebSocket\"}}");
+    if (rk_ws_upgrade(w->ws, c->req, role, user) != 0) {
+        send_json_error(c->req, 503, busy);
+        return 503;
+    }
+    return 101;
 }
 
+/* Writes the answer from the handler's results (status, body, content
+ * type, headers, route on top of co), or a 500. */
 static void finish(reqctx_t *c, int rc, int nres, const char *err)
 {
     rk_worker_t *w = c->w;
@@ -409,8 +417,8 @@ static void finish(reqctx_t *c, int rc, int nres, const char *err)
     } else {
         status = (int)lua_tointeger(co, base + 1);
         set_headers(co, base + 4, out);
-        if (status == 200 && evhttp_find_header(out, "X-Riskd-Stream") && start_stream(c, out)) goto done;
-        if (status == 200 && evhttp_find_header(out, "X-Riskd-Upgrade")) { start_websocket(c, out); status = 101; goto done; }
+        if (status == 200 && evhttp_find_header(out, "X-Riskd-Stream")) { status = start_stream(c, out); goto done; }
+        if (status == 200 && evhttp_find_header(out, "X-Riskd-Upgrade")) { status = start_websocket(c, out); goto done; }
         if (lua_type(co, base + 3) == LUA_TSTRING)
             evhttp_add_header(out, "Content-Type", lua_tostring(co, base + 3));
         struct evbuffer *buf = evhttp_request_get_output_buffer(req);
