@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const topics[] = { "alerts", "events", "rules", "models" };
-#define NTOPICS 4
+static const char *const topics[RK_HUB_NTOPICS] = { "alerts", "events", "rules", "models" };
+#define NTOPICS RK_HUB_NTOPICS
 
 struct rk_hub {
     pthread_mutex_t mu;
@@ -21,9 +21,11 @@ struct rk_hub {
 
 int rk_hub_topic_index(const char *topic)
 {
-    for (int i = 0; i < NTOPICS; i++) if (!strcmp(topic, topics[i])) return i;
+    for (int i = 0; topic && i < NTOPICS; i++) if (!strcmp(topic, topics[i])) return i;
     return -1;
 }
+
+const char *rk_hub_topic_name(int index) { return index >= 0 && index < NTOPICS ? topics[index] : NULL; }
 
 rk_hub_t *rk_hub_new(size_t backlog)
 {

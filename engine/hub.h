@@ -50,6 +50,9 @@ uint64_t rk_hub_last_id(rk_hub_t *h);
 void rk_hub_subscribers_add(rk_hub_t *h, const char *topic, int delta);
 int rk_hub_subscribers(rk_hub_t *h, const char *topic);
 
-int rk_hub_topic_index(const char *topic);   /* -1 when not a topic */
+/* The topics, by index (for bit sets and per-topic counts). */
+enum { RK_TOPIC_ALERTS, RK_TOPIC_EVENTS, RK_TOPIC_RULES, RK_TOPIC_MODELS, RK_HUB_NTOPICS };
+int rk_hub_topic_index(const char *topic);   /* -1 when not a topic (or NULL) */
+const char *rk_hub_topic_name(int index);
 
 #endif

@@ -31,9 +31,8 @@ struct rk_streams {
 /* A stream of every topic counts as a listener of each. */
 static void count(rk_streams_t *s, const client_t *c, int delta)
 {
-    static const char *const all[] = { "alerts", "events", "rules", "models" };
     if (c->topic[0]) { rk_hub_subscribers_add(s->hub, c->topic, delta); return; }
-    for (int i = 0; i < 4; i++) rk_hub_subscribers_add(s->hub, all[i], delta);
+    for (int i = 0; i < RK_HUB_NTOPICS; i++) rk_hub_subscribers_add(s->hub, rk_hub_topic_name(i), delta);
 }
 
 static void unlink_client(client_t *c)

@@ -19,9 +19,6 @@
 #include "jwt.h"
 #include "pwindex.h"
 
-static const char *const topic_names[] = { "alerts", "events", "rules", "models" };
-#define NTOPICS 4
-
 typedef struct ws {
     struct ws *next, *prev;
     rk_wsserver_t *srv;
@@ -30,7 +27,7 @@ typedef struct ws {
     wslay_event_context_ptr ctx;
     struct event *timer;
     char role[16], user[128];
-    unsigned topics;                  /* bit i: topic_names[i] */
+    unsigned topics;                  /* bit i: rk_hub_topic_name(i) */
     int min_level;                    /* for events */
     uint64_t last;                    /* last hub message considered */
     int64_t last_pong;
@@ -64,8 +61,8 @@ void rk_ws_accept_key(const char *key, char out[29])
 
 static void count(ws_t *c, unsigned topics, int delta)
 {
-    for (int i = 0; i < NTOPICS; i++)
-        if (topics & (1u << i)) rk_hub_subscribers_add(c->srv->hub, topic_names[i], delta);
+    for (int i = 0; i < RK_HUB_NTOPICS; i++)
+        if (topics & (1u << i)) rk_hub_subscribers_add(c->srv->hub, rk_hub_topic_name(i), delta);
 }
 
 static void destroy(ws_t *c)
@@ -162,12 +159,6 @@ static int authenticate(ws_t *c, const char *token, char *why, size_t cap)
     return 0;
 }
 
-static int topic_index(const char *t)
-{
-    for (int i = 0; t && i < NTOPICS; i++) if (!strcmp(t, topic_names[i])) return i;
-    return -1;
-}
-
 static int level_index(const char *l)
 {
     static const char *const levels[] = { "low", "medium", "high", "critical" };
@@ -200,17 +191,17 @@ static void on_message(ws_t *c, const char *text, size_t n)
         close_with(c, 1008, "authenticate first: {\"type\":\"auth\",\"token\":...}");
     } else if (!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe")) {
         const char *topic = json_string_value(json_object_get(j, "topic"));
-        int t = topic_index(topic), sub = type[0] == 's';
+        int t = rk_hub_topic_index(topic), sub = type[0] == 's';
         json_t *ml = json_object_get(j, "min_level");
         int lvl = ml ? level_index(json_string_value(ml)) : 0;
         if (t < 0) send_error(c, "bad_topic", "topic must be alerts, events, rules or models");
         else if (sub && lvl < 0) send_error(c, "bad_level", "min_level must be low, medium, high or critical");
-        else if (sub && t >= 2 && strcmp(c->role, "admin") != 0) send_error(c, "forbidden", "rules and models are for admins");
+        else if (sub && (t == RK_TOPIC_RULES || t == RK_TOPIC_MODELS) && strcmp(c->role, "admin") != 0) send_error(c, "forbidden", "rules and models are for admins");
         else {
             unsigned bit = 1u << t, had = c->topics & bit;
             if (sub && !had) { c->topics |= bit; count(c, bit, 1); }
             if (!sub && had) { c->topics &= ~bit; count(c, bit, -1); }
-            if (sub && t == 1) c->min_level = lvl;
+            if (sub && t == RK_TOPIC_EVENTS) c->min_level = lvl;
             if (sub && !c->last) c->last = rk_hub_last_id(c->srv->hub);
             send_json(c, json_pack("{s:s, s:s}", "type", sub ? "subscribed" : "unsubscribed", "topic", topic));
         }
@@ -312,8 +303,8 @@ static void deliver(ws_t *c)
         }
         for (size_t i = 0; i < n; i++) {
             rk_hub_msg_t *m = msgs[i];
-            int t = topic_index(m->topic);
-            if (t >= 0 && (c->topics & (1u << t)) && (t != 1 || m->level >= c->min_level) && !c->dropping)
+            int t = rk_hub_topic_index(m->topic);
+            if (t >= 0 && (c->topics & (1u << t)) && (t != RK_TOPIC_EVENTS || m->level >= c->min_level) && !c->dropping)
                 send_text(c, m->json, m->len);
             c->last = m->id;
             rk_hub_release(m);

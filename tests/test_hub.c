@@ -53,6 +53,11 @@ static void subscribers(void **st)
     rk_hub_t *h = rk_hub_new(8);
     assert_int_equal(rk_hub_topic_index("alerts"), 0);
     assert_int_equal(rk_hub_topic_index("nope"), -1);
+    assert_int_equal(rk_hub_topic_index(NULL), -1);
+    assert_int_equal(rk_hub_topic_index("models"), RK_TOPIC_MODELS);
+    assert_string_equal(rk_hub_topic_name(RK_TOPIC_EVENTS), "events");
+    assert_null(rk_hub_topic_name(RK_HUB_NTOPICS));
+    assert_null(rk_hub_topic_name(-1));
     assert_int_equal(rk_hub_subscribers(h, "events"), 0);
     rk_hub_subscribers_add(h, "events", 2);
     rk_hub_subscribers_add(h, "events", -1);
