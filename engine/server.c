@@ -40,6 +40,7 @@
 #include "geo.h"
 #include "intel.h"
 #include "hub.h"
+#include "mongo_watch.h"
 #include "stream.h"
 #include "ws.h"
 #include "iforest.h"
@@ -116,6 +117,7 @@ typedef struct rk_server {
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
     rk_intel_t *intel;              /* the intel folder, shared by the workers */
     rk_hub_t *hub;                  /* real-time messages to every worker's streams */
+    rk_mongo_watch_t *mwatch;       /* MongoDB: other instances' alerts, into the hub */
     struct event *intel_ev;         /* rereads it now and then: automatic entries expire */
     unsigned pending_tags;          /* trees changed since the last reload */
     int exit_code;
@@ -591,6 +593,7 @@ static void server_free(rk_server_t *s)
     /* The workers have stopped taking requests: finish the queued writes
      * and hashes first, so their answers are in the mailboxes. */
     rk_writer_stop(s->writer);
+    rk_mongo_watch_stop(s->mwatch);   /* before the hub it publishes to */
     rk_pool_free(s->pool);
     for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
     free(s->workers);
@@ -656,6 +659,8 @@ int rk_server_run(const rk_config_t *cfg)
     if (!s.geo && err[0]) goto fail;
     if (!(s.intel = rk_intel_open(cfg->intel))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (!(s.hub = rk_hub_new(RK_HUB_BACKLOG))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (strcmp(rk_store_backend(s.store), "mongodb") == 0 && !(s.mwatch = rk_mongo_watch_start(cfg->db, s.hub, err, sizeof err)))
+        goto fail;
     struct timeval every = { INTEL_EVERY_S, 0 };
     s.intel_ev = event_new(s.base, -1, EV_PERSIST, on_intel_timer, &s);
     if (!s.intel_ev || event_add(s.intel_ev, &every) < 0) { snprintf(err, sizeof err, "cannot schedule intel reloads"); goto fail; }
@@ -687,6 +692,7 @@ int rk_server_run(const rk_config_t *cfg)
     rk_log_int(&e, "workers", s.nworkers);
     rk_log_str(&e, "scripts", cfg->scripts);
     rk_log_str(&e, "store", rk_store_backend(s.store));
+    if (s.mwatch) rk_log_str(&e, "origin", rk_mongo_origin());   /* its tag on the alerts it writes */
     rk_log_bool(&e, "enrichment", s.geo != NULL);
     rk_log_str(&e, "intel", cfg->intel);
     rk_log_str(&e, "version", RK_VERSION);

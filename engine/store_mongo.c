@@ -14,6 +14,7 @@
  * open. Ids are ObjectId hex.
  */
 #include "store_impl.h"
+#include "mongo_watch.h"
 
 #include <mongoc/mongoc.h>
 #include <pthread.h>
@@ -832,6 +833,7 @@ static int mg_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, c
     bson_append_document_end(&h, &hd);
     bson_append_array_end(&d, &h);
     append_opt_utf8(&d, "doc", a->doc);
+    BSON_APPEND_UTF8(&d, "origin", rk_mongo_origin());   /* mongo_watch.h: whose change this is */
     op_t o = op_begin(m, "alerts");
     bson_error_t e;
     bool ok = mongoc_collection_insert_one(o.coll, &d, NULL, NULL, &e);
@@ -978,12 +980,14 @@ static int mg_alert_add_event(rk_store_t *s, const char *alert_id, const char *e
     op_t o = op_begin(MG(s), "alerts");
     bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
     bson_t *u = BCON_NEW("$inc", "{", "event_count", BCON_INT64(1), "}", "$max", "{", "updated", BCON_DATE_TIME(ts_ms), "}",
-                         "$addToSet", "{", "event_ids", BCON_UTF8(event_id), "}");
+                         "$addToSet", "{", "event_ids", BCON_UTF8(event_id), "}",
+                         "$set", "{", "origin", BCON_UTF8(rk_mongo_origin()), "}");
     int64_t n = update1(&o, f, u, 0, err, errlen);
     bson_destroy(f); bson_destroy(u);
     if (n == 1) {   /* raise the severity, never lower it: a conditional $set */
         f = BCON_NEW("_id", BCON_OID(&oid), "sev_rank", "{", "$lt", BCON_INT32(lvl), "}");
-        u = BCON_NEW("$set", "{", "severity", BCON_UTF8(severity), "sev_rank", BCON_INT32(lvl), "}");
+        u = BCON_NEW("$set", "{", "severity", BCON_UTF8(severity), "sev_rank", BCON_INT32(lvl),
+                     "origin", BCON_UTF8(rk_mongo_origin()), "}");
         if (update1(&o, f, u, 0, err, errlen) < 0) n = -1;
         bson_destroy(f); bson_destroy(u);
     }
@@ -1005,6 +1009,7 @@ static int mg_alert_set_status(rk_store_t *s, const char *id, const char *status
     BSON_APPEND_DOCUMENT_BEGIN(&u, "$set", &set);
     BSON_APPEND_UTF8(&set, "status", status);
     BSON_APPEND_DATE_TIME(&set, "updated", ts_ms);
+    BSON_APPEND_UTF8(&set, "origin", rk_mongo_origin());
     bson_append_document_end(&u, &set);
     BSON_APPEND_DOCUMENT_BEGIN(&u, "$push", &push);
     BSON_APPEND_DOCUMENT_BEGIN(&push, "history", &h);

@@ -67,6 +67,9 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
     suite "e2e batch commands (generate, train)" python3 tests/e2e/test_batch.py
     # Debian's python3, which has python3-mockupdb.
     suite "MongoDB store on the wire (MockupDB)" /usr/bin/python3 tests/e2e/test_store_mongo_wire.py
+    suite "e2e alerts of other instances by change stream (MockupDB)" /usr/bin/python3 tests/e2e/test_mongo_changestream.py
+    suite "e2e change stream (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
+        /usr/bin/python3 tests/e2e/test_mongo_changestream.py
     suite "e2e iforest CLI (ASan+UBSan)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
         python3 tests/e2e/test_iforest_cli.py
     # The same suite against the server built with ASan+UBSan: a leak at exit
