@@ -11,6 +11,12 @@ COPY Makefile ./
 COPY engine engine
 COPY scripts scripts
 COPY rules rules
+COPY web web
+# The console's chart library (web/package.json): taken from the build
+# context when `make deps` put it in web/vendor/ there, else from npm.
+RUN [ -f web/vendor/chart.umd.min.js ] || { apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm \
+      && npm ci --prefix web --no-audit --no-fund --loglevel=error && mkdir -p web/vendor \
+      && cp web/node_modules/chart.js/dist/chart.umd.min.js web/vendor/; } && rm -rf web/node_modules
 # `make all` builds the binary and the Lua module and trains the default
 # login model (seeded, the same on every build).
 RUN make -j"$(nproc)" all
@@ -29,7 +35,7 @@ WORKDIR /opt/riskd
 COPY --chown=riskd:riskd scripts scripts
 COPY --chown=riskd:riskd rules rules
 COPY --chown=riskd:riskd intel intel
-COPY --chown=riskd:riskd web web
+COPY --from=build --chown=riskd:riskd /src/web web
 COPY --from=build --chown=riskd:riskd /src/models/default.model models/default.model
 RUN mkdir -p data && chown riskd:riskd data
 ENV RISKD_HOST=0.0.0.0 \

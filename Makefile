@@ -25,6 +25,16 @@ TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_confi
 
 all: $(BUILD)/riskd $(BUILD)/riskd.so models/default.model
 
+# The console's front-end packages (web/package.json: the chart library),
+# from npm at the versions of web/package-lock.json, copied to web/vendor/
+# where the console loads them from this server (no CDN at run time).
+# Debian's node trusts its own CA list; the system's store may hold a proxy's CA too.
+WEB_VENDOR := web/vendor/chart.umd.min.js
+$(WEB_VENDOR): web/package.json web/package-lock.json
+	@NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt npm ci --prefix web --no-audit --no-fund --loglevel=error
+	@mkdir -p web/vendor
+	cp web/node_modules/chart.js/dist/chart.umd.min.js $@
+
 # The login model, when there is none: trained on seeded synthetic traffic
 # (scripts/cli/train.lua), so the same on every machine. `riskd train` makes
 # others; models/ACTIVE names the live one when it is not this.
@@ -33,9 +43,11 @@ models/default.model: | $(BUILD)/riskd
 	./$(BUILD)/riskd train --users 1000 --days 30 --seed 42 --output $@
 
 deps:
-	@sh tools/deps.sh build
+	@sh tools/deps.sh build web
+	@$(MAKE) --no-print-directory $(WEB_VENDOR)
 deps-test:
-	@sh tools/deps.sh test
+	@sh tools/deps.sh test web
+	@$(MAKE) --no-print-directory $(WEB_VENDOR)
 	@# the browser tests' driver (playwright-core; the browser is Debian's chromium)
 	@# (Debian's node trusts its own CA list; the system's store may hold a proxy's CA too)
 	@[ -d tests/browser/node_modules/playwright-core ] || NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
@@ -158,7 +170,8 @@ install: all
 	install -m 0644 $(BUILD)/riskd.so $(DESTDIR)$(LIBDIR)/riskd.so
 	rm -rf $(DESTDIR)$(DATADIR)/scripts $(DESTDIR)$(DATADIR)/rules
 	cp -R scripts rules $(DESTDIR)$(DATADIR)/
-	if [ -d web ]; then rm -rf $(DESTDIR)$(DATADIR)/web && cp -R web $(DESTDIR)$(DATADIR)/; fi
+	if [ -d web ]; then rm -rf $(DESTDIR)$(DATADIR)/web && cp -R web $(DESTDIR)$(DATADIR)/ && \
+	    rm -rf $(DESTDIR)$(DATADIR)/web/node_modules; fi
 	install -m 0644 models/default.model $(DESTDIR)$(DATADIR)/models/default.model
 	install -m 0644 intel/*.patterns intel/README.md $(DESTDIR)$(DATADIR)/intel/
 	[ -d $(DESTDIR)$(SYSCONFDIR)/riskd/rules ] || cp -R rules $(DESTDIR)$(SYSCONFDIR)/riskd/rules

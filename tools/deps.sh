@@ -1,12 +1,14 @@
 #!/bin/sh
 # tools/deps.sh [group...] — installs the Debian 12 packages riskd needs that
-# are missing. Groups: build (default), test, bench, container. Quiet and quick when
+# are missing. Groups: build (default), web (npm, for the console's chart
+# library), test, bench, container. Quiet and quick when
 # everything is there; needs root (or sudo) only when something is missing.
 set -eu
 
 build="make gcc libc6-dev pkg-config git ca-certificates liblua5.4-dev lua5.4 lua-cjson
        libevent-dev libmongoc-dev libbson-dev libjwt-dev libsqlite3-dev libargon2-dev
        libmaxminddb-dev libjansson-dev libssl-dev libwslay-dev"
+web="nodejs npm"
 test="lua-busted libcmocka-dev python3 curl gcovr python3-mockupdb libmaxmind-db-writer-perl clang libclang-rt-14-dev systemd chromium nodejs npm"
 bench="wrk python3 python3-sklearn python3-pandas"
 container="podman buildah debootstrap runc fuse-overlayfs uidmap slirp4netns docker-compose python3 tar"
@@ -16,6 +18,7 @@ want=""
 for g in "$@"; do
     case "$g" in
         build) want="$want $build" ;;
+        web) want="$want $web" ;;
         test) want="$want $build $test" ;;
         bench) want="$want $build $bench" ;;
         container) want="$want $container" ;;

@@ -71,7 +71,10 @@ function signOut() {
 }
 
 async function loadDashboard() {
-  const [stats, top] = await Promise.all([api("GET", "/api/dashboard/stats"), api("GET", "/api/dashboard/top-risks?hours=24")]);
+  const [hours, bucket] = $("#timeline-range").value.split(":");
+  const [stats, top, tl] = await Promise.all([api("GET", "/api/dashboard/stats"), api("GET", "/api/dashboard/top-risks?hours=24"),
+                                             api("GET", `/api/dashboard/timeline?hours=${hours}&bucket=${bucket}`)]);
+  drawTimeline(tl, Number(hours));
   const a = stats.total, d = stats.last_24h;
   const cards = [["Attempts", a.attempts], ["Anomalies", a.anomalies], ["Open alerts", (a.alerts_by_status || {}).open || 0],
                  ["Attempts 24 h", d.attempts], ["Anomaly rate 24 h", (100 * d.anomaly_rate).toFixed(2) + " %"]];
@@ -79,6 +82,54 @@ async function loadDashboard() {
   const rows = top.users.map((u) =>
     el("tr", {}, el("td", {}, u.user_id), el("td", {}, u.max_risk), el("td", {}, u.mean_risk), el("td", {}, u.attempts), el("td", {}, u.high_risk)));
   $("#top-risks tbody").replaceChildren(...rows);
+}
+
+// The timeline as a chart (Chart.js, from npm via `make deps`, served from
+// web/vendor/): bars of attempts, lines of anomalies and alerts, mean risk on
+// its own axis. Buckets without attempts are not stored: they are drawn as 0.
+// The same numbers go into a table that screen readers read (and everyone,
+// when the chart library is missing).
+function timelineBuckets(tl, hours) {
+  const step = tl.bucket === "day" ? 86400000 : 3600000;
+  const byStart = new Map(tl.buckets.map((b) => [Date.parse(b.start), b]));
+  const last = Math.floor(Date.now() / step) * step;
+  const out = [];
+  for (let t = last - (Math.ceil(hours * 3600000 / step) - 1) * step; t <= last; t += step)
+    out.push(byStart.get(t) || { start: new Date(t).toISOString(), attempts: 0, failures: 0, anomalies: 0, alerts: 0, mean_risk: 0 });
+  return out;
+}
+
+function drawTimeline(tl, hours) {
+  const buckets = timelineBuckets(tl, hours);
+  const label = (b) => { const d = new Date(b.start);
+    return tl.bucket === "day" ? d.toLocaleDateString() : d.toLocaleString([], { month: "numeric", day: "numeric", hour: "2-digit" }); };
+  $("#timeline-table tbody").replaceChildren(...buckets.filter((b) => b.attempts > 0).map((b) =>
+    el("tr", {}, el("td", {}, label(b)), el("td", {}, b.attempts), el("td", {}, b.failures), el("td", {}, b.anomalies),
+       el("td", {}, b.alerts), el("td", {}, b.mean_risk))));
+  const box = $("#timeline-chart").parentElement;
+  if (!window.Chart) { box.classList.add("none"); return; }
+  const data = {
+    labels: buckets.map(label),
+    datasets: [
+      { type: "bar", label: "Attempts", data: buckets.map((b) => b.attempts), backgroundColor: "#9db8e3", yAxisID: "y" },
+      { type: "line", label: "Anomalies", data: buckets.map((b) => b.anomalies), borderColor: "#c62828", backgroundColor: "#c62828", yAxisID: "y", pointRadius: 2 },
+      { type: "line", label: "Alerts", data: buckets.map((b) => b.alerts), borderColor: "#7b1fa2", backgroundColor: "#7b1fa2", yAxisID: "y", pointRadius: 2 },
+      { type: "line", label: "Mean risk", data: buckets.map((b) => b.mean_risk), borderColor: "#b26a00", backgroundColor: "#b26a00", borderDash: [4, 3], yAxisID: "risk", pointRadius: 0 },
+    ],
+  };
+  if (state.chart) {   // update in place: a live refresh does not flicker
+    state.chart.data = data;
+    state.chart.update("none");
+    return;
+  }
+  state.chart = new window.Chart($("#timeline-chart"), {
+    data,
+    options: {
+      responsive: true, maintainAspectRatio: false, animation: false, interaction: { mode: "index", intersect: false },
+      scales: { y: { beginAtZero: true, title: { display: true, text: "count" } },
+                risk: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false }, title: { display: true, text: "mean risk" } } },
+    },
+  });
 }
 
 function alertRow(a, fresh) {
@@ -271,6 +322,7 @@ function start() {
 
 $("#signin-form").addEventListener("submit", signIn);
 $("#signout").addEventListener("click", signOut);
+$("#timeline-range").addEventListener("change", loadDashboard);
 $("#alert-filters").addEventListener("submit", (e) => { e.preventDefault(); loadAlerts(); });
 $("#triage").addEventListener("submit", triage);
 $("#retrain").addEventListener("click", retrain);

@@ -67,6 +67,35 @@ await check("a risky attempt posted through the API appears in the alerts list w
   await page.screenshot({ path: `${shots}/alerts.png` });
 });
 
+await check("the dashboard's timeline chart (Chart.js from npm, served by riskd) draws the attempts; readable on a phone", async () => {
+  await page.click("nav a[href='#dashboard']");
+  await page.waitForSelector("#dashboard:not([hidden])");
+  const js = await fetch(base + "/vendor/chart.umd.min.js");
+  expect(js.status === 200 && (js.headers.get("content-type") || "").includes("javascript"), "chart library: " + js.status);
+  // the screen-reader table holds this hour's bucket, with the attempt just posted
+  await page.waitForSelector("#timeline-table tbody tr");
+  const attempts = await page.$$eval("#timeline-table tbody tr", (rows) => rows.reduce((n, r) => n + Number(r.cells[1].textContent), 0));
+  expect(attempts >= 1, "attempts in the timeline: " + attempts);
+  // the canvas has been drawn on (not blank) by the chart library
+  const inked = await page.$eval("#timeline-chart", (c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return { n, w: c.width, h: c.height };
+  });
+  expect(inked.w > 100 && inked.h > 100 && inked.n > 1000, "canvas: " + JSON.stringify(inked));
+  await page.selectOption("#timeline-range", "720:day");
+  await page.waitForSelector("#timeline-table tbody tr");
+  await page.screenshot({ path: `${shots}/dashboard-timeline.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.$eval("main", (m) => m.scrollWidth - m.clientWidth);
+  expect(overflow <= 2, "the page scrolls sideways on a phone by " + overflow + " px");
+  await page.screenshot({ path: `${shots}/dashboard-phone.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.click("nav a[href='#alerts']");
+  await page.waitForSelector("#alerts:not([hidden])");
+});
+
 await check("triage by keyboard: open the alert, set investigating with a note, see it in the history", async () => {
   await page.focus(`#alert-list tbody tr[data-id="${alertId}"]`);
   await page.keyboard.press("Enter");

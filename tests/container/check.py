@@ -139,7 +139,16 @@ def main():
         r = c.getresponse()
         page = r.read().decode()
         assert r.status == 200 and "riskd console" in page and "script-src 'self'" in r.getheader("Content-Security-Policy"), r.status
-    check("accounts made in the container sign in, an analysis is scored with the default model, the console is served", analysis)
+        c.request("GET", "/vendor/chart.umd.min.js")
+        r = c.getresponse()
+        js = r.read()
+        assert r.status == 200 and b"Chart.js v4" in js[:200], (r.status, js[:200])   # the console's chart library
+        c.request("GET", "/node_modules/chart.js/package.json")
+        r = c.getresponse()
+        r.read()
+        assert r.status == 404, r.status   # only what the console uses is in the image
+    check("accounts made in the container sign in, an analysis is scored with the default model, the console and its"
+          " chart library are served", analysis)
 
     def live_rule():
         path = os.path.join(rules, "zz_container_probe.lua")
