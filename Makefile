@@ -145,8 +145,11 @@ $(BUILD)/store_bench: bench/store_bench.c $(MOD_OBJ) | $(BUILD)
 $(BUILD)/intel_bench: bench/intel_bench.c $(MOD_OBJ) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(MOD_OBJ) $(PKG_LIBS) -lm
 
+$(BUILD)/ws_latency: bench/ws_latency.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -o $@ $< -lwslay
+
 bench: deps-bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bare $(BUILD)/store_bench $(BUILD)/intel_bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bare $(BUILD)/store_bench $(BUILD)/intel_bench $(BUILD)/ws_latency
 	@sh bench/run.sh
 	@./$(BUILD)/store_bench
 	@./$(BUILD)/intel_bench

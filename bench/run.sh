@@ -98,8 +98,8 @@ done
 # Real-time: alert delivery to 1,000 WebSocket subscribers at 100 alerts/s,
 # and the analyze rate while those 1,000 are connected (beside the one above).
 echo
-/usr/bin/python3 bench/ws_latency.py "$riskd_port" "$ADMIN_TOKEN" "$RISKD_TOKEN" "${BENCH_WS_SECONDS:-10}"
-/usr/bin/python3 bench/ws_latency.py "$riskd_port" "$ADMIN_TOKEN" "$RISKD_TOKEN" --hold $((DURATION + 8)) &
+./build/ws_latency "$riskd_port" "$ADMIN_TOKEN" "$RISKD_TOKEN" "${BENCH_WS_SECONDS:-10}"
+./build/ws_latency "$riskd_port" "$ADMIN_TOKEN" "$RISKD_TOKEN" --hold $((DURATION + 8)) &
 hold_pid=$!
 sleep 5
 run analyze_ws "http://127.0.0.1:$riskd_port/api/login/analyze" bench/analyze.lua

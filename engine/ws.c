@@ -6,12 +6,14 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/util.h>
+#include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <wslay/wslay.h>
@@ -43,6 +45,7 @@ struct rk_wsserver {
     struct event *wake;
     ws_t *head;
     int n;
+    uint64_t last;                    /* the last hub message handed out by this worker */
 };
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
@@ -289,38 +292,132 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     flush(c);
 }
 
-/* Hub messages this connection subscribed to. */
-static void deliver(ws_t *c)
+/* ---- fan-out ------------------------------------------------------------------- */
+
+/* A hub message framed once per worker (by wslay's frame encoder: a server's
+ * frames are unmasked, so the bytes are the same for every client) and
+ * added by reference to each subscriber's output buffer: one encoding and
+ * no copy per connection. Measured with 1,000 subscribers, queueing a copy
+ * in every connection's wslay context was most of the worker's time. */
+typedef struct frame {
+    atomic_int refs;
+    size_t len;
+    uint8_t data[];
+} frame_t;
+
+static void frame_unref(const void *data, size_t len, void *arg)
 {
-    rk_hub_msg_t *msgs[64];
-    uint64_t missed;
-    size_t n;
-    while ((n = rk_hub_read(c->srv->hub, c->last, msgs, 64, &missed)) > 0) {
-        if (missed) {
-            char note[96];
-            int len = snprintf(note, sizeof note, "{\"type\":\"missed\",\"data\":{\"count\":%llu}}", (unsigned long long)missed);
-            send_text(c, note, (size_t)len);
-        }
-        for (size_t i = 0; i < n; i++) {
-            rk_hub_msg_t *m = msgs[i];
-            int t = rk_hub_topic_index(m->topic);
-            if (t >= 0 && (c->topics & (1u << t)) && (t != RK_TOPIC_EVENTS || m->level >= c->min_level) && !c->dropping)
-                send_text(c, m->json, m->len);
-            c->last = m->id;
-            rk_hub_release(m);
-        }
+    (void)data; (void)len;
+    frame_t *f = arg;
+    if (f && atomic_fetch_sub(&f->refs, 1) == 1) free(f);
+}
+
+typedef struct { uint8_t *p; size_t len, cap; } framebuf_t;
+
+static ssize_t frame_out(const uint8_t *data, size_t len, int flags, void *arg)
+{
+    (void)flags;
+    framebuf_t *b = arg;
+    if (len > b->cap - b->len) return WSLAY_ERR_INVALID_CALLBACK;
+    memcpy(b->p + b->len, data, len);
+    b->len += len;
+    return (ssize_t)len;
+}
+
+static frame_t *frame_new(const rk_hub_msg_t *m)
+{
+    frame_t *f = malloc(sizeof *f + m->len + 14);   /* the longest header: 2 + 8 bytes of length (+ 4 of mask, unused) */
+    if (!f) return NULL;
+    framebuf_t b = { f->data, 0, m->len + 14 };
+    static const struct wslay_frame_callbacks cbs = { frame_out, NULL, NULL };
+    wslay_frame_context_ptr fc;
+    if (wslay_frame_context_init(&fc, &cbs, &b) != 0) { free(f); return NULL; }
+    struct wslay_frame_iocb io = { 1, WSLAY_RSV_NONE, WSLAY_TEXT_FRAME, m->len, 0, (const uint8_t *)m->json, m->len };
+    while (io.data_length > 0) {
+        ssize_t r = wslay_frame_send(fc, &io);
+        if (r <= 0) { wslay_frame_context_free(fc); free(f); return NULL; }
+        io.data += r;
+        io.data_length -= (size_t)r;
+    }
+    wslay_frame_context_free(fc);
+    atomic_init(&f->refs, 1);   /* the batch's own */
+    f->len = b.len;
+    return f;
+}
+
+static void send_frame(ws_t *c, frame_t *f)
+{
+    if (c->dropping || c->closing || wslay_event_get_close_sent(c->ctx)) return;
+    /* what wslay holds (a reply, a pong) goes first: it writes whole frames
+     * into the buffer, so after this nothing of its is half sent */
+    if (wslay_event_send(c->ctx) != 0) { c->dropping = 1; return; }
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    size_t off = 0;
+    if (evbuffer_get_length(out) == 0) {
+        /* Nothing waiting: straight to the socket. Through the bufferevent,
+         * each message cost two epoll_ctl calls (arm and disarm the write
+         * event) and a trip round the loop per connection (measured: with
+         * 1,000 subscribers those were the largest part of the kernel's time). */
+        ssize_t w = send(bufferevent_getfd(c->bev), f->data, f->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w == (ssize_t)f->len) return;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { c->dropping = 1; return; }
+        off = w > 0 ? (size_t)w : 0;   /* the rest waits in the buffer for the socket */
+    }
+    if (evbuffer_get_length(out) + f->len - off > RK_WS_MAX_BUFFER) { c->dropping = 1; return; }   /* a client that does not read */
+    atomic_fetch_add(&f->refs, 1);
+    if (evbuffer_add_reference(out, f->data + off, f->len - off, frame_unref, f) != 0) { frame_unref(NULL, 0, f); c->dropping = 1; }
+}
+
+static int wants(const ws_t *c, const rk_hub_msg_t *m)
+{
+    int t = rk_hub_topic_index(m->topic);
+    return t >= 0 && (c->topics & (1u << t)) && (t != RK_TOPIC_EVENTS || m->level >= c->min_level);
+}
+
+/* The batch msgs[0..n) to one connection: what it subscribed to and has
+ * not had yet (a connection that subscribed after some of them started
+ * past them). frames are made on first use. */
+static void deliver(ws_t *c, rk_hub_msg_t **msgs, frame_t **frames, size_t n)
+{
+    if (c->last && c->last + 1 < msgs[0]->id) {
+        /* gone from the backlog before this worker read them */
+        char note[96];
+        int len = snprintf(note, sizeof note, "{\"type\":\"missed\",\"data\":{\"count\":%llu}}",
+                           (unsigned long long)(msgs[0]->id - 1 - c->last));
+        send_text(c, note, (size_t)len);
+    }
+    for (size_t i = 0; i < n && !c->dropping; i++) {
+        if (msgs[i]->id <= c->last) continue;
+        c->last = msgs[i]->id;
+        if (!wants(c, msgs[i])) continue;
+        if (!frames[i] && !(frames[i] = frame_new(msgs[i]))) { c->dropping = 1; break; }
+        send_frame(c, frames[i]);
     }
 }
 
+/* The hub has news: every message after this worker's cursor, read once,
+ * to every subscribed connection of the worker. */
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd; (void)what;
     rk_wsserver_t *s = arg;
+    rk_hub_msg_t *msgs[64];
+    frame_t *frames[64];
+    uint64_t missed;
+    size_t n;
+    while ((n = rk_hub_read(s->hub, s->last, msgs, 64, &missed)) > 0) {
+        memset(frames, 0, sizeof frames);
+        for (ws_t *c = s->head; c; c = c->next)
+            if (c->topics) deliver(c, msgs, frames, n);
+        s->last = msgs[n - 1]->id;
+        for (size_t i = 0; i < n; i++) {
+            frame_unref(NULL, 0, frames[i]);
+            rk_hub_release(msgs[i]);
+        }
+    }
     for (ws_t *c = s->head, *next; c; c = next) {
         next = c->next;
-        if (!c->topics) continue;
-        deliver(c);
-        flush(c);
+        if (c->topics || c->dropping) flush(c);
     }
 }
 
@@ -336,6 +433,7 @@ rk_wsserver_t *rk_ws_new(struct event_base *base, rk_hub_t *hub, const rk_config
     s->hub = hub;
     s->cfg = cfg;
     s->store = store;
+    s->last = rk_hub_last_id(hub);
     if (!(s->wake = event_new(base, -1, 0, on_wake, s)) || rk_hub_watch(hub, notify, s) < 0) {
         rk_ws_free(s);
         return NULL;
