@@ -250,10 +250,14 @@ async function restoreRule(version) {
 
 async function loadModels() {
   const d = await api("GET", "/api/admin/models");
+  const live = d.models.find((m) => m.active);
   $("#model-list tbody").replaceChildren(...d.models.map((m) => {
     const auc = m.metrics && m.metrics.pipeline_auc != null ? m.metrics.pipeline_auc : (m.metrics && (m.metrics.auc ?? m.metrics.forest_auc));
+    // an older version than the live one is a roll back
+    const older = live && m.modified_at < live.modified_at;
     const act = m.active ? el("span", {}, "live")
-      : el("button", { type: "button", onclick: async () => { await api("PUT", "/api/admin/models/" + encodeURIComponent(m.version)); loadModels(); } }, "Activate");
+      : el("button", { type: "button", onclick: async () => { await api("PUT", "/api/admin/models/" + encodeURIComponent(m.version)); loadModels(); } },
+           older ? "Roll back to this" : "Activate");
     return el("tr", {}, el("td", {}, m.version), el("td", {}, when(m.modified_at)),
               el("td", { class: "num" }, auc != null ? Number(auc).toFixed(4) : "–"), el("td", { class: "num" }, m.train_rows ?? ""), el("td", {}, act));
   }));
@@ -264,9 +268,14 @@ async function retrain() {
   try {
     const job = await api("POST", "/api/admin/model/retrain", {});
     status.textContent = "retraining…";
+    const bar = $("#retrain-progress");
+    bar.hidden = false;
+    bar.value = 0;
     const poll = async () => {
       const s = await api("GET", job.status_url);
-      status.textContent = s.status + (s.message ? ": " + s.message : "");
+      bar.value = s.progress ?? bar.value;
+      status.textContent = s.status === "running" ? `${s.phase || "running"}${s.rows != null ? ` (${s.rows} events)` : ""}…`
+        : s.status === "done" ? `done: ${s.version}, ${s.reason || ""}` : `${s.status}: ${s.error || s.reason || ""}`;
       if (s.status === "running") setTimeout(poll, 1000); else loadModels();
     };
     setTimeout(poll, 1000);

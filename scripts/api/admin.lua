@@ -77,7 +77,8 @@ function M.retrain(req)
     -- The job exists from now on, before the command has started.
     local f = io.open(status_path(job), "w")
     if not f then return response.error(500, "retrain_failed", "cannot write to the models folder " .. cfg.models) end
-    f:write(cjson.encode({ status = "running", started_at = time.format(math.floor(os.time() * 1000)) }))
+    f:write(cjson.encode({ status = "running", phase = "starting", progress = 0,
+                           started_at = time.format(math.floor(os.time() * 1000)) }))
     f:close()
     local pid, err = engine.spawn(args, { RISKD_SCRIPTS = cfg.scripts, RISKD_RULES = cfg.rules, RISKD_MODELS = cfg.models })
     if not pid then

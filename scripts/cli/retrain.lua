@@ -55,7 +55,8 @@ local function finish(o, doc, code)
 end
 
 -- Rows of the legitimate events, newest first, at most limit.
-local function legit_rows(db, since, limit)
+-- progress(rows_so_far) is called after every page read.
+local function legit_rows(db, since, limit, progress)
     local rows, statuses, skipped = {}, {}, 0
     local page = 1
     while #rows < limit do
@@ -82,6 +83,7 @@ local function legit_rows(db, since, limit)
             end
         end
         if #r.events < 1000 then break end
+        progress(#rows)
         page = page + 1
     end
     return rows, skipped
@@ -92,7 +94,14 @@ return function(...)
     if not o then return cliargs.fail("retrain", err, USAGE) end
     o.models = o.models or models.dir()
     local started = time.format(math.floor(os.time() * 1000))
-    write_status(o.status, { status = "running", started_at = started })
+    -- Progress for the console (GET /api/admin/model/retrain/:job): the phase,
+    -- and a fraction of the whole (reading the events is most of the time).
+    local function running(phase, fraction, extra)
+        local doc = { status = "running", started_at = started, phase = phase, progress = fraction }
+        for k, v in pairs(extra or {}) do doc[k] = v end
+        write_status(o.status, doc)
+    end
+    running("reading events", 0)
     local since = 0
     if o.since then
         since = time.parse(o.since)
@@ -100,17 +109,21 @@ return function(...)
     end
     local db, derr = store.open(o.db)
     if not db then return finish(o, { status = "failed", error = derr }, 1) end
-    local rows, skipped = legit_rows(db, since, o.limit)
+    local rows, skipped = legit_rows(db, since, o.limit, function(n)
+        running("reading events", 0.6 * math.min(1, n / o.limit), { rows = n })
+    end)
     db:close()
     if not rows then return finish(o, { status = "failed", error = skipped }, 1) end
     if #rows < 100 then
         return finish(o, { status = "failed", error = string.format("only %d legitimate events with features: at least 100 are needed", #rows) }, 1)
     end
+    running("training", 0.6, { rows = #rows })
     local model, merr = iforest.train(rows, { trees = o.trees, sample_size = math.min(256, #rows), seed = o.seed,
                                               names = features.names })
     if not model then return finish(o, { status = "failed", error = merr }, 1) end
 
     -- The same benchmark for the new and the live model.
+    running("benchmarking against the live model", 0.75, { rows = #rows })
     local deps = { rules = rules, features = features, config = rules.config(), format_time = time.format }
     local brows, blabels = training.benchmark(deps)
     local new_auc = training.auc(model, brows, blabels)
@@ -125,7 +138,7 @@ return function(...)
     local ok, serr = model:save(o.models .. "/" .. file)
     if not ok then return finish(o, { status = "failed", error = serr }, 1) end
 
-    local doc = { status = "done", started_at = started, finished_at = time.format(math.floor(os.time() * 1000)),
+    local doc = { status = "done", progress = 1, started_at = started, finished_at = time.format(math.floor(os.time() * 1000)),
                   version = file, train_rows = #rows, excluded_events = skipped,
                   benchmark_auc = new_auc, live_version = live_path and live_path:match("[^/]+$") or cjson.null,
                   live_benchmark_auc = live_auc or cjson.null, margin = o.margin }

@@ -230,9 +230,17 @@ def main():
                 before = live_train_rows()
                 s, job = srv.call("POST", "/api/admin/model/retrain", {"margin": 1})
                 assert s == 202 and job["status"] == "running", (s, job)
-                done = wait_for(lambda: (lambda d: d if d.get("status") in ("done", "failed") else None)(
-                    srv.call("GET", job["status_url"])[1]))
+                seen = []
+
+                def poll():
+                    d = srv.call("GET", job["status_url"])[1]
+                    seen.append(d)
+                    return d if d.get("status") in ("done", "failed") else None
+                done = wait_for(poll)
                 assert done["status"] == "done" and done["activated"] is True, done
+                # progress for the console: a phase and a fraction that only grows, 1 when done
+                fractions = [d["progress"] for d in seen if d.get("status") == "running" and "phase" in d] + [done["progress"]]
+                assert fractions == sorted(fractions) and fractions[-1] == 1 and all(0 <= f <= 1 for f in fractions), seen
                 assert done["train_rows"] >= 100 and 0.5 < done["benchmark_auc"] <= 1, done
                 s, lst = srv.call("GET", "/api/admin/models")
                 active = [m for m in lst["models"] if m["active"]]
