@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "store_impl.h"   /* rk_store_now_ms: this is the MongoDB backend's */
 
 #define AWAIT_MS 1000          /* a getMore waits this long for a change: also how fast stop() is */
 #define RETRY_MIN_MS 1000
@@ -181,13 +182,6 @@ char *rk_mongo_watch_message(const void *change_v, int64_t now_ms, size_t *len)
 
 /* ---- the thread ------------------------------------------------------------------ */
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int stopping(rk_mongo_watch_t *w)
 {
     pthread_mutex_lock(&w->mu);
@@ -232,7 +226,7 @@ static void publish(rk_mongo_watch_t *w, const bson_t *change)
     count(w, &w->stats.changes);
     if (!rk_hub_subscribers(w->hub, "alerts")) return;   /* as lib/realtime.lua: nobody listens */
     size_t len;
-    char *msg = rk_mongo_watch_message(change, now_ms(), &len);
+    char *msg = rk_mongo_watch_message(change, rk_store_now_ms(), &len);
     if (!msg) return;
     if (rk_hub_publish(w->hub, "alerts", 0, msg, len)) count(w, &w->stats.published);
     free(msg);
