@@ -245,6 +245,7 @@ int main(void)
     timeit("alerts, last 24 h", s, 12);
     timeit("stats (with the alerts)", s, 0);
     rk_store_close(s);
+    if (getenv("BENCH_KEEP")) { printf("kept %s\n", path); return 0; }   /* to look inside (dbstat) */
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
     return system(cmd) == 0 ? 0 : 1;
