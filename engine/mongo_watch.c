@@ -24,7 +24,6 @@ struct rk_mongo_watch {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stopping;
-    rk_mongo_watch_stats_t stats;
 };
 
 /* ---- the origin tag --------------------------------------------------------- */
@@ -203,13 +202,6 @@ static void pause_ms(rk_mongo_watch_t *w, int ms)
     pthread_mutex_unlock(&w->mu);
 }
 
-static void count(rk_mongo_watch_t *w, uint64_t *field)
-{
-    pthread_mutex_lock(&w->mu);
-    (*field)++;
-    pthread_mutex_unlock(&w->mu);
-}
-
 /* Only other instances' changes: this one published its own already. An
  * update that does not set origin (another tool's) is someone else's too. */
 static bson_t *pipeline(void)
@@ -223,18 +215,18 @@ static bson_t *pipeline(void)
 
 static void publish(rk_mongo_watch_t *w, const bson_t *change)
 {
-    count(w, &w->stats.changes);
     if (!rk_hub_subscribers(w->hub, "alerts")) return;   /* as lib/realtime.lua: nobody listens */
     size_t len;
     char *msg = rk_mongo_watch_message(change, rk_store_now_ms(), &len);
     if (!msg) return;
-    if (rk_hub_publish(w->hub, "alerts", 0, msg, len)) count(w, &w->stats.published);
+    rk_hub_publish(w->hub, "alerts", 0, msg, len);
     free(msg);
 }
 
 /* One change stream, followed until it fails or the watcher stops. Returns
- * the time to wait before the next one; *token keeps where to resume. */
-static int follow(rk_mongo_watch_t *w, mongoc_collection_t *coll, bson_t **token, int *warned_rs)
+ * the time to wait before the next one; *token keeps where to resume;
+ * *delivered is set when a change came. */
+static int follow(rk_mongo_watch_t *w, mongoc_collection_t *coll, bson_t **token, int *warned_rs, int *delivered)
 {
     bson_t *pipe = pipeline();
     bson_t opts = BSON_INITIALIZER;
@@ -250,13 +242,13 @@ static int follow(rk_mongo_watch_t *w, mongoc_collection_t *coll, bson_t **token
     while (!stopping(w)) {
         if (mongoc_change_stream_next(cs, &change)) {
             publish(w, change);
+            *delivered = 1;
             const bson_t *t = mongoc_change_stream_get_resume_token(cs);
             if (t) { if (*token) bson_destroy(*token); *token = bson_copy(t); }
             *warned_rs = 0;
             continue;
         }
         if (!mongoc_change_stream_error_document(cs, &e, &reply)) continue;   /* no change within AWAIT_MS */
-        count(w, &w->stats.errors);
         if (e.code == NOT_REPLICA_SET) {
             if (!*warned_rs)
                 rk_log_msg(RK_LOG_WARN, "alerts from other instances are not heard: change streams need a replica set"
@@ -295,14 +287,13 @@ static void *watch_main(void *arg)
     bson_t *token = NULL;
     int warned_rs = 0, backoff = RETRY_MIN_MS;
     while (!stopping(w)) {
-        uint64_t before = w->stats.changes;
-        int wait = follow(w, coll, &token, &warned_rs);
+        int delivered = 0;
+        int wait = follow(w, coll, &token, &warned_rs, &delivered);
         if (stopping(w)) break;
         /* Back off while it keeps failing at once; start again from the
          * shortest wait once a stream delivered something. */
-        backoff = w->stats.changes != before ? RETRY_MIN_MS : backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+        backoff = delivered ? RETRY_MIN_MS : backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
         pause_ms(w, wait > backoff ? wait : backoff);
-        if (token) count(w, &w->stats.resumes);
     }
     if (token) bson_destroy(token);
     mongoc_collection_destroy(coll);
@@ -328,13 +319,6 @@ rk_mongo_watch_t *rk_mongo_watch_start(const char *uri, rk_hub_t *hub, char *err
         return NULL;
     }
     return w;
-}
-
-void rk_mongo_watch_stats(rk_mongo_watch_t *w, rk_mongo_watch_stats_t *out)
-{
-    pthread_mutex_lock(&w->mu);
-    *out = w->stats;
-    pthread_mutex_unlock(&w->mu);
 }
 
 void rk_mongo_watch_stop(rk_mongo_watch_t *w)

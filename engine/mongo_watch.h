@@ -32,11 +32,6 @@ rk_mongo_watch_t *rk_mongo_watch_start(const char *uri, rk_hub_t *hub, char *err
 /* Stops it (within about a second: the longest a getMore waits). */
 void rk_mongo_watch_stop(rk_mongo_watch_t *w);
 
-typedef struct rk_mongo_watch_stats {
-    uint64_t changes, published, errors, resumes;
-} rk_mongo_watch_stats_t;
-void rk_mongo_watch_stats(rk_mongo_watch_t *w, rk_mongo_watch_stats_t *out);
-
 /* The real-time message for one change document, as the instance that made
  * the change published it ({"type","topic":"alerts","data","ts"}; type
  * created, updated or status_changed), malloc'd; NULL when the change is not

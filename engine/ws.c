@@ -296,9 +296,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* A hub message framed once per worker (by wslay's frame encoder: a server's
  * frames are unmasked, so the bytes are the same for every client) and
- * added by reference to each subscriber's output buffer: one encoding and
- * no copy per connection. Measured with 1,000 subscribers, queueing a copy
- * in every connection's wslay context was most of the worker's time. */
+ * written to each subscriber's socket (or added by reference to its output
+ * buffer): one encoding and no copy per connection, where a wslay_event
+ * queue per connection copied every message once more for each of them. */
 typedef struct frame {
     atomic_int refs;
     size_t len;
