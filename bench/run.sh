@@ -111,6 +111,18 @@ printf "riskd POST analyze with 1,000 WebSocket subscribers: %.0f req/s (without
 echo
 RISKD_DB="sqlite:$tmp/pipeline.db" ./build/riskd run bench/pipeline.lua "${BENCH_PIPELINE:-20000}"
 
+# Detection quality (riskd eval): riskd beside the familiarity reference on
+# generated attempts from several seeds (the #12 targets: mean TPR at 1 % FPR
+# >= 0.90 and >= 0.15 above the reference, no kind below 0.6, <= 1 % alerts on
+# legitimate attempts).
+for seed in ${BENCH_EVAL_SEEDS:-1 2 3}; do
+    ./build/riskd generate --users "${BENCH_EVAL_USERS:-1000}" --days 30 --seed "$seed" --attack-rate 0.03 \
+        --output "$tmp/eval-$seed.jsonl" >/dev/null 2>&1
+    echo
+    echo "riskd eval, generated attempts, seed $seed:"
+    ./build/riskd eval --input "$tmp/eval-$seed.jsonl"
+done
+
 # riskd score: generated attempts through the full pipeline (target: 200,000/s on two cores).
 n=${BENCH_SCORE_USERS:-3000}
 ./build/riskd generate --users "$n" --days 10 --seed 9 --output "$tmp/score.jsonl"

@@ -50,6 +50,7 @@ static void usage(void)
         "  generate   write synthetic logins with labelled attacks (JSON lines)\n"
         "  train      train and evaluate the login model, save it to the models folder\n"
         "  score      analyse a file of attempts through the full pipeline\n"
+        "  eval       detection benchmark on labelled attempts, beside a familiarity reference\n"
         "  retrain    train a model from the stored events; activate it unless it is worse\n"
         "  user       add, list, change the password of, or delete accounts\n"
         "  intel      import breached passwords, check the intel folder\n"
@@ -64,7 +65,7 @@ static int dispatch(int argc, char **argv);
 /* `riskd help CMD`: the command's own usage, on standard output. */
 static int help(const char *cmd)
 {
-    static const char *const known[] = { "serve", "iforest", "run", "generate", "train", "score", "retrain",
+    static const char *const known[] = { "serve", "iforest", "run", "generate", "train", "score", "eval", "retrain",
                                          "user", "intel", "health", NULL };
     for (int i = 0; known[i]; i++) {
         if (strcmp(cmd, known[i]) != 0) continue;
@@ -94,6 +95,7 @@ static int dispatch(int argc, char **argv)
     if (!strcmp(argv[1], "generate")) return rk_cmd_script(argc, argv, "cli.generate");
     if (!strcmp(argv[1], "train")) return rk_cmd_script(argc, argv, "cli.train");
     if (!strcmp(argv[1], "score")) return rk_cmd_script(argc, argv, "cli.score");
+    if (!strcmp(argv[1], "eval")) return rk_cmd_script(argc, argv, "cli.eval");
     if (!strcmp(argv[1], "retrain")) return rk_cmd_script(argc, argv, "cli.retrain");
     if (!strcmp(argv[1], "user")) return rk_cmd_user(argc, argv);
     if (!strcmp(argv[1], "intel")) return rk_cmd_intel(argc, argv);

@@ -105,7 +105,12 @@ describe("shipped rules", function()
     end)
 
     it("familiarity weighs each value's global against its personal frequency", function()
-        local r = rule("familiarity")
+        local rr, familiarity = rule("familiarity"), require("lib.analyze").familiarity
+        -- the pipeline computes ctx.familiarity from the profile, values and global counts
+        local r = { evaluate = function(c)
+            c.familiarity = familiarity(c.profile, c.values, c.global)
+            return rr.evaluate(c)
+        end }
         -- 40 logins, always the same network, country, device and browser
         local profile = { successes = 40, prefixes = { ["192.0.2.0/24"] = { count = 40 } },
                           countries = { FR = { count = 40 } }, devices = { laptop = { count = 40 } },

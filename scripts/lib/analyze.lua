@@ -128,6 +128,35 @@ function M.combine(results)
     return round2(100 * (1 - keep))
 end
 
+-- Familiarity, after Freeman et al., "Who Are You? A Statistical Approach to
+-- Measuring User Authenticity" (NDSS 2016). For each of the attempt's
+-- values (IP prefix, country, device, user agent, network owner), compare
+-- how likely it is from an attacker, whom the whole population stands in
+-- for (the value's global frequency, add-one smoothed), with how likely it
+-- is from this user (the user's own frequency, backed off towards the
+-- global one by one pseudo-login). The log2 likelihood ratios add up:
+-- familiar values count against the alarm, strange ones for it. Returns
+-- { bits, strange = { kind whose value is over 1 bit strange, ... },
+-- logins = the user's successful logins so far }; the familiarity rule
+-- reads it (ctx.familiarity), `riskd eval` ranks on bits as its reference.
+function M.familiarity(profile, values, global)
+    local bits, strange = 0, {}
+    local logins = profile and profile.successes or 0
+    for kind, value in pairs(values) do
+        local g = global and global[kind]
+        if g and g.total > 0 then
+            local p_global = (g.count + 1) / (g.total + g.distinct + 1)
+            local mine = profile and profile[kind] and profile[kind][value]
+            local p_user = ((mine and mine.count or 0) + p_global) / (logins + 1)
+            local r = math.log(p_global / p_user, 2)
+            bits = bits + r
+            if r > 1 then strange[#strange + 1] = kind end
+        end
+    end
+    table.sort(strange)
+    return { bits = bits, strange = strange, logins = logins }
+end
+
 function M.level(score, cfg)
     local t = cfg.levels
     if score >= t.critical then return "critical" end
@@ -241,8 +270,9 @@ function M.analyze(a, deps, opts)
     end
     lap("forest")
 
+    local familiarity = M.familiarity(profile, values, global)
     local ctx = { attempt = a, profile = profile, features = features, anomaly = anomaly, recent = recent,
-                  values = values, global = global, intel = M.intel_view(deps.intel) }
+                  values = values, global = global, familiarity = familiarity, intel = M.intel_view(deps.intel) }
     local results, rule_errors = deps.rules.evaluate(ctx)
     table.sort(results, function(x, y) return x.score > y.score end)
     lap("rules")
@@ -292,6 +322,7 @@ function M.analyze(a, deps, opts)
         reasons = reasons, rules = results, features = features,
         alert_id = alert_id, rule_errors = rule_errors, degraded = degraded or nil,
         row = opts and opts.keep_row and row or nil,
+        familiarity = opts and opts.reference and familiarity.bits or nil,
         contributions = opts and opts.explain and anomaly.contributions or nil,
     }
 end

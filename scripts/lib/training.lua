@@ -9,13 +9,21 @@ local iforest = require("riskd.iforest")
 
 local M = {}
 
-local function ranked_tpr(normal_scores, attack_scores, fpr)
-    table.sort(normal_scores, function(a, b) return a > b end)
-    local k = math.floor(#normal_scores * fpr)        -- normals allowed above the threshold
-    local threshold = normal_scores[k + 1] or -math.huge
+-- The share of attacks scored above the threshold that lets the fraction
+-- fpr of legitimate attempts through; normal_desc: their scores, highest
+-- first. Ties at the threshold count as missed (no detector gets credit for
+-- a plateau).
+function M.tpr_at(normal_desc, attack_scores, fpr)
+    local k = math.floor(#normal_desc * fpr)          -- normals allowed above the threshold
+    local threshold = normal_desc[k + 1] or -math.huge
     local hit = 0
     for _, s in ipairs(attack_scores) do if s > threshold then hit = hit + 1 end end
     return #attack_scores > 0 and hit / #attack_scores or 0
+end
+
+local function ranked_tpr(normal_scores, attack_scores, fpr)
+    table.sort(normal_scores, function(a, b) return a > b end)
+    return M.tpr_at(normal_scores, attack_scores, fpr)
 end
 
 local function prf(tp, fp, fn)

@@ -1,0 +1,101 @@
+-- cli/eval.lua — `riskd eval --input FILE.jsonl [--db URI] [--fpr 0.01]
+-- [--json]`: the detection benchmark. Replays labelled attempts (a "label"
+-- field: "normal" or the attack kind, as `riskd generate` writes them) in
+-- the order of the file through the full pipeline (lib/replay.lua, the
+-- same as `riskd score` and the API), and ranks them two ways: by riskd's
+-- risk score, and by a reference detector on the same attempts — Freeman
+-- et al.'s familiarity score alone (NDSS 2016; add-one smoothing, back-off
+-- to the global frequencies; lib/analyze.lua M.familiarity, computed from
+-- the profile and global counts before each attempt). Prints, side by side:
+-- ROC AUC, the true-positive rate per attack kind at the false-positive rate
+-- --fpr (the score above which that share of legitimate attempts lies) and
+-- its mean over the kinds present, and the share of legitimate attempts
+-- riskd alerts on (at or above config alert_level).
+local cliargs = require("lib.cliargs")
+local replay = require("lib.replay")
+local analyze = require("lib.analyze")
+local training = require("lib.training")
+local iforest = require("riskd.iforest")
+local rules = require("riskd.rules")
+
+local SPEC = {
+    input = { kind = "str" },
+    db = { kind = "str", default = "sqlite::memory:" },
+    fpr = { kind = "num", default = 0.01, min = 0.0001, max = 0.5 },
+    json = { kind = "flag", default = false },
+}
+local USAGE = "usage: riskd eval --input FILE.jsonl [--db URI] [--fpr 0.01] [--json]\n"
+
+local function label_of(body)
+    local l = body.label
+    if type(l) ~= "string" or l == "" or #l > 64 then return nil, "no label (\"normal\" or the attack kind)" end
+    return true
+end
+
+-- Per detector: AUC over all attempts, TPR at the FPR per kind, their mean.
+local function measure(labels, scores, kinds, fpr)
+    local y, normal = {}, {}
+    for i, l in ipairs(labels) do
+        y[i] = l == "normal" and 0 or 1
+        if l == "normal" then normal[#normal + 1] = scores[i] end
+    end
+    table.sort(normal, function(a, b) return a > b end)
+    local m = { auc = iforest.auc(scores, y), kinds = {} }
+    local sum, n = 0, 0
+    for _, kind in ipairs(kinds) do
+        local att = {}
+        for i, l in ipairs(labels) do if l == kind then att[#att + 1] = scores[i] end end
+        local tpr = training.tpr_at(normal, att, fpr)
+        m.kinds[kind] = { n = #att, tpr = tpr }
+        sum, n = sum + tpr, n + 1
+    end
+    m.mean_tpr = n > 0 and sum / n or 0
+    return m
+end
+
+return function(...)
+    local o, err = cliargs.parse({ ... }, SPEC)
+    if not o or not o.input then return cliargs.fail("eval", err or "--input is required", USAGE) end
+    o.reference = true
+    local labels, risk, ref, alerted = {}, {}, {}, {}
+    local alert_rank = analyze.LEVEL_RANK[rules.config().alert_level or "high"]
+    local c, rerr = replay.run(o, "eval", function(body, r, _, full)
+        local i = #labels + 1
+        labels[i], risk[i], ref[i] = body.label, r.risk_score, full.familiarity or 0
+        alerted[i] = analyze.LEVEL_RANK[r.risk_level] >= alert_rank
+    end, label_of)
+    if not c then io.stderr:write("riskd eval: ", rerr, "\n") return 1 end
+    local counts, kinds, legit, legit_alerts = {}, {}, 0, 0
+    for i, l in ipairs(labels) do
+        if not counts[l] then counts[l] = 0; if l ~= "normal" then kinds[#kinds + 1] = l end end
+        counts[l] = counts[l] + 1
+        if l == "normal" then legit = legit + 1; if alerted[i] then legit_alerts = legit_alerts + 1 end end
+    end
+    table.sort(kinds)
+    if legit == 0 or #kinds == 0 then
+        io.stderr:write("riskd eval: the file needs both legitimate (label \"normal\") and attack attempts\n")
+        return 1
+    end
+    local result = {
+        attempts = #labels, legitimate = legit, bad_lines = c.bad, fpr = o.fpr,
+        riskd = measure(labels, risk, kinds, o.fpr), reference = measure(labels, ref, kinds, o.fpr),
+        legit_alert_rate = legit_alerts / legit, seconds = c.seconds,
+    }
+    for _, k in ipairs(kinds) do result.riskd.kinds[k].n = counts[k]; result.reference.kinds[k].n = counts[k] end
+    if o.json then
+        io.stdout:write(replay.json.encode(result), "\n")
+    else
+        local pct = string.format("%g %%", o.fpr * 100)
+        print(string.format("%d attempts (%d legitimate, %d attacks of %d kinds), %d bad lines, %.1f s",
+            #labels, legit, #labels - legit, #kinds, c.bad, c.seconds))
+        print(string.format("%-26s %8s %22s", "", "riskd", "familiarity reference"))
+        print(string.format("%-26s %8.3f %22.3f", "ROC AUC", result.riskd.auc or 0, result.reference.auc or 0))
+        print(string.format("TPR at %s FPR, per kind:", pct))
+        for _, k in ipairs(kinds) do
+            print(string.format("  %-24s %8.3f %22.3f   (n = %d)", k, result.riskd.kinds[k].tpr, result.reference.kinds[k].tpr, counts[k]))
+        end
+        print(string.format("%-26s %8.3f %22.3f", "  mean over kinds", result.riskd.mean_tpr, result.reference.mean_tpr))
+        print(string.format("alerts on legitimate attempts: %.2f %% (%d of %d)", 100 * result.legit_alert_rate, legit_alerts, legit))
+    end
+    return c.bad > 0 and 1 or 0
+end
