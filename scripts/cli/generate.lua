@@ -1,6 +1,7 @@
 -- cli/generate.lua — `riskd generate [--users N] [--days N] [--seed N]
--- [--attack-rate R] [--output FILE.jsonl]`: synthetic logins with labelled
--- attacks (lib/synth.lua), one JSON object per line, in time order.
+-- [--attack-rate R] [--realistic] [--output FILE.jsonl]`: synthetic logins
+-- with labelled attacks (lib/synth.lua), one JSON object per line, in time
+-- order. --realistic: noisy legitimate traffic and the modern attacks.
 local cliargs = require("lib.cliargs")
 local synth = require("lib.synth")
 
@@ -10,13 +11,14 @@ local SPEC = {
     seed = { kind = "int", default = 1 },
     attack_rate = { kind = "num", default = 0.02, min = 0, max = 0.5 },
     output = { kind = "str", default = "-" },
+    realistic = { kind = "flag", default = false },
 }
 
 return function(...)
     local o, err = cliargs.parse({ ... }, SPEC)
     if not o then
         return cliargs.fail("generate", err,
-            "usage: riskd generate [--users N] [--days N] [--seed N] [--attack-rate R] [--output FILE.jsonl]\n")
+            "usage: riskd generate [--users N] [--days N] [--seed N] [--attack-rate R] [--realistic] [--output FILE.jsonl]\n")
     end
     local f = io.stdout
     if o.output ~= "-" then

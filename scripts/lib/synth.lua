@@ -16,6 +16,32 @@
 --   credential_stuffing  one address, one attempt on each of 20-60 accounts (real and not), rare successes
 --   password_spraying    a few addresses of one network, one or two attempts per account over hours
 --   quiet_takeover       the victim's own country, a nearby city, a new device, at 1-5 am local time
+--
+-- With opts.realistic (`riskd generate --realistic`), legitimate traffic is
+-- as noisy as real traffic, with these rates (per login unless said; chosen
+-- from what login telemetry commonly shows, as round figures, and meant to
+-- be argued with):
+--   cookies cleared      1 % of logins come with a fresh device id, same browser and user agent (private
+--                        windows, cleaned browsers, new phones restored from backup)
+--   browser updates      each device's browser moves up a version about every 45 days (a daily 1/45 chance)
+--   carrier networks     phones use 1-3 carrier /24 blocks, and 4 % of days add another (up to 6): mobile
+--                        addresses change prefix far more often than home ones
+--   office NAT           30 % of users work in one of a few offices (20-60 people each); on weekdays 60 %
+--                        of their logins come from the office's single NAT address, shared by all of them
+--   VPN                  10 % of users use a commercial VPN for 20 % of their logins: an exit address in
+--                        another country, shared with the VPN's other users
+--   travel               as above (2 % of days start a 2-7 day trip, no faster than a plane)
+--   typos                3 % of logins follow one failure (as above)
+--   forgotten password   0.4 % of logins follow a burst of 3-8 failures over minutes and a reset
+-- and four modern attacks join the kinds above:
+--   session_replay       the victim's own device id and user agent (a stolen cookie or session) from a
+--                        foreign address and country
+--   proxy_takeover       a residential proxy in the victim's own city, the victim's exact user agent on a
+--                        new device id, at the victim's usual hour
+--   botnet_stuffing      one attempt on each of 50-200 accounts, each from a different address, browser-like
+--                        user agents, 2 % successes, over an hour
+--   slow_spraying        one attempt on each of 40-120 accounts over 12-36 hours, each from another address
+--                        of one /16 network, 1 % successes
 local time = require("lib.time")
 
 local M = {}
@@ -76,8 +102,9 @@ local function tz(city) return math.floor(city[4] / 15 + 0.5) end   -- hours eas
 
 local function device(owner, k)
     local b = pick(BROWSERS)
-    local ua = string.format(b[3], b[4] + rand(0, 2), b[4] + rand(0, 2))
-    return { id = string.format("dev-%s-%d", owner, k), ua = ua, os = b[2], browser = b[1] }
+    local v = b[4] + rand(0, 2)
+    local ua = string.format(b[3], v, b[4] + rand(0, 2))
+    return { id = string.format("dev-%s-%d", owner, k), ua = ua, os = b[2], browser = b[1], tmpl = b[3], ver = v }
 end
 
 local function new_user(i)
@@ -98,7 +125,32 @@ local function attempt(u, ts, city, ip, dev, success, label)
     return { ts = ts, user_id = u.id or u, ip = ip, city = city, dev = dev, success = success, label = label }
 end
 
-local function legit_day(u, day0, weekday, out)
+-- Realistic mode: where a login comes from when the user is not travelling
+-- (see the rates at the top). Returns ip and, for a VPN, the exit's city.
+local function realistic_ip(ctx, u, dev, lh, weekday)
+    if u.vpn and rand() < 0.2 then
+        local exit = pick(ctx.vpn_exits)
+        return exit.ip, exit.city
+    end
+    if dev.os == "iOS" or dev.os == "Android" or rand() < 0.1 then return pick(u.mobiles) .. "." .. rand(2, 254) end
+    if u.office and weekday < 5 and lh >= 8 and lh < 18 and rand() < 0.6 then return u.office.ip end
+    return u.block .. "." .. rand(2, 20)
+end
+
+-- Realistic mode, once a day: browsers update, phones meet new carrier blocks.
+local function realistic_day(u)
+    for _, d in ipairs(u.devices) do
+        if rand() < 1 / 45 then
+            d.ver = d.ver + 1
+            d.ua = string.format(d.tmpl, d.ver, d.ver)
+        end
+    end
+    if #u.mobiles < 6 and rand() < 0.04 then
+        u.mobiles[#u.mobiles + 1] = string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255))
+    end
+end
+
+local function legit_day(u, day0, weekday, out, ctx)
     local lambda = u.per_day * ((weekday >= 5) and u.weekend or 1)
     local city = u.trip_city or u.home
     for _ = 1, poisson(lambda) do
@@ -106,15 +158,32 @@ local function legit_day(u, day0, weekday, out)
         local ts = day0 + math.floor(((lh - tz(city)) % 24) * HOUR) + rand(0, 59999)
         if u.trip_city and ts < u.trip_from then goto continue end   -- still in the air
         local dev = rand() < 0.7 and u.devices[1] or pick(u.devices)
-        local ip
+        local ip, at = nil, city
+        if ctx.realistic and rand() < 0.01 then   -- cookies cleared: a new id, the same browser
+            u.cleared = (u.cleared or 0) + 1
+            local fresh = { id = string.format("dev-%s-c%d", u.id, u.cleared), ua = dev.ua, os = dev.os,
+                            browser = dev.browser, tmpl = dev.tmpl, ver = dev.ver }
+            for k, d in ipairs(u.devices) do if d == dev then u.devices[k] = fresh end end
+            dev = fresh
+        end
         if u.trip_city then ip = u.trip_block .. "." .. rand(2, 254)
+        elseif ctx.realistic then
+            local vpn_city
+            ip, vpn_city = realistic_ip(ctx, u, dev, lh, weekday)
+            at = vpn_city or city
         elseif dev.os == "iOS" or dev.os == "Android" or rand() < 0.1 then ip = u.mobile .. "." .. rand(2, 254)
         else ip = u.block .. "." .. rand(2, 20) end
-        if rand() < 0.03 then   -- a typo, then the right password
-            out[#out + 1] = attempt(u, ts, city, ip, dev, false, "normal")
+        if ctx.realistic and rand() < 0.004 then   -- a forgotten password: a burst of failures, a reset
+            for _ = 1, rand(3, 8) do
+                out[#out + 1] = attempt(u, ts, at, ip, dev, false, "normal")
+                ts = ts + rand(10000, 60000)
+            end
+            ts = ts + rand(120000, 600000)
+        elseif rand() < 0.03 then   -- a typo, then the right password
+            out[#out + 1] = attempt(u, ts, at, ip, dev, false, "normal")
             ts = ts + rand(5000, 40000)
         end
-        out[#out + 1] = attempt(u, ts, city, ip, dev, true, "normal")
+        out[#out + 1] = attempt(u, ts, at, ip, dev, true, "normal")
         u.last_ts, u.last_city = ts, city
         ::continue::
     end
@@ -219,8 +288,51 @@ function attacks.quiet_takeover(ctx, day0, out)
     out[#out + 1] = attempt(v, ts, near, ip, stranger_device("qt"), true, "quiet_takeover")
 end
 
+-- Modern attacks (realistic mode).
+local function residential_ip() return string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254)) end
+
+function attacks.session_replay(ctx, day0, out)
+    local v = pick(ctx.users)
+    local dev = v.devices[1]   -- the victim's own cookie: its device id and user agent
+    local c = far_city(v.home, 1500)
+    out[#out + 1] = attempt(v, day0 + rand(0, DAY - 1), c, foreign_ip(), dev, true, "session_replay")
+end
+
+function attacks.proxy_takeover(ctx, day0, out)
+    local v = pick(ctx.users)
+    local own = v.devices[1]
+    local dev = { id = string.format("dev-xpt-%d", rand(1, 1e6)), ua = own.ua, os = own.os, browser = own.browser }
+    local lh = v.start_local + rand() * v.span   -- the victim's usual hours
+    local ts = day0 + math.floor(((lh - tz(v.home)) % 24) * HOUR) + rand(0, 59999)
+    out[#out + 1] = attempt(v, ts, v.home, residential_ip(), dev, true, "proxy_takeover")
+end
+
+function attacks.botnet_stuffing(ctx, day0, out)
+    local start = day0 + rand(0, DAY - 1)
+    for _ = 1, rand(50, 200) do
+        local who = rand() < 0.6 and pick(ctx.users) or string.format("user%05d", ctx.nusers + rand(1, 100000))
+        local b = pick(BROWSERS)
+        local v = b[4] + rand(-3, 2)
+        local dev = { id = string.format("dev-xbn-%d", rand(1, 1e7)), ua = string.format(b[3], v, v), os = b[2], browser = b[1] }
+        out[#out + 1] = attempt(who, start + rand(0, HOUR), pick(M.CITIES), residential_ip(), dev, rand() < 0.02,
+                                "botnet_stuffing")
+    end
+end
+
+function attacks.slow_spraying(ctx, day0, out)
+    local net = string.format("%d.%d", rand(31, 95), rand(0, 255))
+    local c = far_city(M.CITIES[1], 0)
+    local start, span = day0 + rand(0, DAY - 1), rand(12, 36) * HOUR
+    for _ = 1, rand(40, 120) do
+        local ip = string.format("%s.%d.%d", net, rand(0, 255), rand(2, 254))
+        out[#out + 1] = attempt(pick(ctx.users), start + rand(0, span), c, ip, stranger_device("ss"), rand() < 0.01,
+                                "slow_spraying")
+    end
+end
+
 M.KINDS = { "account_takeover", "impossible_travel", "brute_force", "credential_stuffing", "password_spraying",
             "quiet_takeover" }
+M.MODERN_KINDS = { "session_replay", "proxy_takeover", "botnet_stuffing", "slow_spraying" }
 -- Attempts per incident, on average, to turn --attack-rate into incidents,
 -- and each kind's share of the attack attempts (the bursty kinds would
 -- otherwise take the whole budget in a few incidents).
@@ -228,13 +340,41 @@ local SIZE = { account_takeover = 2, impossible_travel = 1, brute_force = 28, cr
                password_spraying = 82, quiet_takeover = 1 }
 local SHARE = { account_takeover = 0.2, impossible_travel = 0.15, brute_force = 0.2, credential_stuffing = 0.15,
                 password_spraying = 0.15, quiet_takeover = 0.15 }
+-- Realistic mode: ten kinds; the bursty ones take less of the budget.
+local SIZE_R = { session_replay = 1, proxy_takeover = 1, botnet_stuffing = 125, slow_spraying = 80 }
+local SHARE_R = { account_takeover = 0.1, impossible_travel = 0.08, brute_force = 0.1, credential_stuffing = 0.1,
+                  password_spraying = 0.1, quiet_takeover = 0.1, session_replay = 0.1, proxy_takeover = 0.1,
+                  botnet_stuffing = 0.11, slow_spraying = 0.11 }
 
--- opts: users, days, seed, attack_rate, start (ms, a Monday 00:00 UTC).
+-- opts: users, days, seed, attack_rate, start (ms, a Monday 00:00 UTC),
+-- realistic (the noisy legitimate traffic and the modern attacks).
 -- Calls emit(attempts) once per day with that day's attempts in time order.
 function M.generate(opts, emit)
     math.randomseed(opts.seed or 1)
-    local ctx = { users = {}, nusers = opts.users }
+    local ctx = { users = {}, nusers = opts.users, realistic = opts.realistic }
     for i = 1, opts.users do ctx.users[i] = new_user(i) end
+    local kinds, size, share = M.KINDS, SIZE, SHARE
+    if ctx.realistic then
+        kinds, size, share = {}, {}, SHARE_R
+        for _, k in ipairs(M.KINDS) do kinds[#kinds + 1] = k; size[k] = SIZE[k] end
+        for _, k in ipairs(M.MODERN_KINDS) do kinds[#kinds + 1] = k; size[k] = SIZE_R[k] end
+        -- offices of 20-60 people behind one NAT address; VPN exits shared by their users
+        local offices = {}
+        for _ = 1, math.max(1, opts.users * 0.3 // 40) do
+            offices[#offices + 1] = { ip = string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254)) }
+        end
+        ctx.vpn_exits = {}
+        for k = 1, 24 do
+            ctx.vpn_exits[k] = { ip = string.format("%d.%d.%d.%d", 185 + rand(0, 10), rand(0, 255), rand(0, 255), rand(2, 254)),
+                                 city = M.CITIES[({ 10, 3, 11, 22, 5, 15 })[rand(6)]] }
+        end
+        for _, u in ipairs(ctx.users) do
+            u.mobiles = { u.mobile }
+            for _ = 2, rand(1, 3) do u.mobiles[#u.mobiles + 1] = string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255)) end
+            if rand() < 0.3 then u.office = pick(offices) end
+            u.vpn = rand() < 0.1
+        end
+    end
     local rate = opts.attack_rate or 0.02
     -- Each kind gets an equal share of the attack attempts.
     local per_day_legit = 0
@@ -245,16 +385,17 @@ function M.generate(opts, emit)
     -- every kind shows up at its rate even in a small set (a phase per kind
     -- keeps them from all landing on the same day).
     local acc = {}
-    for _, kind in ipairs(M.KINDS) do acc[kind] = rand() end
+    for _, kind in ipairs(kinds) do acc[kind] = rand() end
     for d = 0, opts.days - 1 do
         local day0 = start + d * DAY
         local out = {}
         for _, u in ipairs(ctx.users) do
             travel(u, day0)
-            legit_day(u, day0, d % 7, out)
+            if ctx.realistic then realistic_day(u) end
+            legit_day(u, day0, d % 7, out, ctx)
         end
-        for _, kind in ipairs(M.KINDS) do
-            acc[kind] = acc[kind] + attack_attempts * SHARE[kind] / SIZE[kind]
+        for _, kind in ipairs(kinds) do
+            acc[kind] = acc[kind] + attack_attempts * share[kind] / size[kind]
             while acc[kind] >= 1 do
                 attacks[kind](ctx, day0, out)
                 acc[kind] = acc[kind] - 1

@@ -52,6 +52,38 @@ def main():
                 f.write(a.stdout)
         check("riskd generate: the same seed gives the same bytes, every attack kind is labelled", generate_is_deterministic)
 
+        def realistic_mode():
+            a = riskd("generate", "--users", "600", "--days", "30", "--seed", "5", "--attack-rate", "0.05", "--realistic")
+            b = riskd("generate", "--users", "600", "--days", "30", "--seed", "5", "--attack-rate", "0.05", "--realistic")
+            classic = riskd("generate", "--users", "600", "--days", "30", "--seed", "5", "--attack-rate", "0.05")
+            assert a.returncode == 0 and a.stdout == b.stdout and a.stdout != classic.stdout, a.stderr
+            rows = [json.loads(line) for line in a.stdout.splitlines()]
+            kinds = {r["label"] for r in rows} - {"normal"}
+            assert kinds == {"account_takeover", "impossible_travel", "brute_force", "credential_stuffing",
+                             "password_spraying", "quiet_takeover", "session_replay", "proxy_takeover",
+                             "botnet_stuffing", "slow_spraying"}, kinds
+            legit = [r for r in rows if r["label"] == "normal"]
+            users_per_ip, prefixes, uas = {}, {}, {}
+            for r in legit:
+                users_per_ip.setdefault(r["ip_address"], set()).add(r["user_id"])
+                if r["ip_address"].startswith("100."):
+                    prefixes.setdefault(r["user_id"], set()).add(r["ip_address"].rsplit(".", 1)[0])
+                uas.setdefault(r["device"]["device_id"], set()).add(r["device"]["user_agent"])
+            shared = [ip for ip, us in users_per_ip.items() if len(us) >= 10]
+            assert len(shared) >= 3, "no office NAT or VPN exit shared by many users"
+            assert max(len(p) for p in prefixes.values()) >= 3, "phones never change carrier prefix"
+            assert any("-c" in r["device"]["device_id"] for r in legit), "no cleared cookies"
+            assert any(len(v) > 1 for v in uas.values()), "no browser updates"
+            fails = sum(1 for r in legit if not r["success"])
+            assert 0.02 < fails / len(legit) < 0.1, fails / len(legit)
+            # a replayed session carries a device id the victim used legitimately
+            seen = {(r["user_id"], r["device"]["device_id"]) for r in legit}
+            replays = [r for r in rows if r["label"] == "session_replay"]
+            assert replays and all((r["user_id"], r["device"]["device_id"]) in seen or r["timestamp"] < "2026-01-06"
+                                   for r in replays), replays[:2]
+        check("riskd generate --realistic: deterministic, ten labelled kinds, shared NAT/VPN addresses, carrier"
+              " churn, cleared cookies, browser updates, replayed sessions on known devices", realistic_mode)
+
         def bad_options():
             p = riskd("generate", "--users", "0")
             assert p.returncode == 2 and "--users" in p.stderr, p
