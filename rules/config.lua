@@ -22,6 +22,7 @@ return {
         new_device = 25,
         new_country = 35,
         new_prefix = 10,
+        new_device_and_network = 40, -- both at once, with a history (rules/new_device_and_network.lua)
         new_asn = 15,          -- with enrichment on (RISKD_ASN_DB)
         unusual_hour = 15,
         impossible_travel = 75,
@@ -49,6 +50,13 @@ return {
     confirmed_attack_days = 30,
     max_speed_kmh = 900,       -- faster than an airliner between two logins
     min_travel_km = 300,       -- closer than this is never "impossible travel" (geolocation noise)
+    -- A network (/24, /48) from which this many successful logins of any
+    -- users came is shared infrastructure (a VPN exit, a carrier, an office
+    -- NAT): where it geolocates says little about where the user is, so
+    -- new_country weighs shared_network_country there and impossible_travel
+    -- does not fire.
+    shared_network_logins = 10,
+    shared_network_country = 10,
     brute_force_failures = 5,  -- failed attempts of one user in an hour
     stuffing_users = 5,        -- distinct accounts tried from one address in an hour
     unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual

@@ -15,6 +15,13 @@ return {
     evaluate = function(ctx)
         local f = ctx.features
         if f.distance_km < config.min_travel_km or f.speed_kmh <= config.max_speed_kmh then return nil end
+        -- Back and forth between two networks the user already logs in from
+        -- (a VPN switched on and off, a corporate tunnel) is not travel: only
+        -- a jump to a network new to the user is.
+        if f.new_prefix == 0 then return nil end
+        -- nor is a jump to shared infrastructure (config.shared_network_logins)
+        local g = ctx.global and ctx.global.prefixes
+        if g and g.count >= config.shared_network_logins then return nil end
         local hours = f.distance_km / f.speed_kmh
         return config.weights.impossible_travel,
             "impossible travel: " .. km(f.distance_km) .. " km in " .. duration(hours)

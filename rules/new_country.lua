@@ -1,10 +1,16 @@
--- A country the user has never logged in from.
+-- A country the user has never logged in from. Weaker from a network many
+-- users log in from (config.shared_network_logins: a VPN exit, a carrier):
+-- its location is the provider's, not the user's.
 return {
     name = "new_country",
     description = "the user has history but never logged in from this country",
     evaluate = function(ctx)
-        if ctx.features.new_country == 1 then
-            return config.weights.new_country, "login from a new country (" .. tostring(ctx.attempt.country) .. ")"
+        if ctx.features.new_country ~= 1 then return nil end
+        local g = ctx.global and ctx.global.prefixes
+        if g and g.count >= config.shared_network_logins then
+            return config.shared_network_country, "login from a new country (" .. tostring(ctx.attempt.country)
+                .. ") through a network many users log in from (VPN, carrier or office)"
         end
+        return config.weights.new_country, "login from a new country (" .. tostring(ctx.attempt.country) .. ")"
     end,
 }

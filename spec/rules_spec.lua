@@ -74,12 +74,52 @@ describe("shipped rules", function()
 
     it("impossible travel, with the distance and time in words", function()
         local r = rule("impossible_travel")
-        local s, why = r.evaluate(ctx({ features = { distance_km = 8412.4, speed_kmh = 8412.4 / (2 + 10 / 60) } }))
+        local far = { distance_km = 8412.4, speed_kmh = 8412.4 / (2 + 10 / 60), new_prefix = 1 }
+        local s, why = r.evaluate(ctx({ features = far }))
         assert.are.equal(75, s)
         assert.are.equal("impossible travel: 8,412 km in 2 h 10 min", why)
         -- fast but short (geolocation noise), or far but slow: nothing
-        assert.is_nil(r.evaluate(ctx({ features = { distance_km = 100, speed_kmh = 6000 } })))
-        assert.is_nil(r.evaluate(ctx({ features = { distance_km = 5000, speed_kmh = 800 } })))
+        assert.is_nil(r.evaluate(ctx({ features = { distance_km = 100, speed_kmh = 6000, new_prefix = 1 } })))
+        assert.is_nil(r.evaluate(ctx({ features = { distance_km = 5000, speed_kmh = 800, new_prefix = 1 } })))
+        -- to a network the user already logs in from (a VPN toggled): nothing
+        far.new_prefix = 0
+        assert.is_nil(r.evaluate(ctx({ features = far })))
+        -- to a network many users log in from (shared infrastructure): nothing
+        far.new_prefix = 1
+        local c = ctx({ features = far })
+        c.global = { prefixes = { count = 10, total = 1000, distinct = 50 } }
+        assert.is_nil(r.evaluate(c))
+        c.global.prefixes.count = 9
+        assert.are.equal(75, (r.evaluate(c)))
+    end)
+
+    it("a new country weighs less through a network many users log in from", function()
+        local r = rule("new_country")
+        assert.is_nil(r.evaluate(ctx({})))
+        local c = ctx({ features = { new_country = 1 } })
+        local s, why = r.evaluate(c)
+        assert.are.equal(35, s)
+        assert.are.equal("login from a new country (FR)", why)
+        c.global = { prefixes = { count = 40, total = 1000, distinct = 50 } }
+        s, why = r.evaluate(c)
+        assert.are.equal(10, s)
+        assert.matches("through a network many users log in from", why)
+    end)
+
+    it("a new device and a new network at once, with a history", function()
+        local r = rule("new_device_and_network")
+        local c = ctx({ features = { new_device = 1, new_prefix = 1 } })
+        assert.is_nil(r.evaluate(c))                          -- no history
+        c.profile = { successes = 4 }
+        assert.is_nil(r.evaluate(c))
+        c.profile = { successes = 5 }
+        local s, why = r.evaluate(c)
+        assert.are.equal(40, s)
+        assert.are.equal("a new device on a network this user never used", why)
+        c.features.new_prefix = 0
+        assert.is_nil(r.evaluate(c))                          -- a cleared cookie at home
+        c.features.new_prefix, c.features.new_device = 1, 0
+        assert.is_nil(r.evaluate(c))                          -- a phone on a new carrier block
     end)
 
     it("brute force and credential stuffing grow with the count", function()

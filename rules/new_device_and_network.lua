@@ -1,0 +1,16 @@
+-- A new device on a network the user has never used, both at once. Each
+-- alone is everyday noise (a cleared cookie on the home line, a phone on a
+-- new carrier block); together they are what a takeover through a
+-- residential proxy looks like, even with the victim's own browser at the
+-- victim's usual hour. Needs a history (config.familiarity_min_logins) to
+-- mean anything.
+return {
+    name = "new_device_and_network",
+    description = "a device and a network the user has never used, in the same attempt",
+    evaluate = function(ctx)
+        local f, p = ctx.features, ctx.profile
+        if f.new_device ~= 1 or f.new_prefix ~= 1 then return nil end
+        if not p or (p.successes or 0) < config.familiarity_min_logins then return nil end
+        return config.weights.new_device_and_network, "a new device on a network this user never used"
+    end,
+}
