@@ -18,5 +18,6 @@ int luaopen_riskd_web(lua_State *L);     /* l_web.c */
 int luaopen_riskd_auth(lua_State *L);    /* l_auth.c */
 int luaopen_riskd_json(lua_State *L);    /* l_json.c */
 int luaopen_riskd_models(lua_State *L);  /* l_models.c */
+int luaopen_riskd_rates(lua_State *L);   /* l_rates.c */
 
 #endif

@@ -22,6 +22,7 @@ int luaopen_riskd(lua_State *L)
         { "auth", "riskd.auth", luaopen_riskd_auth },
         { "json", "riskd.json", luaopen_riskd_json },
         { "models", "riskd.models", luaopen_riskd_models },
+        { "rates", "riskd.rates", luaopen_riskd_rates },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

@@ -281,6 +281,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.auth", luaopen_riskd_auth },
         { "riskd.json", luaopen_riskd_json },
         { "riskd.models", luaopen_riskd_models },
+        { "riskd.rates", luaopen_riskd_rates },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

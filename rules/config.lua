@@ -23,6 +23,7 @@ return {
         new_country = 35,
         new_prefix = 10,
         new_device_and_network = 40, -- both at once, with a history (rules/new_device_and_network.lua)
+        failure_spike = 55,    -- at spike_ratio times the usual rate, growing to 82 (rules/failure_spike.lua)
         new_asn = 15,          -- with enrichment on (RISKD_ASN_DB)
         unusual_hour = 15,
         impossible_travel = 75,
@@ -57,6 +58,14 @@ return {
     -- does not fire.
     shared_network_logins = 10,
     shared_network_country = 10,
+    -- A spike of failures from never-seen devices site-wide (rules/failure_spike.lua):
+    -- this many times the learned hourly baseline (never taken below
+    -- spike_min_baseline), at least spike_min_count in the last hour, and a
+    -- baseline of at least spike_min_hours of history.
+    spike_ratio = 4,
+    spike_min_count = 20,
+    spike_min_baseline = 2,
+    spike_min_hours = 24,
     brute_force_failures = 5,  -- failed attempts of one user in an hour
     stuffing_users = 5,        -- distinct accounts tried from one address in an hour
     unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual

@@ -143,3 +143,31 @@ describe("analyze.analyze", function()
         assert.are.equal(0.9, r.anomaly_score)
     end)
 end)
+
+describe("site-wide signals", function()
+    local rates = require("riskd.rates")
+    it("count failures from never-seen devices, then read the hour against the baseline", function()
+        rates.reset()
+        local t0 = 480000 * 3600000
+        local known = { successes = 3 }
+        -- a failure on a known device is not counted; one with no history, or a new device, is
+        local s = analyze.site({ ts = t0, success = false }, known, { new_device = 0 })
+        assert.is_false(s.never_seen_device)
+        assert.are.equal(0, s.new_device_failures.last_hour)
+        s = analyze.site({ ts = t0 + 1000, success = false }, nil, {})
+        assert.is_true(s.never_seen_device)
+        assert.are.equal(1, s.new_device_failures.last_hour)
+        s = analyze.site({ ts = t0 + 2000, success = false }, known, { new_device = 1 })
+        assert.are.equal(2, s.new_device_failures.last_hour)
+        -- a success from a new device is suspected in a spike, but not counted as a failure
+        s = analyze.site({ ts = t0 + 3000, success = true }, known, { new_device = 1 })
+        assert.is_true(s.never_seen_device)
+        assert.are.equal(2, s.new_device_failures.last_hour)
+        -- the next hours learn the baseline from this one
+        s = analyze.site({ ts = t0 + 2 * 3600000, success = true }, known, { new_device = 0 })
+        assert.are.equal(2, s.new_device_failures.hours)
+        assert.is_true(s.new_device_failures.baseline > 0)
+        rates.reset()
+    end)
+end)
+

@@ -106,6 +106,31 @@ describe("shipped rules", function()
         assert.matches("through a network many users log in from", why)
     end)
 
+    it("a spike of failures from never-seen devices raises attempts from never-seen devices", function()
+        local r = rule("failure_spike")
+        local c = ctx({})
+        local spike = { last_hour = 80, baseline = 3, hours = 48 }
+        c.site = { never_seen_device = true, new_device_failures = spike }
+        local s, why = r.evaluate(c)
+        assert.is_true(s >= 55 and s <= 82.5, tostring(s))
+        assert.are.equal("80 failed logins from new devices site-wide in the last hour, 27 times the usual 3.0", why)
+        spike.last_hour = 1000
+        assert.are.equal(82.5, (r.evaluate(c)))                -- capped at 1.5 times the weight
+        c.site.never_seen_device = false
+        assert.is_nil(r.evaluate(c))                           -- a known device is not suspected
+        c.site.never_seen_device = true
+        spike.last_hour, spike.baseline = 10, 0.1
+        assert.is_nil(r.evaluate(c))                           -- too few to be a spike
+        spike.last_hour, spike.baseline = 30, 10
+        assert.is_nil(r.evaluate(c))                           -- 3 times the usual: not enough
+        spike.last_hour, spike.baseline, spike.hours = 80, 3, 10
+        assert.is_nil(r.evaluate(c))                           -- no baseline learned yet
+        spike.hours, spike.baseline = 48, 0
+        local s0, why0 = r.evaluate(c)                           -- the usual is never taken below 2: 80 / 2
+        assert.are.equal(82.5, s0)
+        assert.matches("40 times the usual 0.0", why0)
+    end)
+
     it("a new device and a new network at once, with a history", function()
         local r = rule("new_device_and_network")
         local c = ctx({ features = { new_device = 1, new_prefix = 1 } })

@@ -7,6 +7,7 @@
 --   6. record the event and update the profile
 -- Its collaborators are passed in (deps), so specs can drive it with fakes.
 local realtime = require("lib.realtime")
+local rates = require("riskd.rates")
 
 local M = {}
 
@@ -126,6 +127,17 @@ function M.combine(results)
     local keep = 1
     for _, r in ipairs(results) do keep = keep * (1 - math.min(r.score, 100) / 100) end
     return round2(100 * (1 - keep))
+end
+
+-- Site-wide signals (riskd.rates: per hour against a learned baseline,
+-- shared by the workers): failures from devices the account never used
+-- successfully. A botnet trying stolen passwords, one attempt per account
+-- from another address each, is invisible account by account and loud
+-- here. This attempt is counted first, then the figures are read.
+function M.site(a, profile, features)
+    local never_seen = not profile or (profile.successes or 0) == 0 or features.new_device == 1
+    if never_seen and not a.success then rates.hit("new_device_failures", a.ts) end
+    return { never_seen_device = never_seen, new_device_failures = rates.get("new_device_failures", a.ts) }
 end
 
 -- Familiarity, after Freeman et al., "Who Are You? A Statistical Approach to
@@ -272,7 +284,8 @@ function M.analyze(a, deps, opts)
 
     local familiarity = M.familiarity(profile, values, global)
     local ctx = { attempt = a, profile = profile, features = features, anomaly = anomaly, recent = recent,
-                  values = values, global = global, familiarity = familiarity, intel = M.intel_view(deps.intel) }
+                  values = values, global = global, familiarity = familiarity, site = M.site(a, profile, features),
+                  intel = M.intel_view(deps.intel) }
     local results, rule_errors = deps.rules.evaluate(ctx)
     table.sort(results, function(x, y) return x.score > y.score end)
     lap("rules")

@@ -1,0 +1,22 @@
+-- A spike of failed logins from never-seen devices across the whole site
+-- (ctx.site, riskd.rates): many times the usual hourly rate. Distributed
+-- credential stuffing looks like this — one attempt per account, each from
+-- another address, nothing odd about any one of them. Every attempt from a
+-- device its account never used raises its risk while the spike lasts.
+return {
+    name = "failure_spike",
+    description = "failures from never-seen devices site-wide are many times the usual rate, and this device is new to the account",
+    evaluate = function(ctx)
+        local site = ctx.site
+        local s = site and site.new_device_failures
+        if not s or not site.never_seen_device then return nil end
+        if s.hours < config.spike_min_hours or s.last_hour < config.spike_min_count then return nil end
+        local usual = math.max(s.baseline, config.spike_min_baseline)
+        local ratio = s.last_hour / usual
+        if ratio < config.spike_ratio then return nil end
+        local w = config.weights.failure_spike
+        return math.min(w * 1.5, w * (1 + math.log(ratio / config.spike_ratio, 2) / 4)),
+            string.format("%d failed logins from new devices site-wide in the last hour, %.0f times the usual %.1f",
+                math.floor(s.last_hour + 0.5), ratio, s.baseline)
+    end,
+}
