@@ -217,8 +217,8 @@ def main():
             assert r["riskd"]["kinds"]["brute_force"]["tpr"] >= 0.9 and r["riskd"]["kinds"]["impossible_travel"]["tpr"] >= 0.9, r
             assert r["legit_alert_rate"] < 0.05, r["legit_alert_rate"]
             # the realistic mode: noisy legitimate traffic and the modern attacks. Floors per kind
-            # well under what the shipped rules reach (measured on this seed: 0.97, 0.69, 1.0, 0.85,
-            # 1.0, 0.92, 0.20, 0.86, 0.37, 1.0; mean 0.79; 1.9 % legitimate alerts)
+            # well under what the shipped rules reach (measured on this seed, in the order below: 0.97,
+            # 0.94, 1.0, 0.85, 1.0, 0.97, 0.19, 0.86, 0.34, 1.0; mean 0.81; 2.0 % legitimate alerts)
             real = os.path.join(tmp, "eval-realistic.jsonl")
             p = riskd("generate", "--users", "600", "--days", "30", "--seed", "5", "--attack-rate", "0.05", "--realistic",
                       "--output", real)
@@ -226,7 +226,7 @@ def main():
             p = riskd("eval", "--input", real, "--json")
             assert p.returncode == 0, p.stderr
             r2 = json.loads(p.stdout)
-            floors = {"account_takeover": 0.8, "botnet_stuffing": 0.4, "brute_force": 0.9, "credential_stuffing": 0.6,
+            floors = {"account_takeover": 0.8, "botnet_stuffing": 0.7, "brute_force": 0.9, "credential_stuffing": 0.6,
                       "impossible_travel": 0.9, "password_spraying": 0.7, "proxy_takeover": 0.1, "quiet_takeover": 0.6,
                       "session_replay": 0.2, "slow_spraying": 0.8}
             got = {k: v["tpr"] for k, v in r2["riskd"]["kinds"].items()}
