@@ -19,8 +19,11 @@ def main():
     shutil.copy(os.path.join(ROOT, "intel", "bot_agents.patterns"), intel)
     with open(os.path.join(intel, "tor_exits.txt"), "w") as f:
         f.write("185.220.101.0/24\n")
-    # with the default model (make all trains it), so that attempts have explanations
-    srv = Server(env={"RISKD_INTEL": intel, "RISKD_WEB": os.path.join(ROOT, "web")}, models=os.path.join(ROOT, "models"))
+    # with the default model (make all trains it), so that attempts have explanations; in a folder
+    # of its own, since the models page starts a retraining that writes there
+    models = tempfile.mkdtemp(prefix="riskd-console-models-")
+    shutil.copy(os.path.join(ROOT, "models", "default.model"), models)
+    srv = Server(env={"RISKD_INTEL": intel, "RISKD_WEB": os.path.join(ROOT, "web")}, models=models)
     try:
         p = subprocess.run(["node", os.path.join(ROOT, "tests", "browser", "console.mjs"), str(srv.port), ADMIN_PW,
                             srv.tokens["svc"], os.path.join(ROOT, "build", "screenshots")],
@@ -50,6 +53,7 @@ def main():
         raise
     finally:
         shutil.rmtree(intel, ignore_errors=True)
+        shutil.rmtree(models, ignore_errors=True)
     check_clean_exit(srv)
     return finish()
 
