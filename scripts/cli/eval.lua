@@ -59,7 +59,7 @@ return function(...)
     o.reference = true
     local labels, risk, ref, alerted = {}, {}, {}, {}
     local alert_rank = analyze.LEVEL_RANK[rules.config().alert_level or "high"]
-    local c, rerr = replay.run(o, "eval", function(body, r, _, full)
+    local c, rerr = replay.run(o, function(body, r, _, full)
         local i = #labels + 1
         labels[i], risk[i], ref[i] = body.label, r.risk_score, full.familiarity or 0
         alerted[i] = analyze.LEVEL_RANK[r.risk_level] >= alert_rank
@@ -81,7 +81,6 @@ return function(...)
         riskd = measure(labels, risk, kinds, o.fpr), reference = measure(labels, ref, kinds, o.fpr),
         legit_alert_rate = legit_alerts / legit, seconds = c.seconds,
     }
-    for _, k in ipairs(kinds) do result.riskd.kinds[k].n = counts[k]; result.reference.kinds[k].n = counts[k] end
     if o.json then
         io.stdout:write(replay.json.encode(result), "\n")
     else

@@ -39,7 +39,7 @@ return function(...)
     end
     local json = replay.json
     local buf, nbuf = {}, 0
-    local c, rerr = replay.run(o, "score", function(body, r)
+    local c, rerr = replay.run(o, function(body, r)
         for k, v in pairs(r) do body[k] = v end
         nbuf = nbuf + 1
         buf[nbuf] = fix_empty(json.encode(body))

@@ -48,7 +48,7 @@ end
 -- check(body) may refuse a line for the caller's own reasons (nil, why).
 -- Bad lines are reported on stderr as "FILE:LINE: why". Returns the
 -- counts { lines, bad, seconds, timing } or nil, error.
-function M.run(o, cmd, on_result, check)
+function M.run(o, on_result, check)
     local inf, ierr = io.open(o.input, "rb")
     if not inf then return nil, ierr end
     local db, derr = store.open(o.db)
