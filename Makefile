@@ -2,7 +2,7 @@
 # Debian 12 machine needs (as root): both install missing packages first.
 
 CC      ?= cc
-PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto
+PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0
 BUILD   := build
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -largon2 -ljwt -lwslay
@@ -13,13 +13,13 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo mongo_watch store_writer task features geo password jwt json_check models ipset pwindex intel hub webfile rates
+CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo mongo_watch store_writer task features geo password jwt json_check models ipset pwindex intel hub webfile rates phish phish_mime phish_html phish_url textmodel
 LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel l_web l_rates
 SERVER  := http stream ws server cmd_iforest cmd_run cmd_user cmd_intel cmd_health
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
-TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check test_intel test_hub test_webfile test_rates
+TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check test_intel test_hub test_webfile test_rates test_phish
 
 .PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz container-test install
 
@@ -68,7 +68,7 @@ $(BUILD)/riskd: $(BIN_OBJ) | $(BUILD)
 # The Lua module for busted: the same objects; Lua's own symbols come from
 # the interpreter that loads it.
 $(BUILD)/riskd.so: $(MOD_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto) -largon2 -ljwt -lm
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0) -largon2 -ljwt -lm
 
 run: deps
 	@$(MAKE) --no-print-directory all
