@@ -8,6 +8,7 @@
  *   db:alert_find_open(user, cause, since), db:alert_add_event(id, event_id, severity, ts),
  *   db:alert_set_status(id, status, who, note, ts)
  *   db:user_create(u), db:user(name), db:user_set_password(name, hash), db:user_delete(name), db:users()
+ *   db:phish_insert(analysis), db:phish(id), db:phish_list(filter), db:phish_set_alert(id, alert_id)
  *   db:stats(now), db:timeline(since, until, "hour"|"day"), db:top_users(since, limit), db:purge(now, batch)
  *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
  *
@@ -781,6 +782,109 @@ static int db_alerts(lua_State *L)
     return 1;
 }
 
+/* ---- phishing analyses ---- */
+
+static void push_phish(lua_State *L, const rk_phish_rec_t *r)
+{
+    if (r->doc) { lua_pushstring(L, r->doc); json_call(L, "decode"); }
+    if (!lua_istable(L, -1)) { if (r->doc) lua_pop(L, 1); lua_createtable(L, 0, 10); }
+    set_str(L, "id", r->id);
+    set_int(L, "ts", r->ts_ms);
+    set_str(L, "verdict", r->verdict);
+    set_num(L, "score", r->score);
+    set_str(L, "sender", r->sender);
+    set_str(L, "recipient", r->recipient);
+    set_str(L, "subject", r->subject);
+    set_str(L, "message_id", r->message_id);
+    set_str(L, "alert_id", r->alert_id);
+}
+
+/* The analysis table keeps every field: the typed ones are indexed, the
+ * whole table is kept as JSON. Written directly, not through the writer:
+ * mail arrives at a far lower rate than logins. */
+static int db_phish_insert(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    rk_phish_rec_t r;
+    memset(&r, 0, sizeof r);
+    r.verdict = opt_str(L, 2, "verdict");
+    r.score = opt_num(L, 2, "score", 0, NULL);
+    r.sender = opt_str(L, 2, "sender");
+    r.recipient = opt_str(L, 2, "recipient");
+    r.subject = opt_str(L, 2, "subject");
+    r.message_id = opt_str(L, 2, "message_id");
+    r.alert_id = opt_str(L, 2, "alert_id");
+    r.ts_ms = opt_int(L, 2, "ts", 0);
+    lua_pushvalue(L, 2);
+    json_call(L, "encode");
+    r.doc = lua_tostring(L, -1);
+    char err[512];
+    int rc = rk_store_phish_insert(u->s, &r, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushstring(L, r.id);
+    return 1;
+}
+
+static void phish_box_free(void *p) { rk_store_phish_free(p); free(p); }
+
+static int db_phish(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    const char *id = luaL_checkstring(L, 2);
+    rk_phish_rec_t *r = calloc(1, sizeof *r);
+    if (!r) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, phish_box_free, r);
+    char err[512];
+    int rc = rk_store_phish_get(u->s, id, r, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    push_phish(L, r);
+    done_box(b);
+    return 1;
+}
+
+static void plist_free(void *p) { rk_store_phish_list_free(p); free(p); }
+
+static int db_phish_list(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    rk_phish_filter_t f = { NULL, NULL, -1, 0, 0, 1, 20 };
+    if (!lua_isnoneornil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        f.verdict = opt_str(L, 2, "verdict");
+        f.sender = opt_str(L, 2, "sender");
+        f.min_score = opt_num(L, 2, "min_score", -1, NULL);
+        f.since_ms = opt_int(L, 2, "since", 0);
+        f.until_ms = opt_int(L, 2, "until", 0);
+        read_paging(L, 2, &f.page, &f.per_page);
+    }
+    rk_phish_list_t *l = calloc(1, sizeof *l);
+    if (!l) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, plist_free, l);
+    char err[512];
+    int rc = rk_store_phish_list(u->s, &f, l, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, 0, 4);
+    lua_createtable(L, (int)l->n, 0);
+    for (size_t i = 0; i < l->n; i++) { push_phish(L, &l->items[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+    lua_setfield(L, -2, "items");
+    set_int(L, "total", l->total);
+    set_int(L, "page", f.page);
+    set_int(L, "per_page", f.per_page);
+    done_box(b);
+    return 1;
+}
+
+static int db_phish_set_alert(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_phish_set_alert(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int db_alert_find_open(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
@@ -950,6 +1054,8 @@ int luaopen_riskd_store(lua_State *L)
         { "set_event_alert", db_set_event_alert }, { "recent", db_recent },
         { "profile", db_profile }, { "update_profile", db_update_profile }, { "global_counts", db_global_counts },
         { "alert_insert", db_alert_insert }, { "alert", db_alert }, { "alerts", db_alerts },
+        { "phish_insert", db_phish_insert }, { "phish", db_phish }, { "phish_list", db_phish_list },
+        { "phish_set_alert", db_phish_set_alert },
         { "alert_find_open", db_alert_find_open }, { "alert_add_event", db_alert_add_event },
         { "alert_set_status", db_alert_set_status },
         { "stats", db_stats }, { "timeline", db_timeline }, { "top_users", db_top_users }, { "purge", db_purge },

@@ -15,8 +15,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char RULES_KEY = 'r';    /* registry: array of rule tables */
-static const char CONFIG_KEY = 'c';   /* registry: the config table */
+/* Two sets of rules share the folder: login rules at its top, phishing
+ * rules in phishing/ (each set with its own config.lua). */
+static const char RULES_KEY = 'r';    /* registry: array of login rule tables */
+static const char CONFIG_KEY = 'c';   /* registry: the login rules' config table */
+static const char PH_RULES_KEY = 'p'; /* the same for phishing/ */
+static const char PH_CONFIG_KEY = 'q';
+
+typedef struct { const char *prefix; const void *rules_key, *config_key; } rule_set_t;
+static const rule_set_t SETS[] = { { "", &RULES_KEY, &CONFIG_KEY }, { "phishing/", &PH_RULES_KEY, &PH_CONFIG_KEY } };
 
 static int env_index(lua_State *L)
 {
@@ -74,7 +81,18 @@ static void push_env(lua_State *L)
     lua_setmetatable(L, -2);
 }
 
-static int is_config(const rk_script_file_t *f) { return strcmp(f->path, "config.lua") == 0; }
+/* Whether f belongs to the set: directly in its folder, not deeper. */
+static int in_set(const rule_set_t *set, const rk_script_file_t *f)
+{
+    size_t n = strlen(set->prefix);
+    return strncmp(f->path, set->prefix, n) == 0 && !strchr(f->path + n, '/');
+}
+
+static int is_config(const rule_set_t *set, const rk_script_file_t *f)
+{
+    size_t n = strlen(set->prefix);
+    return strncmp(f->path, set->prefix, n) == 0 && strcmp(f->path + n, "config.lua") == 0;
+}
 
 /* Compiles and runs one file in a fresh sandbox; leaves its result. */
 static int run_file(rk_vm_t *vm, const rk_scripts_t *rules, const rk_script_file_t *f, char *err, size_t errlen)
@@ -94,31 +112,33 @@ static int run_file(rk_vm_t *vm, const rk_scripts_t *rules, const rk_script_file
     return 0;
 }
 
-int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen)
+static int load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *set, char *err, size_t errlen)
 {
     lua_State *L = rk_vm_state(vm);
     lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &CONFIG_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, set->config_key);
     lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &RULES_KEY);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, set->rules_key);
     if (!rules) return 0;
-    const rk_script_file_t *cfg = rk_scripts_find(rules, "config.lua");
+    char cfg_path[64];
+    snprintf(cfg_path, sizeof cfg_path, "%sconfig.lua", set->prefix);
+    const rk_script_file_t *cfg = rk_scripts_find(rules, cfg_path);
     if (cfg) {
         if (run_file(vm, rules, cfg, err, errlen) < 0) return -1;
         if (!lua_istable(L, -1)) {
-            snprintf(err, errlen, "%s/config.lua must return a table", rules->root);
+            snprintf(err, errlen, "%s/%s must return a table", rules->root, cfg_path);
             lua_pop(L, 1);
             return -1;
         }
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &CONFIG_KEY);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, set->config_key);
     }
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &RULES_KEY);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);
     int list = lua_gettop(L);
     lua_newtable(L);   /* names seen */
     int n = 0;
     for (size_t i = 0; i < rules->n; i++) {
         const rk_script_file_t *f = &rules->files[i];
-        if (is_config(f)) continue;
+        if (!in_set(set, f) || is_config(set, f)) continue;
         if (run_file(vm, rules, f, err, errlen) < 0) { lua_settop(L, list - 1); return -1; }
         const char *why = NULL;
         if (!lua_istable(L, -1)) why = "must return a table";
@@ -143,7 +163,9 @@ int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, siz
         const rk_vm_host_t *host = rk_vm_host(L);
         if (host && host->metrics) {
             lua_getfield(L, -1, "name");
-            lua_pushinteger(L, rk_metrics_rule_index(host->metrics, lua_tostring(L, -1)));
+            char mname[160];   /* phishing rules count as "phishing/<name>" */
+            snprintf(mname, sizeof mname, "%s%s", set->prefix, lua_tostring(L, -1));
+            lua_pushinteger(L, rk_metrics_rule_index(host->metrics, mname));
             lua_setfield(L, -3, "_ctr");
             lua_pop(L, 1);
         }
@@ -153,6 +175,20 @@ int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, siz
     }
     lua_settop(L, list - 1);
     return 0;
+}
+
+int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof SETS / sizeof SETS[0]; i++)
+        if (load_set(vm, rules, &SETS[i], err, errlen) < 0) return -1;
+    return 0;
+}
+
+/* The set an optional argument names: "login" (the default) or "phishing". */
+static const rule_set_t *check_set(lua_State *L, int i)
+{
+    static const char *const names[] = { "login", "phishing", NULL };
+    return &SETS[luaL_checkoption(L, i, "login", names)];
 }
 
 /* rules.evaluate(ctx) --> results, errors
@@ -177,11 +213,12 @@ static void rule_count(lua_State *L, const rk_vm_host_t *host, int hit)
 static int l_evaluate(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
+    const rule_set_t *set = check_set(L, 2);
     rk_vm_t *vm = rk_vm_of(L);
     if (!vm) return luaL_error(L, "rules run inside riskd only");
     const rk_vm_host_t *host = rk_vm_host(L);   /* once per call: a registry read */
     lua_settop(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &RULES_KEY);   /* 2 */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);   /* 2 */
     lua_newtable(L);                                 /* 3: results */
     lua_newtable(L);                                 /* 4: errors */
     int nres = 0, nerr = 0;
@@ -239,7 +276,8 @@ static int l_evaluate(lua_State *L)
  * is this worker's last. */
 static int l_list(lua_State *L)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &RULES_KEY);
+    const rule_set_t *set = check_set(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);
     if (!lua_istable(L, -1)) { lua_newtable(L); return 1; }
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     lua_createtable(L, (int)n, 0);
@@ -273,7 +311,8 @@ static int l_list(lua_State *L)
 /* rules.config() --> the table config.lua returned (empty without one) */
 static int l_config(lua_State *L)
 {
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &CONFIG_KEY) != LUA_TTABLE) { lua_pop(L, 1); lua_newtable(L); }
+    const rule_set_t *set = check_set(L, 1);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, set->config_key) != LUA_TTABLE) { lua_pop(L, 1); lua_newtable(L); }
     return 1;
 }
 

@@ -21,7 +21,9 @@
  * its file and line in err. */
 int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen);
 
-/* `require "riskd.rules"`: rules.evaluate(ctx), rules.list(), rules.config(). */
+/* `require "riskd.rules"`: rules.evaluate(ctx [, set]), rules.list([set]),
+ * rules.config([set]); set is "login" (the default: the folder's top) or
+ * "phishing" (its phishing/ folder). */
 int luaopen_riskd_rules(lua_State *L);
 
 #endif

@@ -348,6 +348,26 @@ void rk_store_event_list_free(rk_event_list_t *l)
     memset(l, 0, sizeof *l);
 }
 
+int rk_store_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen) { CALL(phish_insert, r, err, errlen); }
+int rk_store_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *o, char *err, size_t errlen) { CALL(phish_get, id, o, err, errlen); }
+int rk_store_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *o, char *err, size_t errlen) { CALL(phish_list, f, o, err, errlen); }
+int rk_store_phish_set_alert(rk_store_t *s, const char *id, const char *a, char *err, size_t errlen) { CALL(phish_set_alert, id, a, err, errlen); }
+
+void rk_store_phish_free(rk_phish_rec_t *r) { if (r) { free(r->owned); r->owned = NULL; } }
+
+void rk_store_phish_list_free(rk_phish_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) rk_store_phish_free(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* The verdicts a phishing analysis may have. */
+int rk_store_verdict_valid(const char *v)
+{
+    return v && (strcmp(v, "clean") == 0 || strcmp(v, "suspicious") == 0 || strcmp(v, "phishing") == 0);
+}
+
 void rk_store_alert_free(rk_alert_t *a) { if (a) { free(a->owned); a->owned = NULL; } }
 
 void rk_store_alert_list_free(rk_alert_list_t *l)

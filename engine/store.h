@@ -136,6 +136,31 @@ typedef struct rk_alert_detail {
     size_t nevents;
 } rk_alert_detail_t;
 
+/* ---- phishing analyses ---- */
+typedef struct rk_phish_rec {
+    char id[RK_STORE_ID_LEN];        /* set by insert */
+    int64_t ts_ms;
+    const char *verdict;             /* clean|suspicious|phishing */
+    double score;                    /* 0..100 */
+    const char *sender, *recipient, *subject, *message_id;   /* may be NULL */
+    const char *alert_id;            /* may be NULL */
+    const char *doc;                 /* JSON text: reasons, rules, urls, attachments… */
+    void *owned;
+} rk_phish_rec_t;
+
+typedef struct rk_phish_filter {
+    const char *verdict, *sender;    /* NULL = any */
+    double min_score;                /* < 0 = any */
+    int64_t since_ms, until_ms;      /* 0 = open */
+    int page, per_page;
+} rk_phish_filter_t;
+
+typedef struct rk_phish_list {
+    rk_phish_rec_t *items;
+    size_t n;
+    int64_t total;
+} rk_phish_list_t;
+
 /* ---- aggregates ---- */
 #define RK_LEVELS 4                  /* low, medium, high, critical */
 #define RK_ALERT_STATUSES 4          /* open, investigating, resolved, false_positive */
@@ -237,6 +262,15 @@ int rk_store_alert_set_status(rk_store_t *s, const char *id, const char *status,
 void rk_store_alert_free(rk_alert_t *a);
 void rk_store_alert_list_free(rk_alert_list_t *l);
 void rk_store_alert_detail_free(rk_alert_detail_t *d);
+
+/* Phishing analyses: kept as analysed (newest first in lists), with the
+ * alert a phishing verdict opened. */
+int rk_store_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen);   /* fills id */
+int rk_store_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *out, char *err, size_t errlen);
+int rk_store_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *out, char *err, size_t errlen);
+int rk_store_phish_set_alert(rk_store_t *s, const char *id, const char *alert_id, char *err, size_t errlen);
+void rk_store_phish_free(rk_phish_rec_t *r);
+void rk_store_phish_list_free(rk_phish_list_t *l);
 
 int rk_store_stats(rk_store_t *s, int64_t now_ms, rk_stats_t *out, char *err, size_t errlen);
 /* Buckets of bucket_ms (3600000 or 86400000) from since_ms to until_ms, every

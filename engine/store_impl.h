@@ -36,6 +36,10 @@ typedef struct rk_store_ops {
     int (*checkpoint)(rk_store_t *, char *, size_t);   /* NULL: nothing to do */
     int (*wal_pages)(rk_store_t *);
     int (*global_counts)(rk_store_t *, const char *const *, rk_global_count_t *, char *, size_t);   /* NULL: per kind */
+    int (*phish_insert)(rk_store_t *, rk_phish_rec_t *, char *, size_t);
+    int (*phish_get)(rk_store_t *, const char *, rk_phish_rec_t *, char *, size_t);
+    int (*phish_list)(rk_store_t *, const rk_phish_filter_t *, rk_phish_list_t *, char *, size_t);
+    int (*phish_set_alert)(rk_store_t *, const char *, const char *, char *, size_t);
 } rk_store_ops_t;
 
 struct rk_store {
@@ -47,6 +51,7 @@ rk_store_t *rk_store_mongo_open(const char *uri, const rk_store_opts_t *o, char 
 rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen);
 
 int64_t rk_store_now_ms(void);
+int rk_store_verdict_valid(const char *v);
 void rk_store_new_id(char out[RK_STORE_ID_LEN]);
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e);
 /* Zeroes a profile but for its item arrays (23 KB no one reads past

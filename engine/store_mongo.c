@@ -100,6 +100,7 @@ typedef struct {
     rk_store_t base;
     pool_ent_t *pool;
     int retention_days;
+    int phish_indexed;       /* the phishing collection's indexes, made on its first use */
 } mg_t;
 
 #define MG(s) ((mg_t *)(s))
@@ -1220,6 +1221,139 @@ static int mg_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
     return rc;
 }
 
+/* ---- phishing analyses ----------------------------------------------------- */
+
+/* Made when the collection is first used rather than at start-up: a
+ * deployment that never analyses mail sends nothing more. */
+static int phish_indexes(mg_t *m, char *err, size_t errlen)
+{
+    static const char *keys[] = { "{\"ts\":-1,\"_id\":-1}", "{\"verdict\":1,\"ts\":-1}", "{\"sender\":1,\"ts\":-1}" };
+    if (m->phish_indexed) return 0;
+    if (create_indexes(m, "phishing", keys, 3, 0, err, errlen)) return -1;
+    m->phish_indexed = 1;
+    return 0;
+}
+
+static int mg_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen)
+{
+    mg_t *m = MG(s);
+    if (!rk_store_verdict_valid(r->verdict)) { snprintf(err, errlen, "a phishing analysis needs a verdict"); return -1; }
+    if (phish_indexes(m, err, errlen)) return -1;
+    if (!r->ts_ms) r->ts_ms = rk_store_now_ms();
+    bson_oid_t oid;
+    bson_oid_init(&oid, NULL);
+    bson_oid_to_string(&oid, r->id);
+    bson_t d = BSON_INITIALIZER;
+    BSON_APPEND_OID(&d, "_id", &oid);
+    BSON_APPEND_DATE_TIME(&d, "ts", r->ts_ms);
+    BSON_APPEND_UTF8(&d, "verdict", r->verdict);
+    BSON_APPEND_DOUBLE(&d, "score", r->score);
+    append_opt_utf8(&d, "sender", r->sender);
+    append_opt_utf8(&d, "recipient", r->recipient);
+    append_opt_utf8(&d, "subject", r->subject);
+    append_opt_utf8(&d, "message_id", r->message_id);
+    append_opt_utf8(&d, "alert_id", r->alert_id);
+    append_opt_utf8(&d, "doc", r->doc);
+    op_t o = op_begin(m, "phishing");
+    bson_error_t e;
+    bool ok = mongoc_collection_insert_one(o.coll, &d, NULL, NULL, &e);
+    bson_destroy(&d);
+    op_end(&o);
+    return ok ? 0 : mfail(&e, err, errlen, "phishing");
+}
+
+static int read_phish(const bson_t *d, rk_phish_rec_t *r)
+{
+    static const char *const keys[] = { "verdict", "sender", "recipient", "subject", "message_id", "alert_id", "doc" };
+    const char *src[7] = { 0 };
+    uint32_t len[7] = { 0 };
+    size_t need = 0;
+    bson_iter_t it;
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < 7; i++)
+        if (bson_iter_init_find(&it, d, keys[i]) && BSON_ITER_HOLDS_UTF8(&it)) { src[i] = bson_iter_utf8(&it, &len[i]); need += len[i] + 1; }
+    char *blk = malloc(need + 1), *p = blk;
+    if (!blk) return -1;
+    const char *v[7] = { 0 };
+    for (int i = 0; i < 7; i++) if (src[i]) { memcpy(p, src[i], len[i]); p[len[i]] = '\0'; v[i] = p; p += len[i] + 1; }
+    r->verdict = v[0]; r->sender = v[1]; r->recipient = v[2]; r->subject = v[3]; r->message_id = v[4];
+    r->alert_id = v[5]; r->doc = v[6];
+    r->owned = blk;
+    if (bson_iter_init_find(&it, d, "_id")) oid_hex(&it, r->id);
+    if (bson_iter_init_find(&it, d, "ts") && BSON_ITER_HOLDS_DATE_TIME(&it)) r->ts_ms = bson_iter_date_time(&it);
+    if (bson_iter_init_find(&it, d, "score") && BSON_ITER_HOLDS_NUMBER(&it)) r->score = bson_iter_as_double(&it);
+    return 0;
+}
+
+static int mg_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    bson_oid_t oid;
+    if (parse_oid(id, &oid) < 0) { snprintf(err, errlen, "no phishing analysis '%s'", id); return RK_STORE_NOT_FOUND; }
+    op_t o = op_begin(MG(s), "phishing");
+    bson_t *f = BCON_NEW("_id", BCON_OID(&oid)), d;
+    int rc = find_one(&o, f, &d, err, errlen);
+    bson_destroy(f);
+    op_end(&o);
+    if (rc == RK_STORE_NOT_FOUND) snprintf(err, errlen, "no phishing analysis '%s'", id);
+    if (rc) return rc;
+    rc = read_phish(&d, out);
+    bson_destroy(&d);
+    if (rc < 0) { snprintf(err, errlen, "out of memory"); return -1; }
+    return 0;
+}
+
+static int mg_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int page = f->page < 1 ? 1 : f->page, per = f->per_page < 1 ? 20 : f->per_page > 1000 ? 1000 : f->per_page;
+    bson_t q = BSON_INITIALIZER, c;
+    if (f->verdict) BSON_APPEND_UTF8(&q, "verdict", f->verdict);
+    if (f->sender) BSON_APPEND_UTF8(&q, "sender", f->sender);
+    if (f->min_score >= 0) { BSON_APPEND_DOCUMENT_BEGIN(&q, "score", &c); BSON_APPEND_DOUBLE(&c, "$gte", f->min_score); bson_append_document_end(&q, &c); }
+    if (f->since_ms || f->until_ms) {
+        BSON_APPEND_DOCUMENT_BEGIN(&q, "ts", &c);
+        if (f->since_ms) BSON_APPEND_DATE_TIME(&c, "$gte", f->since_ms);
+        if (f->until_ms) BSON_APPEND_DATE_TIME(&c, "$lt", f->until_ms);
+        bson_append_document_end(&q, &c);
+    }
+    op_t o = op_begin(MG(s), "phishing");
+    bson_error_t e;
+    int rc = 0;
+    out->total = mongoc_collection_count_documents(o.coll, &q, NULL, NULL, NULL, &e);
+    if (out->total < 0) { rc = mfail(&e, err, errlen, "phishing"); out->total = 0; }
+    if (!rc && !(out->items = calloc((size_t)per, sizeof *out->items))) { snprintf(err, errlen, "out of memory"); rc = -1; }
+    if (!rc) {
+        bson_t *opts = BCON_NEW("sort", "{", "ts", BCON_INT32(-1), "_id", BCON_INT32(-1), "}",
+                                "skip", BCON_INT64((int64_t)(page - 1) * per), "limit", BCON_INT64(per));
+        mongoc_cursor_t *cur = mongoc_collection_find_with_opts(o.coll, &q, opts, NULL);
+        const bson_t *d;
+        while (mongoc_cursor_next(cur, &d) && out->n < (size_t)per)
+            if (read_phish(d, &out->items[out->n]) == 0) out->n++;
+        if (mongoc_cursor_error(cur, &e)) rc = mfail(&e, err, errlen, "phishing");
+        mongoc_cursor_destroy(cur);
+        bson_destroy(opts);
+    }
+    bson_destroy(&q);
+    op_end(&o);
+    if (rc) rk_store_phish_list_free(out);
+    return rc;
+}
+
+static int mg_phish_set_alert(rk_store_t *s, const char *id, const char *alert_id, char *err, size_t errlen)
+{
+    bson_oid_t oid;
+    if (parse_oid(id, &oid) < 0) { snprintf(err, errlen, "no phishing analysis '%s'", id); return RK_STORE_NOT_FOUND; }
+    op_t o = op_begin(MG(s), "phishing");
+    bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
+    bson_t *u = BCON_NEW("$set", "{", "alert_id", BCON_UTF8(alert_id), "}");
+    int64_t n = update1(&o, f, u, 0, err, errlen);
+    bson_destroy(f); bson_destroy(u); op_end(&o);
+    if (n < 0) return -1;
+    if (n == 0) { snprintf(err, errlen, "no phishing analysis '%s'", id); return RK_STORE_NOT_FOUND; }
+    return 0;
+}
+
 static const rk_store_ops_t ops = {
     "mongodb", mg_close,
     mg_user_create, mg_user_get, mg_user_set_password, mg_user_delete, mg_user_list,
@@ -1227,4 +1361,5 @@ static const rk_store_ops_t ops = {
     mg_profile_get, mg_profile_update, mg_global_count,
     mg_alert_insert, mg_alert_get, mg_alert_list, mg_alert_find_open, mg_alert_add_event, mg_alert_set_status,
     mg_stats, mg_timeline, mg_top_users, mg_purge, NULL, NULL, NULL, NULL, NULL,
+    mg_phish_insert, mg_phish_get, mg_phish_list, mg_phish_set_alert,
 };

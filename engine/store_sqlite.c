@@ -86,12 +86,19 @@ static const char *const migrations[] = {
     "ALTER TABLE user_hourly_new RENAME TO user_hourly;"
     "DROP INDEX profiles_last;"
     "INSERT OR REPLACE INTO meta(key, value) VALUES('users', (SELECT count(*) FROM profiles));",
+    /* 3 -> 4: phishing analyses (POST /api/phishing/analyze) */
+    "CREATE TABLE phishing(id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, verdict TEXT NOT NULL, score REAL NOT NULL,"
+    "  sender TEXT, recipient TEXT, subject TEXT, message_id TEXT, alert_id TEXT, doc TEXT) WITHOUT ROWID;"
+    "CREATE INDEX phishing_ts ON phishing(ts_ms);"
+    "CREATE INDEX phishing_verdict_ts ON phishing(verdict, ts_ms);"
+    "CREATE INDEX phishing_sender_ts ON phishing(sender, ts_ms);",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 #define EVENT_COLS "id, user_id, ts_ms, ip, success, risk_score, risk_level, is_anomaly, anomaly_score," \
     " action, country, city, has_geo, lat, lon, device_id, user_agent, asn, ip_prefix, alert_id, doc"
 #define ALERT_COLS "id, user_id, severity, status, cause, created_ms, updated_ms, event_count, doc"
+#define PHISH_COLS "id, ts_ms, verdict, score, sender, recipient, subject, message_id, alert_id, doc"
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -105,6 +112,7 @@ enum {
     S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
     S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL,
     S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_NEW, S_VC_GET, S_VC_TOTALS,
+    S_PH_INSERT, S_PH_GET, S_PH_SET_ALERT,
     S_COUNT
 };
 
@@ -159,6 +167,9 @@ static const char *const sql[S_COUNT] = {
     [S_RECENT_FAIL] = "SELECT count(*) FROM events WHERE user_id = ? AND ts_ms >= ? AND success = 0",
     [S_RECENT_IPUSERS] = "SELECT count(DISTINCT user_id) FROM events WHERE ip = ? AND ts_ms >= ?",
     [S_ALERT_INSERT] = "INSERT INTO alerts(" ALERT_COLS ") VALUES(?,?,?,?,?,?,?,?,?)",
+    [S_PH_INSERT] = "INSERT INTO phishing(" PHISH_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [S_PH_GET] = "SELECT " PHISH_COLS " FROM phishing WHERE id = ?",
+    [S_PH_SET_ALERT] = "UPDATE phishing SET alert_id = ?1 WHERE id = ?2",
     [S_ALERT_EVENT] = "INSERT OR IGNORE INTO alert_events(alert_id, event_id) VALUES(?,?)",
     [S_ALERT_HIST] = "INSERT INTO alert_history(alert_id, ts_ms, status, who, note) VALUES(?,?,?,?,?)",
     [S_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE id = ?",
@@ -217,12 +228,17 @@ static void meta_key(int m, char *key, size_t cap)
 #define ALF_SEVERITY 2
 #define ALF_USER 4
 #define ALF_SINCE 8
+#define PHF_VERDICT 1
+#define PHF_SENDER 2
+#define PHF_MINSCORE 4
+#define PHF_SINCE 8
+#define PHF_UNTIL 16
 
 typedef struct {
     rk_store_t base;
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
-    sqlite3_stmt *ev_list[64], *ev_count[64], *al_list[16], *al_count[16];
+    sqlite3_stmt *ev_list[64], *ev_count[64], *al_list[16], *al_count[16], *ph_list[32], *ph_count[32];
     int retention_days;
     unsigned char *blob;     /* profile encoding scratch */
     int batch;               /* inside rk_store_batch_begin/end */
@@ -409,6 +425,7 @@ static void sq_close(rk_store_t *s)
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(q->st[i]);
     for (int i = 0; i < 64; i++) { sqlite3_finalize(q->ev_list[i]); sqlite3_finalize(q->ev_count[i]); }
     for (int i = 0; i < 16; i++) { sqlite3_finalize(q->al_list[i]); sqlite3_finalize(q->al_count[i]); }
+    for (int i = 0; i < 32; i++) { sqlite3_finalize(q->ph_list[i]); sqlite3_finalize(q->ph_count[i]); }
     sqlite3_close(q->db);
     free(q->blob);
     free(q);
@@ -864,6 +881,9 @@ static const query_shape_t event_shape = { "events", EVENT_COLS, "ORDER BY ts_ms
 static const char *const alert_conds[] = { "status = ?1", "severity = ?2", "user_id = ?3", "created_ms >= ?4" };
 static const query_shape_t alert_shape = { "alerts", ALERT_COLS, "ORDER BY created_ms DESC, id DESC LIMIT ?5 OFFSET ?6",
                                            alert_conds, 4 };
+static const char *const phish_conds[] = { "verdict = ?1", "sender = ?2", "score >= ?3", "ts_ms >= ?4", "ts_ms < ?5" };
+static const query_shape_t phish_shape = { "phishing", PHISH_COLS, "ORDER BY ts_ms DESC, id DESC LIMIT ?6 OFFSET ?7",
+                                           phish_conds, 5 };
 
 /* The statement for a filter mask: built and prepared the first time, then
  * kept in *slot for the life of the connection. */
@@ -1358,12 +1378,18 @@ int rk_store_sqlite_plans(rk_store_t *s, char *buf, size_t cap)
     buf[0] = '\0';
     for (int m = 0; m < 64; m++) { event_query(q, m, 0, err, sizeof err); event_query(q, m, 1, err, sizeof err); }
     for (int m = 0; m < 16; m++) { alert_query(q, m, 0, err, sizeof err); alert_query(q, m, 1, err, sizeof err); }
-    sqlite3_stmt *all[S_COUNT + 160];
+    for (int m = 0; m < 32; m++) {
+        filtered_query(q, &q->ph_list[m], &phish_shape, m, 0, err, sizeof err);
+        filtered_query(q, &q->ph_count[m], &phish_shape, m, 1, err, sizeof err);
+    }
+    sqlite3_stmt *all[S_COUNT + 230];
     int n = 0;
     for (int i = S_USER_GET; i < S_COUNT; i++) all[n++] = q->st[i];
     for (int m = 1; m < 64; m++) { all[n++] = q->ev_list[m]; all[n++] = q->ev_count[m]; }
     all[n++] = q->ev_list[0];
     for (int m = 0; m < 16; m++) { all[n++] = q->al_list[m]; all[n++] = q->al_count[m]; }
+    for (int m = 1; m < 32; m++) { all[n++] = q->ph_list[m]; all[n++] = q->ph_count[m]; }
+    all[n++] = q->ph_list[0];
     for (int i = 0; i < n; i++) {
         if (!all[i]) continue;
         char text[1200];
@@ -1378,6 +1404,143 @@ int rk_store_sqlite_plans(rk_store_t *s, char *buf, size_t cap)
     return 0;
 }
 
+/* ---- phishing analyses ----------------------------------------------------- */
+
+static int sq_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (!rk_store_verdict_valid(r->verdict)) { snprintf(err, errlen, "a phishing analysis needs a verdict"); return -1; }
+    rk_store_new_id(r->id);
+    if (!r->ts_ms) r->ts_ms = rk_store_now_ms();
+    if (begin(q, err, errlen) != 0) return -1;
+    sqlite3_stmt *st = stmt(q, S_PH_INSERT);
+    bind_text(st, 1, r->id);
+    sqlite3_bind_int64(st, 2, r->ts_ms);
+    bind_text(st, 3, r->verdict);
+    sqlite3_bind_double(st, 4, r->score);
+    bind_text(st, 5, r->sender);
+    bind_text(st, 6, r->recipient);
+    bind_text(st, 7, r->subject);
+    bind_text(st, 8, r->message_id);
+    bind_text(st, 9, r->alert_id);
+    bind_text(st, 10, r->doc);
+    int rc = exec(q, st, err, errlen, "phishing");
+    if (rc == 0) rc = commit(q, err, errlen);
+    if (rc != 0) { rollback(q); return -1; }
+    return 0;
+}
+
+/* One row into r, its strings in one block r->owned. */
+static int read_phish(sqlite3_stmt *st, rk_phish_rec_t *r)
+{
+    static const int text_cols[] = { 2, 4, 5, 6, 7, 8, 9 };
+    size_t need = 0;
+    for (int i = 0; i < 7; i++) need += (size_t)sqlite3_column_bytes(st, text_cols[i]) + 1;
+    char *blk = malloc(need), *p = blk;
+    if (!blk) return -1;
+    const char *vals[10] = { 0 };
+    for (int i = 0; i < 7; i++) {
+        const unsigned char *t = sqlite3_column_text(st, text_cols[i]);
+        if (!t) continue;
+        size_t n = (size_t)sqlite3_column_bytes(st, text_cols[i]);
+        memcpy(p, t, n + 1);
+        vals[text_cols[i]] = p;
+        p += n + 1;
+    }
+    memset(r, 0, sizeof *r);
+    snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    r->ts_ms = sqlite3_column_int64(st, 1);
+    r->verdict = vals[2];
+    r->score = sqlite3_column_double(st, 3);
+    r->sender = vals[4];
+    r->recipient = vals[5];
+    r->subject = vals[6];
+    r->message_id = vals[7];
+    r->alert_id = vals[8];
+    r->doc = vals[9];
+    r->owned = blk;
+    return 0;
+}
+
+static int sq_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(q, S_PH_GET);
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE) { snprintf(err, errlen, "no phishing analysis '%s'", id); return RK_STORE_NOT_FOUND; }
+        return fail(q, err, errlen, "phishing");
+    }
+    rc = read_phish(st, out);
+    sqlite3_reset(st);
+    if (rc < 0) { snprintf(err, errlen, "out of memory"); return -1; }
+    return 0;
+}
+
+static void bind_phish_filter(sqlite3_stmt *st, const rk_phish_filter_t *f, int mask)
+{
+    if (mask & PHF_VERDICT) bind_text(st, 1, f->verdict);
+    if (mask & PHF_SENDER) bind_text(st, 2, f->sender);
+    if (mask & PHF_MINSCORE) sqlite3_bind_double(st, 3, f->min_score);
+    if (mask & PHF_SINCE) sqlite3_bind_int64(st, 4, f->since_ms);
+    if (mask & PHF_UNTIL) sqlite3_bind_int64(st, 5, f->until_ms);
+}
+
+static int sq_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    memset(out, 0, sizeof *out);
+    int mask = (f->verdict ? PHF_VERDICT : 0) | (f->sender ? PHF_SENDER : 0) | (f->min_score >= 0 ? PHF_MINSCORE : 0) |
+               (f->since_ms ? PHF_SINCE : 0) | (f->until_ms ? PHF_UNTIL : 0);
+    int page = f->page, per = f->per_page;
+    paging(&page, &per);
+    sqlite3_stmt *c = filtered_query(q, &q->ph_count[mask], &phish_shape, mask, 1, err, errlen);
+    if (!c) return -1;
+    bind_phish_filter(c, f, mask);
+    if (sqlite3_step(c) != SQLITE_ROW) { sqlite3_reset(c); return fail(q, err, errlen, "phishing"); }
+    out->total = sqlite3_column_int64(c, 0);
+    sqlite3_reset(c);
+    sqlite3_stmt *st = filtered_query(q, &q->ph_list[mask], &phish_shape, mask, 0, err, errlen);
+    if (!st) return -1;
+    bind_phish_filter(st, f, mask);
+    sqlite3_bind_int(st, 6, per);
+    sqlite3_bind_int64(st, 7, (int64_t)(page - 1) * per);
+    out->items = calloc((size_t)per, sizeof *out->items);
+    if (!out->items) { snprintf(err, errlen, "out of memory"); return -1; }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (read_phish(st, &out->items[out->n]) < 0) {
+            sqlite3_reset(st);
+            rk_store_phish_list_free(out);
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        out->n++;
+    }
+    sqlite3_reset(st);
+    return 0;
+}
+
+static int sq_phish_set_alert(rk_store_t *s, const char *id, const char *alert_id, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (begin(q, err, errlen) != 0) return -1;
+    sqlite3_stmt *st = stmt(q, S_PH_SET_ALERT);
+    bind_text(st, 1, alert_id);
+    bind_text(st, 2, id);
+    int rc = exec(q, st, err, errlen, "phishing");
+    if (rc == 0 && sqlite3_changes(q->db) == 0) {
+        snprintf(err, errlen, "no phishing analysis '%s'", id);
+        rollback(q);
+        return RK_STORE_NOT_FOUND;
+    }
+    if (rc == 0) rc = commit(q, err, errlen);
+    if (rc != 0) { rollback(q); return -1; }
+    return 0;
+}
+
 static const rk_store_ops_t ops = {
     "sqlite", sq_close,
     sq_user_create, sq_user_get, sq_user_set_password, sq_user_delete, sq_user_list,
@@ -1385,4 +1548,5 @@ static const rk_store_ops_t ops = {
     sq_profile_get, sq_profile_update, sq_global_count,
     sq_alert_insert, sq_alert_get, sq_alert_list, sq_alert_find_open, sq_alert_add_event, sq_alert_set_status,
     sq_stats, sq_timeline, sq_top_users, sq_purge, sq_batch_begin, sq_batch_end, sq_checkpoint, sq_wal_pages, sq_global_counts,
+    sq_phish_insert, sq_phish_get, sq_phish_list, sq_phish_set_alert,
 };

@@ -282,6 +282,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.json", luaopen_riskd_json },
         { "riskd.models", luaopen_riskd_models },
         { "riskd.rates", luaopen_riskd_rates },
+        { "riskd.phishing", luaopen_riskd_phishing },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
