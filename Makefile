@@ -13,7 +13,7 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo mongo_watch store_writer task features geo password jwt json_check models ipset pwindex intel hub webfile rates phish phish_mime phish_html phish_url textmodel tm_live
+CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo mongo_watch store_writer task features geo password jwt json_check models ipset pwindex intel hub webfile rates phish phish_mime phish_html phish_url textmodel tm_live mailbox
 LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel l_web l_rates l_phishing
 SERVER  := http stream ws server cmd_iforest cmd_run cmd_user cmd_intel cmd_health
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
@@ -23,7 +23,7 @@ TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_confi
 
 .PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz container-test install
 
-all: $(BUILD)/riskd $(BUILD)/riskd.so models/default.model
+all: $(BUILD)/riskd $(BUILD)/riskd.so models/default.model models/phishing.model
 
 # The console's front-end packages (web/package.json: the chart library),
 # from npm at the versions of web/package-lock.json, copied to web/vendor/
@@ -41,6 +41,15 @@ $(WEB_VENDOR): web/package.json web/package-lock.json
 models/default.model: | $(BUILD)/riskd
 	@mkdir -p models
 	./$(BUILD)/riskd train --users 1000 --days 30 --seed 42 --output $@
+
+# The phishing text model, when there is none: trained on seeded generated
+# mail (scripts/lib/synth_mail.lua), the same on every machine. `riskd
+# phishing train` on your own mail makes a better one; copy it here.
+models/phishing.model: | $(BUILD)/riskd
+	@mkdir -p models $(BUILD)/mail
+	./$(BUILD)/riskd generate --phishing --count 3000 --seed 42 --output $(BUILD)/mail/default
+	./$(BUILD)/riskd phishing train --phishing $(BUILD)/mail/default/phishing.mbox \
+	    --legitimate $(BUILD)/mail/default/legitimate.mbox --seed 42 --model $@
 
 deps:
 	@sh tools/deps.sh build web

@@ -34,6 +34,8 @@ static const opt_t opts[] = {
     { "trusted-proxies", "RISKD_TRUSTED_PROXIES", STR(trusted_proxies),
       "CIDR list whose X-Forwarded-For is believed (none)" },
     { "body-limit", "RISKD_BODY_LIMIT", NUM(T_SIZE, body_limit, 1, 1L << 30), "largest request body in bytes (1048576)" },
+    { "mail-limit", "RISKD_MAIL_LIMIT", NUM(T_SIZE, mail_limit, 1024, 1L << 30),
+      "largest email message POST /api/phishing/analyze takes, in bytes (10485760)" },
     { "request-timeout", "RISKD_REQUEST_TIMEOUT_MS", NUM(T_INT, request_timeout_ms, 1, 600000),
       "Lua time budget per request in ms (5000)" },
     { "lua-memory", "RISKD_LUA_MEMORY", NUM(T_SIZE, lua_memory_limit, 1L << 20, 1L << 40),
@@ -67,6 +69,7 @@ void rk_config_defaults(rk_config_t *c)
     snprintf(c->web, sizeof c->web, "web");
     snprintf(c->db, sizeof c->db, "sqlite:data/riskd.db");
     c->body_limit = 1u << 20;
+    c->mail_limit = 10u << 20;
     c->request_timeout_ms = 5000;
     c->lua_memory_limit = (size_t)256 << 20;
     c->drain_timeout_ms = 10000;

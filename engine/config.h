@@ -19,6 +19,7 @@ typedef struct rk_config {
     char db[1024];
     char trusted_proxies[1024];   /* comma-separated CIDR list */
     size_t body_limit;            /* bytes */
+    size_t mail_limit;            /* bytes of one email message (phishing analysis) */
     int request_timeout_ms;       /* Lua time budget per request */
     size_t lua_memory_limit;      /* bytes per Lua state */
     int drain_timeout_ms;         /* graceful shutdown bound */

@@ -89,6 +89,8 @@ static int l_config(lua_State *L)
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, (lua_Integer)h->config->body_limit);
     lua_setfield(L, -2, "body_limit");
+    lua_pushinteger(L, (lua_Integer)h->config->mail_limit);
+    lua_setfield(L, -2, "mail_limit");
     lua_pushinteger(L, h->config->request_timeout_ms);
     lua_setfield(L, -2, "request_timeout_ms");
     lua_pushinteger(L, h->config->workers);

@@ -13,6 +13,11 @@
  *                       shown_domain, brand, indicators = {...}} },
  *             indicators = { name = true }, urgency_hits, credential_hits,
  *             from_domain, from_brand, body, dense = {...}, urls_truncated }
+ *   ph.encode(text, how [, charset]) --> string | nil, err   (how: base64,
+ *                            quoted-printable, header, none; GMime's encoders)
+ *   ph.messages(path)      --> iterator: raw, source | false, source, err (one
+ *                            unreadable file; go on) — an mbox, a maildir, a
+ *                            folder of .eml files or one message file
  *   ph.dense_names()       --> { the model's dense feature names }
  *   ph.current()           --> the live model of the models folder | nil [, err]
  *   ph.load(path)          --> model | nil, err, "invalid_model"
@@ -34,6 +39,7 @@
 #include "config.h"
 #include "l_modules.h"
 #include "phish.h"
+#include "mailbox.h"
 #include "textmodel.h"
 #include "tm_live.h"
 #include "vm.h"
@@ -42,6 +48,7 @@
 #define MODEL_T "riskd.phishing.model"
 #define TRAINER_T "riskd.phishing.trainer"
 #define WORK_T "riskd.phishing.work"
+#define MAILBOX_T "riskd.phishing.mailbox"
 
 typedef struct {
     rk_phish_msg_t msg;
@@ -331,6 +338,79 @@ static int l_analyze(lua_State *L)
     return 1;
 }
 
+static int l_encode(lua_State *L)
+{
+    size_t len;
+    const char *in = luaL_checklstring(L, 1, &len);
+    const char *how = luaL_checkstring(L, 2);
+    const char *charset = luaL_optstring(L, 3, NULL);
+    char *out = NULL;
+    size_t n = 0;
+    if (rk_phish_encode(in, len, how, charset, &out, &n) < 0) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "cannot encode as %s in %s", how, charset ? charset : "UTF-8");
+        return 2;
+    }
+    /* The one allocation live across a raising call: only Lua's own
+     * out-of-memory error can strike here, and ph.encode is for writing
+     * test and generated messages, never a request path. */
+    luaL_Buffer b;
+    char *dst = luaL_buffinitsize(L, &b, n);
+    memcpy(dst, out, n);
+    free(out);
+    luaL_pushresultsize(&b, n);
+    return 1;
+}
+
+typedef struct { rk_mailbox_t *m; } mailbox_ud;
+
+static int mailbox_gc(lua_State *L)
+{
+    mailbox_ud *u = luaL_checkudata(L, 1, MAILBOX_T);
+    rk_mailbox_close(u->m);
+    u->m = NULL;
+    return 0;
+}
+
+static int mailbox_iter(lua_State *L)
+{
+    mailbox_ud *u = luaL_checkudata(L, lua_upvalueindex(1), MAILBOX_T);
+    if (!u->m) return 0;
+    char *raw = NULL, err[512];
+    size_t len = 0;
+    const char *source = NULL;
+    int rc = rk_mailbox_next(u->m, &raw, &len, &source, err, sizeof err);
+    if (rc == 0) { rk_mailbox_close(u->m); u->m = NULL; return 0; }
+    if (rc < 0) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, source ? source : "");
+        lua_pushstring(L, err);
+        return 3;
+    }
+    /* raw is live across the push: copied into a Lua string at once (an
+     * out-of-memory raise would leak this one message). */
+    lua_pushlstring(L, raw, len);
+    free(raw);
+    lua_pushstring(L, source);
+    return 2;
+}
+
+static int l_messages(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    mailbox_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->m = NULL;
+    luaL_setmetatable(L, MAILBOX_T);
+    char err[512];
+    if (!(u->m = rk_mailbox_open(path, err, sizeof err))) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushcclosure(L, mailbox_iter, 1);
+    return 1;
+}
+
 static int l_dense_names(lua_State *L)
 {
     lua_createtable(L, RK_PHISH_NDENSE, 0);
@@ -592,10 +672,14 @@ int luaopen_riskd_phishing(lua_State *L)
                                                 { NULL, NULL } };
     static const luaL_Reg trainer_meta[] = { { "__gc", trainer_gc }, { "__close", trainer_gc }, { NULL, NULL } };
     static const luaL_Reg fns[] = { { "config", l_config }, { "parse", l_parse }, { "analyze", l_analyze },
-                                    { "dense_names", l_dense_names }, { "current", l_current }, { "load", l_load },
+                                    { "dense_names", l_dense_names }, { "encode", l_encode }, { "messages", l_messages }, { "current", l_current }, { "load", l_load },
                                     { "trainer", l_trainer }, { NULL, NULL } };
     luaL_newmetatable(L, CFG_T);
     luaL_setfuncs(L, cfg_meta, 0);
+    lua_pop(L, 1);
+    luaL_newmetatable(L, MAILBOX_T);
+    lua_pushcfunction(L, mailbox_gc);
+    lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
     luaL_newmetatable(L, WORK_T);
     lua_pushcfunction(L, work_gc);

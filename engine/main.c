@@ -52,6 +52,7 @@ static void usage(void)
         "  score      analyse a file of attempts through the full pipeline\n"
         "  eval       detection benchmark on labelled attempts, beside a familiarity reference\n"
         "  retrain    train a model from the stored events; activate it unless it is worse\n"
+        "  phishing   train the phishing text model on mail, or score mail (train|score)\n"
         "  user       add, list, change the password of, or delete accounts\n"
         "  intel      import breached passwords, check the intel folder\n"
         "  health     exit 0 when a running server's /healthz answers (container HEALTHCHECK)\n"
@@ -66,7 +67,7 @@ static int dispatch(int argc, char **argv);
 static int help(const char *cmd)
 {
     static const char *const known[] = { "serve", "iforest", "run", "generate", "train", "score", "eval", "retrain",
-                                         "user", "intel", "health", NULL };
+                                         "phishing", "user", "intel", "health", NULL };
     for (int i = 0; known[i]; i++) {
         if (strcmp(cmd, known[i]) != 0) continue;
         char *args[] = { "riskd", (char *)cmd, "--help", NULL };
@@ -97,6 +98,7 @@ static int dispatch(int argc, char **argv)
     if (!strcmp(argv[1], "score")) return rk_cmd_script(argc, argv, "cli.score");
     if (!strcmp(argv[1], "eval")) return rk_cmd_script(argc, argv, "cli.eval");
     if (!strcmp(argv[1], "retrain")) return rk_cmd_script(argc, argv, "cli.retrain");
+    if (!strcmp(argv[1], "phishing")) return rk_cmd_script(argc, argv, "cli.phishing");
     if (!strcmp(argv[1], "user")) return rk_cmd_user(argc, argv);
     if (!strcmp(argv[1], "intel")) return rk_cmd_intel(argc, argv);
     if (!strcmp(argv[1], "health")) return rk_cmd_health(argc, argv);

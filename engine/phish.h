@@ -62,6 +62,14 @@ void rk_phish_msg_free(rk_phish_msg_t *m);
 /* Sets *field to a copy of s (capped at cap bytes, 0 = no cap); -1 out of memory. */
 int rk_phish_set(char **field, const char *s, size_t len, size_t cap);
 
+/* text (UTF-8) converted to charset (NULL or "utf-8": as is) and encoded
+ * as how says: "base64", "quoted-printable", "header" (RFC 2047 encoded
+ * words where needed), "phrase" (a display name: quoted or encoded as
+ * needed) or "none". *out is malloc'ed. 0, or -1 (unknown
+ * encoding or charset, out of memory). For writing messages (tests, the
+ * generator); GMime does the work. */
+int rk_phish_encode(const char *in, size_t len, const char *how, const char *charset, char **out, size_t *outlen);
+
 /* ---- configuration ----------------------------------------------------- */
 
 typedef struct rk_phish_cfg rk_phish_cfg_t;

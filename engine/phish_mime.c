@@ -276,3 +276,44 @@ done:
     g_object_unref(stream);
     return rc;
 }
+
+/* ---- encoding, for writing messages (the generator) -------------------- */
+
+int rk_phish_encode(const char *in, size_t len, const char *how, const char *charset, char **out, size_t *outlen)
+{
+    *out = NULL;
+    *outlen = 0;
+    pthread_once(&gmime_once, gmime_start);
+    char *conv = NULL;
+    gsize clen = len;
+    if (charset && g_ascii_strcasecmp(charset, "utf-8") != 0) {   /* into the message's charset first */
+        conv = g_convert_with_fallback(in, (gssize)len, charset, "UTF-8", "?", NULL, &clen, NULL);
+        if (!conv) return -1;
+        in = conv;
+        len = clen;
+    }
+    int rc = 0;
+    if (strcmp(how, "header") == 0 || strcmp(how, "phrase") == 0) {
+        char *tmp = g_strndup(in, len);
+        char *e = how[0] == 'h' ? g_mime_utils_header_encode_text(NULL, tmp, charset)
+                                : g_mime_utils_header_encode_phrase(NULL, tmp, charset);
+        g_free(tmp);
+        if (e) { *out = strdup(e); *outlen = strlen(e); }
+        g_free(e);
+        if (!*out) rc = -1;
+    } else if (strcmp(how, "base64") == 0 || strcmp(how, "quoted-printable") == 0) {
+        GMimeEncoding enc;
+        g_mime_encoding_init_encode(&enc, how[0] == 'b' ? GMIME_CONTENT_ENCODING_BASE64 : GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE);
+        size_t cap = g_mime_encoding_outlen(&enc, len) + 16;
+        *out = malloc(cap);
+        if (*out) *outlen = g_mime_encoding_flush(&enc, in, len, *out);
+        else rc = -1;
+    } else if (strcmp(how, "none") == 0) {
+        *out = malloc(len + 1);
+        if (*out) { memcpy(*out, in, len); *outlen = len; } else rc = -1;
+    } else {
+        rc = -1;
+    }
+    g_free(conv);
+    return rc;
+}

@@ -47,8 +47,9 @@ static void copy_fields(lua_State *L, const char *lib, const char *const *names)
     lua_pop(L, 1);
 }
 
-/* Pushes a fresh sandbox environment. */
-static void push_env(lua_State *L)
+/* Pushes a fresh sandbox environment whose `config` is the table under
+ * config_key (the rule set's config.lua). */
+static void push_env(lua_State *L, const void *config_key)
 {
     static const char *const basics[] = { "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
                                           "tonumber", "tostring", "type", "xpcall", "rawequal", "rawlen", "rawget", NULL };
@@ -71,7 +72,7 @@ static void push_env(lua_State *L)
     lua_setfield(L, -2, "math");
     lua_getglobal(L, "utf8");
     lua_setfield(L, -2, "utf8");
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &CONFIG_KEY);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, config_key);
     lua_setfield(L, -2, "config");
     lua_createtable(L, 0, 2);
     lua_pushcfunction(L, env_index);
@@ -95,7 +96,8 @@ static int is_config(const rule_set_t *set, const rk_script_file_t *f)
 }
 
 /* Compiles and runs one file in a fresh sandbox; leaves its result. */
-static int run_file(rk_vm_t *vm, const rk_scripts_t *rules, const rk_script_file_t *f, char *err, size_t errlen)
+static int run_file(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *set, const rk_script_file_t *f,
+                    char *err, size_t errlen)
 {
     lua_State *L = rk_vm_state(vm);
     char name[1100];
@@ -105,7 +107,7 @@ static int run_file(rk_vm_t *vm, const rk_scripts_t *rules, const rk_script_file
         lua_pop(L, 1);
         return -1;
     }
-    push_env(L);
+    push_env(L, set->config_key);
     lua_setupvalue(L, -2, 1);   /* the chunk's _ENV */
     rk_vm_limits_t lim = { 500, 50000000L, 64u << 20 };
     if (rk_vm_call_limited(vm, 0, 1, &lim, err, errlen) != 0) return -1;
@@ -124,7 +126,7 @@ static int load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *se
     snprintf(cfg_path, sizeof cfg_path, "%sconfig.lua", set->prefix);
     const rk_script_file_t *cfg = rk_scripts_find(rules, cfg_path);
     if (cfg) {
-        if (run_file(vm, rules, cfg, err, errlen) < 0) return -1;
+        if (run_file(vm, rules, set, cfg, err, errlen) < 0) return -1;
         if (!lua_istable(L, -1)) {
             snprintf(err, errlen, "%s/%s must return a table", rules->root, cfg_path);
             lua_pop(L, 1);
@@ -139,7 +141,7 @@ static int load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *se
     for (size_t i = 0; i < rules->n; i++) {
         const rk_script_file_t *f = &rules->files[i];
         if (!in_set(set, f) || is_config(set, f)) continue;
-        if (run_file(vm, rules, f, err, errlen) < 0) { lua_settop(L, list - 1); return -1; }
+        if (run_file(vm, rules, set, f, err, errlen) < 0) { lua_settop(L, list - 1); return -1; }
         const char *why = NULL;
         if (!lua_istable(L, -1)) why = "must return a table";
         else if (lua_getfield(L, -1, "name") != LUA_TSTRING) why = "needs a string 'name'";

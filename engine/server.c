@@ -263,7 +263,10 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->ws = w->base ? rk_ws_new(w->base, s->hub, s->cfg, w->host.store) : NULL;
     if (!w->http || !w->mailbox || !w->streams || !w->ws) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
     evhttp_set_gencb(w->http, rk_http_handle, w);
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)s->cfg->body_limit);
+    /* Room for an email message (its raw bytes, or escaped in JSON); the
+     * other routes hold to body_limit in lib/dispatch.lua. */
+    size_t mail_body = s->cfg->mail_limit + s->cfg->mail_limit / 2 + 65536;
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)(mail_body > s->cfg->body_limit ? mail_body : s->cfg->body_limit));
     /* Read and drop an oversized body so the client sees the 413 instead of
      * a reset. (libevent 2.1 writes that 413's body itself, as HTML: it has
      * no hook for it; 2.2's evhttp_set_errorcb would make it JSON.) */

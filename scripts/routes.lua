@@ -29,6 +29,11 @@ return {
     { "GET", "/api/login/events/:id", "login.event", roles = STAFF },
     { "GET", "/api/login/events/:id/explain", "login.explain", roles = STAFF },
 
+    -- email messages: the mail gateway or a "report phishing" button (service), an analyst
+    { "POST", "/api/phishing/analyze", "phishing.analyze", roles = { "admin", "analyst", "service" }, body = "mail" },
+    { "GET", "/api/phishing/events", "phishing.events", roles = STAFF },
+    { "GET", "/api/phishing/events/:id", "phishing.event", roles = STAFF },
+
     { "GET", "/api/dashboard/stats", "dashboard.stats", roles = STAFF },
     { "GET", "/api/dashboard/alerts", "dashboard.alerts", roles = STAFF },
     { "GET", "/api/dashboard/alerts/:id", "dashboard.alert", roles = STAFF },

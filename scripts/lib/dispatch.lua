@@ -29,6 +29,19 @@ local KNOWN_ROLES = { admin = true, analyst = true, service = true }
 -- Routes with roles = {...}: their handler (a closure of its own) -> the
 -- set of roles that may call it. Checked before the body is even decoded.
 local roles_of = setmetatable({}, { __mode = "k" })
+-- Routes with body = "mail": their handler -> true. They take an email
+-- message up to the mail limit; every other route holds to body_limit.
+local mail_of = setmetatable({}, { __mode = "k" })
+
+-- The server's body limit, read once (a state lives within one configuration).
+local limit
+local function body_limit()
+    if not limit then
+        local ok, cfg = pcall(require("riskd.engine").config)
+        limit = ok and cfg.body_limit or math.huge   -- no server (specs): evhttp's own limit only
+    end
+    return limit
+end
 
 -- nil when the caller may go on (req.user set), else status, body, headers:
 -- 401 without a valid token, 403 with a role not in the set.
@@ -63,6 +76,10 @@ local function build(table_)
             local inner = handler
             handler = function(req) return inner(req) end
             roles_of[handler] = set
+        end
+        if r.body ~= nil then
+            assert(r.body == "mail", "routes.lua entry " .. i .. ": body must be \"mail\" when set")
+            mail_of[handler] = true
         end
         resolved[i] = { r[1], r[2], handler }
     end
@@ -120,6 +137,10 @@ function M.handle(req)
             return encode(route.pattern, response.error(400, "invalid_query",
                 "query parameter '" .. tostring(k):sub(1, 64) .. "' is longer than " .. MAX_QUERY_VALUE .. " bytes"))
         end
+    end
+    if req.raw_body and #req.raw_body > body_limit() and not mail_of[route.fn] then
+        return encode(route.pattern, response.error(413, "payload_too_large",
+            "the request body is over " .. body_limit() .. " bytes"))
     end
     if req.raw_body and is_json(req.headers["content-type"]) then
         -- Strict first: duplicate keys, invalid UTF-8, NaN and the like are

@@ -1,0 +1,27 @@
+-- Links that hide where they go: IP addresses, user-info before the host,
+-- shorteners, punycode, deep subdomains, very long or unencrypted links.
+return {
+    name = "obfuscated_url",
+    description = "links that hide their destination (IP host, '@', shortener, punycode, many subdomains)",
+    evaluate = function(ctx)
+        local w = config.weights
+        local keep, reasons = 1, {}
+        local seen = {}
+        local order = { "ip_host", "at_sign", "shortener", "punycode", "many_subdomains", "long_url", "no_tls" }
+        local text = { ip_host = "an IP address", at_sign = "an '@' before the host", shortener = "a URL shortener",
+                       punycode = "punycode", many_subdomains = "many subdomains", long_url = "a very long URL",
+                       no_tls = "no TLS" }
+        for _, u in ipairs(ctx.urls) do
+            for _, k in ipairs(order) do
+                if u.flags[k] and not seen[k] then
+                    seen[k] = true
+                    keep = keep * (1 - w[k] / 100)
+                    reasons[#reasons + 1] = text[k]
+                end
+            end
+        end
+        if #reasons > 0 then
+            return math.floor(100 * (1 - keep) + 0.5), "links with " .. table.concat(reasons, ", ")
+        end
+    end,
+}
