@@ -63,6 +63,9 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
     suite "e2e threat intelligence" python3 tests/e2e/test_intel.py
     suite "e2e threat intelligence (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
         python3 tests/e2e/test_intel.py
+    suite "e2e phishing analysis" python3 tests/e2e/test_phishing.py
+    suite "e2e phishing analysis (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
+        python3 tests/e2e/test_phishing.py
     suite "e2e hostile input" python3 tests/e2e/test_hostile.py
     suite "e2e batch commands (generate, train)" python3 tests/e2e/test_batch.py
     # Debian's python3, which has python3-mockupdb.

@@ -170,9 +170,10 @@ function M.analyze(msg, deps)
         reasons[#reasons + 1] = r.reason or r.name
         rule_out[i] = { name = r.name, score = r.score, reason = r.reason }
     end
-    if model_score and model_part >= 20 then
-        table.insert(reasons, model_part >= (results[1] and results[1].score or 0) and 1 or #reasons + 1,
-            string.format("the wording reads like phishing (model %.2f)", model_score))
+    if model_score and model_part >= 20 then   -- among the rules' reasons, by its weight
+        local at = 1
+        while results[at] and results[at].score > model_part do at = at + 1 end
+        table.insert(reasons, at, string.format("the wording reads like phishing (model %.2f)", model_score))
     end
     local public_urls = {}
     for i, u in ipairs(urls) do
