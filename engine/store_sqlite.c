@@ -91,7 +91,8 @@ static const char *const migrations[] = {
     "  sender TEXT, recipient TEXT, subject TEXT, message_id TEXT, alert_id TEXT, doc TEXT) WITHOUT ROWID;"
     "CREATE INDEX phishing_ts ON phishing(ts_ms);"
     "CREATE INDEX phishing_verdict_ts ON phishing(verdict, ts_ms);"
-    "CREATE INDEX phishing_sender_ts ON phishing(sender, ts_ms);",
+    "CREATE INDEX phishing_sender_ts ON phishing(sender, ts_ms);"
+    "CREATE INDEX phishing_score ON phishing(score);",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

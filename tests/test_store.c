@@ -503,6 +503,7 @@ static void migration_from_schema_2(void **st)
         "CREATE INDEX user_hourly_bucket ON user_hourly(bucket, user_id, max_risk, risk_sum, attempts, anomalies, high);"
         "CREATE INDEX profiles_last ON profiles(last_ms);"
         "DELETE FROM meta WHERE key = 'users';"
+        "DROP TABLE phishing;"   /* schema 4's */
         "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
         "COMMIT;";
     char *msg = NULL;

@@ -38,7 +38,7 @@ local limit
 local function body_limit()
     if not limit then
         local ok, cfg = pcall(require("riskd.engine").config)
-        limit = ok and cfg.body_limit or math.huge   -- no server (specs): evhttp's own limit only
+        limit = ok and cfg and cfg.body_limit or math.huge   -- no server (specs): evhttp's own limit only
     end
     return limit
 end
