@@ -6,17 +6,16 @@ return {
     evaluate = function(ctx)
         local w = config.weights
         local keep, reasons = 1, {}
-        local seen = {}
         local order = { "ip_host", "at_sign", "shortener", "punycode", "many_subdomains", "long_url", "no_tls" }
         local text = { ip_host = "an IP address", at_sign = "an '@' before the host", shortener = "a URL shortener",
                        punycode = "punycode", many_subdomains = "many subdomains", long_url = "a very long URL",
                        no_tls = "no TLS" }
-        for _, u in ipairs(ctx.urls) do
-            for _, k in ipairs(order) do
-                if u.flags[k] and not seen[k] then
-                    seen[k] = true
+        for _, k in ipairs(order) do   -- each kind once, however many links have it
+            for _, u in ipairs(ctx.urls) do
+                if u.flags[k] then
                     keep = keep * (1 - w[k] / 100)
                     reasons[#reasons + 1] = text[k]
+                    break
                 end
             end
         end

@@ -1,0 +1,271 @@
+-- spec/phishing_spec.lua — the phishing rules (rules/phishing/) on
+-- hand-made contexts, loaded as the engine loads them, and lib/phishing.lua:
+-- input checks, the verdict's combination, the full analysis through the
+-- real C indicators with fake rules, storage and alerts on a store in memory.
+local phishing = require("lib.phishing")
+local ph = require("riskd.phishing")
+
+local function sandbox(config)
+    local env = {
+        assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
+        select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
+        os = { time = os.time, date = os.date, clock = os.clock }, string = string, table = table, math = math,
+        utf8 = utf8, config = config,
+    }
+    return setmetatable(env, { __index = function(_, k) error("unknown global '" .. tostring(k) .. "'") end })
+end
+
+local config = assert(loadfile("rules/phishing/config.lua", "t"))()
+
+local function rule(name)
+    return assert(loadfile("rules/phishing/" .. name .. ".lua", "t", sandbox(config)))()
+end
+
+local function ctx(over)
+    local urls = {}
+    for i, u in ipairs(over.urls or {}) do
+        local flags = {}
+        for _, k in ipairs(u.indicators or {}) do flags[k] = true end
+        urls[i] = { url = u.url or "https://x.example/", host = u.host or "x.example", registrable_domain = u.domain or "x.example",
+                    brand = u.brand, shown_domain = u.shown, unicode_host = u.unicode_host, indicators = u.indicators or {}, flags = flags }
+    end
+    local a = { urgency_hits = over.urgency or 0, credential_hits = over.credentials or 0, from_domain = over.from_domain or "sender.example",
+                from_brand = over.from_brand, indicators = over.indicators or {} }
+    return { urls = urls, indicators = a.indicators, analysis = a,
+             message = over.message or { from_name = "", reply_to = "", return_path = "", subject = "", attachments = {} } }
+end
+
+describe("phishing rules", function()
+    it("are all well formed, with distinct names", function()
+        local seen = {}
+        for file in io.popen("ls rules/phishing"):lines() do
+            if file ~= "config.lua" and file:find("%.lua$") then
+                local r = rule(file:gsub("%.lua$", ""))
+                assert.is_string(r.name)
+                assert.is_string(r.description)
+                assert.is_nil(seen[r.name])
+                seen[r.name] = true
+                assert.is_nil(r.evaluate(ctx({})))   -- nothing to see: nothing said
+            end
+        end
+        assert.is_true(seen.lookalike_domain and seen.pressure_wording and true)
+    end)
+
+    it("lookalike_domain: the strongest imitation, and the sender's", function()
+        local r = rule("lookalike_domain")
+        local s, why = r.evaluate(ctx({ urls = { { host = "paypa1.com", brand = "paypal.com", indicators = { "lookalike" } },
+                                                 { host = "xn--pypal-4ve.com", unicode_host = "pаypal.com", indicators = { "mixed_script" } } } }))
+        assert.are.equal(65, s)
+        assert.matches("paypa1.com imitates paypal.com", why)
+        s, why = r.evaluate(ctx({ urls = { { host = "paypal.com.x.net", brand = "paypal.com", indicators = { "brand_in_subdomain" } } } }))
+        assert.are.equal(60, s)
+        assert.matches("puts paypal.com before", why)
+        s = r.evaluate(ctx({ urls = { { host = "paypal-help.com", brand = "paypal.com", indicators = { "brand_in_domain" } } } }))
+        assert.are.equal(45, s)
+        s, why = r.evaluate(ctx({ from_brand = "apple.com", from_domain = "app1e.com" }))
+        assert.are.equal(65, s)
+        assert.matches("sender's domain app1e.com imitates apple.com", why)
+    end)
+
+    it("link_mismatch and obfuscated_url", function()
+        local s, why = rule("link_mismatch").evaluate(ctx({ urls = { { domain = "evil.example", shown = "paypal.com", indicators = { "text_mismatch" } } } }))
+        assert.are.equal(50, s)
+        assert.matches("shows paypal.com but goes to evil.example", why)
+        s, why = rule("obfuscated_url").evaluate(ctx({ urls = { { indicators = { "ip_host", "no_tls" } }, { indicators = { "ip_host", "shortener" } } } }))
+        assert.are.equal(math.floor(100 * (1 - 0.6 * 0.92 * 0.85) + 0.5), s)   -- each kind counted once
+        assert.matches("an IP address, a URL shortener, no TLS", why)
+    end)
+
+    it("sender_mismatch, auth_failure, credential_form, risky_attachment", function()
+        local msg = { from_name = "PayPal", reply_to = "x@gmail.com", return_path = "b@bounce.example", attachments = {} }
+        local s, why = rule("sender_mismatch").evaluate(ctx({ message = msg, indicators = { display_name_mismatch = true, reply_to_mismatch = true } }))
+        assert.are.equal(math.floor(100 * (1 - 0.6 * 0.8) + 0.5), s)
+        assert.matches('display name "PayPal" is not sender.example; replies go to x@gmail.com', why, 1, true)
+        s, why = rule("auth_failure").evaluate(ctx({ indicators = { spf_fail = true, dmarc_fail = true } }))
+        assert.are.equal(math.floor(100 * (1 - 0.8 * 0.65) + 0.5), s)
+        assert.are.equal("SPF, DMARC failed", why)
+        assert.are.equal(60, rule("credential_form").evaluate(ctx({ indicators = { password_form = true } })))
+        msg.attachments = { { name = "a.pdf.exe" } }
+        s, why = rule("risky_attachment").evaluate(ctx({ message = msg, indicators = { double_extension = true, risky_attachment = true } }))
+        assert.are.equal(70, s)
+        assert.matches("hides its type: a.pdf.exe", why)
+        assert.are.equal(50, rule("risky_attachment").evaluate(ctx({ message = msg, indicators = { risky_attachment = true } })))
+        assert.are.equal(15, rule("risky_attachment").evaluate(ctx({ message = msg, indicators = { archive_attachment = true } })))
+    end)
+
+    it("pressure_wording: capped per kind, stronger with both and a link", function()
+        local r = rule("pressure_wording")
+        local s, why = r.evaluate(ctx({ urgency = 1 }))
+        assert.are.equal(12, s)
+        assert.are.equal("1 urgent phrase", why)
+        assert.are.equal(30, (r.evaluate(ctx({ urgency = 9 }))))
+        local both = r.evaluate(ctx({ urgency = 2, credentials = 2 }))
+        local linked, lwhy = r.evaluate(ctx({ urgency = 2, credentials = 2, urls = { {} } }))
+        assert.is_true(linked > both)
+        assert.matches("2 urgent phrases and 2 credential requests, with a link", lwhy)
+    end)
+end)
+
+describe("lib.phishing", function()
+    it("combines model and rules monotonically into a verdict", function()
+        assert.are.equal(0, phishing.combine(0, {}))
+        assert.are.equal(60, phishing.combine(60, {}))
+        local a = phishing.combine(30, { { score = 40 } })
+        assert.are.equal(58, a)
+        assert.is_true(phishing.combine(31, { { score = 40 } }) > a)
+        assert.is_true(phishing.combine(30, { { score = 40 }, { score = 1 } }) > a)
+        assert.are.equal(100, phishing.combine(150, { { score = 300 } }))
+        assert.are.equal("clean", phishing.verdict(39.9, config))
+        assert.are.equal("suspicious", phishing.verdict(40, config))
+        assert.are.equal("phishing", phishing.verdict(70, config))
+    end)
+
+    it("checks fields", function()
+        local m = assert(phishing.from_fields({ from = '"Pay Pal" <a@b.example>', to = "x@y.example", urls = { "http://1.2.3.4/" },
+                                                headers = { ["Authentication-Results"] = { "mx; spf=fail" }, ["Received-SPF"] = "fail",
+                                                            ["Message-ID"] = "<m@x>", ["Reply-To"] = "r@q.example" },
+                                                attachments = { { name = "a.exe", size = 3 } } }, 1e6))
+        assert.are.equal("Pay Pal", m.from_name)
+        assert.are.equal("a@b.example", m.from)
+        assert.are.equal("r@q.example", m.reply_to)
+        assert.matches("http://1.2.3.4/", m.text, 1, true)
+        table.sort(m.auth)   -- headers come from an object: no order
+        assert.are.same({ "mx; spf=fail", "received-spf fail" }, m.auth)
+        assert.are.same({ name = "a.exe", type = "", size = 3 }, m.attachments[1])
+        local bad = {
+            { { subject = 1 }, "subject" }, { { urls = "x" }, "urls" }, { { urls = { 1 } }, "urls" },
+            { { headers = "x" }, "headers" }, { { headers = { x = { 1 } } }, "headers" }, { { attachments = "x" }, "attachments" },
+            { { attachments = { { size = 1 } } }, "attachments" }, { { text = string.rep("x", 100) }, "body" },
+        }
+        for _, b in ipairs(bad) do
+            local ok, field = phishing.from_fields(b[1], 50)
+            assert.is_nil(ok)
+            assert.are.equal(b[2], field)
+        end
+    end)
+
+    it("takes a message raw, as message/rfc822, or as fields, and refuses the rest", function()
+        local raw = "From: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n"
+        assert.are.equal("hi", (phishing.message(ph, "application/json", nil, { raw = raw }, 1e6)).subject)
+        assert.are.equal("hi", (phishing.message(ph, "message/rfc822", raw, nil, 1e6)).subject)
+        assert.are.equal("x", (phishing.message(ph, "application/json", nil, { subject = "x" }, 1e6)).subject)
+        local _, s, code = phishing.message(ph, "application/json", nil, "str", 1e6)
+        assert.are.same({ 400, "invalid_body" }, { s, code })
+        _, s, code = phishing.message(ph, nil, nil, { raw = 5 }, 1e6)
+        assert.are.same({ 400, "invalid_field" }, { s, code })
+        _, s, code = phishing.message(ph, "message/rfc822", raw, nil, 10)
+        assert.are.same({ 413, "payload_too_large" }, { s, code })
+        _, s, code = phishing.message(ph, "message/rfc822", "", nil, 1e6)
+        assert.are.same({ 422, "invalid_message" }, { s, code })
+        _, s, code = phishing.message(ph, nil, nil, { raw = "From: a@b.c\r\n" .. string.rep("Content-Type: multipart/mixed; boundary=x\r\n", 300) }, 1e6)
+        assert.are.same({ 422, "message_too_complex" }, { s, code })
+        _, s, code = phishing.message(ph, nil, nil, { subject = 5 }, 1e6)
+        assert.are.same({ 400, "invalid_field" }, { s, code })
+    end)
+
+    local function fake_rules(results)
+        return { evaluate = function(c, set)
+            assert.are.equal("phishing", set)
+            assert.is_table(c.urls)
+            return results, {}
+        end }
+    end
+
+    it("analyses with the C indicators, a model and the rules", function()
+        local msg = assert(phishing.message(ph, nil, nil, {
+            from = "PayPal <x@paypa1.com>", to = "alice@corp.example", subject = "verify",
+            html = "<a href='http://paypa1.com/login'>www.paypal.com</a>" }, 1e6))
+        local model = { score = function(_, text, dense)
+            assert.matches("verify", text)
+            assert.are.equal(#ph.dense_names(), #dense)
+            return 0.9
+        end }
+        local r = phishing.analyze(msg, { phishing = ph, config = config, model = model,
+                                          rules = fake_rules({ { name = "a", score = 20, reason = "weak" }, { name = "b", score = 80, reason = "strong" } }) })
+        assert.are.equal("b", r.rules[1].name)   -- strongest first
+        assert.are.same({ "strong", "the wording reads like phishing (model 0.90)", "weak" }, r.reasons)
+        assert.are.equal("phishing", r.verdict)
+        assert.are.equal(0.9, r.model_score)
+        assert.are.equal("paypal.com", r.urls[1].imitates)
+        assert.are.equal("alice@corp.example", r.to)
+        local nomodel = phishing.analyze(msg, { phishing = ph, config = config, rules = fake_rules({}) })
+        assert.is_nil(nomodel.model_score)
+        assert.are.equal(0, nomodel.score)
+        assert.are.equal("clean", nomodel.verdict)
+    end)
+
+    it("stores the analysis; a phishing verdict opens an alert, then joins it", function()
+        local db = assert(require("riskd.store").open("sqlite::memory:"))
+        local r = { verdict = "phishing", score = 90, from = "x@paypa1.com", to = "alice@corp.example", subject = "verify",
+                    reasons = { "strong" }, rules = { { name = "b", score = 80 } }, urls = {}, attachments = {}, indicators = {} }
+        local id, err, alert = phishing.record(db, r, config, 1700000000000)
+        assert.is_string(id, err)
+        assert.is_string(alert)
+        local a = db:alert(alert)
+        assert.are.equal("phishing", a.cause)
+        assert.are.equal("alice@corp.example", a.user_id)
+        assert.are.same({ id }, a.events)
+        local id2, _, alert2 = phishing.record(db, r, config, 1700000060000)
+        assert.are.equal(alert, alert2)
+        assert.are.equal(2, db:alert(alert).event_count)
+        assert.are.equal(alert, db:phish(id2).alert_id)
+        r.verdict, r.to = "suspicious", nil
+        local id3, _, alert3 = phishing.record(db, r, config, 1700000120000)
+        assert.is_string(id3)
+        assert.is_nil(alert3)
+        local page = db:phish_list({ verdict = "phishing" })
+        assert.are.equal(2, page.total)
+        assert.are.equal(id2, page.items[1].id)   -- newest first
+        assert.are.same({ "strong" }, db:phish(id).reasons)
+        db:close()
+    end)
+end)
+
+describe("riskd.phishing", function()
+    it("encodes with GMime and reads mailboxes", function()
+        assert.are.equal("aGVsbG8=", (ph.encode("hello", "base64"):gsub("%s", "")))
+        assert.matches("=E9", ph.encode("é", "quoted-printable", "iso-8859-1"))
+        assert.matches("=?", ph.encode("Café", "header", "utf-8"), 1, true)
+        assert.is_nil((ph.encode("x", "rot13")))
+        local dir = os.tmpname()
+        os.remove(dir)
+        os.execute("mkdir -p " .. dir)
+        local f = io.open(dir .. "/box.mbox", "w")
+        f:write("From a@b Thu Jan  1 00:00:00 1970\nSubject: one\n\nbody\n\nFrom c@d Thu Jan  1 00:00:00 1970\nSubject: two\n\nbody\n")
+        f:close()
+        local subjects = {}
+        for raw, source in assert(ph.messages(dir)) do subjects[#subjects + 1] = assert(ph.parse(raw)).subject .. "@" .. source:match("#%d+$") end
+        assert.are.same({ "one@#1", "two@#2" }, subjects)
+        assert.is_nil((ph.messages(dir .. "/nope")))
+        os.execute("rm -rf " .. dir)
+    end)
+
+    it("trains, scores, explains and round-trips a model", function()
+        local t = ph.trainer()
+        for i = 1, 60 do
+            t:add("verify your password now " .. i, { 1, 0 }, 1)
+            t:add("lunch on friday with the team " .. i, { 0, 0 }, 0)
+        end
+        assert.are.equal(120, t:count())
+        assert.has_error(function() t:add("x", { 1 }, 1) end)
+        local m = assert(t:train({ epochs = 5, seed = 3 }))
+        assert.is_true(m:score("please verify your password", { 1, 0 }) > 0.8)
+        assert.is_true(m:score("friday lunch", { 0, 0 }) < 0.2)
+        local e = m:explain("verify your password", { 1, 0 }, 3)
+        assert.is_true(#e >= 1 and e[1].contribution >= (e[2] and e[2].contribution or -math.huge))
+        m:set_metric("auc", 0.5)
+        local path = os.tmpname()
+        assert(m:save(path))
+        local l = assert(ph.load(path))
+        assert.are.equal(0.5, l:info().metrics.auc)
+        assert.are.equal(m:score("x", { 1, 0 }), l:score("x", { 1, 0 }))
+        os.remove(path)
+        local bad, err, code = ph.load(path)
+        assert.is_nil(bad)
+        assert.is_string(err)
+        assert.are.equal("invalid_model", code)
+        local one = ph.trainer()
+        one:add("a", nil, 1)
+        assert.is_nil((one:train()))
+    end)
+end)
