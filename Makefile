@@ -119,7 +119,7 @@ test-c test-spec test-e2e: deps-test
 # is written to tests/fuzz/corpus/<target>/ to be kept as a regression input.
 # `make test` runs tests/fuzz/smoke.sh: every kept input, then a few seconds.
 
-FUZZ_TARGETS := fuzz_request fuzz_model
+FUZZ_TARGETS := fuzz_request fuzz_model fuzz_mime
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = $(WARN) $(DEFS) -O1 -g -fPIC -pthread $(PKG_CFLAGS) -iquote engine \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -120,7 +120,7 @@ int rk_tm_featurize(const char *text, const float *dense, int ndense, rk_tm_vec_
     }
     g_free(low);
     if (rc) return -1;
-    qsort(v->idx, (size_t)v->n, sizeof *v->idx, cmp_u32);
+    if (v->n > 1) qsort(v->idx, (size_t)v->n, sizeof *v->idx, cmp_u32);   /* idx is NULL when there is no text */
     int m = 0;
     double norm = 0;
     for (int i = 0; i < v->n;) {

@@ -10,7 +10,7 @@ n=0
 fail=0
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-for t in request model; do
+for t in request model mime; do
     bin=build/fuzz/fuzz_$t
     n=$((n + 1))
     if "$bin" -runs=0 tests/fuzz/corpus/$t >"$scratch/log" 2>&1; then
