@@ -35,6 +35,9 @@ static const char *const urgency_words[] = {
     "imediatamente", "suspensa", "bloqueado",                                      /* pt */
     "onmiddellijk", "geblokkeerd",                                                 /* nl */
     "срочно", "заблокирован",                                                       /* ru */
+    "zablokowane", "w ciągu 24 godzin", "natychmiast",                             /* pl */
+    "inom 24 timmar", "inom 48 timmar", "returneras",                              /* sv */
+    "24時間以内", "停止されました", "至急", "直ちに",                                   /* ja */
     NULL,
 };
 static const char *const credential_words[] = {
@@ -48,6 +51,10 @@ static const char *const credential_words[] = {
     "senha", "verifique sua conta",                                                /* pt */
     "wachtwoord", "inloggen",                                                      /* nl */
     "пароль",                                                                       /* ru */
+    "sign in with", "work account", "log in with", "recovery phrase", "seed phrase",
+    "zaloguj", "potwierdź swoje dane", "hasło",                                    /* pl */
+    "logga in", "lösenord", "bekräfta",                                            /* sv */
+    "パスワード", "ログイン", "リカバリーフレーズ", "確認してください",                     /* ja */
     NULL,
 };
 

@@ -97,7 +97,9 @@ enum {
     RK_PU_TEXT_MISMATCH = 1 << 10,   /* the link's text shows another domain */
     RK_PU_NO_TLS = 1 << 11,          /* http:// */
     RK_PU_FORM_ACTION = 1 << 12,     /* where a form posts */
-    RK_PU_NFLAGS = 13
+    RK_PU_DECEPTIVE_NAME = 1 << 13,  /* "wallet-verify", "secure-login": lure words joined by hyphens */
+    RK_PU_CHEAP_TLD = 1 << 14,       /* a top-level domain mostly seen in abuse (.top, .xyz, .icu…) */
+    RK_PU_NFLAGS = 15
 };
 extern const char *const rk_phish_url_flag_names[RK_PU_NFLAGS];
 

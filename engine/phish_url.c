@@ -13,6 +13,7 @@
 const char *const rk_phish_url_flag_names[RK_PU_NFLAGS] = {
     "ip_host", "shortener", "many_subdomains", "long_url", "at_sign", "punycode", "mixed_script",
     "lookalike", "brand_in_subdomain", "brand_in_domain", "text_mismatch", "no_tls", "form_action",
+    "deceptive_name", "cheap_tld",
 };
 
 typedef struct {
@@ -230,6 +231,7 @@ static const char *match_label(const rk_phish_cfg_t *c, const char *label)
         size_t pl = strlen(p->label);
         if (pl < 4 || len < 3) continue;              /* short names: only exact substitutions */
         int limit = pl >= 9 ? 2 : 1;
+        if ((len > pl ? len - pl : pl - len) > (size_t)limit) continue;   /* the distance is at least that */
         if (rk_phish_edit_distance(label, p->label) <= limit) return p->domain;
     }
     return NULL;
@@ -255,8 +257,16 @@ const char *rk_phish_lookalike(const rk_phish_cfg_t *c, const char *domain)
     }
     hit = match_label(c, label);
     if (hit) return hit;
-    /* The brand's name under another suffix ("paypal.co" for "paypal.com"). */
-    for (int i = 0; i < c->nprot; i++)
+    /* The brand's name under another generic suffix ("paypal.support" for
+     * "paypal.com"). Under a country's suffix ("amazon.es", "google.co.uk")
+     * it is most often the brand's own site, but for the few country
+     * suffixes sold freely and mostly seen in abuse. */
+    const char *suffix = domain + strlen(label);
+    if (*suffix == '.') suffix++;
+    static const char *const abused_cc[] = { "co", "tk", "ml", "ga", "cf", "gq", "cc", "ws", "su", NULL };
+    int country = strlen(suffix) == 2 || (strlen(suffix) > 3 && suffix[strlen(suffix) - 3] == '.');
+    for (const char *const *a = abused_cc; *a && country; a++) if (strcmp(suffix, *a) == 0) country = 0;
+    for (int i = 0; i < c->nprot && !country; i++)
         if (strcmp(label, c->prot[i].label) == 0) return c->prot[i].domain;
     return NULL;
 }
@@ -275,6 +285,42 @@ const char *rk_phish_brand_in_domain(const rk_phish_cfg_t *c, const char *domain
         if (hyphen || pl >= 6) return p->domain;   /* "pineapple" is not Apple; "apple-id" is */
     }
     return NULL;
+}
+
+/* Words that lure a reader into signing in, in several languages. */
+static const char *const LURE[] = {
+    "verify", "verification", "verifizierung", "weryfikacja", "verifica", "verificar", "secure", "security", "login",
+    "signin", "logon", "account", "konto", "update", "support", "auth", "wallet", "recovery", "restore", "unlock",
+    "confirm", "billing", "invoice", "invoicing", "payment", "docs", "share", "invitation", "alert", "helpdesk", "webmail",
+    "mailbox", "leverans", "delivery", "parcel", "customs", NULL,
+};
+
+int rk_phish_deceptive_name(const rk_phish_cfg_t *c, const char *domain)
+{
+    if (rk_phish_is_protected(c, domain)) return 0;
+    char label[256];
+    domain_label(c, domain, label, sizeof label);
+    if (!strchr(label, '-')) return 0;
+    /* a lure word as one of the hyphenated parts */
+    for (char *part = label; *part;) {
+        size_t n = strcspn(part, "-");
+        for (const char *const *w = LURE; *w; w++)
+            if (strlen(*w) == n && strncmp(part, *w, n) == 0) return 1;
+        part += n;
+        if (*part == '-') part++;
+    }
+    return 0;
+}
+
+int rk_phish_cheap_tld(const char *domain)
+{
+    static const char *const cheap[] = { "top", "xyz", "icu", "online", "site", "live", "club", "shop", "support",
+                                         "buzz", "rest", "cyou", "monster", "quest", "sbs", "cfd", "click", "link",
+                                         "work", "tk", "ml", "ga", "cf", "gq", NULL };
+    const char *dot = strrchr(domain, '.');
+    const char *tld = dot ? dot + 1 : domain;
+    for (const char *const *t = cheap; *t; t++) if (strcmp(tld, *t) == 0) return 1;
+    return 0;
 }
 
 const char *rk_phish_brand_named(const rk_phish_cfg_t *c, const char *text)
@@ -422,8 +468,11 @@ int rk_phish_url_analyze(const rk_phish_cfg_t *c, const char *url, size_t len, c
             for (int i = 0; i < c->nprot && !u->brand; i++) {
                 char *p = strstr(sub, c->prot[i].label);
                 size_t pl = strlen(c->prot[i].label);
-                if (p && (p == sub || p[-1] == '.' || p[-1] == '-') && (p[pl] == '.' || p[pl] == '-' || !p[pl]) &&
-                    !rk_phish_is_protected(c, dom)) {
+                /* a whole label or a hyphenated part; a long name may also
+                 * start a label ("login-microsoftonline.x.com") */
+                int starts = p && (p == sub || p[-1] == '.' || p[-1] == '-');
+                int ends = p && (p[pl] == '.' || p[pl] == '-' || !p[pl] || pl >= 6);
+                if (starts && ends && !rk_phish_is_protected(c, dom)) {
                     u->flags |= RK_PU_BRAND_IN_SUBDOMAIN;
                     if (!(u->brand = strdup(c->prot[i].domain))) goto oom;
                 }
@@ -431,6 +480,8 @@ int rk_phish_url_analyze(const rk_phish_cfg_t *c, const char *url, size_t len, c
         }
         if (extra >= 3) u->flags |= RK_PU_MANY_SUBDOMAINS;
         for (int i = 0; i < c->nshort; i++) if (strcmp(dom, c->short_domains[i]) == 0) u->flags |= RK_PU_SHORTENER;
+        if (rk_phish_deceptive_name(c, dom)) u->flags |= RK_PU_DECEPTIVE_NAME;
+        if (rk_phish_cheap_tld(dom)) u->flags |= RK_PU_CHEAP_TLD;
         if (!u->brand) {
             const char *look = rk_phish_lookalike(c, dom);
             if (look) {

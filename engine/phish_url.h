@@ -21,6 +21,11 @@ const char *rk_phish_lookalike(const rk_phish_cfg_t *c, const char *domain);
 /* The protected domain whose name a domain's label contains
  * ("paypal-secure.com", "paypa1-login.net"), or NULL. */
 const char *rk_phish_brand_in_domain(const rk_phish_cfg_t *c, const char *domain);
+/* Whether a registrable domain's name joins lure words with hyphens
+ * ("wallet-verify.com", "pko-weryfikacja.pl"). */
+int rk_phish_deceptive_name(const rk_phish_cfg_t *c, const char *domain);
+/* Whether its top-level domain is one mostly seen in abuse. */
+int rk_phish_cheap_tld(const char *domain);
 /* Whether domain is one of the protected ones. */
 int rk_phish_is_protected(const rk_phish_cfg_t *c, const char *domain);
 /* The protected brand label ("paypal") that text names, or NULL. */

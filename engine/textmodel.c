@@ -73,10 +73,17 @@ static int is_word_byte(unsigned char ch)
     return ch >= 0x80 || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* Sorts n indices below 2^18 in two counting passes of 9 bits (a qsort
+ * was a fifth of an analysis). tmp holds n. */
+static void radix_sort(uint32_t *a, uint32_t *tmp, int n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
+    for (int shift = 0; shift < RK_TM_BITS; shift += 9) {
+        int count[513] = { 0 };
+        for (int i = 0; i < n; i++) count[((a[i] >> shift) & 511) + 1]++;
+        for (int b = 0; b < 512; b++) count[b + 1] += count[b];
+        for (int i = 0; i < n; i++) tmp[count[(a[i] >> shift) & 511]++] = a[i];
+        memcpy(a, tmp, (size_t)n * sizeof *a);
+    }
 }
 
 int rk_tm_featurize(const char *text, const float *dense, int ndense, rk_tm_vec_t *v)
@@ -120,7 +127,12 @@ int rk_tm_featurize(const char *text, const float *dense, int ndense, rk_tm_vec_
     }
     g_free(low);
     if (rc) return -1;
-    if (v->n > 1) qsort(v->idx, (size_t)v->n, sizeof *v->idx, cmp_u32);   /* idx is NULL when there is no text */
+    if (v->n > 1) {   /* idx is NULL when there is no text */
+        uint32_t *tmp = malloc((size_t)v->n * sizeof *tmp);
+        if (!tmp) return -1;
+        radix_sort(v->idx, tmp, v->n);
+        free(tmp);
+    }
     int m = 0;
     double norm = 0;
     for (int i = 0; i < v->n;) {

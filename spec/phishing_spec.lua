@@ -179,7 +179,7 @@ describe("lib.phishing", function()
             assert.matches("verify", text)
             assert.are.equal(#ph.dense_names(), #dense)
             return 0.9
-        end }
+        end, info = function() return { dense = ph.dense_names() } end }
         local r = phishing.analyze(msg, { phishing = ph, config = config, model = model,
                                           rules = fake_rules({ { name = "a", score = 20, reason = "weak" }, { name = "b", score = 80, reason = "strong" } }) })
         assert.are.equal("b", r.rules[1].name)   -- strongest first
@@ -190,6 +190,9 @@ describe("lib.phishing", function()
         assert.are.equal("alice@corp.example", r.to)
         local nomodel = phishing.analyze(msg, { phishing = ph, config = config, rules = fake_rules({}) })
         assert.is_nil(nomodel.model_score)
+        -- a model trained on other indicators (an older riskd) is not used
+        local old = { score = function() error("must not be called") end, info = function() return { dense = { "a" } } end }
+        assert.is_nil(phishing.analyze(msg, { phishing = ph, config = config, model = old, rules = fake_rules({}) }).model_score)
         assert.are.equal(0, nomodel.score)
         assert.are.equal("clean", nomodel.verdict)
     end)

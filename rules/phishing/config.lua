@@ -42,6 +42,8 @@ return {
         shortener = 15,
         many_subdomains = 15,
         long_url = 8,
+        deceptive_name = 30,        -- lure words joined by hyphens: "wallet-verify.com"
+        cheap_tld = 15,             -- .top, .xyz, .icu…
         no_tls = 8,
         display_name = 40,          -- the display name names a domain or brand the address is not
         reply_to = 20,

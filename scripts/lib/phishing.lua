@@ -142,6 +142,23 @@ function M.combine(model_part, results)
     return round2(100 * (1 - keep))
 end
 
+-- Whether a model was trained on the features this engine computes (the
+-- indicators in the same order): one trained by an older riskd is not used.
+local fits = setmetatable({}, { __mode = "k" })
+
+function M.model_fits(ph, model)
+    if fits[model] == nil then
+        local want, have = ph.dense_names(), model:info().dense
+        local ok = #want == #have
+        for i = 1, #want do ok = ok and want[i] == have[i] end
+        fits[model] = ok
+        if not ok then
+            pcall(function() require("riskd.log").warn("the phishing model was trained on other indicators: retrain it", {}) end)
+        end
+    end
+    return fits[model]
+end
+
 local function set_of(list)
     local s = {}
     for _, k in ipairs(list) do s[k] = true end
@@ -159,7 +176,7 @@ function M.analyze(msg, deps)
                     shown_domain = u.shown_domain, brand = u.brand, indicators = u.indicators, flags = set_of(u.indicators) }
     end
     local model_score
-    if deps.model then model_score = round2(deps.model:score(a.body, a.dense) * 100) / 100 end
+    if deps.model and M.model_fits(deps.phishing, deps.model) then model_score = round2(deps.model:score(a.body, a.dense) * 100) / 100 end
     local ctx = { message = msg, analysis = a, urls = urls, indicators = a.indicators, model_score = model_score }
     local results, rule_errors = deps.rules.evaluate(ctx, "phishing")
     table.sort(results, function(x, y) return x.score > y.score end)

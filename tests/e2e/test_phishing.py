@@ -296,6 +296,18 @@ def main():
                                capture_output=True, text=True, timeout=30, cwd=ROOT)
             assert p.returncode == 1 and "not a riskd text model" in p.stderr, p
         check("phishing train on a CSV corpus; missing files, options and bad models are clear errors", cli_csv_and_errors)
+
+        def hand_written():
+            # Mail unlike the generator's (tests/fixture/mail*/README.md), through the default model and rules.
+            for folder, min_caught, max_flagged in (("mail", 9, 1), ("mail-heldout", 4, 1)):
+                p = subprocess.run([BIN, "phishing", "score", "--input", os.path.join(ROOT, "tests", "fixture", folder)],
+                                   capture_output=True, text=True, timeout=60, cwd=ROOT)
+                lines = [json.loads(x) for x in p.stdout.splitlines()]
+                caught = sum(x["verdict"] != "clean" for x in lines if "/phishing/" in x["source"])
+                flagged = sum(x["verdict"] != "clean" for x in lines if "/legitimate/" in x["source"])
+                assert len(lines) >= 10 and all(x["model_score"] is not None for x in lines), p
+                assert caught >= min_caught and flagged <= max_flagged, (folder, caught, flagged, lines)
+        check("hand-written mail (other languages, eras, unseen brands): the default verdict's floors", hand_written)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(models, ignore_errors=True)
