@@ -28,6 +28,14 @@ for i = 1, math.min(n, 500) do   -- 500 distinct messages, cycled
     msgs[i] = mail.write(m)
     bytes = bytes + #msgs[i]
 end
+if arg[3] == "--write" then   -- the messages as files, for the HTTP benchmark (bench/phish_http.lua)
+    for i = 1, 20 do
+        local f = assert(io.open(string.format("%s/mail-%d.eml", arg[4], i), "wb"))
+        f:write(msgs[i])
+        f:close()
+    end
+    return
+end
 local deps = { phishing = ph, rules = rules, config = rules.config("phishing"), model = ph.current() }
 local clock = os.clock
 local t_parse, t_analyze = 0, 0
