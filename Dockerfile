@@ -18,7 +18,7 @@ RUN [ -f web/vendor/chart.umd.min.js ] || { apt-get update -qq && apt-get instal
       && npm ci --prefix web --no-audit --no-fund --loglevel=error && mkdir -p web/vendor \
       && cp web/node_modules/chart.js/dist/chart.umd.min.js web/vendor/; } && rm -rf web/node_modules
 # `make all` builds the binary and the Lua module and trains the default
-# login model (seeded, the same on every build).
+# login and phishing models (seeded, the same on every build).
 RUN make -j"$(nproc)" all
 
 # ---- runtime stage: the shared libraries only ----
@@ -27,6 +27,7 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       liblua5.4-0 lua-cjson libevent-2.1-7 libevent-pthreads-2.1-7 libsqlite3-0 libmongoc-1.0-0 \
       libbson-1.0-0 libjwt0 libargon2-1 libmaxminddb0 libjansson4 libssl3 libwslay1 ca-certificates \
+      libgmime-3.0-0 libpsl5 libidn2-0 libxml2 publicsuffix \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
            /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
  && useradd --system --uid 10001 --home-dir /opt/riskd --no-create-home --shell /usr/sbin/nologin riskd
@@ -37,6 +38,7 @@ COPY --chown=riskd:riskd rules rules
 COPY --chown=riskd:riskd intel intel
 COPY --from=build --chown=riskd:riskd /src/web web
 COPY --from=build --chown=riskd:riskd /src/models/default.model models/default.model
+COPY --from=build --chown=riskd:riskd /src/models/phishing.model models/phishing.model
 RUN mkdir -p data && chown riskd:riskd data
 ENV RISKD_HOST=0.0.0.0 \
     RISKD_PORT=5000 \

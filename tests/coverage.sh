@@ -26,6 +26,7 @@ RISKD_BIN="$COV/riskd" python3 tests/e2e/test_batch.py >/dev/null 2>&1 || echo "
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_intel.py >/dev/null 2>&1 || echo "coverage: intel e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_realtime.py >/dev/null 2>&1 || echo "coverage: real-time e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_console.py >/dev/null 2>&1 || echo "coverage: console e2e failed" >&2
+RISKD_BIN="$COV/riskd" python3 tests/e2e/test_phishing.py >/dev/null 2>&1 || echo "coverage: phishing e2e failed" >&2
 RISKD_SO_DIR="$COV" /usr/bin/python3 tests/e2e/test_store_mongo_wire.py >/dev/null 2>&1 || echo "coverage: MongoDB wire tests failed" >&2
 RISKD_BIN="$COV/riskd" /usr/bin/python3 tests/e2e/test_mongo_changestream.py >/dev/null 2>&1 || echo "coverage: change stream e2e failed" >&2
 RISKD_SO_DIR="$COV" lua5.4 /usr/bin/busted >/dev/null 2>&1 || echo "coverage: busted failed" >&2

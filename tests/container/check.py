@@ -150,6 +150,15 @@ def main():
     check("accounts made in the container sign in, an analysis is scored with the default model, the console and its"
           " chart library are served", analysis)
 
+    def phishing():
+        msg = ("From: PayPal <service@paypa1-secure.com>\r\nTo: alice@corp.example\r\nSubject: Account suspended\r\n"
+               "Content-Type: text/html; charset=utf-8\r\n\r\n<p>Verify your password within 24 hours:</p>"
+               "<a href='http://paypa1-secure.com/login'>https://www.paypal.com/</a>\r\n")
+        s, d = cli.call("POST", "/api/phishing/analyze", {"raw": msg})
+        assert s == 200 and d["verdict"] == "phishing" and d["model_score"] is not None, (s, d)   # GMime, libpsl, the model
+        assert d["urls"][0]["imitates"] == "paypal.com", d
+    check("a phishing message is analysed in the container with the default phishing model", phishing)
+
     def live_rule():
         path = os.path.join(rules, "zz_container_probe.lua")
         with open(path + ".tmp", "w") as f:
