@@ -113,7 +113,7 @@ enum {
     S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
     S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL,
     S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_NEW, S_VC_GET, S_VC_TOTALS,
-    S_PH_INSERT, S_PH_GET, S_PH_SET_ALERT,
+    S_PH_INSERT, S_PH_GET, S_PH_SET_ALERT, S_PH_PURGE,
     S_COUNT
 };
 
@@ -171,6 +171,7 @@ static const char *const sql[S_COUNT] = {
     [S_PH_INSERT] = "INSERT INTO phishing(" PHISH_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?)",
     [S_PH_GET] = "SELECT " PHISH_COLS " FROM phishing WHERE id = ?",
     [S_PH_SET_ALERT] = "UPDATE phishing SET alert_id = ?1 WHERE id = ?2",
+    [S_PH_PURGE] = "DELETE FROM phishing WHERE id IN (SELECT id FROM phishing WHERE ts_ms < ? LIMIT ?)",
     [S_ALERT_EVENT] = "INSERT OR IGNORE INTO alert_events(alert_id, event_id) VALUES(?,?)",
     [S_ALERT_HIST] = "INSERT INTO alert_history(alert_id, ts_ms, status, who, note) VALUES(?,?,?,?,?)",
     [S_ALERT_GET] = "SELECT " ALERT_COLS " FROM alerts WHERE id = ?",
@@ -1363,6 +1364,13 @@ static int sq_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
         rc = exec(q, st, err, errlen, "purge");
         int gone = sqlite3_changes(q->db);
         q->wdelta[M_IPS] -= gone;
+    }
+    if (rc == 0) {   /* phishing analyses hold addresses and subjects: the same retention */
+        st = stmt(q, S_PH_PURGE);
+        sqlite3_bind_int64(st, 1, cutoff);
+        sqlite3_bind_int(st, 2, batch);
+        rc = exec(q, st, err, errlen, "purge");
+        *deleted += sqlite3_changes(q->db);
     }
     if (rc == 0) rc = commit(q, err, errlen);
     if (rc != 0) { rollback(q); return -1; }

@@ -222,6 +222,17 @@ describe("lib.phishing", function()
         assert.are.same({ "strong" }, db:phish(id).reasons)
         db:close()
     end)
+
+    it("purges analyses older than the retention, with the events", function()
+        local db = assert(require("riskd.store").open("sqlite::memory:", { retention_days = 1 }))
+        local day = 86400000
+        local old = assert(db:phish_insert({ ts = 1700000000000, verdict = "clean", score = 1 }))
+        local new = assert(db:phish_insert({ ts = 1700000000000 + 2 * day, verdict = "clean", score = 1 }))
+        assert(db:purge(1700000000000 + 2 * day + 1, 100))
+        assert.are.equal("not_found", select(3, db:phish(old)))
+        assert.are.equal(new, db:phish(new).id)
+        db:close()
+    end)
 end)
 
 describe("riskd.phishing", function()
