@@ -27,7 +27,7 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
       liblua5.4-0 lua-cjson libevent-2.1-7 libevent-pthreads-2.1-7 libsqlite3-0 libmongoc-1.0-0 \
       libbson-1.0-0 libjwt0 libargon2-1 libmaxminddb0 libjansson4 libssl3 libwslay1 ca-certificates \
-      libgmime-3.0-0 libpsl5 libidn2-0 libxml2 publicsuffix \
+      libgmime-3.0-0 libpsl5 libidn2-0 libxml2 publicsuffix libarchive13 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
            /usr/share/doc/* /usr/share/man/* /usr/share/info/* /usr/share/locale/* \
  && useradd --system --uid 10001 --home-dir /opt/riskd --no-create-home --shell /usr/sbin/nologin riskd

@@ -2,7 +2,7 @@
 # Debian 12 machine needs (as root): both install missing packages first.
 
 CC      ?= cc
-PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0
+PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0 libarchive
 BUILD   := build
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -largon2 -ljwt -lwslay
@@ -13,7 +13,7 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo mongo_watch store_writer task features geo password jwt json_check models ipset pwindex intel hub webfile rates phish phish_mime phish_html phish_url textmodel tm_live mailbox
+CORE    := log netaddr scripts watch metrics config iforest roc csv store store_sqlite store_mongo mongo_watch store_writer task features geo password jwt json_check models ipset pwindex intel hub webfile rates phish phish_mime phish_html phish_url textmodel tm_live mailbox phish_archive
 LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel l_web l_rates l_phishing
 SERVER  := http stream ws server cmd_iforest cmd_run cmd_user cmd_intel cmd_health
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
@@ -77,7 +77,7 @@ $(BUILD)/riskd: $(BIN_OBJ) | $(BUILD)
 # The Lua module for busted: the same objects; Lua's own symbols come from
 # the interpreter that loads it.
 $(BUILD)/riskd.so: $(MOD_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0) -largon2 -ljwt -lm
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0 libarchive) -largon2 -ljwt -lm
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -177,6 +177,14 @@ static void push_msg(lua_State *L, const rk_phish_msg_t *m)
         set_field(L, "type", m->atts[i].type);
         lua_pushinteger(L, (lua_Integer)m->atts[i].size);
         lua_setfield(L, -2, "size");
+        if (m->atts[i].ncontents > 0) {
+            lua_createtable(L, m->atts[i].ncontents, 0);
+            for (int k = 0; k < m->atts[i].ncontents; k++) {
+                lua_pushstring(L, m->atts[i].contents[k]);
+                lua_rawseti(L, -2, k + 1);
+            }
+            lua_setfield(L, -2, "contents");
+        }
         lua_rawseti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "attachments");
@@ -267,6 +275,22 @@ static int read_msg(lua_State *L, int t, work_t *w)
                 if (!a->name && rk_phish_set(&a->name, "", 0, 0) < 0) return -1;
                 if (!a->type && rk_phish_set(&a->type, "", 0, 0) < 0) return -1;
                 if (lua_getfield(L, top, "size") == LUA_TNUMBER) a->size = (size_t)lua_tonumber(L, -1);
+                lua_pop(L, 1);
+                if (lua_getfield(L, top, "contents") == LUA_TTABLE) {   /* names inside an archive */
+                    int nc = (int)lua_rawlen(L, -1);
+                    if (nc > 256) nc = 256;
+                    a->contents = calloc((size_t)nc + 1, sizeof *a->contents);
+                    if (!a->contents) return -1;
+                    for (int k = 1; k <= nc; k++) {
+                        if (lua_rawgeti(L, -1, k) == LUA_TSTRING) {
+                            size_t cl;
+                            const char *cs = lua_tolstring(L, -1, &cl);
+                            if (rk_phish_set(&a->contents[a->ncontents], cs, cl, 1024) < 0) return -1;
+                            a->ncontents++;
+                        }
+                        lua_pop(L, 1);
+                    }
+                }
                 lua_pop(L, 1);
             }
             lua_pop(L, 1);

@@ -87,20 +87,21 @@ static const char *const risky_ext[] = {
 static const char *const doc_ext[] = { "pdf", "doc", "docx", "xls", "xlsx", "txt", "jpg", "jpeg", "png", "rtf", "zip", NULL };
 static const char *const archive_ext[] = { "zip", "rar", "7z", "gz", "tgz", "tar", "cab", "ace", "arj", NULL };
 
-static unsigned attachment_flags(const rk_phish_att_t *a)
+/* The indicators of one file name (attached, or inside an archive). */
+static unsigned file_flags(const char *name, const char *type)
 {
     unsigned f = 0;
-    const char *ext = ext_of(a->name);
+    const char *ext = ext_of(name);
     if (in_list(ext, risky_ext)) f |= RK_PM_RISKY_ATTACHMENT;
     if (in_list(ext, archive_ext)) f |= RK_PM_ARCHIVE;
-    if (strstr(a->type, "x-msdownload") || strstr(a->type, "x-dosexec") || strstr(a->type, "macroenabled"))
+    if (type && (strstr(type, "x-msdownload") || strstr(type, "x-dosexec") || strstr(type, "macroenabled")))
         f |= RK_PM_RISKY_ATTACHMENT;
     /* "invoice.pdf.exe", "scan.pdf .js": a harmless-looking extension before a risky one. */
-    const char *dot = strrchr(a->name, '.');
+    const char *dot = strrchr(name, '.');
     if (dot && (f & RK_PM_RISKY_ATTACHMENT)) {
         const char *prev = dot;
-        while (prev > a->name && prev[-1] != '.') prev--;
-        if (prev > a->name) {
+        while (prev > name && prev[-1] != '.') prev--;
+        if (prev > name) {
             char inner[16];
             size_t n = (size_t)(dot - prev);
             while (n && prev[n - 1] == ' ') n--;
@@ -110,6 +111,18 @@ static unsigned attachment_flags(const rk_phish_att_t *a)
                 if (in_list(inner, doc_ext)) f |= RK_PM_DOUBLE_EXTENSION;
             }
         }
+    }
+    return f;
+}
+
+/* An attachment's indicators, and those of the files its archive holds
+ * (an archive's own flag stays: "archive_attachment"). */
+static unsigned attachment_flags(const rk_phish_att_t *a)
+{
+    unsigned f = file_flags(a->name, a->type);
+    for (int i = 0; i < a->ncontents; i++) {
+        const char *base = strrchr(a->contents[i], '/');
+        f |= file_flags(base ? base + 1 : a->contents[i], NULL) & ~(unsigned)RK_PM_ARCHIVE;
     }
     return f;
 }

@@ -18,6 +18,8 @@ typedef struct rk_phish_att {
     char *name;                      /* "" when the part has none */
     char *type;                      /* "application/pdf" */
     size_t size;                     /* decoded bytes */
+    char **contents;                 /* an archive's file names (phish_archive.h), or NULL */
+    int ncontents;
 } rk_phish_att_t;
 
 typedef struct rk_phish_msg {

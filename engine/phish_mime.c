@@ -6,6 +6,7 @@
  * whose parser recurses, sees it.
  */
 #include "phish.h"
+#include "phish_archive.h"
 
 #include <gmime/gmime.h>
 #include <pthread.h>
@@ -63,7 +64,12 @@ void rk_phish_msg_free(rk_phish_msg_t *m)
     free(m->subject); free(m->message_id); free(m->date); free(m->text); free(m->html);
     for (int i = 0; i < m->nauth; i++) free(m->auth[i]);
     free(m->auth);
-    for (int i = 0; i < m->natts; i++) { free(m->atts[i].name); free(m->atts[i].type); }
+    for (int i = 0; i < m->natts; i++) {
+        free(m->atts[i].name);
+        free(m->atts[i].type);
+        for (int k = 0; k < m->atts[i].ncontents; k++) free(m->atts[i].contents[k]);
+        free(m->atts[i].contents);
+    }
     free(m->atts);
     memset(m, 0, sizeof *m);
 }
@@ -136,6 +142,23 @@ static size_t decoded_size(GMimePart *part)
     return n > 0 ? (size_t)n : 0;
 }
 
+/* An attached archive's file names: its content decoded in memory (the
+ * message's own size bounds it), then listed by libarchive. */
+static int list_archive(GMimePart *part, rk_phish_att_t *a)
+{
+    GMimeDataWrapper *dw = g_mime_part_get_content(part);
+    if (!dw) return 0;
+    GMimeStream *mem = g_mime_stream_mem_new();
+    g_mime_data_wrapper_write_to_stream(dw, mem);
+    GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+    int truncated = 0;
+    int n = bytes && bytes->len ? rk_phish_archive_names(bytes->data, bytes->len, &a->contents, &truncated) : 0;
+    g_object_unref(mem);
+    if (n < 0) return -1;
+    a->ncontents = n;
+    return truncated;
+}
+
 static void add_attachment(walk_t *w, GMimePart *part, GMimeContentType *ct)
 {
     rk_phish_msg_t *m = w->m;
@@ -148,6 +171,11 @@ static void add_attachment(walk_t *w, GMimePart *part, GMimeContentType *ct)
     m->natts++;
     char *type = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
     if (set_str(&a->name, g_mime_part_get_filename(part)) < 0 || set_str(&a->type, type) < 0) w->failed = 1;
+    if (!w->failed && rk_phish_is_archive(a->name, type)) {
+        int rc = list_archive(part, a);
+        if (rc < 0) w->failed = 1;
+        else if (rc > 0) m->truncated = 1;
+    }
     g_free(type);
     a->size = decoded_size(part);
 }

@@ -91,6 +91,10 @@ describe("phishing rules", function()
         assert.matches("hides its type: a.pdf.exe", why)
         assert.are.equal(50, rule("risky_attachment").evaluate(ctx({ message = msg, indicators = { risky_attachment = true } })))
         assert.are.equal(15, rule("risky_attachment").evaluate(ctx({ message = msg, indicators = { archive_attachment = true } })))
+        msg.attachments = { { name = "scan.zip", contents = { "a.txt", "b.txt", "c.txt", "d.txt", "e.txt", "run.js" } } }
+        s, why = rule("risky_attachment").evaluate(ctx({ message = msg, indicators = { archive_attachment = true, risky_attachment = true } }))
+        assert.are.equal(50, s)
+        assert.matches("scan.zip (holding a.txt, b.txt, c.txt, d.txt, e.txt, …)", why, 1, true)
     end)
 
     it("pressure_wording: capped per kind, stronger with both and a link", function()
@@ -132,10 +136,15 @@ describe("lib.phishing", function()
         table.sort(m.auth)   -- headers come from an object: no order
         assert.are.same({ "mx; spf=fail", "received-spf fail" }, m.auth)
         assert.are.same({ name = "a.exe", type = "", size = 3 }, m.attachments[1])
+        local z = assert(phishing.from_fields({ attachments = { { name = "a.zip", contents = { "x/run.exe" } } } }, 1e6))
+        local a = ph.analyze(phishing.indicator_config(ph, config), z)
+        assert.is_true(a.indicators.risky_attachment and a.indicators.archive_attachment)
         local bad = {
             { { subject = 1 }, "subject" }, { { urls = "x" }, "urls" }, { { urls = { 1 } }, "urls" },
             { { headers = "x" }, "headers" }, { { headers = { x = { 1 } } }, "headers" }, { { attachments = "x" }, "attachments" },
             { { attachments = { { size = 1 } } }, "attachments" }, { { text = string.rep("x", 100) }, "body" },
+            { { attachments = { { name = "a.zip", contents = "x" } } }, "attachments" },
+            { { attachments = { { name = "a.zip", contents = { 1 } } } }, "attachments" },
         }
         for _, b in ipairs(bad) do
             local ok, field = phishing.from_fields(b[1], 50)

@@ -5,10 +5,14 @@
  * model (training reaches a floor, the file round-trips and refuses damage). */
 #include "test_util.h"
 #include "phish.h"
+#include "phish_archive.h"
 #include "phish_html.h"
 #include "phish_url.h"
 #include "textmodel.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -251,6 +255,16 @@ static void url_indicators(void **st)
     assert_true(url_flags(c, "https://evil.example/", "https://www.paypal.com/", NULL, 0) & RK_PU_TEXT_MISMATCH);
     assert_false(url_flags(c, "https://evil.example/", "Click here", NULL, 0) & RK_PU_TEXT_MISMATCH);
     assert_true(url_flags(c, "http://x.example/", NULL, NULL, 0) & RK_PU_NO_TLS);
+    /* lure words and abused TLDs; the brands' own country sites are the brands */
+    assert_true(url_flags(c, "https://metamask-wallet-verify.com/", NULL, NULL, 0) & RK_PU_DECEPTIVE_NAME);
+    assert_false(url_flags(c, "https://booking-office.com/", NULL, NULL, 0) & RK_PU_DECEPTIVE_NAME);
+    assert_false(url_flags(c, "https://verify.com/", NULL, NULL, 0) & RK_PU_DECEPTIVE_NAME);   /* no hyphen */
+    assert_true(url_flags(c, "https://prize.top/", NULL, NULL, 0) & RK_PU_CHEAP_TLD);
+    assert_false(url_flags(c, "https://prize.org/", NULL, NULL, 0) & RK_PU_CHEAP_TLD);
+    assert_int_equal(url_flags(c, "https://www.paypal.de/", NULL, NULL, 0), 0);
+    assert_int_equal(url_flags(c, "https://www.google.co.uk/", NULL, NULL, 0), 0);
+    assert_true(url_flags(c, "https://paypal.support/", NULL, NULL, 0) & RK_PU_LOOKALIKE);
+    assert_true(url_flags(c, "https://login-microsoftonline.docs-share.com/", NULL, NULL, 0) & RK_PU_BRAND_IN_SUBDOMAIN);
     assert_int_equal(rk_phish_edit_distance("paypal", "paypla"), 1);
     assert_int_equal(rk_phish_edit_distance("kitten", "sitting"), 3);
     rk_phish_cfg_free(c);
@@ -322,6 +336,78 @@ static void message_indicators(void **st)
     assert_true(r.urgency_hits >= 2 && r.credential_hits >= 2);
     rk_phish_result_free(&r);
     rk_phish_msg_free(&m);
+    rk_phish_cfg_free(c);
+}
+
+/* A zip holding the given names, written with libarchive. */
+static size_t make_zip(const char *const *names, char *buf, size_t cap)
+{
+    struct archive *a = archive_write_new();
+    archive_write_set_format_zip(a);
+    size_t used = 0;
+    archive_write_open_memory(a, buf, cap, &used);
+    for (const char *const *n = names; *n; n++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, *n);
+        archive_entry_set_size(e, 4);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_write_header(a, e);
+        archive_write_data(a, "data", 4);
+        archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+    return used;
+}
+
+static void archives(void **st)
+{
+    (void)st;
+    static char zip[8192];
+    const char *const inside[] = { "docs/readme.txt", "docs/invoice.pdf.exe", NULL };
+    size_t n = make_zip(inside, zip, sizeof zip);
+    char **names = NULL;
+    int truncated = 0;
+    assert_int_equal(rk_phish_archive_names(zip, n, &names, &truncated), 2);
+    assert_string_equal(names[1], "docs/invoice.pdf.exe");
+    for (int i = 0; i < 2; i++) free(names[i]);
+    free(names);
+    assert_int_equal(rk_phish_archive_names("not an archive at all", 21, &names, &truncated), 0);
+    assert_true(rk_phish_is_archive("a.ZIP", "") && rk_phish_is_archive("x", "application/x-7z-compressed"));
+    assert_false(rk_phish_is_archive("a.pdf", "application/pdf"));
+    /* attached to a message: its names, and the risk inside */
+    gchar *b64 = g_base64_encode((const guchar *)zip, n);
+    char *raw = g_strdup_printf("From: a@b.example\r\nSubject: docs\r\nContent-Type: multipart/mixed; boundary=Z\r\n\r\n"
+                                "--Z\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--Z\r\nContent-Type: application/zip; name=\"docs.zip\"\r\n"
+                                "Content-Disposition: attachment; filename=\"docs.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n%s\r\n--Z--\r\n", b64);
+    rk_phish_msg_t m;
+    parse_ok(raw, &m);
+    assert_int_equal(m.natts, 1);
+    assert_int_equal(m.atts[0].ncontents, 2);
+    rk_phish_cfg_t *c = cfg();
+    rk_phish_result_t r;
+    char err[128];
+    assert_int_equal(rk_phish_analyze(c, &m, &r, err, sizeof err), 0);
+    assert_int_equal(r.flags & (RK_PM_ARCHIVE | RK_PM_RISKY_ATTACHMENT | RK_PM_DOUBLE_EXTENSION),
+                     RK_PM_ARCHIVE | RK_PM_RISKY_ATTACHMENT | RK_PM_DOUBLE_EXTENSION);
+    rk_phish_result_free(&r);
+    rk_phish_msg_free(&m);
+    /* a harmless archive: only the archive flag */
+    const char *const calm[] = { "photos/1.jpg", "photos/2.jpg", NULL };
+    n = make_zip(calm, zip, sizeof zip);
+    g_free(b64);
+    g_free(raw);
+    b64 = g_base64_encode((const guchar *)zip, n);
+    raw = g_strdup_printf("From: a@b.example\r\nSubject: p\r\nContent-Type: multipart/mixed; boundary=Z\r\n\r\n--Z\r\n"
+                          "Content-Type: application/zip; name=\"p.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n%s\r\n--Z--\r\n", b64);
+    parse_ok(raw, &m);
+    assert_int_equal(rk_phish_analyze(c, &m, &r, err, sizeof err), 0);
+    assert_int_equal(r.flags & (RK_PM_ARCHIVE | RK_PM_RISKY_ATTACHMENT), RK_PM_ARCHIVE);
+    rk_phish_result_free(&r);
+    rk_phish_msg_free(&m);
+    g_free(b64);
+    g_free(raw);
     rk_phish_cfg_free(c);
 }
 
@@ -429,6 +515,7 @@ int main(void)
         cmocka_unit_test(mime_hostile),
         cmocka_unit_test(url_indicators),
         cmocka_unit_test(message_indicators),
+        cmocka_unit_test(archives),
         cmocka_unit_test(html_scan),
         cmocka_unit_test(model_trains_and_round_trips),
     };

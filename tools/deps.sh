@@ -8,7 +8,7 @@ set -eu
 build="make gcc libc6-dev pkg-config git ca-certificates liblua5.4-dev lua5.4 lua-cjson
        libevent-dev libmongoc-dev libbson-dev libjwt-dev libsqlite3-dev libargon2-dev
        libmaxminddb-dev libjansson-dev libssl-dev libwslay-dev
-       libgmime-3.0-dev libpsl-dev libidn2-dev libxml2-dev publicsuffix"
+       libgmime-3.0-dev libpsl-dev libidn2-dev libxml2-dev publicsuffix libarchive-dev"
 web="nodejs npm"
 test="lua-busted libcmocka-dev python3 curl gcovr python3-mockupdb libmaxmind-db-writer-perl clang libclang-rt-14-dev systemd chromium nodejs npm"
 bench="wrk python3 python3-sklearn python3-pandas"

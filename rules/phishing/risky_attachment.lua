@@ -1,11 +1,15 @@
--- Attachments that run code or hide what they are.
+-- Attachments that run code or hide what they are, attached or inside an
+-- archive (whose file names libarchive lists).
 return {
     name = "risky_attachment",
     description = "executables, scripts, macro documents, HTML or disk images attached; double extensions; archives",
     evaluate = function(ctx)
         local w, ind = config.weights, ctx.indicators
         local names = {}
-        for _, a in ipairs(ctx.message.attachments or {}) do names[#names + 1] = a.name end
+        for _, a in ipairs(ctx.message.attachments or {}) do
+            names[#names + 1] = a.contents and (a.name .. " (holding " .. table.concat(a.contents, ", ", 1, math.min(#a.contents, 5)) ..
+                (#a.contents > 5 and ", …)" or ")")) or a.name
+        end
         local list = table.concat(names, ", ")
         if ind.double_extension then return w.double_extension, "an attachment hides its type: " .. list end
         if ind.risky_attachment then return w.risky_attachment, "a risky attachment: " .. list end

@@ -89,8 +89,17 @@ function M.from_fields(body, limit)
             if type(a) ~= "table" or type(a.name) ~= "string" then
                 return nil, "attachments", "each attachment needs a name"
             end
+            local contents
+            if a.contents ~= nil then   -- the names inside an archive, when the gateway listed them
+                if type(a.contents) ~= "table" then return nil, "attachments", "contents must be an array of names" end
+                contents = {}
+                for _, c in ipairs(a.contents) do
+                    if type(c) ~= "string" then return nil, "attachments", "contents must be an array of names" end
+                    contents[#contents + 1] = c
+                end
+            end
             m.attachments[#m.attachments + 1] = { name = a.name, type = type(a.type) == "string" and a.type or "",
-                                                  size = math.tointeger(a.size) or 0 }
+                                                  size = math.tointeger(a.size) or 0, contents = contents }
         end
     end
     return m
