@@ -1224,12 +1224,27 @@ static int mg_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
 /* ---- phishing analyses ----------------------------------------------------- */
 
 /* Made when the collection is first used rather than at start-up: a
- * deployment that never analyses mail sends nothing more. */
+ * deployment that never analyses mail sends nothing more. With retention,
+ * a TTL index on the time expires analyses as --retention-days says (set
+ * when the index is first made). */
 static int phish_indexes(mg_t *m, char *err, size_t errlen)
 {
     static const char *keys[] = { "{\"ts\":-1,\"_id\":-1}", "{\"verdict\":1,\"ts\":-1}", "{\"sender\":1,\"ts\":-1}" };
     if (m->phish_indexed) return 0;
     if (create_indexes(m, "phishing", keys, 3, 0, err, errlen)) return -1;
+    if (m->retention_days > 0) {   /* analyses hold addresses and subjects: the server expires them */
+        op_t o = op_begin(m, "phishing");
+        bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8("phishing"), "indexes", "[", "{",
+                               "key", "{", "ts", BCON_INT32(1), "}", "name", BCON_UTF8("ts_ttl"),
+                               "expireAfterSeconds", BCON_INT64((int64_t)m->retention_days * 86400), "}", "]");
+        bson_t reply;
+        bson_error_t e;
+        bool ok = mongoc_collection_write_command_with_opts(o.coll, cmd, NULL, &reply, &e);
+        bson_destroy(&reply);
+        bson_destroy(cmd);
+        op_end(&o);
+        if (!ok) return mfail(&e, err, errlen, "createIndexes");
+    }
     m->phish_indexed = 1;
     return 0;
 }

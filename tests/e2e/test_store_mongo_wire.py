@@ -279,6 +279,39 @@ def main():
             assert "not_found" in lines["user"], lines
         check("every store operation speaks to the server and reads its empty answers", every_operation)
 
+        def phishing():
+            code = """
+            local db = assert(require("riskd.store").open("%s", { retention_days = 30 }))
+            local id = assert(db:phish_insert({ ts = 1700000000000, verdict = "phishing", score = 91.5,
+                sender = "x@paypa1.com", recipient = "alice@corp.example", subject = "verify", reasons = { "r" } }))
+            print("id", id)
+            print("list", db:phish_list({ verdict = "phishing", sender = "x@paypa1.com", min_score = 70, since = 1, ["until"] = 2 }).total)
+            print("get", select(3, db:phish("5f1d7c9e8b3a4c2d1e0f9a8b")))
+            print("bad", select(3, db:phish("nope")))
+            print("set", db:phish_set_alert(id, "5f1d7c9e8b3a4c2d1e0f9a8c"))
+            print("done")
+            """ % mock.uri
+            seen, out, err = answer(mock, lua(code), {"count": lambda r: r.ok(n=0) or True})
+            assert out.strip().endswith("done"), (out, err)
+            idx = [d for d in cmds(seen, "createIndexes", "phishing")]
+            keys = [dict(i["key"]) for d in idx for i in d["indexes"]]
+            assert {"verdict": 1, "ts": -1} in keys and {"ts": -1, "_id": -1} in keys, keys
+            ttl = [i for d in idx for i in d["indexes"] if "expireAfterSeconds" in i]
+            assert len(ttl) == 1 and ttl[0]["expireAfterSeconds"] == 30 * 86400 and dict(ttl[0]["key"]) == {"ts": 1}, ttl
+            ins = cmds(seen, "insert", "phishing")
+            assert len(ins) == 1 and dict(ins[0]["writeConcern"])["w"] == "majority", ins
+            d = ins[0]["documents"][0]
+            assert d["verdict"] == "phishing" and d["score"] == 91.5 and d["recipient"] == "alice@corp.example", d
+            assert json.loads(d["doc"])["reasons"] == ["r"], d
+            finds = cmds(seen, "find", "phishing")
+            q = dict(finds[0]["filter"])
+            assert q["verdict"] == "phishing" and dict(q["score"]) == {"$gte": 70} and "$lt" in dict(q["ts"]), q
+            ups = [u for u in cmds(seen, "update", "phishing")]
+            assert ups and dict(ups[0]["updates"][0]["u"]["$set"]) == {"alert_id": "5f1d7c9e8b3a4c2d1e0f9a8c"}, ups
+            lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
+            assert lines["get"] == "not_found" and lines["bad"] == "not_found", lines
+        check("phishing analyses: indexes and a TTL made on first use, insert, filtered list, get, alert link", phishing)
+
         def lua_mongo():
             code = """
             local mongo = require("riskd.mongo")
