@@ -387,13 +387,14 @@ static int db_users(lua_State *L)
  * and the request suspends until the commit: what it returns is on disk.
  * Elsewhere the write runs here on the handle. Results are the same. */
 
-enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS };
+enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS, OP_PHISH_INSERT, OP_PHISH_ALERT };
 
 typedef struct {
     rk_task_t base;
     int op, profile;
     rk_event_t *ev;                  /* OP_RECORD: a copy */
     rk_alert_t alert;                /* OP_ALERT_INSERT: strings in buf */
+    rk_phish_rec_t phish;            /* OP_PHISH_INSERT: strings in buf */
     const char *arg[5];              /* the other ops' strings, in buf */
     int64_t ts;
     char id[RK_STORE_ID_LEN];        /* the new record's id */
@@ -432,6 +433,13 @@ static void wtask_run(rk_task_t *t, void *store)
         t->rc = rk_store_alert_insert(s, &w->alert, w->arg[0], t->err, sizeof t->err);
         memcpy(w->id, w->alert.id, sizeof w->id);
         break;
+    case OP_PHISH_INSERT:
+        t->rc = rk_store_phish_insert(s, &w->phish, t->err, sizeof t->err);
+        memcpy(w->id, w->phish.id, sizeof w->id);
+        break;
+    case OP_PHISH_ALERT:
+        t->rc = rk_store_phish_set_alert(s, w->arg[0], w->arg[1], t->err, sizeof t->err);
+        break;
     case OP_ALERT_ADD:
         t->rc = rk_store_alert_add_event(s, w->arg[0], w->arg[1], w->arg[2], w->ts, t->err, sizeof t->err);
         break;
@@ -458,7 +466,7 @@ static int wtask_k(lua_State *L, int status, lua_KContext ctx)
     memcpy(id, w->id, sizeof id);
     wtask_release(&w->base);
     if (rc) return result(L, rc, err);
-    if (op == OP_RECORD || op == OP_ALERT_INSERT) lua_pushstring(L, id);
+    if (op == OP_RECORD || op == OP_ALERT_INSERT || op == OP_PHISH_INSERT) lua_pushstring(L, id);
     else lua_pushboolean(L, 1);
     return 1;
 }
@@ -800,8 +808,8 @@ static void push_phish(lua_State *L, const rk_phish_rec_t *r)
 }
 
 /* The analysis table keeps every field: the typed ones are indexed, the
- * whole table is kept as JSON. Written directly, not through the writer:
- * mail arrives at a far lower rate than logins. */
+ * whole table is kept as JSON. In a server, through the writer like the
+ * other writes (one write lock on SQLite). */
 static int db_phish_insert(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
@@ -819,6 +827,19 @@ static int db_phish_insert(lua_State *L)
     lua_pushvalue(L, 2);
     json_call(L, "encode");
     r.doc = lua_tostring(L, -1);
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
+        wtask_t *w = wtask_new(L, OP_PHISH_INSERT, slen(r.verdict) + slen(r.sender) + slen(r.recipient) + slen(r.subject) +
+                               slen(r.message_id) + slen(r.alert_id) + slen(r.doc));
+        w->phish = r;
+        w->phish.verdict = keep(w, r.verdict);
+        w->phish.sender = keep(w, r.sender);
+        w->phish.recipient = keep(w, r.recipient);
+        w->phish.subject = keep(w, r.subject);
+        w->phish.message_id = keep(w, r.message_id);
+        w->phish.alert_id = keep(w, r.alert_id);
+        w->phish.doc = keep(w, r.doc);
+        return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
+    }
     char err[512];
     int rc = rk_store_phish_insert(u->s, &r, err, sizeof err);
     if (rc) return result(L, rc, err);
@@ -878,6 +899,13 @@ static int db_phish_list(lua_State *L)
 static int db_phish_set_alert(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
+    const char *id = luaL_checkstring(L, 2), *alert_id = luaL_checkstring(L, 3);
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
+        wtask_t *w = wtask_new(L, OP_PHISH_ALERT, slen(id) + slen(alert_id));
+        w->arg[0] = keep(w, id);
+        w->arg[1] = keep(w, alert_id);
+        return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
+    }
     char err[512];
     int rc = rk_store_phish_set_alert(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3), err, sizeof err);
     if (rc) return result(L, rc, err);
