@@ -17,6 +17,7 @@
  * the model depends on the seed and the data only, not on the threads.
  */
 #include "iforest.h"
+#include "binfile.h"
 
 #include <errno.h>
 #include <math.h>
@@ -685,105 +686,36 @@ done:
 
 static const char MAGIC[8] = { 'R', 'K', 'I', 'F', 'O', 'R', 'S', 'T' };
 
-typedef struct { unsigned char *p; size_t len, cap; int oom; } wbuf_t;
 
-static void put(wbuf_t *b, const void *src, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n) nc *= 2;
-        unsigned char *np = realloc(b->p, nc);
-        if (!np) { b->oom = 1; return; }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
 
-#define PUT(b, v) do { __typeof__(v) _v = (v); put((b), &_v, sizeof _v); } while (0)
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
-    return h;
-}
-
-static void put_str(wbuf_t *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (n > 65535) n = 65535;
-    PUT(b, (uint16_t)n);
-    put(b, s, n);
-}
 
 int rk_iforest_save(const rk_iforest_t *m, const char *path, char *err, size_t errlen)
 {
-    wbuf_t b = { NULL, 0, 0, 0 };
-    put(&b, MAGIC, sizeof MAGIC);
-    PUT(&b, (uint32_t)RK_IFOREST_FILE_VERSION);
-    PUT(&b, (uint32_t)m->d); PUT(&b, (uint32_t)m->trees); PUT(&b, (uint32_t)m->sample_size);
-    PUT(&b, (uint32_t)m->max_depth); PUT(&b, m->seed); PUT(&b, m->train_rows); PUT(&b, m->created_at);
-    PUT(&b, m->expected); PUT(&b, (uint32_t)m->baseline_rows); PUT(&b, (uint32_t)m->nmetrics);
-    PUT(&b, (uint64_t)m->nnodes); PUT(&b, (uint32_t)(m->names != NULL));
-    if (m->names) for (int i = 0; i < m->d; i++) put_str(&b, m->names[i]);
-    for (int i = 0; i < m->nmetrics; i++) { put_str(&b, m->metric_names[i]); PUT(&b, m->metric_values[i]); }
-    put(&b, m->tree_off, ((size_t)m->trees + 1) * sizeof *m->tree_off);
+    rk_wbuf_t b = { NULL, 0, 0, 0 };
+    rk_wbuf_put(&b, MAGIC, sizeof MAGIC);
+    RK_WBUF_PUT(&b, (uint32_t)RK_IFOREST_FILE_VERSION);
+    RK_WBUF_PUT(&b, (uint32_t)m->d); RK_WBUF_PUT(&b, (uint32_t)m->trees); RK_WBUF_PUT(&b, (uint32_t)m->sample_size);
+    RK_WBUF_PUT(&b, (uint32_t)m->max_depth); RK_WBUF_PUT(&b, m->seed); RK_WBUF_PUT(&b, m->train_rows); RK_WBUF_PUT(&b, m->created_at);
+    RK_WBUF_PUT(&b, m->expected); RK_WBUF_PUT(&b, (uint32_t)m->baseline_rows); RK_WBUF_PUT(&b, (uint32_t)m->nmetrics);
+    RK_WBUF_PUT(&b, (uint64_t)m->nnodes); RK_WBUF_PUT(&b, (uint32_t)(m->names != NULL));
+    if (m->names) for (int i = 0; i < m->d; i++) rk_wbuf_put_str(&b, m->names[i]);
+    for (int i = 0; i < m->nmetrics; i++) { rk_wbuf_put_str(&b, m->metric_names[i]); RK_WBUF_PUT(&b, m->metric_values[i]); }
+    rk_wbuf_put(&b, m->tree_off, ((size_t)m->trees + 1) * sizeof *m->tree_off);
     for (int t = 0; t < m->trees; t++) {
         for (uint32_t i = m->tree_off[t]; i < m->tree_off[t + 1]; i++) {
             node_t nd = m->nodes[i];
             if (is_leaf(m->nodes + m->tree_off[t], i - m->tree_off[t]))
                 nd = (node_t){ m->plen[i], -1, 0 };
-            put(&b, &nd, sizeof nd);
+            rk_wbuf_put(&b, &nd, sizeof nd);
         }
     }
-    put(&b, m->baseline, (size_t)m->baseline_rows * m->d * sizeof(double));
-    if (b.oom) { free(b.p); snprintf(err, errlen, "out of memory"); return -1; }
-    PUT(&b, fnv1a(b.p, b.len));
-    if (b.oom) { free(b.p); snprintf(err, errlen, "out of memory"); return -1; }
-
-    /* Write beside the target and rename, so a reader never sees half a file. */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(b.p, 1, b.len, f) == b.len;
-    if (f && fclose(f) != 0) ok = 0;
-    free(b.p);
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    rk_wbuf_put(&b, m->baseline, (size_t)m->baseline_rows * m->d * sizeof(double));
+    return rk_wbuf_save(&b, path, err, errlen);   /* checksum, then beside the target and renamed */
 }
 
-typedef struct { const unsigned char *p; size_t left; } rbuf_t;
 
-static int get(rbuf_t *r, void *dst, size_t n)
-{
-    if (r->left < n) return -1;
-    memcpy(dst, r->p, n);
-    r->p += n;
-    r->left -= n;
-    return 0;
-}
 
-#define GET(r, v) get((r), &(v), sizeof (v))
 
-static char *get_str(rbuf_t *r)
-{
-    uint16_t n;
-    if (GET(r, n) < 0 || r->left < n) return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s) return NULL;
-    memcpy(s, r->p, n);
-    s[n] = '\0';
-    r->p += n;
-    r->left -= n;
-    return s;
-}
 
 /* Every index a walk can follow stays inside its tree, and every walk ends:
  * children come after their parent in pre-order. */
@@ -839,30 +771,30 @@ rk_iforest_t *rk_iforest_parse(const unsigned char *data, size_t size, const cha
         snprintf(err, errlen, "%s: not a riskd model (size %zu)", path, size);
         return NULL;
     }
-    rbuf_t r = { data, size - 8 };
+    rk_rbuf_t r = { data, size - 8 };
     char magic[8];
     uint32_t version, d, trees, sample, depth, brows, nmetrics, has_names;
     uint64_t nnodes, sum;
     memcpy(&sum, data + size - 8, 8);
-    if (GET(&r, magic) < 0 || memcmp(magic, MAGIC, 8) != 0) {
+    if (RK_RBUF_GET(&r, magic) < 0 || memcmp(magic, MAGIC, 8) != 0) {
         snprintf(err, errlen, "%s: not a riskd model (bad magic)", path);
         goto fail;
     }
-    if (GET(&r, version) < 0 || version != RK_IFOREST_FILE_VERSION) {
+    if (RK_RBUF_GET(&r, version) < 0 || version != RK_IFOREST_FILE_VERSION) {
         snprintf(err, errlen, "%s: model file version %u, this riskd reads version %d", path,
                  version, RK_IFOREST_FILE_VERSION);
         goto fail;
     }
-    if (fnv1a(data, size - 8) != sum) {
+    if (rk_fnv1a(data, size - 8) != sum) {
         snprintf(err, errlen, "%s: checksum mismatch (truncated or corrupted)", path);
         goto fail;
     }
-    if (GET(&r, d) < 0 || d < 1 || d > RK_IFOREST_MAX_FEATURES) goto corrupt;
+    if (RK_RBUF_GET(&r, d) < 0 || d < 1 || d > RK_IFOREST_MAX_FEATURES) goto corrupt;
     m = model_new((int)d);
     if (!m) goto corrupt;
-    if (GET(&r, trees) < 0 || GET(&r, sample) < 0 || GET(&r, depth) < 0 || GET(&r, m->seed) < 0 ||
-        GET(&r, m->train_rows) < 0 || GET(&r, m->created_at) < 0 || GET(&r, m->expected) < 0 ||
-        GET(&r, brows) < 0 || GET(&r, nmetrics) < 0 || GET(&r, nnodes) < 0 || GET(&r, has_names) < 0)
+    if (RK_RBUF_GET(&r, trees) < 0 || RK_RBUF_GET(&r, sample) < 0 || RK_RBUF_GET(&r, depth) < 0 || RK_RBUF_GET(&r, m->seed) < 0 ||
+        RK_RBUF_GET(&r, m->train_rows) < 0 || RK_RBUF_GET(&r, m->created_at) < 0 || RK_RBUF_GET(&r, m->expected) < 0 ||
+        RK_RBUF_GET(&r, brows) < 0 || RK_RBUF_GET(&r, nmetrics) < 0 || RK_RBUF_GET(&r, nnodes) < 0 || RK_RBUF_GET(&r, has_names) < 0)
         goto corrupt;
     if (trees < 1 || trees > 100000 || sample < 2 || depth < 1 || depth > 64 || brows < 1 ||
         brows > 1000000 || nmetrics > RK_IFOREST_MAX_METRICS || nnodes > ((uint64_t)1 << 32) ||
@@ -874,12 +806,12 @@ rk_iforest_t *rk_iforest_parse(const unsigned char *data, size_t size, const cha
     if (has_names) {
         m->names = calloc(d, sizeof *m->names);
         if (!m->names) goto corrupt;
-        for (uint32_t i = 0; i < d; i++) if (!(m->names[i] = get_str(&r))) goto corrupt;
+        for (uint32_t i = 0; i < d; i++) if (!(m->names[i] = rk_rbuf_get_str(&r))) goto corrupt;
     }
     for (uint32_t i = 0; i < nmetrics; i++) {
-        if (!(m->metric_names[i] = get_str(&r))) goto corrupt;
+        if (!(m->metric_names[i] = rk_rbuf_get_str(&r))) goto corrupt;
         m->nmetrics = (int)i + 1;
-        if (GET(&r, m->metric_values[i]) < 0) goto corrupt;
+        if (RK_RBUF_GET(&r, m->metric_values[i]) < 0) goto corrupt;
     }
     size_t off_bytes = ((size_t)trees + 1) * sizeof *m->tree_off;
     size_t node_bytes = (size_t)nnodes * sizeof *m->nodes;
@@ -889,9 +821,9 @@ rk_iforest_t *rk_iforest_parse(const unsigned char *data, size_t size, const cha
     m->nodes = malloc(node_bytes ? node_bytes : 1);
     m->baseline = malloc(base_bytes);
     if (!m->tree_off || !m->nodes || !m->baseline) goto corrupt;
-    get(&r, m->tree_off, off_bytes);
-    get(&r, m->nodes, node_bytes);
-    get(&r, m->baseline, base_bytes);
+    rk_rbuf_get(&r, m->tree_off, off_bytes);
+    rk_rbuf_get(&r, m->nodes, node_bytes);
+    rk_rbuf_get(&r, m->baseline, base_bytes);
     if (check_structure(m) < 0 || compile_nodes(m) < 0) goto corrupt;
     for (size_t i = 0; i < (size_t)brows * d; i++) if (isnan(m->baseline[i])) goto corrupt;
     if (names) {

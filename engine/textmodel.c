@@ -6,6 +6,7 @@
  *   | f64 bias | (2^bits + ndense) × f32 weights | u64 FNV-1a of all before
  */
 #include "textmodel.h"
+#include "binfile.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -321,126 +322,59 @@ int rk_tm_set_metric(rk_textmodel_t *m, const char *name, double value)
 
 static const char MAGIC[8] = { 'R', 'K', 'T', 'E', 'X', 'T', 'L', 'R' };
 
-typedef struct { unsigned char *p; size_t len, cap; int oom; } wbuf_t;
 
-static void put(wbuf_t *b, const void *src, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc < b->len + n) nc *= 2;
-        unsigned char *np = realloc(b->p, nc);
-        if (!np) { b->oom = 1; return; }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
 
-#define PUT(b, v) do { __typeof__(v) _v = (v); put((b), &_v, sizeof _v); } while (0)
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
-    return h;
-}
-
-static void put_str(wbuf_t *b, const char *s)
-{
-    size_t n = strlen(s);
-    if (n > 65535) n = 65535;
-    PUT(b, (uint16_t)n);
-    put(b, s, n);
-}
 
 int rk_tm_save(const rk_textmodel_t *m, const char *path, char *err, size_t errlen)
 {
-    wbuf_t b = { NULL, 0, 0, 0 };
-    put(&b, MAGIC, sizeof MAGIC);
-    PUT(&b, (uint32_t)RK_TM_FILE_VERSION);
-    PUT(&b, (uint32_t)RK_TM_BITS);
-    PUT(&b, (uint32_t)m->ndense);
-    PUT(&b, m->created_ms);
-    PUT(&b, (uint32_t)m->nmetrics);
-    for (int i = 0; i < m->ndense; i++) put_str(&b, m->names[i]);
-    for (int i = 0; i < m->nmetrics; i++) { put_str(&b, m->metric_names[i]); PUT(&b, m->metric_values[i]); }
-    PUT(&b, m->bias);
-    put(&b, m->w, (DIM_TEXT + (size_t)m->ndense) * sizeof *m->w);
-    if (!b.oom) PUT(&b, fnv1a(b.p, b.len));
-    if (b.oom) { free(b.p); snprintf(err, errlen, "out of memory"); return -1; }
-    /* Beside the target, then renamed: a reader never sees half a file. */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(b.p, 1, b.len, f) == b.len;
-    if (f && fclose(f) != 0) ok = 0;
-    free(b.p);
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    rk_wbuf_t b = { NULL, 0, 0, 0 };
+    rk_wbuf_put(&b, MAGIC, sizeof MAGIC);
+    RK_WBUF_PUT(&b, (uint32_t)RK_TM_FILE_VERSION);
+    RK_WBUF_PUT(&b, (uint32_t)RK_TM_BITS);
+    RK_WBUF_PUT(&b, (uint32_t)m->ndense);
+    RK_WBUF_PUT(&b, m->created_ms);
+    RK_WBUF_PUT(&b, (uint32_t)m->nmetrics);
+    for (int i = 0; i < m->ndense; i++) rk_wbuf_put_str(&b, m->names[i]);
+    for (int i = 0; i < m->nmetrics; i++) { rk_wbuf_put_str(&b, m->metric_names[i]); RK_WBUF_PUT(&b, m->metric_values[i]); }
+    RK_WBUF_PUT(&b, m->bias);
+    rk_wbuf_put(&b, m->w, (DIM_TEXT + (size_t)m->ndense) * sizeof *m->w);
+    return rk_wbuf_save(&b, path, err, errlen);   /* checksum, then beside the target and renamed */
 }
 
-typedef struct { const unsigned char *p; size_t left; } rbuf_t;
 
-static int get(rbuf_t *r, void *dst, size_t n)
-{
-    if (r->left < n) return -1;
-    memcpy(dst, r->p, n);
-    r->p += n;
-    r->left -= n;
-    return 0;
-}
 
-#define GET(r, v) get((r), &(v), sizeof (v))
 
-static char *get_str(rbuf_t *r)
-{
-    uint16_t n;
-    if (GET(r, n) < 0 || r->left < n) return NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s) return NULL;
-    memcpy(s, r->p, n);
-    s[n] = '\0';
-    r->p += n;
-    r->left -= n;
-    return s;
-}
 
 rk_textmodel_t *rk_tm_parse(const unsigned char *data, size_t size, const char *path, char *err, size_t errlen)
 {
     if (size < sizeof MAGIC + 8 + 8) { snprintf(err, errlen, "%s: not a riskd text model (size %zu)", path, size); return NULL; }
     if (memcmp(data, MAGIC, 8) != 0) { snprintf(err, errlen, "%s: not a riskd text model (bad magic)", path); return NULL; }
-    rbuf_t r = { data + 8, size - 16 };
+    rk_rbuf_t r = { data + 8, size - 16 };
     uint32_t version, bits, ndense, nmetrics;
     uint64_t sum;
     memcpy(&sum, data + size - 8, 8);
-    if (GET(&r, version) < 0 || version != RK_TM_FILE_VERSION) {
+    if (RK_RBUF_GET(&r, version) < 0 || version != RK_TM_FILE_VERSION) {
         snprintf(err, errlen, "%s: text model file version %u, this riskd reads version %d", path, version, RK_TM_FILE_VERSION);
         return NULL;
     }
-    if (fnv1a(data, size - 8) != sum) { snprintf(err, errlen, "%s: checksum mismatch (truncated or corrupted)", path); return NULL; }
+    if (rk_fnv1a(data, size - 8) != sum) { snprintf(err, errlen, "%s: checksum mismatch (truncated or corrupted)", path); return NULL; }
     int64_t created;
-    if (GET(&r, bits) < 0 || bits != RK_TM_BITS || GET(&r, ndense) < 0 || ndense > RK_TM_MAX_DENSE ||
-        GET(&r, created) < 0 || GET(&r, nmetrics) < 0 || nmetrics > RK_TM_MAX_METRICS) {
+    if (RK_RBUF_GET(&r, bits) < 0 || bits != RK_TM_BITS || RK_RBUF_GET(&r, ndense) < 0 || ndense > RK_TM_MAX_DENSE ||
+        RK_RBUF_GET(&r, created) < 0 || RK_RBUF_GET(&r, nmetrics) < 0 || nmetrics > RK_TM_MAX_METRICS) {
         snprintf(err, errlen, "%s: corrupt text model", path);
         return NULL;
     }
     rk_textmodel_t *m = model_new((int)ndense);
     if (!m) { snprintf(err, errlen, "out of memory"); return NULL; }
     m->created_ms = created;
-    for (uint32_t i = 0; i < ndense; i++) if (!(m->names[i] = get_str(&r))) goto corrupt;
+    for (uint32_t i = 0; i < ndense; i++) if (!(m->names[i] = rk_rbuf_get_str(&r))) goto corrupt;
     for (uint32_t i = 0; i < nmetrics; i++) {
-        if (!(m->metric_names[i] = get_str(&r))) goto corrupt;
+        if (!(m->metric_names[i] = rk_rbuf_get_str(&r))) goto corrupt;
         m->nmetrics++;
-        if (GET(&r, m->metric_values[i]) < 0) goto corrupt;
+        if (RK_RBUF_GET(&r, m->metric_values[i]) < 0) goto corrupt;
     }
     size_t wbytes = (DIM_TEXT + (size_t)ndense) * sizeof *m->w;
-    if (GET(&r, m->bias) < 0 || !isfinite(m->bias) || get(&r, m->w, wbytes) < 0 || r.left != 0) goto corrupt;
+    if (RK_RBUF_GET(&r, m->bias) < 0 || !isfinite(m->bias) || rk_rbuf_get(&r, m->w, wbytes) < 0 || r.left != 0) goto corrupt;
     for (size_t i = 0; i < DIM_TEXT + ndense; i++) if (!isfinite(m->w[i])) goto corrupt;
     return m;
 corrupt:
