@@ -5,15 +5,7 @@
 local phishing = require("lib.phishing")
 local ph = require("riskd.phishing")
 
-local function sandbox(config)
-    local env = {
-        assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
-        select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
-        os = { time = os.time, date = os.date, clock = os.clock }, string = string, table = table, math = math,
-        utf8 = utf8, config = config,
-    }
-    return setmetatable(env, { __index = function(_, k) error("unknown global '" .. tostring(k) .. "'") end })
-end
+local sandbox = require("spec.rule_env")
 
 local config = assert(loadfile("rules/phishing/config.lua", "t"))()
 

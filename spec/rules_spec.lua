@@ -1,15 +1,7 @@
 -- spec/rules_spec.lua — every shipped rule on hand-made contexts. Each rule
 -- is loaded as the engine loads it: text only, in an environment holding
 -- only the sandbox's allow-list and the shared config.
-local function sandbox(config)
-    local env = {
-        assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
-        select = select, tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
-        os = { time = os.time, date = os.date, clock = os.clock }, string = string, table = table, math = math,
-        utf8 = utf8, config = config,
-    }
-    return setmetatable(env, { __index = function(_, k) error("unknown global '" .. tostring(k) .. "'") end })
-end
+local sandbox = require("spec.rule_env")
 
 local config = assert(loadfile("rules/config.lua", "t"))()
 

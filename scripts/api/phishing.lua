@@ -2,6 +2,7 @@
 -- analyses kept: POST /api/phishing/analyze, GET /api/phishing/events[/:id].
 local cjson = require("cjson")
 local phishing = require("lib.phishing")
+local query = require("lib.query")
 local response = require("lib.response")
 local time = require("lib.time")
 local ph = require("riskd.phishing")
@@ -78,19 +79,8 @@ function M.events(req)
         f.min_score = tonumber(q.min_score)
         if not f.min_score then return response.bad_request("min_score must be a number", "invalid_field") end
     end
-    for _, k in ipairs({ "since", "until" }) do
-        if q[k] then
-            local ms, why = time.parse(q[k])
-            if not ms then return response.bad_request(k .. ": " .. why, "invalid_field") end
-            f[k] = ms
-        end
-    end
-    f.page = math.tointeger(tonumber(q.page or "1"))
-    f.per_page = math.tointeger(tonumber(q.per_page or "20"))
-    if not f.page or f.page < 1 then return response.bad_request("page must be a positive integer", "invalid_field") end
-    if not f.per_page or f.per_page < 1 or f.per_page > 100 then
-        return response.bad_request("per_page must be an integer from 1 to 100", "invalid_field")
-    end
+    local s, b = query.range_and_page(q, f)
+    if s then return s, b end
     local page, err = d.store:phish_list(f)
     if not page then return response.unavailable(err) end
     local out = {}
