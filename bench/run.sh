@@ -124,7 +124,7 @@ echo "riskd phishing train on half of a generated corpus (seed 123, other brands
 wait $!
 cat "$tmp/ph1" "$tmp/ph2"
 awk '/messages\/s/ { for (i = 1; i <= NF; i++) if ($i == "messages/s") s += $(i - 1) }
-     END { printf "phishing analysis on two processes: %.0f messages/s (target 2,000): %s\n", s, s >= 2000 ? "meets target" : "BELOW target" }' \
+     END { printf "phishing analysis on two processes: %.0f messages/s (target 2,000): %s\n", s, (s >= 2000 ? "meets target" : "BELOW target") }' \
     "$tmp/ph1" "$tmp/ph2"
 mkdir -p "$tmp/mail"
 ./build/riskd run bench/phishing.lua 20 1 --write "$tmp/mail"
