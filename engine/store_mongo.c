@@ -599,23 +599,35 @@ static int mg_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_p
     return 0;
 }
 
+/* The UTF-8 fields keys[0..n) of d, copied into one block (the record's
+ * `owned`): v[i] points into it, NULL when the field is absent or not a
+ * string. Returns the block, NULL when out of memory. */
+#define MAX_TEXT_FIELDS 16
+static char *utf8_fields(const bson_t *d, const char *const *keys, int n, const char **v)
+{
+    const char *src[MAX_TEXT_FIELDS] = { 0 };
+    uint32_t len[MAX_TEXT_FIELDS] = { 0 };
+    size_t need = 0;
+    bson_iter_t it;
+    for (int i = 0; i < n; i++)
+        if (bson_iter_init_find(&it, d, keys[i]) && BSON_ITER_HOLDS_UTF8(&it)) { src[i] = bson_iter_utf8(&it, &len[i]); need += len[i] + 1; }
+    char *blk = malloc(need + 1), *p = blk;
+    if (!blk) return NULL;
+    for (int i = 0; i < n; i++) if (src[i]) { memcpy(p, src[i], len[i]); p[len[i]] = '\0'; v[i] = p; p += len[i] + 1; }
+    return blk;
+}
+
 /* Copies an event document into a record that owns its strings. */
 static int read_event(const bson_t *d, rk_event_t *e)
 {
     static const char *const keys[] = { "user_id", "ip", "risk_level", "action", "country", "city", "device_id",
                                         "user_agent", "asn", "ip_prefix", "alert_id", "doc" };
     enum { NK = sizeof keys / sizeof keys[0] };
-    const char *src[NK] = { 0 };
-    uint32_t len[NK] = { 0 };
-    size_t need = 0;
     bson_iter_t it;
     memset(e, 0, sizeof *e);
-    for (int i = 0; i < NK; i++)
-        if (bson_iter_init_find(&it, d, keys[i]) && BSON_ITER_HOLDS_UTF8(&it)) { src[i] = bson_iter_utf8(&it, &len[i]); need += len[i] + 1; }
-    char *blk = malloc(need + 1), *p = blk;
-    if (!blk) return -1;
     const char *v[NK] = { 0 };
-    for (int i = 0; i < NK; i++) if (src[i]) { memcpy(p, src[i], len[i]); p[len[i]] = '\0'; v[i] = p; p += len[i] + 1; }
+    char *blk = utf8_fields(d, keys, NK, v);
+    if (!blk) return -1;
     e->user_id = v[0]; e->ip = v[1]; e->risk_level = v[2]; e->action = v[3]; e->country = v[4]; e->city = v[5];
     e->device_id = v[6]; e->user_agent = v[7]; e->asn = v[8]; e->ip_prefix = v[9]; e->alert_id = v[10]; e->doc = v[11];
     e->owned = blk;
@@ -853,17 +865,11 @@ static int mg_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, c
 static int read_alert(const bson_t *d, rk_alert_t *a)
 {
     static const char *const keys[] = { "user_id", "severity", "status", "cause", "doc" };
-    const char *src[5] = { 0 };
-    uint32_t len[5] = { 0 };
-    size_t need = 0;
     bson_iter_t it;
     memset(a, 0, sizeof *a);
-    for (int i = 0; i < 5; i++)
-        if (bson_iter_init_find(&it, d, keys[i]) && BSON_ITER_HOLDS_UTF8(&it)) { src[i] = bson_iter_utf8(&it, &len[i]); need += len[i] + 1; }
-    char *blk = malloc(need + 1), *p = blk;
-    if (!blk) return -1;
     const char *v[5] = { 0 };
-    for (int i = 0; i < 5; i++) if (src[i]) { memcpy(p, src[i], len[i]); p[len[i]] = '\0'; v[i] = p; p += len[i] + 1; }
+    char *blk = utf8_fields(d, keys, 5, v);
+    if (!blk) return -1;
     a->user_id = v[0]; a->severity = v[1]; a->status = v[2]; a->cause = v[3]; a->doc = v[4];
     a->owned = blk;
     if (bson_iter_init_find(&it, d, "_id")) oid_hex(&it, a->id);
@@ -1280,17 +1286,11 @@ static int mg_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t e
 static int read_phish(const bson_t *d, rk_phish_rec_t *r)
 {
     static const char *const keys[] = { "verdict", "sender", "recipient", "subject", "message_id", "alert_id", "doc" };
-    const char *src[7] = { 0 };
-    uint32_t len[7] = { 0 };
-    size_t need = 0;
     bson_iter_t it;
     memset(r, 0, sizeof *r);
-    for (int i = 0; i < 7; i++)
-        if (bson_iter_init_find(&it, d, keys[i]) && BSON_ITER_HOLDS_UTF8(&it)) { src[i] = bson_iter_utf8(&it, &len[i]); need += len[i] + 1; }
-    char *blk = malloc(need + 1), *p = blk;
-    if (!blk) return -1;
     const char *v[7] = { 0 };
-    for (int i = 0; i < 7; i++) if (src[i]) { memcpy(p, src[i], len[i]); p[len[i]] = '\0'; v[i] = p; p += len[i] + 1; }
+    char *blk = utf8_fields(d, keys, 7, v);
+    if (!blk) return -1;
     r->verdict = v[0]; r->sender = v[1]; r->recipient = v[2]; r->subject = v[3]; r->message_id = v[4];
     r->alert_id = v[5]; r->doc = v[6];
     r->owned = blk;

@@ -797,24 +797,33 @@ static int sq_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *out,
     return rc;
 }
 
+/* The text columns cols[0..n) of the current row, copied into one block
+ * (the record's `owned`): vals[col] points into it, NULL for NULL columns.
+ * Returns the block, NULL when out of memory. */
+static char *text_columns(sqlite3_stmt *st, const int *cols, size_t n, const char **vals)
+{
+    size_t need = 1;
+    for (size_t i = 0; i < n; i++) need += (size_t)sqlite3_column_bytes(st, cols[i]) + 1;
+    char *blk = malloc(need), *p = blk;
+    if (!blk) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *t = sqlite3_column_text(st, cols[i]);
+        if (!t) continue;
+        size_t len = (size_t)sqlite3_column_bytes(st, cols[i]);
+        memcpy(p, t, len + 1);
+        vals[cols[i]] = p;
+        p += len + 1;
+    }
+    return blk;
+}
+
 /* Copies the text columns of an event row into one block the event owns. */
 static int read_event(sqlite3_stmt *st, rk_event_t *e)
 {
     static const int text_cols[] = { 1, 3, 6, 9, 10, 11, 15, 16, 17, 18, 19, 20 };
-    size_t need = 0;
-    for (size_t i = 0; i < sizeof text_cols / sizeof *text_cols; i++) need += (size_t)sqlite3_column_bytes(st, text_cols[i]) + 1;
-    char *blk = malloc(need), *p = blk;
-    if (!blk) return -1;
     const char *vals[21] = { 0 };
-    for (size_t i = 0; i < sizeof text_cols / sizeof *text_cols; i++) {
-        int c = text_cols[i];
-        const unsigned char *t = sqlite3_column_text(st, c);
-        if (!t) continue;
-        size_t n = (size_t)sqlite3_column_bytes(st, c);
-        memcpy(p, t, n + 1);
-        vals[c] = p;
-        p += n + 1;
-    }
+    char *blk = text_columns(st, text_cols, sizeof text_cols / sizeof *text_cols, vals);
+    if (!blk) return -1;
     memset(e, 0, sizeof *e);
     snprintf(e->id, sizeof e->id, "%s", (const char *)sqlite3_column_text(st, 0));
     e->user_id = vals[1];
@@ -1050,19 +1059,9 @@ static int sq_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, c
 static int read_alert(sqlite3_stmt *st, rk_alert_t *a)
 {
     static const int text_cols[] = { 1, 2, 3, 4, 8 };
-    size_t need = 0;
-    for (int i = 0; i < 5; i++) need += (size_t)sqlite3_column_bytes(st, text_cols[i]) + 1;
-    char *blk = malloc(need), *p = blk;
-    if (!blk) return -1;
     const char *vals[9] = { 0 };
-    for (int i = 0; i < 5; i++) {
-        const unsigned char *t = sqlite3_column_text(st, text_cols[i]);
-        if (!t) continue;
-        size_t n = (size_t)sqlite3_column_bytes(st, text_cols[i]);
-        memcpy(p, t, n + 1);
-        vals[text_cols[i]] = p;
-        p += n + 1;
-    }
+    char *blk = text_columns(st, text_cols, 5, vals);
+    if (!blk) return -1;
     memset(a, 0, sizeof *a);
     snprintf(a->id, sizeof a->id, "%s", (const char *)sqlite3_column_text(st, 0));
     a->user_id = vals[1];
@@ -1443,19 +1442,9 @@ static int sq_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t e
 static int read_phish(sqlite3_stmt *st, rk_phish_rec_t *r)
 {
     static const int text_cols[] = { 2, 4, 5, 6, 7, 8, 9 };
-    size_t need = 0;
-    for (int i = 0; i < 7; i++) need += (size_t)sqlite3_column_bytes(st, text_cols[i]) + 1;
-    char *blk = malloc(need), *p = blk;
-    if (!blk) return -1;
     const char *vals[10] = { 0 };
-    for (int i = 0; i < 7; i++) {
-        const unsigned char *t = sqlite3_column_text(st, text_cols[i]);
-        if (!t) continue;
-        size_t n = (size_t)sqlite3_column_bytes(st, text_cols[i]);
-        memcpy(p, t, n + 1);
-        vals[text_cols[i]] = p;
-        p += n + 1;
-    }
+    char *blk = text_columns(st, text_cols, 7, vals);
+    if (!blk) return -1;
     memset(r, 0, sizeof *r);
     snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(st, 0));
     r->ts_ms = sqlite3_column_int64(st, 1);
