@@ -299,7 +299,10 @@ int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], r
     }
     return 0;
 }
-int rk_store_checkpoint(rk_store_t *s, char *err, size_t errlen) { return s->ops->checkpoint ? s->ops->checkpoint(s, err, errlen) : 0; }
+int rk_store_checkpoint(rk_store_t *s, int restart, char *err, size_t errlen)
+{
+    return s->ops->checkpoint ? s->ops->checkpoint(s, restart, err, errlen) : 0;
+}
 int rk_store_wal_pages(rk_store_t *s) { return s->ops->wal_pages ? s->ops->wal_pages(s) : 0; }
 
 /* ---- copies ---- */

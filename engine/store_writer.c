@@ -4,7 +4,15 @@
  * copies the WAL back into the database while the writer goes on
  * committing (a PASSIVE checkpoint takes no write lock). Checkpointing on
  * the writer thread stalled every queued request for the length of an
- * fsync; measured, it was most of a commit's time. */
+ * fsync; measured, it was most of a commit's time. A passive checkpoint
+ * never catches up with a writer that keeps committing, though, and the
+ * WAL only starts over once all of it is copied: so after each passive one
+ * the checkpointer holds the writer out between two batches (batch_mu) and
+ * copies the rest with a RESTART checkpoint, a short stall since the
+ * passive one did the bulk. If the writer outruns the checkpointer anyway
+ * (the WAL past RK_WRITER_WAL_CAP_PAGES), it waits for the running
+ * checkpoint before its next batch: a bounded WAL, paid for in latency
+ * only when the disk cannot keep up. */
 #include "store_writer.h"
 
 #include <stdio.h>
@@ -18,10 +26,12 @@ struct rk_writer {
     rk_store_t *store, *ckpt_store;
     pthread_t thread, ckpt_thread;
     int ckpt_started;
+    pthread_mutex_t batch_mu;        /* held by the writer for a batch, by the checkpointer for a restart */
 
     pthread_mutex_t mu;              /* guards stats and the checkpoint request */
-    pthread_cond_t ckpt_cv;
+    pthread_cond_t ckpt_cv, ckpt_done_cv;
     int ckpt_wanted, stopping;
+    uint64_t ckpt_rounds;            /* checkpoints finished, for the writer's wait */
     rk_writer_stats_t stats;
 };
 
@@ -47,7 +57,8 @@ static void run_batch(rk_writer_t *w, rk_task_t *batch)
     w->stats.batches++;
     w->stats.failed_commits += (uint64_t)failed;
     if (n > w->stats.max_batch) w->stats.max_batch = n;
-    if (rk_store_wal_pages(w->store) >= RK_WRITER_CHECKPOINT_PAGES && !w->ckpt_wanted) {
+    int pages = rk_store_wal_pages(w->store);
+    if (pages >= RK_WRITER_CHECKPOINT_PAGES && !w->ckpt_wanted && w->ckpt_started) {
         w->ckpt_wanted = 1;
         pthread_cond_signal(&w->ckpt_cv);
     }
@@ -60,12 +71,29 @@ static void run_batch(rk_writer_t *w, rk_task_t *batch)
     }
 }
 
+/* Past the cap, waits for the checkpoint asked for (running or about to
+ * run): its restart copies everything committed so far. */
+static void wait_for_checkpoint(rk_writer_t *w)
+{
+    if (!w->ckpt_started || rk_store_wal_pages(w->store) < RK_WRITER_WAL_CAP_PAGES) return;
+    pthread_mutex_lock(&w->mu);
+    uint64_t round = w->ckpt_rounds;
+    w->stats.cap_waits++;
+    while (w->ckpt_rounds == round && w->ckpt_wanted) pthread_cond_wait(&w->ckpt_done_cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void *writer_main(void *arg)
 {
     rk_writer_t *w = arg;
     rk_task_t *batch;
     pthread_setname_np(pthread_self(), "riskd-writer");
-    while ((batch = rk_queue_take(&w->q, RK_WRITER_MAX_BATCH)) != NULL) run_batch(w, batch);
+    while ((batch = rk_queue_take(&w->q, RK_WRITER_MAX_BATCH)) != NULL) {
+        pthread_mutex_lock(&w->batch_mu);
+        run_batch(w, batch);
+        pthread_mutex_unlock(&w->batch_mu);
+        wait_for_checkpoint(w);
+    }
     return NULL;
 }
 
@@ -79,10 +107,17 @@ static void *checkpoint_main(void *arg)
         while (!w->ckpt_wanted && !w->stopping) pthread_cond_wait(&w->ckpt_cv, &w->mu);
         if (!w->ckpt_wanted) break;
         pthread_mutex_unlock(&w->mu);
-        int rc = rk_store_checkpoint(w->ckpt_store, err, sizeof err);
+        int rc = rk_store_checkpoint(w->ckpt_store, 0, err, sizeof err);
+        if (rc == 0) {
+            pthread_mutex_lock(&w->batch_mu);
+            rc = rk_store_checkpoint(w->ckpt_store, 1, err, sizeof err);
+            pthread_mutex_unlock(&w->batch_mu);
+        }
         if (rc != 0) rk_log_msg(RK_LOG_WARN, "checkpoint failed", "error", err);
         pthread_mutex_lock(&w->mu);
         w->ckpt_wanted = 0;
+        w->ckpt_rounds++;
+        pthread_cond_broadcast(&w->ckpt_done_cv);
         if (rc == 0) w->stats.checkpoints++;
     }
     pthread_mutex_unlock(&w->mu);
@@ -95,7 +130,9 @@ static void writer_free(rk_writer_t *w)
     rk_store_close(w->ckpt_store);
     rk_queue_destroy(&w->q);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->batch_mu);
     pthread_cond_destroy(&w->ckpt_cv);
+    pthread_cond_destroy(&w->ckpt_done_cv);
     free(w);
 }
 
@@ -105,7 +142,9 @@ rk_writer_t *rk_writer_start(const char *uri, const rk_store_opts_t *o, char *er
     if (!w) { snprintf(err, errlen, "out of memory"); return NULL; }
     rk_queue_init(&w->q);
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->batch_mu, NULL);
     pthread_cond_init(&w->ckpt_cv, NULL);
+    pthread_cond_init(&w->ckpt_done_cv, NULL);
     rk_store_opts_t so;
     if (o) so = *o; else rk_store_defaults(&so);
     so.manual_checkpoint = 1;

@@ -22,11 +22,12 @@
 
 #define RK_WRITER_MAX_BATCH 512
 #define RK_WRITER_CHECKPOINT_PAGES 4000   /* ask for a checkpoint once the WAL holds this many pages */
+#define RK_WRITER_WAL_CAP_PAGES 16000     /* past this, the writer waits for that checkpoint */
 
 typedef struct rk_writer rk_writer_t;
 
 typedef struct rk_writer_stats {
-    uint64_t writes, batches, failed_commits, checkpoints;
+    uint64_t writes, batches, failed_commits, checkpoints, cap_waits;
     int max_batch;
 } rk_writer_stats_t;
 
