@@ -20,9 +20,10 @@ return {
     weights = {
         anomaly = 60,          -- at the maximum anomaly score
         new_device = 25,
-        new_country = 35,
+        new_country = 30,
         new_prefix = 10,
         new_device_and_network = 40, -- both at once, with a history (rules/new_device_and_network.lua)
+        copied_browser = 35,   -- and with the user's exact user agent (rules/copied_browser.lua)
         failure_spike = 55,    -- at spike_ratio times the usual rate, growing to 82 (rules/failure_spike.lua)
         new_asn = 15,          -- with enrichment on (RISKD_ASN_DB)
         unusual_hour = 15,
@@ -51,6 +52,7 @@ return {
     confirmed_attack_days = 30,
     max_speed_kmh = 900,       -- faster than an airliner between two logins
     min_travel_km = 300,       -- closer than this is never "impossible travel" (geolocation noise)
+    home_country_share = 0.5,  -- a known device in a country with this share of the user's logins is back home
     -- A network (/24, /48) from which this many successful logins of any
     -- users came is shared infrastructure (a VPN exit, a carrier, an office
     -- NAT): where it geolocates says little about where the user is, so
@@ -70,6 +72,7 @@ return {
     stuffing_users = 5,        -- distinct accounts tried from one address in an hour
     unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual
     familiarity_min_logins = 5, -- history a user needs before unfamiliarity means anything
+    novelty_full_logins = 30,  -- history at which new_device_and_network weighs fully (half at familiarity_min_logins)
     familiarity_bits = 6,      -- log2 likelihood ratio (attacker vs user) from which the rule fires
     familiarity_max = 50,      -- its largest score
 }

@@ -22,6 +22,15 @@ return {
         -- nor is a jump to shared infrastructure (config.shared_network_logins)
         local g = ctx.global and ctx.global.prefixes
         if g and g.count >= config.shared_network_logins then return nil end
+        -- nor is a known device back in the country the user logs in from
+        -- most: of two logins too far apart one is not the user's, and
+        -- that is the earlier one, scored when it came (a VPN exit, a
+        -- stolen cookie) -- not the return home.
+        local p, country = ctx.profile, ctx.attempt.country
+        local seen = p and country and p.countries and p.countries[country]
+        if f.new_device == 0 and seen and seen.count >= config.home_country_share * (p.successes or 0) then
+            return nil
+        end
         local hours = f.distance_km / f.speed_kmh
         return config.weights.impossible_travel,
             "impossible travel: " .. km(f.distance_km) .. " km in " .. duration(hours)

@@ -10,7 +10,12 @@ return {
     evaluate = function(ctx)
         local f, p = ctx.features, ctx.profile
         if f.new_device ~= 1 or f.new_prefix ~= 1 then return nil end
-        if not p or (p.successes or 0) < config.familiarity_min_logins then return nil end
-        return config.weights.new_device_and_network, "a new device on a network this user never used"
+        local n = p and p.successes or 0
+        if n < config.familiarity_min_logins then return nil end
+        -- A young profile has not met all of its user's devices and networks
+        -- yet: both new at once weigh more the longer the history.
+        local lo, hi = config.familiarity_min_logins, config.novelty_full_logins
+        local m = hi > lo and math.min(1, 0.5 + 0.5 * (n - lo) / (hi - lo)) or 1
+        return config.weights.new_device_and_network * m, "a new device on a network this user never used"
     end,
 }

@@ -51,7 +51,7 @@ describe("shipped rules", function()
     it("new device, country and network", function()
         assert.are.same({ 25, "new device" }, { rule("new_device").evaluate(ctx({ features = { new_device = 1 } })) })
         local s, why = rule("new_country").evaluate(ctx({ features = { new_country = 1 }, attempt = { country = "AU" } }))
-        assert.are.equal(35, s)
+        assert.are.equal(30, s)
         assert.are.equal("login from a new country (AU)", why)
         assert.are.equal(10, (rule("new_network").evaluate(ctx({ features = { new_prefix = 1 } }))))
     end)
@@ -83,6 +83,17 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))
         c.global.prefixes.count = 9
         assert.are.equal(75, (r.evaluate(c)))
+        -- a known device back in the user's main country: the earlier
+        -- login (a VPN exit, a stolen cookie) was the odd one
+        c.profile = { successes = 20, countries = { FR = { count = 12 } } }
+        assert.is_nil(r.evaluate(c))
+        c.features.new_device = 1                               -- not with a device never seen
+        assert.are.equal(75, (r.evaluate(c)))
+        c.features.new_device = 0
+        c.profile.countries.FR.count = 9                         -- nor to a country under half the logins
+        assert.are.equal(75, (r.evaluate(c)))
+        c.profile.countries = { DE = { count = 20 } }
+        assert.are.equal(75, (r.evaluate(c)))
     end)
 
     it("a new country weighs less through a network many users log in from", function()
@@ -90,7 +101,7 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(ctx({})))
         local c = ctx({ features = { new_country = 1 } })
         local s, why = r.evaluate(c)
-        assert.are.equal(35, s)
+        assert.are.equal(30, s)
         assert.are.equal("login from a new country (FR)", why)
         c.global = { prefixes = { count = 40, total = 1000, distinct = 50 } }
         s, why = r.evaluate(c)
@@ -131,12 +142,41 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))
         c.profile = { successes = 5 }
         local s, why = r.evaluate(c)
-        assert.are.equal(40, s)
+        assert.are.equal(20, s)                               -- half the weight on a young profile
         assert.are.equal("a new device on a network this user never used", why)
+        c.profile = { successes = 17 }
+        assert.is_true(math.abs(r.evaluate(c) - 29.6) < 1e-9) -- growing with the history
+        c.profile = { successes = 30 }
+        assert.are.equal(40, (r.evaluate(c)))
+        c.profile = { successes = 300 }
+        assert.are.equal(40, (r.evaluate(c)))
         c.features.new_prefix = 0
         assert.is_nil(r.evaluate(c))                          -- a cleared cookie at home
         c.features.new_prefix, c.features.new_device = 1, 0
         assert.is_nil(r.evaluate(c))                          -- a phone on a new carrier block
+    end)
+
+    it("a new device with the user's exact browser from a new network", function()
+        local r = rule("copied_browser")
+        local ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+        local c = ctx({ features = { new_device = 1, new_prefix = 1 } })
+        c.attempt.user_agent = ua
+        assert.is_nil(r.evaluate(c))                          -- no history
+        c.profile = { successes = 4, user_agents = { [ua] = { count = 4 } } }
+        assert.is_nil(r.evaluate(c))
+        c.profile.successes = 5
+        local s, why = r.evaluate(c)
+        assert.are.equal(35, s)
+        assert.are.equal("a new device with this user's exact browser, from a network the user never used", why)
+        c.attempt.user_agent = ua:gsub("120", "121")          -- another browser, or version: a new device
+        assert.is_nil(r.evaluate(c))
+        c.attempt.user_agent = nil
+        assert.is_nil(r.evaluate(c))
+        c.attempt.user_agent = ua
+        c.features.new_prefix = 0                             -- a cleared cookie on a usual network
+        assert.is_nil(r.evaluate(c))
+        c.features.new_prefix, c.features.new_device = 1, 0   -- the user's own device on a new network
+        assert.is_nil(r.evaluate(c))
     end)
 
     it("brute force and credential stuffing grow with the count", function()
