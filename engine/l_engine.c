@@ -10,6 +10,7 @@
 #include "config.h"
 #include "hub.h"
 #include "l_modules.h"
+#include "store_writer.h"
 #include "version.h"
 #include "vm.h"
 
@@ -69,6 +70,27 @@ static int l_metrics(lua_State *L)
     lua_pushlstring(L, *box, len);
     free(*box);
     *box = NULL;
+    if (!h->writer) return 1;
+    /* The group commit: how many writes each commit carries, and whether
+     * the WAL outran the checkpoints (store_writer.c). */
+    rk_writer_stats_t ws;
+    rk_writer_stats(h->writer, &ws);
+    lua_pushfstring(L,
+        "# HELP riskd_store_writes_total Writes committed by the store writer (group commit).\n"
+        "# TYPE riskd_store_writes_total counter\nriskd_store_writes_total %I\n"
+        "# HELP riskd_store_commits_total Transactions the store writer committed, each holding many writes.\n"
+        "# TYPE riskd_store_commits_total counter\nriskd_store_commits_total %I\n"
+        "# HELP riskd_store_commit_failures_total Commits that failed (every write in them was answered with the error).\n"
+        "# TYPE riskd_store_commit_failures_total counter\nriskd_store_commit_failures_total %I\n"
+        "# HELP riskd_store_largest_commit Most writes one commit has held.\n"
+        "# TYPE riskd_store_largest_commit gauge\nriskd_store_largest_commit %I\n"
+        "# HELP riskd_store_checkpoints_total WAL checkpoints (SQLite).\n"
+        "# TYPE riskd_store_checkpoints_total counter\nriskd_store_checkpoints_total %I\n"
+        "# HELP riskd_store_checkpoint_waits_total Times the writer waited for a checkpoint, the WAL past its cap.\n"
+        "# TYPE riskd_store_checkpoint_waits_total counter\nriskd_store_checkpoint_waits_total %I\n",
+        (lua_Integer)ws.writes, (lua_Integer)ws.batches, (lua_Integer)ws.failed_commits, (lua_Integer)ws.max_batch,
+        (lua_Integer)ws.checkpoints, (lua_Integer)ws.cap_waits);
+    lua_concat(L, 2);
     return 1;
 }
 

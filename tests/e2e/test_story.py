@@ -6,6 +6,7 @@ travel, a brute-force burst and one address trying many users. Checks the
 levels, actions, reasons and rule results the story must produce. TAP."""
 import http.client
 import json
+import re
 import os
 import shutil
 import signal
@@ -318,7 +319,15 @@ def main():
             names = {r["name"]: r for r in doc["rules"]}
             assert per_rule["loops"] == n[0] == names["loops"]["errors"], (per_rule, n, names["loops"])
             assert hits["impossible_travel"] >= 1 and hits["impossible_travel"] == names["impossible_travel"]["hits"], hits
-        check("rule hits and failures are counted for the whole server, in /metrics and /api/admin/rules", rule_metrics)
+            # every analysed attempt was recorded through the store writer, several per commit at times
+            value = lambda name: int(re.search(r"^%s (\d+)$" % name, text, re.M).group(1))
+            analysed = sum(int(l.split()[-1]) for l in text.splitlines()
+                           if l.startswith('riskd_http_requests_total{route="/api/login/analyze",status="200"}'))
+            assert analysed >= 20 and value("riskd_store_writes_total") >= analysed, (analysed, text)
+            assert 1 <= value("riskd_store_commits_total") <= value("riskd_store_writes_total"), text
+            assert value("riskd_store_largest_commit") >= 1 and value("riskd_store_commit_failures_total") == 0, text
+        check("rule hits and failures are counted for the whole server, in /metrics and /api/admin/rules; the store writer's commits",
+              rule_metrics)
 
         def rules_hot_reload():
             path = os.path.join(srv.rules, "new_device.lua")
