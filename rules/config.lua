@@ -21,6 +21,7 @@ return {
         anomaly = 60,          -- at the maximum anomaly score
         new_device = 25,
         new_country = 30,
+        new_country_known_device = 25, -- the user's own device abroad: travel, mostly
         new_prefix = 10,
         new_device_and_network = 40, -- both at once, with a history (rules/new_device_and_network.lua)
         copied_browser = 35,   -- and with the user's exact user agent (rules/copied_browser.lua)

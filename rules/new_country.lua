@@ -11,6 +11,12 @@ return {
             return config.shared_network_country, "login from a new country (" .. tostring(ctx.attempt.country)
                 .. ") through a network many users log in from (VPN, carrier or office)"
         end
+        -- The user's own device abroad is mostly the user travelling (or a
+        -- replayed cookie, which looks the same): a challenge, seldom an alert.
+        if ctx.features.new_device == 0 then
+            return config.weights.new_country_known_device,
+                "login from a new country (" .. tostring(ctx.attempt.country) .. ") on a known device"
+        end
         return config.weights.new_country, "login from a new country (" .. tostring(ctx.attempt.country) .. ")"
     end,
 }
