@@ -251,6 +251,7 @@ typedef struct {
     unsigned char *blob;     /* profile encoding scratch */
     int batch;               /* inside rk_store_batch_begin/end */
     int wal_pages;           /* after the last commit, when checkpoints are manual */
+    int busy_timeout_ms;     /* as opened (a restart checkpoint waits less) */
     /* Counters in meta, added up in memory and written once per
      * transaction: a dozen one-row UPDATEs per event were a third of the
      * statements an insert ran. wdelta: the current write's; bdelta: the
@@ -359,14 +360,22 @@ static int sq_wal_pages(rk_store_t *s) { return SQ(s)->wal_pages; }
  * snapshots, so that the next commit writes the WAL from its start again:
  * under steady writes a passive checkpoint never catches up, and without a
  * restart the WAL grew without end (3 GB in 25 s of the analyze bench),
- * with every page read searching a longer WAL index. */
+ * with every page read searching a longer WAL index. A restart waits for
+ * readers RESTART_WAIT_MS at most: the caller holds writes back meanwhile,
+ * and a long reader (an export, `riskd retrain` on the same file) pins the
+ * WAL anyway. Returns 0 when all of the WAL is copied, 1 when not (busy),
+ * -1 on error. */
+#define RESTART_WAIT_MS 10
 static int sq_checkpoint(rk_store_t *s, int restart, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    int log = 0, copied = 0;
+    if (restart) sqlite3_busy_timeout(q->db, RESTART_WAIT_MS);
     int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE,
-                                       NULL, NULL);
+                                       &log, &copied);
+    if (restart) sqlite3_busy_timeout(q->db, q->busy_timeout_ms);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) return fail(q, err, errlen, "checkpoint");
-    return 0;
+    return rc == SQLITE_OK && copied >= log ? 0 : 1;
 }
 
 static int sq_batch_begin(rk_store_t *s, char *err, size_t errlen)
@@ -451,6 +460,7 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
     if (!q || !(q->blob = malloc(RK_PROFILE_MAX_BYTES))) { free(q); snprintf(err, errlen, "out of memory"); return NULL; }
     q->base.ops = &ops;
     q->retention_days = o->retention_days;
+    q->busy_timeout_ms = o->busy_timeout_ms;
     /* The embedded default must work with no set-up: make the folder. */
     char dirbuf[1024];
     snprintf(dirbuf, sizeof dirbuf, "%s", path);

@@ -5,6 +5,7 @@
 #include "store_writer.h"
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
 static char uri[1200];
@@ -246,6 +247,39 @@ static void the_wal_is_checkpointed(void **st)
     assert_int_equal(count_events(), 50000);
 }
 
+/* A reader that keeps one snapshot for the whole run (an export, `riskd
+ * retrain` on the same file) pins the WAL: no checkpoint can copy past its
+ * snapshot, so the WAL outgrows the cap. The writer must not then wait for
+ * every checkpoint (each would give up after a short wait), holding every
+ * write back until the reader is done: it waits at most for the first. */
+static void a_long_reader_does_not_hold_writes_back(void **st)
+{
+    (void)st;
+    char err[256], path[1300];
+    rk_writer_t *w = rk_writer_start(uri, NULL, err, sizeof err);
+    assert_non_null(w);
+    snprintf(path, sizeof path, "%s/w.db", dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN; SELECT count(*) FROM events;", NULL, NULL, NULL), SQLITE_OK);
+    client_t c[2] = { { w, 5, 5000, 64, 0, 20000 }, { w, 6, 5000, 64, 0, 20000 } };
+    pthread_t ct;
+    assert_int_equal(pthread_create(&ct, NULL, client, &c[0]), 0);
+    client(&c[1]);
+    pthread_join(ct, NULL);
+    assert_int_equal(c[0].ok + c[1].ok, 10000);
+    rk_writer_stats_t s;
+    rk_writer_stats(w, &s);
+    printf("# pinned WAL: %lld bytes after %llu commits, %llu checkpoints, %llu waits\n", (long long)wal_size(),
+           (unsigned long long)s.batches, (unsigned long long)s.checkpoints, (unsigned long long)s.cap_waits);
+    assert_true(wal_size() > (off_t)RK_WRITER_WAL_CAP_PAGES * 4096);   /* the reader did pin it */
+    assert_true(s.cap_waits <= 2);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    rk_writer_stop(w);
+    assert_int_equal(count_events(), 10000);
+}
+
 /* The bare pool: tasks run on its threads and come back through the box. */
 static void square(rk_task_t *t, void *ctx)
 {
@@ -277,6 +311,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_failing_write_undoes_only_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_drains_the_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(the_wal_is_checkpointed, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_long_reader_does_not_hold_writes_back, setup, teardown),
         cmocka_unit_test(pool_runs_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
