@@ -26,9 +26,10 @@ return {
         -- most: of two logins too far apart one is not the user's, and
         -- that is the earlier one, scored when it came (a VPN exit, a
         -- stolen cookie) -- not the return home.
-        local p, country = ctx.profile, ctx.attempt.country
+        local p, country, device = ctx.profile, ctx.attempt.country, ctx.attempt.device_id
         local seen = p and country and p.countries and p.countries[country]
-        if f.new_device == 0 and seen and seen.count >= config.home_country_share * (p.successes or 0) then
+        local known_device = device and device ~= "" and f.new_device == 0
+        if known_device and seen and seen.count >= config.home_country_share * (p.successes or 0) then
             return nil
         end
         local hours = f.distance_km / f.speed_kmh

@@ -13,7 +13,8 @@ return {
         end
         -- The user's own device abroad is mostly the user travelling (or a
         -- replayed cookie, which looks the same): a challenge, seldom an alert.
-        if ctx.features.new_device == 0 then
+        local device = ctx.attempt.device_id
+        if device and device ~= "" and ctx.features.new_device == 0 then
             return config.weights.new_country_known_device,
                 "login from a new country (" .. tostring(ctx.attempt.country) .. ") on a known device"
         end

@@ -55,9 +55,14 @@ describe("shipped rules", function()
         assert.are.equal(30, s)
         assert.are.equal("login from a new country (AU)", why)
         -- the user's own device abroad: travel, mostly (or a replayed cookie, which looks the same)
-        s, why = rule("new_country").evaluate(ctx({ features = { new_country = 1 }, attempt = { country = "AU" } }))
+        s, why = rule("new_country").evaluate(ctx({ features = { new_country = 1 },
+                                                    attempt = { country = "AU", device_id = "laptop" } }))
         assert.are.equal(25, s)
         assert.are.equal("login from a new country (AU) on a known device", why)
+        -- no device id sent: nothing says the device is known
+        s, why = rule("new_country").evaluate(ctx({ features = { new_country = 1 }, attempt = { country = "AU" } }))
+        assert.are.equal(30, s)
+        assert.are.equal("login from a new country (AU)", why)
         assert.are.equal(10, (rule("new_network").evaluate(ctx({ features = { new_prefix = 1 } }))))
     end)
 
@@ -91,6 +96,8 @@ describe("shipped rules", function()
         -- a known device back in the user's main country: the earlier
         -- login (a VPN exit, a stolen cookie) was the odd one
         c.profile = { successes = 20, countries = { FR = { count = 12 } } }
+        assert.are.equal(75, (r.evaluate(c)))                   -- no device id sent: not a known device
+        c.attempt.device_id = "laptop"
         assert.is_nil(r.evaluate(c))
         c.features.new_device = 1                               -- not with a device never seen
         assert.are.equal(75, (r.evaluate(c)))
