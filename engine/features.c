@@ -7,6 +7,12 @@
  *   hour (Laplace), give p(hour); surprise = max(0, -log2(24 p)), i.e. bits
  *   below the uniform. A habitual hour scores 0, an hour never seen in a
  *   long history scores several bits; a short history cannot score high.
+ * - Local hour (rules only, not a model column): the solar hour where the
+ *   attempt comes from, and how many of the user's located logins came
+ *   within an hour of it, by the local clock where each happened. Someone
+ *   abroad keeps living by the local clock, so a traveller's first login
+ *   there comes at a habitual local hour while in UTC it looks odd; an
+ *   attacker elsewhere keeps the attacker's own hours.
  * - Speed uses the absolute time between the two logins (attempts arrive out
  *   of order) and at least one minute, so two logins in the same second from
  *   the same city do not make an infinite speed.
@@ -50,16 +56,27 @@ static double is_new(const rk_profile_t *p, rk_profile_kind k, const char *v)
     return find_item(p, k, v) ? 0 : 1;
 }
 
-static double hour_surprise(const rk_profile_t *p, int hour)
+static double surprise_in(const int64_t hours[24], int hour)
 {
-    if (!p) return 0;
     double n = 0;
-    for (int h = 0; h < 24; h++) n += (double)p->hours[h];
-    double c = 0.25 * (double)p->hours[(hour + 23) % 24] + 0.5 * (double)p->hours[hour] +
-               0.25 * (double)p->hours[(hour + 1) % 24];
+    for (int h = 0; h < 24; h++) n += (double)hours[h];
+    double c = 0.25 * (double)hours[(hour + 23) % 24] + 0.5 * (double)hours[hour] +
+               0.25 * (double)hours[(hour + 1) % 24];
     double prob = (c + 0.5) / (n + 12.0);   /* 24 hours × 0.5 */
     double bits = -log2(24 * prob);
     return bits > 0 ? bits : 0;
+}
+
+int rk_features_local_hour(const rk_attempt_t *a, const rk_profile_t *p, rk_local_hour_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!a->has_geo) return 0;
+    out->hour = rk_profile_local_hour(a->ts_ms, a->lon);
+    if (p) {
+        for (int h = 0; h < 24; h++) out->located += p->local_hours[h];
+        for (int d = -1; d <= 1; d++) out->near += p->local_hours[(out->hour + d + 24) % 24];
+    }
+    return 1;
 }
 
 void rk_features_extract(const rk_attempt_t *a, const rk_profile_t *p, const rk_recent_t *r, double out[RK_F_COUNT])
@@ -73,7 +90,7 @@ void rk_features_extract(const rk_attempt_t *a, const rk_profile_t *p, const rk_
     out[RK_F_HOUR_COS] = cos(2 * PI * h / 24);
     out[RK_F_WEEKDAY] = tm.tm_wday;
     out[RK_F_WEEKEND] = tm.tm_wday == 0 || tm.tm_wday == 6;
-    out[RK_F_HOUR_SURPRISE] = hour_surprise(p, tm.tm_hour);
+    out[RK_F_HOUR_SURPRISE] = p ? surprise_in(p->hours, tm.tm_hour) : 0;
     out[RK_F_NEW_DEVICE] = is_new(p, RK_PK_DEVICE, a->device_id);
     out[RK_F_NEW_COUNTRY] = is_new(p, RK_PK_COUNTRY, a->country);
     char prefix[80];

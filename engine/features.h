@@ -49,6 +49,19 @@ typedef struct rk_recent {
 void rk_features_extract(const rk_attempt_t *a, const rk_profile_t *profile, const rk_recent_t *recent,
                          double out[RK_F_COUNT]);
 
+/* The attempt's local solar hour and the user's successful logins around
+ * it by the local clock where each happened (store.h: local_hours). For
+ * rules: not model columns, so models keep their feature list. */
+typedef struct rk_local_hour {
+    int hour;                  /* 0..23 at the attempt's longitude */
+    int64_t near;              /* the user's located logins at hour - 1, hour or hour + 1 */
+    int64_t located;           /* all the user's located logins */
+} rk_local_hour_t;
+
+/* Fills out; returns 0 (out zeroed) when the attempt has no coordinates.
+ * profile may be NULL. */
+int rk_features_local_hour(const rk_attempt_t *a, const rk_profile_t *profile, rk_local_hour_t *out);
+
 /* Great-circle distance in km (haversine, mean Earth radius 6371.0088 km). */
 double rk_features_distance_km(double lat1, double lon1, double lat2, double lon2);
 

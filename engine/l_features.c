@@ -7,6 +7,8 @@
  *     recent:  { failures = n, ip_users = n } (failures of the user and users of the
  *              address in the hour before), or nil
  *     byname:  { hour_sin = ..., ... }; row: the same values in model column order
+ *              (for rules, when the attempt has coordinates, byname also has
+ *              local_hour, local_hour_logins and located_logins: features.h)
  *   features.names  --> the names in column order
  */
 #include <lauxlib.h>
@@ -49,6 +51,13 @@ static void read_profile(lua_State *L, int t, rk_profile_t *p)
     p->last_ms = (int64_t)field_num(L, t, "last_seen", 0, NULL);
     if (lua_getfield(L, t, "hours") == LUA_TTABLE)
         for (int h = 0; h < 24; h++) { lua_rawgeti(L, -1, h + 1); p->hours[h] = (int64_t)lua_tonumber(L, -1); lua_pop(L, 1); }
+    lua_pop(L, 1);
+    if (lua_getfield(L, t, "local_hours") == LUA_TTABLE)
+        for (int h = 0; h < 24; h++) {
+            lua_rawgeti(L, -1, h + 1);
+            p->local_hours[h] = (int64_t)lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        }
     lua_pop(L, 1);
     if (lua_getfield(L, t, "last_success") == LUA_TTABLE) {
         int ls = lua_gettop(L), has_lat, has_lon;
@@ -120,6 +129,15 @@ static int l_extract(lua_State *L)
         lua_setfield(L, -3, rk_features_names[i]);
         lua_pushnumber(L, f[i]);
         lua_rawseti(L, -2, i + 1);
+    }
+    rk_local_hour_t lh;
+    if (rk_features_local_hour(&a, p, &lh)) {
+        lua_pushinteger(L, lh.hour);
+        lua_setfield(L, -3, "local_hour");
+        lua_pushinteger(L, lh.near);
+        lua_setfield(L, -3, "local_hour_logins");
+        lua_pushinteger(L, lh.located);
+        lua_setfield(L, -3, "located_logins");
     }
     return 2;
 }

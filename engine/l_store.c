@@ -616,6 +616,9 @@ static int db_profile(lua_State *L)
     lua_createtable(L, 24, 0);
     for (int h = 0; h < 24; h++) { lua_pushinteger(L, p->hours[h]); lua_rawseti(L, -2, h + 1); }
     lua_setfield(L, -2, "hours");         /* hours[h + 1] = successes in UTC hour h */
+    lua_createtable(L, 24, 0);
+    for (int h = 0; h < 24; h++) { lua_pushinteger(L, p->local_hours[h]); lua_rawseti(L, -2, h + 1); }
+    lua_setfield(L, -2, "local_hours");   /* the same by local solar hour where the login was */
     lua_createtable(L, 7, 0);
     for (int d = 0; d < 7; d++) { lua_pushinteger(L, p->weekdays[d]); lua_rawseti(L, -2, d + 1); }
     lua_setfield(L, -2, "weekdays");      /* weekdays[1] = Sunday */

@@ -122,6 +122,13 @@ void rk_profile_values(const rk_event_t *e, const char *vals[RK_PK_COUNT], char 
     for (int k = 0; k < RK_PK_COUNT; k++) if (vals[k] && !*vals[k]) vals[k] = NULL;
 }
 
+int rk_profile_local_hour(int64_t ts_ms, double lon)
+{
+    int64_t day_ms = 86400000;
+    int64_t ms = ((ts_ms + (int64_t)(lon / 15.0 * 3600000.0)) % day_ms + day_ms) % day_ms;
+    return (int)(ms / 3600000);
+}
+
 void rk_profile_reset(rk_profile_t *p)
 {
     memset(p, 0, offsetof(rk_profile_t, items));
@@ -145,6 +152,7 @@ void rk_profile_apply(rk_profile_t *p, const rk_event_t *e)
     gmtime_r(&t, &tm);
     p->hours[tm.tm_hour]++;
     p->weekdays[tm.tm_wday]++;
+    if (e->has_geo) p->local_hours[rk_profile_local_hour(ms, e->lon)]++;
     char prefix[80];
     const char *vals[RK_PK_COUNT];
     rk_profile_values(e, vals, prefix, sizeof prefix);
@@ -181,7 +189,9 @@ static int put_str(buf_t *b, const char *s)
     return put(b, &l, 1) || put(b, s, l);
 }
 
-#define PROFILE_FORMAT 1
+/* Format 2 added local_hours after weekdays; format 1 (no local hours)
+ * still decodes, with them at zero. */
+#define PROFILE_FORMAT 2
 
 size_t rk_profile_encode(const rk_profile_t *p, unsigned char *out, size_t cap)
 {
@@ -190,7 +200,8 @@ size_t rk_profile_encode(const rk_profile_t *p, unsigned char *out, size_t cap)
     int bad = put(&b, &ver, 1) || put(&b, &p->attempts, 8) || put(&b, &p->successes, 8) ||
               put(&b, &p->failures, 8) || put(&b, &p->anomalies, 8) || put(&b, &p->first_ms, 8) ||
               put(&b, &p->last_ms, 8) || put(&b, p->hours, sizeof p->hours) ||
-              put(&b, p->weekdays, sizeof p->weekdays) || put(&b, &p->has_last_success, 4) ||
+              put(&b, p->weekdays, sizeof p->weekdays) || put(&b, p->local_hours, sizeof p->local_hours) ||
+              put(&b, &p->has_last_success, 4) ||
               put(&b, &p->last_success_ms, 8) || put_str(&b, p->last_ip) || put_str(&b, p->last_country) ||
               put_str(&b, p->last_city) || put(&b, &p->last_has_geo, 4) || put(&b, &p->last_lat, 8) ||
               put(&b, &p->last_lon, 8) || put(&b, &p->risk_sum, 8) || put(&b, &p->max_risk, 8) || put(&b, &p->high_risk, 8);
@@ -231,10 +242,12 @@ int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len)
 {
     rd_t r = { data, len };
     unsigned char ver;
-    if (get(&r, &ver, 1) || ver != PROFILE_FORMAT) return -1;
+    if (get(&r, &ver, 1) || ver < 1 || ver > PROFILE_FORMAT) return -1;
     if (get(&r, &p->attempts, 8) || get(&r, &p->successes, 8) || get(&r, &p->failures, 8) ||
         get(&r, &p->anomalies, 8) || get(&r, &p->first_ms, 8) || get(&r, &p->last_ms, 8) ||
         get(&r, p->hours, sizeof p->hours) || get(&r, p->weekdays, sizeof p->weekdays) ||
+        (ver >= 2 ? get(&r, p->local_hours, sizeof p->local_hours)
+                  : (memset(p->local_hours, 0, sizeof p->local_hours), 0)) ||
         get(&r, &p->has_last_success, 4) || get(&r, &p->last_success_ms, 8) ||
         get_str(&r, p->last_ip, sizeof p->last_ip) || get_str(&r, p->last_country, sizeof p->last_country) ||
         get_str(&r, p->last_city, sizeof p->last_city) || get(&r, &p->last_has_geo, 4) ||

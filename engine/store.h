@@ -89,6 +89,8 @@ typedef struct rk_profile {
     int64_t attempts, successes, failures, anomalies;
     int64_t first_ms, last_ms;
     int64_t hours[24], weekdays[7];       /* successful logins, UTC */
+    int64_t local_hours[24];              /* successful logins with coordinates, by local
+                                             solar hour at the login's place (rk_profile_local_hour) */
     int has_last_success;
     int64_t last_success_ms;
     char last_ip[64], last_country[64], last_city[128];
@@ -192,6 +194,11 @@ typedef struct rk_top_user {
 /* The network a profile counts an address in: "a.b.c.0/24" for IPv4,
  * "x:x:x::/48" for IPv6, "" for garbage. */
 void rk_profile_ip_prefix(const char *ip, char *out, size_t cap);
+
+/* The hour of day (0..23) at longitude lon at time ts_ms, by the sun (UTC
+ * plus lon/15 hours): what a person there lives by, give or take the time
+ * zone's offset from its meridian, without a time-zone database. */
+int rk_profile_local_hour(int64_t ts_ms, double lon);
 
 extern const char *const rk_store_levels[RK_LEVELS];
 extern const char *const rk_store_statuses[RK_ALERT_STATUSES];

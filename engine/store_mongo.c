@@ -467,15 +467,17 @@ static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size
     time_t t = (time_t)(e->ts_ms / 1000);
     struct tm tm;
     gmtime_r(&t, &tm);
-    char hk[32], wk[32];
+    char hk[32], wk[32], lk[32];
     snprintf(hk, sizeof hk, "hours.%d", tm.tm_hour);
     snprintf(wk, sizeof wk, "weekdays.%d", tm.tm_wday);
+    snprintf(lk, sizeof lk, "local_hours.%d", rk_profile_local_hour(e->ts_ms, e->has_geo ? e->lon : 0));
     op_t o = op_begin(m, "profiles");
     bson_t *f = BCON_NEW("_id", BCON_UTF8(e->user_id));
     bson_t *u = BCON_NEW("$inc", "{", "attempts", BCON_INT64(1), "successes", BCON_INT64(e->success != 0),
                          "failures", BCON_INT64(!e->success), "anomalies", BCON_INT64(e->is_anomaly != 0),
                          "high_risk", BCON_INT64(lvl >= 2), "risk_sum", BCON_DOUBLE(e->risk_score),
-                         hk, BCON_INT64(e->success != 0), wk, BCON_INT64(e->success != 0), "}",
+                         hk, BCON_INT64(e->success != 0), wk, BCON_INT64(e->success != 0),
+                         lk, BCON_INT64(e->success && e->has_geo), "}",
                          "$max", "{", "max_risk", BCON_DOUBLE(e->risk_score), "last", BCON_INT64(e->ts_ms), "}",
                          "$min", "{", "first", BCON_INT64(e->ts_ms), "}");
     int64_t n = update1(&o, f, u, 1, err, errlen);
@@ -774,6 +776,11 @@ static int mg_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, c
     if (bson_iter_init_find(&it, &d, "max_risk")) p->max_risk = bson_iter_as_double(&it);
     for (int h = 0; h < 24; h++) { char k[32]; snprintf(k, sizeof k, "hours.%d", h); p->hours[h] = int_at(&d, k); }
     for (int w = 0; w < 7; w++) { char k[32]; snprintf(k, sizeof k, "weekdays.%d", w); p->weekdays[w] = int_at(&d, k); }
+    for (int h = 0; h < 24; h++) {
+        char k[32];
+        snprintf(k, sizeof k, "local_hours.%d", h);
+        p->local_hours[h] = int_at(&d, k);
+    }
     if (bson_iter_init(&it, &d) && bson_iter_find_descendant(&it, "ls.ts", &f2)) {
         p->has_last_success = 1;
         p->last_success_ms = bson_iter_as_int64(&f2);

@@ -28,6 +28,7 @@ return {
         failure_spike = 55,    -- at spike_ratio times the usual rate, growing to 82 (rules/failure_spike.lua)
         new_asn = 15,          -- with enrichment on (RISKD_ASN_DB)
         unusual_hour = 15,
+        odd_hour_away = 15,    -- at odd_hour_away_bits, growing to 45 (rules/odd_hour_away.lua)
         impossible_travel = 75,
         brute_force = 30,      -- at the threshold, growing with each further failure
         stuffing = 45,         -- at the threshold, growing with each further account
@@ -72,6 +73,7 @@ return {
     brute_force_failures = 5,  -- failed attempts of one user in an hour
     stuffing_users = 5,        -- distinct accounts tried from one address in an hour
     unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual
+    odd_hour_min_logins = 3,
     familiarity_min_logins = 5, -- history a user needs before unfamiliarity means anything
     novelty_full_logins = 30,  -- history at which new_device_and_network weighs fully (half at familiarity_min_logins)
     familiarity_bits = 6,      -- log2 likelihood ratio (attacker vs user) from which the rule fires

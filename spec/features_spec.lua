@@ -33,6 +33,11 @@ describe("riskd.features", function()
         assert.are.equal(0, f.ua_novelty)
         assert.are.equal(0, f.hour_surprise)
         assert.is_true(f.distance_km < 2)
+        -- for rules: the local hour (Paris: UTC + 9 min by the sun) and the
+        -- logins around it, through the store's profile and back
+        assert.are.equal(9, f.local_hour)
+        assert.are.equal(30, f.local_hour_logins)
+        assert.are.equal(30, f.located_logins)
         assert.are.equal(#features.names, #row)
         for i, name in ipairs(features.names) do assert.are.equal(f[name], row[i]) end
     end)
@@ -49,12 +54,15 @@ describe("riskd.features", function()
         assert.is_true(f.distance_km > 16000)
         assert.is_true(f.speed_kmh > 800)
         assert.are.equal(40, f.ip_users_1h)
+        assert.are.equal(13, f.local_hour)   -- 03:00 UTC is 13:04 in Sydney
+        assert.are.equal(0, f.local_hour_logins)
     end)
 
     it("treats a new user as neutral and checks its arguments", function()
         local f = features.extract({ ts = TUE9, ip_address = "192.0.2.1", device_id = "x" })
         assert.are.equal(0, f.new_device)
         assert.are.equal(0, f.log_maturity)
+        assert.is_nil(f.local_hour)   -- no coordinates
         assert.has_error(function() features.extract({ ip_address = "1.2.3.4" }) end)
         assert.has_error(function() features.extract({ ts = 1 }) end)
         assert.has_error(function() features.extract({ ts = 1, ip_address = "1.2.3.4", country = 7 }) end)

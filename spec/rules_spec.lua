@@ -206,6 +206,33 @@ describe("shipped rules", function()
         assert.are.equal("this address tried 12 accounts in the last hour", w)
     end)
 
+    it("a new country or device at an hour the user is never active at, by the local clock", function()
+        local r = rule("odd_hour_away")
+        local abroad = { new_country = 1, local_hour = 3, local_hour_logins = 0, located_logins = 12 }
+        local s, why = r.evaluate(ctx({ features = abroad }))
+        assert.are.equal(config.weights.odd_hour_away, s)
+        assert.are.equal("login from a new country at 03 h local time, an hour this user is never active at", why)
+        abroad.new_country, abroad.new_device = 0, 1
+        s, why = r.evaluate(ctx({ features = abroad }))
+        assert.are.equal(config.weights.odd_hour_away, s)
+        assert.matches("a new device at 03 h", why, 1, true)
+        -- a habitual local hour (a traveller's), a known place and device,
+        -- too short a history, no coordinates: nothing
+        for _, over in ipairs({ { local_hour_logins = 1 }, { new_device = 0 },
+                                { located_logins = config.odd_hour_min_logins - 1 },
+                                { local_hour = false, local_hour_logins = false, located_logins = false } }) do
+            local f = { new_device = 1, local_hour = 3, local_hour_logins = 0, located_logins = 12 }
+            for k, v in pairs(over) do f[k] = v or nil end
+            assert.is_nil(r.evaluate(ctx({ features = f })))
+        end
+        -- a VPN exit's clock is the provider's
+        local c = ctx({ features = { new_country = 1, local_hour = 3, local_hour_logins = 0, located_logins = 12 } })
+        c.global = { prefixes = { count = config.shared_network_logins } }
+        assert.is_nil(r.evaluate(c))
+        c.global.prefixes.count = config.shared_network_logins - 1
+        assert.are.equal(config.weights.odd_hour_away, (r.evaluate(c)))
+    end)
+
     it("unusual hour names the hour", function()
         local s, why = rule("unusual_hour").evaluate(ctx({ features = { hour_surprise = 4 },
                                                           attempt = { ts = 1700017200000 } }))  -- 03:00 UTC

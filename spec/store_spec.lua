@@ -78,6 +78,9 @@ describe("riskd.store", function()
         assert.is_not_nil(p.prefixes["192.0.2.0/24"])
         local h = os.date("!*t", T0 // 1000).hour
         assert.are.equal(1, p.hours[h + 1])
+        local n = 0
+        for _, c in ipairs(p.local_hours) do n = n + c end
+        assert.are.equal(#p.local_hours == 24 and 1 or -1, n)   -- alice's login has coordinates
         assert.are.equal("not_found", select(3, db:profile("nobody")))
         local fails, ipusers = db:recent("carol", "198.51.100.3", T0)
         assert.are.equal(2, fails)        -- carol: 3 and 9 failed

@@ -139,6 +139,47 @@ static void speed_is_bounded_and_order_free(void **st)
     free(p);
 }
 
+/* Local hours: by the sun at the attempt's longitude, against the user's
+ * logins by the local clock where each happened. */
+static void local_hours(void **st)
+{
+    (void)st;
+    assert_int_equal(rk_profile_local_hour(TUE9, 0), 9);
+    assert_int_equal(rk_profile_local_hour(TUE9, 139.65), 18);     /* Tokyo: 18:18 */
+    assert_int_equal(rk_profile_local_hour(TUE9 - 7 * H, -74.0), 21);   /* New York, the day before */
+    assert_int_equal(rk_profile_local_hour(TUE9, 180), 21);
+    assert_int_equal(rk_profile_local_hour(TUE9, -180), 21);
+    assert_int_equal(rk_profile_local_hour(-1, 0), 23);            /* before 1970 */
+    rk_profile_t *p = habitual();
+    p->local_hours[9] = 15; p->local_hours[10] = 20; p->local_hours[11] = 5;   /* Paris, 09-11 */
+    rk_local_hour_t lh;
+    /* Tokyo at 00:30 UTC is 09:48 there: a habitual hour, wherever */
+    rk_attempt_t a = { TUE9 - 9 * H + H / 2, "203.0.113.9", 1, "JP", 1, 35.68, 139.65, "laptop", "Firefox/120" };
+    assert_int_equal(rk_features_local_hour(&a, p, &lh), 1);
+    assert_int_equal(lh.hour, 9);
+    assert_int_equal(lh.near, 35);          /* 08 + 09 + 10 */
+    assert_int_equal(lh.located, 40);
+    /* Tokyo at 09:00 UTC (18:18 there): nothing near */
+    a.ts_ms = TUE9;
+    assert_int_equal(rk_features_local_hour(&a, p, &lh), 1);
+    assert_int_equal(lh.hour, 18);
+    assert_int_equal(lh.near, 0);
+    /* the window wraps around midnight */
+    p->local_hours[0] = 2;
+    a.lon = 0; a.ts_ms = TUE9 - 9 * H - H;   /* 23:00 */
+    assert_int_equal(rk_features_local_hour(&a, p, &lh), 1);
+    assert_int_equal(lh.hour, 23);
+    assert_int_equal(lh.near, 2);
+    /* a new user: the hour, nothing near, nothing located */
+    assert_int_equal(rk_features_local_hour(&a, NULL, &lh), 1);
+    assert_int_equal(lh.near + lh.located, 0);
+    /* no coordinates: nothing */
+    a.has_geo = 0;
+    assert_int_equal(rk_features_local_hour(&a, p, &lh), 0);
+    assert_int_equal(lh.hour + lh.near + lh.located, 0);
+    free(p);
+}
+
 static void distances(void **st)
 {
     (void)st;
@@ -156,6 +197,7 @@ int main(void)
         cmocka_unit_test(a_takeover_stands_out),
         cmocka_unit_test(new_users_are_neutral),
         cmocka_unit_test(speed_is_bounded_and_order_free),
+        cmocka_unit_test(local_hours),
         cmocka_unit_test(distances),
     };
     return cmocka_run_group_tests_name("features", tests, NULL, NULL);

@@ -225,6 +225,9 @@ static void profiles(void **st)
     assert_int_equal(rk_store_event_record(s, &f, 1, err, sizeof err), 0);
     rk_event_t late = ev("pat", T0 - 3 * H, "203.0.113.5", 1, 5, "low", 0);
     late.country = "US";
+    late.has_geo = 1;
+    late.lat = 40.71;
+    late.lon = -74.0;   /* New York: local hours are UTC - 4 h 56 min */
     assert_int_equal(rk_store_event_record(s, &late, 1, err, sizeof err), 0);
     assert_int_equal(rk_store_profile_get(s, "pat", p, err, sizeof err), 0);
     assert_int_equal(p->attempts, 42);
@@ -254,6 +257,10 @@ static void profiles(void **st)
     int64_t hours = 0;
     for (int h = 0; h < 24; h++) hours += p->hours[h];
     assert_int_equal(hours, 41);
+    /* Only the located success counts by local hour, at New York's. */
+    int lh = rk_profile_local_hour(T0 - 3 * H, -74.0);
+    assert_int_equal(lh, (int)(((T0 - 3 * H) / H + 24 - 5) % 24));
+    for (int h = 0; h < 24; h++) assert_int_equal(p->local_hours[h], h == lh);
     /* Global counts (other tests' users count too, hence the >=). */
     rk_global_count_t g;
     assert_int_equal(rk_store_global_count(s, RK_PK_COUNTRY, "NZ", &g, err, sizeof err), 0);
@@ -275,6 +282,43 @@ static void profiles(void **st)
     assert_int_equal(all[RK_PK_PREFIX].count + all[RK_PK_PREFIX].total, 0);   /* skipped kinds are zero */
     free(p);
     rk_store_close(s);
+}
+
+/* Profiles written before local hours (format 1) still read, with none. */
+static void profile_format_1_still_decodes(void **st)
+{
+    (void)st;
+    rk_profile_t *p = calloc(1, sizeof *p), *q = calloc(1, sizeof *q);
+    p->attempts = 3; p->successes = 2; p->hours[7] = 2; p->weekdays[2] = 2; p->local_hours[8] = 2;
+    p->risk_sum = 12.5; p->high_risk = 1;
+    snprintf(p->items[RK_PK_DEVICE][0].value, 128, "laptop");
+    p->items[RK_PK_DEVICE][0].count = 2;
+    p->nitems[RK_PK_DEVICE] = 1;
+    unsigned char v2[RK_PROFILE_MAX_BYTES], v1[RK_PROFILE_MAX_BYTES];
+    size_t n = rk_profile_encode(p, v2, sizeof v2);
+    assert_true(n > 0);
+    assert_int_equal(rk_profile_decode(q, v2, n), 0);
+    assert_memory_equal(q->local_hours, p->local_hours, sizeof p->local_hours);
+    /* format 1: the same bytes without local_hours, which followed the
+     * version, six counters, hours and weekdays */
+    size_t at = 1 + 6 * 8 + sizeof p->hours + sizeof p->weekdays;
+    memcpy(v1, v2, at);
+    memcpy(v1 + at, v2 + at + sizeof p->local_hours, n - at - sizeof p->local_hours);
+    v1[0] = 1;
+    memset(q, 0xff, sizeof *q);
+    assert_int_equal(rk_profile_decode(q, v1, n - sizeof p->local_hours), 0);
+    for (int h = 0; h < 24; h++) assert_int_equal(q->local_hours[h], 0);
+    assert_int_equal(q->hours[7], 2);
+    assert_true(q->risk_sum == 12.5);
+    assert_int_equal(q->high_risk, 1);
+    assert_string_equal(q->items[RK_PK_DEVICE][0].value, "laptop");
+    /* an unknown format, or a truncated one, is refused */
+    v2[0] = 3;
+    assert_int_equal(rk_profile_decode(q, v2, n), -1);
+    v2[0] = 2;
+    assert_int_equal(rk_profile_decode(q, v2, n - 1), -1);
+    free(p);
+    free(q);
 }
 
 static void alerts(void **st)
@@ -659,6 +703,7 @@ int main(void)
         cmocka_unit_test(users),
         cmocka_unit_test(events_and_filters),
         cmocka_unit_test(profiles),
+        cmocka_unit_test(profile_format_1_still_decodes),
         cmocka_unit_test(alerts),
         cmocka_unit_test(aggregates),
         cmocka_unit_test(timeline_edges),

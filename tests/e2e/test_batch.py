@@ -218,8 +218,9 @@ def main():
             assert r["legit_alert_rate"] < 0.05, r["legit_alert_rate"]
             # the realistic mode: noisy legitimate traffic and the modern attacks. Floors per kind
             # well under what the shipped rules reach (measured on this seed, in the order below: 0.97,
-            # 0.94, 1.0, 0.85, 1.0, 0.97, 0.90, 0.86, 0.34, 1.0; mean 0.88; 1.2 % legitimate alerts;
-            # proxy_takeover was 0.19 before rules/copied_browser.lua)
+            # 0.94, 1.0, 0.85, 1.0, 0.97, 0.90, 0.91, 0.71, 1.0; mean 0.92; 1.0 % legitimate alerts;
+            # proxy_takeover was 0.19 before rules/copied_browser.lua, session_replay 0.34 before
+            # rules/odd_hour_away.lua)
             real = os.path.join(tmp, "eval-realistic.jsonl")
             p = riskd("generate", "--users", "600", "--days", "30", "--seed", "5", "--attack-rate", "0.05", "--realistic",
                       "--output", real)
@@ -229,7 +230,7 @@ def main():
             r2 = json.loads(p.stdout)
             floors = {"account_takeover": 0.8, "botnet_stuffing": 0.7, "brute_force": 0.9, "credential_stuffing": 0.6,
                       "impossible_travel": 0.9, "password_spraying": 0.7, "proxy_takeover": 0.6, "quiet_takeover": 0.6,
-                      "session_replay": 0.2, "slow_spraying": 0.8}
+                      "session_replay": 0.5, "slow_spraying": 0.8}
             got = {k: v["tpr"] for k, v in r2["riskd"]["kinds"].items()}
             assert set(got) == set(floors) and all(got[k] >= floors[k] for k in floors), got
             assert r2["riskd"]["mean_tpr"] >= 0.75 and r2["legit_alert_rate"] < 0.025, r2

@@ -91,7 +91,8 @@ local store = require("riskd.store")
 local db, err = store.open("%s")
 if not db then print("open failed: " .. err) os.exit(1) end
 local id, msg, code = db:record({ user_id = "alice", ip_address = "192.0.2.7", ts = 1700000000000,
-    device_id = "phone", country = "FR", risk_score = 72.5, risk_level = "high", is_anomaly = true })
+    device_id = "phone", country = "JP", latitude = 35.68, longitude = 139.65,
+    risk_score = 72.5, risk_level = "high", is_anomaly = true })
 print(id and ("ok " .. id) or ("err " .. tostring(code) .. " " .. tostring(msg)))
 """
 
@@ -135,6 +136,8 @@ def main():
             main = prof[0]
             inc = dict(main["u"]["$inc"])
             assert inc["attempts"] == 1 and inc["high_risk"] == 1 and inc["successes"] == 1, inc
+            # 22:13 UTC; 07:32 by the sun in Tokyo, where the login was
+            assert inc["hours.22"] == 1 and inc["local_hours.7"] == 1, inc
             assert dict(main["u"]["$min"]) == {"first": 1700000000000} and main["upsert"] is True, main
             # the last success moves forward only: a conditional $set
             assert "$or" in prof[1]["q"], prof[1]
