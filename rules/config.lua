@@ -31,7 +31,9 @@ return {
         odd_hour_away = 15,    -- at odd_hour_away_bits, growing to 45 (rules/odd_hour_away.lua)
         impossible_travel = 75,
         brute_force = 30,      -- at the threshold, growing with each further failure
+        brute_force_stranger = 45, -- the same, failing again from a device the account never used
         stuffing = 45,         -- at the threshold, growing with each further account
+        stuffing_stranger = 60, -- the same for a failure from a device the account never used
         breached_password = 40,        -- a success with a password from a breach corpus
         breached_password_failed = 20, -- a failure with one (someone trying a list)
         bot = 55,              -- a scripting tool's or headless browser's user agent
@@ -71,7 +73,9 @@ return {
     spike_min_baseline = 2,
     spike_min_hours = 24,
     brute_force_failures = 5,  -- failed attempts of one user in an hour
+    brute_force_failures_stranger = 3, -- the same, failing again from a device the account never used
     stuffing_users = 5,        -- distinct accounts tried from one address in an hour
+    stuffing_users_stranger = 3, -- the same for a failure from a device the account never used
     unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual
     odd_hour_min_logins = 3,
     familiarity_min_logins = 5, -- history a user needs before unfamiliarity means anything

@@ -206,6 +206,36 @@ describe("shipped rules", function()
         assert.are.equal("this address tried 12 accounts in the last hour", w)
     end)
 
+    it("brute force and credential stuffing weigh more failing from a device the account never used", function()
+        local function failing(features, never_seen)
+            local c = ctx({ features = features })
+            c.attempt.success = false
+            c.site = { never_seen_device = never_seen }
+            return c
+        end
+        local bf, cs = rule("brute_force"), rule("credential_stuffing")
+        -- a user who forgot the password fails on the user's own device
+        assert.is_nil(bf.evaluate(failing({ failures_1h = 3 }, false)))
+        assert.are.equal(config.weights.brute_force, (bf.evaluate(failing({ failures_1h = 5 }, false))))
+        -- a stranger's device: from fewer failures, heavier
+        assert.is_nil(bf.evaluate(failing({ failures_1h = config.brute_force_failures_stranger - 1 }, true)))
+        assert.are.equal(config.weights.brute_force_stranger,
+            (bf.evaluate(failing({ failures_1h = config.brute_force_failures_stranger }, true))))
+        assert.are.equal(config.weights.brute_force_stranger + 16,
+            (bf.evaluate(failing({ failures_1h = config.brute_force_failures_stranger + 2 }, true))))
+        -- a success from a stranger's device is not failing again
+        local ok = failing({ failures_1h = 3, ip_users_1h = 3 }, true)
+        ok.attempt.success = true
+        assert.is_nil(bf.evaluate(ok))
+        assert.is_nil(cs.evaluate(ok))
+        -- the same for an address trying many accounts
+        assert.is_nil(cs.evaluate(failing({ ip_users_1h = 3 }, false)))
+        assert.is_nil(cs.evaluate(failing({ ip_users_1h = config.stuffing_users_stranger - 1 }, true)))
+        assert.are.equal(config.weights.stuffing_stranger,
+            (cs.evaluate(failing({ ip_users_1h = config.stuffing_users_stranger }, true))))
+        assert.are.equal(95, (cs.evaluate(failing({ ip_users_1h = 40 }, true))))
+    end)
+
     it("a new country or device at an hour the user is never active at, by the local clock", function()
         local r = rule("odd_hour_away")
         local abroad = { new_country = 1, local_hour = 3, local_hour_logins = 0, located_logins = 12 }
