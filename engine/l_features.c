@@ -107,11 +107,12 @@ static int l_extract(lua_State *L)
     a.lon = field_num(L, 1, "longitude", 0, &has_lon);
     a.has_geo = has_lat && has_lon;
 
-    /* The profile struct is large: GC-owned scratch memory, not the C stack. */
+    /* The profile struct is ~24 KiB: a scratch per Lua state (the module's
+     * upvalue), neither the C stack nor a fresh block per call. */
     rk_profile_t *p = NULL;
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
-        p = lua_newuserdatauv(L, sizeof *p, 0);
+        p = lua_touserdata(L, lua_upvalueindex(1));
         read_profile(L, 2, p);
     }
     rk_recent_t r = { 0, 0 };
@@ -163,7 +164,9 @@ int luaopen_riskd_features(lua_State *L)
 {
     static const luaL_Reg fns[] = { { "extract", l_extract }, { "distance_km", l_distance },
                                     { "ip_prefix", l_ip_prefix }, { NULL, NULL } };
-    luaL_newlib(L, fns);
+    luaL_newlibtable(L, fns);
+    lua_newuserdatauv(L, sizeof(rk_profile_t), 0);   /* extract's scratch */
+    luaL_setfuncs(L, fns, 1);
     lua_createtable(L, RK_F_COUNT, 0);
     for (int i = 0; i < RK_F_COUNT; i++) { lua_pushstring(L, rk_features_names[i]); lua_rawseti(L, -2, i + 1); }
     lua_setfield(L, -2, "names");

@@ -596,9 +596,9 @@ static int db_profile(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
     const char *user = luaL_checkstring(L, 2);
-    rk_profile_t *p = calloc(1, sizeof *p);
-    if (!p) return luaL_error(L, "not enough memory");
-    box_t *b = push_box(L, free, p);
+    /* The struct is ~24 KiB: a scratch per Lua state (the methods' upvalue),
+     * not a malloc per call, which churned the heap of every analysis. */
+    rk_profile_t *p = lua_touserdata(L, lua_upvalueindex(1));
     char err[512];
     int rc = rk_store_profile_get(u->s, user, p, err, sizeof err);
     if (rc) return result(L, rc, err);
@@ -641,7 +641,6 @@ static int db_profile(lua_State *L)
         }
         lua_setfield(L, -2, kind_names[k]);
     }
-    done_box(b);
     return 1;
 }
 
@@ -1098,7 +1097,9 @@ int luaopen_riskd_store(lua_State *L)
     static const luaL_Reg box_meta[] = { { "__gc", box_gc }, { NULL, NULL } };
     if (luaL_newmetatable(L, STORE_T)) {
         luaL_setfuncs(L, meta, 0);
-        luaL_newlib(L, methods);
+        luaL_newlibtable(L, methods);
+        lua_newuserdatauv(L, sizeof(rk_profile_t), 0);   /* db:profile's scratch */
+        luaL_setfuncs(L, methods, 1);
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);

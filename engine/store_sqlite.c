@@ -249,6 +249,7 @@ typedef struct {
     sqlite3_stmt *ev_list[64], *ev_count[64], *al_list[16], *al_count[16], *ph_list[32], *ph_count[32];
     int retention_days;
     unsigned char *blob;     /* profile encoding scratch */
+    rk_profile_t *profile;   /* the profile being updated (~24 KiB: once, not per event) */
     int batch;               /* inside rk_store_batch_begin/end */
     int wal_pages;           /* after the last commit, when checkpoints are manual */
     int busy_timeout_ms;     /* as opened (a restart checkpoint waits less) */
@@ -451,13 +452,19 @@ static void sq_close(rk_store_t *s)
     for (int i = 0; i < 32; i++) { sqlite3_finalize(q->ph_list[i]); sqlite3_finalize(q->ph_count[i]); }
     sqlite3_close(q->db);
     free(q->blob);
+    free(q->profile);
     free(q);
 }
 
 rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen)
 {
     sq_t *q = calloc(1, sizeof *q);
-    if (!q || !(q->blob = malloc(RK_PROFILE_MAX_BYTES))) { free(q); snprintf(err, errlen, "out of memory"); return NULL; }
+    if (!q || !(q->blob = malloc(RK_PROFILE_MAX_BYTES)) || !(q->profile = malloc(sizeof *q->profile))) {
+        if (q) free(q->blob);
+        free(q);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     q->base.ops = &ops;
     q->retention_days = o->retention_days;
     q->busy_timeout_ms = o->busy_timeout_ms;
@@ -755,10 +762,9 @@ static int sq_global_counts(rk_store_t *s, const char *const *vals, rk_global_co
 static int apply_profile(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
 {
     if (count_values(q, e, err, errlen) < 0) return -1;
-    rk_profile_t *p = malloc(sizeof *p);
-    if (!p) { snprintf(err, errlen, "out of memory"); return -1; }
+    rk_profile_t *p = q->profile;
     int rc = load_profile(q, e->user_id, p, err, errlen);
-    if (rc < 0) { free(p); return -1; }
+    if (rc < 0) return -1;
     if (rc == RK_STORE_NOT_FOUND) q->wdelta[M_USERS]++;
     int raised = rc == 0 && e->risk_score > p->max_risk;   /* an existing row's max_risk to set */
     rk_profile_apply(p, e);
@@ -773,7 +779,6 @@ static int apply_profile(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
     sqlite3_bind_int64(st, 7, p->high_risk);
     sqlite3_bind_blob(st, 8, q->blob, (int)len, SQLITE_STATIC);
     double max_risk = p->max_risk;
-    free(p);
     if (exec(q, st, err, errlen, "profile") != 0) return -1;
     if (!raised) return 0;
     st = stmt(q, S_PROFILE_MAX);
