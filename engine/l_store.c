@@ -146,7 +146,9 @@ static void set_bool(lua_State *L, const char *k, int v) { lua_pushboolean(L, v)
 
 /* Reads an event table at t; the strings stay owned by the table. The JSON
  * of the whole table is pushed (one value on the stack). */
-static void read_event(lua_State *L, int t, rk_event_t *e)
+/* Pushes the event's JSON document (nil when doc is 0: the store does not
+ * keep it, and encoding it was most of riskd score's write). */
+static void read_event(lua_State *L, int t, rk_event_t *e, int doc)
 {
     memset(e, 0, sizeof *e);
     e->user_id = opt_str(L, t, "user_id");
@@ -171,6 +173,7 @@ static void read_event(lua_State *L, int t, rk_event_t *e)
     e->is_anomaly = opt_bool(L, t, "is_anomaly", 0);
     e->anomaly_score = opt_num(L, t, "anomaly_score", 0, NULL);
     e->alert_id = opt_str(L, t, "alert_id");
+    if (!doc) { lua_pushnil(L); return; }
     lua_pushvalue(L, t);
     json_call(L, "encode");
     e->doc = lua_tostring(L, -1);
@@ -494,7 +497,7 @@ static int db_record(lua_State *L)
     int profile = 1;
     if (!lua_isnoneornil(L, 3)) { luaL_checktype(L, 3, LUA_TTABLE); profile = opt_bool(L, 3, "profile", 1); }
     rk_event_t e;
-    read_event(L, 2, &e);   /* pushes the JSON */
+    read_event(L, 2, &e, rk_store_keeps_docs(u->s));   /* pushes the JSON */
     if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
         wtask_t *w = wtask_new(L, OP_RECORD, 0);
         if (!(w->ev = rk_event_dup(&e))) { free(w); return luaL_error(L, "not enough memory"); }
@@ -673,7 +676,7 @@ static int db_update_profile(lua_State *L)
     store_ud *u = check_store(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     rk_event_t e;
-    read_event(L, 2, &e);
+    read_event(L, 2, &e, 0);   /* a profile needs no document */
     char err[512];
     int rc = rk_store_profile_update(u->s, &e, err, sizeof err);
     if (rc) return result(L, rc, err);

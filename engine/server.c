@@ -632,6 +632,13 @@ int rk_server_run(const rk_config_t *cfg)
     s.nworkers = cfg->workers > 0 ? cfg->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (s.nworkers < 1) s.nworkers = 1;
 
+    /* The memory store is one replay's scratch (riskd score): each worker
+     * would have its own, and a restart would forget everything. */
+    if (strncmp(cfg->db, "mem:", 4) == 0) {
+        snprintf(err, sizeof err, "--db mem: keeps nothing and is for riskd score, eval and train; serve needs"
+                 " sqlite:PATH or a mongodb:// URI");
+        goto fail;
+    }
     /* Fail closed at the door: without a secret no token can be issued or
      * checked, and a short one can be guessed. (`make run` writes a random
      * one to .env the first time.) */

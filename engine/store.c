@@ -64,9 +64,10 @@ rk_store_t *rk_store_open(const char *uri, const rk_store_opts_t *o, char *err, 
     rk_store_opts_t def;
     if (!o) { rk_store_defaults(&def); o = &def; }
     if (strncmp(uri, "sqlite:", 7) == 0) return rk_store_sqlite_open(uri + 7, o, err, errlen);
+    if (strcmp(uri, "mem:") == 0) return rk_store_mem_open(err, errlen);
     if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0)
         return rk_store_mongo_open(uri, o, err, errlen);
-    snprintf(err, errlen, "unknown store '%s': expected sqlite:PATH or a mongodb:// URI", uri);
+    snprintf(err, errlen, "unknown store '%s': expected sqlite:PATH, a mongodb:// URI or mem:", uri);
     return NULL;
 }
 
@@ -270,6 +271,7 @@ int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len)
 
 void rk_store_close(rk_store_t *s) { if (s) s->ops->close(s); }
 const char *rk_store_backend(const rk_store_t *s) { return s->ops->name; }
+int rk_store_keeps_docs(const rk_store_t *s) { return !s->ops->drops_docs; }
 
 #define CALL(fn, ...) return s->ops->fn(s, __VA_ARGS__)
 

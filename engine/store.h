@@ -216,6 +216,9 @@ void rk_store_defaults(rk_store_opts_t *o);
 rk_store_t *rk_store_open(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen);
 void rk_store_close(rk_store_t *s);
 const char *rk_store_backend(const rk_store_t *s);     /* "sqlite" */
+/* 0 when the backend does not keep events' JSON documents (mem:), so that
+ * callers can skip building them. */
+int rk_store_keeps_docs(const rk_store_t *s);
 
 int rk_store_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen);   /* fills id, created */
 int rk_store_user_get(rk_store_t *s, const char *username, rk_user_t *out, char *err, size_t errlen);

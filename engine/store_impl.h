@@ -40,6 +40,7 @@ typedef struct rk_store_ops {
     int (*phish_get)(rk_store_t *, const char *, rk_phish_rec_t *, char *, size_t);
     int (*phish_list)(rk_store_t *, const rk_phish_filter_t *, rk_phish_list_t *, char *, size_t);
     int (*phish_set_alert)(rk_store_t *, const char *, const char *, char *, size_t);
+    int drops_docs;   /* events' JSON documents are not kept (mem:): callers need not build them */
 } rk_store_ops_t;
 
 struct rk_store {
@@ -49,6 +50,7 @@ struct rk_store {
 int rk_store_sqlite_plans(rk_store_t *s, char *buf, size_t cap);
 rk_store_t *rk_store_mongo_open(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen);
 rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen);
+rk_store_t *rk_store_mem_open(char *err, size_t errlen);
 
 int64_t rk_store_now_ms(void);
 int rk_store_verdict_valid(const char *v);

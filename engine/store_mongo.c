@@ -1383,5 +1383,5 @@ static const rk_store_ops_t ops = {
     mg_profile_get, mg_profile_update, mg_global_count,
     mg_alert_insert, mg_alert_get, mg_alert_list, mg_alert_find_open, mg_alert_add_event, mg_alert_set_status,
     mg_stats, mg_timeline, mg_top_users, mg_purge, NULL, NULL, NULL, NULL, NULL,
-    mg_phish_insert, mg_phish_get, mg_phish_list, mg_phish_set_alert,
+    mg_phish_insert, mg_phish_get, mg_phish_list, mg_phish_set_alert, 0,
 };

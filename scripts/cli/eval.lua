@@ -20,7 +20,7 @@ local rules = require("riskd.rules")
 
 local SPEC = {
     input = { kind = "str" },
-    db = { kind = "str", default = "sqlite::memory:" },
+    db = { kind = "str", default = "mem:" },
     fpr = { kind = "num", default = 0.01, min = 0.0001, max = 0.5 },
     json = { kind = "flag", default = false },
 }

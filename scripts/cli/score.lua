@@ -4,7 +4,8 @@
 -- POST /api/login/analyze in that order: the same checks (the strict JSON
 -- check, the field validation), the same profiles, global signals (users
 -- per address, failures per user) and rules, the same answer. Profiles and
--- events live in a store in memory unless --db names one.
+-- events live in the memory store (mem:, engine/store_mem.c) unless --db
+-- names another (sqlite:PATH keeps them for the dashboard).
 --
 -- One output line per input line, in input order: the input's fields, the
 -- unknown ones too, with the answer's fields added. A bad line is reported
@@ -18,7 +19,7 @@ local fix_empty = require("lib.response").fix_empty
 local SPEC = {
     input = { kind = "str" },
     output = { kind = "str", default = "-" },
-    db = { kind = "str", default = "sqlite::memory:" },
+    db = { kind = "str", default = "mem:" },
     skip_bad = { kind = "flag", default = false },
     explain = { kind = "flag", default = false },
     timing = { kind = "flag", default = false },

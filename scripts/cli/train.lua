@@ -33,7 +33,7 @@ local SPEC = {
     holdout = { kind = "num", default = 0.3, min = 0.05, max = 0.9 },
     trees = { kind = "int", default = 100, min = 1, max = 10000 },
     sample_size = { kind = "int", default = 256, min = 2, max = 1 << 20 },
-    db = { kind = "str", default = "sqlite::memory:" },
+    db = { kind = "str", default = "mem:" },
     output = { kind = "str", default = "models/default.model" },
     quiet = { kind = "flag", default = false },
 }

@@ -38,7 +38,7 @@ function with.evaluate(ctx)
 end
 
 local function replay(rule_set)
-    local db = assert(require("riskd.store").open("sqlite::memory:"))
+    local db = assert(require("riskd.store").open("mem:"))
     local deps = { store = db, model = require("riskd.iforest").current(), rules = rule_set,
                    features = require("riskd.features"), config = cfg, format_time = time.format }
     local alert_rank = analyze.LEVEL_RANK[cfg.alert_level or "high"]

@@ -87,7 +87,7 @@ end
 -- the pipeline (no model), for comparing models on the same attempts.
 function M.benchmark(deps_base, seed)
     local store = require("riskd.store")
-    local db = assert(store.open("sqlite::memory:"))
+    local db = assert(store.open("mem:"))
     local deps = {}
     for k, v in pairs(deps_base) do deps[k] = v end
     deps.store, deps.model = db, nil

@@ -182,6 +182,34 @@ def main():
                 srv.stop()
         check("riskd score gives, line for line, what posting the same attempts to the API gives", score_equals_api)
 
+        def memory_store_equals_sqlite():
+            # riskd score keeps its profiles in the memory store (mem:) unless --db says otherwise; on
+            # noisy traffic with every attack kind, the answers are SQLite's, line for line
+            g = riskd("generate", "--users", "150", "--days", "14", "--seed", "3", "--attack-rate", "0.05", "--realistic")
+            path = os.path.join(tmp, "noisy.jsonl")
+            with open(path, "w") as f:
+                f.write(g.stdout)
+            models = os.path.join(tmp, "models")
+            out = {}
+            for db in ("mem:", "sqlite::memory:"):
+                o = os.path.join(tmp, "noisy-%s.jsonl" % db.rstrip(":").replace(":", "-"))
+                p = riskd("score", "--input", path, "--output", o, "--db", db, models=models)
+                assert p.returncode == 0, p.stderr
+                out[db] = [json.loads(x) for x in open(o)]
+            a, b = out["mem:"], out["sqlite::memory:"]
+            assert len(a) == len(b) == len(g.stdout.splitlines()) > 1000, (len(a), len(b))
+            for i, (x, y) in enumerate(zip(a, b)):
+                assert (x.pop("alert_id") is None) == (y.pop("alert_id") is None), i
+                x.pop("event_id"), y.pop("event_id")
+                assert x == y, (i, x, y)
+            assert sum(1 for x in a if x["risk_level"] == "critical") > 10
+            p = riskd("score", "--input", path, "--output", os.devnull, models=models)
+            assert p.returncode == 0, p.stderr
+            # serve refuses it: each worker would have its own, and a restart would forget it all
+            p = riskd("serve", "--db", "mem:", "--port", "0", models=models)
+            assert p.returncode != 0 and "mem:" in p.stderr, p.stderr
+        check("the memory store answers as SQLite does, and serve refuses it", memory_store_equals_sqlite)
+
         def score_bad_lines():
             path = os.path.join(tmp, "bad.jsonl")
             with open(path, "w") as f:

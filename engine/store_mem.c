@@ -1,0 +1,373 @@
+/* store_mem.c — "mem:", the part of the store contract that the analysis of
+ * an attempt reads and writes (profiles, recent failures and users per
+ * address, global value counts, open alerts), kept in memory for the batch
+ * commands (riskd score, eval, train): they replay a file in one thread and
+ * throw the store away at the end, so SQLite's event rows, indexes and
+ * summaries were most of their time (riskd score: the SQLite store in
+ * memory took 170 of 300 us per attempt). Everything else (users, event
+ * lists, dashboards, phishing) answers "not supported"; `serve` refuses it.
+ *
+ * The answers are the SQLite backend's, exactly (tests/e2e/test_batch.py
+ * compares riskd score on both): failures of a user and distinct users of an
+ * address with a time at or after `since` (attempts may come out of order,
+ * and SQL has no upper bound either), global counts of successful logins'
+ * values, the open alert of a user and cause updated last. One thread at a
+ * time; maps from GLib (linked already, through GMime).
+ */
+#include <glib.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_impl.h"
+
+typedef struct {
+    int64_t ts;
+    struct user_rec *user;
+} ip_hit_t;
+
+typedef struct user_rec {
+    char *name;
+    unsigned char *profile;  /* rk_profile_encode's bytes, NULL before the first event */
+    size_t profile_len;
+    GArray *failures;        /* int64 times, sorted */
+    uint64_t mark;           /* distinct-user counting: the query that last saw it */
+} user_rec_t;
+
+typedef struct {
+    char id[RK_STORE_ID_LEN];
+    char *key;               /* user \x1f cause */
+    int open;
+    int level;
+    int64_t updated_ms, event_count;
+} alert_rec_t;
+
+typedef struct {
+    rk_store_t base;
+    GHashTable *users;       /* name -> user_rec_t */
+    GHashTable *ips;         /* address -> GArray of ip_hit_t, sorted by ts */
+    GHashTable *values[RK_PK_COUNT];   /* value -> count (int64 in a pointer-sized box) */
+    int64_t totals[RK_PK_COUNT];
+    GHashTable *alerts;      /* id -> alert_rec_t */
+    GHashTable *open_by_key; /* user \x1f cause -> the alert of that key updated last */
+    uint64_t query;
+    rk_profile_t *scratch;
+} mem_t;
+
+#define MEM(s) ((mem_t *)(s))
+
+static void user_free(gpointer p)
+{
+    user_rec_t *u = p;
+    g_free(u->name);
+    g_free(u->profile);
+    g_array_free(u->failures, TRUE);
+    g_free(u);
+}
+
+static void ip_hits_free(gpointer p) { g_array_free(p, TRUE); }
+
+static void alert_free(gpointer p)
+{
+    alert_rec_t *a = p;
+    g_free(a->key);
+    g_free(a);
+}
+
+static user_rec_t *user_of(mem_t *m, const char *name, int create)
+{
+    user_rec_t *u = g_hash_table_lookup(m->users, name);
+    if (u || !create) return u;
+    u = g_new0(user_rec_t, 1);
+    u->name = g_strdup(name);
+    u->failures = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    g_hash_table_insert(m->users, u->name, u);
+    return u;
+}
+
+/* Index of the first element at or after ts in a sorted array (binary search). */
+static guint first_at(const GArray *a, size_t elt, size_t off, int64_t ts)
+{
+    guint lo = 0, hi = a->len;
+    while (lo < hi) {
+        guint mid = lo + (hi - lo) / 2;
+        int64_t t;
+        memcpy(&t, a->data + (size_t)mid * elt + off, sizeof t);
+        if (t < ts) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* Inserts keeping the array sorted by the int64 at off: appends in the usual
+ * case of attempts in time order. */
+static void insert_sorted(GArray *a, size_t elt, size_t off, const void *item)
+{
+    int64_t ts;
+    memcpy(&ts, (const char *)item + off, sizeof ts);
+    guint at = a->len;
+    while (at > 0) {
+        int64_t t;
+        memcpy(&t, a->data + (size_t)(at - 1) * elt + off, sizeof t);
+        if (t <= ts) break;
+        at--;
+    }
+    g_array_insert_vals(a, at, item, 1);
+}
+
+static int unsupported(const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: not kept by the memory store (mem:, for riskd score, eval and train)", what);
+    return -1;
+}
+
+static void mem_close(rk_store_t *s)
+{
+    mem_t *m = MEM(s);
+    g_hash_table_destroy(m->ips);
+    g_hash_table_destroy(m->users);
+    for (int k = 0; k < RK_PK_COUNT; k++) g_hash_table_destroy(m->values[k]);
+    g_hash_table_destroy(m->open_by_key);
+    g_hash_table_destroy(m->alerts);
+    free(m->scratch);
+    free(m);
+}
+
+/* ---- profiles --------------------------------------------------------------- */
+
+static int load(mem_t *m, const user_rec_t *u, const char *name, rk_profile_t *p, char *err, size_t errlen)
+{
+    rk_profile_reset(p);
+    snprintf(p->user_id, sizeof p->user_id, "%s", name);
+    if (!u || !u->profile) { snprintf(err, errlen, "no profile for '%s'", name); return RK_STORE_NOT_FOUND; }
+    if (rk_profile_decode(p, u->profile, u->profile_len) != 0) {
+        snprintf(err, errlen, "profile of '%s' is unreadable", name);
+        return -1;
+    }
+    (void)m;
+    return 0;
+}
+
+static int apply_profile(mem_t *m, const rk_event_t *e, char *err, size_t errlen)
+{
+    user_rec_t *u = user_of(m, e->user_id, 1);
+    rk_profile_t *p = m->scratch;
+    if (load(m, u, e->user_id, p, err, errlen) < 0) return -1;
+    rk_profile_apply(p, e);
+    unsigned char buf[RK_PROFILE_MAX_BYTES];
+    size_t len = rk_profile_encode(p, buf, sizeof buf);
+    if (!len) { snprintf(err, errlen, "profile of '%s' does not fit", e->user_id); return -1; }
+    g_free(u->profile);
+    u->profile = g_memdup2(buf, len);
+    u->profile_len = len;
+    return 0;
+}
+
+static int mem_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, char *err, size_t errlen)
+{
+    mem_t *m = MEM(s);
+    return load(m, user_of(m, user_id, 0), user_id, p, err, errlen);
+}
+
+static int mem_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen)
+{
+    return apply_profile(MEM(s), e, err, errlen);
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+static void count_values(mem_t *m, const rk_event_t *e)
+{
+    if (!e->success) return;
+    char prefix[80];
+    const char *vals[RK_PK_COUNT];
+    rk_profile_values(e, vals, prefix, sizeof prefix);
+    for (int k = 0; k < RK_PK_COUNT; k++) {
+        if (!vals[k]) continue;
+        int64_t *n = g_hash_table_lookup(m->values[k], vals[k]);
+        if (!n) {
+            n = g_new0(int64_t, 1);
+            g_hash_table_insert(m->values[k], g_strdup(vals[k]), n);
+        }
+        (*n)++;
+        m->totals[k]++;
+    }
+}
+
+static int mem_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_profile, char *err, size_t errlen)
+{
+    mem_t *m = MEM(s);
+    for (size_t i = 0; i < n; i++) {
+        rk_event_t *e = &ev[i];
+        if (!e->user_id || !*e->user_id || !e->ip || !*e->ip) { snprintf(err, errlen, "an event needs user_id and ip"); return -1; }
+        if (rk_store_level_index(e->risk_level) < 0) {
+            snprintf(err, errlen, "unknown risk level '%s'", e->risk_level ? e->risk_level : "(null)");
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        rk_event_t *e = &ev[i];
+        rk_store_new_id(e->id);
+        user_rec_t *u = user_of(m, e->user_id, 1);
+        if (!e->success) insert_sorted(u->failures, sizeof(int64_t), 0, &e->ts_ms);
+        GArray *hits = g_hash_table_lookup(m->ips, e->ip);
+        if (!hits) {
+            hits = g_array_new(FALSE, FALSE, sizeof(ip_hit_t));
+            g_hash_table_insert(m->ips, g_strdup(e->ip), hits);
+        }
+        ip_hit_t h = { e->ts_ms, u };
+        insert_sorted(hits, sizeof h, offsetof(ip_hit_t, ts), &h);
+        count_values(m, e);
+        if (update_profile && apply_profile(m, e, err, errlen) != 0) return -1;
+    }
+    return 0;
+}
+
+static int mem_recent(rk_store_t *s, const char *user_id, const char *ip, int64_t since_ms, int64_t *user_failures,
+                      int64_t *ip_users, char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    mem_t *m = MEM(s);
+    user_rec_t *u = user_of(m, user_id, 0);
+    *user_failures = u ? (int64_t)(u->failures->len - first_at(u->failures, sizeof(int64_t), 0, since_ms)) : 0;
+    *ip_users = 0;
+    GArray *hits = g_hash_table_lookup(m->ips, ip);
+    if (!hits) return 0;
+    uint64_t q = ++m->query;
+    for (guint i = first_at(hits, sizeof(ip_hit_t), offsetof(ip_hit_t, ts), since_ms); i < hits->len; i++) {
+        user_rec_t *who = g_array_index(hits, ip_hit_t, i).user;
+        if (who->mark != q) { who->mark = q; (*ip_users)++; }
+    }
+    return 0;
+}
+
+static int mem_global_count(rk_store_t *s, rk_profile_kind k, const char *value, rk_global_count_t *out, char *err,
+                            size_t errlen)
+{
+    (void)err; (void)errlen;
+    mem_t *m = MEM(s);
+    const int64_t *n = value ? g_hash_table_lookup(m->values[k], value) : NULL;
+    out->count = n ? *n : 0;
+    out->total = m->totals[k];
+    out->distinct = g_hash_table_size(m->values[k]);
+    return 0;
+}
+
+/* ---- alerts ------------------------------------------------------------------ */
+
+static char *alert_key(const char *user_id, const char *cause) { return g_strconcat(user_id, "\x1f", cause, NULL); }
+
+static int mem_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, char *err, size_t errlen)
+{
+    mem_t *m = MEM(s);
+    int lvl = rk_store_level_index(a->severity);
+    if (!a->user_id || lvl < 0 || !a->cause) {
+        snprintf(err, errlen, "an alert needs user_id, a known severity and a cause");
+        return -1;
+    }
+    if (!a->status) a->status = "open";
+    if (rk_store_status_index(a->status) < 0) { snprintf(err, errlen, "unknown status '%s'", a->status); return -1; }
+    rk_store_new_id(a->id);
+    if (!a->created_ms) a->created_ms = rk_store_now_ms();
+    a->updated_ms = a->created_ms;
+    a->event_count = event_id ? 1 : 0;
+    alert_rec_t *r = g_new0(alert_rec_t, 1);
+    memcpy(r->id, a->id, sizeof r->id);
+    r->key = alert_key(a->user_id, a->cause);
+    r->open = !strcmp(a->status, "open") || !strcmp(a->status, "investigating");
+    r->level = lvl;
+    r->updated_ms = a->updated_ms;
+    r->event_count = a->event_count;
+    g_hash_table_insert(m->alerts, r->id, r);
+    alert_rec_t *last = g_hash_table_lookup(m->open_by_key, r->key);
+    if (!last || last->updated_ms <= r->updated_ms) g_hash_table_insert(m->open_by_key, r->key, r);
+    return 0;
+}
+
+static int mem_alert_find_open(rk_store_t *s, const char *user_id, const char *cause, int64_t since_ms, char *id,
+                               char *err, size_t errlen)
+{
+    mem_t *m = MEM(s);
+    char *key = alert_key(user_id, cause);
+    alert_rec_t *r = g_hash_table_lookup(m->open_by_key, key);
+    g_free(key);
+    if (r && r->open && r->updated_ms >= since_ms) {
+        memcpy(id, r->id, RK_STORE_ID_LEN);
+        return 0;
+    }
+    snprintf(err, errlen, "no open alert");
+    return RK_STORE_NOT_FOUND;
+}
+
+static int mem_alert_add_event(rk_store_t *s, const char *alert_id, const char *event_id, const char *severity,
+                               int64_t ts_ms, char *err, size_t errlen)
+{
+    (void)event_id;
+    mem_t *m = MEM(s);
+    int lvl = rk_store_level_index(severity);
+    if (lvl < 0) { snprintf(err, errlen, "unknown severity '%s'", severity ? severity : "(null)"); return -1; }
+    alert_rec_t *r = g_hash_table_lookup(m->alerts, alert_id);
+    if (!r) { snprintf(err, errlen, "no alert '%s'", alert_id); return RK_STORE_NOT_FOUND; }
+    r->event_count++;
+    if (ts_ms > r->updated_ms) r->updated_ms = ts_ms;
+    if (lvl > r->level) r->level = lvl;
+    alert_rec_t *last = g_hash_table_lookup(m->open_by_key, r->key);
+    if (last && last != r && last->updated_ms <= r->updated_ms) g_hash_table_insert(m->open_by_key, r->key, r);
+    return 0;
+}
+
+/* ---- what the memory store does not keep -------------------------------------- */
+
+static int no_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen) { (void)s; (void)u; return unsupported("users", err, errlen); }
+static int no_user_get(rk_store_t *s, const char *n, rk_user_t *u, char *err, size_t errlen) { (void)s; (void)n; (void)u; return unsupported("users", err, errlen); }
+static int no_user_set_password(rk_store_t *s, const char *n, const char *h, char *err, size_t errlen) { (void)s; (void)n; (void)h; return unsupported("users", err, errlen); }
+static int no_user_delete(rk_store_t *s, const char *n, char *err, size_t errlen) { (void)s; (void)n; return unsupported("users", err, errlen); }
+static int no_user_list(rk_store_t *s, rk_user_t **o, size_t *n, char *err, size_t errlen) { (void)s; (void)o; (void)n; return unsupported("users", err, errlen); }
+static int no_event_get(rk_store_t *s, const char *id, rk_event_t *o, char *err, size_t errlen) { (void)s; (void)id; (void)o; return unsupported("events", err, errlen); }
+static int no_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *o, char *err, size_t errlen) { (void)s; (void)f; (void)o; return unsupported("events", err, errlen); }
+static int no_event_set_alert(rk_store_t *s, const char *e, const char *a, char *err, size_t errlen) { (void)s; (void)e; (void)a; return unsupported("events", err, errlen); }
+static int no_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *o, char *err, size_t errlen) { (void)s; (void)id; (void)o; return unsupported("alert details", err, errlen); }
+static int no_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *o, char *err, size_t errlen) { (void)s; (void)f; (void)o; return unsupported("alert lists", err, errlen); }
+static int no_alert_set_status(rk_store_t *s, const char *id, const char *st, const char *who, const char *note, int64_t ts, char *err, size_t errlen) { (void)s; (void)id; (void)st; (void)who; (void)note; (void)ts; return unsupported("alert triage", err, errlen); }
+static int no_stats(rk_store_t *s, int64_t now, rk_stats_t *o, char *err, size_t errlen) { (void)s; (void)now; (void)o; return unsupported("stats", err, errlen); }
+static int no_timeline(rk_store_t *s, int64_t a, int64_t b, int64_t bk, rk_bucket_t **o, size_t *n, char *err, size_t errlen) { (void)s; (void)a; (void)b; (void)bk; (void)o; (void)n; return unsupported("timelines", err, errlen); }
+static int no_top_users(rk_store_t *s, int64_t since, int lim, rk_top_user_t **o, size_t *n, char *err, size_t errlen) { (void)s; (void)since; (void)lim; (void)o; (void)n; return unsupported("top users", err, errlen); }
+static int no_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen) { (void)s; (void)now; (void)batch; (void)err; (void)errlen; *del = 0; return 0; }
+static int no_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen) { (void)s; (void)r; return unsupported("phishing analyses", err, errlen); }
+static int no_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *r, char *err, size_t errlen) { (void)s; (void)id; (void)r; return unsupported("phishing analyses", err, errlen); }
+static int no_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *o, char *err, size_t errlen) { (void)s; (void)f; (void)o; return unsupported("phishing analyses", err, errlen); }
+static int no_phish_set_alert(rk_store_t *s, const char *id, const char *a, char *err, size_t errlen) { (void)s; (void)id; (void)a; return unsupported("phishing analyses", err, errlen); }
+
+static const rk_store_ops_t ops = {
+    .name = "memory",
+    .close = mem_close,
+    .user_create = no_user_create, .user_get = no_user_get, .user_set_password = no_user_set_password,
+    .user_delete = no_user_delete, .user_list = no_user_list,
+    .event_record = mem_event_record, .event_get = no_event_get, .event_list = no_event_list,
+    .event_set_alert = no_event_set_alert, .recent = mem_recent,
+    .profile_get = mem_profile_get, .profile_update = mem_profile_update, .global_count = mem_global_count,
+    .alert_insert = mem_alert_insert, .alert_get = no_alert_get, .alert_list = no_alert_list,
+    .alert_find_open = mem_alert_find_open, .alert_add_event = mem_alert_add_event,
+    .alert_set_status = no_alert_set_status,
+    .stats = no_stats, .timeline = no_timeline, .top_users = no_top_users, .purge = no_purge,
+    .phish_insert = no_phish_insert, .phish_get = no_phish_get, .phish_list = no_phish_list,
+    .phish_set_alert = no_phish_set_alert,
+    .drops_docs = 1,
+};
+
+rk_store_t *rk_store_mem_open(char *err, size_t errlen)
+{
+    mem_t *m = calloc(1, sizeof *m);
+    if (!m || !(m->scratch = malloc(sizeof *m->scratch))) {
+        free(m);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->base.ops = &ops;
+    m->users = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, user_free);
+    m->ips = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, ip_hits_free);
+    for (int k = 0; k < RK_PK_COUNT; k++) m->values[k] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    m->alerts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, alert_free);
+    m->open_by_key = g_hash_table_new(g_str_hash, g_str_equal);
+    return &m->base;
+}
