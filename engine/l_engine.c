@@ -10,6 +10,7 @@
 #include "config.h"
 #include "hub.h"
 #include "l_modules.h"
+#include "rates_sync.h"
 #include "store_writer.h"
 #include "version.h"
 #include "vm.h"
@@ -70,6 +71,17 @@ static int l_metrics(lua_State *L)
     lua_pushlstring(L, *box, len);
     free(*box);
     *box = NULL;
+    if (h->rates_sync) {   /* rates_sync.h */
+        int64_t rounds, failures;
+        rk_rates_syncer_counts(h->rates_sync, &rounds, &failures);
+        lua_pushfstring(L,
+            "# HELP riskd_rates_sync_rounds_total Rounds of sharing the site-wide rates with the other instances.\n"
+            "# TYPE riskd_rates_sync_rounds_total counter\nriskd_rates_sync_rounds_total %I\n"
+            "# HELP riskd_rates_sync_failures_total Rounds that failed (the hits are shared at the next one).\n"
+            "# TYPE riskd_rates_sync_failures_total counter\nriskd_rates_sync_failures_total %I\n",
+            (lua_Integer)rounds, (lua_Integer)failures);
+        lua_concat(L, 2);
+    }
     if (!h->writer) return 1;
     /* The group commit: how many writes each commit carries, and whether
      * the WAL outran the checkpoints (store_writer.c). */

@@ -25,6 +25,7 @@
 
 #include "l_modules.h"
 #include "store.h"
+#include "rates_sync.h"
 #include "store_writer.h"
 #include "vm.h"
 
@@ -1076,6 +1077,23 @@ static int db_purge(lua_State *L)
     return 1;
 }
 
+/* db:sync_rates() --> true, false (the backend does not share rates), or
+ * nil, err: one round of sharing the process's site-wide rates (riskd.rates)
+ * with the other instances (rates_sync.h); the server runs it in a thread. */
+static int db_sync_rates(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    if (!rk_store_shares_rates(u->s)) { lua_pushboolean(L, 0); return 1; }
+    char err[512];
+    if (rk_rates_sync_once(rk_rates_global(), u->s, err, sizeof err) != 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 int luaopen_riskd_store(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -1092,6 +1110,7 @@ int luaopen_riskd_store(lua_State *L)
         { "alert_find_open", db_alert_find_open }, { "alert_add_event", db_alert_add_event },
         { "alert_set_status", db_alert_set_status },
         { "stats", db_stats }, { "timeline", db_timeline }, { "top_users", db_top_users }, { "purge", db_purge },
+        { "sync_rates", db_sync_rates },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {

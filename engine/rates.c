@@ -13,6 +13,9 @@ typedef struct {
     double cur, prev;    /* counts of the current and the previous hour */
     double baseline;
     int64_t hours;       /* completed hours folded into the baseline */
+    double ucur, uprev;  /* of cur and prev, the hits not yet taken for sharing */
+    int seeded;          /* the shared history has been folded in (rk_rates_seed) */
+    int64_t asked;       /* never hit yet: the hour it was last asked about, for sharing */
 } rate_t;
 
 struct rk_rates {
@@ -69,7 +72,8 @@ static void advance(rate_t *x, int64_t hour)
         x->hours++;
     }
     x->prev = gap == 1 ? x->cur : 0;
-    x->cur = 0;
+    x->uprev = gap == 1 ? x->ucur : 0;
+    x->cur = x->ucur = 0;
     x->hour = hour;
 }
 
@@ -80,8 +84,8 @@ int rk_rates_hit(rk_rates_t *r, const char *name, int64_t ts_ms)
     rate_t *x = find(r, name, 1);
     if (x) {
         advance(x, hour);
-        if (hour == x->hour) x->cur += 1;
-        else if (hour == x->hour - 1) x->prev += 1;   /* a little out of order */
+        if (hour == x->hour) { x->cur += 1; x->ucur += 1; }
+        else if (hour == x->hour - 1) { x->prev += 1; x->uprev += 1; }   /* a little out of order */
     }
     pthread_mutex_unlock(&r->mu);
     return x ? 0 : -1;
@@ -92,7 +96,10 @@ void rk_rates_get(rk_rates_t *r, const char *name, int64_t ts_ms, rk_rate_info_t
     memset(out, 0, sizeof *out);
     int64_t hour = ts_ms / HOUR_MS;
     pthread_mutex_lock(&r->mu);
-    rate_t *x = find(r, name, 0);
+    /* Asking registers the name: an instance that never counted it still
+     * learns the site's figures from the others (rates_sync.c). */
+    rate_t *x = find(r, name, 1);
+    if (x && x->hour == INT64_MIN) x->asked = hour;
     if (x && x->hour != INT64_MIN) {
         double cur = x->cur, prev = x->prev, base = x->baseline;
         int64_t hours = x->hours;
@@ -114,5 +121,68 @@ void rk_rates_reset(rk_rates_t *r)
 {
     pthread_mutex_lock(&r->mu);
     r->n = 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- sharing (rates_sync.c) ------------------------------------------------- */
+
+int rk_rates_take(rk_rates_t *r, rk_rate_delta_t *out, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n && n < max; i++) {
+        rate_t *x = &r->t[i];
+        if (x->hour == INT64_MIN && x->asked == 0) continue;
+        rk_rate_delta_t *d = &out[n++];
+        memcpy(d->name, x->name, sizeof d->name);
+        d->hour = x->hour == INT64_MIN ? x->asked : x->hour;
+        d->cur = x->ucur;
+        d->prev = x->uprev;
+        d->seeded = x->seeded;
+        x->ucur = x->uprev = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+void rk_rates_untake(rk_rates_t *r, const rk_rate_delta_t *d)
+{
+    pthread_mutex_lock(&r->mu);
+    rate_t *x = find(r, d->name, 0);
+    if (x && x->hour == d->hour) { x->ucur += d->cur; x->uprev += d->prev; }
+    else if (x && x->hour == d->hour + 1) x->uprev += d->cur;
+    pthread_mutex_unlock(&r->mu);
+}
+
+void rk_rates_merge(rk_rates_t *r, const char *name, int64_t hour, double site_cur, double site_prev)
+{
+    pthread_mutex_lock(&r->mu);
+    rate_t *x = find(r, name, 0);
+    if (x && x->hour == INT64_MIN && x->asked == hour) x->hour = hour;   /* asked about, never hit */
+    if (x && x->hour == hour) {
+        x->cur = site_cur + x->ucur;
+        x->prev = site_prev + x->uprev;
+    } else if (x && x->hour == hour + 1) {   /* the hour turned while the store answered */
+        x->prev = site_cur + x->uprev;
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+void rk_rates_seed(rk_rates_t *r, const char *name, int64_t hour, const double *counts, int nhours, int64_t first)
+{
+    pthread_mutex_lock(&r->mu);
+    rate_t *x = find(r, name, 0);
+    if (x && !x->seeded) {
+        x->seeded = 1;
+        /* counts[i] is hour - nhours + i; the shared history starts at `first` */
+        double base = 0;
+        int64_t hours = 0;
+        for (int i = 0; i < nhours; i++) {
+            if (hour - nhours + i < first) continue;
+            base = hours == 0 ? counts[i] : (1 - RK_RATES_ALPHA) * base + RK_RATES_ALPHA * counts[i];
+            hours++;
+        }
+        if (hours > x->hours) { x->baseline = base; x->hours = hours; }
+    }
     pthread_mutex_unlock(&r->mu);
 }

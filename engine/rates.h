@@ -14,8 +14,15 @@
  * the last-hour figure slides: this hour's count plus the part of the
  * previous hour's count that the sliding window still covers. Events of
  * an hour older than the previous one are not counted. Memory: a fixed
- * table of RK_RATES_MAX names. One instance only: several riskd instances
- * each keep their own rates (MongoDB does not share them).
+ * table of RK_RATES_MAX names.
+ *
+ * Several instances on one MongoDB deployment share their rates
+ * (rates_sync.c): every few seconds each one takes the hits it counted since
+ * the last time (rk_rates_take), adds them to the store's per-hour counts,
+ * and merges the site-wide counts of the current and previous hours back
+ * (rk_rates_merge), keeping the hits counted meanwhile; the first time, the
+ * store's past hours seed the baseline (rk_rates_seed), so that a restarted
+ * or new instance does not wait a day to judge spikes.
  */
 #ifndef RK_RATES_H
 #define RK_RATES_H
@@ -45,5 +52,25 @@ int rk_rates_hit(rk_rates_t *r, const char *name, int64_t ts_ms);
 void rk_rates_get(rk_rates_t *r, const char *name, int64_t ts_ms, rk_rate_info_t *out);
 /* Forgets everything (tests, a new replay). */
 void rk_rates_reset(rk_rates_t *r);
+
+/* Sharing between instances (rates_sync.c). */
+typedef struct rk_rate_delta {
+    char name[32];
+    int64_t hour;         /* the name's current hour */
+    double cur, prev;     /* hits of that hour and of the one before, since the last take */
+    int seeded;
+} rk_rate_delta_t;
+
+/* The hits counted since the last take, per name (at most max); zeroes them. */
+int rk_rates_take(rk_rates_t *r, rk_rate_delta_t *out, int max);
+/* Gives a delta back (the store could not take it). */
+void rk_rates_untake(rk_rates_t *r, const rk_rate_delta_t *d);
+/* The site-wide counts of `hour` and the hour before (every instance's
+ * taken hits); the hits counted since the take are kept on top. */
+void rk_rates_merge(rk_rates_t *r, const char *name, int64_t hour, double site_cur, double site_prev);
+/* Once per name: the site-wide counts of the nhours hours before `hour`
+ * (counts[0] is hour - nhours), of which those from `first` on are history,
+ * become the baseline when that is more history than the instance has. */
+void rk_rates_seed(rk_rates_t *r, const char *name, int64_t hour, const double *counts, int nhours, int64_t first);
 
 #endif

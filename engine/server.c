@@ -45,6 +45,7 @@
 #include "ws.h"
 #include "iforest.h"
 #include "store.h"
+#include "rates_sync.h"
 #include "store_writer.h"
 #include "version.h"
 #include "watch.h"
@@ -118,6 +119,7 @@ typedef struct rk_server {
     rk_intel_t *intel;              /* the intel folder, shared by the workers */
     rk_hub_t *hub;                  /* real-time messages to every worker's streams */
     rk_mongo_watch_t *mwatch;       /* MongoDB: other instances' alerts, into the hub */
+    rk_rates_syncer_t *rates_sync;  /* MongoDB: site-wide rates shared with the other instances */
     struct event *intel_ev;         /* rereads it now and then: automatic entries expire */
     unsigned pending_tags;          /* trees changed since the last reload */
     int exit_code;
@@ -239,7 +241,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->trusted = &s->trusted;
     w->metrics = s->metrics;
     w->server = s;
-    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub };
+    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -596,6 +598,7 @@ static void server_free(rk_server_t *s)
     /* The workers have stopped taking requests: finish the queued writes
      * and hashes first, so their answers are in the mailboxes. */
     rk_writer_stop(s->writer);
+    rk_rates_syncer_stop(s->rates_sync);   /* a last round: the hits counted are shared */
     rk_mongo_watch_stop(s->mwatch);   /* before the hub it publishes to */
     rk_pool_free(s->pool);
     for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
@@ -671,6 +674,11 @@ int rk_server_run(const rk_config_t *cfg)
     if (!(s.hub = rk_hub_new(RK_HUB_BACKLOG))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (strcmp(rk_store_backend(s.store), "mongodb") == 0 && !(s.mwatch = rk_mongo_watch_start(cfg->db, s.hub, err, sizeof err)))
         goto fail;
+    if (rk_store_shares_rates(s.store)) {
+        int off;
+        if (!(s.rates_sync = rk_rates_syncer_start(rk_rates_global(), cfg->db, RK_RATES_SYNC_MS, &off, err, sizeof err)))
+            goto fail;
+    }
     struct timeval every = { INTEL_EVERY_S, 0 };
     s.intel_ev = event_new(s.base, -1, EV_PERSIST, on_intel_timer, &s);
     if (!s.intel_ev || event_add(s.intel_ev, &every) < 0) { snprintf(err, sizeof err, "cannot schedule intel reloads"); goto fail; }

@@ -272,6 +272,21 @@ int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len)
 void rk_store_close(rk_store_t *s) { if (s) s->ops->close(s); }
 const char *rk_store_backend(const rk_store_t *s) { return s->ops->name; }
 int rk_store_keeps_docs(const rk_store_t *s) { return !s->ops->drops_docs; }
+int rk_store_shares_rates(const rk_store_t *s) { return s->ops->rate_add != NULL; }
+
+int rk_store_rate_add(rk_store_t *s, const char *name, int64_t hour, int64_t n, char *err, size_t errlen)
+{
+    if (!s->ops->rate_add) { snprintf(err, errlen, "the %s store does not share rates", s->ops->name); return -1; }
+    return s->ops->rate_add(s, name, hour, n, err, errlen);
+}
+
+int rk_store_rate_counts(rk_store_t *s, const char *name, int64_t from_hour, int64_t to_hour, int64_t *counts,
+                         int64_t *first, char *err, size_t errlen)
+{
+    if (!s->ops->rate_counts) { snprintf(err, errlen, "the %s store does not share rates", s->ops->name); return -1; }
+    if (to_hour < from_hour || to_hour - from_hour > 24 * 30) { snprintf(err, errlen, "rates: bad hour range"); return -1; }
+    return s->ops->rate_counts(s, name, from_hour, to_hour, counts, first, err, errlen);
+}
 
 #define CALL(fn, ...) return s->ops->fn(s, __VA_ARGS__)
 

@@ -220,6 +220,16 @@ const char *rk_store_backend(const rk_store_t *s);     /* "sqlite" */
  * callers can skip building them. */
 int rk_store_keeps_docs(const rk_store_t *s);
 
+/* Site-wide hourly rates shared by the instances of one deployment
+ * (rates_sync.c): 1 when the backend shares them (MongoDB). rate_add adds n
+ * to `name`'s count of `hour` (hours since 1970, UTC); rate_counts fills
+ * counts[0 .. to - from] with the counts of hours from..to (0 where none)
+ * and *first with the earliest of them that has a count (INT64_MAX if none). */
+int rk_store_shares_rates(const rk_store_t *s);
+int rk_store_rate_add(rk_store_t *s, const char *name, int64_t hour, int64_t n, char *err, size_t errlen);
+int rk_store_rate_counts(rk_store_t *s, const char *name, int64_t from_hour, int64_t to_hour, int64_t *counts,
+                         int64_t *first, char *err, size_t errlen);
+
 int rk_store_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen);   /* fills id, created */
 int rk_store_user_get(rk_store_t *s, const char *username, rk_user_t *out, char *err, size_t errlen);
 int rk_store_user_set_password(rk_store_t *s, const char *username, const char *hash, char *err, size_t errlen);

@@ -41,6 +41,9 @@ typedef struct rk_store_ops {
     int (*phish_list)(rk_store_t *, const rk_phish_filter_t *, rk_phish_list_t *, char *, size_t);
     int (*phish_set_alert)(rk_store_t *, const char *, const char *, char *, size_t);
     int drops_docs;   /* events' JSON documents are not kept (mem:): callers need not build them */
+    /* Site-wide rates shared between instances (NULL: not shared). */
+    int (*rate_add)(rk_store_t *, const char *, int64_t, int64_t, char *, size_t);
+    int (*rate_counts)(rk_store_t *, const char *, int64_t, int64_t, int64_t *, int64_t *, char *, size_t);
 } rk_store_ops_t;
 
 struct rk_store {

@@ -4,8 +4,10 @@
  * commands (riskd score, eval, train): they replay a file in one thread and
  * throw the store away at the end, so SQLite's event rows, indexes and
  * summaries were most of their time (riskd score: the SQLite store in
- * memory took 170 of 300 us per attempt). Everything else (users, event
- * lists, dashboards, phishing) answers "not supported"; `serve` refuses it.
+ * memory took 170 of 300 us per attempt). It also keeps shared rates
+ * (rates_sync.h) for the rate tables of one process. Everything else (users,
+ * event lists, dashboards, phishing) answers "not supported"; `serve`
+ * refuses it.
  *
  * The answers are the SQLite backend's, exactly (tests/e2e/test_batch.py
  * compares riskd score on both): failures of a user and distinct users of an
@@ -51,6 +53,7 @@ typedef struct {
     int64_t totals[RK_PK_COUNT];
     GHashTable *alerts;      /* id -> alert_rec_t */
     GHashTable *open_by_key; /* user \x1f cause -> the alert of that key updated last */
+    GHashTable *rates;       /* "name:hour" -> count (shared rates, rates_sync.h) */
     uint64_t query;
     rk_profile_t *scratch;
 } mem_t;
@@ -129,6 +132,7 @@ static void mem_close(rk_store_t *s)
     for (int k = 0; k < RK_PK_COUNT; k++) g_hash_table_destroy(m->values[k]);
     g_hash_table_destroy(m->open_by_key);
     g_hash_table_destroy(m->alerts);
+    g_hash_table_destroy(m->rates);
     free(m->scratch);
     free(m);
 }
@@ -316,6 +320,37 @@ static int mem_alert_add_event(rk_store_t *s, const char *alert_id, const char *
     return 0;
 }
 
+/* ---- shared rates: the store of several rk_rates tables in one process (tests,
+ * riskd run scripts), as MongoDB is for several instances ------------------------ */
+
+static int mem_rate_add(rk_store_t *s, const char *name, int64_t hour, int64_t n, char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    mem_t *m = MEM(s);
+    char *key = g_strdup_printf("%s:%lld", name, (long long)hour);
+    int64_t *c = g_hash_table_lookup(m->rates, key);
+    if (c) g_free(key);
+    else g_hash_table_insert(m->rates, key, (c = g_new0(int64_t, 1)));
+    *c += n;
+    return 0;
+}
+
+static int mem_rate_counts(rk_store_t *s, const char *name, int64_t from, int64_t to, int64_t *counts, int64_t *first,
+                           char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    mem_t *m = MEM(s);
+    *first = INT64_MAX;
+    for (int64_t h = from; h <= to; h++) {
+        char key[96];
+        snprintf(key, sizeof key, "%s:%lld", name, (long long)h);
+        const int64_t *c = g_hash_table_lookup(m->rates, key);
+        counts[h - from] = c ? *c : 0;
+        if (c && h < *first) *first = h;
+    }
+    return 0;
+}
+
 /* ---- what the memory store does not keep -------------------------------------- */
 
 static int no_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen) { (void)s; (void)u; return unsupported("users", err, errlen); }
@@ -353,6 +388,7 @@ static const rk_store_ops_t ops = {
     .phish_insert = no_phish_insert, .phish_get = no_phish_get, .phish_list = no_phish_list,
     .phish_set_alert = no_phish_set_alert,
     .drops_docs = 1,
+    .rate_add = mem_rate_add, .rate_counts = mem_rate_counts,
 };
 
 rk_store_t *rk_store_mem_open(char *err, size_t errlen)
@@ -369,5 +405,6 @@ rk_store_t *rk_store_mem_open(char *err, size_t errlen)
     for (int k = 0; k < RK_PK_COUNT; k++) m->values[k] = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     m->alerts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, alert_free);
     m->open_by_key = g_hash_table_new(g_str_hash, g_str_equal);
+    m->rates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return &m->base;
 }

@@ -101,6 +101,7 @@ typedef struct {
     pool_ent_t *pool;
     int retention_days;
     int phish_indexed;       /* the phishing collection's indexes, made on its first use */
+    int rates_indexed;       /* the same for the shared rates */
 } mg_t;
 
 #define MG(s) ((mg_t *)(s))
@@ -1376,6 +1377,76 @@ static int mg_phish_set_alert(rk_store_t *s, const char *id, const char *alert_i
     return 0;
 }
 
+/* ---- shared rates (rates_sync.c) ------------------------------------------------
+ * One document per name and hour, {_id: "name:hour", name, hour, n, at}:
+ * instances $inc n; a TTL index on `at` (the hour, as a date) drops them
+ * after 30 days, so the collection stays bounded. Indexes made on first use. */
+#define RATES_TTL_S (30 * 86400)
+
+static int rates_indexes(mg_t *m, char *err, size_t errlen)
+{
+    if (m->rates_indexed) return 0;
+    op_t o = op_begin(m, "rates");
+    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8("rates"), "indexes", "[",
+                           "{", "key", "{", "name", BCON_INT32(1), "hour", BCON_INT32(1), "}",
+                           "name", BCON_UTF8("name_1_hour_1"), "}",
+                           "{", "key", "{", "at", BCON_INT32(1), "}", "name", BCON_UTF8("at_ttl"),
+                           "expireAfterSeconds", BCON_INT64(RATES_TTL_S), "}", "]");
+    bson_t reply;
+    bson_error_t e;
+    bool ok = mongoc_collection_write_command_with_opts(o.coll, cmd, NULL, &reply, &e);
+    bson_destroy(&reply);
+    bson_destroy(cmd);
+    op_end(&o);
+    if (!ok) return mfail(&e, err, errlen, "createIndexes");
+    m->rates_indexed = 1;
+    return 0;
+}
+
+static int mg_rate_add(rk_store_t *s, const char *name, int64_t hour, int64_t n, char *err, size_t errlen)
+{
+    mg_t *m = MG(s);
+    if (rates_indexes(m, err, errlen) != 0) return -1;
+    char id[96];
+    snprintf(id, sizeof id, "%s:%lld", name, (long long)hour);
+    op_t o = op_begin(m, "rates");
+    bson_t *f = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t *u = BCON_NEW("$inc", "{", "n", BCON_INT64(n), "}",
+                         "$setOnInsert", "{", "name", BCON_UTF8(name), "hour", BCON_INT64(hour),
+                         "at", BCON_DATE_TIME(hour * 3600000), "}");
+    int64_t matched = update1(&o, f, u, 1, err, errlen);
+    bson_destroy(f);
+    bson_destroy(u);
+    op_end(&o);
+    return matched < 0 ? -1 : 0;
+}
+
+static int mg_rate_counts(rk_store_t *s, const char *name, int64_t from, int64_t to, int64_t *counts, int64_t *first,
+                          char *err, size_t errlen)
+{
+    mg_t *m = MG(s);
+    for (int64_t h = from; h <= to; h++) counts[h - from] = 0;
+    *first = INT64_MAX;
+    op_t o = op_begin(m, "rates");
+    bson_t *f = BCON_NEW("name", BCON_UTF8(name), "hour", "{", "$gte", BCON_INT64(from), "$lte", BCON_INT64(to), "}");
+    bson_t *opts = BCON_NEW("projection", "{", "hour", BCON_INT32(1), "n", BCON_INT32(1), "}");
+    mongoc_cursor_t *c = mongoc_collection_find_with_opts(o.coll, f, opts, NULL);
+    const bson_t *d;
+    while (mongoc_cursor_next(c, &d)) {
+        int64_t h = int_at(d, "hour");
+        if (h < from || h > to) continue;
+        counts[h - from] += int_at(d, "n");
+        if (h < *first) *first = h;
+    }
+    bson_error_t e;
+    int rc = mongoc_cursor_error(c, &e) ? mfail(&e, err, errlen, "rates") : 0;
+    mongoc_cursor_destroy(c);
+    bson_destroy(f);
+    bson_destroy(opts);
+    op_end(&o);
+    return rc;
+}
+
 static const rk_store_ops_t ops = {
     "mongodb", mg_close,
     mg_user_create, mg_user_get, mg_user_set_password, mg_user_delete, mg_user_list,
@@ -1383,5 +1454,5 @@ static const rk_store_ops_t ops = {
     mg_profile_get, mg_profile_update, mg_global_count,
     mg_alert_insert, mg_alert_get, mg_alert_list, mg_alert_find_open, mg_alert_add_event, mg_alert_set_status,
     mg_stats, mg_timeline, mg_top_users, mg_purge, NULL, NULL, NULL, NULL, NULL,
-    mg_phish_insert, mg_phish_get, mg_phish_list, mg_phish_set_alert, 0,
+    mg_phish_insert, mg_phish_get, mg_phish_list, mg_phish_set_alert, 0, mg_rate_add, mg_rate_counts,
 };

@@ -1580,5 +1580,5 @@ static const rk_store_ops_t ops = {
     sq_profile_get, sq_profile_update, sq_global_count,
     sq_alert_insert, sq_alert_get, sq_alert_list, sq_alert_find_open, sq_alert_add_event, sq_alert_set_status,
     sq_stats, sq_timeline, sq_top_users, sq_purge, sq_batch_begin, sq_batch_end, sq_checkpoint, sq_wal_pages, sq_global_counts,
-    sq_phish_insert, sq_phish_get, sq_phish_list, sq_phish_set_alert, 0,
+    sq_phish_insert, sq_phish_get, sq_phish_list, sq_phish_set_alert, 0, NULL, NULL,
 };

@@ -34,6 +34,7 @@ typedef struct rk_vm_host {
     rk_pool_t *pool;              /* threads for slow calls (password hashing), or NULL: call directly */
     struct rk_intel *intel;       /* the threat-intelligence folder, or NULL */
     struct rk_hub *hub;           /* the real-time message bus, or NULL (batch commands) */
+    struct rk_rates_syncer *rates_sync;   /* site-wide rates shared through MongoDB, or NULL */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;

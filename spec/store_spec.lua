@@ -69,6 +69,21 @@ describe("riskd.store", function()
         assert.has_error(function() db:events({ page = 0 }) end)
     end)
 
+    it("shares site-wide rates only where the backend does (MongoDB; mem: within a process)", function()
+        local rates = require("riskd.rates")
+        assert.is_false(db:sync_rates())   -- SQLite: one instance, the rates stay in the process
+        local m = assert(store.open("mem:"))
+        rates.reset()
+        rates.hit("spec-rate", T0)
+        assert.is_true(m:sync_rates())
+        rates.reset()
+        rates.get("spec-rate", T0)         -- asking registers the name; the store has its hit
+        assert.is_true(m:sync_rates())
+        assert.are.equal(1, rates.get("spec-rate", T0).last_hour)
+        rates.reset()
+        m:close()
+    end)
+
     it("keeps a profile per user", function()
         local p = assert(db:profile("alice"))
         assert.are.equal(1, p.attempts)

@@ -3,6 +3,8 @@
  * out of order, the table's limits, and counts from several threads. */
 #include "test_util.h"
 #include "rates.h"
+#include "rates_sync.h"
+#include "store_impl.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -101,10 +103,117 @@ static void threads(void **st)
     rk_rates_free(r);
 }
 
+/* The sliding last hour at ms into the hour: this hour's count and the rest
+ * of the previous one's. */
+static int near(double got, double cur, double prev, int64_t ms)
+{
+    return fabs(got - (cur + prev * (1 - (double)ms / (double)H))) < 1e-9;
+}
+
+/* Two instances sharing through one store (mem: shares rates within a
+ * process as MongoDB does between instances): each sees the site's hits,
+ * its own counted once, and a late third instance starts from the shared
+ * history instead of an empty baseline. */
+static void shared_between_instances(void **st)
+{
+    (void)st;
+    char err[512];
+    rk_store_t *s = rk_store_open("mem:", NULL, err, sizeof err);
+    assert_non_null(s);
+    assert_true(rk_store_shares_rates(s));
+    rk_rates_t *a = rk_rates_new(), *b = rk_rates_new();
+    rk_rate_info_t i;
+    /* 30 hours of 2 failures an hour on A, synced each hour; B idle */
+    for (int h = 0; h < 30; h++) {
+        rk_rates_hit(a, "f", T0 + h * H + 1000);
+        rk_rates_hit(a, "f", T0 + h * H + 2000);
+        assert_int_equal(rk_rates_sync_once(a, s, err, sizeof err), 0);
+    }
+    /* B never counted "f": asking registers it, and a sync brings the site's figures and history */
+    rk_rates_get(b, "f", T0 + 29 * H + 3000, &i);
+    assert_true(i.last_hour == 0 && i.hours == 0);
+    assert_int_equal(rk_rates_sync_once(b, s, err, sizeof err), 0);
+    rk_rates_get(b, "f", T0 + 29 * H + 3000, &i);
+    assert_true(near(i.last_hour, 2, 2, 3000));
+    assert_int_equal(i.hours, 29);                    /* hours 0..28: the seed */
+    assert_true(fabs(i.baseline - 2) < 1e-9);
+    /* a spike split between the two: each sees all of it after a round each */
+    for (int k = 0; k < 40; k++) rk_rates_hit(k % 2 ? a : b, "f", T0 + 29 * H + 10000 + k);
+    assert_int_equal(rk_rates_sync_once(a, s, err, sizeof err), 0);
+    assert_int_equal(rk_rates_sync_once(b, s, err, sizeof err), 0);
+    assert_int_equal(rk_rates_sync_once(a, s, err, sizeof err), 0);
+    rk_rate_info_t ia, ib;
+    rk_rates_get(a, "f", T0 + 29 * H + 20000, &ia);
+    rk_rates_get(b, "f", T0 + 29 * H + 20000, &ib);
+    assert_true(near(ia.last_hour, 42, 2, 20000) && near(ib.last_hour, 42, 2, 20000));   /* 2 + 40, nothing twice */
+    /* hits counted between the take and the merge are kept */
+    rk_rate_delta_t d[RK_RATES_MAX];
+    assert_int_equal(rk_rates_take(a, d, RK_RATES_MAX), 1);
+    rk_rates_hit(a, "f", T0 + 29 * H + 30000);
+    rk_rates_merge(a, "f", d[0].hour, 42, 2);
+    rk_rates_get(a, "f", T0 + 29 * H + 30000, &ia);
+    assert_true(near(ia.last_hour, 43, 2, 30000));
+    /* ...and what the store could not take is given back to the next round */
+    rk_rates_untake(a, &d[0]);
+    assert_int_equal(rk_rates_take(a, d, RK_RATES_MAX), 1);
+    assert_true(d[0].cur == 1);
+    rk_rates_untake(a, &d[0]);
+    assert_int_equal(rk_rates_sync_once(a, s, err, sizeof err), 0);
+    int64_t c[2], first;
+    assert_int_equal(rk_store_rate_counts(s, "f", T0 / H + 28, T0 / H + 29, c, &first, err, sizeof err), 0);
+    assert_true(c[0] == 2 && c[1] == 43 && first == T0 / H + 28);
+    /* a third instance, late: its baseline is the site's, not empty */
+    rk_rates_t *late = rk_rates_new();
+    rk_rates_hit(late, "f", T0 + 29 * H + 40000);
+    assert_int_equal(rk_rates_sync_once(late, s, err, sizeof err), 0);
+    rk_rates_get(late, "f", T0 + 29 * H + 40000, &i);
+    assert_int_equal(i.hours, 29);
+    assert_true(near(i.last_hour, 44, 2, 40000));
+    /* the hour turns: the baseline folds the site's count of the hour that ended */
+    rk_rates_get(late, "f", T0 + 30 * H + 1000, &i);
+    assert_int_equal(i.hours, 30);
+    assert_true(fabs(i.baseline - (0.95 * 2 + 0.05 * 44)) < 1e-9);
+    /* a backend that does not share: the error says so */
+    rk_store_t *sq = rk_store_open("sqlite::memory:", NULL, err, sizeof err);
+    assert_false(rk_store_shares_rates(sq));
+    assert_int_equal(rk_rates_sync_once(late, sq, err, sizeof err), -1);
+    assert_non_null(strstr(err, "does not share rates"));
+    rk_store_close(sq);
+    rk_rates_free(a);
+    rk_rates_free(b);
+    rk_rates_free(late);
+    rk_store_close(s);
+}
+
+/* The thread: started only on a backend that shares, rounds counted, a last
+ * round at stop so that no counted hit stays unshared. */
+static void syncer_thread(void **st)
+{
+    (void)st;
+    char err[512];
+    int off = 0;
+    rk_rates_t *r = rk_rates_new();
+    assert_null(rk_rates_syncer_start(r, "sqlite::memory:", 10, &off, err, sizeof err));
+    assert_int_equal(off, 1);
+    assert_null(rk_rates_syncer_start(r, "nope:", 10, &off, err, sizeof err));
+    assert_int_equal(off, 0);
+    assert_non_null(strstr(err, "unknown store"));
+    rk_rates_syncer_t *y = rk_rates_syncer_start(r, "mem:", 10, &off, err, sizeof err);
+    assert_non_null(y);
+    rk_rates_hit(r, "f", T0);
+    int64_t rounds = 0, failures = 0;
+    for (int k = 0; k < 500 && rounds < 2; k++) { usleep(2000); rk_rates_syncer_counts(y, &rounds, &failures); }
+    assert_true(rounds >= 2);
+    assert_int_equal(failures, 0);
+    rk_rates_syncer_stop(y);
+    rk_rates_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sliding_hour), cmocka_unit_test(baseline), cmocka_unit_test(limits), cmocka_unit_test(threads),
+        cmocka_unit_test(shared_between_instances), cmocka_unit_test(syncer_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -366,6 +366,61 @@ def main():
     finally:
         mock.stop()
 
+    mock = Mock()
+    try:
+        def shared_rates():
+            # Instances on one deployment share the site-wide rates: this one counted 3 failures from
+            # never-seen devices in hour H; the server holds 10 for H (others' included once pushed),
+            # 4 for H-1 and 2 for H-30 (the oldest history). The first round pushes, then reads the
+            # 72 hours behind to seed the baseline; the second reads only H-1 and H.
+            H = 480000
+            docs = [{"_id": "f:%d" % h, "name": "f", "hour": h, "n": n} for h, n in ((H - 30, 2), (H - 1, 4), (H, 10))]
+
+            def find(r):
+                if r.doc["find"] != "rates":
+                    return False
+                q = r.doc["filter"]
+                lo, hi = q["hour"]["$gte"], q["hour"]["$lte"]
+                r.ok(cursor={"id": 0, "ns": "riskd.rates", "firstBatch": [d for d in docs if lo <= d["hour"] <= hi]})
+                return True
+            code = ("local store = require('riskd.store')\n"
+                    "local rates = require('riskd.rates')\n"
+                    "local db = assert(store.open('%s'))\n"
+                    "local T = %d * 3600000\n"
+                    "for _ = 1, 3 do rates.hit('f', T + 1000) end\n"
+                    "print('sync1', db:sync_rates())\n"
+                    "local g = rates.get('f', T + 1000)\n"
+                    "print(string.format('got %%.6f %%.6f %%d', g.last_hour, g.baseline, g.hours))\n"
+                    "rates.hit('f', T + 2000)\n"
+                    "print('sync2', db:sync_rates())\n") % (mock.uri, H)
+            seen, out, err = answer(mock, lua(code), {"find": find})
+            assert "sync1\ttrue" in out and "sync2\ttrue" in out, (out, err)
+            made = [d for d in cmds(seen, "createIndexes", "rates")]
+            assert len(made) == 1, made   # once, on first use
+            keys = [list(i["key"].items()) for i in made[0]["indexes"]]
+            ttl = [i for i in made[0]["indexes"] if "expireAfterSeconds" in i]
+            assert [("name", 1), ("hour", 1)] in keys and ttl and ttl[0]["expireAfterSeconds"] == 30 * 86400, made
+            ups = [u["updates"][0] for u in cmds(seen, "update", "rates")]
+            assert [dict(u["u"]["$inc"]) for u in ups] == [{"n": 3}, {"n": 1}], ups
+            assert ups[0]["upsert"] is True and dict(ups[0]["q"]) == {"_id": "f:%d" % H}, ups[0]
+            assert dict(ups[0]["u"]["$setOnInsert"])["hour"] == H, ups[0]
+            finds = cmds(seen, "find", "rates")
+            ranges = [(f["filter"]["hour"]["$gte"], f["filter"]["hour"]["$lte"]) for f in finds]
+            assert ranges == [(H - 72, H), (H - 1, H)], ranges
+            # merged: this hour is the site's 10 (own hits included), plus the previous hour's 4
+            # still in the sliding window; the baseline is seeded from H-30 to H-1
+            got = [l for l in out.splitlines() if l.startswith("got")][0].split()
+            base = 0.0
+            for k, h in enumerate(range(H - 30, H)):
+                c = {H - 30: 2, H - 1: 4}.get(h, 0)
+                base = c if k == 0 else 0.95 * base + 0.05 * c
+            into = 1000 / 3600000
+            assert abs(float(got[1]) - (10 + 4 * (1 - into))) < 1e-5, got
+            assert abs(float(got[2]) - base) < 1e-6 and int(got[3]) == 30, (got, base)
+        check("shared rates: hits pushed with $inc, site-wide counts merged, the baseline seeded from the store", shared_rates)
+    finally:
+        mock.stop()
+
     return finish()
 
 
