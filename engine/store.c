@@ -271,6 +271,16 @@ int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len)
 
 void rk_store_close(rk_store_t *s) { if (s) s->ops->close(s); }
 const char *rk_store_backend(const rk_store_t *s) { return s->ops->name; }
+int rk_store_check_event(const rk_event_t *e, char *err, size_t errlen)
+{
+    if (!e->user_id || !*e->user_id || !e->ip || !*e->ip) { snprintf(err, errlen, "an event needs user_id and ip"); return -1; }
+    if (rk_store_level_index(e->risk_level) < 0) {
+        snprintf(err, errlen, "unknown risk level '%s'", e->risk_level ? e->risk_level : "(null)");
+        return -1;
+    }
+    return 0;
+}
+
 int rk_store_keeps_docs(const rk_store_t *s) { return !s->ops->drops_docs; }
 int rk_store_shares_rates(const rk_store_t *s) { return s->ops->rate_add != NULL; }
 

@@ -58,6 +58,8 @@ rk_store_t *rk_store_mem_open(char *err, size_t errlen);
 int64_t rk_store_now_ms(void);
 int rk_store_verdict_valid(const char *v);
 void rk_store_new_id(char out[RK_STORE_ID_LEN]);
+/* An event a backend may record: user and address present, a known level. */
+int rk_store_check_event(const rk_event_t *e, char *err, size_t errlen);
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e);
 /* Zeroes a profile but for its item arrays (23 KB no one reads past
  * nitems): a full memset was 15 % of the writer's instructions per event. */

@@ -37,19 +37,20 @@ typedef struct user_rec {
     uint64_t mark;           /* distinct-user counting: the query that last saw it */
 } user_rec_t;
 
+/* What finding the open alert needs; severity and event counts have no
+ * reader here (alert details are the dashboard's, which mem: does not serve). */
 typedef struct {
     char id[RK_STORE_ID_LEN];
     char *key;               /* user \x1f cause */
     int open;
-    int level;
-    int64_t updated_ms, event_count;
+    int64_t updated_ms;
 } alert_rec_t;
 
 typedef struct {
     rk_store_t base;
     GHashTable *users;       /* name -> user_rec_t */
     GHashTable *ips;         /* address -> GArray of ip_hit_t, sorted by ts */
-    GHashTable *values[RK_PK_COUNT];   /* value -> count (int64 in a pointer-sized box) */
+    GHashTable *values[RK_PK_COUNT];   /* value -> its count (an int64_t block) */
     int64_t totals[RK_PK_COUNT];
     GHashTable *alerts;      /* id -> alert_rec_t */
     GHashTable *open_by_key; /* user \x1f cause -> the alert of that key updated last */
@@ -139,7 +140,7 @@ static void mem_close(rk_store_t *s)
 
 /* ---- profiles --------------------------------------------------------------- */
 
-static int load(mem_t *m, const user_rec_t *u, const char *name, rk_profile_t *p, char *err, size_t errlen)
+static int load(const user_rec_t *u, const char *name, rk_profile_t *p, char *err, size_t errlen)
 {
     rk_profile_reset(p);
     snprintf(p->user_id, sizeof p->user_id, "%s", name);
@@ -148,7 +149,6 @@ static int load(mem_t *m, const user_rec_t *u, const char *name, rk_profile_t *p
         snprintf(err, errlen, "profile of '%s' is unreadable", name);
         return -1;
     }
-    (void)m;
     return 0;
 }
 
@@ -156,7 +156,7 @@ static int apply_profile(mem_t *m, const rk_event_t *e, char *err, size_t errlen
 {
     user_rec_t *u = user_of(m, e->user_id, 1);
     rk_profile_t *p = m->scratch;
-    if (load(m, u, e->user_id, p, err, errlen) < 0) return -1;
+    if (load(u, e->user_id, p, err, errlen) < 0) return -1;
     rk_profile_apply(p, e);
     unsigned char buf[RK_PROFILE_MAX_BYTES];
     size_t len = rk_profile_encode(p, buf, sizeof buf);
@@ -170,7 +170,7 @@ static int apply_profile(mem_t *m, const rk_event_t *e, char *err, size_t errlen
 static int mem_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, char *err, size_t errlen)
 {
     mem_t *m = MEM(s);
-    return load(m, user_of(m, user_id, 0), user_id, p, err, errlen);
+    return load(user_of(m, user_id, 0), user_id, p, err, errlen);
 }
 
 static int mem_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen)
@@ -201,14 +201,7 @@ static void count_values(mem_t *m, const rk_event_t *e)
 static int mem_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_profile, char *err, size_t errlen)
 {
     mem_t *m = MEM(s);
-    for (size_t i = 0; i < n; i++) {
-        rk_event_t *e = &ev[i];
-        if (!e->user_id || !*e->user_id || !e->ip || !*e->ip) { snprintf(err, errlen, "an event needs user_id and ip"); return -1; }
-        if (rk_store_level_index(e->risk_level) < 0) {
-            snprintf(err, errlen, "unknown risk level '%s'", e->risk_level ? e->risk_level : "(null)");
-            return -1;
-        }
-    }
+    for (size_t i = 0; i < n; i++) if (rk_store_check_event(&ev[i], err, errlen) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
         rk_event_t *e = &ev[i];
         rk_store_new_id(e->id);
@@ -279,9 +272,7 @@ static int mem_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, 
     memcpy(r->id, a->id, sizeof r->id);
     r->key = alert_key(a->user_id, a->cause);
     r->open = !strcmp(a->status, "open") || !strcmp(a->status, "investigating");
-    r->level = lvl;
     r->updated_ms = a->updated_ms;
-    r->event_count = a->event_count;
     g_hash_table_insert(m->alerts, r->id, r);
     alert_rec_t *last = g_hash_table_lookup(m->open_by_key, r->key);
     if (!last || last->updated_ms <= r->updated_ms) g_hash_table_insert(m->open_by_key, r->key, r);
@@ -308,13 +299,13 @@ static int mem_alert_add_event(rk_store_t *s, const char *alert_id, const char *
 {
     (void)event_id;
     mem_t *m = MEM(s);
-    int lvl = rk_store_level_index(severity);
-    if (lvl < 0) { snprintf(err, errlen, "unknown severity '%s'", severity ? severity : "(null)"); return -1; }
+    if (rk_store_level_index(severity) < 0) {
+        snprintf(err, errlen, "unknown severity '%s'", severity ? severity : "(null)");
+        return -1;
+    }
     alert_rec_t *r = g_hash_table_lookup(m->alerts, alert_id);
     if (!r) { snprintf(err, errlen, "no alert '%s'", alert_id); return RK_STORE_NOT_FOUND; }
-    r->event_count++;
     if (ts_ms > r->updated_ms) r->updated_ms = ts_ms;
-    if (lvl > r->level) r->level = lvl;
     alert_rec_t *last = g_hash_table_lookup(m->open_by_key, r->key);
     if (last && last != r && last->updated_ms <= r->updated_ms) g_hash_table_insert(m->open_by_key, r->key, r);
     return 0;

@@ -787,17 +787,10 @@ static int apply_profile(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
     return exec(q, st, err, errlen, "profile") != 0 ? -1 : 0;
 }
 
-static int check_event(const rk_event_t *e, char *err, size_t errlen)
-{
-    if (!e->user_id || !*e->user_id || !e->ip || !*e->ip) { snprintf(err, errlen, "an event needs user_id and ip"); return -1; }
-    if (rk_store_level_index(e->risk_level) < 0) { snprintf(err, errlen, "unknown risk level '%s'", e->risk_level ? e->risk_level : "(null)"); return -1; }
-    return 0;
-}
-
 static int sq_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_profile, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
-    for (size_t i = 0; i < n; i++) if (check_event(&ev[i], err, errlen) < 0) return -1;
+    for (size_t i = 0; i < n; i++) if (rk_store_check_event(&ev[i], err, errlen) < 0) return -1;
     if (begin(q, err, errlen) != 0) return -1;
     for (size_t i = 0; i < n; i++) {
         rk_event_t *e = &ev[i];
