@@ -166,10 +166,22 @@ static int64_t update1(op_t *o, const bson_t *filter, const bson_t *upd, int ups
 
 /* ---- indexes ---------------------------------------------------------------- */
 
+/* Runs a createIndexes command on coll; destroys cmd. */
+static int index_command(mg_t *m, const char *coll, bson_t *cmd, char *err, size_t errlen)
+{
+    op_t o = op_begin(m, coll);
+    bson_t reply;
+    bson_error_t e;
+    bool ok = mongoc_collection_write_command_with_opts(o.coll, cmd, NULL, &reply, &e);
+    bson_destroy(&reply);
+    bson_destroy(cmd);
+    op_end(&o);
+    return ok ? 0 : mfail(&e, err, errlen, "createIndexes");
+}
+
 static int create_indexes(mg_t *m, const char *coll, const char *const *keys_json, int n, int unique_first,
                           char *err, size_t errlen)
 {
-    op_t o = op_begin(m, coll);
     bson_t cmd = BSON_INITIALIZER, arr;
     BSON_APPEND_UTF8(&cmd, "createIndexes", coll);
     BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &arr);
@@ -189,13 +201,7 @@ static int create_indexes(mg_t *m, const char *coll, const char *const *keys_jso
         bson_destroy(keys);
     }
     bson_append_array_end(&cmd, &arr);
-    bson_t reply;
-    bson_error_t e;
-    bool ok = mongoc_collection_write_command_with_opts(o.coll, &cmd, NULL, &reply, &e);
-    bson_destroy(&reply);
-    bson_destroy(&cmd);
-    op_end(&o);
-    return ok ? 0 : mfail(&e, err, errlen, "createIndexes");
+    return index_command(m, coll, &cmd, err, errlen);
 }
 
 static int ensure_indexes(mg_t *m, char *err, size_t errlen)
@@ -1247,17 +1253,10 @@ static int phish_indexes(mg_t *m, char *err, size_t errlen)
     if (m->phish_indexed) return 0;
     if (create_indexes(m, "phishing", keys, 3, 0, err, errlen)) return -1;
     if (m->retention_days > 0) {   /* analyses hold addresses and subjects: the server expires them */
-        op_t o = op_begin(m, "phishing");
         bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8("phishing"), "indexes", "[", "{",
                                "key", "{", "ts", BCON_INT32(1), "}", "name", BCON_UTF8("ts_ttl"),
                                "expireAfterSeconds", BCON_INT64((int64_t)m->retention_days * 86400), "}", "]");
-        bson_t reply;
-        bson_error_t e;
-        bool ok = mongoc_collection_write_command_with_opts(o.coll, cmd, NULL, &reply, &e);
-        bson_destroy(&reply);
-        bson_destroy(cmd);
-        op_end(&o);
-        if (!ok) return mfail(&e, err, errlen, "createIndexes");
+        if (index_command(m, "phishing", cmd, err, errlen)) return -1;
     }
     m->phish_indexed = 1;
     return 0;
@@ -1386,19 +1385,12 @@ static int mg_phish_set_alert(rk_store_t *s, const char *id, const char *alert_i
 static int rates_indexes(mg_t *m, char *err, size_t errlen)
 {
     if (m->rates_indexed) return 0;
-    op_t o = op_begin(m, "rates");
     bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8("rates"), "indexes", "[",
                            "{", "key", "{", "name", BCON_INT32(1), "hour", BCON_INT32(1), "}",
                            "name", BCON_UTF8("name_1_hour_1"), "}",
                            "{", "key", "{", "at", BCON_INT32(1), "}", "name", BCON_UTF8("at_ttl"),
                            "expireAfterSeconds", BCON_INT64(RATES_TTL_S), "}", "]");
-    bson_t reply;
-    bson_error_t e;
-    bool ok = mongoc_collection_write_command_with_opts(o.coll, cmd, NULL, &reply, &e);
-    bson_destroy(&reply);
-    bson_destroy(cmd);
-    op_end(&o);
-    if (!ok) return mfail(&e, err, errlen, "createIndexes");
+    if (index_command(m, "rates", cmd, err, errlen)) return -1;
     m->rates_indexed = 1;
     return 0;
 }
