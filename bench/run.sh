@@ -150,9 +150,13 @@ for mode in realistic classic; do
     done
 done
 
-# riskd score: generated attempts through the full pipeline (target: 200,000/s on two cores).
-n=${BENCH_SCORE_USERS:-3000}
-./build/riskd generate --users "$n" --days 10 --seed 9 --output "$tmp/score.jsonl"
+# riskd score: about a million generated attempts through the full pipeline (target: 200,000/s
+# on two cores), all on one thread, then with parsing and encoding on helper threads (the default).
+n=${BENCH_SCORE_USERS:-20000}
+./build/riskd generate --users "$n" --days 30 --seed 9 --output "$tmp/score.jsonl"
 echo
 echo "riskd score over $(wc -l < "$tmp/score.jsonl") generated attempts (target 200,000 attempts/s):"
+echo "one thread (--threads 0):"
+./build/riskd score --input "$tmp/score.jsonl" --output /dev/null --timing --threads 0
+echo "parsing and encoding on helper threads (the default):"
 ./build/riskd score --input "$tmp/score.jsonl" --output /dev/null --timing

@@ -24,6 +24,7 @@ int luaopen_riskd(lua_State *L)
         { "models", "riskd.models", luaopen_riskd_models },
         { "rates", "riskd.rates", luaopen_riskd_rates },
         { "phishing", "riskd.phishing", luaopen_riskd_phishing },
+        { "parallel", "riskd.parallel", luaopen_riskd_parallel },
     };
     lua_newtable(L);
     lua_pushliteral(L, RK_VERSION);

@@ -283,6 +283,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.models", luaopen_riskd_models },
         { "riskd.rates", luaopen_riskd_rates },
         { "riskd.phishing", luaopen_riskd_phishing },
+        { "riskd.parallel", luaopen_riskd_parallel },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

@@ -23,14 +23,9 @@ local SPEC = {
     db = { kind = "str", default = "mem:" },
     fpr = { kind = "num", default = 0.01, min = 0.0001, max = 0.5 },
     json = { kind = "flag", default = false },
+    threads = { kind = "int", min = 0, max = 64 },
 }
-local USAGE = "usage: riskd eval --input FILE.jsonl [--db URI] [--fpr 0.01] [--json]\n"
-
-local function label_of(body)
-    local l = body.label
-    if type(l) ~= "string" or l == "" or #l > 64 then return nil, "no label (\"normal\" or the attack kind)" end
-    return true
-end
+local USAGE = "usage: riskd eval --input FILE.jsonl [--db URI] [--fpr 0.01] [--json] [--threads N]\n"
 
 -- Per detector: AUC over all attempts, TPR at the FPR per kind, their mean.
 local function measure(labels, scores, kinds, fpr)
@@ -59,11 +54,11 @@ return function(...)
     o.reference = true
     local labels, risk, ref, alerted = {}, {}, {}, {}
     local alert_rank = analyze.LEVEL_RANK[rules.config().alert_level or "high"]
-    local c, rerr = replay.run(o, function(body, r, _, full)
+    local c, rerr = replay.run(o, { check = "label", result = function(body, r, _, full)
         local i = #labels + 1
         labels[i], risk[i], ref[i] = body.label, r.risk_score, full.familiarity or 0
         alerted[i] = analyze.LEVEL_RANK[r.risk_level] >= alert_rank
-    end, label_of)
+    end })
     if not c then io.stderr:write("riskd eval: ", rerr, "\n") return 1 end
     local counts, kinds, legit, legit_alerts = {}, {}, 0, 0
     for i, l in ipairs(labels) do

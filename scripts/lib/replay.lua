@@ -3,7 +3,6 @@
 -- POST /api/login/analyze in that order: the same strict JSON check, the
 -- same field validation, the same profiles, global signals and rules. What
 -- `riskd score` and `riskd eval` share.
-local cjson = require("cjson")
 local analyze = require("lib.analyze")
 local login = require("api.login")
 local time = require("lib.time")
@@ -12,16 +11,13 @@ local features = require("riskd.features")
 local iforest = require("riskd.iforest")
 local rules = require("riskd.rules")
 local store = require("riskd.store")
-local strict = require("riskd.json")
+local parallel = require("riskd.parallel")
+local stage = require("lib.replay_stage")
+
+local clock = parallel.thread_clock
 
 local M = {}
-
--- The dispatcher's decoder settings (lib/dispatch.lua).
-local json = cjson.new()
-json.encode_sparse_array(true)
-json.decode_max_depth(64)
-json.decode_invalid_numbers(false)
-M.json = json
+M.json = stage.json
 
 local function count_lines(path)
     local f = io.open(path, "rb")
@@ -33,7 +29,7 @@ local function count_lines(path)
 end
 
 local function progress(done, total, t0)
-    local secs = os.clock() - t0
+    local secs = parallel.monotonic() - t0
     local rate = secs > 0 and done / secs or 0
     local eta = rate > 0 and total and (total - done) / rate or 0
     local width = 30
@@ -42,60 +38,161 @@ local function progress(done, total, t0)
         string.rep(".", width - filled), done, total and ("/" .. total) or "", rate, math.floor(eta)))
 end
 
--- Replays o.input (o.db: the store, o.explain, o.timing) and calls
--- on_result(body, response, line_number) for every good line, where body is
--- the decoded input line and response the answer the API would give.
--- check(body) may refuse a line for the caller's own reasons (nil, why).
--- Bad lines are reported on stderr as "FILE:LINE: why". Returns the
--- counts { lines, bad, seconds, timing } or nil, error.
-function M.run(o, on_result, check)
+-- Helper threads per stage (parsing, encoding) when o.threads is not given:
+-- none on one core; else the cores beside the pipeline's, split between them.
+function M.default_threads()
+    local cpus = parallel.cpus()
+    if cpus < 2 then return 0 end
+    return math.max(1, (cpus - 1) // 2)
+end
+
+local CHUNK = 256   -- lines per message to a helper
+
+-- The run's state: the input, the pipeline, the counters.
+local function context(o, h)
     local inf, ierr = io.open(o.input, "rb")
     if not inf then return nil, ierr end
     local db, derr = store.open(o.db)
     if not db then inf:close() return nil, derr end
-    local deps = { store = db, model = iforest.current(), geo = require("riskd.geo").current(),
-                   intel = require("riskd.intel").current(), rules = rules, features = features,
-                   config = rules.config(), format_time = time.format }
-    local tty = engine.isatty(2)
-    local total = tty and count_lines(o.input) or nil
-    local n, bad, t0 = 0, 0, os.clock()
     local timing = o.timing and {} or nil
-    local opts = { explain = o.explain, timing = timing, reference = o.reference }
-    local clock = os.clock
-    local now = math.floor(os.time() * 1000)
-    -- Writes commit in groups of 1000 attempts: reads see the group's own
+    local tty = engine.isatty(2)
+    return {
+        o = o, h = h, inf = inf, db = db, tty = tty, total = tty and count_lines(o.input) or nil,
+        deps = { store = db, model = iforest.current(), geo = require("riskd.geo").current(),
+                 intel = require("riskd.intel").current(), rules = rules, features = features,
+                 config = rules.config(), format_time = time.format },
+        opts = { explain = o.explain, timing = timing, reference = o.reference, clock = clock },
+        timing = timing, n = 0, bad = 0, t0 = parallel.monotonic(), now = math.floor(os.time() * 1000),
+    }
+end
+
+local function add_time(c, stage_name, secs)
+    if c.timing then c.timing[stage_name] = (c.timing[stage_name] or 0) + secs end
+end
+
+-- Line number c.n (item: parsed, or refused) through the pipeline; returns
+-- the input and the API's answer to keep for output, or nil.
+local function analyze_one(c, a, body_or_why)
+    -- Writes commit in groups of 1000 lines: reads see the group's own
     -- writes, so results are the same as one commit per attempt.
-    assert(db:batch_begin())
-    for line in inf:lines() do
-        n = n + 1
-        if n % 1000 == 0 then assert(db:batch_end()); assert(db:batch_begin()) end
-        local t1 = timing and clock()
-        local ok, body = false, nil
-        local good, why = strict.check(line)
-        if good then ok, body = pcall(json.decode, line) end
-        local a, msg
-        if not good then msg = "not valid JSON: " .. why
-        elseif not ok then msg = "not valid JSON: " .. tostring(body):gsub("^.-: ", "")
-        elseif type(body) ~= "table" then msg = "not a JSON object"
-        elseif check then a, msg = check(body) end
-        if not msg then a, msg = login.attempt(body, now) end
-        if not a then
-            bad = bad + 1
-            io.stderr:write(string.format("%s%s:%d: %s\n", tty and "\n" or "", o.input, n, msg))
-        else
-            if timing then timing.parsing = (timing.parsing or 0) + clock() - t1 end
-            local r = analyze.analyze(a, deps, opts)
-            t1 = timing and clock()
-            on_result(body, login.response(r), n, r)
-            if timing then timing.output = (timing.output or 0) + clock() - t1 end
-        end
-        if tty and n % 1000 == 0 then progress(n, total, t0) end
+    if c.n % 1000 == 0 then assert(c.db:batch_end()); assert(c.db:batch_begin()) end
+    local resp
+    if not a then
+        c.bad = c.bad + 1
+        io.stderr:write(string.format("%s%s:%d: %s\n", c.tty and "\n" or "", c.o.input, c.n, body_or_why))
+    else
+        local r = analyze.analyze(a, c.deps, c.opts)
+        resp = login.response(r)
+        if c.h.result then c.h.result(body_or_why, resp, c.n, r) end
     end
-    assert(db:batch_end())
-    inf:close()
-    db:close()
-    if tty then progress(n, total, t0) io.stderr:write("\n") end
-    return { lines = n, bad = bad, seconds = os.clock() - t0, timing = timing }
+    if c.tty and c.n % 1000 == 0 then progress(c.n, c.total, c.t0) end
+    return resp
+end
+
+-- Everything on this thread.
+local function run_here(c)
+    local h, buf, nbuf = c.h, {}, 0
+    for line in c.inf:lines() do
+        c.n = c.n + 1
+        local t1 = clock()
+        local a, body = stage.parse(line, h.check, c.now)
+        add_time(c, "parsing", clock() - t1)
+        local resp = analyze_one(c, a, body)
+        if resp and h.write then
+            t1 = clock()
+            nbuf = nbuf + 1
+            buf[nbuf] = stage.line(body, resp)
+            if nbuf == 512 then h.write(table.concat(buf, "\n", 1, nbuf)) nbuf = 0 end
+            add_time(c, "output", clock() - t1)
+        end
+    end
+    if nbuf > 0 then h.write(table.concat(buf, "\n", 1, nbuf)) end
+    return true
+end
+
+-- Parsing and encoding on helper threads, chunk by chunk, the pipeline here
+-- in the order of the file. Chunk k goes to helper (k - 1) % n + 1 of each
+-- stage, whose answers come back in the order sent.
+local function run_parallel(c, nthreads)
+    local h = c.h
+    local P = parallel.start("lib.replay_stage", nthreads)
+    if not P then return nil end   -- no helpers here (riskd.so in busted): on this thread
+    local E = h.write and assert(parallel.start("lib.replay_stage", nthreads))
+    local sent, done, enc_sent, enc_recv = 0, 0, 0, 0
+    local function send_next()
+        local lines = {}
+        for line in c.inf:lines() do
+            lines[#lines + 1] = line
+            if #lines == CHUNK then break end
+        end
+        if #lines == 0 then return end
+        sent = sent + 1
+        local t1 = clock()
+        P:send((sent - 1) % nthreads + 1, { op = "parse", lines = lines, check = h.check, now = c.now })
+        add_time(c, "hand-off", clock() - t1)
+    end
+    local function take_output()
+        enc_recv = enc_recv + 1
+        local t1 = clock()
+        local res = assert(E:recv((enc_recv - 1) % nthreads + 1))
+        add_time(c, "hand-off", clock() - t1)
+        add_time(c, "output", res.cpu)
+        if res.text ~= "" then h.write(res.text) end
+    end
+    for _ = 1, 2 * nthreads do send_next() end
+    while done < sent do
+        done = done + 1
+        local t1 = clock()
+        local res = assert(P:recv((done - 1) % nthreads + 1))
+        add_time(c, "hand-off", clock() - t1)
+        add_time(c, "parsing", res.cpu)
+        send_next()
+        local outs = {}
+        for _, it in ipairs(res.items) do
+            c.n = c.n + 1
+            local resp = analyze_one(c, it.a, it.a and it.body or it.bad)
+            if resp and E then outs[#outs + 1] = { it.body, resp } end
+        end
+        if E then
+            enc_sent = enc_sent + 1
+            t1 = clock()
+            E:send((enc_sent - 1) % nthreads + 1, { op = "encode", items = outs })
+            add_time(c, "hand-off", clock() - t1)
+            while enc_sent - enc_recv > 2 * nthreads do take_output() end
+        end
+    end
+    while enc_recv < enc_sent do take_output() end
+    P:close()
+    if E then E:close() end
+    return true
+end
+
+-- Replays o.input (o.db: the store, o.explain, o.timing, o.threads: helper
+-- threads per stage, 0 for none, nil for M.default_threads()). h says what
+-- to do with each good line:
+--   h.check: the name of an extra check in lib.replay_stage's checks;
+--   h.result(body, response, line_number, full): called on this thread in
+--     the order of the file, with the decoded line, the API's answer and the
+--     pipeline's full result;
+--   h.write(text): output lines (the input's fields with the answer's),
+--     joined by "\n", in the order of the file.
+-- Bad lines are reported on stderr as "FILE:LINE: why". Returns the counts
+-- { lines, bad, seconds (wall clock), timing (CPU seconds per stage) } or
+-- nil, error.
+function M.run(o, h)
+    local c, err = context(o, h)
+    if not c then return nil, err end
+    local nthreads = o.threads or M.default_threads()
+    assert(c.db:batch_begin())
+    local ok, rerr
+    if nthreads > 0 then ok, rerr = run_parallel(c, nthreads) end
+    if not ok and not rerr then ok, rerr = run_here(c) end
+    c.inf:close()
+    if not ok then c.db:close() return nil, rerr end
+    assert(c.db:batch_end())
+    c.db:close()
+    if c.tty then progress(c.n, c.total, c.t0) io.stderr:write("\n") end
+    return { lines = c.n, bad = c.bad, seconds = parallel.monotonic() - c.t0, timing = c.timing, threads = nthreads }
 end
 
 -- Where the time went (--timing), on stderr.

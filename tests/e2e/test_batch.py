@@ -198,11 +198,23 @@ def main():
                 out[db] = [json.loads(x) for x in open(o)]
             a, b = out["mem:"], out["sqlite::memory:"]
             assert len(a) == len(b) == len(g.stdout.splitlines()) > 1000, (len(a), len(b))
+            alerted = [x["alert_id"] is not None for x in a]
             for i, (x, y) in enumerate(zip(a, b)):
                 assert (x.pop("alert_id") is None) == (y.pop("alert_id") is None), i
                 x.pop("event_id"), y.pop("event_id")
                 assert x == y, (i, x, y)
             assert sum(1 for x in a if x["risk_level"] == "critical") > 10
+            # parsing and encoding on helper threads (as many as asked, or none) change nothing
+            for threads in ("0", "3"):
+                o = os.path.join(tmp, "noisy-t%s.jsonl" % threads)
+                p = riskd("score", "--input", path, "--output", o, "--threads", threads, models=models)
+                assert p.returncode == 0, p.stderr
+                t = [json.loads(x) for x in open(o)]
+                assert len(t) == len(a), (threads, len(t), len(a))
+                for i, (x, y) in enumerate(zip(a, t)):
+                    assert alerted[i] == (y.pop("alert_id") is not None), (threads, i)
+                    y.pop("event_id")
+                    assert x == y, (threads, i, x, y)
             p = riskd("score", "--input", path, "--output", os.devnull, models=models)
             assert p.returncode == 0, p.stderr
             # serve refuses it: each worker would have its own, and a restart would forget it all
@@ -216,15 +228,39 @@ def main():
                 f.write('{"user_id":"a","ip_address":"192.0.2.1","extra":{"kept":true}}\n'
                         '{"user_id":"a","ip_address":"192.0.2.1","user_id":"b"}\nnot json\n'
                         '{"user_id":"a"}\n')
-            p = riskd("score", "--input", path)
-            assert p.returncode == 1, p
-            assert ":2: not valid JSON: duplicate" in p.stderr and ":3: not valid JSON" in p.stderr, p.stderr
-            assert ":4: ip_address is required" in p.stderr and "3 bad lines" in p.stderr, p.stderr
-            out = [json.loads(x) for x in p.stdout.splitlines()]
-            assert len(out) == 1 and out[0]["extra"] == {"kept": True} and "risk_score" in out[0], out
+            for threads in ("0", "1", "2"):
+                p = riskd("score", "--input", path, "--threads", threads)
+                assert p.returncode == 1, p
+                assert ":2: not valid JSON: duplicate" in p.stderr and ":3: not valid JSON" in p.stderr, p.stderr
+                assert ":4: ip_address is required" in p.stderr and "3 bad lines" in p.stderr, p.stderr
+                # in the order of the file, whichever thread read them
+                assert p.stderr.index(":2:") < p.stderr.index(":3:") < p.stderr.index(":4:"), p.stderr
+                out = [json.loads(x) for x in p.stdout.splitlines()]
+                assert len(out) == 1 and out[0]["extra"] == {"kept": True} and "risk_score" in out[0], out
             p = riskd("score", "--input", path, "--skip-bad")
             assert p.returncode == 0 and "(skipped)" in p.stderr, p
         check("riskd score: bad lines are named by number and skipped; unknown fields are kept", score_bad_lines)
+
+        def helper_threads():
+            # riskd.parallel (engine/l_parallel.c): values copied exactly both ways, answers in order,
+            # failures as nil, message, refusals for what cannot be copied (the script asserts them)
+            script = os.path.join(ROOT, "tests", "e2e", "fixture", "parallel_check.lua")
+            p = riskd("run", script)
+            assert p.returncode == 0 and p.stdout.strip() == "ok", (p.stdout, p.stderr)
+            # and under AddressSanitizer with leak checks (make test builds it), with a score on two helpers
+            asan = os.path.join(ROOT, "build", "asan", "riskd")
+            assert os.path.exists(asan), "build/asan/riskd is missing: run make test"
+            env = dict(os.environ, RISKD_SCRIPTS=os.path.join(ROOT, "scripts"), RISKD_RULES=os.path.join(ROOT, "rules"),
+                       RISKD_MODELS=os.path.join(tmp, "models"), ASAN_OPTIONS="detect_leaks=1")
+            p = subprocess.run([asan, "run", script], capture_output=True, text=True, timeout=300, env=env)
+            assert p.returncode == 0 and p.stdout.strip() == "ok", (p.stdout, p.stderr)
+            p = subprocess.run([asan, "score", "--input", os.path.join(tmp, "noisy.jsonl"), "--output", os.devnull,
+                                "--threads", "2"], capture_output=True, text=True, timeout=600, env=env)
+            assert p.returncode == 0 and "ERROR" not in p.stderr, p.stderr
+            # --threads is checked like every other number
+            p = riskd("score", "--input", os.path.join(tmp, "bad.jsonl"), "--threads", "-1")
+            assert p.returncode != 0 and "--threads" in p.stderr, p.stderr
+        check("helper threads: exact copies, answers in order, errors reported, bad values refused", helper_threads)
 
         def eval_benchmark():
             data = os.path.join(tmp, "eval.jsonl")
@@ -233,6 +269,19 @@ def main():
             p = riskd("eval", "--input", data, "--json")
             assert p.returncode == 0, p.stderr
             r = json.loads(p.stdout)
+            # the same figures with the lines read on this thread as on helper threads
+            p = riskd("eval", "--input", data, "--json", "--threads", "0")
+            assert p.returncode == 0, p.stderr
+            r0 = json.loads(p.stdout)
+            # (to 1e-6: the reference sums a table's values, whose order, and so the last bits, vary by run)
+            def close(x, y):
+                if isinstance(x, dict):
+                    return isinstance(y, dict) and set(x) == set(y) and all(close(x[k], y[k]) for k in x)
+                if isinstance(x, (int, float)) and isinstance(y, (int, float)):
+                    return abs(x - y) <= 1e-6
+                return x == y
+            r0.pop("seconds"), r.pop("seconds")
+            assert close(r0, r), (r0, r)
             kinds = set(r["riskd"]["kinds"])
             assert {"account_takeover", "brute_force", "impossible_travel"} <= kinds, kinds
             assert r["attempts"] > 5000 and 0 < r["legitimate"] < r["attempts"], r
@@ -313,7 +362,7 @@ def main():
             # No looping rule here (the retraining benchmark replays thousands of
             # attempts through the rules) and no retention (the history is old).
             srv = Server(models=models, hostile_rule=False, env={"RISKD_RETENTION_DAYS": "0"})
-            stop, failures, served = threading.Event(), [], [0]
+            stop, failures, served, t = threading.Event(), [], [0], None
             try:
                 # stored history for retraining: a generated month, scored into the server's own database
                 p = riskd("score", "--input", os.path.join(tmp, "small.jsonl"), "--output", os.devnull,
@@ -375,6 +424,8 @@ def main():
                 assert srv.call("POST", "/api/admin/model/retrain", {"margin": 7})[0] == 400
             finally:
                 stop.set()
+                if t:
+                    t.join(60)   # its last request answered before the server stops
                 srv.stop()
             assert served[0] > 20 and not failures, (served[0], failures[:3])
         check("retraining over HTTP while serving: a new version goes live, rollback restores the old, no request fails",
