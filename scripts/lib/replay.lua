@@ -70,8 +70,9 @@ local function add_time(c, stage_name, secs)
     if c.timing then c.timing[stage_name] = (c.timing[stage_name] or 0) + secs end
 end
 
--- Line number c.n (item: parsed, or refused) through the pipeline; returns
--- the input and the API's answer to keep for output, or nil.
+-- Line c.n through the pipeline: a the attempt and body_or_why the decoded
+-- line, or a nil and body_or_why why the line was refused. Returns the API's
+-- answer, or nil for a refused line.
 local function analyze_one(c, a, body_or_why)
     -- Writes commit in groups of 1000 lines: reads see the group's own
     -- writes, so results are the same as one commit per attempt.
@@ -192,7 +193,7 @@ function M.run(o, h)
     assert(c.db:batch_end())
     c.db:close()
     if c.tty then progress(c.n, c.total, c.t0) io.stderr:write("\n") end
-    return { lines = c.n, bad = c.bad, seconds = parallel.monotonic() - c.t0, timing = c.timing, threads = nthreads }
+    return { lines = c.n, bad = c.bad, seconds = parallel.monotonic() - c.t0, timing = c.timing }
 end
 
 -- Where the time went (--timing), on stderr.
