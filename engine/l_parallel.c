@@ -26,6 +26,7 @@
  */
 #include <lauxlib.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binfile.h"
 #include "l_modules.h"
+#include "task.h"
 #include "vm.h"
 
 #define GROUP_T "riskd.parallel.group"
@@ -45,32 +48,11 @@
 
 enum { V_NIL, V_FALSE, V_TRUE, V_INT, V_FLOAT, V_STRING, V_TABLE, V_END, V_NULL };
 
-typedef struct {
-    unsigned char *p;
-    size_t n, cap;
-    int oom;
-} buf_t;
-
-static void put(buf_t *b, const void *data, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n) cap *= 2;
-        unsigned char *p = realloc(b->p, cap);
-        if (!p) { b->oom = 1; return; }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-
-static void put_tag(buf_t *b, int tag) { unsigned char t = (unsigned char)tag; put(b, &t, 1); }
+static void put_tag(rk_wbuf_t *b, int tag) { unsigned char t = (unsigned char)tag; rk_wbuf_put(b, &t, 1); }
 
 /* Appends the value at idx; NULL, or why it cannot be copied (a static
  * message). Uses at most 3 stack slots per level. */
-static const char *dump(lua_State *L, int idx, buf_t *b, int depth)
+static const char *dump(lua_State *L, int idx, rk_wbuf_t *b, int depth)
 {
     idx = lua_absindex(L, idx);
     switch (lua_type(L, idx)) {
@@ -80,11 +62,11 @@ static const char *dump(lua_State *L, int idx, buf_t *b, int depth)
         if (lua_isinteger(L, idx)) {
             lua_Integer i = lua_tointeger(L, idx);
             put_tag(b, V_INT);
-            put(b, &i, sizeof i);
+            rk_wbuf_put(b, &i, sizeof i);
         } else {
             lua_Number d = lua_tonumber(L, idx);
             put_tag(b, V_FLOAT);
-            put(b, &d, sizeof d);
+            rk_wbuf_put(b, &d, sizeof d);
         }
         return NULL;
     case LUA_TSTRING: {
@@ -92,8 +74,8 @@ static const char *dump(lua_State *L, int idx, buf_t *b, int depth)
         const char *s = lua_tolstring(L, idx, &n);
         uint64_t len = n;
         put_tag(b, V_STRING);
-        put(b, &len, sizeof len);
-        put(b, s, n);
+        rk_wbuf_put(b, &len, sizeof len);
+        rk_wbuf_put(b, s, n);
         return NULL;
     }
     case LUA_TLIGHTUSERDATA:
@@ -105,7 +87,7 @@ static const char *dump(lua_State *L, int idx, buf_t *b, int depth)
         if (!lua_checkstack(L, 3)) return "tables nested too deep cannot be copied";
         uint32_t narr = (uint32_t)lua_rawlen(L, idx);
         put_tag(b, V_TABLE);
-        put(b, &narr, sizeof narr);   /* a size hint for the rebuilt table */
+        rk_wbuf_put(b, &narr, sizeof narr);   /* a size hint for the rebuilt table */
         lua_pushnil(L);
         while (lua_next(L, idx)) {
             const char *why = dump(L, -2, b, depth + 1);
@@ -121,24 +103,12 @@ static const char *dump(lua_State *L, int idx, buf_t *b, int depth)
     }
 }
 
-typedef struct {
-    const unsigned char *p, *end;
-} reader_t;
-
-static int take(reader_t *r, void *out, size_t n)
-{
-    if ((size_t)(r->end - r->p) < n) return -1;
-    memcpy(out, r->p, n);
-    r->p += n;
-    return 0;
-}
-
 /* Pushes the next value (or, for V_END, nothing and returns 1). -1 on
  * malformed bytes, which only a bug here can produce. */
-static int load(lua_State *L, reader_t *r, int depth)
+static int load(lua_State *L, rk_rbuf_t *r, int depth)
 {
     unsigned char tag;
-    if (take(r, &tag, 1) < 0 || depth > RK_PAR_MAX_DEPTH + 1 || !lua_checkstack(L, 3)) return -1;
+    if (rk_rbuf_get(r, &tag, 1) < 0 || depth > RK_PAR_MAX_DEPTH + 1 || !lua_checkstack(L, 3)) return -1;
     switch (tag) {
     case V_NIL: lua_pushnil(L); return 0;
     case V_FALSE: lua_pushboolean(L, 0); return 0;
@@ -147,26 +117,27 @@ static int load(lua_State *L, reader_t *r, int depth)
     case V_END: return 1;
     case V_INT: {
         lua_Integer i;
-        if (take(r, &i, sizeof i) < 0) return -1;
+        if (rk_rbuf_get(r, &i, sizeof i) < 0) return -1;
         lua_pushinteger(L, i);
         return 0;
     }
     case V_FLOAT: {
         lua_Number d;
-        if (take(r, &d, sizeof d) < 0) return -1;
+        if (rk_rbuf_get(r, &d, sizeof d) < 0) return -1;
         lua_pushnumber(L, d);
         return 0;
     }
     case V_STRING: {
         uint64_t n;
-        if (take(r, &n, sizeof n) < 0 || (uint64_t)(r->end - r->p) < n) return -1;
+        if (rk_rbuf_get(r, &n, sizeof n) < 0 || r->left < n) return -1;
         lua_pushlstring(L, (const char *)r->p, (size_t)n);
         r->p += n;
+        r->left -= (size_t)n;
         return 0;
     }
     case V_TABLE: {
         uint32_t narr;
-        if (take(r, &narr, sizeof narr) < 0) return -1;
+        if (rk_rbuf_get(r, &narr, sizeof narr) < 0) return -1;
         lua_createtable(L, (int)(narr > 1u << 20 ? 1u << 20 : narr), 0);
         for (;;) {
             int rc = load(L, r, depth + 1);
@@ -180,71 +151,37 @@ static int load(lua_State *L, reader_t *r, int depth)
     }
 }
 
-/* ---- channels --------------------------------------------------------------- */
+/* ---- messages ---------------------------------------------------------------
+ * Tasks on the engine's queues (task.h), the helper's in and its out: the
+ * run/release/reply_to part of a task goes unused, only the queue link. */
 
-typedef struct msg {
-    struct msg *next;
+typedef struct {
+    rk_task_t base;
     unsigned char *data;
     size_t len;
     int failed;              /* data is an error message */
 } msg_t;
 
-typedef struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    msg_t *head, *tail;
-    int closed;
-} chan_t;
-
-static void chan_init(chan_t *c)
+static void msg_free(msg_t *m)
 {
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
-    c->head = c->tail = NULL;
-    c->closed = 0;
+    if (!m) return;
+    free(m->data);
+    free(m);
 }
 
-static void chan_push(chan_t *c, msg_t *m)
-{
-    m->next = NULL;
-    pthread_mutex_lock(&c->mu);
-    if (c->tail) c->tail->next = m; else c->head = m;
-    c->tail = m;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-}
+/* The next message on q, waiting for one; NULL once q is closed and empty. */
+static msg_t *msg_take(rk_queue_t *q) { return (msg_t *)rk_queue_take(q, 1); }
 
-/* The next message, waiting for one; NULL once the channel is closed. */
-static msg_t *chan_pop(chan_t *c)
+/* Frees what is left on a closed queue, then the queue. */
+static void queue_drop(rk_queue_t *q)
 {
-    pthread_mutex_lock(&c->mu);
-    while (!c->head && !c->closed) pthread_cond_wait(&c->cv, &c->mu);
-    msg_t *m = c->closed ? NULL : c->head;
-    if (m) {
-        c->head = m->next;
-        if (!c->head) c->tail = NULL;
+    rk_task_t *t = rk_queue_take(q, 0);
+    while (t) {
+        rk_task_t *next = t->next;
+        msg_free((msg_t *)t);
+        t = next;
     }
-    pthread_mutex_unlock(&c->mu);
-    return m;
-}
-
-static void chan_close(chan_t *c)
-{
-    pthread_mutex_lock(&c->mu);
-    c->closed = 1;
-    pthread_cond_broadcast(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-}
-
-static void chan_destroy(chan_t *c)
-{
-    for (msg_t *m = c->head, *next; m; m = next) {
-        next = m->next;
-        free(m->data);
-        free(m);
-    }
-    pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->cv);
+    rk_queue_destroy(q);
 }
 
 static msg_t *msg_text(const char *text)
@@ -263,7 +200,8 @@ static msg_t *msg_text(const char *text)
 typedef struct {
     pthread_t thread;
     int started;
-    chan_t in, out;
+    atomic_int stopping;     /* set at close: what is still queued is dropped, not run */
+    rk_queue_t in, out;
     rk_scripts_t *scripts;   /* retained */
     rk_vm_host_t host;       /* the configuration only */
     char module[128];
@@ -278,7 +216,7 @@ typedef struct {
  * the message's value, its answer dumped into c->out. */
 typedef struct {
     const msg_t *in;
-    buf_t out;
+    rk_wbuf_t out;
     const char *why;
 } call_t;
 
@@ -287,7 +225,7 @@ static int helper_call(lua_State *L)
     call_t *c = lua_touserdata(L, 1);
     lua_settop(L, 0);
     rk_vm_push_entry(rk_vm_of(L));
-    reader_t r = { c->in->data, c->in->data + c->in->len };
+    rk_rbuf_t r = { c->in->data, c->in->len };
     if (load(L, &r, 0) != 0) return luaL_error(L, "riskd.parallel: malformed message");
     lua_call(L, 1, 1);
     c->why = dump(L, -1, &c->out, 0);
@@ -312,7 +250,7 @@ static msg_t *serve_one(rk_vm_t *vm, const msg_t *in)
     msg_t *m = calloc(1, sizeof *m);
     if (!m) { free(c.out.p); return NULL; }
     m->data = c.out.p;
-    m->len = c.out.n;
+    m->len = c.out.len;
     return m;
 }
 
@@ -323,12 +261,11 @@ static void *helper_main(void *arg)
     rk_vm_opts_t o = { h->scripts, 0, 5000, &h->host, h->module, NULL, 0, NULL };
     rk_vm_t *vm = rk_vm_new(&o, err, sizeof err);
     msg_t *m;
-    while ((m = chan_pop(&h->in))) {
-        msg_t *reply = vm ? serve_one(vm, m) : msg_text(err);
-        free(m->data);
-        free(m);
-        if (reply) chan_push(&h->out, reply);
-        else { chan_close(&h->out); break; }   /* out of memory: the caller's recv says so */
+    while ((m = msg_take(&h->in))) {
+        msg_t *reply = atomic_load(&h->stopping) ? NULL : vm ? serve_one(vm, m) : msg_text(err);
+        msg_free(m);
+        if (reply) rk_queue_push(&h->out, &reply->base);
+        else if (!atomic_load(&h->stopping)) { rk_queue_close(&h->out); break; }   /* out of memory: recv says so */
     }
     rk_vm_free(vm);
     return NULL;
@@ -337,12 +274,16 @@ static void *helper_main(void *arg)
 static void group_stop(group_t *g)
 {
     if (!g->h) return;
-    for (int i = 0; i < g->n; i++) chan_close(&g->h[i].in);
+    for (int i = 0; i < g->n; i++) {
+        atomic_store(&g->h[i].stopping, 1);
+        rk_queue_close(&g->h[i].in);
+    }
     for (int i = 0; i < g->n; i++) {
         helper_t *h = &g->h[i];
         if (h->started) pthread_join(h->thread, NULL);
-        chan_destroy(&h->in);
-        chan_destroy(&h->out);
+        rk_queue_close(&h->out);
+        queue_drop(&h->in);
+        queue_drop(&h->out);
         rk_scripts_release(h->scripts);
     }
     free(g->h);
@@ -386,8 +327,8 @@ static int l_start(lua_State *L)
     if (!(g->h = calloc((size_t)n, sizeof *g->h))) return luaL_error(L, "out of memory");
     for (int i = 0; i < n; i++) {
         helper_t *h = &g->h[i];
-        chan_init(&h->in);
-        chan_init(&h->out);
+        rk_queue_init(&h->in);
+        rk_queue_init(&h->out);
         h->scripts = rk_scripts_retain((rk_scripts_t *)rk_vm_scripts(vm));
         h->host = (rk_vm_host_t){ .config = host->config };
         memcpy(h->module, module, mlen + 1);
@@ -409,7 +350,7 @@ static int l_send(lua_State *L)
     group_t *g = check_group(L, 1);
     helper_t *h = check_helper(L, g, 2);
     luaL_checkany(L, 3);
-    buf_t b = { 0 };
+    rk_wbuf_t b = { 0 };
     const char *why = dump(L, 3, &b, 0);
     msg_t *m = why || b.oom ? NULL : calloc(1, sizeof *m);
     if (!m) {
@@ -417,8 +358,8 @@ static int l_send(lua_State *L)
         return why ? luaL_argerror(L, 3, why) : luaL_error(L, "out of memory");
     }
     m->data = b.p;
-    m->len = b.n;
-    chan_push(&h->in, m);
+    m->len = b.len;
+    rk_queue_push(&h->in, &m->base);
     return 0;
 }
 
@@ -430,7 +371,8 @@ typedef struct {
 static int box_release(lua_State *L)
 {
     box_t *b = lua_touserdata(L, 1);
-    if (b->m) { free(b->m->data); free(b->m); b->m = NULL; }
+    msg_free(b->m);
+    b->m = NULL;
     return 0;
 }
 
@@ -442,7 +384,7 @@ static int l_recv(lua_State *L)
     box_t *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->m = NULL;
     luaL_setmetatable(L, BOX_T);
-    if (!(box->m = chan_pop(&h->out))) {
+    if (!(box->m = msg_take(&h->out))) {
         luaL_pushfail(L);
         lua_pushliteral(L, "the helper thread stopped (out of memory)");
         return 2;
@@ -451,7 +393,7 @@ static int l_recv(lua_State *L)
         luaL_pushfail(L);
         lua_pushlstring(L, (const char *)box->m->data, box->m->len);
     } else {
-        reader_t r = { box->m->data, box->m->data + box->m->len };
+        rk_rbuf_t r = { box->m->data, box->m->len };
         if (load(L, &r, 0) != 0) return luaL_error(L, "riskd.parallel: malformed answer");
     }
     int n = box->m->failed ? 2 : 1;
