@@ -28,7 +28,7 @@ return {
         failure_spike = 55,    -- at spike_ratio times the usual rate, growing to 82 (rules/failure_spike.lua)
         new_asn = 15,          -- with enrichment on (RISKD_ASN_DB)
         unusual_hour = 15,
-        odd_hour_away = 15,    -- at odd_hour_away_bits, growing to 45 (rules/odd_hour_away.lua)
+        odd_hour_away = 15,    -- flat, not graded (rules/odd_hour_away.lua says why)
         impossible_travel = 75,
         brute_force = 30,      -- at the threshold, growing with each further failure
         brute_force_stranger = 45, -- the same, failing again from a device the account never used
