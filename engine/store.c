@@ -339,9 +339,10 @@ int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], r
     }
     return 0;
 }
-int rk_store_checkpoint(rk_store_t *s, int restart, char *err, size_t errlen)
+int rk_store_checkpoint(rk_store_t *s, int restart, int *frames, char *err, size_t errlen)
 {
-    return s->ops->checkpoint ? s->ops->checkpoint(s, restart, err, errlen) : 0;
+    if (frames) *frames = 0;
+    return s->ops->checkpoint ? s->ops->checkpoint(s, restart, frames, err, errlen) : 0;
 }
 int rk_store_wal_pages(rk_store_t *s) { return s->ops->wal_pages ? s->ops->wal_pages(s) : 0; }
 

@@ -316,10 +316,11 @@ int rk_store_batches(const rk_store_t *s);
  * blocking readers or writers (restart = 0), or copies all of it, waiting
  * briefly for writers and for readers of older snapshots, so that the next
  * commit starts the WAL over (restart = 1). 0: all of the WAL is in the
- * database; 1: not all (readers or writers busy); -1: an error. wal_pages
+ * database; 1: not all (readers or writers busy); -1: an error. *frames
+ * (if not NULL) gets how many pages the WAL held when it ran. wal_pages
  * says how many pages the WAL held after this handle's last commit.
  * Others: 0. */
-int rk_store_checkpoint(rk_store_t *s, int restart, char *err, size_t errlen);
+int rk_store_checkpoint(rk_store_t *s, int restart, int *frames, char *err, size_t errlen);
 int rk_store_wal_pages(rk_store_t *s);
 
 /* Deletes up to batch events older than the retention; *deleted says how many. */

@@ -33,7 +33,7 @@ typedef struct rk_store_ops {
     int (*purge)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);
     int (*batch_begin)(rk_store_t *, char *, size_t);   /* NULL: every write commits alone */
     int (*batch_end)(rk_store_t *, char *, size_t);
-    int (*checkpoint)(rk_store_t *, int, char *, size_t);   /* NULL: nothing to do */
+    int (*checkpoint)(rk_store_t *, int, int *, char *, size_t);   /* NULL: nothing to do */
     int (*wal_pages)(rk_store_t *);
     int (*global_counts)(rk_store_t *, const char *const *, rk_global_count_t *, char *, size_t);   /* NULL: per kind */
     int (*phish_insert)(rk_store_t *, rk_phish_rec_t *, char *, size_t);

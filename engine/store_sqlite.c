@@ -365,9 +365,9 @@ static int sq_wal_pages(rk_store_t *s) { return SQ(s)->wal_pages; }
  * readers RESTART_WAIT_MS at most: the caller holds writes back meanwhile,
  * and a long reader (an export, `riskd retrain` on the same file) pins the
  * WAL anyway. Returns 0 when all of the WAL is copied, 1 when not (busy),
- * -1 on error. */
+ * -1 on error; *frames (if not NULL) gets how many frames the WAL held. */
 #define RESTART_WAIT_MS 10
-static int sq_checkpoint(rk_store_t *s, int restart, char *err, size_t errlen)
+static int sq_checkpoint(rk_store_t *s, int restart, int *frames, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
     int log = 0, copied = 0;
@@ -376,6 +376,7 @@ static int sq_checkpoint(rk_store_t *s, int restart, char *err, size_t errlen)
                                        &log, &copied);
     if (restart) sqlite3_busy_timeout(q->db, q->busy_timeout_ms);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) return fail(q, err, errlen, "checkpoint");
+    if (frames) *frames = log;
     return rc == SQLITE_OK && copied >= log ? 0 : 1;
 }
 

@@ -6,10 +6,10 @@
  * the writer thread stalled every queued request for the length of an
  * fsync; measured, it was most of a commit's time. A passive checkpoint
  * never catches up with a writer that keeps committing, though, and the
- * WAL only starts over once all of it is copied: so after each passive one
- * the checkpointer holds the writer out between two batches (batch_mu) and
- * copies the rest with a RESTART checkpoint, a short stall since the
- * passive one did the bulk. If the writer outruns the checkpointer anyway
+ * WAL only starts over once all of it is copied: so after passive rounds
+ * that catch up with the writer (catch_up) the checkpointer holds the
+ * writer out between two batches (batch_mu) and copies the rest with a
+ * RESTART checkpoint, a short stall since the passive ones did the bulk. If the writer outruns the checkpointer anyway
  * (the WAL past RK_WRITER_WAL_CAP_PAGES), it waits for the running
  * checkpoint before its next batch: a bounded WAL, paid for in latency
  * only when the disk cannot keep up. */
@@ -104,6 +104,26 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Passive checkpoints while the writer goes on, until one finds that the
+ * writer appended fewer than RK_WRITER_CATCHUP_PAGES pages during the one
+ * before (or after RK_WRITER_CATCHUP_ROUNDS): the restart that follows holds
+ * every write back for as long as it takes to sync and copy what is left.
+ * Measured at one connection of the analyze bench: with one passive round,
+ * restarts held writes back 6.7-7.5 ms on average (nearly all of it copying
+ * and syncing, none waiting for readers) and were the route's p99, 8.0-8.4
+ * ms; with five rounds, 2.4 ms and a p99 of 3.4 ms. */
+static int catch_up(rk_writer_t *w, char *err, size_t errlen)
+{
+    int rc = 0, frames = 0, before = -1;
+    for (int round = 0; round < RK_WRITER_CATCHUP_ROUNDS; round++) {
+        rc = rk_store_checkpoint(w->ckpt_store, 0, &frames, err, errlen);
+        /* The WAL may have started over in between: frames < before. */
+        if (rc < 0 || (before >= 0 && frames - before < RK_WRITER_CATCHUP_PAGES)) break;
+        before = frames;
+    }
+    return rc;
+}
+
 static void *checkpoint_main(void *arg)
 {
     rk_writer_t *w = arg;
@@ -114,10 +134,10 @@ static void *checkpoint_main(void *arg)
         while (!w->ckpt_wanted && !w->stopping) pthread_cond_wait(&w->ckpt_cv, &w->mu);
         if (!w->ckpt_wanted) break;
         pthread_mutex_unlock(&w->mu);
-        int rc = rk_store_checkpoint(w->ckpt_store, 0, err, sizeof err);
+        int rc = catch_up(w, err, sizeof err);
         if (rc >= 0) {
             pthread_mutex_lock(&w->batch_mu);
-            rc = rk_store_checkpoint(w->ckpt_store, 1, err, sizeof err);
+            rc = rk_store_checkpoint(w->ckpt_store, 1, NULL, err, sizeof err);
             pthread_mutex_unlock(&w->batch_mu);
         }
         if (rc < 0) rk_log_msg(RK_LOG_WARN, "checkpoint failed", "error", err);

@@ -23,6 +23,8 @@
 #define RK_WRITER_MAX_BATCH 512
 #define RK_WRITER_CHECKPOINT_PAGES 4000   /* ask for a checkpoint once the WAL holds this many pages */
 #define RK_WRITER_WAL_CAP_PAGES 16000     /* past this, the writer waits for that checkpoint */
+#define RK_WRITER_CATCHUP_PAGES 256       /* passive rounds go on while the writer appends this many during one */
+#define RK_WRITER_CATCHUP_ROUNDS 8        /* and stop after this many in any case */
 
 typedef struct rk_writer rk_writer_t;
 

@@ -612,6 +612,39 @@ static void batch_reads_its_own_writes(void **st)
     rk_store_close(s);
 }
 
+/* With manual checkpoints (the server's writer): commits leave the WAL to
+ * the checkpointer; a checkpoint says how many pages the WAL held, so that
+ * the writer's checkpointer can tell whether another passive round is worth
+ * it; and a restart lets the next commit write the WAL from its start. */
+static void checkpoints_report_the_wal(void **st)
+{
+    (void)st;
+    fresh_store();
+    char err[512];
+    rk_store_opts_t o;
+    rk_store_defaults(&o);
+    o.manual_checkpoint = 1;
+    rk_store_t *s = rk_store_open(uri, &o, err, sizeof err);
+    assert_non_null(s);
+    for (int i = 0; i < 50; i++) {
+        char user[16];
+        snprintf(user, sizeof user, "wal%d", i);
+        rk_event_t e = ev(user, T0 + i, "198.51.100.7", 1, 5, "low", 0);
+        assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+    }
+    int pages = rk_store_wal_pages(s), frames = -1;
+    assert_true(pages > 50);   /* 50 commits, each several pages: nothing checkpointed them */
+    assert_int_equal(rk_store_checkpoint(s, 0, &frames, err, sizeof err), 0);
+    assert_int_equal(frames, pages);
+    assert_int_equal(rk_store_checkpoint(s, 0, NULL, err, sizeof err), 0);   /* frames may be NULL */
+    assert_int_equal(rk_store_checkpoint(s, 1, &frames, err, sizeof err), 0);
+    rk_event_t e = ev("wal-after", T0 + 100, "198.51.100.7", 1, 5, "low", 0);
+    assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+    assert_int_equal(rk_store_checkpoint(s, 0, &frames, err, sizeof err), 0);
+    assert_true(frames > 0 && frames < pages / 10);   /* the WAL started over */
+    rk_store_close(s);
+}
+
 typedef struct { int n; int ok; } thr_arg_t;
 
 static void *writer(void *p)
@@ -710,6 +743,7 @@ int main(void)
         cmocka_unit_test(no_full_scans),
         cmocka_unit_test(migration_from_schema_2),
         cmocka_unit_test(batch_reads_its_own_writes),
+        cmocka_unit_test(checkpoints_report_the_wal),
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
         cmocka_unit_test(kill_9_loses_nothing_acknowledged),
         cmocka_unit_test(bad_uris),
