@@ -9,10 +9,11 @@
  * WAL only starts over once all of it is copied: so after passive rounds
  * that catch up with the writer (catch_up) the checkpointer holds the
  * writer out between two batches (batch_mu) and copies the rest with a
- * RESTART checkpoint, a short stall since the passive ones did the bulk. If the writer outruns the checkpointer anyway
- * (the WAL past RK_WRITER_WAL_CAP_PAGES), it waits for the running
- * checkpoint before its next batch: a bounded WAL, paid for in latency
- * only when the disk cannot keep up. */
+ * RESTART checkpoint, a short stall since the passive ones did the bulk.
+ * If the writer outruns the checkpointer anyway (the WAL past
+ * RK_WRITER_WAL_CAP_PAGES), it waits for the running checkpoint before its
+ * next batch: a bounded WAL, paid for in latency only when the disk cannot
+ * keep up. */
 #include "store_writer.h"
 
 #include <stdio.h>
@@ -107,11 +108,13 @@ static void *writer_main(void *arg)
 /* Passive checkpoints while the writer goes on, until one finds that the
  * writer appended fewer than RK_WRITER_CATCHUP_PAGES pages during the one
  * before (or after RK_WRITER_CATCHUP_ROUNDS): the restart that follows holds
- * every write back for as long as it takes to sync and copy what is left.
- * Measured at one connection of the analyze bench: with one passive round,
- * restarts held writes back 6.7-7.5 ms on average (nearly all of it copying
- * and syncing, none waiting for readers) and were the route's p99, 8.0-8.4
- * ms; with five rounds, 2.4 ms and a p99 of 3.4 ms. */
+ * every write back for as long as it takes to copy and sync what is left,
+ * so each round shrinks that. Measured on the analyze bench: with a single
+ * passive round, restarts held writes back 6.5-7.5 ms on average at one
+ * connection (copying and syncing; they never waited for a reader) and
+ * made the route's p99, 7.9-8.1 ms; with these rounds, a p99 of 4.2-4.5 ms.
+ * At 64 connections restarts still take 10-15 ms: there the disk is busy
+ * with the WAL and an fsync takes 2-18 ms. */
 static int catch_up(rk_writer_t *w, char *err, size_t errlen)
 {
     int rc = 0, frames = 0, before = -1;
