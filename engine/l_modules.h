@@ -21,5 +21,6 @@ int luaopen_riskd_models(lua_State *L);  /* l_models.c */
 int luaopen_riskd_rates(lua_State *L);   /* l_rates.c */
 int luaopen_riskd_phishing(lua_State *L); /* l_phishing.c */
 int luaopen_riskd_parallel(lua_State *L); /* l_parallel.c */
+int luaopen_riskd_strings(lua_State *L); /* l_strings.c */
 
 #endif

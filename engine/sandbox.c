@@ -35,6 +35,119 @@ static int env_newindex(lua_State *L)
     return luaL_error(L, "rules cannot set globals ('%s'); use local", luaL_optstring(L, 2, "?"));
 }
 
+/* ---- read-only views ------------------------------------------------------
+ * Rules read `config` and `ctx` and must not change them: config is shared
+ * by every later request of the state, ctx by every later rule of the
+ * request. A view is an empty table whose metatable reads through to the
+ * real one, wrapping tables in views of their own, and raises on a write.
+ * The registry keeps view -> table and table -> view, both weak, so a
+ * table has one view while it lives. */
+static const char VIEW_OF_KEY = 'w';    /* table -> view (weak keys) */
+static const char TABLE_OF_KEY = 't';   /* view -> table (weak keys) */
+static const char VIEW_META_KEY = 'm';  /* the views' shared metatable */
+
+static void push_view(lua_State *L, int idx);
+
+/* The table behind the view at idx (which must be one). [-0,+1,-] */
+static void push_target(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &TABLE_OF_KEY);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    lua_remove(L, -2);
+}
+
+/* Replaces a table on top with its view. */
+static void wrap_top(lua_State *L)
+{
+    if (lua_type(L, -1) != LUA_TTABLE) return;
+    push_view(L, -1);
+    lua_remove(L, -2);
+}
+
+static int view_index(lua_State *L)
+{
+    push_target(L, 1);
+    lua_pushvalue(L, 2);
+    lua_gettable(L, -2);
+    wrap_top(L);
+    return 1;
+}
+
+static int view_newindex(lua_State *L)
+{
+    return luaL_error(L, "rules cannot change '%s': config and ctx are read-only", luaL_optstring(L, 2, "?"));
+}
+
+static int view_len(lua_State *L)
+{
+    push_target(L, 1);
+    lua_len(L, -1);
+    return 1;
+}
+
+/* next over the table, values wrapped: the iterator of __pairs. */
+static int view_next(lua_State *L)
+{
+    push_target(L, 1);
+    lua_pushvalue(L, 2);
+    if (!lua_next(L, -2)) { lua_pushnil(L); return 1; }
+    wrap_top(L);
+    return 2;
+}
+
+static int view_pairs(lua_State *L)
+{
+    lua_pushcfunction(L, view_next);
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+static void push_weak_table(lua_State *L, const void *key)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+/* Pushes the view of the table at idx, made on first use. [-0,+1,m] */
+static void push_view(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEW_OF_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        push_weak_table(L, &VIEW_OF_KEY);
+        push_weak_table(L, &TABLE_OF_KEY);
+        static const luaL_Reg meta[] = { { "__index", view_index }, { "__newindex", view_newindex },
+                                         { "__len", view_len }, { "__pairs", view_pairs }, { NULL, NULL } };
+        luaL_newlib(L, meta);
+        lua_pushliteral(L, "read-only");
+        lua_setfield(L, -2, "__metatable");
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEW_META_KEY);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEW_OF_KEY);
+    }
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, -2) == LUA_TTABLE) { lua_remove(L, -2); return; }
+    lua_pop(L, 1);
+    lua_newtable(L);                                   /* [view_of, view] */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEW_META_KEY);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);                                 /* view_of[t] = view */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &TABLE_OF_KEY);
+    lua_pushvalue(L, -2);
+    lua_pushvalue(L, idx);
+    lua_rawset(L, -3);                                 /* table_of[view] = t */
+    lua_pop(L, 1);
+    lua_remove(L, -2);
+}
+
 /* Copies the named fields of global table `lib` into a new table. */
 static void copy_fields(lua_State *L, const char *lib, const char *const *names)
 {
@@ -70,9 +183,11 @@ static void push_env(lua_State *L, const void *config_key)
     lua_setfield(L, -2, "table");
     copy_fields(L, "math", math_ok);
     lua_setfield(L, -2, "math");
-    lua_getglobal(L, "utf8");
+    static const char *const utf8_ok[] = { "char", "charpattern", "codes", "codepoint", "len", "offset", NULL };
+    copy_fields(L, "utf8", utf8_ok);
     lua_setfield(L, -2, "utf8");
     lua_rawgetp(L, LUA_REGISTRYINDEX, config_key);
+    if (lua_istable(L, -1)) wrap_top(L);
     lua_setfield(L, -2, "config");
     lua_createtable(L, 0, 2);
     lua_pushcfunction(L, env_index);
@@ -220,6 +335,7 @@ static int l_evaluate(lua_State *L)
     if (!vm) return luaL_error(L, "rules run inside riskd only");
     const rk_vm_host_t *host = rk_vm_host(L);   /* once per call: a registry read */
     lua_settop(L, 1);
+    wrap_top(L);                                     /* 1: ctx, read-only */
     lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);   /* 2 */
     lua_newtable(L);                                 /* 3: results */
     lua_newtable(L);                                 /* 4: errors */

@@ -162,6 +162,18 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "time budget exceeded");
 }
 
+int rk_vm_expired(rk_vm_t *vm)
+{
+    return vm && vm->deadline && rk_now_ns() >= vm->deadline;
+}
+
+int rk_vm_stop(lua_State *L, rk_vm_t *vm)
+{
+    vm->timed_out = RK_VM_TIMEOUT;
+    set_hook(L, 1);
+    return luaL_error(L, "time budget exceeded");
+}
+
 static int traceback(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -284,6 +296,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.rates", luaopen_riskd_rates },
         { "riskd.phishing", luaopen_riskd_phishing },
         { "riskd.parallel", luaopen_riskd_parallel },
+        { "riskd.strings", luaopen_riskd_strings },
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
@@ -308,6 +321,36 @@ rk_vm_t *rk_vm_of(lua_State *L)
     rk_vm_t *vm = lua_touserdata(L, -1);
     lua_pop(L, 1);
     return vm;
+}
+
+/* Lua's pattern functions run inside C where no hook fires: the state's
+ * `string` table gets the budgeted ones (l_strings.c). Strings' methods come
+ * from a copy without `dump`, so ("").dump reaches no bytecode. */
+static void budget_strings(lua_State *L)
+{
+    lua_getglobal(L, "string");
+    luaL_requiref(L, "riskd.strings", luaopen_riskd_strings, 0);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {           /* string[k] = strings[k] */
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -5);
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);                    /* the methods: string without dump */
+    lua_pushnil(L);
+    while (lua_next(L, -3)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, -4);
+    }
+    lua_pushnil(L);
+    lua_setfield(L, -2, "dump");
+    lua_pushliteral(L, "");
+    lua_getmetatable(L, -1);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 4);
 }
 
 /* Compiles every file of the snapshot so that a syntax error in any of them,
@@ -352,6 +395,7 @@ rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen)
     lua_State *L = vm->L;
 
     luaL_openlibs(L);
+    budget_strings(L);
     lua_pushlightuserdata(L, (void *)o->host);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
     lua_pushlightuserdata(L, vm);

@@ -133,4 +133,11 @@ const rk_vm_host_t *rk_vm_host(lua_State *L);
 
 uint64_t rk_now_ns(void);
 
+/* For C functions that can run long inside one Lua call (the budgeted
+ * pattern matcher): whether the running call's deadline has passed, and
+ * the stop, raised as the instruction hook raises it (re-armed so that a
+ * pcall in Lua cannot swallow it). rk_vm_expired(NULL) is 0. */
+int rk_vm_expired(rk_vm_t *vm);
+int rk_vm_stop(lua_State *L, rk_vm_t *vm);
+
 #endif

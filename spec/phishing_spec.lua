@@ -116,6 +116,31 @@ describe("lib.phishing", function()
         assert.are.equal("phishing", phishing.verdict(70, config))
     end)
 
+    it("splits addresses as the pattern it replaces did, in linear time", function()
+        local function by_pattern(s)
+            local name, addr = s:match("^%s*(.-)%s*<([^>]*)>%s*$")
+            if addr then return (name:gsub('^"(.*)"$', "%1")), addr end
+            return "", (s:gsub("^%s+", ""):gsub("%s+$", ""))
+        end
+        local parts = { " ", "a", "<", ">", '"', "@", "\t", "b.example" }
+        math.randomseed(7)
+        for _ = 1, 5000 do
+            local t = {}
+            for _ = 1, math.random(0, 12) do t[#t + 1] = parts[math.random(#parts)] end
+            local s = table.concat(t)
+            local n1, a1 = phishing.split_address(s)
+            local n2, a2 = by_pattern(s)
+            assert.are.same({ n2, a2 }, { n1, a1 }, string.format("%q", s))
+        end
+        local t0 = os.clock()
+        local hostile = string.rep(" ", 200000) .. "x"
+        assert.are.same({ "", "x" }, { phishing.split_address(hostile) })
+        assert.are.same({ "", "<" .. string.rep(" ", 200000) .. ">x" }, { phishing.split_address("<" .. string.rep(" ", 200000) .. ">x") })
+        assert.is_true(os.clock() - t0 < 0.5)
+        local _, field = phishing.from_fields({ from = string.rep(" ", 1600) .. "x" }, 1 << 20)
+        assert.are.equal("from", field)
+    end)
+
     it("checks fields", function()
         local m = assert(phishing.from_fields({ from = '"Pay Pal" <a@b.example>', to = "x@y.example", urls = { "http://1.2.3.4/" },
                                                 headers = { ["Authentication-Results"] = { "mx; spf=fail" }, ["Received-SPF"] = "fail",

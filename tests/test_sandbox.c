@@ -63,6 +63,14 @@ static void evaluates_and_survives_bad_rules(void **st)
         "return { name = 'escape', evaluate = function() return io.open('/etc/passwd') end }");
     write_file(rdir, "j_global.lua", "return { name = 'global', evaluate = function() leaked = 1 end }");
     write_file(rdir, "k_os.lua", "return { name = 'os', evaluate = function() return os.execute('true') end }");
+    /* What the review found reachable: each is now an error of that rule. */
+    write_file(rdir, "l_config.lua", "return { name = 'config', evaluate = function() config.new_device_score = 0 end }");
+    write_file(rdir, "m_ctx.lua", "return { name = 'ctx', evaluate = function(ctx) ctx.features.new_device = 0 end }");
+    write_file(rdir, "n_dump.lua", "return { name = 'dump', evaluate = function() return #(\"\").dump(error) end }");
+    write_file(rdir, "o_utf8.lua", "return { name = 'utf8', evaluate = function() utf8.len = nil; return utf8.char(65) end }");
+    write_file(rdir, "p_pattern.lua",
+        "return { name = 'pattern', evaluate = function() local s = string.rep(' ', 4000) .. 'x'\n"
+        "  return #(s:match('^%s*(.-)%s*<([^>]*)>%s*$') or '') end }");
     rk_vm_t *vm = make(err, sizeof err);
     if (!vm) fail_msg("%s", err);
     lua_State *L = rk_vm_state(vm);
@@ -87,13 +95,15 @@ static void evaluates_and_survives_bad_rules(void **st)
     assert_true(lua_tonumber(L, -1) == 100);   /* capped */
     lua_pop(L, 2);
     /* errors: one per bad rule, each with the reason */
-    assert_int_equal(luaL_len(L, -3), 8);
+    assert_int_equal(luaL_len(L, -3), 13);
     const char *want[][2] = {
         { "errors", "attempt to index a nil value" }, { "loops", "stopped: " }, { "swallows", "stopped: " },
         { "hogs", "stopped: memory budget exceeded" }, { "badscore", "not a number" },
         { "escape", "unknown global 'io'" }, { "global", "cannot set globals" }, { "os", "attempt to call a nil value" },
+        { "config", "read-only" }, { "ctx", "read-only" }, { "dump", "attempt to call a nil value" },
+        { "utf8", "not a number" }, { "pattern", "stopped: time budget exceeded" },
     };
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 13; i++) {
         lua_geti(L, -3, i + 1);
         lua_getfield(L, -1, "rule");
         lua_getfield(L, -2, "error");
@@ -110,7 +120,7 @@ static void evaluates_and_survives_bad_rules(void **st)
     lua_getfield(L, -1, "list");
     lua_remove(L, -2);
     assert_int_equal(rk_vm_call(vm, 0, 1, 1000, err, sizeof err), 0);
-    assert_int_equal(luaL_len(L, -1), 11);
+    assert_int_equal(luaL_len(L, -1), 16);
     lua_geti(L, -1, 1);
     lua_getfield(L, -1, "hits");
     assert_int_equal(lua_tointeger(L, -1), 1);
@@ -122,6 +132,14 @@ static void evaluates_and_survives_bad_rules(void **st)
     assert_int_equal(lua_tointeger(L, -1), 1);
     lua_getfield(L, -2, "last_error");
     assert_non_null(strstr(lua_tostring(L, -1), "attempt to index"));
+    lua_settop(L, 0);
+    /* Nothing a rule tried changed what the host or the next request sees. */
+    assert_int_equal(luaL_dostring(L, "return require('riskd.rules').config().new_device_score, utf8.len('ab'),"
+                                      " type(string.dump), ('').dump"), LUA_OK);
+    assert_int_equal(lua_tointeger(L, -4), 40);
+    assert_int_equal(lua_tointeger(L, -3), 2);
+    assert_string_equal(lua_tostring(L, -2), "function");
+    assert_true(lua_isnil(L, -1));
     lua_settop(L, 0);
     rk_vm_free(vm);
     rm_tree(sdir);

@@ -35,12 +35,41 @@ end
 
 local FIELDS = { "from", "reply_to", "return_path", "subject", "text", "html", "to" }
 
--- "Name <addr@x>" → name, addr; "addr@x" → "", addr.
-local function split_address(s)
-    local name, addr = s:match("^%s*(.-)%s*<([^>]*)>%s*$")
-    if addr then return (name:gsub('^"(.*)"$', "%1")), addr end
-    return "", (s:gsub("^%s+", ""):gsub("%s+$", ""))
+-- RFC 5322's limit for a line; an address field longer than that is refused.
+local MAX_ADDRESS = 998
+
+local function is_space(b) return b == 32 or (b >= 9 and b <= 13) end
+
+-- s without leading and trailing white space, in one pass each way.
+local function trim(s)
+    local i = s:find("%S")
+    if not i then return "" end
+    local j = #s
+    while is_space(s:byte(j)) do j = j - 1 end
+    return s:sub(i, j)
 end
+
+-- "Name <addr@x>" → name, addr; "addr@x" → "", addr. The fields are the
+-- sender's to choose, so this is a linear scan: a backtracking pattern
+-- here costs time that grows with a power of the field's length.
+-- As `^%s*(.-)%s*<([^>]*)>%s*$` would: the address is what lies between
+-- the last '>' and the first '<' after the '>' before it.
+local function split_address(s)
+    s = trim(s)
+    local n = #s
+    if n == 0 or s:byte(n) ~= 62 then return "", s end   -- no closing '>'
+    local lt
+    for k = n - 1, 1, -1 do
+        local b = s:byte(k)
+        if b == 62 then break end   -- another '>': the address cannot hold it
+        if b == 60 then lt = k end  -- '<': the first one after that '>' wins
+    end
+    if not lt then return "", s end
+    local name = trim(s:sub(1, lt - 1))
+    if #name >= 2 and name:byte(1) == 34 and name:byte(-1) == 34 then name = name:sub(2, -2) end
+    return name, s:sub(lt + 1, n - 1)
+end
+M.split_address = split_address
 
 -- The fields of a JSON body as a message; nil, field, why when one is wrong.
 function M.from_fields(body, limit)
@@ -52,6 +81,11 @@ function M.from_fields(body, limit)
         total = total + (v and #v or 0)
     end
     if total > limit then return nil, "body", "the message fields are over " .. limit .. " bytes" end
+    for _, k in ipairs({ "from", "reply_to", "return_path", "to" }) do
+        if body[k] and #body[k] > MAX_ADDRESS then
+            return nil, k, k .. " is over " .. MAX_ADDRESS .. " bytes (the line limit of RFC 5322)"
+        end
+    end
     if body.from then m.from_name, m.from = split_address(body.from) end
     if body.reply_to then m.reply_to = select(2, split_address(body.reply_to)) end
     if body.return_path then m.return_path = select(2, split_address(body.return_path)) end
@@ -74,6 +108,7 @@ function M.from_fields(body, limit)
             local vals = type(v) == "table" and v or { v }
             for _, x in ipairs(vals) do
                 if type(x) ~= "string" then return nil, "headers", "header values must be strings" end
+                if #x > MAX_ADDRESS * 8 then return nil, "headers", "a header value is over " .. MAX_ADDRESS * 8 .. " bytes" end
                 local lname = name:lower()
                 if lname == "authentication-results" or lname == "arc-authentication-results" then m.auth[#m.auth + 1] = x
                 elseif lname == "received-spf" then m.auth[#m.auth + 1] = "received-spf " .. x

@@ -8,6 +8,8 @@ import json
 import os
 import socket
 import sys
+import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tap import check, finish  # noqa: E402
@@ -43,8 +45,27 @@ def error_of(status, doc, want_status, code=None, text=None):
         assert text in doc["error"]["message"], doc
 
 
+# Rules that spend their time inside C calls, where no instruction hook
+# fires: a backtracking pattern whose cost grows with the cube of the
+# subject, and one hidden behind pcall.
+PATTERN_RULES = {
+    "zz_pattern.lua": "local s = string.rep(' ', 3000) .. 'x'\n"
+                      "return { name = 'pattern', description = 'test', evaluate = function()\n"
+                      "  s:match('^%s*(.-)%s*<([^>]*)>%s*$') return 1 end }\n",
+    "zz_pcall_pattern.lua": "local s = string.rep(' ', 3000) .. 'x'\n"
+                            "return { name = 'pcall_pattern', description = 'test', evaluate = function()\n"
+                            "  for _ = 1, 3 do pcall(string.gsub, s, '%s*(.-)%s*<(.-)>%s*$', '') end return 1 end }\n",
+}
+
+
+def timed(fn):
+    t0 = time.monotonic()
+    out = fn()
+    return out, time.monotonic() - t0
+
+
 def main():
-    srv = Server()
+    srv = Server(extra_rules=PATTERN_RULES)
     svc = srv.tokens["svc"]
     analyze = "/api/login/analyze"
 
@@ -125,6 +146,46 @@ def main():
             sock.close()
             assert resp == b"" or resp.split(b" ")[1][:1] == b"4", resp[:100]
         check("over 100 headers is 431; 70 KB of headers is refused", headers)
+
+        def patterns_hold_their_budget():
+            """Each hostile request is answered within 1 s, and /healthz
+            within 100 ms meanwhile (two workers: one is busy at most)."""
+            slow = {"healthz": 0.0}
+            stop = threading.Event()
+
+            def probe():
+                while not stop.is_set():
+                    (s, _), t = timed(lambda: srv.call("GET", "/healthz", token=""))
+                    assert s == 200
+                    slow["healthz"] = max(slow["healthz"], t)
+                    time.sleep(0.02)
+            th = threading.Thread(target=probe)
+            th.start()
+            try:
+                for n in (1600, 2400, 998 - 1):
+                    body = {"from": " " * n + "x", "reply_to": " " * n + "<", "subject": "hi", "text": "x"}
+                    (s, d), t = timed(lambda: raw(srv, "POST", "/api/phishing/analyze", json.dumps(body).encode(),
+                                                  token=srv.tokens["root"]))
+                    assert s in (200, 400), (s, d)
+                    assert t < 1.0, (n, t)
+                headers = {"Return-Path": " " * 7000 + "x"}
+                (s, d), t = timed(lambda: raw(srv, "POST", "/api/phishing/analyze",
+                                              json.dumps({"subject": "hi", "text": "x", "headers": headers}).encode(),
+                                              token=srv.tokens["root"]))
+                assert t < 1.0 and s in (200, 400), (s, t)
+                # The login rules: both pattern rules are stopped at their 50 ms, with an error each.
+                (d, t) = timed(lambda: srv.analyze(user_id="pattern-victim", ip_address="192.0.2.44"))
+                before["n"] += 1   # a good request: stored
+                assert t < 1.0, t
+                errs = {e["rule"]: e["error"] for e in d["rule_errors"]}
+                assert "time budget exceeded" in errs.get("pattern", ""), d["rule_errors"]
+                assert "time budget exceeded" in errs.get("pcall_pattern", ""), d["rule_errors"]
+            finally:
+                stop.set()
+                th.join()
+            assert slow["healthz"] < 0.1, slow
+        check("hostile patterns, in fields and in rules, stop within 1 s; /healthz stays under 100 ms",
+              patterns_hold_their_budget)
 
         def nothing_written_and_still_up():
             assert events_total() == before["n"], (events_total(), before["n"])

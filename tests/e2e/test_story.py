@@ -28,7 +28,7 @@ class Server:
     """A server on a fresh SQLite store with two accounts: root (admin), whose
     token call() sends, and svc (service), whose token analyze() sends."""
 
-    def __init__(self, env=None, models=None, sign_in=True, hostile_rule=True):
+    def __init__(self, env=None, models=None, sign_in=True, hostile_rule=True, extra_rules=None):
         self.tmp = tempfile.mkdtemp(prefix="riskd-story-")
         env = dict({"JWT_SECRET": E2E_SECRET}, **(env or {}))
         for name, role in (("root", "admin"), ("svc", "service")):
@@ -40,6 +40,9 @@ class Server:
         # A hostile rule: it loops. The request must still succeed.
         with open(os.path.join(self.rules, "zz_loops.lua"), "w") if hostile_rule else open(os.devnull, "w") as f:
             f.write("return { name = 'loops', description = 'test', evaluate = function() while true do end end }\n")
+        for name, text in (extra_rules or {}).items():
+            with open(os.path.join(self.rules, name), "w") as f:
+                f.write(text)
         self.log = open(os.path.join(self.tmp, "log"), "w+")
         self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--scripts",
                                       os.path.join(ROOT, "scripts"), "--rules", self.rules, "--models",
