@@ -3,7 +3,8 @@
  *
  *   local ph = require("riskd.phishing")
  *   ph.config{ protected = {...}, shorteners = {...} }  --> cfg | nil, err
- *   ph.parse(raw [, { max_bytes = n, max_parts = n }])
+ *   ph.parse(raw [, { max_bytes = n, max_parts = n, max_ms = n }])   -- on the
+ *       server's pool when called from a request
  *       --> msg | nil, err, code ("too_big", "too_complex", "not_a_message")
  *       msg = { from, from_name, reply_to, return_path, to, subject,
  *               message_id, date, text, html, auth = {...},
@@ -194,6 +195,69 @@ static void push_msg(lua_State *L, const rk_phish_msg_t *m)
     lua_setfield(L, -2, "truncated");
 }
 
+/* The answer of a parse: msg, or nil, err, code. */
+static int parse_result(lua_State *L, int rc, const char *err, work_t *w)
+{
+    if (rc != 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        lua_pushstring(L, rc == RK_PHISH_TOO_BIG ? "too_big" : rc == RK_PHISH_TOO_COMPLEX ? "too_complex" : "not_a_message");
+        return 3;
+    }
+    push_msg(L, &w->msg);
+    return 1;
+}
+
+/* ---- parsing on the pool ----
+ * GMime, the decoders and libarchive run for as long as a hostile message
+ * makes them (within the limits' bytes and time): in a server that is the
+ * pool's time, not the event loop's. */
+
+typedef struct {
+    rk_task_t base;
+    rk_phish_limits_t lim;
+    rk_phish_msg_t msg;
+    size_t len;
+    char raw[];
+} parse_task_t;
+
+static void parse_run(rk_task_t *t, void *ctx)
+{
+    (void)ctx;
+    parse_task_t *p = (parse_task_t *)t;
+    t->rc = rk_phish_parse(p->raw, p->len, &p->lim, &p->msg, t->err, sizeof t->err);
+}
+
+static void parse_release(rk_task_t *t)
+{
+    parse_task_t *p = (parse_task_t *)t;
+    rk_phish_msg_free(&p->msg);
+    free(p);
+}
+
+/* After the wait: [done] on top. */
+static int parse_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    parse_task_t *p = (parse_task_t *)ctx;
+    if (!lua_toboolean(L, -1)) {   /* timed out: the task is released when it comes back */
+        luaL_pushfail(L);
+        lua_pushliteral(L, "the message was not parsed in time");
+        lua_pushliteral(L, "too_complex");
+        return 3;
+    }
+    /* The message moves into the scratch, which frees it whatever happens next. */
+    work_t *w = scratch(L);
+    w->msg = p->msg;
+    w->has_msg = 1;
+    memset(&p->msg, 0, sizeof p->msg);
+    char err[sizeof p->base.err];
+    memcpy(err, p->base.err, sizeof err);
+    int rc = p->base.rc;
+    parse_release(&p->base);
+    return parse_result(L, rc, err, w);
+}
+
 static int l_parse(lua_State *L)
 {
     size_t len;
@@ -204,20 +268,24 @@ static int l_parse(lua_State *L)
         luaL_checktype(L, 2, LUA_TTABLE);
         if (lua_getfield(L, 2, "max_bytes") == LUA_TNUMBER) lim.max_bytes = (size_t)luaL_checkinteger(L, -1);
         if (lua_getfield(L, 2, "max_parts") == LUA_TNUMBER) lim.max_parts = (int)luaL_checkinteger(L, -1);
-        lua_pop(L, 2);
+        if (lua_getfield(L, 2, "max_ms") == LUA_TNUMBER) lim.max_ms = (int)luaL_checkinteger(L, -1);
+        lua_pop(L, 3);
+    }
+    if (len <= lim.max_bytes && rk_vm_can_await(L, RK_VM_POOL)) {
+        parse_task_t *p = calloc(1, sizeof *p + len);
+        if (!p) return luaL_error(L, "not enough memory");
+        memcpy(p->raw, raw, len);
+        p->len = len;
+        p->lim = lim;
+        p->base.run = parse_run;
+        p->base.release = parse_release;
+        return rk_vm_await(L, &p->base, RK_VM_POOL, parse_k);
     }
     work_t *w = scratch(L);
     char err[256];
     w->has_msg = 1;
     int rc = rk_phish_parse(raw, len, &lim, &w->msg, err, sizeof err);
-    if (rc != 0) {
-        luaL_pushfail(L);
-        lua_pushstring(L, err);
-        lua_pushstring(L, rc == RK_PHISH_TOO_BIG ? "too_big" : rc == RK_PHISH_TOO_COMPLEX ? "too_complex" : "not_a_message");
-        return 3;
-    }
-    push_msg(L, &w->msg);
-    return 1;
+    return parse_result(L, rc, err, w);
 }
 
 /* A string field of the table at t into *dst (copied, capped). */

@@ -46,6 +46,7 @@ typedef struct rk_phish_limits {
     size_t max_text;                 /* 256 KiB of text and of HTML each */
     int max_auth;                    /* 16 */
     int max_atts;                    /* 64 */
+    int max_ms;                      /* 2000: parts and archives after that are left out (truncated) */
 } rk_phish_limits_t;
 
 #define RK_PHISH_TOO_BIG 2

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 void rk_phish_limits_default(rk_phish_limits_t *l)
 {
@@ -22,6 +23,14 @@ void rk_phish_limits_default(rk_phish_limits_t *l)
     l->max_text = 256u << 10;
     l->max_auth = 16;
     l->max_atts = 64;
+    l->max_ms = 2000;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
@@ -77,15 +86,19 @@ void rk_phish_msg_free(rk_phish_msg_t *m)
 /* Upper bound of the MIME containers: every multipart or attached message
  * names its type in a Content-Type header. Counting the type names in the
  * raw bytes (case-insensitively, wherever they are) over-counts, never
- * under-counts, so a tree too deep for GMime's recursion never reaches it. */
+ * under-counts, so a tree too deep for GMime's recursion never reaches it.
+ * The message types are those GMime parses as an attached message. */
 static int count_containers(const char *raw, size_t len)
 {
+    static const char *const types[] = { "multipart/", "message/rfc822", "message/rfc2822", "message/news",
+                                         "message/global", NULL };
     int n = 0;
     for (size_t i = 0; i + 10 <= len; i++) {
-        char c = raw[i] | 0x20;
-        if (c == 'm' && (strncasecmp(raw + i, "multipart/", 10) == 0 ||
-                         (i + 14 <= len && strncasecmp(raw + i, "message/rfc822", 14) == 0)))
-            n++;
+        if ((raw[i] | 0x20) != 'm') continue;
+        for (const char *const *t = types; *t; t++) {
+            size_t tl = strlen(*t);
+            if (i + tl <= len && strncasecmp(raw + i, *t, tl) == 0) { n++; break; }
+        }
     }
     return n;
 }
@@ -114,6 +127,7 @@ typedef struct {
     const rk_phish_limits_t *lim;
     GString *text, *html;
     int failed;
+    uint64_t deadline_ns;    /* parts after it are left out */
 } walk_t;
 
 static void append_capped(walk_t *w, GString *s, const char *add)
@@ -144,7 +158,7 @@ static size_t decoded_size(GMimePart *part)
 
 /* An attached archive's file names: its content decoded in memory (the
  * message's own size bounds it), then listed by libarchive. */
-static int list_archive(GMimePart *part, rk_phish_att_t *a)
+static int list_archive(GMimePart *part, rk_phish_att_t *a, uint64_t deadline_ns)
 {
     GMimeDataWrapper *dw = g_mime_part_get_content(part);
     if (!dw) return 0;
@@ -152,7 +166,7 @@ static int list_archive(GMimePart *part, rk_phish_att_t *a)
     g_mime_data_wrapper_write_to_stream(dw, mem);
     GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
     int truncated = 0;
-    int n = bytes && bytes->len ? rk_phish_archive_names(bytes->data, bytes->len, &a->contents, &truncated) : 0;
+    int n = bytes && bytes->len ? rk_phish_archive_names(bytes->data, bytes->len, deadline_ns, &a->contents, &truncated) : 0;
     g_object_unref(mem);
     if (n < 0) return -1;
     a->ncontents = n;
@@ -172,7 +186,7 @@ static void add_attachment(walk_t *w, GMimePart *part, GMimeContentType *ct)
     char *type = ct ? g_mime_content_type_get_mime_type(ct) : NULL;
     if (set_str(&a->name, g_mime_part_get_filename(part)) < 0 || set_str(&a->type, type) < 0) w->failed = 1;
     if (!w->failed && rk_phish_is_archive(a->name, type)) {
-        int rc = list_archive(part, a);
+        int rc = list_archive(part, a, w->deadline_ns);
         if (rc < 0) w->failed = 1;
         else if (rc > 0) m->truncated = 1;
     }
@@ -185,6 +199,7 @@ static void visit(GMimeObject *parent, GMimeObject *part, gpointer data)
     (void)parent;
     walk_t *w = data;
     if (w->failed) return;
+    if (now_ns() >= w->deadline_ns) { w->m->truncated = 1; return; }
     if (GMIME_IS_MESSAGE_PART(part)) {   /* an attached message: its parts count as this one's */
         GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
         if (inner) g_mime_message_foreach(inner, visit, w);
@@ -254,6 +269,7 @@ int rk_phish_parse(const char *raw, size_t len, const rk_phish_limits_t *lim, rk
 {
     rk_phish_limits_t dl;
     if (!lim) { rk_phish_limits_default(&dl); lim = &dl; }
+    uint64_t deadline = now_ns() + (uint64_t)(lim->max_ms > 0 ? lim->max_ms : 2000) * 1000000ULL;
     if (rk_phish_msg_init(out) < 0) { snprintf(err, errlen, "out of memory"); return -1; }
     if (len > lim->max_bytes) {
         snprintf(err, errlen, "the message is %zu bytes, over the limit of %zu", len, lim->max_bytes);
@@ -271,7 +287,7 @@ int rk_phish_parse(const char *raw, size_t len, const rk_phish_limits_t *lim, rk
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
-    walk_t w = { out, lim, g_string_new(NULL), g_string_new(NULL), 0 };
+    walk_t w = { out, lim, g_string_new(NULL), g_string_new(NULL), 0, deadline };
     if (!msg) { snprintf(err, errlen, "not an RFC 5322 message (no headers)"); goto done; }
     GMimeObject *obj = GMIME_OBJECT(msg);
     if (first_mailbox(g_mime_message_get_from(msg), &out->from_name, &out->from_addr) < 0 ||

@@ -369,11 +369,11 @@ static void archives(void **st)
     size_t n = make_zip(inside, zip, sizeof zip);
     char **names = NULL;
     int truncated = 0;
-    assert_int_equal(rk_phish_archive_names(zip, n, &names, &truncated), 2);
+    assert_int_equal(rk_phish_archive_names(zip, n, 0, &names, &truncated), 2);
     assert_string_equal(names[1], "docs/invoice.pdf.exe");
     for (int i = 0; i < 2; i++) free(names[i]);
     free(names);
-    assert_int_equal(rk_phish_archive_names("not an archive at all", 21, &names, &truncated), 0);
+    assert_int_equal(rk_phish_archive_names("not an archive at all", 21, 0, &names, &truncated), 0);
     assert_true(rk_phish_is_archive("a.ZIP", "") && rk_phish_is_archive("x", "application/x-7z-compressed"));
     assert_false(rk_phish_is_archive("a.pdf", "application/pdf"));
     /* attached to a message: its names, and the risk inside */
@@ -409,6 +409,87 @@ static void archives(void **st)
     g_free(b64);
     g_free(raw);
     rk_phish_cfg_free(c);
+}
+
+/* tests/data/bombs: tar streams of zeros, gigabytes unpacked, kilobytes
+ * packed (bzip2, xz, zstd), and gzip and zip bombs made here. Each
+ * listing stops at the unpacked-byte cap, or at once past its deadline. */
+static char *read_fixture(const char *name, size_t *len)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/data/bombs/%s", name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = malloc(1u << 20);
+    *len = fread(buf, 1, 1u << 20, f);
+    fclose(f);
+    assert_true(*len > 0 && *len < (1u << 20));
+    return buf;
+}
+
+/* A gzip'd tar (filter) and a zip (the format's own deflate) of `mb`
+ * MiB of zeros, written with libarchive. */
+static char *make_bomb(int zip, int mb, size_t *len)
+{
+    size_t cap = 4u << 20, used = 0;
+    char *buf = malloc(cap);
+    struct archive *a = archive_write_new();
+    if (zip) archive_write_set_format_zip(a);
+    else { archive_write_set_format_ustar(a); archive_write_add_filter_gzip(a); }
+    archive_write_set_bytes_in_last_block(a, 1);
+    assert_int_equal(archive_write_open_memory(a, buf, cap, &used), ARCHIVE_OK);
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, "zeros.bin");
+    archive_entry_set_size(e, (la_int64_t)mb << 20);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+    static char zeros[1 << 16];
+    for (int i = 0; i < mb * 16; i++) assert_true(archive_write_data(a, zeros, sizeof zeros) == (la_ssize_t)sizeof zeros);
+    archive_entry_free(e);
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    *len = used;
+    return buf;
+}
+
+static void archive_bombs(void **st)
+{
+    (void)st;
+    size_t len[5];
+    char *bombs[5] = { read_fixture("zeros-2g.tar.bz2", &len[0]), read_fixture("zeros-2g.tar.zst", &len[1]),
+                       read_fixture("zeros-512m.tar.xz", &len[2]), make_bomb(0, 200, &len[3]), make_bomb(1, 200, &len[4]) };
+    for (int i = 0; i < 5; i++) {
+        char **names = NULL;
+        int truncated = 0;
+        /* the byte cap */
+        int n = rk_phish_archive_names(bombs[i], len[i], 0, &names, &truncated);
+        if (n != 1 || !truncated) fail_msg("bomb %d: %d names, truncated %d", i, n, truncated);
+        assert_true(strstr(names[0], ".bin") != NULL);
+        free(names[0]);
+        free(names);
+        /* the deadline (already passed): stopped after one block */
+        n = rk_phish_archive_names(bombs[i], len[i], 1, &names, &truncated);
+        assert_int_equal(n, 1);
+        assert_true(truncated);
+        free(names[0]);
+        free(names);
+    }
+    /* attached to a message, nested inside a zip inside a message: parsed
+     * with its names listed and the message marked truncated. */
+    gchar *b64 = g_base64_encode((const guchar *)bombs[0], len[0]);
+    char *raw = g_strdup_printf("From: a@b.example\r\nSubject: bomb\r\nContent-Type: multipart/mixed; boundary=Z\r\n\r\n"
+                                "--Z\r\nContent-Type: application/x-bzip2; name=\"z.tar.bz2\"\r\n"
+                                "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--Z--\r\n", b64);
+    rk_phish_msg_t m;
+    parse_ok(raw, &m);
+    assert_int_equal(m.natts, 1);
+    assert_int_equal(m.atts[0].ncontents, 1);
+    assert_true(m.truncated);
+    rk_phish_msg_free(&m);
+    g_free(b64);
+    g_free(raw);
+    for (int i = 0; i < 5; i++) free(bombs[i]);
 }
 
 static void html_scan(void **st)
@@ -516,6 +597,7 @@ int main(void)
         cmocka_unit_test(url_indicators),
         cmocka_unit_test(message_indicators),
         cmocka_unit_test(archives),
+        cmocka_unit_test(archive_bombs),
         cmocka_unit_test(html_scan),
         cmocka_unit_test(model_trains_and_round_trips),
     };
