@@ -32,7 +32,9 @@ static const opt_t opts[] = {
     { "models", "RISKD_MODELS", STR(models), "trained models folder (models)" },
     { "db", "RISKD_DB", STR(db), "store: sqlite:PATH or a mongodb:// URI (sqlite:data/riskd.db)" },
     { "trusted-proxies", "RISKD_TRUSTED_PROXIES", STR(trusted_proxies),
-      "CIDR list whose X-Forwarded-For is believed (none)" },
+      "CIDR list whose forwarded-address header is believed (none)" },
+    { "proxy-header", "RISKD_PROXY_HEADER", STR(proxy_header),
+      "the header those proxies set: x-forwarded-for or forwarded, RFC 7239 (x-forwarded-for)" },
     { "body-limit", "RISKD_BODY_LIMIT", NUM(T_SIZE, body_limit, 1, 1L << 30), "largest request body in bytes (1048576)" },
     { "mail-limit", "RISKD_MAIL_LIMIT", NUM(T_SIZE, mail_limit, 1024, 1L << 30),
       "largest email message POST /api/phishing/analyze takes, in bytes (10485760)" },
@@ -78,6 +80,7 @@ void rk_config_defaults(rk_config_t *c)
     c->store_timeout_ms = 1000;
     c->token_ttl_s = 3600;
     snprintf(c->log_level, sizeof c->log_level, "info");
+    snprintf(c->proxy_header, sizeof c->proxy_header, "x-forwarded-for");
 }
 
 static int set_opt(rk_config_t *c, const opt_t *o, const char *val, const char *from,

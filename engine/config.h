@@ -18,6 +18,7 @@ typedef struct rk_config {
     char models[1024];
     char db[1024];
     char trusted_proxies[1024];   /* comma-separated CIDR list */
+    char proxy_header[32];        /* the header those proxies set: x-forwarded-for or forwarded */
     size_t body_limit;            /* bytes */
     size_t mail_limit;            /* bytes of one email message (phishing analysis) */
     int request_timeout_ms;       /* Lua time budget per request */

@@ -218,14 +218,45 @@ static void decode_path(reqctx_t *c)
     }
 }
 
+/* Every line of header `name`, joined in order with commas: several lines
+ * of a list header are one list (RFC 9110 5.3), and a client may send its
+ * own line before the proxy's. NULL when there is none. */
+static const char *joined_header(struct evkeyvalq *h, const char *name, char *buf, size_t cap)
+{
+    size_t len = 0;
+    int found = 0;
+    buf[0] = '\0';
+    for (struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, name) != 0) continue;
+        size_t n = strlen(kv->value);
+        if (found && len + 1 < cap) buf[len++] = ',';
+        if (len + n >= cap) n = cap - len - 1;   /* cut: the rightmost hops are lost, and the walk stops at garbage */
+        memcpy(buf + len, kv->value, n);
+        len += n;
+        buf[len] = '\0';
+        found = 1;
+    }
+    return found ? buf : NULL;
+}
+
 static void client_addr(reqctx_t *c)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(c->req);
     char *peer = NULL;
     ev_uint16_t port = 0;
     if (evcon) evhttp_connection_get_peer(evcon, &peer, &port);
-    const char *xff = evhttp_find_header(evhttp_request_get_input_headers(c->req), "X-Forwarded-For");
-    rk_client_addr(c->w->trusted, peer, xff, c->client, sizeof c->client);
+    const char *chain = NULL;
+    char buf[4096], fwd[4096];
+    if (c->w->trusted->n > 0) {
+        struct evkeyvalq *h = evhttp_request_get_input_headers(c->req);
+        if (c->w->proxy_forwarded) {
+            const char *f = joined_header(h, "Forwarded", fwd, sizeof fwd);
+            if (f) { rk_forwarded_for(f, buf, sizeof buf); chain = buf; }
+        } else {
+            chain = joined_header(h, "X-Forwarded-For", buf, sizeof buf);
+        }
+    }
+    rk_client_addr(c->w->trusted, peer, chain, c->client, sizeof c->client);
 }
 
 static void access_log(const reqctx_t *c, int status, const char *route, double secs)

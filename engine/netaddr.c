@@ -133,6 +133,55 @@ static void copy_out(char *out, size_t cap, const char *s)
     out[n] = '\0';
 }
 
+/* Appends n bytes of s (and a comma before, when out is not empty). */
+static void list_add(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (*len && *len + 1 < cap) out[(*len)++] = ',';
+    if (*len + n >= cap) n = *len < cap ? cap - *len - 1 : 0;
+    memcpy(out + *len, s, n);
+    *len += n;
+    out[*len] = '\0';
+}
+
+size_t rk_forwarded_for(const char *fwd, char *out, size_t cap)
+{
+    size_t len = 0;
+    if (cap == 0) return 0;
+    out[0] = '\0';
+    const char *p = fwd;
+    while (p && *p) {
+        /* one element: up to a comma outside quotes */
+        const char *e = p;
+        int quoted = 0;
+        while (*e && (quoted || *e != ',')) { if (*e == '"') quoted = !quoted; e++; }
+        const char *val = NULL, *vend = NULL;
+        for (const char *q = p; q < e;) {   /* its pairs, split by ';' outside quotes */
+            while (q < e && (*q == ' ' || *q == '\t' || *q == ';')) q++;
+            const char *pe = q;
+            int qq = 0;
+            while (pe < e && (qq || *pe != ';')) { if (*pe == '"') qq = !qq; pe++; }
+            if (pe - q > 4 && strncasecmp(q, "for=", 4) == 0) { val = q + 4; vend = pe; }
+            q = pe;
+        }
+        if (val) {
+            while (vend > val && (vend[-1] == ' ' || vend[-1] == '\t')) vend--;
+            if (vend - val >= 2 && *val == '"' && vend[-1] == '"') { val++; vend--; }
+            if (val < vend && *val == '[') {            /* "[2001:db8::1]:4711" */
+                const char *rb = memchr(val, ']', (size_t)(vend - val));
+                if (rb) vend = rb + 1;
+            } else {                                    /* "192.0.2.1:4711" */
+                const char *colon = memchr(val, ':', (size_t)(vend - val));
+                if (colon && !memchr(colon + 1, ':', (size_t)(vend - colon - 1))) vend = colon;
+            }
+            list_add(out, cap, &len, val, (size_t)(vend - val));
+        } else {
+            list_add(out, cap, &len, "unknown", 7);
+        }
+        p = *e ? e + 1 : e;
+    }
+    return len;
+}
+
 void rk_client_addr(const rk_cidr_list_t *trusted, const char *peer,
                     const char *xff, char *out, size_t cap)
 {

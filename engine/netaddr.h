@@ -43,6 +43,13 @@ void rk_cidr_list_free(rk_cidr_list_t *l);
  * proxy and X-Forwarded-For is present, in which case the right-most entry of
  * X-Forwarded-For that is not itself a trusted proxy (the left-most entries
  * are client-supplied and cannot be believed). Writes text into out. */
+/* The `for=` addresses of a Forwarded header (RFC 7239) as a comma-separated
+ * list for rk_client_addr, in order: quotes, brackets and ports taken off;
+ * an element without one, or with an obfuscated identifier ("unknown",
+ * "_hidden"), gives a token that is not an address, which stops the walk
+ * there. Writes at most cap bytes (NUL included); the list's length. */
+size_t rk_forwarded_for(const char *fwd, char *out, size_t cap);
+
 void rk_client_addr(const rk_cidr_list_t *trusted, const char *peer,
                     const char *xff, char *out, size_t cap);
 

@@ -239,6 +239,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->id = id;
     w->cfg = s->cfg;
     w->trusted = &s->trusted;
+    w->proxy_forwarded = strcasecmp(s->cfg->proxy_header, "forwarded") == 0;
     w->metrics = s->metrics;
     w->server = s;
     w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync };
@@ -654,6 +655,10 @@ int rk_server_run(const rk_config_t *cfg)
     signal(SIGCHLD, SIG_IGN);   /* background jobs (riskd retrain) are reaped by the kernel */
     if (evthread_use_pthreads() < 0) { snprintf(err, sizeof err, "libevent has no thread support"); goto fail; }
     if (rk_cidr_list_parse(&s.trusted, cfg->trusted_proxies, err, sizeof err) < 0) goto fail;
+    if (strcasecmp(cfg->proxy_header, "x-forwarded-for") != 0 && strcasecmp(cfg->proxy_header, "forwarded") != 0) {
+        snprintf(err, sizeof err, "--proxy-header: expected x-forwarded-for or forwarded, got '%s'", cfg->proxy_header);
+        goto fail;
+    }
     s.metrics = rk_metrics_new(s.nworkers);
     s.base = event_base_new();
     s.workers = calloc((size_t)s.nworkers, sizeof *s.workers);

@@ -20,6 +20,7 @@ typedef struct rk_worker {
     int id;
     const rk_config_t *cfg;
     const rk_cidr_list_t *trusted;
+    int proxy_forwarded;          /* the proxies' header: 1 Forwarded (RFC 7239), 0 X-Forwarded-For */
     rk_metrics_t *metrics;
     void *server;                     /* rk_server_t, for reloads */
 

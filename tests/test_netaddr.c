@@ -103,6 +103,32 @@ static void forwarded_for(void **st)
     rk_cidr_list_free(&t);
 }
 
+/* RFC 7239: for= of each element, in order; what is not an address stops the walk. */
+static void forwarded_header(void **st)
+{
+    (void)st;
+    char list[256], out[64], err[128];
+    rk_forwarded_for("for=192.0.2.60;proto=http;by=203.0.113.43, For=\"[2001:db8:cafe::17]:4711\", for=\"198.51.100.9:80\"",
+                     list, sizeof list);
+    assert_string_equal(list, "192.0.2.60,[2001:db8:cafe::17],198.51.100.9");
+    rk_forwarded_for("proto=https, for=_hidden;by=x, for=unknown", list, sizeof list);
+    assert_string_equal(list, "unknown,_hidden,unknown");
+    rk_forwarded_for("", list, sizeof list);
+    assert_string_equal(list, "");
+    rk_cidr_list_t t = { NULL, 0 };
+    assert_int_equal(rk_cidr_list_parse(&t, "10.0.0.0/8", err, sizeof err), 0);
+    rk_forwarded_for("for=6.6.6.6, for=203.0.113.5;proto=https", list, sizeof list);
+    rk_client_addr(&t, "10.0.0.2", list, out, sizeof out);
+    assert_string_equal(out, "203.0.113.5");
+    rk_forwarded_for("for=6.6.6.6, for=_proxy1", list, sizeof list);
+    rk_client_addr(&t, "10.0.0.2", list, out, sizeof out);
+    assert_string_equal(out, "10.0.0.2");
+    /* a cut list never ends inside a name: the tail is dropped */
+    rk_forwarded_for("for=192.0.2.60, for=192.0.2.61", list, 16);
+    assert_string_equal(list, "192.0.2.60,192.");
+    rk_cidr_list_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +136,7 @@ int main(void)
         cmocka_unit_test(cidr_contains),
         cmocka_unit_test(cidr_list),
         cmocka_unit_test(forwarded_for),
+        cmocka_unit_test(forwarded_header),
     };
     return cmocka_run_group_tests_name("netaddr", tests, NULL, NULL);
 }

@@ -200,8 +200,44 @@ def test_trusted_proxy():
             assert status == 200
             assert json.loads(raw)["remote_addr"] == "198.51.100.4", raw
         check("X-Forwarded-For from a trusted proxy gives the client address", forwarded)
+
+        def two_lines():
+            # The client's own line first, then the proxy's: one list, walked from the right.
+            raw = echo_with_lines(srv.port, [("X-Forwarded-For", "6.6.6.6"), ("X-Forwarded-For", "203.0.113.5")])
+            assert json.loads(raw)["remote_addr"] == "203.0.113.5", raw
+            raw = echo_with_lines(srv.port, [("X-Forwarded-For", "127.0.0.1"), ("X-Forwarded-For", "203.0.113.5, 127.0.0.9")])
+            assert json.loads(raw)["remote_addr"] == "203.0.113.5", raw
+        check("several X-Forwarded-For lines are one list: a forged first line is not the client", two_lines)
     finally:
         srv.stop()
+    srv = Server("--proxy-header", "forwarded", trusted="127.0.0.0/8")
+    try:
+        def rfc7239():
+            raw = echo_with_lines(srv.port, [("Forwarded", "for=6.6.6.6"), ("X-Forwarded-For", "1.1.1.1"),
+                                             ("Forwarded", 'for="[2001:db8::5]:4711";proto=https')])
+            assert json.loads(raw)["remote_addr"] == "2001:db8::5", raw
+            raw = echo_with_lines(srv.port, [("Forwarded", "for=6.6.6.6, for=_gateway")])
+            assert json.loads(raw)["remote_addr"] == "127.0.0.1", raw
+        check("--proxy-header forwarded: RFC 7239 for= read from the right, X-Forwarded-For ignored", rfc7239)
+    finally:
+        srv.stop()
+
+
+def echo_with_lines(port, headers):
+    """POST /e2e/echo with header lines exactly as given (repeats kept)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.putrequest("POST", "/e2e/echo")
+        for k, v in headers:
+            c.putheader(k, v)
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Content-Length", "2")
+        c.endheaders(b"{}")
+        r = c.getresponse()
+        assert r.status == 200, r.status
+        return r.read()
+    finally:
+        c.close()
 
 
 def test_reload():
