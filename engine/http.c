@@ -352,6 +352,20 @@ static void step(reqctx_t *c, int nargs)
     finish(c, rc, nres, err);
 }
 
+/* Who opens a stream, from the handler's internal headers X-Riskd-User,
+ * X-Riskd-Role, X-Riskd-Pwv and X-Riskd-Expires (taken off the answer). */
+static void take_session(struct evkeyvalq *out, rk_session_t *who)
+{
+    memset(who, 0, sizeof *who);
+    copy_str(who->user, sizeof who->user, evhttp_find_header(out, "X-Riskd-User"));
+    copy_str(who->role, sizeof who->role, evhttp_find_header(out, "X-Riskd-Role"));
+    copy_str(who->pwv, sizeof who->pwv, evhttp_find_header(out, "X-Riskd-Pwv"));
+    const char *exp = evhttp_find_header(out, "X-Riskd-Expires");
+    who->exp_s = exp ? strtoll(exp, NULL, 10) : 0;
+    static const char *const names[] = { "X-Riskd-User", "X-Riskd-Role", "X-Riskd-Pwv", "X-Riskd-Expires" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) evhttp_remove_header(out, names[i]);
+}
+
 /* The handler asked for a Server-Sent Events stream (api/stream.lua) with
  * internal headers X-Riskd-Stream (topic), X-Riskd-Min-Level and
  * X-Riskd-Last-Event-ID: the response becomes a stream (stream.c) that no
@@ -368,6 +382,8 @@ static int start_stream(reqctx_t *c, struct evkeyvalq *out)
     evhttp_remove_header(out, "X-Riskd-Stream");
     evhttp_remove_header(out, "X-Riskd-Min-Level");
     evhttp_remove_header(out, "X-Riskd-Last-Event-ID");
+    rk_session_t who;
+    take_session(out, &who);
     static const char busy[] = "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"too many open streams\"}}";
     if (rk_streams_count(w->streams) >= RK_STREAM_MAX_PER_WORKER) {
         send_json_error(c->req, 503, busy);
@@ -375,7 +391,7 @@ static int start_stream(reqctx_t *c, struct evkeyvalq *out)
     }
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
-    if (rk_streams_start(w->streams, c->req, topic[0] ? topic : NULL, min_level, last_id) != 0) {
+    if (rk_streams_start(w->streams, c->req, topic[0] ? topic : NULL, min_level, last_id, &who) != 0) {
         send_json_error(c->req, 503, busy);
         return 503;
     }
@@ -383,18 +399,15 @@ static int start_stream(reqctx_t *c, struct evkeyvalq *out)
 }
 
 /* The handler accepted a WebSocket handshake (api/ws.lua), naming the
- * caller in X-Riskd-Role and X-Riskd-User when the upgrade carried a
- * token: ws.c takes the connection over. Returns the status answered:
+ * caller (X-Riskd-User, -Role, -Pwv, -Expires) when the upgrade carried
+ * a token: ws.c takes the connection over. Returns the status answered:
  * 101, or 503 when the worker has too many connections. */
 static int start_websocket(reqctx_t *c, struct evkeyvalq *out)
 {
     rk_worker_t *w = c->w;
-    char role[16], user[128];
-    copy_str(role, sizeof role, evhttp_find_header(out, "X-Riskd-Role"));
-    copy_str(user, sizeof user, evhttp_find_header(out, "X-Riskd-User"));
+    rk_session_t who;
+    take_session(out, &who);
     evhttp_remove_header(out, "X-Riskd-Upgrade");
-    evhttp_remove_header(out, "X-Riskd-Role");
-    evhttp_remove_header(out, "X-Riskd-User");
     static const char busy[] = "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many WebSocket connections\"}}";
     if (rk_ws_count(w->ws) >= RK_WS_MAX_PER_WORKER) {
         send_json_error(c->req, 503, busy);
@@ -403,7 +416,7 @@ static int start_websocket(reqctx_t *c, struct evkeyvalq *out)
     /* never answered through evhttp: it does not hold up a drain */
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
-    if (rk_ws_upgrade(w->ws, c->req, role, user) != 0) {
+    if (rk_ws_upgrade(w->ws, c->req, &who) != 0) {
         send_json_error(c->req, 503, busy);
         return 503;
     }

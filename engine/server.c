@@ -262,7 +262,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->base = event_base_new();
     w->http = w->base ? evhttp_new(w->base) : NULL;
     w->mailbox = w->base ? rk_mailbox_new(w->base, rk_http_deliver, w) : NULL;
-    w->streams = w->base ? rk_streams_new(w->base, s->hub) : NULL;
+    w->streams = w->base ? rk_streams_new(w->base, s->hub, w->host.store) : NULL;
     w->ws = w->base ? rk_ws_new(w->base, s->hub, s->cfg, w->host.store) : NULL;
     if (!w->http || !w->mailbox || !w->streams || !w->ws) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
     evhttp_set_gencb(w->http, rk_http_handle, w);

@@ -5,9 +5,11 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct client {
     struct client *next, *prev;
@@ -17,12 +19,14 @@ typedef struct client {
     char topic[16];              /* "" = every topic */
     int min_level;
     uint64_t last;               /* id of the last message considered */
+    rk_session_t who;            /* checked again every second */
 } client_t;
 
 struct rk_streams {
     struct event_base *base;
     rk_hub_t *hub;
-    struct event *wake, *keepalive;
+    rk_store_t *store;           /* the worker's, to check sessions */
+    struct event *wake, *keepalive, *recheck;
     client_t *head;
     int n;
     uint64_t dropped;
@@ -135,22 +139,53 @@ static void on_keepalive(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Every second: a stream whose token expired or whose account was deleted
+ * or changed gets `event: revoked` with the reason, and ends. */
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_streams_t *s = arg;
+    if (!s->head || !s->store) return;
+    rk_session_round_t round;
+    rk_session_round_begin(&round, s->store, (int64_t)time(NULL));
+    for (client_t *c = s->head, *next; c; c = next) {
+        next = c->next;
+        char why[160];
+        if (!rk_session_check(&round, &c->who, why, sizeof why)) continue;
+        struct evbuffer *b = evbuffer_new();
+        if (b) {
+            json_t *j = json_pack("{s:s, s:s}", "type", "revoked", "reason", why);
+            char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            evbuffer_add_printf(b, "event: revoked\ndata: %s\n\n", text ? text : "{\"type\":\"revoked\"}");
+            free(text);
+            json_decref(j);
+            evhttp_send_reply_chunk(c->req, b);
+            evbuffer_free(b);
+        }
+        end_stream(c);
+    }
+}
+
 /* Called by the hub on the publishing thread. */
 static void notify(void *arg)
 {
     event_active(((rk_streams_t *)arg)->wake, EV_READ, 0);
 }
 
-rk_streams_t *rk_streams_new(struct event_base *base, rk_hub_t *hub)
+rk_streams_t *rk_streams_new(struct event_base *base, rk_hub_t *hub, rk_store_t *store)
 {
     rk_streams_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->base = base;
     s->hub = hub;
     s->wake = event_new(base, -1, 0, on_wake, s);
+    s->store = store;
     s->keepalive = event_new(base, -1, EV_PERSIST, on_keepalive, s);
+    s->recheck = event_new(base, -1, EV_PERSIST, on_recheck, s);
     struct timeval every = { RK_STREAM_KEEPALIVE_S, 0 };
-    if (!s->wake || !s->keepalive || event_add(s->keepalive, &every) < 0 || rk_hub_watch(hub, notify, s) < 0) {
+    struct timeval each = { RK_SESSION_CHECK_MS / 1000, (RK_SESSION_CHECK_MS % 1000) * 1000 };
+    if (!s->wake || !s->keepalive || !s->recheck || event_add(s->keepalive, &every) < 0 ||
+        event_add(s->recheck, &each) < 0 || rk_hub_watch(hub, notify, s) < 0) {
         rk_streams_free(s);
         return NULL;
     }
@@ -168,13 +203,15 @@ void rk_streams_free(rk_streams_t *s)
     rk_streams_close_all(s);
     if (s->wake) event_free(s->wake);
     if (s->keepalive) event_free(s->keepalive);
+    if (s->recheck) event_free(s->recheck);
     free(s);
 }
 
 int rk_streams_count(const rk_streams_t *s) { return s ? s->n : 0; }
 uint64_t rk_streams_dropped(const rk_streams_t *s) { return s ? s->dropped : 0; }
 
-int rk_streams_start(rk_streams_t *s, struct evhttp_request *req, const char *topic, int min_level, uint64_t last_id)
+int rk_streams_start(rk_streams_t *s, struct evhttp_request *req, const char *topic, int min_level, uint64_t last_id,
+                     const rk_session_t *who)
 {
     if (s->n >= RK_STREAM_MAX_PER_WORKER) return -1;
     client_t *c = calloc(1, sizeof *c);
@@ -184,6 +221,7 @@ int rk_streams_start(rk_streams_t *s, struct evhttp_request *req, const char *to
     c->conn = evhttp_request_get_connection(req);
     snprintf(c->topic, sizeof c->topic, "%s", topic ? topic : "");
     c->min_level = min_level;
+    if (who) c->who = *who;
     c->last = last_id ? last_id : rk_hub_last_id(s->hub);
     c->next = s->head;
     if (s->head) s->head->prev = c;

@@ -7,13 +7,15 @@
  * messages it missed when the backlog no longer has them). A client that
  * does not read is dropped once RK_STREAM_MAX_BUFFER bytes wait for it,
  * instead of growing the server's memory. Comments keep idle streams alive
- * through proxies. */
+ * through proxies. Each stream's session (session.h) is checked every
+ * second: a revoked one gets `event: revoked` with the reason, and ends. */
 #ifndef RK_STREAM_H
 #define RK_STREAM_H
 
 #include <stdint.h>
 
 #include "hub.h"
+#include "session.h"
 
 #define RK_STREAM_MAX_BUFFER (1 << 20)
 #define RK_STREAM_KEEPALIVE_S 15
@@ -23,7 +25,7 @@ struct event_base;
 struct evhttp_request;
 typedef struct rk_streams rk_streams_t;
 
-rk_streams_t *rk_streams_new(struct event_base *base, rk_hub_t *hub);
+rk_streams_t *rk_streams_new(struct event_base *base, rk_hub_t *hub, rk_store_t *store);
 /* Ends every stream (shutdown) */
 void rk_streams_close_all(rk_streams_t *s);
 void rk_streams_free(rk_streams_t *s);
@@ -34,6 +36,7 @@ uint64_t rk_streams_dropped(const rk_streams_t *s);
  * every topic. min_level applies to "events". last_id 0: only what is
  * published from now on. -1 when the worker has too many streams (the
  * caller answers 503). */
-int rk_streams_start(rk_streams_t *s, struct evhttp_request *req, const char *topic, int min_level, uint64_t last_id);
+int rk_streams_start(rk_streams_t *s, struct evhttp_request *req, const char *topic, int min_level, uint64_t last_id,
+                     const rk_session_t *who);
 
 #endif

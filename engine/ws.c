@@ -28,7 +28,7 @@ typedef struct ws {
     struct bufferevent *bev;          /* taken over from evhttp */
     wslay_event_context_ptr ctx;
     struct event *timer;
-    char role[16], user[128];
+    rk_session_t who;                 /* who.user "" until authenticated; checked every second */
     unsigned topics;                  /* bit i: rk_hub_topic_name(i) */
     int min_level;                    /* for events */
     uint64_t last;                    /* last hub message considered */
@@ -42,7 +42,7 @@ struct rk_wsserver {
     rk_hub_t *hub;
     const rk_config_t *cfg;
     rk_store_t *store;
-    struct event *wake;
+    struct event *wake, *recheck;
     ws_t *head;
     int n;
     uint64_t last;                    /* the last hub message handed out by this worker */
@@ -131,7 +131,8 @@ static void close_with(ws_t *c, uint16_t code, const char *reason)
     wslay_event_queue_close(c->ctx, code, (const uint8_t *)reason, strlen(reason));
     if (!c->closing && c->timer) {
         c->closing = 1;
-        struct timeval grace = { 5, 0 };
+        /* a stranger's connection holds its slot no longer than it must */
+        struct timeval grace = { c->who.user[0] ? 5 : 1, 0 };
         event_add(c->timer, &grace);
     }
 }
@@ -149,13 +150,14 @@ static int authenticate(ws_t *c, const char *token, char *why, size_t cap)
     memset(&u, 0, sizeof u);
     if (rk_store_user_get(c->srv->store, cl.sub, &u, why, cap) != 0) { snprintf(why, cap, "the account no longer exists"); return -1; }
     /* the password's version: the salt field of the argon2 hash, as api/auth.lua reads it */
-    const char *h = u.password_hash ? u.password_hash : "", *last = strrchr(h, '$');
-    const char *salt = NULL;
-    for (const char *p = h; last && p < last; p++) if (*p == '$') salt = p + 1;
-    int same = salt && (size_t)(last - salt) == strlen(cl.pwv) && strncmp(salt, cl.pwv, (size_t)(last - salt)) == 0;
+    char pwv[64];
+    rk_session_pwv(u.password_hash, pwv, sizeof pwv);
+    int same = strcmp(pwv, cl.pwv) == 0;
     if (same) {
-        snprintf(c->role, sizeof c->role, "%s", u.role ? u.role : "");
-        snprintf(c->user, sizeof c->user, "%s", cl.sub);
+        snprintf(c->who.role, sizeof c->who.role, "%s", u.role ? u.role : "");
+        snprintf(c->who.user, sizeof c->who.user, "%s", cl.sub);
+        snprintf(c->who.pwv, sizeof c->who.pwv, "%s", cl.pwv);
+        c->who.exp_s = cl.exp;
     }
     rk_store_user_free(&u);
     if (!same) { snprintf(why, cap, "the password has changed since this token was issued; sign in again"); return -1; }
@@ -169,7 +171,7 @@ static int level_index(const char *l)
     return -1;
 }
 
-static int staff(const ws_t *c) { return !strcmp(c->role, "admin") || !strcmp(c->role, "analyst"); }
+static int staff(const ws_t *c) { return !strcmp(c->who.role, "admin") || !strcmp(c->who.role, "analyst"); }
 
 static void on_message(ws_t *c, const char *text, size_t n)
 {
@@ -186,11 +188,11 @@ static void on_message(ws_t *c, const char *text, size_t n)
     } else if (!strcmp(type, "auth")) {
         char why[256];
         const char *tok = json_string_value(json_object_get(j, "token"));
-        if (c->role[0]) send_error(c, "bad_message", "already authenticated");
+        if (c->who.user[0]) send_error(c, "bad_message", "already authenticated");
         else if (!tok || authenticate(c, tok, why, sizeof why) != 0) close_with(c, 1008, tok ? why : "auth needs a token");
-        else if (!staff(c)) { close_with(c, 1008, "the console is for analysts and admins"); c->role[0] = '\0'; }
-        else send_json(c, json_pack("{s:s, s:{s:s, s:s}}", "type", "auth", "data", "user", c->user, "role", c->role));
-    } else if (!c->role[0]) {
+        else if (!staff(c)) { close_with(c, 1008, "the console is for analysts and admins"); c->who.user[0] = '\0'; }
+        else send_json(c, json_pack("{s:s, s:{s:s, s:s}}", "type", "auth", "data", "user", c->who.user, "role", c->who.role));
+    } else if (!c->who.user[0]) {
         close_with(c, 1008, "authenticate first: {\"type\":\"auth\",\"token\":...}");
     } else if (!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe")) {
         const char *topic = json_string_value(json_object_get(j, "topic"));
@@ -199,7 +201,7 @@ static void on_message(ws_t *c, const char *text, size_t n)
         int lvl = ml ? level_index(json_string_value(ml)) : 0;
         if (t < 0) send_error(c, "bad_topic", "topic must be alerts, events, rules or models");
         else if (sub && lvl < 0) send_error(c, "bad_level", "min_level must be low, medium, high or critical");
-        else if (sub && (t == RK_TOPIC_RULES || t == RK_TOPIC_MODELS) && strcmp(c->role, "admin") != 0) send_error(c, "forbidden", "rules and models are for admins");
+        else if (sub && (t == RK_TOPIC_RULES || t == RK_TOPIC_MODELS) && strcmp(c->who.role, "admin") != 0) send_error(c, "forbidden", "rules and models are for admins");
         else {
             unsigned bit = 1u << t, had = c->topics & bit;
             if (sub && !had) { c->topics |= bit; count(c, bit, 1); }
@@ -279,8 +281,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     ws_t *c = arg;
     if (c->closing) {
         c->dropping = 1;                /* it never answered our close */
-    } else if (!c->role[0]) {
-        close_with(c, 1008, "no authentication within 5 seconds");
+    } else if (!c->who.user[0]) {
+        close_with(c, 1008, "no authentication in time");
     } else if (now_s() - c->last_pong > RK_WS_PONG_TIMEOUT_S) {
         c->dropping = 1;                /* gone without a word */
     } else {
@@ -425,6 +427,24 @@ static void notify(void *arg) { event_active(((rk_wsserver_t *)arg)->wake, EV_RE
 
 /* ---- the server's side ------------------------------------------------------------ */
 
+/* Every second: a connection whose token expired or whose account was
+ * deleted or changed is closed (1008, with the reason). */
+static void on_recheck(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    rk_wsserver_t *s = arg;
+    if (!s->head) return;
+    rk_session_round_t round;
+    rk_session_round_begin(&round, s->store, now_s());
+    for (ws_t *c = s->head, *next; c; c = next) {
+        next = c->next;
+        char why[120];   /* a close frame's reason fits in 123 bytes */
+        if (c->closing || !rk_session_check(&round, &c->who, why, sizeof why)) continue;
+        close_with(c, 1008, why);
+        flush(c);
+    }
+}
+
 rk_wsserver_t *rk_ws_new(struct event_base *base, rk_hub_t *hub, const rk_config_t *cfg, rk_store_t *store)
 {
     rk_wsserver_t *s = calloc(1, sizeof *s);
@@ -434,7 +454,9 @@ rk_wsserver_t *rk_ws_new(struct event_base *base, rk_hub_t *hub, const rk_config
     s->cfg = cfg;
     s->store = store;
     s->last = rk_hub_last_id(hub);
-    if (!(s->wake = event_new(base, -1, 0, on_wake, s)) || rk_hub_watch(hub, notify, s) < 0) {
+    struct timeval each = { RK_SESSION_CHECK_MS / 1000, (RK_SESSION_CHECK_MS % 1000) * 1000 };
+    if (!(s->wake = event_new(base, -1, 0, on_wake, s)) || !(s->recheck = event_new(base, -1, EV_PERSIST, on_recheck, s)) ||
+        event_add(s->recheck, &each) < 0 || rk_hub_watch(hub, notify, s) < 0) {
         rk_ws_free(s);
         return NULL;
     }
@@ -455,12 +477,13 @@ void rk_ws_free(rk_wsserver_t *s)
     if (!s) return;
     while (s->head) destroy(s->head);
     if (s->wake) event_free(s->wake);
+    if (s->recheck) event_free(s->recheck);
     free(s);
 }
 
 int rk_ws_count(const rk_wsserver_t *s) { return s ? s->n : 0; }
 
-int rk_ws_upgrade(rk_wsserver_t *s, struct evhttp_request *req, const char *role, const char *user)
+int rk_ws_upgrade(rk_wsserver_t *s, struct evhttp_request *req, const rk_session_t *who)
 {
     const char *key = evhttp_find_header(evhttp_request_get_input_headers(req), "Sec-WebSocket-Key");
     struct evhttp_connection *conn = evhttp_request_get_connection(req);
@@ -473,8 +496,7 @@ int rk_ws_upgrade(rk_wsserver_t *s, struct evhttp_request *req, const char *role
     c->conn = conn;
     c->bev = bev;
     c->last_pong = now_s();
-    snprintf(c->role, sizeof c->role, "%s", role ? role : "");
-    snprintf(c->user, sizeof c->user, "%s", user ? user : "");
+    if (who) c->who = *who;
     c->timer = event_new(s->base, -1, 0, on_timer, c);
     wslay_event_config_set_max_recv_msg_length(c->ctx, RK_WS_MAX_MESSAGE);
     c->next = s->head;
@@ -492,10 +514,10 @@ int rk_ws_upgrade(rk_wsserver_t *s, struct evhttp_request *req, const char *role
     evbuffer_add_printf(bufferevent_get_output(bev),
                         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
-    struct timeval first = { c->role[0] ? RK_WS_PING_S : RK_WS_AUTH_TIMEOUT_S, 0 };
+    struct timeval first = { c->who.user[0] ? RK_WS_PING_S : RK_WS_AUTH_TIMEOUT_S, 0 };
     if (!c->timer || event_add(c->timer, &first) < 0) { destroy(c); return 0; }
-    if (c->role[0])
-        send_json(c, json_pack("{s:s, s:{s:s, s:s}}", "type", "auth", "data", "user", c->user, "role", c->role));
+    if (c->who.user[0])
+        send_json(c, json_pack("{s:s, s:{s:s, s:s}}", "type", "auth", "data", "user", c->who.user, "role", c->who.role));
     /* bytes the client sent after its handshake are already buffered */
     if (evbuffer_get_length(bufferevent_get_input(bev))) on_read(bev, c);
     else flush(c);

@@ -9,7 +9,7 @@
  * on wslay parses and builds frames over it.
  *
  * Protocol (JSON text messages):
- *   client {"type":"auth","token":T}        first message within 5 s when
+ *   client {"type":"auth","token":T}        first message within 2 s when
  *                                            the upgrade carried no token
  *          {"type":"subscribe","topic":T[,"min_level":L]}  alerts, events
  *                                            (analyst, admin), rules, models (admin)
@@ -26,12 +26,13 @@
 
 #include "config.h"
 #include "hub.h"
+#include "session.h"
 #include "store.h"
 
 #define RK_WS_MAX_MESSAGE (64 * 1024)
 #define RK_WS_MAX_BUFFER (1 << 20)
 #define RK_WS_MAX_PER_WORKER 1000
-#define RK_WS_AUTH_TIMEOUT_S 5
+#define RK_WS_AUTH_TIMEOUT_S 2
 #define RK_WS_PING_S 30
 #define RK_WS_PONG_TIMEOUT_S 75
 
@@ -51,6 +52,6 @@ void rk_ws_accept_key(const char *key, char out[29]);
 /* Takes req over (see above). role and user are "" when the client will
  * authenticate in its first message. -1 when the worker has too many
  * connections: the caller answers 503. */
-int rk_ws_upgrade(rk_wsserver_t *s, struct evhttp_request *req, const char *role, const char *user);
+int rk_ws_upgrade(rk_wsserver_t *s, struct evhttp_request *req, const rk_session_t *who);
 
 #endif

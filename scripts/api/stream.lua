@@ -21,9 +21,13 @@ local function open(req, topic)
         level = realtime.LEVELS[req.query.min_level]
         if not level then return response.bad_request("min_level must be low, medium, high or critical", "invalid_field") end
     end
-    -- internal headers: engine/http.c turns the answer into a stream
+    -- internal headers: engine/http.c turns the answer into a stream, which
+    -- ends with `event: revoked` when the caller's token or account does
+    local u = req.user or {}
     return 200, "", { ["Content-Type"] = "text/event-stream", ["X-Riskd-Stream"] = topic,
-                      ["X-Riskd-Min-Level"] = tostring(level), ["X-Riskd-Last-Event-ID"] = last }
+                      ["X-Riskd-Min-Level"] = tostring(level), ["X-Riskd-Last-Event-ID"] = last,
+                      ["X-Riskd-User"] = u.username, ["X-Riskd-Role"] = u.role, ["X-Riskd-Pwv"] = u.pwv,
+                      ["X-Riskd-Expires"] = u.exp and tostring(u.exp) }
 end
 
 function M.alerts(req) return open(req, "alerts") end

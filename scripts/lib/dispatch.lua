@@ -51,7 +51,9 @@ local function authorize(req, roles)
     if not roles[claims.role] then
         return response.error(403, "forbidden", "this needs the role " .. table.concat(roles, " or "))
     end
-    req.user = { username = claims.sub, role = claims.role }
+    -- pwv and exp go with a stream this request opens, which the engine
+    -- checks again every second (engine/session.h)
+    req.user = { username = claims.sub, role = claims.role, pwv = claims.pwv, exp = claims.exp }
 end
 
 -- Resolve "module.function" handlers now, so a missing one fails the load

@@ -5,8 +5,12 @@ whichever worker holds it; Last-Event-ID resumes from the backlog; the
 events stream honours min_level; rule reloads and rejections reach the
 rules stream; roles and bad parameters are refused; SIGTERM ends the
 streams and the server exits cleanly. TAP."""
+import base64
+import hashlib
+import hmac
 import http.client
 import json
+import subprocess
 import os
 import shutil
 import socket
@@ -16,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import check, finish  # noqa: E402
-from test_story import Server, PARIS, LAPTOP, check_clean_exit  # noqa: E402
+from test_story import Server, PARIS, LAPTOP, check_clean_exit, BIN, ADMIN_PW, E2E_SECRET  # noqa: E402
 from wsclient import WS  # noqa: E402
 
 
@@ -39,6 +43,7 @@ class Stream:
         self.status = int(lines[0].split()[1])
         self.headers = {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
         self.text = ""
+        self.ended = False
 
     def _recv(self):
         d = self.sock.recv(65536)
@@ -58,6 +63,7 @@ class Stream:
             self.text += rest[:size].decode()
             self.buf = rest[size + 2:]
             if size == 0:
+                self.ended = True   # the last chunk: the response is over
                 return
 
     def record(self, timeout=5):
@@ -226,12 +232,85 @@ def main():
             w.send({"type": "ping"})
             assert w.recv() == {"type": "pong"}
             w.close()
-            w = WS(srv.port, timeout=12)                     # says nothing for 5 s
+            w = WS(srv.port, timeout=12)                     # says nothing for 2 s
             t0 = time.time()
             m = w.recv()
-            assert m[:2] == ("close", 1008) and 4 <= time.time() - t0 < 8, (m, time.time() - t0)
-        check("browsers authenticate with their first message; nothing else first, no service role, 5 s to do it",
+            assert m[:2] == ("close", 1008) and 1.5 <= time.time() - t0 < 4, (m, time.time() - t0)
+            assert w.eof(timeout=3) and time.time() - t0 < 4.5, time.time() - t0   # and its slot is free
+        check("browsers authenticate with their first message; nothing else first, no service role, 2 s to do it",
               ws_first_message_auth)
+
+        def user_cli(*args, pw=ADMIN_PW):
+            p = subprocess.run([BIN, "user", *args, "--db", "sqlite:" + os.path.join(srv.tmp, "db")],
+                               input=pw + "\n", capture_output=True, text=True, timeout=30)
+            assert p.returncode == 0, p
+
+        def sign_in(name, pw=ADMIN_PW):
+            st, d = srv.call("POST", "/api/auth/login", {"username": name, "password": pw}, token="")
+            assert st == 200, (st, d)
+            return d["token"]
+
+        def revoked_sse(stream, text, within):
+            t0 = time.time()
+            rec = stream.record(timeout=within + 2)
+            while rec.get("event") != "revoked":
+                rec = stream.record(timeout=within + 2)
+            assert rec["data"]["type"] == "revoked" and text in rec["data"]["reason"], rec
+            while not stream.ended:                         # and the response ends
+                stream.buf += stream._recv()
+                stream._dechunk()
+            return time.time() - t0
+
+        def streams_end_with_the_account():
+            """Another process deletes the account or changes its password:
+            its open SSE and WebSocket connections end within a second or so."""
+            user_cli("add", "gone", "--role", "analyst")
+            tok = sign_in("gone")
+            sse = Stream(srv.port, "/api/stream/alerts", tok)
+            assert sse.status == 200
+            ws_header = WS(srv.port, token=tok)
+            assert ws_header.recv()["type"] == "auth"
+            ws_msg = WS(srv.port)
+            ws_msg.send({"type": "auth", "token": tok})
+            assert ws_msg.recv()["type"] == "auth"
+            time.sleep(1.2)                                  # still standing
+            user_cli("del", "gone")
+            t0 = time.time()
+            took = revoked_sse(sse, "no longer exists", 2)
+            for w in (ws_header, ws_msg):
+                m = w.recv()
+                assert m[:2] == ("close", 1008) and "no longer exists" in m[2], m
+            assert took < 2.5 and time.time() - t0 < 2.5, (took, time.time() - t0)
+            # a changed password ends the streams of the old tokens
+            user_cli("add", "moved", "--role", "analyst")
+            tok = sign_in("moved")
+            sse = Stream(srv.port, "/api/stream/events", tok)
+            ws = WS(srv.port, token=tok)
+            assert ws.recv()["type"] == "auth"
+            user_cli("passwd", "moved", pw="another horse battery staple")
+            assert revoked_sse(sse, "password changed", 2) < 2.5
+            m = ws.recv()
+            assert m[:2] == ("close", 1008) and "password changed" in m[2], m
+        check("deleting an account or changing its password (riskd user, another process) ends its open SSE "
+              "(event: revoked) and WebSocket (1008) connections within 2 s", streams_end_with_the_account)
+
+        def streams_end_with_the_token():
+            # the same claims, signed with the server's secret, expiring in 2 s
+            def b64(b):
+                return base64.urlsafe_b64encode(b).rstrip(b"=")
+            head, payload, _ = admin.split(".")
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            claims["exp"] = int(time.time()) + 2
+            body = head.encode() + b"." + b64(json.dumps(claims).encode())
+            short = (body + b"." + b64(hmac.new(E2E_SECRET.encode(), body, hashlib.sha256).digest())).decode()
+            sse = Stream(srv.port, "/api/stream/alerts", short)
+            assert sse.status == 200, sse.status
+            ws = WS(srv.port, token=short)
+            assert ws.recv()["type"] == "auth"
+            assert revoked_sse(sse, "expired", 4) < 4.5
+            m = ws.recv()
+            assert m[:2] == ("close", 1008) and "expired" in m[2], m
+        check("a token's expiry ends the streams it opened", streams_end_with_the_token)
 
         def ws_messages():
             w = WS(srv.port, token=admin)
