@@ -1,6 +1,7 @@
 /* config.c — see config.h. One table describes every option, so the command
  * line, the environment and the usage text cannot drift apart. */
 #include "config.h"
+#include "lockout.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -55,6 +56,20 @@ static const opt_t opts[] = {
       "purge login events older than this many days; 0 keeps them (90)" },
     { "log-level", "RISKD_LOG_LEVEL", STR(log_level), "debug, info, warn or error (info)" },
     { "token-ttl", "RISKD_TOKEN_TTL_S", NUM(T_INT, token_ttl_s, 60, 30 * 86400), "session token lifetime in seconds (3600)" },
+    { "lockout-after", "RISKD_LOCKOUT_AFTER", NUM(T_INT, lockout_after, 1, 1000),
+      "failed sign-ins in a row from one address to one account before that address waits (5)" },
+    { "lockout-base", "RISKD_LOCKOUT_BASE_S", NUM(T_INT, lockout_base_s, 1, 86400),
+      "its first wait in seconds, doubling per further failure (30)" },
+    { "lockout-max", "RISKD_LOCKOUT_MAX_S", NUM(T_INT, lockout_max_s, 1, 86400), "the longest such wait in seconds (900)" },
+    { "lockout-account-ceiling", "RISKD_LOCKOUT_ACCOUNT_CEILING", NUM(T_INT, lockout_account_ceiling, 1, 1000000),
+      "failures to one account from addresses it never signed in from, within the window, before those are slowed (20)" },
+    { "lockout-account-window", "RISKD_LOCKOUT_ACCOUNT_WINDOW_S", NUM(T_INT, lockout_account_window_s, 1, 86400),
+      "that window in seconds (900)" },
+    { "lockout-account-slow", "RISKD_LOCKOUT_ACCOUNT_SLOW_S", NUM(T_INT, lockout_account_slow_s, 1, 3600),
+      "when slowed, seconds between two tries from such addresses (10); known addresses are never slowed" },
+    { "ip-max-failures", "RISKD_IP_MAX_FAILURES", NUM(T_INT, ip_max_failures, 1, 1000000),
+      "failed sign-ins from one address, to any accounts, within the window before it waits (100)" },
+    { "ip-window", "RISKD_IP_WINDOW_S", NUM(T_INT, ip_window_s, 1, 86400), "that window in seconds (600)" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -81,6 +96,16 @@ void rk_config_defaults(rk_config_t *c)
     c->token_ttl_s = 3600;
     snprintf(c->log_level, sizeof c->log_level, "info");
     snprintf(c->proxy_header, sizeof c->proxy_header, "x-forwarded-for");
+    rk_lockout_cfg_t lo;
+    rk_lockout_defaults(&lo);
+    c->lockout_after = lo.pair_after;
+    c->lockout_base_s = lo.pair_base_s;
+    c->lockout_max_s = lo.pair_max_s;
+    c->lockout_account_ceiling = lo.account_ceiling;
+    c->lockout_account_window_s = lo.account_window_s;
+    c->lockout_account_slow_s = lo.account_slow_s;
+    c->ip_max_failures = lo.ip_max;
+    c->ip_window_s = lo.ip_window_s;
 }
 
 static int set_opt(rk_config_t *c, const opt_t *o, const char *val, const char *from,
@@ -213,6 +238,19 @@ int rk_config_load(rk_config_t *c, int argc, char **argv, int first, char *err, 
     if (rk_config_load_dotenv(".env", err, errlen) < 0) return -1;
     if (rk_config_from_env(c, err, errlen) < 0) return -1;
     return rk_config_from_args(c, argc, argv, first, err, errlen);
+}
+
+void rk_config_lockout(const rk_config_t *c, rk_lockout_cfg_t *out)
+{
+    rk_lockout_defaults(out);
+    out->pair_after = c->lockout_after;
+    out->pair_base_s = c->lockout_base_s;
+    out->pair_max_s = c->lockout_max_s > c->lockout_base_s ? c->lockout_max_s : c->lockout_base_s;
+    out->account_ceiling = c->lockout_account_ceiling;
+    out->account_window_s = c->lockout_account_window_s;
+    out->account_slow_s = c->lockout_account_slow_s;
+    out->ip_max = c->ip_max_failures;
+    out->ip_window_s = c->ip_window_s;
 }
 
 void rk_config_usage(void)

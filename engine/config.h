@@ -34,6 +34,10 @@ typedef struct rk_config {
     char log_level[16];
     char jwt_secret[256];         /* HS256 key for session tokens (JWT_SECRET, environment only), or "" */
     int token_ttl_s;              /* session token lifetime */
+    /* sign-in throttling (lockout.h) */
+    int lockout_after, lockout_base_s, lockout_max_s;
+    int lockout_account_ceiling, lockout_account_window_s, lockout_account_slow_s;
+    int ip_max_failures, ip_window_s;
 } rk_config_t;
 
 void rk_config_defaults(rk_config_t *c);
@@ -46,5 +50,8 @@ int rk_config_from_args(rk_config_t *c, int argc, char **argv, int first, char *
 /* Fills c from all sources in order. */
 int rk_config_load(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen);
 void rk_config_usage(void);
+/* The sign-in throttling settings as lockout.h takes them. */
+struct rk_lockout_cfg;
+void rk_config_lockout(const rk_config_t *c, struct rk_lockout_cfg *out);
 
 #endif

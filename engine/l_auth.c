@@ -8,6 +8,12 @@
  *                                  --> token, { sub, role, jti, pwv, iat, exp } | nil, msg, "no_secret"
  *   auth.verify(token [, secret])  --> { sub, role, jti, pwv, iat, exp } | nil, msg, "invalid_token"
  *   auth.ttl()                     --> the server's session lifetime in seconds
+ *   auth.lockout_wait(account, addr [, now])  --> seconds to wait, why ("address",
+ *                                  "address_for_account", "account") | 0: verify now
+ *   auth.lockout_failed(account, addr [, now]); auth.lockout_succeeded(account, addr [, now])
+ *                                  sign-in throttling (lockout.h): the server's, shared
+ *                                  by its workers and kept across reloads; elsewhere the
+ *                                  state's own, with the default settings
  *
  * The secret is the server's JWT_SECRET; outside a server (specs, `riskd
  * run`) it is the optional last argument. It is never given to Lua.
@@ -24,6 +30,7 @@
 #include "config.h"
 #include "jwt.h"
 #include "l_modules.h"
+#include "lockout.h"
 #include "password.h"
 #include "vm.h"
 
@@ -214,11 +221,78 @@ static int l_ttl(lua_State *L)
     return 1;
 }
 
+/* ---- sign-in throttling ---- */
+
+#define LOCKOUT_T "riskd.auth.lockout"
+static const char LOCKOUT_KEY = 'l';
+
+static int lockout_gc(lua_State *L)
+{
+    rk_lockout_t **u = luaL_checkudata(L, 1, LOCKOUT_T);
+    rk_lockout_free(*u);
+    *u = NULL;
+    return 0;
+}
+
+/* The server's throttle, or this state's own (made on first use). */
+static rk_lockout_t *lockout_of(lua_State *L)
+{
+    const rk_vm_host_t *h = rk_vm_host(L);
+    if (h && h->lockout) return h->lockout;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &LOCKOUT_KEY) == LUA_TUSERDATA) {
+        rk_lockout_t *l = *(rk_lockout_t **)lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        return l;
+    }
+    lua_pop(L, 1);
+    rk_lockout_t **u = lua_newuserdatauv(L, sizeof *u, 0);
+    *u = NULL;
+    if (luaL_newmetatable(L, LOCKOUT_T)) {
+        lua_pushcfunction(L, lockout_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    rk_lockout_cfg_t c;
+    rk_lockout_defaults(&c);
+    if (!(*u = rk_lockout_new(&c))) luaL_error(L, "not enough memory");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &LOCKOUT_KEY);
+    return *u;
+}
+
+static int64_t opt_now(lua_State *L, int i)
+{
+    return lua_isnoneornil(L, i) ? (int64_t)time(NULL) : (int64_t)luaL_checkinteger(L, i);
+}
+
+static int l_lockout_wait(lua_State *L)
+{
+    const char *account = luaL_checkstring(L, 1), *addr = luaL_optstring(L, 2, "");
+    const char *why = NULL;
+    int wait = rk_lockout_wait(lockout_of(L), account, addr, opt_now(L, 3), &why);
+    lua_pushinteger(L, wait);
+    if (!wait) return 1;
+    lua_pushstring(L, why);
+    return 2;
+}
+
+static int l_lockout_failed(lua_State *L)
+{
+    rk_lockout_failed(lockout_of(L), luaL_checkstring(L, 1), luaL_optstring(L, 2, ""), opt_now(L, 3));
+    return 0;
+}
+
+static int l_lockout_succeeded(lua_State *L)
+{
+    rk_lockout_succeeded(lockout_of(L), luaL_checkstring(L, 1), luaL_optstring(L, 2, ""), opt_now(L, 3));
+    return 0;
+}
+
 int luaopen_riskd_auth(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "policy", l_policy }, { "hash", l_hash }, { "verify_password", l_verify_password },
-        { "issue", l_issue }, { "verify", l_verify }, { "ttl", l_ttl }, { NULL, NULL },
+        { "issue", l_issue }, { "verify", l_verify }, { "ttl", l_ttl }, { "lockout_wait", l_lockout_wait },
+        { "lockout_failed", l_lockout_failed }, { "lockout_succeeded", l_lockout_succeeded }, { NULL, NULL },
     };
     luaL_newlib(L, fns);
     return 1;

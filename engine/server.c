@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lockout.h"
 #include "log.h"
 #include "models.h"
 #include "scripts.h"
@@ -115,6 +116,7 @@ typedef struct rk_server {
     rk_store_t *store;              /* the main thread's own handle: retention */
     rk_writer_t *writer;            /* group commit of the workers' writes (SQLite), or NULL */
     rk_pool_t *pool;                /* password hashing off the event loops */
+    rk_lockout_t *lockout;          /* sign-in throttling, shared by the workers, kept across reloads */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
     rk_intel_t *intel;              /* the intel folder, shared by the workers */
     rk_hub_t *hub;                  /* real-time messages to every worker's streams */
@@ -242,7 +244,8 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->proxy_forwarded = strcasecmp(s->cfg->proxy_header, "forwarded") == 0;
     w->metrics = s->metrics;
     w->server = s;
-    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync };
+    w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync,
+                              s->lockout };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -604,6 +607,7 @@ static void server_free(rk_server_t *s)
     rk_pool_free(s->pool);
     for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
     free(s->workers);
+    rk_lockout_free(s->lockout);
     if (s->watch_ev) event_free(s->watch_ev);
     if (s->debounce_ev) event_free(s->debounce_ev);
     if (s->sigterm_ev) event_free(s->sigterm_ev);
@@ -672,6 +676,9 @@ int rk_server_run(const rk_config_t *cfg)
         if (!(s.writer = rk_writer_start(cfg->db, &so, err, sizeof err))) goto fail;
     }
     if (!(s.pool = rk_pool_new(s.nworkers, err, sizeof err))) goto fail;
+    rk_lockout_cfg_t lockout_cfg;
+    rk_config_lockout(cfg, &lockout_cfg);
+    if (!(s.lockout = rk_lockout_new(&lockout_cfg))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     err[0] = '\0';
     s.geo = rk_geo_open(cfg->geoip_db, cfg->asn_db, err, sizeof err);
     if (!s.geo && err[0]) goto fail;

@@ -35,6 +35,7 @@ typedef struct rk_vm_host {
     struct rk_intel *intel;       /* the threat-intelligence folder, or NULL */
     struct rk_hub *hub;           /* the real-time message bus, or NULL (batch commands) */
     struct rk_rates_syncer *rates_sync;   /* site-wide rates shared through MongoDB, or NULL */
+    struct rk_lockout *lockout;   /* the server's sign-in throttle, or NULL (each state keeps its own) */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;

@@ -121,27 +121,52 @@ describe("api.auth", function()
         assert.matches("no longer exists", e.error.message)
     end)
 
-    it("locks a user out with back-off from the 5th failure, capped at 15 minutes", function()
+    it("makes one address wait for one account, with back-off from the 5th failure capped at 15 minutes", function()
         local now = 1000000
         api.clock = function() return now end
         assert(db:user_create({ username = "kim", role = "analyst", password_hash = assert(auth.hash("kim passphrase!!")) }))
         for _ = 1, 4 do assert.are.equal(401, (login("kim", "wrong!", "198.51.100.9"))) end
-        assert.are.equal(401, (login("kim", "wrong!", "198.51.100.9")))   -- the 5th: locked 30 s
-        local s, e, h = login("kim", "kim passphrase!!", "198.51.100.10")
-        assert.are.equal(429, s)   -- per user name, from any address
+        assert.are.equal(401, (login("kim", "wrong!", "198.51.100.9")))   -- the 5th: that address waits 30 s
+        local s, e, h = login("kim", "kim passphrase!!", "198.51.100.9")
+        assert.are.equal(429, s)
         assert.are.equal("too_many_attempts", e.error.code)
         assert.are.equal("30", h["Retry-After"])
-        assert.are.equal(200, (login("root", "root passphrase!", "198.51.100.9")))   -- other users are not locked
+        -- the owner, elsewhere, is not locked out by someone else's failures
+        assert.are.equal(200, (login("kim", "kim passphrase!!", "198.51.100.10")))
+        assert.are.equal(200, (login("root", "root passphrase!", "198.51.100.9")))   -- nor other accounts
         now = now + 30
-        assert.are.equal(401, (login("kim", "wrong!")))                     -- the 6th: 60 s
-        assert.are.equal("60", select(3, login("kim", "x")) ["Retry-After"])
-        for _ = 1, 10 do now = now + 901 login("kim", "wrong!") end
-        local _, _, h2 = login("kim", "kim passphrase!!")
+        assert.are.equal(401, (login("kim", "wrong!", "198.51.100.9")))    -- the 6th: 60 s
+        assert.are.equal("60", select(3, login("kim", "x", "198.51.100.9"))["Retry-After"])
+        for _ = 1, 10 do now = now + 901 login("kim", "wrong!", "198.51.100.9") end
+        local _, _, h2 = login("kim", "kim passphrase!!", "198.51.100.9")
         assert.are.equal("900", h2["Retry-After"])                          -- never more than the cap
         now = now + 900
-        assert.are.equal(200, (login("kim", "kim passphrase!!")))           -- and then it works, and resets
-        assert.are.equal(401, (login("kim", "wrong!")))
-        assert.are.equal(200, (login("kim", "kim passphrase!!")))
+        assert.are.equal(200, (login("kim", "kim passphrase!!", "198.51.100.9")))   -- then it works, and resets
+        assert.are.equal(401, (login("kim", "wrong!", "198.51.100.9")))
+        assert.are.equal(200, (login("kim", "kim passphrase!!", "198.51.100.9")))
+        api.clock = os.time
+    end)
+
+    it("slows an account failing from many addresses, never where its owner signed in before", function()
+        local now = 1500000
+        api.clock = function() return now end
+        assert(db:user_create({ username = "lee", role = "analyst", password_hash = assert(auth.hash("lee passphrase!!")) }))
+        assert.are.equal(200, (login("lee", "lee passphrase!!", "192.0.2.77")))   -- the owner's office
+        for i = 1, 20 do assert.are.equal(401, (login("lee", "wrong!", "203.0.113." .. i))) end
+        -- the ceiling: addresses the account does not know get one try every 10 s between them
+        assert.are.equal(401, (login("lee", "wrong!", "203.0.113.100")))
+        local s, _, h = login("lee", "wrong!", "203.0.113.101")
+        assert.are.equal(429, s)
+        assert.are.equal("10", h["Retry-After"])
+        -- the owner from the office: not slowed, not counted, signs in
+        assert.are.equal(401, (login("lee", "a typo", "192.0.2.77")))
+        assert.are.equal(200, (login("lee", "lee passphrase!!", "192.0.2.77")))
+        now = now + 10
+        assert.are.equal(401, (login("lee", "wrong!", "203.0.113.102")))   -- slowed, not locked
+        assert.are.equal(429, (login("lee", "lee passphrase!!", "203.0.113.103")))
+        now = now + 901                                                     -- the window passes
+        assert.are.equal(200, (login("lee", "lee passphrase!!", "198.51.100.200")))
+        api.clock = os.time
     end)
 
     it("limits one address to 100 failures in 10 minutes", function()

@@ -17,23 +17,11 @@ local store = require("riskd.store")
 local M = {}
 
 local ROLES = { admin = true, analyst = true, service = true }
--- Brute-force limits. Per user name: from the 5th consecutive failure a
--- lockout of 30 s doubling per further failure up to 15 minutes; attempts
--- during a lockout are refused unverified and do not extend it, so nobody
--- can lock a user out for longer than the cap. Per address: 100 failures
--- in 10 minutes (offices share one address). Counted per worker. Each can
--- be changed in the environment (RISKD_LOCKOUT_*, RISKD_IP_*; see README).
-local function env_int(name, default, min, max)
-    local v = tonumber(os.getenv(name) or "")
-    if not v or v ~= math.floor(v) or v < min or v > max then return default end
-    return math.tointeger(v)
-end
-local USER_FREE = env_int("RISKD_LOCKOUT_AFTER", 5, 1, 1000)
-local USER_BASE_S = env_int("RISKD_LOCKOUT_BASE_S", 30, 1, 86400)
-local USER_MAX_S = env_int("RISKD_LOCKOUT_MAX_S", 900, USER_BASE_S, 86400)
-local IP_MAX = env_int("RISKD_IP_MAX_FAILURES", 100, 1, 1000000)
-local IP_WINDOW_S = env_int("RISKD_IP_WINDOW_S", 600, 1, 86400)
-local LIMIT_ENTRIES = 10000
+-- Sign-in throttling is the engine's (engine/lockout.h, docs/operations.md):
+-- one address that keeps failing for one account waits, the account is
+-- slowed (never locked) for addresses it never signed in from, and an
+-- address failing across many accounts waits. Shared by the workers and
+-- kept across reloads; set with riskd serve --lockout-* and --ip-*.
 
 M.clock = os.time   -- specs replace it
 
@@ -72,38 +60,6 @@ function M.use(d, s) db, secret, verified, nverified = d, s, {}, 0 end
 
 -- Replaceable in specs (the pipeline has its own).
 function M.assess(username, req, success) return require("api.login").assess_signin(username, req, success) end
-
-local by_user, by_ip, entries = {}, {}, 0
-
-local function forget_expired(now)
-    for k, f in pairs(by_user) do if f.until_ <= now and f.last + USER_MAX_S <= now then by_user[k] = nil entries = entries - 1 end end
-    for k, f in pairs(by_ip) do if f.first + IP_WINDOW_S <= now then by_ip[k] = nil entries = entries - 1 end end
-end
-
--- Seconds to wait, or nil when an attempt may be verified now.
-local function throttled(user, ip, now)
-    local u = by_user[user]
-    if u and u.until_ > now then return u.until_ - now end
-    local a = ip and by_ip[ip]
-    if a and a.first + IP_WINDOW_S > now and a.n >= IP_MAX then return a.first + IP_WINDOW_S - now end
-end
-
-local function record_failure(user, ip, now)
-    if entries >= LIMIT_ENTRIES then forget_expired(now) end
-    local u = by_user[user]
-    if not u then u = { n = 0, until_ = 0, last = now } by_user[user] = u entries = entries + 1 end
-    u.n, u.last = u.n + 1, now
-    if u.n >= USER_FREE then u.until_ = now + math.min(USER_BASE_S << math.min(u.n - USER_FREE, 10), USER_MAX_S) end
-    if ip then
-        local a = by_ip[ip]
-        if not a or a.first + IP_WINDOW_S <= now then
-            if not a then entries = entries + 1 end
-            a = { n = 0, first = now }
-            by_ip[ip] = a
-        end
-        a.n = a.n + 1
-    end
-end
 
 local dummy_hash
 local function burn_verify(password)
@@ -159,8 +115,8 @@ function M.login(req)
     end
     local now = M.clock()
     local ip = req.remote_addr
-    local wait = throttled(b.username, ip, now)
-    if wait then
+    local wait = auth.lockout_wait(b.username, ip, now)
+    if wait > 0 then
         return response.error(429, "too_many_attempts", "too many failed sign-ins; try again later",
             { ["Retry-After"] = tostring(wait) })
     end
@@ -182,10 +138,10 @@ function M.login(req)
     -- stored, alerting (riskd's own accounts are worth protecting too).
     M.assess(b.username:sub(1, 120), req, ok)
     if not ok then
-        record_failure(b.username, ip, now)
+        auth.lockout_failed(b.username, ip, now)
         return unauthorized("invalid username or password")
     end
-    if by_user[b.username] then by_user[b.username] = nil entries = entries - 1 end
+    auth.lockout_succeeded(b.username, ip, now)
     local tok, claims, icode = auth.issue(u.username, u.role, { secret = secret, pwv = M.password_version(u.password_hash) })
     if not tok then return response.error(503, "auth_unavailable", claims .. " (" .. icode .. ")") end
     return 200, {

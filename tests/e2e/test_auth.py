@@ -273,6 +273,41 @@ def main():
             s4.stop()
     check("a lockout expires: after it the right password signs in", lockout_expires)
 
+    def lockout_cannot_be_aimed():
+        """A stranger failing for admin from many addresses makes those
+        addresses wait and slows the account for unknown addresses; the owner,
+        from where admin signed in before, signs in all along. The counters
+        are the server's (both workers) and outlive a reload."""
+        s5 = Server(env={"JWT_SECRET": SECRET, "RISKD_TRUSTED_PROXIES": "127.0.0.0/8"})
+        try:
+            def login(pw, addr):
+                return call(s5, "POST", "/api/auth/login", {"username": "root", "password": pw},
+                            headers={"X-Forwarded-For": addr})[0]
+            assert login(ADMIN_PW, "192.0.2.10") == 200                      # the owner, once
+            codes = [login("wrong %d" % i, "198.51.100.7") for i in range(8)]
+            assert codes == [401] * 5 + [429] * 3, codes                   # one address, both workers alike
+            spray = [login("wrong", "203.0.113.%d" % i) for i in range(1, 40)]
+            assert 429 in spray and spray.count(401) <= 21, spray          # slowed past the account's ceiling
+            assert login(ADMIN_PW, "192.0.2.10") == 200                      # the owner is never slowed
+            assert login(ADMIN_PW, "198.51.100.7") == 429                    # the stranger's address still waits
+            # a reload (a rule added: new Lua states on every worker) keeps the counters
+            with open(os.path.join(s5.rules, "zz_added.lua"), "w") as f:
+                f.write("return { name = 'added', description = 'x', evaluate = function() return 0 end }\n")
+            tok = call(s5, "POST", "/api/auth/login", {"username": "root", "password": ADMIN_PW},
+                       headers={"X-Forwarded-For": "192.0.2.10"})[1]["token"]
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                st, d, _ = call(s5, "GET", "/api/admin/rules", token=tok)
+                if st == 200 and "added" in json.dumps(d):
+                    break
+                time.sleep(0.1)
+            assert "added" in json.dumps(d), d
+            assert login(ADMIN_PW, "198.51.100.7") == 429
+        finally:
+            s5.stop()
+    check("lockout from a stranger: the stranger's addresses wait, the owner still signs in; kept across workers "
+          "and reloads", lockout_cannot_be_aimed)
+
     def open_registration():
         s3 = Server(env={"JWT_SECRET": SECRET, "RISKD_OPEN_REGISTRATION": "1"})
         try:
