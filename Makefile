@@ -185,6 +185,7 @@ install: all
 	if [ -d web ]; then rm -rf $(DESTDIR)$(DATADIR)/web && cp -R web $(DESTDIR)$(DATADIR)/ && \
 	    rm -rf $(DESTDIR)$(DATADIR)/web/node_modules; fi
 	install -m 0644 models/default.model $(DESTDIR)$(DATADIR)/models/default.model
+	install -m 0644 models/phishing.model $(DESTDIR)$(DATADIR)/models/phishing.model
 	install -m 0644 intel/*.patterns intel/README.md $(DESTDIR)$(DATADIR)/intel/
 	[ -d $(DESTDIR)$(SYSCONFDIR)/riskd/rules ] || cp -R rules $(DESTDIR)$(SYSCONFDIR)/riskd/rules
 	$(SUBST) packaging/riskd.env.example > $(DESTDIR)$(SYSCONFDIR)/riskd/riskd.env.example

@@ -63,7 +63,9 @@ function M.retrain(req)
     b = b or {}
     local cfg = engine.config()
     local job = string.format("%x%06x", os.time(), math.random(0, 0xffffff))
-    local args = { "retrain", "--db", cfg.db, "--models", cfg.models, "--status", status_path(job) }
+    -- The store's URI goes in the environment, not on the command line,
+    -- where anyone on the machine could read a MongoDB password (ps).
+    local args = { "retrain", "--models", cfg.models, "--status", status_path(job) }
     if b.since ~= nil then
         if not time.parse(b.since) then return response.bad_request("since must be an ISO 8601 time", "invalid_field") end
         args[#args + 1], args[#args + 2] = "--since", b.since
@@ -80,7 +82,8 @@ function M.retrain(req)
     f:write(cjson.encode({ status = "running", phase = "starting", progress = 0,
                            started_at = time.format(math.floor(os.time() * 1000)) }))
     f:close()
-    local pid, err = engine.spawn(args, { RISKD_SCRIPTS = cfg.scripts, RISKD_RULES = cfg.rules, RISKD_MODELS = cfg.models })
+    local pid, err = engine.spawn(args, { RISKD_DB = cfg.db, RISKD_SCRIPTS = cfg.scripts, RISKD_RULES = cfg.rules,
+                                          RISKD_MODELS = cfg.models })
     if not pid then
         os.remove(status_path(job))
         return response.error(500, "spawn_failed", err)

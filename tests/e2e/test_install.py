@@ -30,6 +30,7 @@ def main():
         assert p.returncode == 0, p.stderr[-2000:]
         for f in ("usr/bin/riskd", "usr/lib/riskd/riskd.so", "usr/share/riskd/scripts/routes.lua",
                   "usr/share/riskd/rules/config.lua", "usr/share/riskd/models/default.model",
+                  "usr/share/riskd/models/phishing.model",
                   "usr/share/riskd/intel/bot_agents.patterns", "etc/riskd/rules/config.lua",
                   "etc/riskd/riskd.env.example", "lib/systemd/system/riskd.service"):
             assert os.path.isfile(os.path.join(d, f)), f
