@@ -61,6 +61,9 @@ deps-test:
 	@# (Debian's node trusts its own CA list; the system's store may hold a proxy's CA too)
 	@[ -d tests/browser/node_modules/playwright-core ] || NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
 	    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	@# the OpenAPI linter (@redocly/cli) that tests/e2e/test_openapi.py runs
+	@[ -x tests/openapi/node_modules/.bin/redocly ] || NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
+	    npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error
 deps-bench:
 	@sh tools/deps.sh bench
 

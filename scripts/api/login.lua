@@ -83,7 +83,8 @@ local function public_event(e)
         success = e.success, location = { country = e.country, city = e.city, latitude = e.latitude, longitude = e.longitude },
         device = { device_id = e.device_id, user_agent = e.user_agent, os = e.os, browser = e.browser },
         risk_score = e.risk_score, risk_level = e.risk_level, action = e.action, is_anomaly = e.is_anomaly,
-        anomaly_score = e.anomaly_score, reasons = e.reasons, rules = e.rules, features = e.features,
+        anomaly_score = e.anomaly_score, reasons = response.array(e.reasons), rules = response.array(e.rules),
+        features = e.features,
         alert_id = e.alert_id or cjson.null,
     }
 end
