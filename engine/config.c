@@ -70,6 +70,11 @@ static const opt_t opts[] = {
     { "ip-max-failures", "RISKD_IP_MAX_FAILURES", NUM(T_INT, ip_max_failures, 1, 1000000),
       "failed sign-ins from one address, to any accounts, within the window before it waits (100)" },
     { "ip-window", "RISKD_IP_WINDOW_S", NUM(T_INT, ip_window_s, 1, 86400), "that window in seconds (600)" },
+    { "max-connections", "RISKD_MAX_CONNECTIONS", NUM(T_INT, max_connections, 1, 1000000),
+      "open HTTP connections per worker; more are answered 503 (4096)" },
+    { "max-connections-per-address", "RISKD_MAX_CONNECTIONS_PER_ADDRESS",
+      NUM(T_INT, max_connections_per_address, 1, 1000000),
+      "open HTTP connections from one client address over all workers (1024: room for a load balancer)" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -106,6 +111,8 @@ void rk_config_defaults(rk_config_t *c)
     c->lockout_account_slow_s = lo.account_slow_s;
     c->ip_max_failures = lo.ip_max;
     c->ip_window_s = lo.ip_window_s;
+    c->max_connections = 4096;
+    c->max_connections_per_address = 1024;
 }
 
 static int set_opt(rk_config_t *c, const opt_t *o, const char *val, const char *from,

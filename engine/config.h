@@ -38,6 +38,8 @@ typedef struct rk_config {
     int lockout_after, lockout_base_s, lockout_max_s;
     int lockout_account_ceiling, lockout_account_window_s, lockout_account_slow_s;
     int ip_max_failures, ip_window_s;
+    int max_connections;              /* open HTTP connections per worker */
+    int max_connections_per_address;  /* per client address, over all workers */
 } rk_config_t;
 
 void rk_config_defaults(rk_config_t *c);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_admit.h"
 #include "log.h"
 #include "store_writer.h"
 #include "stream.h"
@@ -180,9 +181,9 @@ static void send_json_error(struct evhttp_request *req, int status, const char *
 
 static void on_complete(struct evhttp_request *req, void *arg)
 {
-    (void)req;
     rk_worker_t *w = arg;
     w->pending--;
+    rk_admit_done(w->admit, req);
 }
 
 /* Copies headers from the table at idx (string keys and values only);
@@ -391,6 +392,7 @@ static int start_stream(reqctx_t *c, struct evkeyvalq *out)
     }
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
+    rk_admit_detach(w->admit, evhttp_request_get_connection(c->req));
     if (rk_streams_start(w->streams, c->req, topic[0] ? topic : NULL, min_level, last_id, &who) != 0) {
         send_json_error(c->req, 503, busy);
         return 503;
@@ -416,6 +418,7 @@ static int start_websocket(reqctx_t *c, struct evkeyvalq *out)
     /* never answered through evhttp: it does not hold up a drain */
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
+    rk_admit_detach(w->admit, evhttp_request_get_connection(c->req));
     if (rk_ws_upgrade(w->ws, c->req, &who) != 0) {
         send_json_error(c->req, 503, busy);
         return 503;
@@ -525,7 +528,18 @@ void rk_http_handle(struct evhttp_request *req, void *arg)
     if (w->draining) evhttp_add_header(out, "Connection", "close");
 
     int refused = 0;
-    if (!c->path) {
+    if (!evhttp_request_get_uri(req) && evhttp_request_get_response_code(req) == 413) {
+        /* evhttp refused the body (http_admit.h): it was dropped, never read in */
+        refused = 413;
+        evhttp_add_header(out, "Connection", "close");
+        send_json_error(req, 413, "{\"error\":{\"code\":\"payload_too_large\",\"message\":\"the request body is over "
+                                  "this route's limit\"}}");
+    } else if (rk_admit_refused(w->admit, req)) {
+        refused = 503;
+        evhttp_add_header(out, "Connection", "close");
+        send_json_error(req, 503, "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many open "
+                                  "connections from this address or to this worker\"}}");
+    } else if (!c->path) {
         refused = 400;
         send_json_error(req, 400, "{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed path or query string\"}}");
     } else if (count_headers(evhttp_request_get_input_headers(req)) > MAX_HEADERS) {

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_admit.h"
 #include "lockout.h"
 #include "log.h"
 #include "models.h"
@@ -117,6 +118,7 @@ typedef struct rk_server {
     rk_writer_t *writer;            /* group commit of the workers' writes (SQLite), or NULL */
     rk_pool_t *pool;                /* password hashing off the event loops */
     rk_lockout_t *lockout;          /* sign-in throttling, shared by the workers, kept across reloads */
+    rk_addrcount_t *addrcount;      /* open connections per client address, over all workers */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
     rk_intel_t *intel;              /* the intel folder, shared by the workers */
     rk_hub_t *hub;                  /* real-time messages to every worker's streams */
@@ -160,6 +162,27 @@ static rk_vm_t *build_vm(rk_server_t *s, const codeset_t *set, const rk_vm_host_
 
 /* ---- workers ------------------------------------------------------------ */
 
+/* The routes the live code declares body = "mail" (lib/dispatch.lua's
+ * mail_paths) get the mail limit before their body is read. */
+static void admit_mail_paths(rk_worker_t *w)
+{
+    if (!w->admit || !w->vm) return;
+    lua_State *L = rk_vm_state(w->vm);
+    int top = lua_gettop(L);
+    const char *paths[RK_ADMIT_MAX_MAIL_PATHS];
+    int n = 0;
+    rk_vm_push_entry(w->vm);
+    if (lua_istable(L, -1) && lua_getfield(L, -1, "mail_paths") == LUA_TTABLE) {
+        for (int i = 1; n < RK_ADMIT_MAX_MAIL_PATHS && lua_rawgeti(L, -1, i) == LUA_TSTRING; i++) {
+            paths[n++] = lua_tostring(L, -1);   /* kept alive by the table until the copy below */
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    rk_admit_set_mail_paths(w->admit, paths, n);
+    lua_settop(L, top);
+}
+
 /* Runs on the worker when the main thread published new scripts. */
 static void on_reload(evutil_socket_t fd, short what, void *arg)
 {
@@ -188,6 +211,7 @@ static void on_reload(evutil_socket_t fd, short what, void *arg)
     rk_vm_free(w->vm);
     w->vm = vm;
     w->handle_ref = ref;
+    admit_mail_paths(w);
 }
 
 static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
@@ -232,6 +256,7 @@ static void *worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "riskd-http-%d", w->id);
     pthread_setname_np(pthread_self(), name);   /* for top -H, perf, gdb */
+    rk_admit_bind_thread(w->admit);
     event_base_dispatch(w->base);
     return NULL;
 }
@@ -269,10 +294,10 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->ws = w->base ? rk_ws_new(w->base, s->hub, s->cfg, w->host.store) : NULL;
     if (!w->http || !w->mailbox || !w->streams || !w->ws) { snprintf(err, errlen, "cannot create the event loop"); return -1; }
     evhttp_set_gencb(w->http, rk_http_handle, w);
-    /* Room for an email message (its raw bytes, or escaped in JSON); the
-     * other routes hold to body_limit in lib/dispatch.lua. */
-    size_t mail_body = s->cfg->mail_limit + s->cfg->mail_limit / 2 + 65536;
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)(mail_body > s->cfg->body_limit ? mail_body : s->cfg->body_limit));
+    /* Body limits per route and connection caps, before a request is read. */
+    w->admit = rk_admit_new(w->http, s->cfg->body_limit, s->cfg->mail_limit, s->cfg->max_connections, s->addrcount);
+    if (!w->admit) { snprintf(err, errlen, "out of memory"); return -1; }
+    admit_mail_paths(w);
     /* Read and drop an oversized body so the client sees the 413 instead of
      * a reset. (libevent 2.1 writes that 413's body itself, as HTML: it has
      * no hook for it; 2.2's evhttp_set_errorcb would make it JSON.) */
@@ -310,6 +335,7 @@ static void worker_free(rk_worker_t *w)
     rk_streams_free(w->streams);
     rk_ws_free(w->ws);
     if (w->http) evhttp_free(w->http);
+    rk_admit_free(w->admit);   /* after evhttp_free: its connections report their close */
     if (w->base) event_base_free(w->base);
     rk_vm_free(w->vm);
     rk_store_close(w->host.store);   /* after the state: it may still hold the handle */
@@ -608,6 +634,7 @@ static void server_free(rk_server_t *s)
     for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
     free(s->workers);
     rk_lockout_free(s->lockout);
+    rk_addrcount_free(s->addrcount);
     if (s->watch_ev) event_free(s->watch_ev);
     if (s->debounce_ev) event_free(s->debounce_ev);
     if (s->sigterm_ev) event_free(s->sigterm_ev);
@@ -679,6 +706,7 @@ int rk_server_run(const rk_config_t *cfg)
     rk_lockout_cfg_t lockout_cfg;
     rk_config_lockout(cfg, &lockout_cfg);
     if (!(s.lockout = rk_lockout_new(&lockout_cfg))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (!(s.addrcount = rk_addrcount_new(cfg->max_connections_per_address))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     err[0] = '\0';
     s.geo = rk_geo_open(cfg->geoip_db, cfg->asn_db, err, sizeof err);
     if (!s.geo && err[0]) goto fail;

@@ -37,6 +37,7 @@ typedef struct rk_worker {
     rk_mailbox_t *mailbox;            /* finished tasks of suspended requests */
     struct rk_streams *streams;       /* this worker's Server-Sent Events clients */
     struct rk_wsserver *ws;           /* and its WebSocket connections */
+    struct rk_admit *admit;           /* body limits and connection caps (http_admit.h) */
 
     int pending;                      /* responses queued but not yet written */
     int draining;

@@ -60,6 +60,7 @@ end
 -- (and a hot reload is rejected) instead of failing requests later.
 local function build(table_)
     local resolved = {}
+    M.mail_paths = {}
     for i, r in ipairs(table_) do
         local mod, fn = tostring(r[3]):match("^([%w_%.]+)%.([%w_]+)$")
         assert(mod, "routes.lua entry " .. i .. ": handler must be 'module.function'")
@@ -81,7 +82,11 @@ local function build(table_)
         end
         if r.body ~= nil then
             assert(r.body == "mail", "routes.lua entry " .. i .. ": body must be \"mail\" when set")
+            assert(r[1] == "POST" and not r[2]:find(":", 1, true),
+                "routes.lua entry " .. i .. ": a mail body needs a POST route with a fixed path")
             mail_of[handler] = true
+            -- the engine gives these paths the mail limit before reading (engine/http_admit.h)
+            M.mail_paths[#M.mail_paths + 1] = r[2]
         end
         resolved[i] = { r[1], r[2], handler }
     end

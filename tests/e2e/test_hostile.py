@@ -6,6 +6,7 @@ up and answers normally afterwards. TAP."""
 import http.client
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -186,6 +187,48 @@ def main():
             assert slow["healthz"] < 0.1, slow
         check("hostile patterns, in fields and in rules, stop within 1 s; /healthz stays under 100 ms",
               patterns_hold_their_budget)
+
+        def bodies_refused_before_reading():
+            """15 MB to an admin route, no token: 413 from its Content-Length,
+            the body dropped as it comes, never held (the server's memory
+            does not grow by it). The mail route alone takes mail-sized bodies."""
+            def rss_kb():
+                with open("/proc/%d/status" % srv.proc.pid) as f:
+                    return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+            before = rss_kb()
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+            body = 15 * 1000 * 1000
+            sock.sendall(b"POST /api/admin/rules/brute_force/source HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % body)
+            chunk = b"x" * 65536
+            sent = 0
+            try:
+                while sent < body:
+                    sock.sendall(chunk[:min(len(chunk), body - sent)])
+                    sent += min(len(chunk), body - sent)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            answer = b""
+            try:
+                while b"\r\n\r\n" not in answer:
+                    d = sock.recv(65536)
+                    if not d:
+                        break
+                    answer += d
+            except (ConnectionResetError, socket.timeout):
+                pass
+            sock.close()
+            assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+            print("# 15 MB refused; RSS %d -> %d KB" % (before, rss_kb()))
+            grew = rss_kb() - before
+            assert grew < 8000, "RSS grew by %d KB" % grew
+            # the mail route: 2 MB, over the body limit, under the mail limit: analysed
+            mail = b"From: a@b.example\r\nSubject: big\r\n\r\n" + b"hello world\r\n" * 150000
+            s, d = raw(srv, "POST", "/api/phishing/analyze", mail, headers={"Content-Type": "message/rfc822"},
+                       token=srv.tokens["svc"])
+            assert s == 200 and d["verdict"], (s, d)
+        check("a 15 MB body to an admin route is refused before it is read (413, memory flat); "
+              "mail-sized bodies only on the mail route", bodies_refused_before_reading)
 
         def nothing_written_and_still_up():
             assert events_total() == before["n"], (events_total(), before["n"])

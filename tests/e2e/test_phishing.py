@@ -161,8 +161,14 @@ def main():
         s, _ = srv.call("GET", "/healthz", token="")
         assert s == 200
         # other routes keep the server's body limit (100 KB here): a mail-sized login is refused
-        s, d = srv.call("POST", "/api/login/analyze", {"user_id": "x" * 200000, "ip_address": "1.2.3.4"}, token=srv.tokens["svc"])
-        assert s == 413 and d["error"]["code"] == "payload_too_large", (s, d)
+        # before it is read (the answer is libevent's own 413 page: it has no hook to make it JSON)
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=20)
+        c.request("POST", "/api/login/analyze", body=json.dumps({"user_id": "x" * 200000, "ip_address": "1.2.3.4"}),
+                  headers={"Content-Type": "application/json", "Authorization": "Bearer " + srv.tokens["svc"]})
+        r = c.getresponse()
+        assert r.status == 413, r.status
+        r.read()
+        c.close()
     check("hostile mail: deep nesting 422, over the mail limit 413, garbage answered, the server serves on", hostile)
 
     def bombs():

@@ -223,6 +223,43 @@ def test_trusted_proxy():
         srv.stop()
 
 
+def test_connection_caps():
+    srv = Server("--max-connections-per-address", "3", "--max-connections", "50")
+    try:
+        def per_address():
+            """Three open connections from one address are served (on either
+            worker); a fourth is answered 503 too_many_connections and closed;
+            once one of the three closes, a new one is served again."""
+            def open_one():
+                c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+                c.request("GET", "/api/ping")
+                r = c.getresponse()
+                return c, r.status, r.read()
+            held = []
+            for _ in range(3):
+                c, status, _ = open_one()
+                assert status == 200, status
+                held.append(c)
+            c, status, body = open_one()
+            assert status == 503 and json.loads(body)["error"]["code"] == "too_many_connections", (status, body)
+            c.close()
+            held.pop().close()
+            deadline = time.time() + 3
+            while True:
+                c, status, _ = open_one()
+                c.close()
+                if status == 200 or time.time() > deadline:
+                    break
+                time.sleep(0.05)
+            assert status == 200, status
+            for c in held:
+                c.close()
+        check("--max-connections-per-address: the connection over the cap gets 503, a freed place is taken again",
+              per_address)
+    finally:
+        srv.stop()
+
+
 def echo_with_lines(port, headers):
     """POST /e2e/echo with header lines exactly as given (repeats kept)."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -444,7 +481,8 @@ def test_startup_errors():
 
 
 def main():
-    for t in (test_cases, test_trusted_proxy, test_reload, test_shutdown, test_retention, test_startup_errors):
+    for t in (test_cases, test_trusted_proxy, test_connection_caps, test_reload, test_shutdown, test_retention,
+              test_startup_errors):
         try:
             t()
         except Exception as e:
