@@ -255,6 +255,8 @@ char *rk_metrics_render(rk_metrics_t *m, size_t *len)
         { "riskd_lua_errors_total", "Errors raised by Lua handlers." },
         { "riskd_lua_timeouts_total", "Lua calls stopped by the time budget." },
         { "riskd_rule_errors_total", "Risk rules that failed or were stopped (skipped for that attempt)." },
+        { "riskd_watchdog_stops_total", "Lua calls the watchdog stopped from outside, past their deadline." },
+        { "riskd_lua_stuck_total", "Lua calls still inside C a second past their deadline (logged)." },
     };
     for (int c = 0; c < RK_M_COUNTER_COUNT; c++)
         outf(&o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", counters[c].name, counters[c].help,

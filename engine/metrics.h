@@ -17,6 +17,8 @@ typedef enum {
     RK_M_LUA_ERRORS,           /* Lua errors raised by handlers */
     RK_M_LUA_TIMEOUTS,         /* Lua calls stopped by the instruction budget */
     RK_M_RULE_ERRORS,          /* risk rules that failed or were stopped */
+    RK_M_WATCHDOG_STOPS,       /* Lua calls the watchdog signalled past their deadline */
+    RK_M_LUA_STUCK,            /* Lua calls found inside C a second past their deadline */
     RK_M_COUNTER_COUNT
 } rk_metric_counter;
 

@@ -51,6 +51,7 @@
 #include "store_writer.h"
 #include "version.h"
 #include "watch.h"
+#include "watchdog.h"
 #include "worker.h"
 
 #define ENTRY_MODULE "lib.dispatch"
@@ -119,6 +120,7 @@ typedef struct rk_server {
     rk_pool_t *pool;                /* password hashing off the event loops */
     rk_lockout_t *lockout;          /* sign-in throttling, shared by the workers, kept across reloads */
     rk_addrcount_t *addrcount;      /* open connections per client address, over all workers */
+    rk_watchdog_t *watchdog;        /* the workers' Lua deadlines, seen from outside */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
     rk_intel_t *intel;              /* the intel folder, shared by the workers */
     rk_hub_t *hub;                  /* real-time messages to every worker's streams */
@@ -257,7 +259,10 @@ static void *worker_main(void *arg)
     snprintf(name, sizeof name, "riskd-http-%d", w->id);
     pthread_setname_np(pthread_self(), name);   /* for top -H, perf, gdb */
     rk_admit_bind_thread(w->admit);
+    rk_server_t *s = w->server;
+    int watched = s->watchdog && rk_watchdog_join(s->watchdog) == 0;
     event_base_dispatch(w->base);
+    if (watched) rk_watchdog_leave();
     return NULL;
 }
 
@@ -635,6 +640,7 @@ static void server_free(rk_server_t *s)
     free(s->workers);
     rk_lockout_free(s->lockout);
     rk_addrcount_free(s->addrcount);
+    rk_watchdog_stop(s->watchdog);
     if (s->watch_ev) event_free(s->watch_ev);
     if (s->debounce_ev) event_free(s->debounce_ev);
     if (s->sigterm_ev) event_free(s->sigterm_ev);
@@ -707,6 +713,7 @@ int rk_server_run(const rk_config_t *cfg)
     rk_config_lockout(cfg, &lockout_cfg);
     if (!(s.lockout = rk_lockout_new(&lockout_cfg))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (!(s.addrcount = rk_addrcount_new(cfg->max_connections_per_address))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (!(s.watchdog = rk_watchdog_start(rk_vm_watchdog_fire, s.metrics, err, sizeof err))) goto fail;
     err[0] = '\0';
     s.geo = rk_geo_open(cfg->geoip_db, cfg->asn_db, err, sizeof err);
     if (!s.geo && err[0]) goto fail;

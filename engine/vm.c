@@ -14,6 +14,7 @@
 #include "iforest.h"
 #include "l_modules.h"
 #include "sandbox.h"
+#include "watchdog.h"
 
 #define HOOK_EVERY 10000   /* instructions between clock checks (~20 µs of Lua) */
 
@@ -28,6 +29,7 @@ struct rk_vm {
     uint64_t deadline;      /* 0 = no call in progress */
     int64_t instr_left;     /* < 0: no instruction budget */
     int timed_out;          /* why the hook stopped the call: 0, RK_VM_TIMEOUT or RK_VM_INSTRUCTIONS */
+    lua_State *running;     /* the thread of the call in progress, as the watchdog is told */
     int entry_ref;
     const rk_vm_host_t *host;
     /* Requests as coroutines (rk_vm_resume): */
@@ -162,6 +164,26 @@ static void deadline_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "time budget exceeded");
 }
 
+/* Set from the watchdog's signal on the running thread: past the deadline
+ * the call stops as the count hook would stop it; before it (the call the
+ * signal was meant for has ended) the call's own hook comes back. */
+static void watchdog_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    rk_vm_t *vm = vm_of(L);
+    if (vm->deadline && rk_now_ns() >= vm->deadline) {
+        vm->timed_out = RK_VM_TIMEOUT;
+        set_hook(L, 1);
+        luaL_error(L, "time budget exceeded");
+    }
+    set_hook(L, vm->deadline || vm->instr_left >= 0 ? HOOK_EVERY : 0);
+}
+
+void rk_vm_watchdog_fire(void *running)
+{
+    lua_sethook(running, watchdog_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 int rk_vm_expired(rk_vm_t *vm)
 {
     return vm && vm->deadline && rk_now_ns() >= vm->deadline;
@@ -212,11 +234,16 @@ int rk_vm_pcall(rk_vm_t *vm, lua_State *L, int nargs, int nresults, const rk_vm_
         vm->call_mem_cap = outer_cap && outer_cap < cap ? outer_cap : cap;
     }
     vm->timed_out = 0;
+    lua_State *outer_running = vm->running;
+    vm->running = L;
+    rk_watchdog_set(vm->deadline, L);
     lua_pushcfunction(L, traceback);
     lua_insert(L, base);
     if (vm->deadline || vm->instr_left >= 0) set_hook(L, HOOK_EVERY);
     size_t mem_before = vm->mem;
     int rc = lua_pcall(L, nargs, nresults, base);
+    vm->running = outer_running;
+    rk_watchdog_set(outer_deadline, outer_running);
     int why = vm->timed_out;
     int hit_cap = vm->call_mem_cap && rc == LUA_ERRMEM;
     vm->deadline = outer_deadline;
@@ -479,8 +506,13 @@ int rk_vm_resume(rk_vm_t *vm, lua_State *co, int nargs, int *nres, uint64_t budg
     vm->deadline = rk_now_ns() + (budget_ns ? budget_ns : 1);
     vm->instr_left = -1;
     vm->timed_out = 0;
+    lua_State *outer_running = vm->running;
+    vm->running = co;
+    rk_watchdog_set(vm->deadline, co);
     set_hook(co, HOOK_EVERY);
     int rc = lua_resume(co, vm->L, nargs, nres);
+    vm->running = outer_running;
+    rk_watchdog_set(0, outer_running);
     int why = vm->timed_out;
     vm->deadline = 0;
     vm->timed_out = 0;

@@ -141,4 +141,9 @@ uint64_t rk_now_ns(void);
 int rk_vm_expired(rk_vm_t *vm);
 int rk_vm_stop(lua_State *L, rk_vm_t *vm);
 
+/* The watchdog's fire function (watchdog.h): running is the lua_State a
+ * watched thread publishes for its call; the next instruction stops it
+ * when its deadline has passed. Signal-safe, as lua.c's Ctrl-C handler. */
+void rk_vm_watchdog_fire(void *running);
+
 #endif
