@@ -9,7 +9,8 @@
  *       msg = { from, from_name, reply_to, return_path, to, subject,
  *               message_id, date, text, html, auth = {...},
  *               attachments = { {name, type, size} }, parts, truncated }
- *   ph.analyze(cfg, msg)   -- msg as parse gives it, or built from fields
+ *   ph.analyze(cfg, msg)   -- msg as parse gives it, or built from fields; on the
+ *                             server's pool when called from a request
  *       --> { urls = { {url, host, unicode_host, registrable_domain,
  *                       shown_domain, brand, indicators = {...}} },
  *             indicators = { name = true }, urgency_hits, credential_hits,
@@ -386,15 +387,9 @@ static void set_opt(lua_State *L, const char *name, const char *v)
     lua_setfield(L, -2, name);
 }
 
-static int l_analyze(lua_State *L)
+/* The analysis in r as the Lua table ph.analyze answers. */
+static int push_result(lua_State *L, const rk_phish_result_t *r)
 {
-    cfg_ud *c = check_cfg(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    work_t *w = scratch(L);
-    char err[256] = "out of memory";
-    if (read_msg(L, 2, w) < 0 || rk_phish_analyze(c->c, &w->msg, &w->res, err, sizeof err) < 0)
-        return luaL_error(L, "phishing.analyze: %s", err);
-    const rk_phish_result_t *r = &w->res;
     lua_createtable(L, 0, 12);
     lua_createtable(L, r->nurls, 0);
     for (int i = 0; i < r->nurls; i++) {
@@ -428,6 +423,72 @@ static int l_analyze(lua_State *L)
     for (int i = 0; i < RK_PHISH_NDENSE; i++) { lua_pushnumber(L, d[i]); lua_rawseti(L, -2, i + 1); }
     lua_setfield(L, -2, "dense");
     return 1;
+}
+
+/* ---- analysing on the pool ----
+ * The links, senders, HTML and look-alikes of a message take up to some ms
+ * of a hostile one: in a server that is the pool's time, as parsing is. */
+
+typedef struct {
+    rk_task_t base;
+    rk_phish_cfg_t *cfg;        /* retained: the request may stop waiting, its state go away */
+    rk_phish_msg_t msg;
+    rk_phish_result_t res;
+} analyze_task_t;
+
+static void analyze_run(rk_task_t *t, void *ctx)
+{
+    (void)ctx;
+    analyze_task_t *a = (analyze_task_t *)t;
+    t->rc = rk_phish_analyze(a->cfg, &a->msg, &a->res, t->err, sizeof t->err);
+}
+
+static void analyze_release(rk_task_t *t)
+{
+    analyze_task_t *a = (analyze_task_t *)t;
+    rk_phish_msg_free(&a->msg);
+    rk_phish_result_free(&a->res);
+    rk_phish_cfg_free(a->cfg);
+    free(a);
+}
+
+/* After the wait: [done] on top. */
+static int analyze_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    analyze_task_t *a = (analyze_task_t *)ctx;
+    if (!lua_toboolean(L, -1)) return luaL_error(L, "phishing.analyze: the analysis did not finish in time");
+    work_t *w = scratch(L);   /* the result moves here, freed whatever happens next */
+    w->res = a->res;
+    memset(&a->res, 0, sizeof a->res);
+    int rc = a->base.rc;
+    char err[sizeof a->base.err];
+    memcpy(err, a->base.err, sizeof err);
+    analyze_release(&a->base);
+    if (rc < 0) return luaL_error(L, "phishing.analyze: %s", err);
+    return push_result(L, &w->res);
+}
+
+static int l_analyze(lua_State *L)
+{
+    cfg_ud *c = check_cfg(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    work_t *w = scratch(L);
+    char err[256] = "out of memory";
+    if (read_msg(L, 2, w) < 0) return luaL_error(L, "phishing.analyze: %s", err);
+    if (rk_vm_can_await(L, RK_VM_POOL)) {
+        analyze_task_t *a = calloc(1, sizeof *a);
+        if (!a) return luaL_error(L, "not enough memory");
+        a->msg = w->msg;   /* the message moves to the task */
+        memset(&w->msg, 0, sizeof w->msg);
+        w->has_msg = 0;
+        a->cfg = rk_phish_cfg_retain(c->c);
+        a->base.run = analyze_run;
+        a->base.release = analyze_release;
+        return rk_vm_await(L, &a->base, RK_VM_POOL, analyze_k);
+    }
+    if (rk_phish_analyze(c->c, &w->msg, &w->res, err, sizeof err) < 0) return luaL_error(L, "phishing.analyze: %s", err);
+    return push_result(L, &w->res);
 }
 
 static int l_encode(lua_State *L)

@@ -81,6 +81,9 @@ typedef struct rk_phish_cfg rk_phish_cfg_t;
  * copied. NULL when out of memory or the public suffix list is missing. */
 rk_phish_cfg_t *rk_phish_cfg_new(const char *const *protected_domains, const char *const *shorteners,
                                  char *err, size_t errlen);
+/* A configuration is shared by reference: free drops one (the last frees);
+ * read-only after new, so threads may analyse with it at once. */
+rk_phish_cfg_t *rk_phish_cfg_retain(rk_phish_cfg_t *c);
 void rk_phish_cfg_free(rk_phish_cfg_t *c);
 
 /* ---- the analysis ------------------------------------------------------ */

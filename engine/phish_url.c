@@ -2,6 +2,7 @@
 #include "phish_url.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <glib.h>
 #include <idn2.h>
 #include <libpsl.h>
@@ -23,6 +24,7 @@ typedef struct {
 } protected_t;
 
 struct rk_phish_cfg {
+    _Atomic int refs;               /* the Lua value's, and a pool task's while it analyses */
     const psl_ctx_t *psl;
     protected_t *prot;
     int nprot;
@@ -82,6 +84,7 @@ rk_phish_cfg_t *rk_phish_cfg_new(const char *const *protected_domains, const cha
 {
     rk_phish_cfg_t *c = calloc(1, sizeof *c);
     if (!c) goto oom;
+    atomic_init(&c->refs, 1);
     c->psl = psl_latest(NULL);   /* the newer of the built-in list and the system's */
     if (!c->psl) c->psl = psl_builtin();
     if (!c->psl) { snprintf(err, errlen, "no public suffix list (install publicsuffix)"); rk_phish_cfg_free(c); return NULL; }
@@ -114,9 +117,15 @@ oom:
     return NULL;
 }
 
+rk_phish_cfg_t *rk_phish_cfg_retain(rk_phish_cfg_t *c)
+{
+    if (c) atomic_fetch_add(&c->refs, 1);
+    return c;
+}
+
 void rk_phish_cfg_free(rk_phish_cfg_t *c)
 {
-    if (!c) return;
+    if (!c || atomic_fetch_sub(&c->refs, 1) > 1) return;
     if (c->psl && c->psl != psl_builtin()) psl_free((psl_ctx_t *)c->psl);
     for (int i = 0; i < c->nprot; i++) { free(c->prot[i].domain); free(c->prot[i].label); free(c->prot[i].norm); }
     for (int i = 0; i < c->nshort; i++) free(c->short_domains[i]);
