@@ -162,10 +162,10 @@ $(BUILD)/ws_latency: bench/ws_latency.c | $(BUILD)
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bare $(BUILD)/store_bench $(BUILD)/intel_bench $(BUILD)/ws_latency
-	@sh bench/run.sh
-	@./$(BUILD)/store_bench
-	@./$(BUILD)/intel_bench
-	@/usr/bin/python3 bench/iforest.py
+	@{ sh bench/run.sh && ./$(BUILD)/store_bench && ./$(BUILD)/intel_bench && /usr/bin/python3 bench/iforest.py; } \
+	    | tee $(BUILD)/bench.out
+	@sh bench/report.sh $(BUILD)/bench.out > docs/benchmarks.md
+	@echo "wrote docs/benchmarks.md"
 
 # ---- install ---------------------------------------------------------------
 # FHS places under PREFIX (default /usr/local); rules and the service's

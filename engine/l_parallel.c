@@ -14,7 +14,7 @@
  *   parallel.thread_clock()   -- CPU seconds of the calling thread
  *   parallel.monotonic()      -- seconds of a monotonic wall clock
  *
- * No Lua value crosses threads (STYLE.md): values are copied into bytes and
+ * No Lua value crosses threads (docs/style.md): values are copied into bytes and
  * rebuilt on the other side. What copies: nil, booleans, numbers (integers
  * stay integers), strings, cjson.null, and tables of these (metatables are
  * not copied; depth at most RK_PAR_MAX_DEPTH). Anything else is a

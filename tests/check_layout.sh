@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/check_layout.sh — the conventions of STYLE.md that a grep can check. TAP.
+# tests/check_layout.sh — the conventions of docs/style.md that a grep can check. TAP.
 n=0
 status=0
 t() {  # t NAME CONDITION-COMMAND...

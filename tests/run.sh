@@ -40,6 +40,7 @@ if [ -z "$only" ] || [ "$only" = c ]; then
             "build/asan/$t.t"
     done
     suite "layout" sh tests/check_layout.sh
+    suite "docs (README size, files named)" sh tests/check_docs.sh
     suite "fuzz smoke (libFuzzer)" sh tests/fuzz/smoke.sh
 fi
 if [ -z "$only" ] || [ "$only" = spec ]; then
