@@ -75,7 +75,8 @@ $(BUILD)/%.o: engine/%.c engine/*.h | $(BUILD)
 
 $(BUILD)/riskd: $(BIN_OBJ) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
-	@ln -sf $(BUILD)/riskd riskd
+	@# ./riskd is the optimised build's, whatever other builds (coverage, ASan) are made
+	@if [ "$(BUILD)" = build ]; then ln -sf build/riskd riskd; fi
 
 # The Lua module for busted: the same objects; Lua's own symbols come from
 # the interpreter that loads it.

@@ -45,6 +45,7 @@ typedef struct reqctx {
     char client[64];
     uint64_t t0, ran_ns;    /* arrival; time spent running Lua so far */
     rk_task_t *waiting;     /* the task it is suspended on, or NULL */
+    int sleeping;           /* waiting is a pause (RK_VM_TIMER): the timer ends it */
     struct event *timer;    /* the wait's time-out */
 } reqctx_t;
 
@@ -308,6 +309,14 @@ static void on_wait_timeout(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd; (void)what;
     reqctx_t *c = arg;
+    if (c->sleeping) {   /* a pause: over, as asked */
+        c->sleeping = 0;
+        c->waiting->release(c->waiting);
+        c->waiting = NULL;
+        lua_pushboolean(c->co, 1);
+        step(c, 1);
+        return;
+    }
     c->waiting->owner = NULL;
     c->waiting = NULL;
     lua_pushboolean(c->co, 0);
@@ -327,9 +336,11 @@ static int suspend(reqctx_t *c)
     t->owner = c;
     t->reply_to = w->mailbox;
     c->waiting = t;
-    int ms = q == RK_VM_WRITER ? w->cfg->store_timeout_ms : w->cfg->request_timeout_ms;
+    int ms = q == RK_VM_WRITER ? w->cfg->store_timeout_ms : q == RK_VM_TIMER ? t->rc : w->cfg->request_timeout_ms;
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
     evtimer_add(c->timer, &tv);
+    c->sleeping = q == RK_VM_TIMER;
+    if (q == RK_VM_TIMER) return 0;
     if (q == RK_VM_WRITER) rk_writer_submit(w->host.writer, t);
     else rk_pool_submit(w->host.pool, t);
     return 0;

@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <spawn.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdlib.h>
 
@@ -30,6 +31,54 @@ static int l_generation(lua_State *L)
     if (!vm) return no_server(L);
     lua_pushinteger(L, (lua_Integer)rk_vm_generation(vm));
     return 1;
+}
+
+/* engine.sleep(ms): a pause. In a server's request the request waits on
+ * its worker's clock and the worker serves others meanwhile; elsewhere the
+ * thread sleeps. */
+static void sleep_release(rk_task_t *t) { free(t); }
+static int sleep_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)L; (void)status; (void)ctx;
+    return 0;
+}
+
+static int l_sleep(lua_State *L)
+{
+    lua_Integer ms = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, ms >= 0 && ms <= 60000, 1, "0 to 60000 ms");
+    if (rk_vm_can_await(L, RK_VM_TIMER)) {
+        rk_task_t *t = calloc(1, sizeof *t);
+        if (!t) return luaL_error(L, "not enough memory");
+        t->rc = (int)ms;
+        t->release = sleep_release;
+        return rk_vm_await(L, t, RK_VM_TIMER, sleep_k);
+    }
+    struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+    return 0;
+}
+
+/* engine.rule_state(path [, source]) --> state, generation [, why]
+ * What the server serves of the rule file at path (relative to the rules
+ * folder): "live" when it serves source, "broken" when the file does not
+ * load (why says where and what; an earlier version or none serves in its
+ * place), "pending" otherwise; and the generation it serves. */
+static int l_rule_state(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len = 0;
+    const char *src = luaL_optlstring(L, 2, NULL, &len);
+    const rk_vm_host_t *h = rk_vm_host(L);
+    if (!h || !h->rule_state) return no_server(L);
+    uint64_t gen = 0;
+    char why[1024] = "";
+    int st = h->rule_state(h->server, path, src, len, &gen, why, sizeof why);
+    lua_pushstring(L, st > 0 ? "live" : st < 0 ? "broken" : "pending");
+    lua_pushinteger(L, (lua_Integer)gen);
+    if (st >= 0) return 2;
+    lua_pushstring(L, why);
+    return 3;
 }
 
 /* engine.worker() --> this worker's index (0-based). */
@@ -235,6 +284,7 @@ int luaopen_riskd_engine(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "generation", l_generation }, { "worker", l_worker }, { "metrics", l_metrics },
+        { "sleep", l_sleep }, { "rule_state", l_rule_state },
         { "memory", l_memory }, { "config", l_config }, { "isatty", l_isatty },
         { "spawn", l_spawn }, { "publish", l_publish }, { "listeners", l_listeners }, { NULL, NULL },
     };

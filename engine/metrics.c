@@ -42,6 +42,7 @@ struct rk_metrics {
     slot_t *slots;
     atomic_ullong counters[RK_M_COUNTER_COUNT];
     atomic_ullong generation;
+    atomic_ullong rule_problems;
     pthread_mutex_t rules_mu;          /* guards adding rules; counting is lock-free */
     rule_ctr_t rules[RK_METRICS_MAX_RULES];
     atomic_int nrules;
@@ -149,6 +150,11 @@ void rk_metrics_set_lua_memory(rk_metrics_t *m, int worker, size_t bytes)
 void rk_metrics_set_generation(rk_metrics_t *m, unsigned long long gen)
 {
     if (m) atomic_store(&m->generation, gen);
+}
+
+void rk_metrics_set_rule_problems(rk_metrics_t *m, unsigned long long n)
+{
+    if (m) atomic_store(&m->rule_problems, n);
 }
 
 /* A growable output buffer; on allocation failure it stops growing and the
@@ -279,6 +285,9 @@ char *rk_metrics_render(rk_metrics_t *m, size_t *len)
     outf(&o, "# HELP riskd_script_generation Generation of the script set being served.\n"
              "# TYPE riskd_script_generation gauge\nriskd_script_generation %llu\n",
          (unsigned long long)atomic_load(&m->generation));
+    outf(&o, "# HELP riskd_rule_files_broken Rule files that do not load: left out, or served in an earlier version.\n"
+             "# TYPE riskd_rule_files_broken gauge\nriskd_rule_files_broken %llu\n",
+         (unsigned long long)atomic_load(&m->rule_problems));
     outf(&o, "# HELP riskd_lua_memory_bytes Memory held by each worker's Lua state.\n"
              "# TYPE riskd_lua_memory_bytes gauge\n");
     for (int w = 0; w < m->nworkers; w++)

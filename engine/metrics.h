@@ -33,6 +33,7 @@ void rk_metrics_inc(rk_metrics_t *m, rk_metric_counter c);
 unsigned long long rk_metrics_get(const rk_metrics_t *m, rk_metric_counter c);
 void rk_metrics_set_lua_memory(rk_metrics_t *m, int worker, size_t bytes);
 void rk_metrics_set_generation(rk_metrics_t *m, unsigned long long gen);
+void rk_metrics_set_rule_problems(rk_metrics_t *m, unsigned long long n);
 
 /* Per-rule counters shared by every worker (a rule's hits and errors are
  * the server's, not one worker's). A rule gets its index once, when a state

@@ -13,6 +13,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Two sets of rules share the folder: login rules at its top, phishing
@@ -21,6 +22,7 @@ static const char RULES_KEY = 'r';    /* registry: array of login rule tables */
 static const char CONFIG_KEY = 'c';   /* registry: the login rules' config table */
 static const char PH_RULES_KEY = 'p'; /* the same for phishing/ */
 static const char PH_CONFIG_KEY = 'q';
+static const char BROKEN_KEY = 'b';   /* registry: files left out, { {file, error}, ... } */
 
 typedef struct { const char *prefix; const void *rules_key, *config_key; } rule_set_t;
 static const rule_set_t SETS[] = { { "", &RULES_KEY, &CONFIG_KEY }, { "phishing/", &PH_RULES_KEY, &PH_CONFIG_KEY } };
@@ -224,30 +226,66 @@ static int run_file(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *se
     }
     push_env(L, set->config_key);
     lua_setupvalue(L, -2, 1);   /* the chunk's _ENV */
-    rk_vm_limits_t lim = { 500, 50000000L, 64u << 20 };
+    rk_vm_limits_t lim = { RK_RULE_LOAD_TIMEOUT_MS, RK_RULE_LOAD_MAX_INSTRUCTIONS, RK_RULE_LOAD_MAX_MEMORY };
     if (rk_vm_call_limited(vm, 0, 1, &lim, err, errlen) != 0) return -1;
     return 0;
 }
 
-static int load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *set, char *err, size_t errlen)
+/* A file that does not load — does not compile, fails, returns no rule,
+ * takes another rule's name — is left out and remembered with why
+ * (rules.broken(), rk_sandbox_broken): the other files load. */
+static void note_broken(lua_State *L, const char *path, const char *why)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, path);
+    lua_setfield(L, -2, "file");
+    lua_pushstring(L, why);
+    lua_setfield(L, -2, "error");
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 1);
+}
+
+static int is_lua(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && strcmp(path + n - 4, ".lua") == 0;
+}
+
+/* Checks the rule table on top (from file f, of set): NULL when good, else why. */
+static const char *bad_rule(lua_State *L, int names)
+{
+    const char *why = NULL;
+    int top = lua_gettop(L);
+    if (!lua_istable(L, top)) why = "must return a table";
+    else if (lua_getfield(L, top, "name") != LUA_TSTRING) why = "needs a string 'name'";
+    else if (lua_getfield(L, top, "evaluate") != LUA_TFUNCTION) why = "needs a function 'evaluate'";
+    else if (names && lua_getfield(L, names, lua_tostring(L, top + 1)) != LUA_TNIL) why = "has the name of another rule";
+    lua_settop(L, top);
+    return why;
+}
+
+static void load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *set)
 {
     lua_State *L = rk_vm_state(vm);
+    char err[1024];
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, set->config_key);
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, set->rules_key);
-    if (!rules) return 0;
+    if (!rules) return;
     char cfg_path[64];
     snprintf(cfg_path, sizeof cfg_path, "%sconfig.lua", set->prefix);
     const rk_script_file_t *cfg = rk_scripts_find(rules, cfg_path);
     if (cfg) {
-        if (run_file(vm, rules, set, cfg, err, errlen) < 0) return -1;
-        if (!lua_istable(L, -1)) {
-            snprintf(err, errlen, "%s/%s must return a table", rules->root, cfg_path);
+        if (run_file(vm, rules, set, cfg, err, sizeof err) < 0) {
+            note_broken(L, cfg_path, err);
+        } else if (!lua_istable(L, -1)) {
+            note_broken(L, cfg_path, "config.lua must return a table");
             lua_pop(L, 1);
-            return -1;
+        } else {
+            lua_rawsetp(L, LUA_REGISTRYINDEX, set->config_key);
         }
-        lua_rawsetp(L, LUA_REGISTRYINDEX, set->config_key);
     }
     lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);
     int list = lua_gettop(L);
@@ -255,22 +293,20 @@ static int load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *se
     int n = 0;
     for (size_t i = 0; i < rules->n; i++) {
         const rk_script_file_t *f = &rules->files[i];
-        if (!in_set(set, f) || is_config(set, f)) continue;
-        if (run_file(vm, rules, set, f, err, errlen) < 0) { lua_settop(L, list - 1); return -1; }
-        const char *why = NULL;
-        if (!lua_istable(L, -1)) why = "must return a table";
-        else if (lua_getfield(L, -1, "name") != LUA_TSTRING) why = "needs a string 'name'";
-        else if (lua_getfield(L, -2, "evaluate") != LUA_TFUNCTION) why = "needs a function 'evaluate'";
-        else if (lua_getfield(L, list + 1, lua_tostring(L, -2)) != LUA_TNIL) why = "has the name of another rule";
+        if (!in_set(set, f) || is_config(set, f) || !is_lua(f->path)) continue;
+        if (run_file(vm, rules, set, f, err, sizeof err) < 0) { note_broken(L, f->path, err); continue; }
+        const char *why = bad_rule(L, list + 1);
         if (why) {
-            snprintf(err, errlen, "%s/%s: a rule %s", rules->root, f->path, why);
-            lua_settop(L, list - 1);
-            return -1;
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s/%s: a rule %s", rules->root, f->path, why);
+            note_broken(L, f->path, msg);
+            lua_pop(L, 1);
+            continue;
         }
-        lua_pop(L, 2);                       /* evaluate, duplicate check */
+        lua_getfield(L, -1, "name");
         lua_pushboolean(L, 1);
         lua_setfield(L, list + 1, lua_tostring(L, -2));   /* names[name] = true */
-        lua_pop(L, 1);                       /* name */
+        lua_pop(L, 1);
         /* Per-rule counters live beside the rule, in its table; in a server
          * they are the server's (metrics.h), found by the index kept here. */
         lua_pushinteger(L, 0);
@@ -291,14 +327,42 @@ static int load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *se
         lua_rawseti(L, list, ++n);
     }
     lua_settop(L, list - 1);
-    return 0;
 }
 
 int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof SETS / sizeof SETS[0]; i++)
-        if (load_set(vm, rules, &SETS[i], err, errlen) < 0) return -1;
+    (void)err; (void)errlen;
+    lua_State *L = rk_vm_state(vm);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY);
+    for (size_t i = 0; i < sizeof SETS / sizeof SETS[0]; i++) load_set(vm, rules, &SETS[i]);
     return 0;
+}
+
+int rk_sandbox_broken_count(rk_vm_t *vm)
+{
+    lua_State *L = rk_vm_state(vm);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY);
+    int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
+    lua_pop(L, 1);
+    return n;
+}
+
+const char *rk_sandbox_broken_at(rk_vm_t *vm, int i, const char **why)
+{
+    lua_State *L = rk_vm_state(vm);
+    const char *path = NULL;
+    *why = NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY);
+    if (lua_rawgeti(L, -1, i + 1) == LUA_TTABLE) {
+        lua_getfield(L, -1, "file");
+        lua_getfield(L, -2, "error");
+        path = lua_tostring(L, -2);   /* the strings live in the registry's table */
+        *why = lua_tostring(L, -1);
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 2);
+    return path;
 }
 
 /* The set an optional argument names: "login" (the default) or "phishing". */
@@ -434,9 +498,116 @@ static int l_config(lua_State *L)
     return 1;
 }
 
+/* The line a load or run error names ("@rules/x.lua:12: ..."), or 0. */
+static int line_of(const char *msg)
+{
+    const char *p = strstr(msg, ".lua:");
+    return p ? atoi(p + 5) : 0;
+}
+
+static int check_failed(lua_State *L, const char *msg)
+{
+    luaL_pushfail(L);
+    lua_pushstring(L, msg);
+    lua_pushinteger(L, line_of(msg));
+    return 3;
+}
+
+/* rules.check(path, source) --> true | nil, message, line
+ * Whether source, saved as path ("x.lua", "config.lua", "phishing/x.lua"),
+ * would load: compiled and run as the server loads rules (the same sandbox
+ * and budgets), returning a rule whose name no other file of its set has
+ * (or, for config.lua, a table). Nothing is kept. */
+static int l_check(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *src = luaL_checklstring(L, 2, &len);
+    rk_vm_t *vm = rk_vm_of(L);
+    if (!vm) return luaL_error(L, "rules.check runs inside riskd only");
+    const rule_set_t *set = strncmp(path, SETS[1].prefix, strlen(SETS[1].prefix)) == 0 ? &SETS[1] : &SETS[0];
+    const char *base = path + strlen(set->prefix);
+    if (strchr(base, '/') || !is_lua(path)) return check_failed(L, "a rule file is NAME.lua in the rules folder or in phishing/");
+    const rk_scripts_t *cur = rk_vm_rules(vm);
+    char name[1100], err[1024];
+    snprintf(name, sizeof name, "@%s/%s", cur ? cur->root : "rules", path);
+    lua_settop(L, 2);
+    if (luaL_loadbufferx(L, src, len, name, "t") != LUA_OK) return check_failed(L, lua_tostring(L, -1));
+    push_env(L, set->config_key);
+    lua_setupvalue(L, -2, 1);
+    rk_vm_limits_t lim = { RK_RULE_LOAD_TIMEOUT_MS, RK_RULE_LOAD_MAX_INSTRUCTIONS, RK_RULE_LOAD_MAX_MEMORY };
+    if (rk_vm_pcall(vm, L, 0, 1, &lim, err, sizeof err) != 0) return check_failed(L, err);
+    if (strcmp(base, "config.lua") == 0) {
+        if (!lua_istable(L, -1)) return check_failed(L, "config.lua must return a table");
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    /* the names of the other files' rules */
+    lua_newtable(L);                                             /* 4 */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);           /* 5 */
+    for (lua_Integer i = 1; lua_rawgeti(L, 5, i) == LUA_TTABLE; i++) {
+        lua_getfield(L, -1, "_file");
+        if (!lua_isstring(L, -1) || strcmp(lua_tostring(L, -1), path) != 0) {
+            lua_getfield(L, -2, "name");
+            lua_pushboolean(L, 1);
+            lua_settable(L, 4);
+        }
+        lua_pop(L, 2);
+    }
+    lua_settop(L, 4);
+    lua_pushvalue(L, 3);
+    const char *why = bad_rule(L, 4);
+    if (why) {
+        lua_pushfstring(L, "%s: a rule %s", name + 1, why);
+        return check_failed(L, lua_tostring(L, -1));
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* rules.broken() --> { {file, error, serving}, ... }: the files left out
+ * of the rules this state runs. serving says what runs in a file's place:
+ * "previous" (its last version that loaded), "history" (a saved version,
+ * at start-up) or "none". */
+static int l_broken(lua_State *L)
+{
+    lua_newtable(L);
+    int n = 0;
+    rk_vm_t *vm = rk_vm_of(L);
+    const rk_scripts_t *cur = vm ? rk_vm_rules(vm) : NULL;
+    const rk_script_file_t *pf = cur ? rk_scripts_find(cur, RK_SANDBOX_PROBLEMS) : NULL;
+    for (const char *line = pf ? pf->data : NULL; line && *line;) {   /* file TAB serving TAB error NL */
+        const char *end = strchr(line, '\n');
+        size_t ll = end ? (size_t)(end - line) : strlen(line);
+        const char *t1 = memchr(line, '\t', ll), *t2 = t1 ? memchr(t1 + 1, '\t', ll - (size_t)(t1 + 1 - line)) : NULL;
+        if (t1 && t2) {
+            lua_createtable(L, 0, 3);
+            lua_pushlstring(L, line, (size_t)(t1 - line));
+            lua_setfield(L, -2, "file");
+            lua_pushlstring(L, t1 + 1, (size_t)(t2 - t1 - 1));
+            lua_setfield(L, -2, "serving");
+            lua_pushlstring(L, t2 + 1, ll - (size_t)(t2 + 1 - line));
+            lua_setfield(L, -2, "error");
+            lua_rawseti(L, -2, ++n);
+        }
+        line = end ? end + 1 : NULL;
+    }
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY) == LUA_TTABLE) {
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
+            lua_pushliteral(L, "none");
+            lua_setfield(L, -2, "serving");
+            lua_rawseti(L, -3, ++n);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return 1;
+}
+
 int luaopen_riskd_rules(lua_State *L)
 {
-    static const luaL_Reg fns[] = { { "evaluate", l_evaluate }, { "list", l_list }, { "config", l_config }, { NULL, NULL } };
+    static const luaL_Reg fns[] = { { "evaluate", l_evaluate }, { "list", l_list }, { "config", l_config },
+                                    { "check", l_check }, { "broken", l_broken }, { NULL, NULL } };
     luaL_newlib(L, fns);
     return 1;
 }

@@ -14,12 +14,24 @@
 #define RK_RULE_TIMEOUT_MS 50
 #define RK_RULE_MAX_INSTRUCTIONS 5000000L
 #define RK_RULE_MAX_MEMORY (16u << 20)
+/* a file's top level, run once when it loads */
+#define RK_RULE_LOAD_TIMEOUT_MS 500
+#define RK_RULE_LOAD_MAX_INSTRUCTIONS 50000000L
+#define RK_RULE_LOAD_MAX_MEMORY (64u << 20)
 
 /* Loads every rule of the snapshot into the vm's state (config.lua, if
- * present, is the rules' shared configuration, not a rule). Any file that
- * fails to compile or to return a valid rule rejects the whole set, with
- * its file and line in err. */
+ * present, is the rules' shared configuration, not a rule). A file that
+ * does not compile, fails, returns no rule or takes another rule's name is
+ * left out, with why (file and line): the others load. Returns 0. */
 int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen);
+/* The files the last load left out: how many, and each path (and why),
+ * owned by the vm's state. */
+int rk_sandbox_broken_count(rk_vm_t *vm);
+/* The server records, in the rules snapshot it vets, the files it left out
+ * or replaced, one "file TAB serving TAB error" line each, under this name
+ * (not a .lua file: never loaded as a rule). */
+#define RK_SANDBOX_PROBLEMS ".problems"
+const char *rk_sandbox_broken_at(rk_vm_t *vm, int i, const char **why);
 
 /* `require "riskd.rules"`: rules.evaluate(ctx [, set]), rules.list([set]),
  * rules.config([set]); set is "login" (the default: the folder's top) or

@@ -100,6 +100,30 @@ static int by_path(const void *a, const void *b)
     return strcmp(((const rk_script_file_t *)a)->path, ((const rk_script_file_t *)b)->path);
 }
 
+static int copy_file(rk_script_file_t *out, const char *path, const char *data, size_t len)
+{
+    out->path = strdup(path);
+    out->data = malloc(len + 1);
+    if (!out->path || !out->data) { free(out->path); free(out->data); out->path = out->data = NULL; return -1; }
+    memcpy(out->data, data, len);
+    out->data[len] = '\0';
+    out->len = len;
+    return 0;
+}
+
+/* Sorted by path, with its digest. */
+static void finish(rk_scripts_t *s)
+{
+    if (s->n) qsort(s->files, s->n, sizeof *s->files, by_path);
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < s->n; i++) {
+        h = fnv(h, s->files[i].path, strlen(s->files[i].path) + 1);
+        h = fnv(h, s->files[i].data, s->files[i].len);
+        h = fnv(h, "\xff", 1);
+    }
+    s->digest = h;
+}
+
 rk_scripts_t *rk_scripts_load(const char *root, char *err, size_t errlen)
 {
     loader_t ld = { NULL, 0, err, errlen };
@@ -114,15 +138,35 @@ rk_scripts_t *rk_scripts_load(const char *root, char *err, size_t errlen)
         rk_scripts_release(ld.s);
         return NULL;
     }
-    if (ld.s->n) qsort(ld.s->files, ld.s->n, sizeof *ld.s->files, by_path);
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < ld.s->n; i++) {
-        h = fnv(h, ld.s->files[i].path, strlen(ld.s->files[i].path) + 1);
-        h = fnv(h, ld.s->files[i].data, ld.s->files[i].len);
-        h = fnv(h, "\xff", 1);
-    }
-    ld.s->digest = h;
+    finish(ld.s);
     return ld.s;
+}
+
+rk_scripts_t *rk_scripts_with(const rk_scripts_t *base, const char *path, const char *data, size_t len)
+{
+    rk_scripts_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    atomic_init(&s->refs, 1);
+    s->files = calloc(base->n + 1, sizeof *s->files);
+    if (!(s->root = strdup(base->root)) || !s->files) goto oom;
+    int replaced = 0;
+    for (size_t i = 0; i < base->n; i++) {
+        const rk_script_file_t *f = &base->files[i];
+        int same = strcmp(f->path, path) == 0;
+        if (same) replaced = 1;
+        if (same && !data) continue;   /* dropped */
+        if (copy_file(&s->files[s->n], f->path, same ? data : f->data, same ? len : f->len) < 0) goto oom;
+        s->n++;
+    }
+    if (!replaced && data) {
+        if (copy_file(&s->files[s->n], path, data, len) < 0) goto oom;
+        s->n++;
+    }
+    finish(s);
+    return s;
+oom:
+    rk_scripts_release(s);
+    return NULL;
 }
 
 const rk_script_file_t *rk_scripts_find(const rk_scripts_t *s, const char *path)

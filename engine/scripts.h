@@ -35,6 +35,10 @@ rk_scripts_t *rk_scripts_load(const char *root, char *err, size_t errlen);
 const rk_script_file_t *rk_scripts_find(const rk_scripts_t *s, const char *path);
 /* Module name "api.health" → the file "api/health.lua" or "api/health/init.lua". */
 const rk_script_file_t *rk_scripts_find_module(const rk_scripts_t *s, const char *mod);
+/* A new snapshot: base with the file at path replaced by data (len
+ * bytes), added when base has none, or dropped when data is NULL. NULL when
+ * out of memory. */
+rk_scripts_t *rk_scripts_with(const rk_scripts_t *base, const char *path, const char *data, size_t len);
 rk_scripts_t *rk_scripts_retain(rk_scripts_t *s);
 void rk_scripts_release(rk_scripts_t *s);  /* NULL is a no-op */
 

@@ -29,12 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <jansson.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "http_admit.h"
 #include "lockout.h"
+#include "sandbox.h"
 #include "log.h"
 #include "models.h"
 #include "scripts.h"
@@ -70,7 +72,8 @@
 /* What a Lua state is built from: the scripts and the rules, as one
  * generation. Immutable and shared by the workers; the last release frees. */
 typedef struct codeset {
-    rk_scripts_t *scripts, *rules;   /* rules may be NULL: no rules folder */
+    rk_scripts_t *scripts, *rules;   /* rules may be NULL: no rules folder; vetted (vet_rules) */
+    uint64_t rules_read;             /* the digest of the rules folder as read, before vetting */
     rk_iforest_t *model;             /* may be NULL: no model trained yet */
     uint64_t model_stamp;            /* the model file's mtime and size, to see changes */
     uint64_t generation;
@@ -160,6 +163,31 @@ static rk_vm_t *build_vm(rk_server_t *s, const codeset_t *set, const rk_vm_host_
     *handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pop(L, 1);
     return vm;
+}
+
+/* What the server serves of a rule file (rk_vm_host_t.rule_state): on any
+ * thread, from the set published now. */
+static int rule_state(void *arg, const char *path, const char *data, size_t len, uint64_t *gen, char *why, size_t whylen)
+{
+    rk_server_t *s = arg;
+    codeset_t *set = current_set(s);
+    int st = 0;
+    *gen = set->generation;
+    const rk_script_file_t *f = set->rules ? rk_scripts_find(set->rules, path) : NULL;
+    const rk_script_file_t *pf = set->rules ? rk_scripts_find(set->rules, RK_SANDBOX_PROBLEMS) : NULL;
+    size_t plen = strlen(path);
+    for (const char *line = pf ? pf->data : NULL; line && *line && st == 0;) {   /* file TAB serving TAB why */
+        const char *end = strchr(line, '\n');
+        if (strncmp(line, path, plen) == 0 && line[plen] == '\t') {
+            const char *w = strchr(line + plen + 1, '\t');
+            snprintf(why, whylen, "%.*s", w ? (int)((end ? end : w + strlen(w)) - w - 1) : 0, w ? w + 1 : "");
+            st = -1;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    if (st == 0 && data && f && f->len == len && memcmp(f->data, data, len) == 0) st = 1;
+    codeset_release(set);
+    return st;
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -275,7 +303,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->metrics = s->metrics;
     w->server = s;
     w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync,
-                              s->lockout };
+                              s->lockout, rule_state, s };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -400,6 +428,110 @@ static rk_scripts_t *load_rules(rk_server_t *s, int *failed, char *err, size_t e
     return r;
 }
 
+/* The newest saved version of a rule file (rules/.history/NAME.jsonl, which
+ * the console's editor keeps) other than `not`, malloc'd, or NULL. */
+static char *history_version(rk_server_t *s, const char *path, const char *not, size_t notlen, size_t *len)
+{
+    if (strchr(path, '/')) return NULL;   /* the editor keeps history for top-level files */
+    char hp[1200];
+    snprintf(hp, sizeof hp, "%s/.history/%.*s.jsonl", s->cfg->rules, (int)(strlen(path) - 4), path);
+    FILE *f = fopen(hp, "r");
+    if (!f) return NULL;
+    char *best = NULL, *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        json_t *j = json_loads(line, 0, NULL);
+        const char *src = j ? json_string_value(json_object_get(j, "source")) : NULL;
+        size_t n = src ? json_string_length(json_object_get(j, "source")) : 0;
+        if (src && !(n == notlen && memcmp(src, not, n) == 0)) {
+            char *copy = malloc(n + 1);
+            if (copy) { memcpy(copy, src, n); copy[n] = '\0'; free(best); best = copy; *len = n; }
+        }
+        json_decref(j);
+    }
+    free(line);
+    fclose(f);
+    return best;
+}
+
+/* Appends "file TAB serving TAB why" (why on one line) to the problems text. */
+static void note_problem(char **text, size_t *len, const char *path, const char *serving, const char *why)
+{
+    char flat[1024];
+    snprintf(flat, sizeof flat, "%s", why);
+    for (char *c = flat; *c; c++) if (*c == '\n' || *c == '\t') *c = ' ';
+    size_t add = strlen(path) + strlen(serving) + strlen(flat) + 3;
+    char *t = realloc(*text, *len + add + 1);
+    if (!t) return;
+    *text = t;
+    *len += (size_t)snprintf(t + *len, add + 1, "%s\t%s\t%s\n", path, serving, flat);
+}
+
+/* The rules as the workers will run them. Every file is loaded as the
+ * workers load it; one that does not load is replaced by its last version
+ * that did (from prev, the set serving now), or at start-up by the newest
+ * saved version that loads, or left out — and never holds the other files
+ * back. What was left out or replaced, and why, goes in the snapshot as
+ * RK_SANDBOX_PROBLEMS for rules.broken(), the console and the log.
+ * Returns a new reference, or NULL with err when the scripts themselves
+ * do not load. */
+static rk_scripts_t *vet_rules(rk_server_t *s, rk_scripts_t *scripts, rk_scripts_t *read, const rk_scripts_t *prev,
+                               int *nproblems, char *err, size_t errlen)
+{
+    *nproblems = 0;
+    if (!read) return NULL;
+    rk_scripts_t *cur = rk_scripts_retain(read);
+    char *problems = NULL, done[64][160];
+    size_t plen = 0;
+    int ndone = 0;
+    for (int round = 0; round < 8; round++) {
+        rk_vm_opts_t o = { scripts, s->cfg->lua_memory_limit, LOAD_TIMEOUT_MS, NULL, ENTRY_MODULE, cur, 0, NULL };
+        rk_vm_t *vm = rk_vm_new(&o, err, errlen);
+        if (!vm) { rk_scripts_release(cur); free(problems); return NULL; }
+        int n = rk_sandbox_broken_count(vm);
+        for (int i = 0; i < n; i++) {
+            const char *why, *path = rk_sandbox_broken_at(vm, i, &why);
+            if (!path) continue;
+            const rk_script_file_t *now = rk_scripts_find(cur, path);
+            const rk_script_file_t *good = prev ? rk_scripts_find(prev, path) : NULL;
+            int seen = 0;
+            for (int k = 0; k < ndone; k++) if (strcmp(done[k], path) == 0) seen = 1;
+            const char *serving = "none";
+            char *hist = NULL;
+            size_t hlen = 0;
+            rk_scripts_t *next = NULL;
+            if (!seen && good && now && !(good->len == now->len && memcmp(good->data, now->data, now->len) == 0)) {
+                serving = "previous";
+                next = rk_scripts_with(cur, path, good->data, good->len);
+            } else if (!seen && now && (hist = history_version(s, path, now->data, now->len, &hlen))) {
+                serving = "history";
+                next = rk_scripts_with(cur, path, hist, hlen);
+            } else {
+                next = rk_scripts_with(cur, path, NULL, 0);
+            }
+            free(hist);
+            if (!seen) {
+                note_problem(&problems, &plen, path, serving, why ? why : "");
+                (*nproblems)++;
+                if (ndone < 64) snprintf(done[ndone++], sizeof done[0], "%s", path);
+            }
+            if (next) { rk_scripts_release(cur); cur = next; }
+        }
+        rk_vm_free(vm);
+        if (n == 0) break;
+    }
+    if (problems) {
+        rk_scripts_t *with = rk_scripts_with(cur, RK_SANDBOX_PROBLEMS, problems, plen);
+        if (with) { rk_scripts_release(cur); cur = with; }
+        rk_log_t e;
+        rk_log_begin(&e, RK_LOG_ERROR, "rule files left out or replaced by an earlier version");
+        rk_log_str(&e, "problems", problems);
+        rk_log_end(&e);
+    }
+    free(problems);
+    return cur;
+}
+
 /* Rereads the trees in `which`, validates the new set in a scratch state and
  * publishes it; a set that fails keeps the old one serving. */
 static void reload(rk_server_t *s, unsigned which)
@@ -413,15 +545,29 @@ static void reload(rk_server_t *s, unsigned which)
     int ref, failed = 0;
     if (which & TAG_SCRIPTS) failed = !(scripts = rk_scripts_load(s->cfg->scripts, err, sizeof err));
     else scripts = rk_scripts_retain(cur->scripts);
-    if (!failed && (which & TAG_RULES)) rules = load_rules(s, &failed, err, sizeof err);
-    else if (!failed) rules = rk_scripts_retain(cur->rules);
+    uint64_t read = cur->rules_read;
+    int nproblems = -1;
+    if (!failed && (which & TAG_RULES)) {
+        rk_scripts_t *raw = load_rules(s, &failed, err, sizeof err);
+        read = raw ? raw->digest : 0;
+        if (!failed && raw && (read != cur->rules_read || scripts->digest != cur->scripts->digest)) {
+            rules = vet_rules(s, scripts, raw, cur->rules, &nproblems, err, sizeof err);
+            if (!rules) failed = 1;
+        } else if (!failed && raw) {
+            rules = rk_scripts_retain(cur->rules);
+        }
+        rk_scripts_release(raw);
+    } else if (!failed) {
+        rules = rk_scripts_retain(cur->rules);
+    }
     if (!failed && (which & TAG_MODELS)) model = load_model(s, &stamp, &failed, err, sizeof err);
     else if (!failed) model = rk_iforest_retain(cur->model);
-    if (!failed && scripts->digest == cur->scripts->digest &&
+    if (!failed && scripts->digest == cur->scripts->digest && read == cur->rules_read &&
         (rules ? rules->digest : 0) == (cur->rules ? cur->rules->digest : 0) && stamp == cur->model_stamp)
         goto done;   /* touched, not changed */
     if (!failed) {
         next = codeset_new(scripts, rules, model, stamp, cur->generation + 1);
+        if (next) next->rules_read = read;
         if (next) vm = build_vm(s, next, NULL, &ref, err, sizeof err);
     }
     const char *what = (which & TAG_SCRIPTS) ? "scripts" : (which & TAG_RULES) ? "rules" : "model";
@@ -446,6 +592,7 @@ static void reload(rk_server_t *s, unsigned which)
     codeset_release(old);
     rk_metrics_inc(s->metrics, RK_M_RELOADS);
     rk_metrics_set_generation(s->metrics, cur->generation + 1);
+    if (nproblems >= 0) rk_metrics_set_rule_problems(s->metrics, (unsigned long long)nproblems);
     rk_log_t e;
     rk_log_begin(&e, RK_LOG_INFO, "reloaded");
     rk_log_str(&e, "what", what);
@@ -455,6 +602,10 @@ static void reload(rk_server_t *s, unsigned which)
     rk_log_bool(&e, "model", model != NULL);
     rk_log_end(&e);
     for (int i = 0; i < s->nworkers; i++) event_active(s->workers[i].reload_ev, EV_READ, 0);
+    if (nproblems > 0) {   /* files of the edit that do not load: an earlier version or none serves */
+        const rk_script_file_t *pf = rk_scripts_find(rules, RK_SANDBOX_PROBLEMS);
+        publish_reload(s, "rules", "rejected", what, cur->generation + 1, pf ? pf->data : "");
+    }
     if (which & (TAG_SCRIPTS | TAG_RULES)) publish_reload(s, "rules", "reloaded", what, cur->generation + 1, NULL);
     if (which & TAG_MODELS) publish_reload(s, "models", "reloaded", "model", cur->generation + 1, NULL);
 done:
@@ -588,12 +739,44 @@ static int load_initial_code(rk_server_t *s, char *err, size_t errlen)
 {
     int failed = 0, ref;
     uint64_t stamp = 0;
+    /* A folder named that is not there is a mistake, not an empty set; the
+     * defaults may be absent (a server with no rules or no model yet). */
+    rk_config_t defaults;
+    rk_config_defaults(&defaults);
+    const char *const folders[][3] = { { "--scripts", s->cfg->scripts, "" },
+                                       { "--rules", s->cfg->rules, defaults.rules },
+                                       { "--models", s->cfg->models, defaults.models } };
+    for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
+        struct stat st;
+        if (stat(folders[i][1], &st) == 0 && S_ISDIR(st.st_mode)) continue;
+        if (strcmp(folders[i][1], folders[i][2]) != 0) {
+            snprintf(err, errlen, "%s %s: no such folder", folders[i][0], folders[i][1]);
+            return -1;
+        }
+        char msg[1200];
+        snprintf(msg, sizeof msg, "no %s folder: serving without it", folders[i][1]);
+        rk_log_msg(RK_LOG_WARN, msg, "option", folders[i][0]);
+    }
     rk_scripts_t *scripts = rk_scripts_load(s->cfg->scripts, err, errlen);
     if (!scripts) return -1;
-    rk_scripts_t *rules = load_rules(s, &failed, err, errlen);
-    rk_iforest_t *model = failed ? NULL : load_model(s, &stamp, &failed, err, errlen);
+    rk_scripts_t *raw = load_rules(s, &failed, err, errlen);
+    int nproblems = 0;
+    rk_scripts_t *rules = failed ? NULL : vet_rules(s, scripts, raw, NULL, &nproblems, err, errlen);
+    if (raw && !rules) failed = 1;
+    rk_iforest_t *model = NULL;
+    if (!failed) {
+        /* A model that does not load is no reason not to serve: say so
+         * loudly and score without it until a good one is in place. */
+        char merr[512];
+        int mfailed = 0;
+        model = load_model(s, &stamp, &mfailed, merr, sizeof merr);
+        if (mfailed) rk_log_msg(RK_LOG_ERROR, "the live model does not load: serving without a model", "error", merr);
+    }
     codeset_t *set = failed ? NULL : codeset_new(scripts, rules, model, stamp, 1);
+    if (set) set->rules_read = raw ? raw->digest : 0;
+    rk_metrics_set_rule_problems(s->metrics, (unsigned long long)nproblems);
     rk_scripts_release(scripts);
+    rk_scripts_release(raw);
     rk_scripts_release(rules);
     rk_iforest_release(model);
     if (!set) return -1;

@@ -546,6 +546,7 @@ int rk_vm_can_await(lua_State *L, rk_vm_queue q)
 {
     rk_vm_t *vm = vm_of(L);
     if (!vm || vm->L == L || vm->co != L || !lua_isyieldable(L) || !vm->host) return 0;
+    if (q == RK_VM_TIMER) return vm->host->pool != NULL;   /* a server's worker: its loop keeps the time */
     return q == RK_VM_WRITER ? vm->host->writer != NULL : vm->host->pool != NULL;
 }
 

@@ -36,6 +36,12 @@ typedef struct rk_vm_host {
     struct rk_hub *hub;           /* the real-time message bus, or NULL (batch commands) */
     struct rk_rates_syncer *rates_sync;   /* site-wide rates shared through MongoDB, or NULL */
     struct rk_lockout *lockout;   /* the server's sign-in throttle, or NULL (each state keeps its own) */
+    /* What the server serves of rule file path: 1 the content data (len
+     * bytes), -1 the file does not load (why filled), 0 neither yet; *gen
+     * the generation being served. NULL outside a server. */
+    int (*rule_state)(void *server, const char *path, const char *data, size_t len, uint64_t *gen,
+                      char *why, size_t whylen);
+    void *server;
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;
@@ -106,7 +112,7 @@ int rk_vm_pcall(rk_vm_t *vm, lua_State *L, int nargs, int nresults, const rk_vm_
  * as its lua_KContext. Elsewhere (riskd run, busted, inside a rule, inside
  * a coroutine of the script's own) can_await is 0 and bindings call
  * directly. */
-typedef enum { RK_VM_WRITER = 1, RK_VM_POOL = 2 } rk_vm_queue;
+typedef enum { RK_VM_WRITER = 1, RK_VM_POOL = 2, RK_VM_TIMER = 3 } rk_vm_queue;   /* TIMER: the task's rc is ms to wait */
 #define RK_VM_DONE 0
 #define RK_VM_WAITING 1
 

@@ -27,6 +27,8 @@ RISKD_BIN="$COV/riskd" python3 tests/e2e/test_intel.py >/dev/null 2>&1 || echo "
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_realtime.py >/dev/null 2>&1 || echo "coverage: real-time e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_console.py >/dev/null 2>&1 || echo "coverage: console e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_phishing.py >/dev/null 2>&1 || echo "coverage: phishing e2e failed" >&2
+RISKD_BIN="$COV/riskd" python3 tests/e2e/test_rules_workflow.py >/dev/null 2>&1 || echo "coverage: rule workflow e2e failed" >&2
+RISKD_BIN="$COV/riskd" /usr/bin/python3 tests/e2e/test_openapi.py >/dev/null 2>&1 || echo "coverage: API description e2e failed" >&2
 RISKD_SO_DIR="$COV" /usr/bin/python3 tests/e2e/test_store_mongo_wire.py >/dev/null 2>&1 || echo "coverage: MongoDB wire tests failed" >&2
 RISKD_BIN="$COV/riskd" /usr/bin/python3 tests/e2e/test_mongo_changestream.py >/dev/null 2>&1 || echo "coverage: change stream e2e failed" >&2
 RISKD_SO_DIR="$COV" lua5.4 /usr/bin/busted >/dev/null 2>&1 || echo "coverage: busted failed" >&2
@@ -45,4 +47,5 @@ c=$(awk '$1 == "TOTAL" { sub("%", "", $4); print $4 }' "$REPORT/c.txt")
 lua=$(awk '/^TOTAL/ { sub("%", "", $NF); print $NF }' "$REPORT/lua.txt")
 echo
 echo "coverage: engine/ ${c}% of lines, scripts/ and rules/ ${lua}% (minimum 80%); report in $REPORT/index.html"
+[ "$(readlink riskd)" = build/riskd ] || { echo "coverage: ./riskd does not point at the optimised build" >&2; exit 1; }
 awk -v c="$c" -v l="$lua" 'BEGIN { exit !(c + 0 >= 80 && l + 0 >= 80) }' || { echo "coverage: under 80%" >&2; exit 1; }

@@ -203,6 +203,15 @@ async function showEvent(id) {
 
 async function loadRules() {
   const d = await api("GET", "/api/admin/rules");
+  // files that do not load: what is wrong, and what serves in their place
+  const serving = { previous: "its last good version serves", history: "a saved version serves", none: "left out" };
+  $("#rule-broken").replaceChildren(...(d.broken || []).map((b) => {
+    const file = b.file.split("/").pop().replace(/\.lua$/, "");
+    const li = el("li", { class: "error" }, el("button", { type: "button", onclick: () => openRule(file) }, b.file),
+                  ` ${serving[b.serving] || b.serving}: ${b.error}`);
+    return li;
+  }));
+  $("#rule-broken").hidden = !(d.broken && d.broken.length);
   $("#rule-list tbody").replaceChildren(...d.rules.map((r) => {
     const file = (r.file || r.name + ".lua").split("/").pop().replace(/\.lua$/, "");
     const tr = el("tr", { tabindex: "0", "data-rule": file }, el("td", {}, r.name), el("td", {}, r.description),
@@ -237,9 +246,13 @@ async function saveRule(ev) {
     body: JSON.stringify({ source: f.get("source"), note: f.get("note") || undefined }),
   });
   const d = await r.json();
-  if (!r.ok) { $("#rule-result").textContent = "refused: " + d.error.message; return; }
+  if (!r.ok) {
+    $("#rule-result").textContent = (r.status === 504 ? "" : "refused: ") + d.error.message;
+    return;
+  }
   await openRule(state.rule);
-  $("#rule-result").textContent = `saved as version ${d.version}; live within a second`;
+  $("#rule-result").textContent = d.unchanged ? "no change to save" : `version ${d.version} is live`;
+  loadRules();
 }
 
 async function restoreRule(version) {
@@ -256,6 +269,7 @@ async function loadModels() {
     // an older version than the live one is a roll back
     const older = live && m.modified_at < live.modified_at;
     const act = m.active ? el("span", {}, "live")
+      : m.login === false ? el("span", {}, "not a login model")
       : el("button", { type: "button", onclick: async () => { await api("PUT", "/api/admin/models/" + encodeURIComponent(m.version)); loadModels(); } },
            older ? "Roll back to this" : "Activate");
     return el("tr", {}, el("td", {}, m.version), el("td", {}, when(m.modified_at)),
@@ -336,5 +350,6 @@ $("#alert-filters").addEventListener("submit", (e) => { e.preventDefault(); load
 $("#triage").addEventListener("submit", triage);
 $("#retrain").addEventListener("click", retrain);
 $("#rule-form").addEventListener("submit", saveRule);
+$("#edit-config").addEventListener("click", () => openRule("config"));
 window.addEventListener("hashchange", route);
 if (state.token) start(); else show("signin");

@@ -11,22 +11,30 @@ local models = require("riskd.models")
 local time = require("lib.time")
 
 -- GET /api/admin/rules: every loaded rule, with this worker's counters.
+-- broken: the files that do not load, with why and what serves in their place.
 function M.rules()
     local list = rules.list()
     for _, r in ipairs(list) do r.last_error = r.last_error or cjson.null end
-    return 200, { rules = response.array(list) }
+    return 200, { rules = response.array(list), broken = response.array(rules.broken()) }
+end
+
+-- A login model the server can run: an Isolation Forest over the features
+-- riskd computes (not the phishing model, not a damaged file). nil, why.
+local function login_model(dir, file)
+    return iforest.load(dir .. "/" .. file, require("riskd.features").names)
 end
 
 -- GET /api/admin/models: every model version in the models folder, newest
--- first, with its metrics and which one is live.
+-- first, with its metrics, which one is live, and which can be (login:
+-- false for the phishing model or a file that does not load as one).
 function M.models()
     local dir = models.dir()
     local list = {}
     for _, m in ipairs(models.list(dir)) do
         local info = {}
-        local model = iforest.load(dir .. "/" .. m.file)
+        local model = login_model(dir, m.file)
         if model then info = model:info() end
-        list[#list + 1] = { version = m.file, active = m.active, size = m.size,
+        list[#list + 1] = { version = m.file, active = m.active, size = m.size, login = model ~= nil,
                             modified_at = time.format(m.mtime * 1000), metrics = info.metrics or cjson.null,
                             trees = info.trees, train_rows = info.train_rows }
     end
@@ -43,6 +51,14 @@ end
 -- (rollback included); every worker swaps it in within a second.
 function M.activate(req)
     local v = req.params.id
+    if type(v) == "string" and v:match("^[%w._-]+$") and not v:find("..", 1, true) then
+        local f = io.open(models.dir() .. "/" .. v, "rb")
+        if f then
+            f:close()
+            local m, why = login_model(models.dir(), v)
+            if not m then return response.bad_request(v .. " is not a login model: " .. tostring(why), "not_a_login_model") end
+        end
+    end
     local ok, err, code = models.activate(models.dir(), v)
     if not ok then
         if err:find("^no model") then return response.not_found("no model version " .. v) end

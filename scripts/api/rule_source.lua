@@ -1,17 +1,21 @@
 -- api/rule_source.lua — a rule's Lua source from the console (admins):
 --   GET  /api/admin/rules/:name/source          -> {name, file, source, history}
---   PUT  /api/admin/rules/:name/source {source}  -> saves it, when it compiles
+--   PUT  /api/admin/rules/:name/source {source}  -> saves it; 200 once it is live
 --   POST /api/admin/rules/:name/restore {version} -> saves an earlier version
--- A source that does not compile is refused (400 invalid_rule, with its
--- line); a saved one is written to a temporary name and renamed into the
--- rules folder, where the server's watcher loads it like any edit (and the
--- sandboxed load there still rejects a rule that compiles but is not a rule:
--- GET /api/admin/rules and the rules stream say so). Every save is kept in
+-- The name is a rule file's (NAME.lua) or "config" (config.lua). A source
+-- is first loaded exactly as the server loads rules (riskd.rules.check: the
+-- same sandbox and budgets, a rule with a name no other file has): one that
+-- would not load is refused with 422 invalid_rule, its file and line, and
+-- nothing is written. A good one is written to a temporary name and renamed
+-- into the rules folder, and the answer waits until the server serves it
+-- (or says why it does not). Every save is kept in
 -- <rules>/.history/<name>.jsonl (the loader and the watcher skip hidden
 -- entries) with who, when, the source and a line diff from the version
--- before.
+-- before; the server falls back on it at start-up for a file that does not
+-- load.
 local cjson = require("cjson")
 local engine = require("riskd.engine")
+local rules = require("riskd.rules")
 local response = require("lib.response")
 local time = require("lib.time")
 
@@ -87,15 +91,37 @@ function M.get(req)
     return 200, { name = req.params.name, file = req.params.name .. ".lua", source = source, history = response.array(h) }
 end
 
--- Compiles, records and writes source as the rule's new version.
+local WAIT_STEP_MS, WAIT_STEPS = 50, 80   -- how long a save waits for the server to serve it
+
+local function invalid(file, message, line)
+    return 422, { error = { code = "invalid_rule", message = message, file = file, line = line } }
+end
+
+-- Waits until the server serves source as file: 200 body, or 422 with why.
+local function until_live(file, source, gen0, body)
+    for _ = 1, WAIT_STEPS do
+        local state, gen, why = engine.rule_state(file, source)
+        if state == nil then return 200, body end   -- no server (specs): nothing to wait for
+        if state == "live" then return 200, body end
+        if state == "broken" and gen > gen0 then return invalid(file, why, tonumber(why:match("%.lua:(%d+):"))) end
+        engine.sleep(WAIT_STEP_MS)
+    end
+    return response.error(504, "not_live", "saved as version " .. body.version .. ", but the server did not load it in time")
+end
+
+-- Checks, records and writes source as the rule's new version.
 local function save(name, source, who, note)
     local file, hdir, hist = paths(name)
     if #source > MAX_SOURCE then return response.bad_request("a rule is at most 64 KiB", "invalid_field") end
-    local fn, err = load(source, "=" .. name .. ".lua", "t", {})
-    if not fn then
-        return 400, { error = { code = "invalid_rule", message = err, line = tonumber(err:match(":(%d+):")) } }
-    end
+    local rel = name .. ".lua"
+    local ok, err, line = rules.check(rel, source)
+    if not ok then return invalid(rel, err, line) end
     local old = read(file)
+    if old == source then   -- nothing to save, nothing to wait for
+        local list = history(hist)
+        return 200, { name = name, version = math.max(#list, 1), saved_at = list[#list] and list[#list].saved_at, unchanged = true }
+    end
+    local _, gen0 = engine.rule_state(rel)
     local list = history(hist)
     os.execute("mkdir -p '" .. hdir:gsub("'", "") .. "'")
     local hf, herr = io.open(hist, "a")
@@ -115,9 +141,9 @@ local function save(name, source, who, note)
     if not f then return response.error(503, "rules_read_only", "cannot write the rule: " .. tostring(ferr)) end
     f:write(source)
     f:close()
-    local ok, rerr = os.rename(tmp, file)
-    if not ok then return response.error(503, "rules_read_only", "cannot write the rule: " .. tostring(rerr)) end
-    return 200, { name = name, version = version, saved_at = at }
+    local renamed, rerr = os.rename(tmp, file)
+    if not renamed then return response.error(503, "rules_read_only", "cannot write the rule: " .. tostring(rerr)) end
+    return until_live(rel, source, gen0 or 0, { name = name, version = version, saved_at = at })
 end
 
 function M.put(req)

@@ -120,6 +120,7 @@ class Replica:
 class Riskd:
     def __init__(self, uri):
         self.tmp = tempfile.mkdtemp(prefix="riskd-cs-")
+        os.makedirs(os.path.join(self.tmp, "models"))
         self.log = open(os.path.join(self.tmp, "log"), "w+")
         self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--db", uri,
                                       "--scripts", os.path.join(ROOT, "scripts"), "--rules", os.path.join(ROOT, "rules"),

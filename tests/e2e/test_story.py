@@ -28,7 +28,7 @@ class Server:
     """A server on a fresh SQLite store with two accounts: root (admin), whose
     token call() sends, and svc (service), whose token analyze() sends."""
 
-    def __init__(self, env=None, models=None, sign_in=True, hostile_rule=True, extra_rules=None):
+    def __init__(self, env=None, models=None, sign_in=True, hostile_rule=True, extra_rules=None, rules_from=None):
         self.tmp = tempfile.mkdtemp(prefix="riskd-story-")
         env = dict({"JWT_SECRET": E2E_SECRET}, **(env or {}))
         for name, role in (("root", "admin"), ("svc", "service")):
@@ -36,13 +36,14 @@ class Server:
                                input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=self.tmp)
             assert p.returncode == 0, p
         self.rules = os.path.join(self.tmp, "rules")
-        shutil.copytree(os.path.join(ROOT, "rules"), self.rules)
+        shutil.copytree(rules_from or os.path.join(ROOT, "rules"), self.rules)
         # A hostile rule: it loops. The request must still succeed.
         with open(os.path.join(self.rules, "zz_loops.lua"), "w") if hostile_rule else open(os.devnull, "w") as f:
             f.write("return { name = 'loops', description = 'test', evaluate = function() while true do end end }\n")
         for name, text in (extra_rules or {}).items():
             with open(os.path.join(self.rules, name), "w") as f:
                 f.write(text)
+        os.makedirs(os.path.join(self.tmp, "models"), exist_ok=True)   # a named folder must exist
         self.log = open(os.path.join(self.tmp, "log"), "w+")
         self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--scripts",
                                       os.path.join(ROOT, "scripts"), "--rules", self.rules, "--models",
