@@ -5,6 +5,9 @@ CC      ?= cc
 PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0 libarchive
 BUILD   := build
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# The pure cores are compiled without Lua's include path: one that includes
+# lua.h does not build.
+CORE_PKG_CFLAGS = $(shell pkg-config --cflags $(filter-out lua5.4,$(PKGS)) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -largon2 -ljwt -lwslay
 
 CFLAGS  ?= -O2 -g
@@ -17,6 +20,8 @@ CORE    := log binfile netaddr scripts watch metrics config iforest roc csv stor
 LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel l_web l_rates l_phishing l_parallel l_strings
 SERVER  := http http_admit stream ws server cmd_iforest cmd_run cmd_user cmd_intel cmd_health
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
+CORE_OBJS = $(foreach d,$(BUILD) $(BUILD)/asan $(BUILD)/fuzz,$(addprefix $(d)/,$(addsuffix .o,$(CORE))))
+$(CORE_OBJS): PKG_CFLAGS = $(CORE_PKG_CFLAGS)
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
 TESTS   := test_log test_netaddr test_scripts test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_mem test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check test_intel test_hub test_webfile test_rates test_phish test_luapat test_watchdog

@@ -1,6 +1,7 @@
 /* addrcount.c — see addrcount.h. A chained hash under one mutex: taken
  * twice per connection (open, close), not per request. */
 #include "addrcount.h"
+#include "hash.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -41,9 +42,7 @@ void rk_addrcount_free(rk_addrcount_t *c)
 
 static node_t **slot_of(rk_addrcount_t *c, const char *addr)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = addr; *p; p++) { h ^= (unsigned char)*p; h *= 16777619u; }
-    return &c->slots[h % NSLOTS];
+    return &c->slots[rk_fnv1a_str(RK_FNV_OFFSET, addr) % NSLOTS];
 }
 
 int rk_addrcount_acquire(rk_addrcount_t *c, const char *addr)

@@ -1,5 +1,6 @@
 /* binfile.c — see binfile.h. */
 #include "binfile.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -28,13 +29,6 @@ void rk_wbuf_put_str(rk_wbuf_t *b, const char *s)
     if (n > 65535) n = 65535;
     RK_WBUF_PUT(b, (uint16_t)n);
     rk_wbuf_put(b, s, n);
-}
-
-uint64_t rk_fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ULL; }
-    return h;
 }
 
 int rk_wbuf_save(rk_wbuf_t *b, const char *path, char *err, size_t errlen)

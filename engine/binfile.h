@@ -21,7 +21,6 @@ int rk_wbuf_save(rk_wbuf_t *b, const char *path, char *err, size_t errlen);
 int rk_rbuf_get(rk_rbuf_t *r, void *dst, size_t n);           /* -1 past the end */
 char *rk_rbuf_get_str(rk_rbuf_t *r);                          /* malloc'ed; NULL past the end */
 
-uint64_t rk_fnv1a(const unsigned char *p, size_t n);
 
 #define RK_WBUF_PUT(b, v) do { __typeof__(v) _v = (v); rk_wbuf_put((b), &_v, sizeof _v); } while (0)
 #define RK_RBUF_GET(r, v) rk_rbuf_get((r), &(v), sizeof (v))

@@ -1,6 +1,7 @@
 /* cmd_iforest.c — `riskd iforest train|score|eval`: the forest on CSV files,
  * for scripted and batch use. */
 #include "cmd_iforest.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,12 +18,7 @@ typedef struct {
     rk_iforest_params_t p;
 } opts_t;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now(void) { return (double)rk_now_ns() / 1e9; }
 
 static int usage(void)
 {

@@ -9,6 +9,7 @@
  *       and its malformed lines; exit 1 when a file has errors.
  */
 #include "cmd_intel.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +30,7 @@ static int usage(void)
     return 2;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return (double)rk_now_ns() / 1e9; }
 
 static int import(const char *input, const char *dir)
 {

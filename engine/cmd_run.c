@@ -51,8 +51,7 @@ static int run_lua(int argc, char **argv, const char *module)
     int mrc = rk_models_active(cfg.models, path, sizeof path, err, sizeof err);
     if (mrc < 0 || (mrc == 0 && !(model = rk_iforest_load(path, rk_features_names, RK_F_COUNT, err, sizeof err)))) goto fail;
     rk_store_opts_t so;
-    rk_store_defaults(&so);
-    so.retention_days = cfg.retention_days;
+    rk_config_store_opts(&cfg, &so);
     /* The batch commands open the stores they are told to (--db, or one in
      * memory); `riskd run` scripts get the configured one. */
     if (!module && !(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;

@@ -98,7 +98,7 @@ int rk_cmd_user(int argc, char **argv)
     if (!db) db = cfg.db;
     int list = !strcmp(cmd, "list");
     if (!list && !name) return usage();
-    if (!strcmp(cmd, "add") && (!role || (strcmp(role, "admin") && strcmp(role, "analyst") && strcmp(role, "service")))) {
+    if (!strcmp(cmd, "add") && !rk_store_is_role(role)) {
         fprintf(stderr, "riskd user: --role must be admin, analyst or service\n");
         return 2;
     }

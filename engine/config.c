@@ -2,6 +2,7 @@
  * line, the environment and the usage text cannot drift apart. */
 #include "config.h"
 #include "lockout.h"
+#include "store.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -75,6 +76,12 @@ static const opt_t opts[] = {
     { "max-connections-per-address", "RISKD_MAX_CONNECTIONS_PER_ADDRESS",
       NUM(T_INT, max_connections_per_address, 1, 1000000),
       "open HTTP connections from one client address over all workers (1024: room for a load balancer)" },
+    { "open-registration", "RISKD_OPEN_REGISTRATION", NUM(T_BOOL, open_registration, 0, 1),
+      "anyone may create an analyst account with POST /api/auth/register (0)" },
+    { "metrics-public", "RISKD_METRICS_PUBLIC", NUM(T_BOOL, metrics_public, 0, 1),
+      "serve /metrics to every client, not only loopback (0)" },
+    { "sqlite-sync", "RISKD_SQLITE_SYNC", STR(sqlite_sync),
+      "normal (SQLite syncs at checkpoints) or full (every commit, far fewer writes/s) (normal)" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -113,6 +120,7 @@ void rk_config_defaults(rk_config_t *c)
     c->ip_window_s = lo.ip_window_s;
     c->max_connections = 4096;
     c->max_connections_per_address = 1024;
+    snprintf(c->sqlite_sync, sizeof c->sqlite_sync, "normal");
 }
 
 static int set_opt(rk_config_t *c, const opt_t *o, const char *val, const char *from,
@@ -245,6 +253,13 @@ int rk_config_load(rk_config_t *c, int argc, char **argv, int first, char *err, 
     if (rk_config_load_dotenv(".env", err, errlen) < 0) return -1;
     if (rk_config_from_env(c, err, errlen) < 0) return -1;
     return rk_config_from_args(c, argc, argv, first, err, errlen);
+}
+
+void rk_config_store_opts(const rk_config_t *c, rk_store_opts_t *out)
+{
+    rk_store_defaults(out);
+    out->retention_days = c->retention_days;
+    out->sync_full = strcmp(c->sqlite_sync, "full") == 0;
 }
 
 void rk_config_lockout(const rk_config_t *c, rk_lockout_cfg_t *out)

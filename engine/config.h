@@ -40,6 +40,9 @@ typedef struct rk_config {
     int ip_max_failures, ip_window_s;
     int max_connections;              /* open HTTP connections per worker */
     int max_connections_per_address;  /* per client address, over all workers */
+    int open_registration;            /* anyone may register an analyst account */
+    int metrics_public;               /* /metrics for every client, not only loopback */
+    char sqlite_sync[16];             /* "normal" (sync at checkpoints) or "full" (every commit) */
 } rk_config_t;
 
 void rk_config_defaults(rk_config_t *c);
@@ -52,6 +55,9 @@ int rk_config_from_args(rk_config_t *c, int argc, char **argv, int first, char *
 /* Fills c from all sources in order. */
 int rk_config_load(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen);
 void rk_config_usage(void);
+/* The store's settings (store.h), from these. */
+struct rk_store_opts;
+void rk_config_store_opts(const rk_config_t *c, struct rk_store_opts *out);
 /* The sign-in throttling settings as lockout.h takes them. */
 struct rk_lockout_cfg;
 void rk_config_lockout(const rk_config_t *c, struct rk_lockout_cfg *out);

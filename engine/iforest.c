@@ -17,6 +17,7 @@
  * the model depends on the seed and the data only, not on the threads.
  */
 #include "iforest.h"
+#include "hash.h"
 #include "binfile.h"
 
 #include <errno.h>

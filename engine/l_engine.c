@@ -186,6 +186,10 @@ static int l_config(lua_State *L)
     lua_setfield(L, -2, "scripts");
     lua_pushstring(L, h->config->rules);
     lua_setfield(L, -2, "rules");
+    lua_pushboolean(L, h->config->open_registration);
+    lua_setfield(L, -2, "open_registration");
+    lua_pushboolean(L, h->config->metrics_public);
+    lua_setfield(L, -2, "metrics_public");
     return 1;
 }
 

@@ -1129,5 +1129,12 @@ int luaopen_riskd_store(lua_State *L)
     lua_pop(L, 1);
     static const luaL_Reg fns[] = { { "open", l_open }, { "worker", l_worker }, { NULL, NULL } };
     luaL_newlib(L, fns);
+    /* the risk levels (lowest first) and the roles, as the engine defines them */
+    lua_createtable(L, RK_LEVELS, 0);
+    for (int i = 0; i < RK_LEVELS; i++) { lua_pushstring(L, rk_store_levels[i]); lua_rawseti(L, -2, i + 1); }
+    lua_setfield(L, -2, "levels");
+    lua_createtable(L, RK_ROLES, 0);
+    for (int i = 0; i < RK_ROLES; i++) { lua_pushstring(L, rk_store_roles[i]); lua_rawseti(L, -2, i + 1); }
+    lua_setfield(L, -2, "roles");
     return 1;
 }

@@ -2,6 +2,7 @@
  * a sign-in takes it twice (the wait, then the outcome), which is nothing
  * beside the argon2 verification between them. */
 #include "lockout.h"
+#include "hash.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -79,12 +80,7 @@ static size_t make_key(char *buf, size_t cap, int kind, const char *account, con
     return 3 + a + b;
 }
 
-static uint64_t hash_of(const char *k, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)k[i]; h *= 1099511628211ULL; }
-    return h;
-}
+static uint64_t hash_of(const char *k, size_t n) { return rk_fnv1a(k, n); }
 
 static int expired(const rk_lockout_t *l, const entry_t *e, int64_t now)
 {

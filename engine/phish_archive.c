@@ -3,6 +3,7 @@
  * headers, or the time to the deadline: entries' data are read block by
  * block, counted and dropped, never written anywhere. */
 #include "phish_archive.h"
+#include "clock.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -22,13 +23,6 @@ int rk_phish_is_archive(const char *name, const char *type)
                     strstr(type, "bzip") || strstr(type, "x-xz") || strstr(type, "zstd") || strstr(type, "lzma"));
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Reads past the current entry's data within the caps: 0 at its end, 1
  * when a cap stopped it, -1 when the archive is damaged. archive_read_data_skip
  * would decompress a whole entry in one call, past any cap. *unpacked counts
@@ -45,7 +39,7 @@ static int skip_data(struct archive *a, uint64_t deadline_ns, uint64_t *unpacked
         *unpacked += size;
         if (*unpacked > RK_ARCHIVE_MAX_UNPACKED || archive_filter_bytes(a, 0) > (la_int64_t)RK_ARCHIVE_MAX_UNPACKED)
             return 1;
-        if (deadline_ns && now_ns() >= deadline_ns) return 1;
+        if (deadline_ns && rk_now_ns() >= deadline_ns) return 1;
     }
 }
 

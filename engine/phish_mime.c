@@ -6,6 +6,7 @@
  * whose parser recurses, sees it.
  */
 #include "phish.h"
+#include "clock.h"
 #include "phish_archive.h"
 
 #include <gmime/gmime.h>
@@ -24,13 +25,6 @@ void rk_phish_limits_default(rk_phish_limits_t *l)
     l->max_auth = 16;
     l->max_atts = 64;
     l->max_ms = 2000;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
@@ -199,7 +193,7 @@ static void visit(GMimeObject *parent, GMimeObject *part, gpointer data)
     (void)parent;
     walk_t *w = data;
     if (w->failed) return;
-    if (now_ns() >= w->deadline_ns) { w->m->truncated = 1; return; }
+    if (rk_now_ns() >= w->deadline_ns) { w->m->truncated = 1; return; }
     if (GMIME_IS_MESSAGE_PART(part)) {   /* an attached message: its parts count as this one's */
         GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(part));
         if (inner) g_mime_message_foreach(inner, visit, w);
@@ -269,7 +263,7 @@ int rk_phish_parse(const char *raw, size_t len, const rk_phish_limits_t *lim, rk
 {
     rk_phish_limits_t dl;
     if (!lim) { rk_phish_limits_default(&dl); lim = &dl; }
-    uint64_t deadline = now_ns() + (uint64_t)(lim->max_ms > 0 ? lim->max_ms : 2000) * 1000000ULL;
+    uint64_t deadline = rk_now_ns() + (uint64_t)(lim->max_ms > 0 ? lim->max_ms : 2000) * 1000000ULL;
     if (rk_phish_msg_init(out) < 0) { snprintf(err, errlen, "out of memory"); return -1; }
     if (len > lim->max_bytes) {
         snprintf(err, errlen, "the message is %zu bytes, over the limit of %zu", len, lim->max_bytes);

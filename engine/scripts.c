@@ -1,5 +1,6 @@
 /* scripts.c — see scripts.h. */
 #include "scripts.h"
+#include "hash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,12 +17,6 @@ typedef struct {
     size_t errlen;
 } loader_t;
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    for (size_t i = 0; i < n; i++) { h ^= c[i]; h *= 1099511628211ULL; }
-    return h;
-}
 
 static int ends_with(const char *s, const char *suf)
 {
@@ -115,11 +110,11 @@ static int copy_file(rk_script_file_t *out, const char *path, const char *data, 
 static void finish(rk_scripts_t *s)
 {
     if (s->n) qsort(s->files, s->n, sizeof *s->files, by_path);
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = RK_FNV_OFFSET;
     for (size_t i = 0; i < s->n; i++) {
-        h = fnv(h, s->files[i].path, strlen(s->files[i].path) + 1);
-        h = fnv(h, s->files[i].data, s->files[i].len);
-        h = fnv(h, "\xff", 1);
+        h = rk_fnv1a_add(h, s->files[i].path, strlen(s->files[i].path) + 1);
+        h = rk_fnv1a_add(h, s->files[i].data, s->files[i].len);
+        h = rk_fnv1a_add(h, "\xff", 1);
     }
     s->digest = h;
 }

@@ -13,6 +13,7 @@
  * requests and swaps. A bad change is logged and the old code keeps serving.
  */
 #include "server.h"
+#include "hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -308,8 +309,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
     rk_store_opts_t so;
-    rk_store_defaults(&so);
-    so.retention_days = s->cfg->retention_days;
+    rk_config_store_opts(s->cfg, &so);
     so.busy_timeout_ms = s->cfg->store_timeout_ms;   /* then a degraded answer, not a late one */
     so.manual_checkpoint = 1;                         /* the writer's checkpoint thread does it */
     w->host.store = rk_store_open(s->cfg->db, &so, err, errlen);
@@ -409,9 +409,7 @@ static rk_iforest_t *load_model(rk_server_t *s, uint64_t *stamp, int *failed, ch
     int rc = rk_models_active(s->cfg->models, path, sizeof path, err, errlen);
     if (rc < 0) { *failed = 1; return NULL; }
     if (rc > 0 || stat(path, &st) < 0) return NULL;
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = path; *p; p++) { h ^= (unsigned char)*p; h *= 1099511628211ULL; }
-    *stamp = h ^ ((uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec + (uint64_t)st.st_size);
+    *stamp = rk_fnv1a_str(RK_FNV_OFFSET, path) ^ ((uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec + (uint64_t)st.st_size);
     rk_iforest_t *m = rk_iforest_load(path, rk_features_names, RK_F_COUNT, err, errlen);
     if (!m) *failed = 1;
     return m;
@@ -677,8 +675,7 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 static int open_store(rk_server_t *s, char *err, size_t errlen)
 {
     rk_store_opts_t o;
-    rk_store_defaults(&o);
-    o.retention_days = s->cfg->retention_days;
+    rk_config_store_opts(s->cfg, &o);
     o.manual_checkpoint = 1;
     s->store = rk_store_open(s->cfg->db, &o, err, errlen);
     if (!s->store) return -1;
@@ -875,6 +872,10 @@ int rk_server_run(const rk_config_t *cfg)
     signal(SIGCHLD, SIG_IGN);   /* background jobs (riskd retrain) are reaped by the kernel */
     if (evthread_use_pthreads() < 0) { snprintf(err, sizeof err, "libevent has no thread support"); goto fail; }
     if (rk_cidr_list_parse(&s.trusted, cfg->trusted_proxies, err, sizeof err) < 0) goto fail;
+    if (strcmp(cfg->sqlite_sync, "normal") != 0 && strcmp(cfg->sqlite_sync, "full") != 0) {
+        snprintf(err, sizeof err, "--sqlite-sync: expected normal or full, got '%s'", cfg->sqlite_sync);
+        goto fail;
+    }
     if (strcasecmp(cfg->proxy_header, "x-forwarded-for") != 0 && strcasecmp(cfg->proxy_header, "forwarded") != 0) {
         snprintf(err, sizeof err, "--proxy-header: expected x-forwarded-for or forwarded, got '%s'", cfg->proxy_header);
         goto fail;
@@ -886,8 +887,7 @@ int rk_server_run(const rk_config_t *cfg)
     if (open_store(&s, err, sizeof err) < 0) goto fail;
     if (rk_store_batches(s.store)) {
         rk_store_opts_t so;
-        rk_store_defaults(&so);
-        so.retention_days = cfg->retention_days;
+        rk_config_store_opts(cfg, &so);
         so.busy_timeout_ms = cfg->store_timeout_ms;
         if (!(s.writer = rk_writer_start(cfg->db, &so, err, sizeof err))) goto fail;
     }

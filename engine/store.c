@@ -15,6 +15,13 @@
 #include "netaddr.h"
 
 const char *const rk_store_levels[RK_LEVELS] = { "low", "medium", "high", "critical" };
+const char *const rk_store_roles[RK_ROLES] = { "admin", "analyst", "service" };
+
+int rk_store_is_role(const char *role)
+{
+    for (int i = 0; role && i < RK_ROLES; i++) if (strcmp(role, rk_store_roles[i]) == 0) return 1;
+    return 0;
+}
 const char *const rk_store_statuses[RK_ALERT_STATUSES] = { "open", "investigating", "resolved", "false_positive" };
 
 static int index_of(const char *const *names, int n, const char *s)
@@ -32,6 +39,7 @@ void rk_store_defaults(rk_store_opts_t *o)
     o->busy_timeout_ms = 5000;
     o->retention_days = 90;
     o->manual_checkpoint = 0;
+    o->sync_full = 0;
 }
 
 int64_t rk_store_now_ms(void)

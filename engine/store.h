@@ -200,7 +200,10 @@ void rk_profile_ip_prefix(const char *ip, char *out, size_t cap);
  * zone's offset from its meridian, without a time-zone database. */
 int rk_profile_local_hour(int64_t ts_ms, double lon);
 
-extern const char *const rk_store_levels[RK_LEVELS];
+extern const char *const rk_store_levels[RK_LEVELS];   /* the risk levels, lowest first: defined here only */
+#define RK_ROLES 3
+extern const char *const rk_store_roles[RK_ROLES];     /* admin, analyst, service */
+int rk_store_is_role(const char *role);
 extern const char *const rk_store_statuses[RK_ALERT_STATUSES];
 int rk_store_level_index(const char *level);     /* -1 when unknown */
 int rk_store_status_index(const char *status);
@@ -210,6 +213,7 @@ typedef struct rk_store_opts {
     int busy_timeout_ms;             /* SQLite: wait for the write lock (5000) */
     int retention_days;              /* events older are purged by rk_store_purge (90; 0 = keep) */
     int manual_checkpoint;           /* SQLite: no checkpoint on commit; rk_store_checkpoint does it (0) */
+    int sync_full;                   /* SQLite: sync every commit, not only at checkpoints (0) */
 } rk_store_opts_t;
 
 void rk_store_defaults(rk_store_opts_t *o);

@@ -13,7 +13,7 @@
  * transactions committed since the last WAL sync, which every checkpoint
  * makes (the server's writer asks for one each 4,000 WAL pages, about 0.1 s
  * of traffic in the analyze bench; store_writer.c). Set
- * RISKD_SQLITE_SYNC=full for fsync on every commit (about 10x fewer inserts/s).
+ * --sqlite-sync full (opts.sync_full) for fsync on every commit (about 10x fewer inserts/s).
  */
 #include "store_impl.h"
 
@@ -479,12 +479,11 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
         goto fail;
     }
     sqlite3_busy_timeout(q->db, o->busy_timeout_ms);
-    const char *sync = getenv("RISKD_SQLITE_SYNC");
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
              " PRAGMA cache_size=-65536;",
-             sync && !strcmp(sync, "full") ? "FULL" : "NORMAL");
+             o->sync_full ? "FULL" : "NORMAL");
     /* Switching to WAL and migrating take locks that SQLite's busy handler
      * does not always wait for (two threads opening a new file at once):
      * retry for up to a second before giving up. */

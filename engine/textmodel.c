@@ -6,6 +6,7 @@
  *   | f64 bias | (2^bits + ndense) × f32 weights | u64 FNV-1a of all before
  */
 #include "textmodel.h"
+#include "hash.h"
 #include "binfile.h"
 
 #include <errno.h>

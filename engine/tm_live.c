@@ -1,6 +1,7 @@
 /* tm_live.c — see tm_live.h. One process-wide slot: riskd serves one
  * models folder; a lookup for another folder replaces the slot. */
 #include "tm_live.h"
+#include "clock.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -17,12 +18,7 @@ static struct {
     int64_t checked_ms;
 } live = { PTHREAD_MUTEX_INITIALIZER, "", NULL, 0, 0 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+static int64_t mono_ms(void) { return (int64_t)(rk_now_ns() / 1000000ULL); }
 
 rk_textmodel_t *rk_tm_live(const char *dir, char *err, size_t errlen)
 {

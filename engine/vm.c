@@ -2,6 +2,7 @@
  * hook checks the clock; when time is up it re-arms itself to fire on every
  * instruction and raises, so a Lua pcall cannot swallow the stop. */
 #include "vm.h"
+#include "hash.h"
 
 #include <lauxlib.h>
 #include <pthread.h>
@@ -43,13 +44,6 @@ struct rk_vm {
 static const char HOST_KEY = 'h';
 static const char VM_KEY = 'v';
 
-uint64_t rk_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static rk_vm_t *vm_of(lua_State *L) { return *(rk_vm_t **)lua_getextraspace(L); }
 
 /* A counting allocator: refuses growth past the cap, so a runaway script gets
@@ -87,8 +81,7 @@ static pthread_mutex_t cov_mu = PTHREAD_MUTEX_INITIALIZER;
 static void cov_record(lua_State *L, lua_Debug *ar)
 {
     if (!lua_getinfo(L, "S", ar) || ar->source[0] != '@') return;
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = ar->source; *p; p++) { h ^= (unsigned char)*p; h *= 1099511628211ULL; }
+    uint64_t h = rk_fnv1a_str(RK_FNV_OFFSET, ar->source);
     h ^= (uint64_t)ar->currentline * 0x9E3779B97F4A7C15ULL;
     if (h == 0) h = 1;
     pthread_mutex_lock(&cov_mu);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "metrics.h"
 #include "scripts.h"
 #include "task.h"
@@ -138,7 +139,6 @@ rk_vm_t *rk_vm_of(lua_State *L);
 /* The host of the state L (from its registry), or NULL. */
 const rk_vm_host_t *rk_vm_host(lua_State *L);
 
-uint64_t rk_now_ns(void);
 
 /* For C functions that can run long inside one Lua call (the budgeted
  * pattern matcher): whether the running call's deadline has passed, and

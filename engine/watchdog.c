@@ -1,5 +1,6 @@
 /* watchdog.c — see watchdog.h. */
 #include "watchdog.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -38,13 +39,6 @@ static __thread slot_t *my_slot;
 static __thread rk_watchdog_t *my_dog;
 static int signo;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void on_signal(int sig)
 {
     (void)sig;
@@ -68,7 +62,7 @@ static void *loop(void *arg)
         if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
         pthread_cond_timedwait(&w->cv, &w->mu, &until);
         if (w->stopping) break;
-        uint64_t now = now_ns();
+        uint64_t now = rk_now_ns();
         for (int i = 0; i < RK_WATCHDOG_MAX_THREADS; i++) {
             slot_t *s = &w->slots[i];
             if (!atomic_load(&s->used)) continue;

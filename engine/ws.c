@@ -164,12 +164,7 @@ static int authenticate(ws_t *c, const char *token, char *why, size_t cap)
     return 0;
 }
 
-static int level_index(const char *l)
-{
-    static const char *const levels[] = { "low", "medium", "high", "critical" };
-    for (int i = 0; l && i < 4; i++) if (!strcmp(l, levels[i])) return i;
-    return -1;
-}
+static int level_index(const char *l) { return rk_store_level_index(l); }
 
 static int staff(const ws_t *c) { return !strcmp(c->who.role, "admin") || !strcmp(c->who.role, "analyst"); }
 

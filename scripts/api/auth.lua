@@ -16,7 +16,7 @@ local store = require("riskd.store")
 
 local M = {}
 
-local ROLES = { admin = true, analyst = true, service = true }
+local ROLES = require("lib.vocab").is_role
 -- Sign-in throttling is the engine's (engine/lockout.h, docs/operations.md):
 -- one address that keeps failing for one account waits, the account is
 -- slowed (never locked) for addresses it never signed in from, and an
@@ -172,7 +172,10 @@ end
 
 -- Self-sign-up is off unless RISKD_OPEN_REGISTRATION=1 (then it makes
 -- analysts only); read per call so a restart is not needed to close it.
-local function open_registration() return os.getenv("RISKD_OPEN_REGISTRATION") == "1" end
+local function open_registration()
+    local ok, cfg = pcall(require("riskd.engine").config)
+    return ok and cfg and cfg.open_registration == true
+end
 
 -- POST /api/auth/register (admin only, or anyone for an analyst account
 -- when registration is open)

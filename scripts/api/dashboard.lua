@@ -9,7 +9,7 @@ local M = {}
 
 local HOUR = 3600000
 local STATUSES = { open = true, investigating = true, resolved = true, false_positive = true }
-local LEVELS = { low = true, medium = true, high = true, critical = true }
+local LEVELS = require("lib.vocab").level_rank
 
 local db
 local function get_db()

@@ -24,7 +24,8 @@ end
 -- GET /metrics: Prometheus text format. Only to loopback clients unless
 -- RISKD_METRICS_PUBLIC=1 (route names and rates say a lot about a site).
 function M.metrics(req)
-    if not loopback(req and req.remote_addr) and os.getenv("RISKD_METRICS_PUBLIC") ~= "1" then
+    local ok, cfg = pcall(engine.config)
+    if not loopback(req and req.remote_addr) and not (ok and cfg and cfg.metrics_public) then
         return response.error(403, "forbidden", "metrics are served to loopback clients only (RISKD_METRICS_PUBLIC=1 opens them)")
     end
     local text, err = engine.metrics()

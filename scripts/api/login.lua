@@ -89,7 +89,7 @@ local function public_event(e)
     }
 end
 
-local LEVELS = { low = true, medium = true, high = true, critical = true }
+local LEVELS = require("lib.vocab").level_rank
 
 -- GET /api/login/events
 function M.events(req)

@@ -177,7 +177,7 @@ function M.level(score, cfg)
     return "low"
 end
 
-M.LEVEL_RANK = { low = 1, medium = 2, high = 3, critical = 4 }
+M.LEVEL_RANK = require("lib.vocab").level_rank
 
 -- Opens an alert for the attempt, or adds it to the open alert of the same
 -- user and cause (the strongest rule) updated within the window. Returns the

@@ -24,7 +24,7 @@ local MAX_QUERY_VALUE = 2048   -- bytes; longer query values are refused
 
 local M = {}
 
-local KNOWN_ROLES = { admin = true, analyst = true, service = true }
+local KNOWN_ROLES = require("lib.vocab").is_role
 
 -- Routes with roles = {...}: their handler (a closure of its own) -> the
 -- set of roles that may call it. Checked before the body is even decoded.

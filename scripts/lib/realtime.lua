@@ -9,7 +9,7 @@ local time = require("lib.time")
 
 local M = {}
 
-M.LEVELS = { low = 0, medium = 1, high = 2, critical = 3 }
+M.LEVELS = require("lib.vocab").level_rank
 
 -- Publishes; returns the message's id, or nil when nobody listens or there
 -- is no server (batch commands, specs).
