@@ -16,16 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Two sets of rules share the folder: login rules at its top, phishing
- * rules in phishing/ (each set with its own config.lua). */
-static const char RULES_KEY = 'r';    /* registry: array of login rule tables */
-static const char CONFIG_KEY = 'c';   /* registry: the login rules' config table */
-static const char PH_RULES_KEY = 'p'; /* the same for phishing/ */
-static const char PH_CONFIG_KEY = 'q';
-static const char BROKEN_KEY = 'b';   /* registry: files left out, { {file, error}, ... } */
+/* A rule set is a Lua table: for each kind (login rules at the folder's
+ * top, phishing rules in phishing/, each with its own config.lua) the array
+ * of rule tables and the config table, the files left out and why, and the
+ * folder it came from. The state's own set (the server's, `riskd run`'s) is
+ * in the registry; rules.load makes others. */
+static const char DEFAULT_SET_KEY = 'r';   /* registry: the state's own set */
+static const char SET_META_KEY = 's';      /* registry: the metatable of loaded sets */
 
-typedef struct { const char *prefix; const void *rules_key, *config_key; } rule_set_t;
-static const rule_set_t SETS[] = { { "", &RULES_KEY, &CONFIG_KEY }, { "phishing/", &PH_RULES_KEY, &PH_CONFIG_KEY } };
+typedef struct { const char *prefix, *rules, *config; } kind_t;
+static const kind_t KINDS[] = { { "", "_login_rules", "_login_config" }, { "phishing/", "_phishing_rules", "_phishing_config" } };
 
 static int env_index(lua_State *L)
 {
@@ -162,9 +162,9 @@ static void copy_fields(lua_State *L, const char *lib, const char *const *names)
     lua_pop(L, 1);
 }
 
-/* Pushes a fresh sandbox environment whose `config` is the table under
- * config_key (the rule set's config.lua). */
-static void push_env(lua_State *L, const void *config_key)
+/* Pushes a fresh sandbox environment whose `config` is the kind's config
+ * of the set at index set (a read-only view). */
+static void push_env(lua_State *L, int set, const kind_t *kind)
 {
     static const char *const basics[] = { "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
                                           "tonumber", "tostring", "type", "xpcall", "rawequal", "rawlen", "rawget", NULL };
@@ -175,6 +175,8 @@ static void push_env(lua_State *L, const void *config_key)
     static const char *const math_ok[] = { "abs", "ceil", "floor", "max", "min", "sqrt", "exp", "log", "huge", "pi",
                                            "fmod", "modf", "tointeger", "type", "maxinteger", "mininteger", "sin",
                                            "cos", "atan", NULL };
+    static const char *const utf8_ok[] = { "char", "charpattern", "codes", "codepoint", "len", "offset", NULL };
+    set = lua_absindex(L, set);
     lua_createtable(L, 0, 24);
     for (const char *const *n = basics; *n; n++) { lua_getglobal(L, *n); lua_setfield(L, -2, *n); }
     copy_fields(L, "os", os_ok);
@@ -185,10 +187,9 @@ static void push_env(lua_State *L, const void *config_key)
     lua_setfield(L, -2, "table");
     copy_fields(L, "math", math_ok);
     lua_setfield(L, -2, "math");
-    static const char *const utf8_ok[] = { "char", "charpattern", "codes", "codepoint", "len", "offset", NULL };
     copy_fields(L, "utf8", utf8_ok);
     lua_setfield(L, -2, "utf8");
-    lua_rawgetp(L, LUA_REGISTRYINDEX, config_key);
+    lua_getfield(L, set, kind->config);
     if (lua_istable(L, -1)) wrap_top(L);
     lua_setfield(L, -2, "config");
     lua_createtable(L, 0, 2);
@@ -199,44 +200,81 @@ static void push_env(lua_State *L, const void *config_key)
     lua_setmetatable(L, -2);
 }
 
-/* Whether f belongs to the set: directly in its folder, not deeper. */
-static int in_set(const rule_set_t *set, const rk_script_file_t *f)
+/* Whether f belongs to the kind: directly in its folder, not deeper. */
+static int in_kind(const kind_t *kind, const char *path)
 {
-    size_t n = strlen(set->prefix);
-    return strncmp(f->path, set->prefix, n) == 0 && !strchr(f->path + n, '/');
+    size_t n = strlen(kind->prefix);
+    return strncmp(path, kind->prefix, n) == 0 && !strchr(path + n, '/');
 }
 
-static int is_config(const rule_set_t *set, const rk_script_file_t *f)
+static int is_config(const kind_t *kind, const char *path)
 {
-    size_t n = strlen(set->prefix);
-    return strncmp(f->path, set->prefix, n) == 0 && strcmp(f->path + n, "config.lua") == 0;
+    size_t n = strlen(kind->prefix);
+    return strncmp(path, kind->prefix, n) == 0 && strcmp(path + n, "config.lua") == 0;
 }
 
-/* Compiles and runs one file in a fresh sandbox; leaves its result. */
-static int run_file(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *set, const rk_script_file_t *f,
-                    char *err, size_t errlen)
+static const kind_t *kind_of(const char *path)
 {
-    lua_State *L = rk_vm_state(vm);
+    return strncmp(path, KINDS[1].prefix, strlen(KINDS[1].prefix)) == 0 ? &KINDS[1] : &KINDS[0];
+}
+
+static int is_lua(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && strcmp(path + n - 4, ".lua") == 0;
+}
+
+static int traceback_handler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+    return 1;
+}
+
+/* Calls the function below nargs arguments under lim: the vm's gate (its
+ * budgets) in riskd, a plain protected call where there is no vm (riskd.so
+ * under busted: the same code and environment, without the budgets). */
+static int call(lua_State *L, rk_vm_t *vm, int nargs, int nres, const rk_vm_limits_t *lim, char *err, size_t errlen)
+{
+    if (vm) return rk_vm_pcall(vm, L, nargs, nres, lim, err, errlen);
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traceback_handler);
+    lua_insert(L, base);
+    int rc = lua_pcall(L, nargs, nres, base);
+    if (rc != LUA_OK) {
+        snprintf(err, errlen, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "(no message)");
+        lua_settop(L, base - 1);
+        return RK_VM_ERROR;
+    }
+    lua_remove(L, base);
+    return 0;
+}
+
+/* Compiles and runs source as the file path of the set at index set (its
+ * folder root), in a fresh sandbox; leaves its result, or returns -1. */
+static int run_source(lua_State *L, rk_vm_t *vm, int set, const char *root, const char *path, const char *data,
+                      size_t len, char *err, size_t errlen)
+{
+    set = lua_absindex(L, set);
     char name[1100];
-    snprintf(name, sizeof name, "@%s/%s", rules->root, f->path);
-    if (luaL_loadbufferx(L, f->data, f->len, name, "t") != LUA_OK) {
+    snprintf(name, sizeof name, "@%s/%s", root, path);
+    if (luaL_loadbufferx(L, data, len, name, "t") != LUA_OK) {
         snprintf(err, errlen, "%s", lua_tostring(L, -1));
         lua_pop(L, 1);
         return -1;
     }
-    push_env(L, set->config_key);
+    push_env(L, set, kind_of(path));
     lua_setupvalue(L, -2, 1);   /* the chunk's _ENV */
     rk_vm_limits_t lim = { RK_RULE_LOAD_TIMEOUT_MS, RK_RULE_LOAD_MAX_INSTRUCTIONS, RK_RULE_LOAD_MAX_MEMORY };
-    if (rk_vm_call_limited(vm, 0, 1, &lim, err, errlen) != 0) return -1;
-    return 0;
+    return call(L, vm, 0, 1, &lim, err, errlen) != 0 ? -1 : 0;
 }
 
 /* A file that does not load — does not compile, fails, returns no rule,
- * takes another rule's name — is left out and remembered with why
- * (rules.broken(), rk_sandbox_broken): the other files load. */
-static void note_broken(lua_State *L, const char *path, const char *why)
+ * takes another rule's name — is left out and remembered with why: the
+ * other files load. */
+static void note_broken(lua_State *L, int set, const char *path, const char *why)
 {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY);
+    lua_getfield(L, set, "_broken");
     lua_createtable(L, 0, 2);
     lua_pushstring(L, path);
     lua_setfield(L, -2, "file");
@@ -246,13 +284,8 @@ static void note_broken(lua_State *L, const char *path, const char *why)
     lua_pop(L, 1);
 }
 
-static int is_lua(const char *path)
-{
-    size_t n = strlen(path);
-    return n > 4 && strcmp(path + n - 4, ".lua") == 0;
-}
-
-/* Checks the rule table on top (from file f, of set): NULL when good, else why. */
+/* Checks the rule table on top: NULL when good, else why. names (a table
+ * index, or 0) holds the names taken by other files. */
 static const char *bad_rule(lua_State *L, int names)
 {
     const char *why = NULL;
@@ -265,41 +298,47 @@ static const char *bad_rule(lua_State *L, int names)
     return why;
 }
 
-static void load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *set)
+/* Loads one kind of the snapshot into the set at index set. counted: the
+ * state's own set in a server, whose rules count into the server's metrics. */
+static void load_kind(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int set, const kind_t *kind, int counted)
 {
-    lua_State *L = rk_vm_state(vm);
     char err[1024];
+    set = lua_absindex(L, set);
     lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, set->config_key);
+    lua_setfield(L, set, kind->config);
     lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, set->rules_key);
+    lua_setfield(L, set, kind->rules);
     if (!rules) return;
     char cfg_path[64];
-    snprintf(cfg_path, sizeof cfg_path, "%sconfig.lua", set->prefix);
+    snprintf(cfg_path, sizeof cfg_path, "%sconfig.lua", kind->prefix);
     const rk_script_file_t *cfg = rk_scripts_find(rules, cfg_path);
     if (cfg) {
-        if (run_file(vm, rules, set, cfg, err, sizeof err) < 0) {
-            note_broken(L, cfg_path, err);
+        if (run_source(L, vm, set, rules->root, cfg->path, cfg->data, cfg->len, err, sizeof err) < 0) {
+            note_broken(L, set, cfg_path, err);
         } else if (!lua_istable(L, -1)) {
-            note_broken(L, cfg_path, "config.lua must return a table");
+            note_broken(L, set, cfg_path, "config.lua must return a table");
             lua_pop(L, 1);
         } else {
-            lua_rawsetp(L, LUA_REGISTRYINDEX, set->config_key);
+            lua_setfield(L, set, kind->config);
         }
     }
-    lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);
+    lua_getfield(L, set, kind->rules);
     int list = lua_gettop(L);
     lua_newtable(L);   /* names seen */
     int n = 0;
+    const rk_vm_host_t *host = counted ? rk_vm_host(L) : NULL;
     for (size_t i = 0; i < rules->n; i++) {
         const rk_script_file_t *f = &rules->files[i];
-        if (!in_set(set, f) || is_config(set, f) || !is_lua(f->path)) continue;
-        if (run_file(vm, rules, set, f, err, sizeof err) < 0) { note_broken(L, f->path, err); continue; }
+        if (!in_kind(kind, f->path) || is_config(kind, f->path) || !is_lua(f->path)) continue;
+        if (run_source(L, vm, set, rules->root, f->path, f->data, f->len, err, sizeof err) < 0) {
+            note_broken(L, set, f->path, err);
+            continue;
+        }
         const char *why = bad_rule(L, list + 1);
         if (why) {
             char msg[256];
             snprintf(msg, sizeof msg, "%s/%s: a rule %s", rules->root, f->path, why);
-            note_broken(L, f->path, msg);
+            note_broken(L, set, f->path, msg);
             lua_pop(L, 1);
             continue;
         }
@@ -313,11 +352,10 @@ static void load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *s
         lua_setfield(L, -2, "_hits");
         lua_pushinteger(L, 0);
         lua_setfield(L, -2, "_errors");
-        const rk_vm_host_t *host = rk_vm_host(L);
         if (host && host->metrics) {
             lua_getfield(L, -1, "name");
             char mname[160];   /* phishing rules count as "phishing/<name>" */
-            snprintf(mname, sizeof mname, "%s%s", set->prefix, lua_tostring(L, -1));
+            snprintf(mname, sizeof mname, "%s%s", kind->prefix, lua_tostring(L, -1));
             lua_pushinteger(L, rk_metrics_rule_index(host->metrics, mname));
             lua_setfield(L, -3, "_ctr");
             lua_pop(L, 1);
@@ -329,22 +367,44 @@ static void load_set(rk_vm_t *vm, const rk_scripts_t *rules, const rule_set_t *s
     lua_settop(L, list - 1);
 }
 
+/* Pushes a new set loaded from the snapshot. */
+static void push_loaded_set(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int counted)
+{
+    lua_createtable(L, 0, 6);
+    int set = lua_gettop(L);
+    lua_newtable(L);
+    lua_setfield(L, set, "_broken");
+    lua_pushstring(L, rules ? rules->root : "");
+    lua_setfield(L, set, "_root");
+    for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) load_kind(L, vm, rules, set, &KINDS[i], counted);
+}
+
 int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen)
 {
     (void)err; (void)errlen;
     lua_State *L = rk_vm_state(vm);
-    lua_newtable(L);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY);
-    for (size_t i = 0; i < sizeof SETS / sizeof SETS[0]; i++) load_set(vm, rules, &SETS[i]);
+    push_loaded_set(L, vm, rules, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &DEFAULT_SET_KEY);
     return 0;
+}
+
+/* Pushes the state's own set (an empty one when none was loaded). */
+static void push_default(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &DEFAULT_SET_KEY) == LUA_TTABLE) return;
+    lua_pop(L, 1);
+    push_loaded_set(L, NULL, NULL, 0);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &DEFAULT_SET_KEY);
 }
 
 int rk_sandbox_broken_count(rk_vm_t *vm)
 {
     lua_State *L = rk_vm_state(vm);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY);
-    int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
-    lua_pop(L, 1);
+    push_default(L);
+    lua_getfield(L, -1, "_broken");
+    int n = (int)lua_rawlen(L, -1);
+    lua_pop(L, 2);
     return n;
 }
 
@@ -353,114 +413,196 @@ const char *rk_sandbox_broken_at(rk_vm_t *vm, int i, const char **why)
     lua_State *L = rk_vm_state(vm);
     const char *path = NULL;
     *why = NULL;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY);
+    push_default(L);
+    lua_getfield(L, -1, "_broken");
     if (lua_rawgeti(L, -1, i + 1) == LUA_TTABLE) {
         lua_getfield(L, -1, "file");
         lua_getfield(L, -2, "error");
-        path = lua_tostring(L, -2);   /* the strings live in the registry's table */
+        path = lua_tostring(L, -2);   /* the strings live in the set's table */
         *why = lua_tostring(L, -1);
         lua_pop(L, 2);
     }
-    lua_pop(L, 2);
+    lua_pop(L, 3);
     return path;
 }
 
-/* The set an optional argument names: "login" (the default) or "phishing". */
-static const rule_set_t *check_set(lua_State *L, int i)
+/* ---- the Lua API ------------------------------------------------------------ */
+
+/* The set a function works on: a loaded set passed as self (arg 1), or the
+ * state's own. Pushes it on top and returns the index of the first argument
+ * after it; *top (when not NULL) gets the number of arguments given. */
+static int which_set_n(lua_State *L, int *top)
 {
-    static const char *const names[] = { "login", "phishing", NULL };
-    return &SETS[luaL_checkoption(L, i, "login", names)];
+    if (top) *top = lua_gettop(L);
+    if (lua_type(L, lua_upvalueindex(1)) == LUA_TTABLE) {   /* a loaded set's own function: set.evaluate(ctx) */
+        int self = lua_rawequal(L, 1, lua_upvalueindex(1));   /* or set:evaluate(ctx) */
+        lua_pushvalue(L, lua_upvalueindex(1));
+        return self ? 2 : 1;
+    }
+    if (lua_getmetatable(L, 1)) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &SET_META_KEY);
+        int loaded = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (loaded) { lua_pushvalue(L, 1); return 2; }
+    }
+    push_default(L);
+    return 1;
 }
 
-/* rules.evaluate(ctx) --> results, errors
- *   results: { {name, score, reason}, ... } for the rules that fired (score > 0)
- *   errors:  { {rule, error}, ... } for the rules that failed or were stopped */
-/* The rule at index 5 fired (hit) or failed: its count in this state and,
+/* The kind an optional argument i (of top given) names: "login" (the
+ * default) or "phishing". */
+static const kind_t *check_kind(lua_State *L, int i, int top)
+{
+    static const char *const names[] = { "login", "phishing", NULL };
+    if (i > top || lua_isnil(L, i)) return &KINDS[0];
+    return &KINDS[luaL_checkoption(L, i, "login", names)];
+}
+
+/* The rule at index rule fired (hit) or failed: its count in this state and,
  * in a server, the server's. */
-static void rule_count(lua_State *L, const rk_vm_host_t *host, int hit)
+static void rule_count(lua_State *L, int rule, const rk_vm_host_t *host, int hit)
 {
     const char *field = hit ? "_hits" : "_errors";
-    lua_getfield(L, 5, field);
+    lua_getfield(L, rule, field);
     lua_pushinteger(L, lua_tointeger(L, -1) + 1);
-    lua_setfield(L, 5, field);
+    lua_setfield(L, rule, field);
     lua_pop(L, 1);
     if (!host || !host->metrics) return;
     if (!hit) rk_metrics_inc(host->metrics, RK_M_RULE_ERRORS);
-    lua_getfield(L, 5, "_ctr");
+    lua_getfield(L, rule, "_ctr");
     if (lua_isinteger(L, -1)) rk_metrics_rule_count(host->metrics, (int)lua_tointeger(L, -1), hit, !hit);
     lua_pop(L, 1);
 }
 
+/* Runs the rule at index rule on the view at index ctx with a rule's
+ * budgets: 0 with score and reason pushed, or -1 with why in err. */
+static int run_rule(lua_State *L, rk_vm_t *vm, int rule, int ctx, char *err, size_t errlen)
+{
+    lua_getfield(L, rule, "evaluate");
+    lua_pushvalue(L, ctx);
+    rk_vm_limits_t lim = { RK_RULE_TIMEOUT_MS, RK_RULE_MAX_INSTRUCTIONS, RK_RULE_MAX_MEMORY };
+    int rc = call(L, vm, 1, 2, &lim, err, errlen);
+    if (rc != 0) {
+        const char *what = rc == RK_VM_TIMEOUT ? "stopped: time budget exceeded"
+                         : rc == RK_VM_INSTRUCTIONS ? "stopped: instruction budget exceeded"
+                         : rc == RK_VM_MEMORY ? "stopped: memory budget exceeded" : NULL;
+        if (what) snprintf(err, errlen, "%s", what);
+        return -1;
+    }
+    int top = lua_gettop(L);
+    if (!lua_isnil(L, top - 1) && !lua_isnumber(L, top - 1)) {
+        snprintf(err, errlen, "evaluate returned a score that is not a number");
+        lua_pop(L, 2);
+        return -1;
+    }
+    if (!lua_isnil(L, top) && !lua_isstring(L, top)) {
+        snprintf(err, errlen, "evaluate returned a reason that is not a string");
+        lua_pop(L, 2);
+        return -1;
+    }
+    return 0;
+}
+
+/* [set:]evaluate(ctx [, kind]) --> results, errors
+ *   results: { {name, score, reason}, ... } for the rules that fired (score > 0)
+ *   errors:  { {rule, error}, ... } for the rules that failed or were stopped
+ * Every rule sees ctx through a read-only view and runs with a rule's
+ * budgets (50 ms, 5 million instructions, 16 MiB) where riskd runs it. */
 static int l_evaluate(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    const rule_set_t *set = check_set(L, 2);
+    int top;
+    int a = which_set_n(L, &top);                      /* the set on top */
+    luaL_checktype(L, a, LUA_TTABLE);
+    const kind_t *kind = check_kind(L, a + 1, top);
     rk_vm_t *vm = rk_vm_of(L);
-    if (!vm) return luaL_error(L, "rules run inside riskd only");
-    const rk_vm_host_t *host = rk_vm_host(L);   /* once per call: a registry read */
-    lua_settop(L, 1);
-    wrap_top(L);                                     /* 1: ctx, read-only */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);   /* 2 */
-    lua_newtable(L);                                 /* 3: results */
-    lua_newtable(L);                                 /* 4: errors */
+    int own = a == 1;   /* the state's own set counts into the server's metrics */
+    const rk_vm_host_t *host = own ? rk_vm_host(L) : NULL;
+    int set = lua_gettop(L);
+    lua_pushvalue(L, a);
+    wrap_top(L);
+    int ctx = lua_gettop(L);                           /* ctx, read-only */
+    lua_getfield(L, set, kind->rules);
+    int rules = lua_gettop(L);
+    lua_newtable(L);
+    int results = lua_gettop(L);
+    lua_newtable(L);
+    int errors = results + 1;
     int nres = 0, nerr = 0;
-    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, rules);
     for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, 2, i);                        /* 5: rule */
-        lua_getfield(L, 5, "evaluate");
-        lua_pushvalue(L, 1);
+        lua_rawgeti(L, rules, i);
+        int rule = lua_gettop(L);
         char err[512];
-        rk_vm_limits_t lim = { RK_RULE_TIMEOUT_MS, RK_RULE_MAX_INSTRUCTIONS, RK_RULE_MAX_MEMORY };
-        int rc = rk_vm_pcall(vm, L, 1, 2, &lim, err, sizeof err);
-        const char *bad = NULL;
-        if (rc == 0) {
-            /* [5 rule, 6 score, 7 reason] */
-            if (!lua_isnil(L, 6) && !lua_isnumber(L, 6)) bad = "evaluate returned a score that is not a number";
-            else if (!lua_isnil(L, 7) && !lua_isstring(L, 7)) bad = "evaluate returned a reason that is not a string";
-        }
-        if (rc != 0 || bad) {
-            const char *what = rc == RK_VM_TIMEOUT ? "stopped: time budget exceeded"
-                             : rc == RK_VM_INSTRUCTIONS ? "stopped: instruction budget exceeded"
-                             : rc == RK_VM_MEMORY ? "stopped: memory budget exceeded" : NULL;
-            lua_settop(L, 5);
+        if (run_rule(L, vm, rule, ctx, err, sizeof err) != 0) {
             lua_createtable(L, 0, 2);
-            lua_getfield(L, 5, "name");
+            lua_getfield(L, rule, "name");
             lua_setfield(L, -2, "rule");
-            lua_pushstring(L, what ? what : bad ? bad : err);
+            lua_pushstring(L, err);
             lua_setfield(L, -2, "error");
-            lua_rawseti(L, 4, ++nerr);
-            lua_pushstring(L, what ? what : bad ? bad : err);
-            lua_setfield(L, 5, "_last_error");
-            rule_count(L, host, 0);
-            lua_settop(L, 4);   /* the rule */
+            lua_rawseti(L, errors, ++nerr);
+            lua_pushstring(L, err);
+            lua_setfield(L, rule, "_last_error");
+            rule_count(L, rule, host, 0);
+            lua_settop(L, errors);
             continue;
         }
-        double score = lua_isnil(L, 6) ? 0 : lua_tonumber(L, 6);
+        double score = lua_isnil(L, rule + 1) ? 0 : lua_tonumber(L, rule + 1);
         if (score > 0) {
             if (score > 100) score = 100;
             lua_createtable(L, 0, 3);
-            lua_getfield(L, 5, "name");
+            lua_getfield(L, rule, "name");
             lua_setfield(L, -2, "name");
             lua_pushnumber(L, score);
             lua_setfield(L, -2, "score");
-            lua_pushvalue(L, 7);
+            lua_pushvalue(L, rule + 2);
             lua_setfield(L, -2, "reason");
-            lua_rawseti(L, 3, ++nres);
-            rule_count(L, host, 1);
+            lua_rawseti(L, results, ++nres);
+            rule_count(L, rule, host, 1);
         }
-        lua_settop(L, 4);
+        lua_settop(L, errors);
     }
     return 2;
 }
 
-/* rules.list() --> { {name, description, file, hits, errors, last_error}, ... }
- * hits and errors are the server's (every worker's) in a server; last_error
- * is this worker's last. */
+/* set:run(name, ctx [, kind]) --> score, reason: one rule, exactly as
+ * evaluate runs it (the read-only view, the budgets); its error raised.
+ * For specs and back-tests of a single rule. */
+static int l_run(lua_State *L)
+{
+    int top;
+    int a = which_set_n(L, &top);
+    const char *name = luaL_checkstring(L, a);
+    luaL_checktype(L, a + 1, LUA_TTABLE);
+    const kind_t *kind = check_kind(L, a + 2, top);
+    int set = lua_gettop(L);
+    lua_pushvalue(L, a + 1);
+    wrap_top(L);
+    int ctx = lua_gettop(L);
+    lua_getfield(L, set, kind->rules);
+    int rules = lua_gettop(L);
+    for (lua_Integer i = 1; lua_rawgeti(L, rules, i) == LUA_TTABLE; i++) {
+        lua_getfield(L, -1, "name");
+        int match = lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), name) == 0;
+        lua_pop(L, 1);
+        if (!match) { lua_pop(L, 1); continue; }
+        char err[512];
+        if (run_rule(L, rk_vm_of(L), lua_gettop(L), ctx, err, sizeof err) != 0) return luaL_error(L, "%s", err);
+        return 2;
+    }
+    return luaL_error(L, "no %s rule named '%s'", kind == &KINDS[0] ? "login" : "phishing", name);
+}
+
+/* [set:]list([kind]) --> { {name, description, file, hits, errors, last_error}, ... }
+ * hits and errors are the server's (every worker's) for the server's own
+ * set; last_error is this state's last. */
 static int l_list(lua_State *L)
 {
-    const rule_set_t *set = check_set(L, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);
-    if (!lua_istable(L, -1)) { lua_newtable(L); return 1; }
+    int top;
+    int a = which_set_n(L, &top);
+    const kind_t *kind = check_kind(L, a, top);
+    int set = lua_gettop(L);
+    const rk_vm_host_t *host = a == 1 ? rk_vm_host(L) : NULL;
+    lua_getfield(L, set, kind->rules);
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     lua_createtable(L, (int)n, 0);
     static const char *const fields[][2] = { { "name", "name" }, { "description", "description" }, { "_file", "file" },
@@ -472,7 +614,6 @@ static int l_list(lua_State *L)
             lua_getfield(L, -2, fields[k][0]);
             lua_setfield(L, -2, fields[k][1]);
         }
-        const rk_vm_host_t *host = rk_vm_host(L);
         if (host && host->metrics) {
             if (lua_getfield(L, -2, "_ctr") == LUA_TNUMBER) {   /* [rule, entry, ctr] */
                 unsigned long long hits, errors;
@@ -490,11 +631,13 @@ static int l_list(lua_State *L)
     return 1;
 }
 
-/* rules.config() --> the table config.lua returned (empty without one) */
+/* [set:]config([kind]) --> the table config.lua returned (empty without one) */
 static int l_config(lua_State *L)
 {
-    const rule_set_t *set = check_set(L, 1);
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, set->config_key) != LUA_TTABLE) { lua_pop(L, 1); lua_newtable(L); }
+    int top;
+    int a = which_set_n(L, &top);
+    const kind_t *kind = check_kind(L, a, top);
+    lua_getfield(L, -1, kind->config);
     return 1;
 }
 
@@ -514,67 +657,67 @@ static int check_failed(lua_State *L, const char *msg)
 }
 
 /* rules.check(path, source) --> true | nil, message, line
- * Whether source, saved as path ("x.lua", "config.lua", "phishing/x.lua"),
- * would load: compiled and run as the server loads rules (the same sandbox
- * and budgets), returning a rule whose name no other file of its set has
- * (or, for config.lua, a table). Nothing is kept. */
+ * Whether source, saved as path ("x.lua", "config.lua", "phishing/x.lua")
+ * in the state's own set, would load: compiled and run as the server loads
+ * rules (the same sandbox and budgets), returning a rule whose name no other
+ * file of its kind has (or, for config.lua, a table). Nothing is kept. */
 static int l_check(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     size_t len;
     const char *src = luaL_checklstring(L, 2, &len);
-    rk_vm_t *vm = rk_vm_of(L);
-    if (!vm) return luaL_error(L, "rules.check runs inside riskd only");
-    const rule_set_t *set = strncmp(path, SETS[1].prefix, strlen(SETS[1].prefix)) == 0 ? &SETS[1] : &SETS[0];
-    const char *base = path + strlen(set->prefix);
+    const kind_t *kind = kind_of(path);
+    const char *base = path + strlen(kind->prefix);
     if (strchr(base, '/') || !is_lua(path)) return check_failed(L, "a rule file is NAME.lua in the rules folder or in phishing/");
-    const rk_scripts_t *cur = rk_vm_rules(vm);
-    char name[1100], err[1024];
-    snprintf(name, sizeof name, "@%s/%s", cur ? cur->root : "rules", path);
     lua_settop(L, 2);
-    if (luaL_loadbufferx(L, src, len, name, "t") != LUA_OK) return check_failed(L, lua_tostring(L, -1));
-    push_env(L, set->config_key);
-    lua_setupvalue(L, -2, 1);
-    rk_vm_limits_t lim = { RK_RULE_LOAD_TIMEOUT_MS, RK_RULE_LOAD_MAX_INSTRUCTIONS, RK_RULE_LOAD_MAX_MEMORY };
-    if (rk_vm_pcall(vm, L, 0, 1, &lim, err, sizeof err) != 0) return check_failed(L, err);
+    push_default(L);                                              /* 3 */
+    lua_getfield(L, 3, "_root");
+    const char *root = lua_tostring(L, -1)[0] ? lua_tostring(L, -1) : "rules";
+    char err[1024];
+    if (run_source(L, rk_vm_of(L), 3, root, path, src, len, err, sizeof err) < 0) return check_failed(L, err);
+    int result = lua_gettop(L);
     if (strcmp(base, "config.lua") == 0) {
-        if (!lua_istable(L, -1)) return check_failed(L, "config.lua must return a table");
+        if (!lua_istable(L, result)) return check_failed(L, "config.lua must return a table");
         lua_pushboolean(L, 1);
         return 1;
     }
     /* the names of the other files' rules */
-    lua_newtable(L);                                             /* 4 */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, set->rules_key);           /* 5 */
-    for (lua_Integer i = 1; lua_rawgeti(L, 5, i) == LUA_TTABLE; i++) {
+    lua_newtable(L);
+    int names = lua_gettop(L);
+    lua_getfield(L, 3, kind->rules);
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
         lua_getfield(L, -1, "_file");
         if (!lua_isstring(L, -1) || strcmp(lua_tostring(L, -1), path) != 0) {
             lua_getfield(L, -2, "name");
             lua_pushboolean(L, 1);
-            lua_settable(L, 4);
+            lua_settable(L, names);
         }
         lua_pop(L, 2);
     }
-    lua_settop(L, 4);
-    lua_pushvalue(L, 3);
-    const char *why = bad_rule(L, 4);
+    lua_settop(L, names);
+    lua_pushvalue(L, result);
+    const char *why = bad_rule(L, names);
     if (why) {
-        lua_pushfstring(L, "%s: a rule %s", name + 1, why);
+        lua_pushfstring(L, "%s/%s: a rule %s", root, path, why);
         return check_failed(L, lua_tostring(L, -1));
     }
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* rules.broken() --> { {file, error, serving}, ... }: the files left out
- * of the rules this state runs. serving says what runs in a file's place:
- * "previous" (its last version that loaded), "history" (a saved version,
- * at start-up) or "none". */
+/* [set:]broken() --> { {file, error, serving}, ... }: the files left out of
+ * the rules this set runs. serving says what runs in a file's place:
+ * "previous" (its last version that loaded), "history" (a saved version, at
+ * start-up) or "none". In a server, the server vetted the folder and its
+ * snapshot says (RK_SANDBOX_PROBLEMS); a set loaded here says itself. */
 static int l_broken(lua_State *L)
 {
+    int a = which_set_n(L, NULL);
+    int set = lua_gettop(L);
     lua_newtable(L);
     int n = 0;
     rk_vm_t *vm = rk_vm_of(L);
-    const rk_scripts_t *cur = vm ? rk_vm_rules(vm) : NULL;
+    const rk_scripts_t *cur = vm && a == 1 ? rk_vm_rules(vm) : NULL;
     const rk_script_file_t *pf = cur ? rk_scripts_find(cur, RK_SANDBOX_PROBLEMS) : NULL;
     for (const char *line = pf ? pf->data : NULL; line && *line;) {   /* file TAB serving TAB error NL */
         const char *end = strchr(line, '\n');
@@ -592,22 +735,76 @@ static int l_broken(lua_State *L)
         }
         line = end ? end + 1 : NULL;
     }
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &BROKEN_KEY) == LUA_TTABLE) {
-        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
-            lua_pushliteral(L, "none");
-            lua_setfield(L, -2, "serving");
-            lua_rawseti(L, -3, ++n);
-        }
+    lua_getfield(L, set, "_broken");
+    for (lua_Integer i = 1; lua_rawgeti(L, -1, i) == LUA_TTABLE; i++) {
+        lua_createtable(L, 0, 3);
+        lua_getfield(L, -2, "file");
+        lua_setfield(L, -2, "file");
+        lua_getfield(L, -2, "error");
+        lua_setfield(L, -2, "error");
+        lua_pushliteral(L, "none");
+        lua_setfield(L, -2, "serving");
+        lua_rawseti(L, -4, ++n);
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
+    lua_pop(L, 2);
+    return 1;
+}
+
+/* rules.load(dir [, extra]) --> set
+ * The rules of a folder as the server loads them: the same sandbox, the
+ * same read-only config and ctx, and, inside riskd (`riskd run`), the same
+ * budgets. extra, { ["name.lua"] = source, ... }, adds files or replaces
+ * the folder's (a candidate rule for a back-test). The set has evaluate,
+ * run, list, config and broken, as the module has for the state's own. */
+static int l_load(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    char err[512];
+    rk_scripts_t *snap = rk_scripts_load(dir, err, sizeof err);
+    if (!snap) { luaL_pushfail(L); lua_pushstring(L, err); return 2; }
+    if (!lua_isnoneornil(L, 2)) {
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            size_t len;
+            const char *path = lua_tostring(L, -2), *src = lua_tolstring(L, -1, &len);
+            rk_scripts_t *next = path && src ? rk_scripts_with(snap, path, src, len) : NULL;
+            lua_pop(L, 1);
+            if (!next) {
+                rk_scripts_release(snap);
+                return luaL_error(L, "rules.load: extra must map file names to sources");
+            }
+            rk_scripts_release(snap);
+            snap = next;
+        }
+    }
+    push_loaded_set(L, rk_vm_of(L), snap, 0);
+    rk_scripts_release(snap);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &SET_META_KEY);
+    lua_setmetatable(L, -2);
+    /* its functions, bound to it: set.evaluate(ctx) as the module's rules.evaluate(ctx) */
+    static const luaL_Reg bound[] = { { "evaluate", l_evaluate }, { "run", l_run }, { "list", l_list },
+                                      { "config", l_config }, { "broken", l_broken }, { NULL, NULL } };
+    for (const luaL_Reg *r = bound; r->name; r++) {
+        lua_pushvalue(L, -1);
+        lua_pushcclosure(L, r->func, 1);
+        lua_setfield(L, -2, r->name);
+    }
     return 1;
 }
 
 int luaopen_riskd_rules(lua_State *L)
 {
-    static const luaL_Reg fns[] = { { "evaluate", l_evaluate }, { "list", l_list }, { "config", l_config },
-                                    { "check", l_check }, { "broken", l_broken }, { NULL, NULL } };
+    static const luaL_Reg methods[] = { { "evaluate", l_evaluate }, { "run", l_run }, { "list", l_list },
+                                        { "config", l_config }, { "broken", l_broken }, { NULL, NULL } };
+    static const luaL_Reg fns[] = { { "evaluate", l_evaluate }, { "run", l_run }, { "list", l_list },
+                                    { "config", l_config }, { "broken", l_broken }, { "check", l_check },
+                                    { "load", l_load }, { NULL, NULL } };
+    lua_createtable(L, 0, 2);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &SET_META_KEY);
     luaL_newlib(L, fns);
     return 1;
 }

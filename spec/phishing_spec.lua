@@ -5,12 +5,18 @@
 local phishing = require("lib.phishing")
 local ph = require("riskd.phishing")
 
-local sandbox = require("spec.rule_env")
+-- The phishing rules as the server loads them (riskd.rules.load).
+local set = assert(require("riskd.rules").load("rules"))
+local config = set:config("phishing")
 
-local config = assert(loadfile("rules/phishing/config.lua", "t"))()
-
-local function rule(name)
-    return assert(loadfile("rules/phishing/" .. name .. ".lua", "t", sandbox(config)))()
+local function rule(file)
+    for _, r in ipairs(set:list("phishing")) do
+        if r.file == "phishing/" .. file .. ".lua" then
+            return { name = r.name, description = r.description,
+                     evaluate = function(ctx) return set:run(r.name, ctx, "phishing") end }
+        end
+    end
+    error("no rule in rules/phishing/" .. file .. ".lua")
 end
 
 local function ctx(over)

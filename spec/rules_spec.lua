@@ -1,12 +1,19 @@
--- spec/rules_spec.lua — every shipped rule on hand-made contexts. Each rule
--- is loaded as the engine loads it: text only, in an environment holding
--- only the sandbox's allow-list and the shared config.
-local sandbox = require("spec.rule_env")
+-- spec/rules_spec.lua — every shipped rule on hand-made contexts. The rules
+-- are loaded by riskd.rules.load, the server's own loader: the same sandbox,
+-- read-only config and ctx (the budgets apply inside riskd only).
+local set = assert(require("riskd.rules").load("rules"))
+assert.are.same({}, set:broken())
 
-local config = assert(loadfile("rules/config.lua", "t"))()
+local config = set:config()
 
-local function rule(name)
-    return assert(loadfile("rules/" .. name .. ".lua", "t", sandbox(config)))()
+-- The rule of rules/<file>.lua, run as the server runs it.
+local function rule(file)
+    for _, r in ipairs(set:list()) do
+        if r.file == file .. ".lua" then
+            return { name = r.name, description = r.description, evaluate = function(ctx) return set:run(r.name, ctx) end }
+        end
+    end
+    error("no rule in rules/" .. file .. ".lua")
 end
 
 local function ctx(over)

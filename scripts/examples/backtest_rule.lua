@@ -18,24 +18,20 @@ if not attempts_path or not candidate_path then
     return 2
 end
 
--- The candidate runs in a sandbox-like environment of its own: the rules'
--- configuration as `config`, the usual safe globals.
+-- The live rule set, and the same folder with the candidate file added (or
+-- in place of the file of that name), both loaded as the server loads rules:
+-- the same sandbox, read-only config and ctx, and budgets.
 local cfg = rules.config()
-local env = setmetatable({ config = cfg }, { __index = _G })
-local candidate = assert(loadfile(candidate_path, "t", env))()
-assert(type(candidate) == "table" and type(candidate.evaluate) == "function", "the candidate must return a rule")
-
--- The live rule set, with the candidate added (or in place of its namesake).
-local with = setmetatable({}, { __index = rules })
-function with.evaluate(ctx)
-    local results, errors = rules.evaluate(ctx)
-    local kept = {}
-    for _, r in ipairs(results) do if r.name ~= candidate.name then kept[#kept + 1] = r end end
-    local ok, score, reason = pcall(candidate.evaluate, ctx)
-    if not ok then errors[#errors + 1] = { rule = candidate.name, error = tostring(score) }
-    elseif score and score > 0 then kept[#kept + 1] = { name = candidate.name, score = math.min(score, 100), reason = reason } end
-    return kept, errors
+local f = assert(io.open(candidate_path, "rb"))
+local source = f:read("a")
+f:close()
+local candidate_file = candidate_path:match("([^/]+)$")
+local with = assert(rules.load(require("riskd.engine").config().rules, { [candidate_file] = source }))
+for _, b in ipairs(with:broken()) do
+    if b.file == candidate_file then error("the candidate does not load: " .. b.error, 0) end
 end
+local candidate = { name = candidate_file }
+for _, r in ipairs(with:list()) do if r.file == candidate_file then candidate.name = r.name end end
 
 local function replay(rule_set)
     local db = assert(require("riskd.store").open("mem:"))
