@@ -162,8 +162,11 @@ static void copy_fields(lua_State *L, const char *lib, const char *const *names)
     lua_pop(L, 1);
 }
 
+static int l_require(lua_State *L);
+
 /* Pushes a fresh sandbox environment whose `config` is the kind's config
- * of the set at index set (a read-only view). */
+ * of the set at index set (a read-only view), and whose `require` loads the
+ * set's rule libraries (rules/lib/NAME.lua). */
 static void push_env(lua_State *L, int set, const kind_t *kind)
 {
     static const char *const basics[] = { "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
@@ -192,6 +195,10 @@ static void push_env(lua_State *L, int set, const kind_t *kind)
     lua_getfield(L, set, kind->config);
     if (lua_istable(L, -1)) wrap_top(L);
     lua_setfield(L, -2, "config");
+    lua_pushvalue(L, set);
+    lua_pushinteger(L, kind == &KINDS[0] ? 0 : 1);
+    lua_pushcclosure(L, l_require, 2);
+    lua_setfield(L, -2, "require");
     lua_createtable(L, 0, 2);
     lua_pushcfunction(L, env_index);
     lua_setfield(L, -2, "__index");
@@ -298,6 +305,50 @@ static const char *bad_rule(lua_State *L, int names)
     return why;
 }
 
+/* A rule's default weights: `weight = N` (under the rule's name) or
+ * `weights = { name = N, ... }` in its file. config.lua's `weights` only
+ * overrides them: a key config sets keeps config's value; the others get
+ * the rule's, so every rule reads config.weights.<name> either way. */
+static void merge_weights(lua_State *L, int set, const kind_t *kind, int rule)
+{
+    lua_getfield(L, set, kind->config);                        /* config */
+    if (lua_getfield(L, -1, "weights") != LUA_TTABLE) {        /* config.weights */
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "weights");
+    }
+    int weights = lua_gettop(L);
+    if (lua_getfield(L, rule, "weight") == LUA_TNUMBER) {
+        lua_getfield(L, rule, "name");
+        if (lua_rawget(L, weights) == LUA_TNIL) {               /* weights[name] unset */
+            lua_pop(L, 1);
+            lua_getfield(L, rule, "name");
+            lua_pushvalue(L, -2);
+            lua_rawset(L, weights);
+        } else {
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    if (lua_getfield(L, rule, "weights") == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            lua_pushvalue(L, -2);
+            if (lua_rawget(L, weights) == LUA_TNIL) {
+                lua_pop(L, 1);
+                lua_pushvalue(L, -2);
+                lua_pushvalue(L, -2);
+                lua_rawset(L, weights);
+            } else {
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 3);
+}
+
 /* Loads one kind of the snapshot into the set at index set. counted: the
  * state's own set in a server, whose rules count into the server's metrics. */
 static void load_kind(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int set, const kind_t *kind, int counted)
@@ -346,6 +397,7 @@ static void load_kind(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int 
         lua_pushboolean(L, 1);
         lua_setfield(L, list + 1, lua_tostring(L, -2));   /* names[name] = true */
         lua_pop(L, 1);
+        merge_weights(L, set, kind, lua_gettop(L));
         /* Per-rule counters live beside the rule, in its table; in a server
          * they are the server's (metrics.h), found by the index kept here. */
         lua_pushinteger(L, 0);
@@ -370,10 +422,25 @@ static void load_kind(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int 
 /* Pushes a new set loaded from the snapshot. */
 static void push_loaded_set(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int counted)
 {
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 8);
     int set = lua_gettop(L);
     lua_newtable(L);
     lua_setfield(L, set, "_broken");
+    /* the rule libraries: name -> source, loaded when a rule requires them */
+    lua_newtable(L);
+    for (size_t i = 0; rules && i < rules->n; i++) {
+        const char *p = rules->files[i].path;
+        size_t n = strlen(p);
+        if (strncmp(p, RK_SANDBOX_LIB_DIR, strlen(RK_SANDBOX_LIB_DIR)) != 0 || !is_lua(p) ||
+            strchr(p + strlen(RK_SANDBOX_LIB_DIR), '/'))
+            continue;
+        lua_pushlstring(L, p + strlen(RK_SANDBOX_LIB_DIR), n - strlen(RK_SANDBOX_LIB_DIR) - 4);
+        lua_pushlstring(L, rules->files[i].data, rules->files[i].len);
+        lua_settable(L, -3);
+    }
+    lua_setfield(L, set, "_libs");
+    lua_newtable(L);
+    lua_setfield(L, set, "_libs_loaded");
     lua_pushstring(L, rules ? rules->root : "");
     lua_setfield(L, set, "_root");
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) load_kind(L, vm, rules, set, &KINDS[i], counted);
@@ -424,6 +491,36 @@ const char *rk_sandbox_broken_at(rk_vm_t *vm, int i, const char **why)
     }
     lua_pop(L, 3);
     return path;
+}
+
+/* require(name) in a rule: the rule library rules/lib/NAME.lua, run once
+ * per set and kind in the same sandbox (upvalues: the set, the kind). */
+static int l_require(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    int set = lua_upvalueindex(1);
+    const kind_t *kind = &KINDS[lua_tointeger(L, lua_upvalueindex(2))];
+    lua_settop(L, 1);
+    lua_getfield(L, set, "_libs_loaded");                       /* 2 */
+    lua_pushfstring(L, "%s%s", kind->prefix, name);             /* 3: the cache key */
+    if (lua_rawget(L, 2) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    lua_getfield(L, set, "_libs");
+    if (lua_getfield(L, -1, name) != LUA_TSTRING)
+        return luaL_error(L, "no rule library '%s' (%s%s.lua)", name, RK_SANDBOX_LIB_DIR, name);
+    size_t len;
+    const char *src = lua_tolstring(L, -1, &len);
+    lua_getfield(L, set, "_root");
+    char path[256], err[1024];
+    snprintf(path, sizeof path, "%s%s%s.lua", kind->prefix, RK_SANDBOX_LIB_DIR, name);
+    /* loaded with the requiring kind's config, then cached for it */
+    if (run_source(L, rk_vm_of(L), set, lua_tostring(L, -1), path, src, len, err, sizeof err) < 0)
+        return luaL_error(L, "%s", err);
+    if (lua_isnil(L, -1)) { lua_pop(L, 1); lua_pushboolean(L, 1); }
+    lua_pushfstring(L, "%s%s", kind->prefix, name);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, 2);
+    return 1;
 }
 
 /* ---- the Lua API ------------------------------------------------------------ */

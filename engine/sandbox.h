@@ -31,6 +31,8 @@ int rk_sandbox_broken_count(rk_vm_t *vm);
  * or replaced, one "file TAB serving TAB error" line each, under this name
  * (not a .lua file: never loaded as a rule). */
 #define RK_SANDBOX_PROBLEMS ".problems"
+/* Rule libraries: rules/lib/NAME.lua, require("NAME") in a rule. */
+#define RK_SANDBOX_LIB_DIR "lib/"
 const char *rk_sandbox_broken_at(rk_vm_t *vm, int i, const char **why);
 
 /* `require "riskd.rules"`: rules.evaluate(ctx [, set]), rules.list([set]),

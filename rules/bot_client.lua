@@ -52,6 +52,10 @@ end
 return {
     name = "bot_client",
     description = "a scripting tool or headless browser, or headers that contradict the user agent",
+    weights = {
+        bot = 55,                      -- a scripting tool's or headless browser's user agent
+        bot_mismatch = 20,             -- each contradiction between the headers and the user agent
+    },
     evaluate = function(ctx)
         local a = ctx.attempt
         local ua = a.user_agent
@@ -65,6 +69,6 @@ return {
         end
         local found = inconsistencies(ua, a.headers, a.os)
         if #found == 0 then return nil end
-        return math.min(90, config.weights.bot_mismatch * #found), table.concat(found, "; ")
+        return math.min(config.bot_mismatch_max, config.weights.bot_mismatch * #found), table.concat(found, "; ")
     end,
 }

@@ -5,6 +5,10 @@
 return {
     name = "breached_password",
     description = "the password tried appears in breached-password lists (as the caller reports)",
+    weights = {
+        breached_password = 40,        -- a success with a password from a breach corpus
+        breached_password_failed = 20, -- a failure with one (someone trying a list)
+    },
     evaluate = function(ctx)
         if ctx.attempt.password_breached ~= true then return nil end
         if ctx.attempt.success then

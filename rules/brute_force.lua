@@ -6,13 +6,17 @@
 return {
     name = "brute_force",
     description = "failed attempts on this account in the last hour reach the threshold",
+    weights = {
+        brute_force = 30,              -- at the threshold, growing with each further failure
+        brute_force_stranger = 45,     -- the same, failing again from a device the account never used
+    },
     evaluate = function(ctx)
         local n = ctx.features.failures_1h
         local stranger = not ctx.attempt.success and ctx.site and ctx.site.never_seen_device
         local from, weight = config.brute_force_failures, config.weights.brute_force
         if stranger then from, weight = config.brute_force_failures_stranger, config.weights.brute_force_stranger end
         if n < from then return nil end
-        return math.min(95, weight + 8 * (n - from)),
+        return math.min(config.brute_force_max, weight + config.brute_force_step * (n - from)),
             string.format("%d failed attempts in the last hour", math.floor(n))
     end,
 }

@@ -17,28 +17,10 @@ return {
     -- the model's score (0-1) from which an attempt counts as an anomaly
     anomaly_threshold = 0.62,
 
-    weights = {
-        anomaly = 60,          -- at the maximum anomaly score
-        new_device = 25,
-        new_country = 30,
-        new_country_known_device = 25, -- the user's own device abroad: travel, mostly
-        new_prefix = 10,
-        new_device_and_network = 40, -- both at once, with a history (rules/new_device_and_network.lua)
-        copied_browser = 35,   -- and with the user's exact user agent (rules/copied_browser.lua)
-        failure_spike = 55,    -- at spike_ratio times the usual rate, growing to 82 (rules/failure_spike.lua)
-        new_asn = 15,          -- with enrichment on (RISKD_ASN_DB)
-        unusual_hour = 15,
-        odd_hour_away = 15,    -- flat, not graded (rules/odd_hour_away.lua says why)
-        impossible_travel = 75,
-        brute_force = 30,      -- at the threshold, growing with each further failure
-        brute_force_stranger = 45, -- the same, failing again from a device the account never used
-        stuffing = 45,         -- at the threshold, growing with each further account
-        stuffing_stranger = 60, -- the same for a failure from a device the account never used
-        breached_password = 40,        -- a success with a password from a breach corpus
-        breached_password_failed = 20, -- a failure with one (someone trying a list)
-        bot = 55,              -- a scripting tool's or headless browser's user agent
-        bot_mismatch = 20,     -- each contradiction between the headers and the user agent
-    },
+    -- Each rule declares its weights in its own file (`weight = N`, or a
+    -- table `weights`); a weight set in this table overrides the rule's
+    -- (new_device = 30, say).
+    weights = {},
     -- IP sets of the intel folder (file name without extension) and what
     -- an address in them means. Sets that are absent never match.
     intel_anonymous = {
@@ -73,13 +55,22 @@ return {
     spike_min_baseline = 2,
     spike_min_hours = 24,
     brute_force_failures = 5,  -- failed attempts of one user in an hour
+    brute_force_step = 8,      -- added per further failure, up to brute_force_max
+    brute_force_max = 95,
     brute_force_failures_stranger = 3, -- the same, failing again from a device the account never used
     stuffing_users = 5,        -- distinct accounts tried from one address in an hour
+    stuffing_step = 5,         -- added per further account, up to stuffing_max
+    stuffing_max = 95,
+    bot_mismatch_max = 90,     -- contradictions in the headers add up to at most this
     stuffing_users_stranger = 3, -- the same for a failure from a device the account never used
     unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual
+    unusual_hour_step = 5,     -- added per further bit, up to unusual_hour_max
+    unusual_hour_max = 40,
     odd_hour_min_logins = 3,
     familiarity_min_logins = 5, -- history a user needs before unfamiliarity means anything
     novelty_full_logins = 30,  -- history at which new_device_and_network weighs fully (half at familiarity_min_logins)
     familiarity_bits = 6,      -- log2 likelihood ratio (attacker vs user) from which the rule fires
+    familiarity_base = 10,     -- its score there, plus familiarity_step a bit above, up to familiarity_max
+    familiarity_step = 4,
     familiarity_max = 50,      -- its largest score
 }

@@ -9,9 +9,10 @@
 return {
     name = "copied_browser",
     description = "a new device with the user's exact browser, from a network the user never used",
+    weight = 35,
     evaluate = function(ctx)
         local f, p, ua = ctx.features, ctx.profile, ctx.attempt.user_agent
-        if f.new_device ~= 1 or f.new_prefix ~= 1 or not ua or not p then return nil end
+        if not f.new_device or not f.new_prefix or not ua or not p then return nil end
         if (p.successes or 0) < config.familiarity_min_logins then return nil end
         if not (p.user_agents and p.user_agents[ua]) then return nil end
         return config.weights.copied_browser,

@@ -8,13 +8,17 @@
 return {
     name = "credential_stuffing",
     description = "the address tried many accounts in the last hour",
+    weights = {
+        stuffing = 45,                 -- at the threshold, growing with each further account
+        stuffing_stranger = 60,        -- the same for a failure from a device the account never used
+    },
     evaluate = function(ctx)
         local n = ctx.features.ip_users_1h
         local stranger = not ctx.attempt.success and ctx.site and ctx.site.never_seen_device
         local from, weight = config.stuffing_users, config.weights.stuffing
         if stranger then from, weight = config.stuffing_users_stranger, config.weights.stuffing_stranger end
         if n < from then return nil end
-        return math.min(95, weight + 5 * (n - from)),
+        return math.min(config.stuffing_max, weight + config.stuffing_step * (n - from)),
             string.format("this address tried %d accounts in the last hour", math.floor(n))
     end,
 }

@@ -6,6 +6,7 @@
 return {
     name = "failure_spike",
     description = "failures from never-seen devices site-wide are many times the usual rate, and this device is new to the account",
+    weight = 55,                       -- at spike_ratio times the usual rate, growing to 1.5 times it
     evaluate = function(ctx)
         local site = ctx.site
         local s = site and site.new_device_failures

@@ -15,7 +15,7 @@ return {
         local strange = {}
         for i, kind in ipairs(f.strange) do strange[i] = LABELS[kind] or kind end
         table.sort(strange)
-        return math.min(config.familiarity_max, 10 + 4 * (f.bits - config.familiarity_bits)),
+        return math.min(config.familiarity_max, config.familiarity_base + config.familiarity_step * (f.bits - config.familiarity_bits)),
             string.format("unfamiliar %s for this user (%.1f bits)", table.concat(strange, ", "), f.bits)
     end,
 }

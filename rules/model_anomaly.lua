@@ -2,6 +2,7 @@
 return {
     name = "model_anomaly",
     description = "the anomaly model scores the attempt above its threshold",
+    weights = { anomaly = 60 },        -- at the maximum anomaly score
     evaluate = function(ctx)
         local a = ctx.anomaly
         if not a or not a.score or a.score < config.anomaly_threshold then return nil end

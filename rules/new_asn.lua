@@ -3,8 +3,9 @@
 return {
     name = "new_asn",
     description = "the user never logged in from this network owner (needs an ASN database)",
+    weight = 15,                       -- with enrichment on (--asn-db)
     evaluate = function(ctx)
-        if ctx.features.new_asn == 1 then
+        if ctx.features.new_asn then
             local org = ctx.attempt.asn_org and (" " .. ctx.attempt.asn_org) or ""
             return config.weights.new_asn, "new network owner (" .. ctx.attempt.asn .. org .. ")"
         end

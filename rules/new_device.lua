@@ -2,7 +2,8 @@
 return {
     name = "new_device",
     description = "the user has history but never used this device",
+    weight = 25,
     evaluate = function(ctx)
-        if ctx.features.new_device == 1 then return config.weights.new_device, "new device" end
+        if ctx.features.new_device then return config.weights.new_device, "new device" end
     end,
 }

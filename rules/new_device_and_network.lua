@@ -7,9 +7,10 @@
 return {
     name = "new_device_and_network",
     description = "a device and a network the user has never used, in the same attempt",
+    weight = 40,                       -- both at once, with a history
     evaluate = function(ctx)
         local f, p = ctx.features, ctx.profile
-        if f.new_device ~= 1 or f.new_prefix ~= 1 then return nil end
+        if not f.new_device or not f.new_prefix then return nil end
         local n = p and p.successes or 0
         if n < config.familiarity_min_logins then return nil end
         -- A young profile has not met all of its user's devices and networks

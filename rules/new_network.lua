@@ -3,7 +3,8 @@
 return {
     name = "new_network",
     description = "the user never logged in from this /24 (IPv4) or /48 (IPv6)",
+    weights = { new_prefix = 10 },
     evaluate = function(ctx)
-        if ctx.features.new_prefix == 1 then return config.weights.new_prefix, "new network" end
+        if ctx.features.new_prefix then return config.weights.new_prefix, "new network" end
     end,
 }

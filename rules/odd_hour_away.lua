@@ -12,19 +12,21 @@
 -- the user's located history (15, up to 45 at 30 located logins) was
 -- tried on 2026-11-26 and pushed travellers up more than replays (seeds 11
 -- and 12: session replays caught 0.71/0.75 -> 0.53/0.56).
+local signals = require("signals")
+
 return {
     name = "odd_hour_away",
     description = "a new country or device at an hour the user is not active at, local time there",
+    weight = 15,                       -- flat, not graded (see above)
     evaluate = function(ctx)
         local f = ctx.features
-        if f.new_country ~= 1 and f.new_device ~= 1 then return nil end
+        if not f.new_country and not f.new_device then return nil end
         if not f.local_hour_logins or f.located_logins < config.odd_hour_min_logins then return nil end
         if f.local_hour_logins > 0 then return nil end
         -- a network many users log in from (a VPN exit): its place is the
         -- provider's, and so is its clock
-        local g = ctx.global and ctx.global.prefixes
-        if g and g.count >= config.shared_network_logins then return nil end
-        local what = f.new_country == 1 and "a new country" or "a new device"
+        if signals.shared_network(ctx) then return nil end
+        local what = f.new_country and "a new country" or "a new device"
         return config.weights.odd_hour_away,
             string.format("login from %s at %02d h local time, an hour this user is never active at", what, f.local_hour)
     end,

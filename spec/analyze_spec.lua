@@ -81,6 +81,9 @@ describe("analyze.analyze", function()
             features = require("riskd.features"),
             rules = { evaluate = function(ctx)
                 assert(ctx.global and ctx.values, "the rules see global counts and the attempt's values")
+                assert(type(ctx.features.new_device) == "boolean" and type(ctx.features.weekend) == "boolean",
+                    "yes/no features are booleans for rules")
+                assert(type(ctx.features.failures_1h) == "number")
                 local r = {}
                 if ctx.features.failures_1h >= 5 then r[1] = { name = "brute_force", score = 50, reason = "many" } end
                 r[#r + 1] = { name = "small", score = 10, reason = "small" }

@@ -15,7 +15,7 @@ describe("api.login", function()
         store = db, model = nil, features = require("riskd.features"), format_time = time.format,
         config = assert(loadfile("rules/config.lua", "t"))(),
         rules = { evaluate = function(ctx)
-            if ctx.features.new_device == 1 then return { { name = "new_device", score = 25, reason = "new device" } }, {} end
+            if ctx.features.new_device then return { { name = "new_device", score = 25, reason = "new device" } }, {} end
             return {}, {}
         end },
     })

@@ -17,7 +17,7 @@ local function rule(file)
 end
 
 local function ctx(over)
-    local f = { new_device = 0, new_country = 0, new_prefix = 0, hour_surprise = 0, distance_km = 0,
+    local f = { new_device = false, new_country = false, new_prefix = false, hour_surprise = 0, distance_km = 0,
                 speed_kmh = 0, failures_1h = 0, ip_users_1h = 0 }
     for k, v in pairs(over.features or {}) do f[k] = v end
     return { features = f, attempt = over.attempt or { ts = 1700000000000, country = "FR", ip_address = "192.0.2.1" },
@@ -55,46 +55,87 @@ describe("shipped rules", function()
         end
     end)
 
+    it("take their weights from their own files, config.lua overriding; old-style files still load", function()
+        local f = assert(io.open("rules/config.lua"))
+        local cfg = f:read("a"):gsub("weights = {},", "weights = { new_device = 31 },")
+        f:close()
+        local other = assert(require("riskd.rules").load("rules", {
+            ["config.lua"] = cfg,
+            ["zz_old.lua"] = "return { name = 'zz_old', description = 'old style', evaluate = function() return 5, 'old' end }",
+        }))
+        assert.are.same({}, other:broken())
+        assert.are.equal(31, (other:run("new_device", ctx({ features = { new_device = true } }))))
+        assert.are.equal(25, (set:run("new_device", ctx({ features = { new_device = true } }))))
+        assert.are.equal(25, other:config().weights.new_country_known_device)   -- the rest keep the rules' own
+        assert.are.same({ 5, "old" }, { other:run("zz_old", ctx({})) })
+    end)
+
+    it("share helpers through require (rules/lib/), in the same sandbox", function()
+        local other = assert(require("riskd.rules").load("rules", {
+            ["lib/twice.lua"] = "return { of = function(x) return 2 * x + config.weights.new_device end }",
+            ["zz_twice.lua"] = "local twice = require('twice')\n"
+                .. "return { name = 'zz_twice', description = 't', evaluate = function() return twice.of(1), 'x' end }",
+            ["zz_missing.lua"] = "local nope = require('nope')\nreturn { name = 'zz_missing', evaluate = function() end }",
+        }))
+        assert.are.equal(27, (other:run("zz_twice", ctx({}))))
+        local broken = other:broken()
+        assert.are.equal("zz_missing.lua", broken[1].file)
+        assert.matches("no rule library 'nope'", broken[1].error)
+    end)
+
+    it("cannot change config or ctx, here as in the server", function()
+        local other = assert(require("riskd.rules").load("rules", {
+            ["zz_writes.lua"] = "return { name = 'zz_writes', description = 'w', evaluate = function(ctx)\n"
+                .. "  config.weights.new_device = 0 end }",
+            ["zz_ctx.lua"] = "return { name = 'zz_ctx', description = 'w', evaluate = function(ctx) ctx.features.x = 1 end }",
+            ["zz_random.lua"] = "return { name = 'zz_random', description = 'r', evaluate = function() return math.random() end }",
+        }))
+        assert.has_error(function() other:run("zz_writes", ctx({})) end)
+        assert.has_error(function() other:run("zz_ctx", ctx({})) end)
+        assert.has_error(function() other:run("zz_random", ctx({})) end)   -- not in the sandbox: fails here as live
+        assert.are.equal(25, other:config().weights.new_device)
+    end)
+
     it("new device, country and network", function()
-        assert.are.same({ 25, "new device" }, { rule("new_device").evaluate(ctx({ features = { new_device = 1 } })) })
-        local s, why = rule("new_country").evaluate(ctx({ features = { new_country = 1, new_device = 1 },
+        assert.are.same({ 25, "new device" }, { rule("new_device").evaluate(ctx({ features = { new_device = true } })) })
+        local s, why = rule("new_country").evaluate(ctx({ features = { new_country = true, new_device = true },
                                                           attempt = { country = "AU" } }))
         assert.are.equal(30, s)
         assert.are.equal("login from a new country (AU)", why)
         -- the user's own device abroad: travel, mostly (or a replayed cookie, which looks the same)
-        s, why = rule("new_country").evaluate(ctx({ features = { new_country = 1 },
+        s, why = rule("new_country").evaluate(ctx({ features = { new_country = true },
                                                     attempt = { country = "AU", device_id = "laptop" } }))
         assert.are.equal(25, s)
         assert.are.equal("login from a new country (AU) on a known device", why)
         -- no device id sent: nothing says the device is known
-        s, why = rule("new_country").evaluate(ctx({ features = { new_country = 1 }, attempt = { country = "AU" } }))
+        s, why = rule("new_country").evaluate(ctx({ features = { new_country = true }, attempt = { country = "AU" } }))
         assert.are.equal(30, s)
         assert.are.equal("login from a new country (AU)", why)
-        assert.are.equal(10, (rule("new_network").evaluate(ctx({ features = { new_prefix = 1 } }))))
+        assert.are.equal(10, (rule("new_network").evaluate(ctx({ features = { new_prefix = true } }))))
     end)
 
     it("new network owner, only when enrichment gave one", function()
         local r = rule("new_asn")
         assert.is_nil(r.evaluate(ctx({})))
-        local s, why = r.evaluate(ctx({ features = { new_asn = 1 }, attempt = { asn = "AS64500", asn_org = "Example Hosting" } }))
+        local s, why = r.evaluate(ctx({ features = { new_asn = true }, attempt = { asn = "AS64500", asn_org = "Example Hosting" } }))
         assert.are.equal(15, s)
         assert.are.equal("new network owner (AS64500 Example Hosting)", why)
     end)
 
     it("impossible travel, with the distance and time in words", function()
         local r = rule("impossible_travel")
-        local far = { distance_km = 8412.4, speed_kmh = 8412.4 / (2 + 10 / 60), new_prefix = 1 }
+        local far = { distance_km = 8412.4, speed_kmh = 8412.4 / (2 + 10 / 60), new_prefix = true }
         local s, why = r.evaluate(ctx({ features = far }))
         assert.are.equal(75, s)
         assert.are.equal("impossible travel: 8,412 km in 2 h 10 min", why)
         -- fast but short (geolocation noise), or far but slow: nothing
-        assert.is_nil(r.evaluate(ctx({ features = { distance_km = 100, speed_kmh = 6000, new_prefix = 1 } })))
-        assert.is_nil(r.evaluate(ctx({ features = { distance_km = 5000, speed_kmh = 800, new_prefix = 1 } })))
+        assert.is_nil(r.evaluate(ctx({ features = { distance_km = 100, speed_kmh = 6000, new_prefix = true } })))
+        assert.is_nil(r.evaluate(ctx({ features = { distance_km = 5000, speed_kmh = 800, new_prefix = true } })))
         -- to a network the user already logs in from (a VPN toggled): nothing
-        far.new_prefix = 0
+        far.new_prefix = false
         assert.is_nil(r.evaluate(ctx({ features = far })))
         -- to a network many users log in from (shared infrastructure): nothing
-        far.new_prefix = 1
+        far.new_prefix = true
         local c = ctx({ features = far })
         c.global = { prefixes = { count = 10, total = 1000, distinct = 50 } }
         assert.is_nil(r.evaluate(c))
@@ -106,9 +147,9 @@ describe("shipped rules", function()
         assert.are.equal(75, (r.evaluate(c)))                   -- no device id sent: not a known device
         c.attempt.device_id = "laptop"
         assert.is_nil(r.evaluate(c))
-        c.features.new_device = 1                               -- not with a device never seen
+        c.features.new_device = true                               -- not with a device never seen
         assert.are.equal(75, (r.evaluate(c)))
-        c.features.new_device = 0
+        c.features.new_device = false
         c.profile.countries.FR.count = 9                         -- nor to a country under half the logins
         assert.are.equal(75, (r.evaluate(c)))
         c.profile.countries = { DE = { count = 20 } }
@@ -118,7 +159,7 @@ describe("shipped rules", function()
     it("a new country weighs less through a network many users log in from", function()
         local r = rule("new_country")
         assert.is_nil(r.evaluate(ctx({})))
-        local c = ctx({ features = { new_country = 1, new_device = 1 } })
+        local c = ctx({ features = { new_country = true, new_device = true } })
         local s, why = r.evaluate(c)
         assert.are.equal(30, s)
         assert.are.equal("login from a new country (FR)", why)
@@ -155,7 +196,7 @@ describe("shipped rules", function()
 
     it("a new device and a new network at once, with a history", function()
         local r = rule("new_device_and_network")
-        local c = ctx({ features = { new_device = 1, new_prefix = 1 } })
+        local c = ctx({ features = { new_device = true, new_prefix = true } })
         assert.is_nil(r.evaluate(c))                          -- no history
         c.profile = { successes = 4 }
         assert.is_nil(r.evaluate(c))
@@ -169,16 +210,16 @@ describe("shipped rules", function()
         assert.are.equal(40, (r.evaluate(c)))
         c.profile = { successes = 300 }
         assert.are.equal(40, (r.evaluate(c)))
-        c.features.new_prefix = 0
+        c.features.new_prefix = false
         assert.is_nil(r.evaluate(c))                          -- a cleared cookie at home
-        c.features.new_prefix, c.features.new_device = 1, 0
+        c.features.new_prefix, c.features.new_device = true, false
         assert.is_nil(r.evaluate(c))                          -- a phone on a new carrier block
     end)
 
     it("a new device with the user's exact browser from a new network", function()
         local r = rule("copied_browser")
         local ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
-        local c = ctx({ features = { new_device = 1, new_prefix = 1 } })
+        local c = ctx({ features = { new_device = true, new_prefix = true } })
         c.attempt.user_agent = ua
         assert.is_nil(r.evaluate(c))                          -- no history
         c.profile = { successes = 4, user_agents = { [ua] = { count = 4 } } }
@@ -192,9 +233,9 @@ describe("shipped rules", function()
         c.attempt.user_agent = nil
         assert.is_nil(r.evaluate(c))
         c.attempt.user_agent = ua
-        c.features.new_prefix = 0                             -- a cleared cookie on a usual network
+        c.features.new_prefix = false                             -- a cleared cookie on a usual network
         assert.is_nil(r.evaluate(c))
-        c.features.new_prefix, c.features.new_device = 1, 0   -- the user's own device on a new network
+        c.features.new_prefix, c.features.new_device = true, false   -- the user's own device on a new network
         assert.is_nil(r.evaluate(c))
     end)
 
@@ -245,25 +286,25 @@ describe("shipped rules", function()
 
     it("a new country or device at an hour the user is never active at, by the local clock", function()
         local r = rule("odd_hour_away")
-        local abroad = { new_country = 1, local_hour = 3, local_hour_logins = 0, located_logins = 12 }
+        local abroad = { new_country = true, local_hour = 3, local_hour_logins = 0, located_logins = 12 }
         local s, why = r.evaluate(ctx({ features = abroad }))
         assert.are.equal(config.weights.odd_hour_away, s)
         assert.are.equal("login from a new country at 03 h local time, an hour this user is never active at", why)
-        abroad.new_country, abroad.new_device = 0, 1
+        abroad.new_country, abroad.new_device = false, 1
         s, why = r.evaluate(ctx({ features = abroad }))
         assert.are.equal(config.weights.odd_hour_away, s)
         assert.matches("a new device at 03 h", why, 1, true)
         -- a habitual local hour (a traveller's), a known place and device,
         -- too short a history, no coordinates: nothing
-        for _, over in ipairs({ { local_hour_logins = 1 }, { new_device = 0 },
+        for _, over in ipairs({ { local_hour_logins = 1 }, { new_device = false },
                                 { located_logins = config.odd_hour_min_logins - 1 },
                                 { local_hour = false, local_hour_logins = false, located_logins = false } }) do
-            local f = { new_device = 1, local_hour = 3, local_hour_logins = 0, located_logins = 12 }
+            local f = { new_device = true, local_hour = 3, local_hour_logins = 0, located_logins = 12 }
             for k, v in pairs(over) do f[k] = v or nil end
             assert.is_nil(r.evaluate(ctx({ features = f })))
         end
         -- a VPN exit's clock is the provider's
-        local c = ctx({ features = { new_country = 1, local_hour = 3, local_hour_logins = 0, located_logins = 12 } })
+        local c = ctx({ features = { new_country = true, local_hour = 3, local_hour_logins = 0, located_logins = 12 } })
         c.global = { prefixes = { count = config.shared_network_logins } }
         assert.is_nil(r.evaluate(c))
         c.global.prefixes.count = config.shared_network_logins - 1

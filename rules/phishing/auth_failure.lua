@@ -2,6 +2,7 @@
 return {
     name = "auth_failure",
     description = "Authentication-Results: SPF, DKIM or DMARC failed",
+    weights = { spf_fail = 20, dkim_fail = 20, dmarc_fail = 35 },
     evaluate = function(ctx)
         local w, ind = config.weights, ctx.indicators
         local keep, failed = 1, {}

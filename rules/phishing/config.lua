@@ -30,35 +30,7 @@ return {
         "tiny.cc", "rb.gy", "t.ly", "bit.do", "s.id", "v.gd", "qrco.de", "lnkd.in", "tr.im", "shorte.st",
     },
 
-    weights = {
-        lookalike_domain = 65,      -- a link or the sender imitates a protected domain
-        brand_in_subdomain = 60,    -- "paypal.com.account-check.net"
-        brand_in_domain = 45,       -- "paypal-secure.com"
-        mixed_script = 60,          -- Latin mixed with Cyrillic or Greek in one label
-        link_text_mismatch = 50,    -- the text shows one domain, the link goes to another
-        ip_host = 40,
-        at_sign = 45,               -- "https://paypal.com@evil.example"
-        punycode = 15,
-        shortener = 15,
-        many_subdomains = 15,
-        long_url = 8,
-        deceptive_name = 30,        -- lure words joined by hyphens: "wallet-verify.com"
-        cheap_tld = 15,             -- .top, .xyz, .icu…
-        no_tls = 8,
-        display_name = 40,          -- the display name names a domain or brand the address is not
-        reply_to = 20,
-        return_path = 10,
-        spf_fail = 20,
-        dkim_fail = 20,
-        dmarc_fail = 35,
-        password_form = 60,         -- a form asking for a password, in the mail itself
-        risky_attachment = 50,
-        double_extension = 70,
-        archive = 15,
-        urgency = 12,               -- per phrase, up to urgency_max
-        urgency_max = 30,
-        credential_request = 15,    -- per phrase, up to credential_max
-        credential_max = 35,
-        pressure_and_link = 20,     -- urgency and a credential request and a link, together
-    },
+    -- Each rule declares its weights in its own file; a weight set in this
+    -- table overrides the rule's (dmarc_fail = 40, say).
+    weights = {},
 }

@@ -4,6 +4,12 @@
 return {
     name = "lookalike_domain",
     description = "a link or the sender imitates a protected domain (spelling, characters, brand name)",
+    weights = {
+        lookalike_domain = 65,      -- a link or the sender imitates a protected domain
+        brand_in_subdomain = 60,    -- "paypal.com.account-check.net"
+        brand_in_domain = 45,       -- "paypal-secure.com"
+        mixed_script = 60,          -- Latin mixed with Cyrillic or Greek in one label
+    },
     evaluate = function(ctx)
         local w = config.weights
         local best, why = 0, nil

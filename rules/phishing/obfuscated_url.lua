@@ -3,6 +3,15 @@
 return {
     name = "obfuscated_url",
     description = "links that hide their destination (IP host, '@', shortener, punycode, many subdomains)",
+    weights = {
+        ip_host = 40,
+        at_sign = 45,               -- "https://paypal.com@evil.example"
+        punycode = 15,
+        shortener = 15,
+        many_subdomains = 15,
+        long_url = 8,
+        no_tls = 8,
+    },
     evaluate = function(ctx)
         local w = config.weights
         local keep, reasons = 1, {}

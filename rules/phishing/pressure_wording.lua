@@ -3,6 +3,13 @@
 return {
     name = "pressure_wording",
     description = "urgent wording and requests for a password or login",
+    weights = {
+        urgency = 12,               -- per phrase, up to urgency_max
+        urgency_max = 30,
+        credential_request = 15,    -- per phrase, up to credential_max
+        credential_max = 35,
+        pressure_and_link = 20,     -- urgency and a credential request and a link, together
+    },
     evaluate = function(ctx)
         local w, a = config.weights, ctx.analysis
         local u = math.min(w.urgency_max, w.urgency * a.urgency_hits)

@@ -3,6 +3,7 @@
 return {
     name = "risky_attachment",
     description = "executables, scripts, macro documents, HTML or disk images attached; double extensions; archives",
+    weights = { risky_attachment = 50, double_extension = 70, archive = 15 },
     evaluate = function(ctx)
         local w, ind = config.weights, ctx.indicators
         local names = {}

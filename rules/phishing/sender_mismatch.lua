@@ -3,6 +3,11 @@
 return {
     name = "sender_mismatch",
     description = "display name, Reply-To or Return-Path disagree with the From address",
+    weights = {
+        display_name = 40,          -- the display name names a domain or brand the address is not
+        reply_to = 20,
+        return_path = 10,
+    },
     evaluate = function(ctx)
         local w, ind = config.weights, ctx.indicators
         local keep, reasons = 1, {}

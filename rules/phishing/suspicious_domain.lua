@@ -4,6 +4,10 @@
 return {
     name = "suspicious_domain",
     description = "link domains built from lure words, or under a top-level domain mostly seen in abuse",
+    weights = {
+        deceptive_name = 30,        -- lure words joined by hyphens: "wallet-verify.com"
+        cheap_tld = 15,             -- .top, .xyz, .icu…
+    },
     evaluate = function(ctx)
         local w = config.weights
         local deceptive, cheap

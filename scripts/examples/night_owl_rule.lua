@@ -3,11 +3,12 @@
 return {
     name = "night_new_device",
     description = "a new device at night",
+    weight = 40,
     evaluate = function(ctx)
         local f = ctx.features
         local hour = (ctx.attempt.ts // 3600000) % 24
-        if ctx.attempt.success and f.new_device == 1 and hour >= 1 and hour < 5 then
-            return 40, "a device never seen before, at night"
+        if ctx.attempt.success and f.new_device and hour >= 1 and hour < 5 then
+            return config.weights.night_new_device, "a device never seen before, at night"
         end
     end,
 }

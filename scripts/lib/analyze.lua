@@ -120,6 +120,18 @@ function M.intel_view(h)
     return v
 end
 
+-- The features as rules see them: the yes/no ones as booleans (`if
+-- f.new_device then` means what it says; a 0 would be true in Lua), the
+-- others as numbers. The answer and the model keep the numbers.
+M.FLAGS = { new_device = true, new_country = true, new_prefix = true, new_asn = true, weekend = true }
+function M.rule_features(features)
+    local out = {}
+    for k, v in pairs(features) do
+        if M.FLAGS[k] then out[k] = v == 1 else out[k] = v end
+    end
+    return out
+end
+
 -- The monotone combination of rule scores (0..100): a probabilistic OR, so
 -- that each firing rule raises the risk and none can lower it, and the
 -- result is continuous for ranking.
@@ -284,7 +296,7 @@ function M.analyze(a, deps, opts)
     lap("forest")
 
     local familiarity = M.familiarity(profile, values, global)
-    local ctx = { attempt = a, profile = profile, features = features, anomaly = anomaly, recent = recent,
+    local ctx = { attempt = a, profile = profile, features = M.rule_features(features), anomaly = anomaly, recent = recent,
                   values = values, global = global, familiarity = familiarity, site = M.site(a, profile, features),
                   intel = M.intel_view(deps.intel) }
     local results, rule_errors = deps.rules.evaluate(ctx)

@@ -21,8 +21,9 @@ from test_story import Server, ROOT, BIN  # noqa: E402
 NEW_DEVICE = """return {
     name = "new_device",
     description = "the user has history but never used this device",
+    weight = 25,
     evaluate = function(ctx)
-        if ctx.features.new_device == 1 then return config.weights.new_device, "%s" end
+        if ctx.features.new_device then return config.weights.new_device, "%s" end
     end,
 }
 """
@@ -114,8 +115,13 @@ def main():
             s, d = put("config", "return 1")
             assert s == 422 and "must return a table" in d["error"]["message"], (s, d)
             cfg = srv.call("GET", "/api/admin/rules/config/source")[1]["source"]
-            s, d = put("config", cfg.replace("new_device = 25,", "new_device = 26,"))
+            assert "weights = {}," in cfg
+            s, d = put("config", cfg.replace("weights = {},", "weights = { new_device = 26 },"))
             assert s == 200, (s, d)
+            assert reason() == ["another wording"]
+            seed = srv.analyze(user_id="wanda", ip_address="192.0.2.20", timestamp="2026-11-11T10:00:00Z",
+                               device={"device_id": "tablet", "user_agent": "UA/1"})
+            assert [r["score"] for r in seed["rules"] if r["name"] == "new_device"] == [26], seed["rules"]
         check("config.lua is edited like a rule: refused when it would not load, live when answered", config_editable)
 
         def starts_with_a_broken_rule():
