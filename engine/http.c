@@ -20,6 +20,7 @@
 
 #include "http_admit.h"
 #include "log.h"
+#include "takeover.h"
 #include "store_writer.h"
 #include "stream.h"
 #include "ws.h"
@@ -46,6 +47,8 @@ typedef struct reqctx {
     uint64_t t0, ran_ns;    /* arrival; time spent running Lua so far */
     rk_task_t *waiting;     /* the task it is suspended on, or NULL */
     int sleeping;           /* waiting is a pause (RK_VM_TIMER): the timer ends it */
+    rk_takeover_t takeover; /* a stream or WebSocket the handler asked for (riskd.web) */
+    rk_takeover_t **answer; /* req._answer's handle on it, cleared when the request ends */
     struct event *timer;    /* the wait's time-out */
 } reqctx_t;
 
@@ -152,6 +155,13 @@ static int build_request(lua_State *L)
     lua_setfield(L, -2, "headers");
     lua_pushstring(L, c->client);
     lua_setfield(L, -2, "remote_addr");
+    /* the handle riskd.web.stream/upgrade fill the takeover through */
+    rk_takeover_t **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = &c->takeover;
+    c->answer = box;
+    luaL_newmetatable(L, RK_TAKEOVER_T);   /* made once per state */
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "_answer");
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t blen = evbuffer_get_length(in);
     if (blen > 0) {
@@ -280,6 +290,7 @@ static void step(reqctx_t *c, int nargs);
 
 static void free_ctx(reqctx_t *c)
 {
+    if (c->answer) *c->answer = NULL;   /* a handler that kept req cannot reach a freed request */
     luaL_unref(rk_vm_state(c->vm), LUA_REGISTRYINDEX, c->co_ref);
     luaL_unref(rk_vm_state(c->vm), LUA_REGISTRYINDEX, c->req_ref);
     if (c->timer) event_free(c->timer);
@@ -364,38 +375,14 @@ static void step(reqctx_t *c, int nargs)
     finish(c, rc, nres, err);
 }
 
-/* Who opens a stream, from the handler's internal headers X-Riskd-User,
- * X-Riskd-Role, X-Riskd-Pwv and X-Riskd-Expires (taken off the answer). */
-static void take_session(struct evkeyvalq *out, rk_session_t *who)
-{
-    memset(who, 0, sizeof *who);
-    copy_str(who->user, sizeof who->user, evhttp_find_header(out, "X-Riskd-User"));
-    copy_str(who->role, sizeof who->role, evhttp_find_header(out, "X-Riskd-Role"));
-    copy_str(who->pwv, sizeof who->pwv, evhttp_find_header(out, "X-Riskd-Pwv"));
-    const char *exp = evhttp_find_header(out, "X-Riskd-Expires");
-    who->exp_s = exp ? strtoll(exp, NULL, 10) : 0;
-    static const char *const names[] = { "X-Riskd-User", "X-Riskd-Role", "X-Riskd-Pwv", "X-Riskd-Expires" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) evhttp_remove_header(out, names[i]);
-}
-
-/* The handler asked for a Server-Sent Events stream (api/stream.lua) with
- * internal headers X-Riskd-Stream (topic), X-Riskd-Min-Level and
- * X-Riskd-Last-Event-ID: the response becomes a stream (stream.c) that no
- * longer holds up a drain. Returns the status answered: 200, or 503 when
- * the worker has too many streams. */
-static int start_stream(reqctx_t *c, struct evkeyvalq *out)
+/* The handler asked for a Server-Sent Events stream (riskd.web.stream):
+ * the response becomes a stream (stream.c) that no longer holds up a drain.
+ * Returns the status answered: 200, or 503 when the worker has too many
+ * streams. */
+static int start_stream(reqctx_t *c)
 {
     rk_worker_t *w = c->w;
-    char topic[16];
-    const char *lvl = evhttp_find_header(out, "X-Riskd-Min-Level"), *last = evhttp_find_header(out, "X-Riskd-Last-Event-ID");
-    copy_str(topic, sizeof topic, evhttp_find_header(out, "X-Riskd-Stream"));
-    int min_level = lvl ? atoi(lvl) : 0;
-    uint64_t last_id = last ? strtoull(last, NULL, 10) : 0;
-    evhttp_remove_header(out, "X-Riskd-Stream");
-    evhttp_remove_header(out, "X-Riskd-Min-Level");
-    evhttp_remove_header(out, "X-Riskd-Last-Event-ID");
-    rk_session_t who;
-    take_session(out, &who);
+    const rk_takeover_t *t = &c->takeover;
     static const char busy[] = "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"too many open streams\"}}";
     if (rk_streams_count(w->streams) >= RK_STREAM_MAX_PER_WORKER) {
         send_json_error(c->req, 503, busy);
@@ -404,23 +391,19 @@ static int start_stream(reqctx_t *c, struct evkeyvalq *out)
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
     rk_admit_detach(w->admit, evhttp_request_get_connection(c->req));
-    if (rk_streams_start(w->streams, c->req, topic[0] ? topic : NULL, min_level, last_id, &who) != 0) {
+    if (rk_streams_start(w->streams, c->req, t->topic[0] ? t->topic : NULL, t->min_level, t->last_id, &t->who) != 0) {
         send_json_error(c->req, 503, busy);
         return 503;
     }
     return 200;
 }
 
-/* The handler accepted a WebSocket handshake (api/ws.lua), naming the
- * caller (X-Riskd-User, -Role, -Pwv, -Expires) when the upgrade carried
- * a token: ws.c takes the connection over. Returns the status answered:
- * 101, or 503 when the worker has too many connections. */
-static int start_websocket(reqctx_t *c, struct evkeyvalq *out)
+/* The handler accepted a WebSocket handshake (riskd.web.upgrade): ws.c
+ * takes the connection over. Returns the status answered: 101, or 503 when
+ * the worker has too many connections. */
+static int start_websocket(reqctx_t *c)
 {
     rk_worker_t *w = c->w;
-    rk_session_t who;
-    take_session(out, &who);
-    evhttp_remove_header(out, "X-Riskd-Upgrade");
     static const char busy[] = "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many WebSocket connections\"}}";
     if (rk_ws_count(w->ws) >= RK_WS_MAX_PER_WORKER) {
         send_json_error(c->req, 503, busy);
@@ -430,7 +413,7 @@ static int start_websocket(reqctx_t *c, struct evkeyvalq *out)
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
     rk_admit_detach(w->admit, evhttp_request_get_connection(c->req));
-    if (rk_ws_upgrade(w->ws, c->req, &who) != 0) {
+    if (rk_ws_upgrade(w->ws, c->req, &c->takeover.who) != 0) {
         send_json_error(c->req, 503, busy);
         return 503;
     }
@@ -475,8 +458,8 @@ static void finish(reqctx_t *c, int rc, int nres, const char *err)
     } else {
         status = (int)lua_tointeger(co, base + 1);
         set_headers(co, base + 4, out);
-        if (status == 200 && evhttp_find_header(out, "X-Riskd-Stream")) { status = start_stream(c, out); goto done; }
-        if (status == 200 && evhttp_find_header(out, "X-Riskd-Upgrade")) { status = start_websocket(c, out); goto done; }
+        if (status == 200 && c->takeover.kind == RK_TAKEOVER_STREAM) { status = start_stream(c); goto done; }
+        if (status == 200 && c->takeover.kind == RK_TAKEOVER_WEBSOCKET) { status = start_websocket(c); goto done; }
         if (lua_type(co, base + 3) == LUA_TSTRING)
             evhttp_add_header(out, "Content-Type", lua_tostring(co, base + 3));
         struct evbuffer *buf = evhttp_request_get_output_buffer(req);

@@ -1,13 +1,14 @@
 -- api/stream.lua — Server-Sent Events for simple consumers:
 --   curl -N -H "Authorization: Bearer $TOKEN" localhost:5000/api/stream/alerts
--- The handler checks the request and names the stream; the engine
--- (engine/stream.c) keeps the response open and writes each message as
+-- The handler checks the request and names the stream (riskd.web.stream);
+-- the engine (engine/stream.c) keeps the response open and writes each message as
 --   id: <n>\nevent: <topic>\ndata: {"type","topic","data","ts"}\n\n
 -- A client that reconnects with Last-Event-ID (EventSource does) gets what
 -- it missed from the last 1,024 messages, or a "missed" record when they
 -- are gone.
 local response = require("lib.response")
 local realtime = require("lib.realtime")
+local web = require("riskd.web")
 
 local M = {}
 
@@ -21,13 +22,12 @@ local function open(req, topic)
         level = realtime.LEVELS[req.query.min_level]
         if not level then return response.bad_request("min_level must be low, medium, high or critical", "invalid_field") end
     end
-    -- internal headers: engine/http.c turns the answer into a stream, which
-    -- ends with `event: revoked` when the caller's token or account does
+    -- the server turns the answer into a stream, which ends with
+    -- `event: revoked` when the caller's token or account does
     local u = req.user or {}
-    return 200, "", { ["Content-Type"] = "text/event-stream", ["X-Riskd-Stream"] = topic,
-                      ["X-Riskd-Min-Level"] = tostring(level), ["X-Riskd-Last-Event-ID"] = last,
-                      ["X-Riskd-User"] = u.username, ["X-Riskd-Role"] = u.role, ["X-Riskd-Pwv"] = u.pwv,
-                      ["X-Riskd-Expires"] = u.exp and tostring(u.exp) }
+    web.stream(req, { topic = topic, min_level = level, last_event_id = last and math.tointeger(tonumber(last)),
+                      user = u.username, role = u.role, pwv = u.pwv, expires = u.exp })
+    return 200, "", { ["Content-Type"] = "text/event-stream" }
 end
 
 function M.alerts(req) return open(req, "alerts") end

@@ -21,18 +21,17 @@ function M.open(req)
     if not key or #key ~= 24 or not key:match("^[A-Za-z0-9+/]+==$") then
         return response.bad_request("Sec-WebSocket-Key must be 16 bytes in base64", "bad_handshake")
     end
-    local who = {}
+    local who
     if h.authorization then
         local claims, s, body, headers = require("api.auth").authenticate(req)
         if not claims then return s, body, headers end
         if claims.role ~= "admin" and claims.role ~= "analyst" then
             return response.error(403, "forbidden", "the real-time feed is for analysts and admins")
         end
-        who = { ["X-Riskd-User"] = claims.sub, ["X-Riskd-Role"] = claims.role, ["X-Riskd-Pwv"] = claims.pwv,
-                ["X-Riskd-Expires"] = tostring(claims.exp) }
+        who = { user = claims.sub, role = claims.role, pwv = claims.pwv, expires = claims.exp }
     end
-    who["X-Riskd-Upgrade"] = "websocket"
-    return 200, "", who
+    require("riskd.web").upgrade(req, who)   -- the server takes the connection over
+    return 200, ""
 end
 
 return M
