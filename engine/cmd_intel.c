@@ -4,7 +4,7 @@
  *       builds DIR/passwords.sha1.idx from "SHA1:COUNT" lines (the Have I
  *       Been Pwned format; bare hashes count once), streaming the input; a
  *       running server picks the new index up without a restart.
- *   riskd intel check [--intel DIR]
+ *   riskd intel check [--intel DIR] [--state DIR]
  *       reads the folder as the server would and prints every set, its size
  *       and its malformed lines; exit 1 when a file has errors.
  */
@@ -25,7 +25,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: riskd intel passwords import FILE|- [--intel DIR]\n"
-            "       riskd intel check [--intel DIR]\n"
+            "       riskd intel check [--intel DIR] [--state DIR]\n"
             "DIR defaults to RISKD_INTEL or intel/.\n");
     return 2;
 }
@@ -55,9 +55,9 @@ static int import(const char *input, const char *dir)
     return 0;
 }
 
-static int check(const char *dir)
+static int check(const char *dir, const char *state)
 {
-    rk_intel_t *in = rk_intel_open(dir);
+    rk_intel_t *in = rk_intel_open(dir, state);
     rk_intel_info_t info;
     if (!in || rk_intel_info(in, &info) != 0) { fprintf(stderr, "riskd intel: out of memory\n"); rk_intel_close(in); return 1; }
     int bad = 0;
@@ -89,15 +89,16 @@ int rk_cmd_intel(int argc, char **argv)
     rk_config_t cfg;
     char err[1024];
     if (rk_config_load(&cfg, 0, NULL, 0, err, sizeof err) < 0) { fprintf(stderr, "riskd intel: %s\n", err); return 2; }
-    const char *dir = cfg.intel, *pos[3] = { NULL, NULL, NULL };
+    const char *dir = cfg.intel, *state = cfg.state, *pos[3] = { NULL, NULL, NULL };
     int npos = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage();
         if (!strcmp(argv[i], "--intel") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--state") && i + 1 < argc) state = argv[++i];
         else if ((argv[i][0] != '-' || !strcmp(argv[i], "-")) && npos < 3) pos[npos++] = argv[i];
         else { fprintf(stderr, "riskd intel: unexpected '%s'\n", argv[i]); return usage(); }
     }
     if (npos == 3 && !strcmp(pos[0], "passwords") && !strcmp(pos[1], "import")) return import(pos[2], dir);
-    if (npos == 1 && !strcmp(pos[0], "check")) return check(dir);
+    if (npos == 1 && !strcmp(pos[0], "check")) return check(dir, state);
     return usage();
 }

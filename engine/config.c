@@ -52,6 +52,7 @@ static const opt_t opts[] = {
     { "geoip-db", "RISKD_GEOIP_DB", STR(geoip_db), "a MaxMind/DB-IP city or country .mmdb (off)" },
     { "asn-db", "RISKD_ASN_DB", STR(asn_db), "a MaxMind/DB-IP ASN .mmdb (off)" },
     { "intel", "RISKD_INTEL", STR(intel), "threat-intelligence folder: IP sets, patterns, breached passwords (intel)" },
+    { "state", "RISKD_STATE", STR(state), "folder for what riskd writes itself: the automatic intel sets (data)" },
     { "web", "RISKD_WEB", STR(web), "the web console's static files, served at / (web)" },
     { "retention-days", "RISKD_RETENTION_DAYS", NUM(T_INT, retention_days, 0, 36500),
       "purge login events older than this many days; 0 keeps them (90)" },
@@ -95,6 +96,7 @@ void rk_config_defaults(rk_config_t *c)
     snprintf(c->rules, sizeof c->rules, "rules");
     snprintf(c->models, sizeof c->models, "models");
     snprintf(c->intel, sizeof c->intel, "intel");
+    snprintf(c->state, sizeof c->state, "data");
     snprintf(c->web, sizeof c->web, "web");
     snprintf(c->db, sizeof c->db, "sqlite:data/riskd.db");
     c->body_limit = 1u << 20;

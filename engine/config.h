@@ -30,6 +30,7 @@ typedef struct rk_config {
     char geoip_db[1024];          /* a MaxMind city or country .mmdb, or "" */
     char asn_db[1024];            /* a MaxMind ASN .mmdb, or "" */
     char intel[1024];             /* the threat-intelligence folder */
+    char state[1024];             /* what riskd writes itself besides the store (the automatic intel sets) */
     char web[1024];               /* the web console's static files */
     char log_level[16];
     char jwt_secret[256];         /* HS256 key for session tokens (JWT_SECRET, environment only), or "" */

@@ -57,6 +57,7 @@ typedef struct snap {
 
 struct rk_intel {
     char dir[1024];
+    char state_dir[1024];            /* where the automatic sets live: riskd's own files, not the user's */
     pthread_mutex_t mu;              /* guards cur */
     pthread_mutex_t reload_mu;       /* one reload (or confirm) at a time */
     snap_t *cur;
@@ -251,11 +252,11 @@ static const entry_t *old_entry(const snap_t *old, const char *name)
 }
 
 /* Loads (or reuses) one file into e. Returns 1 when it had errors. */
-static int load_one(rk_intel_t *in, const snap_t *old, const char *fname, const char *name, int kind, int expiring,
-                    const struct stat *st, entry_t *e)
+static int load_one(const char *folder, const snap_t *old, const char *fname, const char *name, int kind,
+                    int expiring, const struct stat *st, entry_t *e)
 {
     char path[1300];
-    snprintf(path, sizeof path, "%s/%s", in->dir, fname);
+    snprintf(path, sizeof path, "%s/%s", folder, fname);
     snprintf(e->name, sizeof e->name, "%s", name);
     snprintf(e->file, sizeof e->file, "%s", fname);
     e->kind = kind;
@@ -332,28 +333,30 @@ static void load_passwords(rk_intel_t *in, const snap_t *old, snap_t *s, int *ba
 
 static int cmp_entry(const void *a, const void *b) { return strcmp(((const entry_t *)a)->name, ((const entry_t *)b)->name); }
 
-static int reload_locked(rk_intel_t *in)
+/* The sets of one folder into s: the user's files from the intel folder, the
+ * automatic (.auto) ones from the state folder. */
+static void scan(const char *folder, int want_auto, int warn_misplaced, const snap_t *old, snap_t *s, int *bad)
 {
-    snap_t *old = acquire(in);
-    snap_t *s = calloc(1, sizeof *s);
-    int bad = 0;
-    if (!s || !(s->e = calloc(MAX_SETS, sizeof *s->e))) { free(s); snap_release(old); return 1; }
-    atomic_init(&s->refs, 1);
-    DIR *d = opendir(in->dir);
+    DIR *d = opendir(folder);
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
         const char *fname = de->d_name, *dot = strrchr(fname, '.');
         int expiring, kind;
         if (fname[0] == '.' || !dot || (kind = kind_of(dot + 1, &expiring)) < 0) continue;
         char path[1300];
-        snprintf(path, sizeof path, "%s/%s", in->dir, fname);
+        snprintf(path, sizeof path, "%s/%s", folder, fname);
         struct stat st;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (expiring != want_auto) {
+            if (expiring && warn_misplaced)
+                rk_log_msg(RK_LOG_WARN, "intel file ignored: automatic sets live in the state folder (--state)", "file", path);
+            continue;
+        }
         size_t nlen = (size_t)(dot - fname);
         char name[64];
         if (!valid_name(fname, nlen)) {
             rk_log_msg(RK_LOG_WARN, "intel file ignored: a set's name is 1-63 letters, digits, _ or -", "file", path);
-            bad++;
+            (*bad)++;
             continue;
         }
         memcpy(name, fname, nlen);
@@ -362,13 +365,26 @@ static int reload_locked(rk_intel_t *in)
         for (size_t i = 0; i < s->n; i++) dup |= !strcmp(s->e[i].name, name);
         if (dup || s->n == MAX_SETS) {
             rk_log_msg(RK_LOG_WARN, dup ? "intel file ignored: another file gives a set that name" : "intel: too many sets", "file", path);
-            bad++;
+            (*bad)++;
             continue;
         }
-        bad += load_one(in, old, fname, name, kind, expiring, &st, &s->e[s->n]);
+        *bad += load_one(folder, old, fname, name, kind, expiring, &st, &s->e[s->n]);
         s->n++;
     }
     if (d) closedir(d);
+}
+
+static int reload_locked(rk_intel_t *in)
+{
+    snap_t *old = acquire(in);
+    snap_t *s = calloc(1, sizeof *s);
+    int bad = 0;
+    if (!s || !(s->e = calloc(MAX_SETS, sizeof *s->e))) { free(s); snap_release(old); return 1; }
+    atomic_init(&s->refs, 1);
+    /* one folder may hold both (a tool opening a single folder) */
+    int shared = !strcmp(in->dir, in->state_dir);
+    scan(in->dir, 0, !shared, old, s, &bad);
+    scan(in->state_dir, 1, 0, old, s, &bad);
     qsort(s->e, s->n, sizeof *s->e, cmp_entry);
     load_passwords(in, old, s, &bad);
     pthread_mutex_lock(&in->mu);
@@ -384,13 +400,14 @@ static int reload_locked(rk_intel_t *in)
 
 /* ---- the holder ----------------------------------------------------------- */
 
-rk_intel_t *rk_intel_open(const char *dir)
+rk_intel_t *rk_intel_open(const char *dir, const char *state_dir)
 {
     rk_intel_t *in = calloc(1, sizeof *in);
     snap_t *empty = calloc(1, sizeof *empty);
     if (!in || !empty) { free(in); free(empty); return NULL; }
     atomic_init(&empty->refs, 1);
     snprintf(in->dir, sizeof in->dir, "%s", dir);
+    snprintf(in->state_dir, sizeof in->state_dir, "%s", state_dir ? state_dir : dir);
     pthread_mutex_init(&in->mu, NULL);
     pthread_mutex_init(&in->reload_mu, NULL);
     in->cur = empty;
@@ -477,8 +494,8 @@ int rk_intel_confirm(rk_intel_t *in, const char *set, const rk_ip_t *ip, int64_t
 {
     if (!valid_name(set, strlen(set))) { snprintf(err, errlen, "'%s' is not a set name", set); return -1; }
     char path[1300], tmp[1300], addr[48];
-    snprintf(path, sizeof path, "%s/%s.auto", in->dir, set);
-    snprintf(tmp, sizeof tmp, "%s/.%s.auto.tmp", in->dir, set);
+    snprintf(path, sizeof path, "%s/%s.auto", in->state_dir, set);
+    snprintf(tmp, sizeof tmp, "%s/.%s.auto.tmp", in->state_dir, set);
     rk_ip_format(ip, addr, sizeof addr);
     int64_t now_s = now_ms() / 1000;
     pthread_mutex_lock(&in->reload_mu);
@@ -501,7 +518,7 @@ int rk_intel_confirm(rk_intel_t *in, const char *set, const rk_ip_t *ip, int64_t
     /* over the bound, the entries that would expire first go */
     qsort(v, n, sizeof *v, cmp_exp_desc);
     if (n > RK_INTEL_AUTO_MAX) n = RK_INTEL_AUTO_MAX;
-    mkdir(in->dir, 0750);
+    mkdir(in->state_dir, 0750);
     if (!(f = fopen(tmp, "w"))) { snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno)); goto done; }
     fprintf(f, "# written by riskd: address, expiry (Unix seconds)\n");
     for (size_t i = 0; i < n; i++) fprintf(f, "%s %lld\n", v[i].addr, v[i].exp);

@@ -58,9 +58,10 @@ typedef struct rk_intel_info {
     char passwords_failed[256];
 } rk_intel_info_t;
 
-/* A folder that does not exist is an empty intel set, not an error (it is
- * read again on each reload). */
-rk_intel_t *rk_intel_open(const char *dir);
+/* dir is the user's folder; state_dir holds the automatic (.auto) sets riskd
+ * writes itself (NULL: dir). A folder that does not exist is an empty intel
+ * set, not an error (it is read again on each reload). */
+rk_intel_t *rk_intel_open(const char *dir, const char *state_dir);
 void rk_intel_close(rk_intel_t *in);
 const char *rk_intel_dir(const rk_intel_t *in);
 /* Rereads the folder; returns the number of files that had errors. */

@@ -2,7 +2,7 @@
  *
  *   local intel = require("riskd.intel")
  *   local h = intel.current()          -- the server's folder (hot-reloaded), or nil
- *   local h = intel.open(dir)          -- a handle of one's own (batch scripts, specs)
+ *   local h = intel.open(dir [, state]) -- a handle of one's own (batch scripts, specs); .auto sets in state (dir)
  *   h:contains("tor_exits", ip)        --> true | false [, "no IP set 'tor_exits'"]
  *                                          | nil, msg, "invalid_ip"
  *   h:match("bot_agents", user_agent)  --> the matching pattern | nil
@@ -52,7 +52,7 @@ static void push_handle(lua_State *L, rk_intel_t *in, int borrowed)
 
 static int l_open(lua_State *L)
 {
-    rk_intel_t *in = rk_intel_open(luaL_checkstring(L, 1));
+    rk_intel_t *in = rk_intel_open(luaL_checkstring(L, 1), luaL_optstring(L, 2, NULL));
     if (!in) return luaL_error(L, "out of memory");
     push_handle(L, in, 0);
     return 1;

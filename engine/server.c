@@ -900,7 +900,7 @@ int rk_server_run(const rk_config_t *cfg)
     err[0] = '\0';
     s.geo = rk_geo_open(cfg->geoip_db, cfg->asn_db, err, sizeof err);
     if (!s.geo && err[0]) goto fail;
-    if (!(s.intel = rk_intel_open(cfg->intel))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (!(s.intel = rk_intel_open(cfg->intel, cfg->state))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (!(s.hub = rk_hub_new(RK_HUB_BACKLOG))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (strcmp(rk_store_backend(s.store), "mongodb") == 0 && !(s.mwatch = rk_mongo_watch_start(cfg->db, s.hub, err, sizeof err)))
         goto fail;

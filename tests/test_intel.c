@@ -324,7 +324,7 @@ static void folder(void **st)
     snprintf(sub, sizeof sub, "%s/sub", dir);
     mkdir(sub, 0700);
     put_file(sub, "inner.txt", "10.0.0.1\n");
-    rk_intel_t *in = rk_intel_open(dir);
+    rk_intel_t *in = rk_intel_open(dir, NULL);
     assert_non_null(in);
     rk_ip_t tor = ip_of("185.220.101.77"), host6 = ip_of("2001:db8:1::1"), other = ip_of("8.8.8.8");
     assert_int_equal(rk_intel_contains(in, "tor_exits", &tor), 1);
@@ -406,9 +406,39 @@ static void folder(void **st)
     rk_intel_close(in);
 
     /* a folder that does not exist is empty, not an error */
-    in = rk_intel_open("/nonexistent/intel");
+    in = rk_intel_open("/nonexistent/intel", NULL);
     assert_non_null(in);
     assert_int_equal(rk_intel_contains(in, "tor_exits", &tor), -1);
+    rk_intel_close(in);
+    rm_tree(dir);
+}
+
+/* The automatic sets live in the state folder, apart from the files users edit. */
+static void state_folder(void **unused)
+{
+    (void)unused;
+    char *dir = tmp_dir(), state[1200], path[1300], err[256];
+    snprintf(state, sizeof state, "%s/state", dir);
+    put_file(dir, "tor_exits.txt", "185.220.101.1\n");
+    put_file(dir, "stale.auto", "198.18.0.9 99999999999\n");    /* misplaced: not read */
+    rk_intel_t *in = rk_intel_open(dir, state);
+    rk_ip_t a = ip_of("198.18.0.1"), stale = ip_of("198.18.0.9"), tor = ip_of("185.220.101.1");
+    assert_int_equal(rk_intel_contains(in, "stale", &stale), -1);
+    assert_int_equal(rk_intel_contains(in, "tor_exits", &tor), 1);
+    assert_int_equal(rk_intel_confirm(in, "confirmed_attacks", &a, (int64_t)time(NULL) + 3600, err, sizeof err), 0);
+    assert_int_equal(rk_intel_contains(in, "confirmed_attacks", &a), 1);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/confirmed_attacks.auto", state);
+    assert_int_equal(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s/confirmed_attacks.auto", dir);
+    assert_int_not_equal(stat(path, &st), 0);
+    rk_intel_close(in);
+    /* a later start finds them again */
+    in = rk_intel_open(dir, state);
+    assert_int_equal(rk_intel_contains(in, "confirmed_attacks", &a), 1);
+    /* a user's file giving a set the same name is a clash, reported */
+    put_file(dir, "confirmed_attacks.txt", "10.0.0.1\n");
+    assert_true(rk_intel_reload(in) > 0);
     rk_intel_close(in);
     rm_tree(dir);
 }
@@ -421,6 +451,7 @@ int main(void)
         cmocka_unit_test(formats),
         cmocka_unit_test(passwords),
         cmocka_unit_test(folder),
+        cmocka_unit_test(state_folder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

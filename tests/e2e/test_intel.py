@@ -178,7 +178,9 @@ def main():
             assert r["score"] == 70 and "confirmed" in r["reason"], d["rules"]
             s, st = srv.call("GET", "/api/admin/intel")
             assert {x["name"]: x for x in st["sets"]}["confirmed_attacks"]["entries"] == 1, st
-            with open(os.path.join(intel, "confirmed_attacks.auto")) as f:
+            # riskd's own file, in its state folder (data/ by default), not among the files users edit
+            assert not os.path.exists(os.path.join(intel, "confirmed_attacks.auto"))
+            with open(os.path.join(srv.tmp, "data", "confirmed_attacks.auto")) as f:
                 assert bad_ip in f.read()
         check("an alert resolved as an attack flags its address on every account", confirmed_attack)
 
@@ -188,7 +190,8 @@ def main():
             assert "tor_exits.txt:1: 'garbage' is not an address or CIDR range" in p.stdout, p.stdout
             assert "rejected: no valid line" in p.stdout and "breached passwords: %d hashes" % len(hashes) in p.stdout, p.stdout
             put(intel, "tor_exits.txt", "185.220.101.0/24\n")
-            p = subprocess.run([BIN, "intel", "check", "--intel", intel], capture_output=True, text=True, timeout=60)
+            p = subprocess.run([BIN, "intel", "check", "--intel", intel, "--state", os.path.join(srv.tmp, "data")],
+                               capture_output=True, text=True, timeout=60)
             assert p.returncode == 0 and "confirmed_attacks" in p.stdout, p
             p = subprocess.run([BIN, "intel", "passwords", "import", "/nonexistent", "--intel", intel],
                                capture_output=True, text=True, timeout=60)
