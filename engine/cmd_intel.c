@@ -19,7 +19,7 @@
 
 #include "config.h"
 #include "intel.h"
-#include "pwindex.h"
+#include "intel_pwindex.h"
 
 static int usage(void)
 {

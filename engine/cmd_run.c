@@ -25,7 +25,7 @@
 #include "iforest.h"
 #include "log.h"
 #include "models.h"
-#include "scripts.h"
+#include "vm_snapshot.h"
 #include "store.h"
 #include "vm.h"
 
@@ -37,16 +37,16 @@ static int run_lua(int argc, char **argv, const char *module)
     rk_config_t cfg;
     char err[2048];
     int status = 1;
-    rk_scripts_t *scripts = NULL, *rules = NULL;
+    rk_snapshot_t *scripts = NULL, *rules = NULL;
     rk_iforest_t *model = NULL;
     rk_store_t *store = NULL;
     rk_geo_t *geo = NULL;
     rk_intel_t *intel = NULL;
     rk_vm_t *vm = NULL;
     if (rk_config_load(&cfg, 0, NULL, 0, err, sizeof err) < 0) { fprintf(stderr, "riskd %s: %s\n", cmd, err); return 2; }
-    if (!(scripts = rk_scripts_load(cfg.scripts, err, sizeof err))) goto fail;
+    if (!(scripts = rk_snapshot_load(cfg.scripts, err, sizeof err))) goto fail;
     struct stat st;
-    if (stat(cfg.rules, &st) == 0 && S_ISDIR(st.st_mode) && !(rules = rk_scripts_load(cfg.rules, err, sizeof err))) goto fail;
+    if (stat(cfg.rules, &st) == 0 && S_ISDIR(st.st_mode) && !(rules = rk_snapshot_load(cfg.rules, err, sizeof err))) goto fail;
     char path[1200];
     int mrc = rk_models_active(cfg.models, path, sizeof path, err, sizeof err);
     if (mrc < 0 || (mrc == 0 && !(model = rk_iforest_load(path, rk_features_names, RK_F_COUNT, err, sizeof err)))) goto fail;
@@ -92,8 +92,8 @@ done:
     rk_geo_close(geo);
     rk_intel_close(intel);
     rk_iforest_release(model);
-    rk_scripts_release(rules);
-    rk_scripts_release(scripts);
+    rk_snapshot_release(rules);
+    rk_snapshot_release(scripts);
     return status;
 }
 

@@ -15,7 +15,7 @@
 
 #include "config.h"
 #include "password.h"
-#include "pwindex.h"
+#include "intel_pwindex.h"
 #include "store.h"
 
 static int usage(void)

@@ -22,8 +22,8 @@
 #include "log.h"
 #include "takeover.h"
 #include "store_writer.h"
-#include "stream.h"
-#include "ws.h"
+#include "rt_stream.h"
+#include "rt_ws.h"
 #include "worker.h"
 
 #define MAX_HEADERS 100      /* more request headers: 431 (STYLE: C caps its inputs) */
@@ -376,7 +376,7 @@ static void step(reqctx_t *c, int nargs)
 }
 
 /* The handler asked for a Server-Sent Events stream (riskd.web.stream):
- * the response becomes a stream (stream.c) that no longer holds up a drain.
+ * the response becomes a stream (rt_stream.c) that no longer holds up a drain.
  * Returns the status answered: 200, or 503 when the worker has too many
  * streams. */
 static int start_stream(reqctx_t *c)
@@ -398,7 +398,7 @@ static int start_stream(reqctx_t *c)
     return 200;
 }
 
-/* The handler accepted a WebSocket handshake (riskd.web.upgrade): ws.c
+/* The handler accepted a WebSocket handshake (riskd.web.upgrade): rt_ws.c
  * takes the connection over. Returns the status answered: 101, or 503 when
  * the worker has too many connections. */
 static int start_websocket(reqctx_t *c)

@@ -16,7 +16,7 @@
  * worker and per client address (over all workers, addrcount.h); a request
  * on a connection over either cap is answered 503 too_many_connections and
  * the connection closed. A stream or WebSocket that takes a connection over
- * leaves these counts for its own caps (stream.h, ws.h). A connection that
+ * leaves these counts for its own caps (rt_stream.h, rt_ws.h). A connection that
  * never sends a byte is not counted: the idle time-out closes it.
  */
 #ifndef RK_HTTP_ADMIT_H

@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ipset.h"
+#include "intel_ipset.h"
 #include "log.h"
-#include "pwindex.h"
+#include "intel_pwindex.h"
 
 #define PASSWORDS_FILE "passwords.sha1.idx"
 #define MAX_SETS 256

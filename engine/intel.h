@@ -9,7 +9,7 @@
  *                                   "ADDRESS EXPIRY" (Unix seconds)
  *   NAME.patterns                   case-insensitive substrings (user agents
  *                                   of scripting tools and headless browsers)
- *   passwords.sha1.idx              the breached-password index (pwindex.h)
+ *   passwords.sha1.idx              the breached-password index (intel_pwindex.h)
  * A set's name is its file's name without the extension. rk_intel_reload()
  * rereads the folder into a new immutable snapshot and swaps it in; a
  * malformed line is reported with its file and line and skipped; a file that

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "config.h"
-#include "hub.h"
+#include "rt_hub.h"
 #include "l_modules.h"
 #include "rates_sync.h"
 #include "store_writer.h"

@@ -20,7 +20,7 @@
 
 #include "intel.h"
 #include "l_modules.h"
-#include "pwindex.h"
+#include "intel_pwindex.h"
 #include "vm.h"
 
 #define INTEL_T "riskd.intel.folder"

@@ -202,7 +202,7 @@ typedef struct {
     int started;
     atomic_int stopping;     /* set at close: what is still queued is dropped, not run */
     rk_queue_t in, out;
-    rk_scripts_t *scripts;   /* retained */
+    rk_snapshot_t *scripts;   /* retained */
     rk_vm_host_t host;       /* the configuration only */
     char module[128];
 } helper_t;
@@ -284,7 +284,7 @@ static void group_stop(group_t *g)
         rk_queue_close(&h->out);
         queue_drop(&h->in);
         queue_drop(&h->out);
-        rk_scripts_release(h->scripts);
+        rk_snapshot_release(h->scripts);
     }
     free(g->h);
     g->h = NULL;
@@ -329,7 +329,7 @@ static int l_start(lua_State *L)
         helper_t *h = &g->h[i];
         rk_queue_init(&h->in);
         rk_queue_init(&h->out);
-        h->scripts = rk_scripts_retain((rk_scripts_t *)rk_vm_scripts(vm));
+        h->scripts = rk_snapshot_retain((rk_snapshot_t *)rk_vm_scripts(vm));
         h->host = (rk_vm_host_t){ .config = host->config };
         memcpy(h->module, module, mlen + 1);
         g->n = i + 1;

@@ -1,5 +1,5 @@
 /* l_phishing.c — `riskd.phishing`: the phishing cores (phish.h, textmodel.h,
- * tm_live.h) for Lua.
+ * phish_model.h) for Lua.
  *
  *   local ph = require("riskd.phishing")
  *   ph.config{ protected = {...}, shorteners = {...} }  --> cfg | nil, err
@@ -41,9 +41,9 @@
 #include "config.h"
 #include "l_modules.h"
 #include "phish.h"
-#include "mailbox.h"
+#include "phish_mailstore.h"
 #include "textmodel.h"
-#include "tm_live.h"
+#include "phish_model.h"
 #include "vm.h"
 
 #define CFG_T "riskd.phishing.config"
@@ -515,12 +515,12 @@ static int l_encode(lua_State *L)
     return 1;
 }
 
-typedef struct { rk_mailbox_t *m; } mailbox_ud;
+typedef struct { rk_mailstore_t *m; } mailbox_ud;
 
 static int mailbox_gc(lua_State *L)
 {
     mailbox_ud *u = luaL_checkudata(L, 1, MAILBOX_T);
-    rk_mailbox_close(u->m);
+    rk_mailstore_close(u->m);
     u->m = NULL;
     return 0;
 }
@@ -532,8 +532,8 @@ static int mailbox_iter(lua_State *L)
     char *raw = NULL, err[512];
     size_t len = 0;
     const char *source = NULL;
-    int rc = rk_mailbox_next(u->m, &raw, &len, &source, err, sizeof err);
-    if (rc == 0) { rk_mailbox_close(u->m); u->m = NULL; return 0; }
+    int rc = rk_mailstore_next(u->m, &raw, &len, &source, err, sizeof err);
+    if (rc == 0) { rk_mailstore_close(u->m); u->m = NULL; return 0; }
     if (rc < 0) {
         lua_pushboolean(L, 0);
         lua_pushstring(L, source ? source : "");
@@ -555,7 +555,7 @@ static int l_messages(lua_State *L)
     u->m = NULL;
     luaL_setmetatable(L, MAILBOX_T);
     char err[512];
-    if (!(u->m = rk_mailbox_open(path, err, sizeof err))) {
+    if (!(u->m = rk_mailstore_open(path, err, sizeof err))) {
         luaL_pushfail(L);
         lua_pushstring(L, err);
         return 2;
@@ -595,7 +595,7 @@ static int l_current(lua_State *L)
     const char *dir = h && h->config ? h->config->models : "models";
     model_ud *u = push_model(L);
     char err[512];
-    u->m = rk_tm_live(dir, err, sizeof err);
+    u->m = rk_phish_model_live(dir, err, sizeof err);
     if (!u->m) {
         luaL_pushfail(L);
         if (!err[0]) return 1;

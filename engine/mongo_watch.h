@@ -1,6 +1,6 @@
 /* mongo_watch.h — alerts raised or changed by other riskd instances, heard
  * through a MongoDB change stream and handed to this server's real-time
- * clients (hub.h). Pure C (mongo-c-driver), no Lua.
+ * clients (rt_hub.h). Pure C (mongo-c-driver), no Lua.
  *
  * Why: several instances share one MongoDB deployment; an analyst's console
  * is connected to one of them, and must hear of an alert whichever instance
@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hub.h"
+#include "rt_hub.h"
 
 typedef struct rk_mongo_watch rk_mongo_watch_t;
 

@@ -351,7 +351,7 @@ static void merge_weights(lua_State *L, int set, const kind_t *kind, int rule)
 
 /* Loads one kind of the snapshot into the set at index set. counted: the
  * state's own set in a server, whose rules count into the server's metrics. */
-static void load_kind(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int set, const kind_t *kind, int counted)
+static void load_kind(lua_State *L, rk_vm_t *vm, const rk_snapshot_t *rules, int set, const kind_t *kind, int counted)
 {
     char err[1024];
     set = lua_absindex(L, set);
@@ -362,7 +362,7 @@ static void load_kind(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int 
     if (!rules) return;
     char cfg_path[64];
     snprintf(cfg_path, sizeof cfg_path, "%sconfig.lua", kind->prefix);
-    const rk_script_file_t *cfg = rk_scripts_find(rules, cfg_path);
+    const rk_script_file_t *cfg = rk_snapshot_find(rules, cfg_path);
     if (cfg) {
         if (run_source(L, vm, set, rules->root, cfg->path, cfg->data, cfg->len, err, sizeof err) < 0) {
             note_broken(L, set, cfg_path, err);
@@ -420,7 +420,7 @@ static void load_kind(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int 
 }
 
 /* Pushes a new set loaded from the snapshot. */
-static void push_loaded_set(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules, int counted)
+static void push_loaded_set(lua_State *L, rk_vm_t *vm, const rk_snapshot_t *rules, int counted)
 {
     lua_createtable(L, 0, 8);
     int set = lua_gettop(L);
@@ -446,7 +446,7 @@ static void push_loaded_set(lua_State *L, rk_vm_t *vm, const rk_scripts_t *rules
     for (size_t i = 0; i < sizeof KINDS / sizeof KINDS[0]; i++) load_kind(L, vm, rules, set, &KINDS[i], counted);
 }
 
-int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen)
+int rk_sandbox_load_rules(rk_vm_t *vm, const rk_snapshot_t *rules, char *err, size_t errlen)
 {
     (void)err; (void)errlen;
     lua_State *L = rk_vm_state(vm);
@@ -814,8 +814,8 @@ static int l_broken(lua_State *L)
     lua_newtable(L);
     int n = 0;
     rk_vm_t *vm = rk_vm_of(L);
-    const rk_scripts_t *cur = vm && a == 1 ? rk_vm_rules(vm) : NULL;
-    const rk_script_file_t *pf = cur ? rk_scripts_find(cur, RK_SANDBOX_PROBLEMS) : NULL;
+    const rk_snapshot_t *cur = vm && a == 1 ? rk_vm_rules(vm) : NULL;
+    const rk_script_file_t *pf = cur ? rk_snapshot_find(cur, RK_SANDBOX_PROBLEMS) : NULL;
     for (const char *line = pf ? pf->data : NULL; line && *line;) {   /* file TAB serving TAB error NL */
         const char *end = strchr(line, '\n');
         size_t ll = end ? (size_t)(end - line) : strlen(line);
@@ -859,25 +859,25 @@ static int l_load(lua_State *L)
     const char *dir = luaL_checkstring(L, 1);
     if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
     char err[512];
-    rk_scripts_t *snap = rk_scripts_load(dir, err, sizeof err);
+    rk_snapshot_t *snap = rk_snapshot_load(dir, err, sizeof err);
     if (!snap) { luaL_pushfail(L); lua_pushstring(L, err); return 2; }
     if (!lua_isnoneornil(L, 2)) {
         lua_pushnil(L);
         while (lua_next(L, 2)) {
             size_t len;
             const char *path = lua_tostring(L, -2), *src = lua_tolstring(L, -1, &len);
-            rk_scripts_t *next = path && src ? rk_scripts_with(snap, path, src, len) : NULL;
+            rk_snapshot_t *next = path && src ? rk_snapshot_with(snap, path, src, len) : NULL;
             lua_pop(L, 1);
             if (!next) {
-                rk_scripts_release(snap);
+                rk_snapshot_release(snap);
                 return luaL_error(L, "rules.load: extra must map file names to sources");
             }
-            rk_scripts_release(snap);
+            rk_snapshot_release(snap);
             snap = next;
         }
     }
     push_loaded_set(L, rk_vm_of(L), snap, 0);
-    rk_scripts_release(snap);
+    rk_snapshot_release(snap);
     lua_rawgetp(L, LUA_REGISTRYINDEX, &SET_META_KEY);
     lua_setmetatable(L, -2);
     /* its functions, bound to it: set.evaluate(ctx) as the module's rules.evaluate(ctx) */

@@ -8,7 +8,7 @@
 
 #include <lua.h>
 
-#include "scripts.h"
+#include "vm_snapshot.h"
 #include "vm.h"
 
 #define RK_RULE_TIMEOUT_MS 50
@@ -23,7 +23,7 @@
  * present, is the rules' shared configuration, not a rule). A file that
  * does not compile, fails, returns no rule or takes another rule's name is
  * left out, with why (file and line): the others load. Returns 0. */
-int rk_sandbox_load_rules(rk_vm_t *vm, const rk_scripts_t *rules, char *err, size_t errlen);
+int rk_sandbox_load_rules(rk_vm_t *vm, const rk_snapshot_t *rules, char *err, size_t errlen);
 /* The files the last load left out: how many, and each path (and why),
  * owned by the vm's state. */
 int rk_sandbox_broken_count(rk_vm_t *vm);

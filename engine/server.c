@@ -40,14 +40,14 @@
 #include "sandbox.h"
 #include "log.h"
 #include "models.h"
-#include "scripts.h"
+#include "vm_snapshot.h"
 #include "features.h"
 #include "geo.h"
 #include "intel.h"
-#include "hub.h"
+#include "rt_hub.h"
 #include "mongo_watch.h"
-#include "stream.h"
-#include "ws.h"
+#include "rt_stream.h"
+#include "rt_ws.h"
 #include "iforest.h"
 #include "store.h"
 #include "rates_sync.h"
@@ -73,7 +73,7 @@
 /* What a Lua state is built from: the scripts and the rules, as one
  * generation. Immutable and shared by the workers; the last release frees. */
 typedef struct codeset {
-    rk_scripts_t *scripts, *rules;   /* rules may be NULL: no rules folder; vetted (vet_rules) */
+    rk_snapshot_t *scripts, *rules;   /* rules may be NULL: no rules folder; vetted (vet_rules) */
     uint64_t rules_read;             /* the digest of the rules folder as read, before vetting */
     rk_iforest_t *model;             /* may be NULL: no model trained yet */
     uint64_t model_stamp;            /* the model file's mtime and size, to see changes */
@@ -81,13 +81,13 @@ typedef struct codeset {
     atomic_int refs;
 } codeset_t;
 
-static codeset_t *codeset_new(rk_scripts_t *scripts, rk_scripts_t *rules, rk_iforest_t *model,
+static codeset_t *codeset_new(rk_snapshot_t *scripts, rk_snapshot_t *rules, rk_iforest_t *model,
                               uint64_t stamp, uint64_t generation)
 {
     codeset_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->scripts = rk_scripts_retain(scripts);
-    c->rules = rk_scripts_retain(rules);
+    c->scripts = rk_snapshot_retain(scripts);
+    c->rules = rk_snapshot_retain(rules);
     c->model = rk_iforest_retain(model);
     c->model_stamp = stamp;
     c->generation = generation;
@@ -98,8 +98,8 @@ static codeset_t *codeset_new(rk_scripts_t *scripts, rk_scripts_t *rules, rk_ifo
 static void codeset_release(codeset_t *c)
 {
     if (!c || atomic_fetch_sub(&c->refs, 1) != 1) return;
-    rk_scripts_release(c->scripts);
-    rk_scripts_release(c->rules);
+    rk_snapshot_release(c->scripts);
+    rk_snapshot_release(c->rules);
     rk_iforest_release(c->model);
     free(c);
 }
@@ -174,8 +174,8 @@ static int rule_state(void *arg, const char *path, const char *data, size_t len,
     codeset_t *set = current_set(s);
     int st = 0;
     *gen = set->generation;
-    const rk_script_file_t *f = set->rules ? rk_scripts_find(set->rules, path) : NULL;
-    const rk_script_file_t *pf = set->rules ? rk_scripts_find(set->rules, RK_SANDBOX_PROBLEMS) : NULL;
+    const rk_script_file_t *f = set->rules ? rk_snapshot_find(set->rules, path) : NULL;
+    const rk_script_file_t *pf = set->rules ? rk_snapshot_find(set->rules, RK_SANDBOX_PROBLEMS) : NULL;
     size_t plen = strlen(path);
     for (const char *line = pf ? pf->data : NULL; line && *line && st == 0;) {   /* file TAB serving TAB why */
         const char *end = strchr(line, '\n');
@@ -416,12 +416,12 @@ static rk_iforest_t *load_model(rk_server_t *s, uint64_t *stamp, int *failed, ch
 }
 
 /* Loads the rules folder: NULL without error when there is none. */
-static rk_scripts_t *load_rules(rk_server_t *s, int *failed, char *err, size_t errlen)
+static rk_snapshot_t *load_rules(rk_server_t *s, int *failed, char *err, size_t errlen)
 {
     struct stat st;
     *failed = 0;
     if (stat(s->cfg->rules, &st) < 0 || !S_ISDIR(st.st_mode)) return NULL;
-    rk_scripts_t *r = rk_scripts_load(s->cfg->rules, err, errlen);
+    rk_snapshot_t *r = rk_snapshot_load(s->cfg->rules, err, errlen);
     if (!r) *failed = 1;
     return r;
 }
@@ -473,39 +473,39 @@ static void note_problem(char **text, size_t *len, const char *path, const char 
  * RK_SANDBOX_PROBLEMS for rules.broken(), the console and the log.
  * Returns a new reference, or NULL with err when the scripts themselves
  * do not load. */
-static rk_scripts_t *vet_rules(rk_server_t *s, rk_scripts_t *scripts, rk_scripts_t *read, const rk_scripts_t *prev,
+static rk_snapshot_t *vet_rules(rk_server_t *s, rk_snapshot_t *scripts, rk_snapshot_t *read, const rk_snapshot_t *prev,
                                int *nproblems, char *err, size_t errlen)
 {
     *nproblems = 0;
     if (!read) return NULL;
-    rk_scripts_t *cur = rk_scripts_retain(read);
+    rk_snapshot_t *cur = rk_snapshot_retain(read);
     char *problems = NULL, done[64][160];
     size_t plen = 0;
     int ndone = 0;
     for (int round = 0; round < 8; round++) {
         rk_vm_opts_t o = { scripts, s->cfg->lua_memory_limit, LOAD_TIMEOUT_MS, NULL, ENTRY_MODULE, cur, 0, NULL };
         rk_vm_t *vm = rk_vm_new(&o, err, errlen);
-        if (!vm) { rk_scripts_release(cur); free(problems); return NULL; }
+        if (!vm) { rk_snapshot_release(cur); free(problems); return NULL; }
         int n = rk_sandbox_broken_count(vm);
         for (int i = 0; i < n; i++) {
             const char *why, *path = rk_sandbox_broken_at(vm, i, &why);
             if (!path) continue;
-            const rk_script_file_t *now = rk_scripts_find(cur, path);
-            const rk_script_file_t *good = prev ? rk_scripts_find(prev, path) : NULL;
+            const rk_script_file_t *now = rk_snapshot_find(cur, path);
+            const rk_script_file_t *good = prev ? rk_snapshot_find(prev, path) : NULL;
             int seen = 0;
             for (int k = 0; k < ndone; k++) if (strcmp(done[k], path) == 0) seen = 1;
             const char *serving = "none";
             char *hist = NULL;
             size_t hlen = 0;
-            rk_scripts_t *next = NULL;
+            rk_snapshot_t *next = NULL;
             if (!seen && good && now && !(good->len == now->len && memcmp(good->data, now->data, now->len) == 0)) {
                 serving = "previous";
-                next = rk_scripts_with(cur, path, good->data, good->len);
+                next = rk_snapshot_with(cur, path, good->data, good->len);
             } else if (!seen && now && (hist = history_version(s, path, now->data, now->len, &hlen))) {
                 serving = "history";
-                next = rk_scripts_with(cur, path, hist, hlen);
+                next = rk_snapshot_with(cur, path, hist, hlen);
             } else {
-                next = rk_scripts_with(cur, path, NULL, 0);
+                next = rk_snapshot_with(cur, path, NULL, 0);
             }
             free(hist);
             if (!seen) {
@@ -513,14 +513,14 @@ static rk_scripts_t *vet_rules(rk_server_t *s, rk_scripts_t *scripts, rk_scripts
                 (*nproblems)++;
                 if (ndone < 64) snprintf(done[ndone++], sizeof done[0], "%s", path);
             }
-            if (next) { rk_scripts_release(cur); cur = next; }
+            if (next) { rk_snapshot_release(cur); cur = next; }
         }
         rk_vm_free(vm);
         if (n == 0) break;
     }
     if (problems) {
-        rk_scripts_t *with = rk_scripts_with(cur, RK_SANDBOX_PROBLEMS, problems, plen);
-        if (with) { rk_scripts_release(cur); cur = with; }
+        rk_snapshot_t *with = rk_snapshot_with(cur, RK_SANDBOX_PROBLEMS, problems, plen);
+        if (with) { rk_snapshot_release(cur); cur = with; }
         rk_log_t e;
         rk_log_begin(&e, RK_LOG_ERROR, "rule files left out or replaced by an earlier version");
         rk_log_str(&e, "problems", problems);
@@ -536,27 +536,27 @@ static void reload(rk_server_t *s, unsigned which)
 {
     char err[2048] = "";
     codeset_t *cur = current_set(s), *next = NULL;
-    rk_scripts_t *scripts = NULL, *rules = NULL;
+    rk_snapshot_t *scripts = NULL, *rules = NULL;
     rk_iforest_t *model = NULL;
     uint64_t stamp = cur->model_stamp;
     rk_vm_t *vm = NULL;
     int ref, failed = 0;
-    if (which & TAG_SCRIPTS) failed = !(scripts = rk_scripts_load(s->cfg->scripts, err, sizeof err));
-    else scripts = rk_scripts_retain(cur->scripts);
+    if (which & TAG_SCRIPTS) failed = !(scripts = rk_snapshot_load(s->cfg->scripts, err, sizeof err));
+    else scripts = rk_snapshot_retain(cur->scripts);
     uint64_t read = cur->rules_read;
     int nproblems = -1;
     if (!failed && (which & TAG_RULES)) {
-        rk_scripts_t *raw = load_rules(s, &failed, err, sizeof err);
+        rk_snapshot_t *raw = load_rules(s, &failed, err, sizeof err);
         read = raw ? raw->digest : 0;
         if (!failed && raw && (read != cur->rules_read || scripts->digest != cur->scripts->digest)) {
             rules = vet_rules(s, scripts, raw, cur->rules, &nproblems, err, sizeof err);
             if (!rules) failed = 1;
         } else if (!failed && raw) {
-            rules = rk_scripts_retain(cur->rules);
+            rules = rk_snapshot_retain(cur->rules);
         }
-        rk_scripts_release(raw);
+        rk_snapshot_release(raw);
     } else if (!failed) {
-        rules = rk_scripts_retain(cur->rules);
+        rules = rk_snapshot_retain(cur->rules);
     }
     if (!failed && (which & TAG_MODELS)) model = load_model(s, &stamp, &failed, err, sizeof err);
     else if (!failed) model = rk_iforest_retain(cur->model);
@@ -601,15 +601,15 @@ static void reload(rk_server_t *s, unsigned which)
     rk_log_end(&e);
     for (int i = 0; i < s->nworkers; i++) event_active(s->workers[i].reload_ev, EV_READ, 0);
     if (nproblems > 0) {   /* files of the edit that do not load: an earlier version or none serves */
-        const rk_script_file_t *pf = rk_scripts_find(rules, RK_SANDBOX_PROBLEMS);
+        const rk_script_file_t *pf = rk_snapshot_find(rules, RK_SANDBOX_PROBLEMS);
         publish_reload(s, "rules", "rejected", what, cur->generation + 1, pf ? pf->data : "");
     }
     if (which & (TAG_SCRIPTS | TAG_RULES)) publish_reload(s, "rules", "reloaded", what, cur->generation + 1, NULL);
     if (which & TAG_MODELS) publish_reload(s, "models", "reloaded", "model", cur->generation + 1, NULL);
 done:
     codeset_release(next);
-    rk_scripts_release(scripts);
-    rk_scripts_release(rules);
+    rk_snapshot_release(scripts);
+    rk_snapshot_release(rules);
     rk_iforest_release(model);
     codeset_release(cur);
 }
@@ -754,11 +754,11 @@ static int load_initial_code(rk_server_t *s, char *err, size_t errlen)
         snprintf(msg, sizeof msg, "no %s folder: serving without it", folders[i][1]);
         rk_log_msg(RK_LOG_WARN, msg, "option", folders[i][0]);
     }
-    rk_scripts_t *scripts = rk_scripts_load(s->cfg->scripts, err, errlen);
+    rk_snapshot_t *scripts = rk_snapshot_load(s->cfg->scripts, err, errlen);
     if (!scripts) return -1;
-    rk_scripts_t *raw = load_rules(s, &failed, err, errlen);
+    rk_snapshot_t *raw = load_rules(s, &failed, err, errlen);
     int nproblems = 0;
-    rk_scripts_t *rules = failed ? NULL : vet_rules(s, scripts, raw, NULL, &nproblems, err, errlen);
+    rk_snapshot_t *rules = failed ? NULL : vet_rules(s, scripts, raw, NULL, &nproblems, err, errlen);
     if (raw && !rules) failed = 1;
     rk_iforest_t *model = NULL;
     if (!failed) {
@@ -772,9 +772,9 @@ static int load_initial_code(rk_server_t *s, char *err, size_t errlen)
     codeset_t *set = failed ? NULL : codeset_new(scripts, rules, model, stamp, 1);
     if (set) set->rules_read = raw ? raw->digest : 0;
     rk_metrics_set_rule_problems(s->metrics, (unsigned long long)nproblems);
-    rk_scripts_release(scripts);
-    rk_scripts_release(raw);
-    rk_scripts_release(rules);
+    rk_snapshot_release(scripts);
+    rk_snapshot_release(raw);
+    rk_snapshot_release(rules);
     rk_iforest_release(model);
     if (!set) return -1;
     rk_vm_t *vm = build_vm(s, set, NULL, &ref, err, errlen);

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "session.h"
+#include "rt_session.h"
 
 enum { RK_TAKEOVER_NONE = 0, RK_TAKEOVER_STREAM, RK_TAKEOVER_WEBSOCKET };
 
@@ -17,7 +17,7 @@ typedef struct rk_takeover {
     char topic[16];          /* a stream's topic; "" = every topic */
     int min_level;           /* of the events topic */
     uint64_t last_id;        /* resume after this message (Last-Event-ID) */
-    rk_session_t who;        /* checked again every second (session.h) */
+    rk_session_t who;        /* checked again every second (rt_session.h) */
 } rk_takeover_t;
 
 /* The Lua type of the request's handle on its takeover (req._answer). */

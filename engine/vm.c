@@ -21,8 +21,8 @@
 
 struct rk_vm {
     lua_State *L;
-    rk_scripts_t *scripts;
-    rk_scripts_t *rules;
+    rk_snapshot_t *scripts;
+    rk_snapshot_t *rules;
     rk_iforest_t *model;
     uint64_t generation;
     size_t mem, mem_limit;
@@ -264,7 +264,7 @@ static int snapshot_searcher(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
     rk_vm_t *vm = vm_of(L);
-    const rk_script_file_t *f = rk_scripts_find_module(vm->scripts, name);
+    const rk_script_file_t *f = rk_snapshot_find_module(vm->scripts, name);
     if (!f) {
         lua_pushfstring(L, "no script '%s' in %s", name, vm->scripts->root);
         return 1;
@@ -400,8 +400,8 @@ rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen)
     vm->host = o->host;
     vm->entry_ref = LUA_NOREF;
     vm->instr_left = -1;
-    vm->scripts = rk_scripts_retain(o->scripts);
-    vm->rules = rk_scripts_retain(o->rules);
+    vm->scripts = rk_snapshot_retain(o->scripts);
+    vm->rules = rk_snapshot_retain(o->rules);
     vm->generation = o->generation;
     vm->model = rk_iforest_retain(o->model);
     vm->L = lua_newstate(vm_alloc, vm);
@@ -450,8 +450,8 @@ void rk_vm_free(rk_vm_t *vm)
     if (!vm) return;
     if (vm->holds > 0) { vm->doomed = 1; return; }   /* suspended requests still run here */
     if (vm->L) lua_close(vm->L);
-    rk_scripts_release(vm->scripts);
-    rk_scripts_release(vm->rules);
+    rk_snapshot_release(vm->scripts);
+    rk_snapshot_release(vm->rules);
     rk_iforest_release(vm->model);
     free(vm);
 }
@@ -462,8 +462,8 @@ void rk_vm_idle(rk_vm_t *vm)
 }
 
 lua_State *rk_vm_state(rk_vm_t *vm) { return vm->L; }
-const rk_scripts_t *rk_vm_scripts(const rk_vm_t *vm) { return vm->scripts; }
-const rk_scripts_t *rk_vm_rules(const rk_vm_t *vm) { return vm->rules; }
+const rk_snapshot_t *rk_vm_scripts(const rk_vm_t *vm) { return vm->scripts; }
+const rk_snapshot_t *rk_vm_rules(const rk_vm_t *vm) { return vm->rules; }
 uint64_t rk_vm_generation(const rk_vm_t *vm) { return vm->generation; }
 rk_iforest_t *rk_vm_model(const rk_vm_t *vm) { return vm->model; }
 size_t rk_vm_memory(const rk_vm_t *vm) { return vm->mem; }

@@ -1,7 +1,7 @@
 /* vm.h — one Lua state built from one script snapshot, and the only gate
  * through which C calls into Lua.
  *
- * A state is owned by one thread. It is created from a snapshot (scripts.h):
+ * A state is owned by one thread. It is created from a snapshot (vm_snapshot.h):
  * every file is compiled first, so a syntax error anywhere rejects the whole
  * set, then `lib.dispatch` is required and its `handle` function kept. The
  * state has a memory cap (a counting allocator) and every call has a time
@@ -16,7 +16,7 @@
 
 #include "clock.h"
 #include "metrics.h"
-#include "scripts.h"
+#include "vm_snapshot.h"
 #include "task.h"
 
 struct rk_config;
@@ -48,12 +48,12 @@ typedef struct rk_vm_host {
 typedef struct rk_vm rk_vm_t;
 
 typedef struct rk_vm_opts {
-    rk_scripts_t *scripts;        /* retained by the vm */
+    rk_snapshot_t *scripts;        /* retained by the vm */
     size_t memory_limit;          /* bytes; 0 = none */
     int load_timeout_ms;          /* budget for compiling and running the entry module */
     const rk_vm_host_t *host;     /* borrowed; must outlive the vm */
     const char *entry;            /* module to require, "lib.dispatch" */
-    rk_scripts_t *rules;          /* risk rules (sandboxed), or NULL; retained */
+    rk_snapshot_t *rules;          /* risk rules (sandboxed), or NULL; retained */
     uint64_t generation;          /* of the code set, for /healthz and reloads */
     struct rk_iforest *model;     /* the login model, or NULL; retained by the vm */
 } rk_vm_opts_t;
@@ -61,8 +61,8 @@ typedef struct rk_vm_opts {
 rk_vm_t *rk_vm_new(const rk_vm_opts_t *o, char *err, size_t errlen);
 void rk_vm_free(rk_vm_t *vm);
 lua_State *rk_vm_state(rk_vm_t *vm);
-const rk_scripts_t *rk_vm_scripts(const rk_vm_t *vm);
-const rk_scripts_t *rk_vm_rules(const rk_vm_t *vm);   /* NULL when loaded without rules */
+const rk_snapshot_t *rk_vm_scripts(const rk_vm_t *vm);
+const rk_snapshot_t *rk_vm_rules(const rk_vm_t *vm);   /* NULL when loaded without rules */
 uint64_t rk_vm_generation(const rk_vm_t *vm);
 struct rk_iforest *rk_vm_model(const rk_vm_t *vm);   /* borrowed; NULL without a model */
 /* Pushes the entry module's value (a table, or the function it returned). [-0,+1,-] */

@@ -5,8 +5,8 @@
  * unchanged files not compiled again, automatic sets with expiry. */
 #include "test_util.h"
 #include "intel.h"
-#include "ipset.h"
-#include "pwindex.h"
+#include "intel_ipset.h"
+#include "intel_pwindex.h"
 
 #include <sys/stat.h>
 #include <time.h>

@@ -9,13 +9,13 @@ static char *sdir, *rdir;
 
 static rk_vm_t *make(char *err, size_t errlen)
 {
-    rk_scripts_t *s = rk_scripts_load(sdir, err, errlen);
-    rk_scripts_t *r = rk_scripts_load(rdir, err, errlen);
+    rk_snapshot_t *s = rk_snapshot_load(sdir, err, errlen);
+    rk_snapshot_t *r = rk_snapshot_load(rdir, err, errlen);
     assert_true(s && r);
     rk_vm_opts_t o = { s, 64u << 20, 2000, NULL, "main", r, 3, NULL };
     rk_vm_t *vm = rk_vm_new(&o, err, errlen);
-    rk_scripts_release(s);
-    rk_scripts_release(r);
+    rk_snapshot_release(s);
+    rk_snapshot_release(r);
     return vm;
 }
 

@@ -7,11 +7,11 @@
 
 static rk_vm_t *make(const char *dir, size_t mem, char *err, size_t errlen)
 {
-    rk_scripts_t *s = rk_scripts_load(dir, err, errlen);
+    rk_snapshot_t *s = rk_snapshot_load(dir, err, errlen);
     assert_non_null(s);
     rk_vm_opts_t o = { s, mem, 500, NULL, "main", NULL, 7, NULL };
     rk_vm_t *vm = rk_vm_new(&o, err, errlen);
-    rk_scripts_release(s);   /* the vm holds its own reference */
+    rk_snapshot_release(s);   /* the vm holds its own reference */
     return vm;
 }
 
@@ -174,13 +174,13 @@ static void coroutines_wait_and_resume(void **st)
         "function M.inner() return table.concat({ wait(3) }), coroutine.wrap(function() return wait(4) end)() end\n"
         "function M.late() return wait(5) end\n"
         "return M\n");
-    rk_scripts_t *sc = rk_scripts_load(d, err, sizeof err);
+    rk_snapshot_t *sc = rk_snapshot_load(d, err, sizeof err);
     rk_vm_host_t host;
     memset(&host, 0, sizeof host);
     host.pool = (rk_pool_t *)&host;   /* only tested for NULL: the test plays the pool */
     rk_vm_opts_t o = { sc, 0, 500, &host, "main", NULL, 1, NULL };
     rk_vm_t *vm = rk_vm_new(&o, err, sizeof err);
-    rk_scripts_release(sc);
+    rk_snapshot_release(sc);
     assert_non_null(vm);
     lua_State *L = rk_vm_state(vm);
     lua_register(L, "wait", l_wait);

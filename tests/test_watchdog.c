@@ -62,11 +62,11 @@ static void stops_lua_without_its_hook(void **st)
                "function M.ok() return 42 end\n"
                "return M\n");
     char err[2048];
-    rk_scripts_t *s = rk_scripts_load(dir, err, sizeof err);
+    rk_snapshot_t *s = rk_snapshot_load(dir, err, sizeof err);
     assert_non_null(s);
     rk_vm_opts_t o = { s, 64u << 20, 500, NULL, "main", NULL, 1, NULL };
     rk_vm_t *vm = rk_vm_new(&o, err, sizeof err);
-    rk_scripts_release(s);
+    rk_snapshot_release(s);
     assert_non_null(vm);
     rk_watchdog_t *w = rk_watchdog_start(rk_vm_watchdog_fire, NULL, err, sizeof err);
     assert_non_null(w);

@@ -1,7 +1,7 @@
 -- api/stream.lua — Server-Sent Events for simple consumers:
 --   curl -N -H "Authorization: Bearer $TOKEN" localhost:5000/api/stream/alerts
 -- The handler checks the request and names the stream (riskd.web.stream);
--- the engine (engine/stream.c) keeps the response open and writes each message as
+-- the engine (engine/rt_stream.c) keeps the response open and writes each message as
 --   id: <n>\nevent: <topic>\ndata: {"type","topic","data","ts"}\n\n
 -- A client that reconnects with Last-Event-ID (EventSource does) gets what
 -- it missed from the last 1,024 messages, or a "missed" record when they

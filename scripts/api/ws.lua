@@ -1,5 +1,5 @@
 -- api/ws.lua — the WebSocket handshake at GET /api/ws (RFC 6455). This
--- checks the request; engine/ws.c then takes the connection over and speaks
+-- checks the request; engine/rt_ws.c then takes the connection over and speaks
 -- the protocol (see its header for the messages). A client that can send
 -- headers authenticates with "Authorization: Bearer <token>" here; a
 -- browser sends {"type":"auth","token":...} as its first message instead.

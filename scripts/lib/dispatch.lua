@@ -52,7 +52,7 @@ local function authorize(req, roles)
         return response.error(403, "forbidden", "this needs the role " .. table.concat(roles, " or "))
     end
     -- pwv and exp go with a stream this request opens, which the engine
-    -- checks again every second (engine/session.h)
+    -- checks again every second (engine/rt_session.h)
     req.user = { username = claims.sub, role = claims.role, pwv = claims.pwv, exp = claims.exp }
 end
 

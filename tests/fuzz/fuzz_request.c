@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "json_check.h"
-#include "scripts.h"
+#include "vm_snapshot.h"
 #include "vm.h"
 
 static rk_vm_t *vm;
@@ -46,11 +46,11 @@ static const char *HARNESS =
 static void setup(void)
 {
     char err[2048];
-    rk_scripts_t *s = rk_scripts_load("scripts", err, sizeof err);
+    rk_snapshot_t *s = rk_snapshot_load("scripts", err, sizeof err);
     if (!s) { fprintf(stderr, "fuzz_request: %s (run from the repository root)\n", err); abort(); }
     rk_vm_opts_t o = { s, 256u << 20, 2000, NULL, "lib.analyze", NULL, 1, NULL };
     vm = rk_vm_new(&o, err, sizeof err);
-    rk_scripts_release(s);
+    rk_snapshot_release(s);
     if (!vm) { fprintf(stderr, "fuzz_request: %s\n", err); abort(); }
     lua_State *L = rk_vm_state(vm);
     if (luaL_loadstring(L, HARNESS) != LUA_OK || rk_vm_call(vm, 0, 1, 5000, err, sizeof err) != 0) {

@@ -1,8 +1,8 @@
-/* test_hub.c — the real-time message bus: numbering, the backlog ring and
+/* test_rt_hub.c — the real-time message bus: numbering, the backlog ring and
  * what a late reader is told it missed, watchers woken on publish from
  * several threads, subscriber counts. */
 #include "test_util.h"
-#include "hub.h"
+#include "rt_hub.h"
 
 #include <pthread.h>
 

@@ -1,12 +1,12 @@
-/* scripts.h — an immutable, reference-counted snapshot of a script tree.
+/* vm_snapshot.h — an immutable, reference-counted snapshot of a script tree.
  *
  * Hot reload reads every *.lua file under a folder into memory at once, so a
  * Lua state built from one snapshot never mixes two versions of the code:
  * `require` is served from the snapshot, not from the disk. A snapshot is
  * shared between the reloader and every worker; the last release frees it.
  */
-#ifndef RK_SCRIPTS_H
-#define RK_SCRIPTS_H
+#ifndef RK_VM_SNAPSHOT_H
+#define RK_VM_SNAPSHOT_H
 
 #include <stddef.h>
 #include <stdatomic.h>
@@ -27,19 +27,19 @@ typedef struct rk_scripts {
     size_t n;
     uint64_t digest;             /* FNV-1a over paths and contents */
     atomic_int refs;
-} rk_scripts_t;
+} rk_snapshot_t;
 
 /* Reads the tree. Hidden files and folders (".#x.lua", ".git") are skipped,
  * as are non-.lua files. Returns NULL with err filled on failure. */
-rk_scripts_t *rk_scripts_load(const char *root, char *err, size_t errlen);
-const rk_script_file_t *rk_scripts_find(const rk_scripts_t *s, const char *path);
+rk_snapshot_t *rk_snapshot_load(const char *root, char *err, size_t errlen);
+const rk_script_file_t *rk_snapshot_find(const rk_snapshot_t *s, const char *path);
 /* Module name "api.health" → the file "api/health.lua" or "api/health/init.lua". */
-const rk_script_file_t *rk_scripts_find_module(const rk_scripts_t *s, const char *mod);
+const rk_script_file_t *rk_snapshot_find_module(const rk_snapshot_t *s, const char *mod);
 /* A new snapshot: base with the file at path replaced by data (len
  * bytes), added when base has none, or dropped when data is NULL. NULL when
  * out of memory. */
-rk_scripts_t *rk_scripts_with(const rk_scripts_t *base, const char *path, const char *data, size_t len);
-rk_scripts_t *rk_scripts_retain(rk_scripts_t *s);
-void rk_scripts_release(rk_scripts_t *s);  /* NULL is a no-op */
+rk_snapshot_t *rk_snapshot_with(const rk_snapshot_t *base, const char *path, const char *data, size_t len);
+rk_snapshot_t *rk_snapshot_retain(rk_snapshot_t *s);
+void rk_snapshot_release(rk_snapshot_t *s);  /* NULL is a no-op */
 
 #endif

@@ -1,5 +1,5 @@
-/* scripts.c — see scripts.h. */
-#include "scripts.h"
+/* vm_snapshot.c — see vm_snapshot.h. */
+#include "vm_snapshot.h"
 #include "hash.h"
 
 #include <dirent.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 typedef struct {
-    rk_scripts_t *s;
+    rk_snapshot_t *s;
     size_t cap;
     char *err;
     size_t errlen;
@@ -107,7 +107,7 @@ static int copy_file(rk_script_file_t *out, const char *path, const char *data, 
 }
 
 /* Sorted by path, with its digest. */
-static void finish(rk_scripts_t *s)
+static void finish(rk_snapshot_t *s)
 {
     if (s->n) qsort(s->files, s->n, sizeof *s->files, by_path);
     uint64_t h = RK_FNV_OFFSET;
@@ -119,7 +119,7 @@ static void finish(rk_scripts_t *s)
     s->digest = h;
 }
 
-rk_scripts_t *rk_scripts_load(const char *root, char *err, size_t errlen)
+rk_snapshot_t *rk_snapshot_load(const char *root, char *err, size_t errlen)
 {
     loader_t ld = { NULL, 0, err, errlen };
     ld.s = calloc(1, sizeof *ld.s);
@@ -130,16 +130,16 @@ rk_scripts_t *rk_scripts_load(const char *root, char *err, size_t errlen)
     }
     atomic_init(&ld.s->refs, 1);
     if (walk(&ld, root, "") < 0) {
-        rk_scripts_release(ld.s);
+        rk_snapshot_release(ld.s);
         return NULL;
     }
     finish(ld.s);
     return ld.s;
 }
 
-rk_scripts_t *rk_scripts_with(const rk_scripts_t *base, const char *path, const char *data, size_t len)
+rk_snapshot_t *rk_snapshot_with(const rk_snapshot_t *base, const char *path, const char *data, size_t len)
 {
-    rk_scripts_t *s = calloc(1, sizeof *s);
+    rk_snapshot_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     atomic_init(&s->refs, 1);
     s->files = calloc(base->n + 1, sizeof *s->files);
@@ -160,18 +160,18 @@ rk_scripts_t *rk_scripts_with(const rk_scripts_t *base, const char *path, const 
     finish(s);
     return s;
 oom:
-    rk_scripts_release(s);
+    rk_snapshot_release(s);
     return NULL;
 }
 
-const rk_script_file_t *rk_scripts_find(const rk_scripts_t *s, const char *path)
+const rk_script_file_t *rk_snapshot_find(const rk_snapshot_t *s, const char *path)
 {
     rk_script_file_t key = { (char *)path, NULL, 0 };
     if (!s->n) return NULL;
     return bsearch(&key, s->files, s->n, sizeof *s->files, by_path);
 }
 
-const rk_script_file_t *rk_scripts_find_module(const rk_scripts_t *s, const char *mod)
+const rk_script_file_t *rk_snapshot_find_module(const rk_snapshot_t *s, const char *mod)
 {
     char path[512];
     size_t n = strlen(mod);
@@ -180,19 +180,19 @@ const rk_script_file_t *rk_scripts_find_module(const rk_scripts_t *s, const char
     /* Refuse names that would walk out of the tree or are not plain names. */
     if (strstr(path, "//") || path[0] == '/' || path[n - 1] == '/') return NULL;
     memcpy(path + n, ".lua", 5);
-    const rk_script_file_t *f = rk_scripts_find(s, path);
+    const rk_script_file_t *f = rk_snapshot_find(s, path);
     if (f) return f;
     memcpy(path + n, "/init.lua", 10);
-    return rk_scripts_find(s, path);
+    return rk_snapshot_find(s, path);
 }
 
-rk_scripts_t *rk_scripts_retain(rk_scripts_t *s)
+rk_snapshot_t *rk_snapshot_retain(rk_snapshot_t *s)
 {
     if (s) atomic_fetch_add(&s->refs, 1);
     return s;
 }
 
-void rk_scripts_release(rk_scripts_t *s)
+void rk_snapshot_release(rk_snapshot_t *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1) return;
     for (size_t i = 0; i < s->n; i++) {

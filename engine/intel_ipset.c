@@ -1,5 +1,5 @@
-/* ipset.c — see ipset.h. */
-#include "ipset.h"
+/* intel_ipset.c — see intel_ipset.h. */
+#include "intel_ipset.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* pwindex.h — the breached-password index: SHA-1 hashes of leaked passwords
+/* intel_pwindex.h — the breached-password index: SHA-1 hashes of leaked passwords
  * with how often each was seen, as breach corpora publish them ("HASH:COUNT"
  * per line, tens of GB). Pure C (SHA-1 from OpenSSL's libcrypto).
  *
@@ -17,8 +17,8 @@
  * a temporary name, synced, and renamed into place, so a reader never sees
  * half of one.
  */
-#ifndef RK_PWINDEX_H
-#define RK_PWINDEX_H
+#ifndef RK_INTEL_PWINDEX_H
+#define RK_INTEL_PWINDEX_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* hub.c — see hub.h. */
-#include "hub.h"
+/* rt_hub.c — see rt_hub.h. */
+#include "rt_hub.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

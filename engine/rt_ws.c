@@ -1,5 +1,5 @@
-/* ws.c — see ws.h. */
-#include "ws.h"
+/* rt_ws.c — see rt_ws.h. */
+#include "rt_ws.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -19,7 +19,7 @@
 #include <wslay/wslay.h>
 
 #include "jwt.h"
-#include "pwindex.h"
+#include "intel_pwindex.h"
 
 typedef struct ws {
     struct ws *next, *prev;

@@ -1,6 +1,6 @@
-/* tm_live.c — see tm_live.h. One process-wide slot: riskd serves one
+/* phish_model.c — see phish_model.h. One process-wide slot: riskd serves one
  * models folder; a lookup for another folder replaces the slot. */
-#include "tm_live.h"
+#include "phish_model.h"
 #include "clock.h"
 
 #include <pthread.h>
@@ -20,7 +20,7 @@ static struct {
 
 static int64_t mono_ms(void) { return (int64_t)(rk_now_ns() / 1000000ULL); }
 
-rk_textmodel_t *rk_tm_live(const char *dir, char *err, size_t errlen)
+rk_textmodel_t *rk_phish_model_live(const char *dir, char *err, size_t errlen)
 {
     err[0] = '\0';
     pthread_mutex_lock(&live.mu);
@@ -55,7 +55,7 @@ rk_textmodel_t *rk_tm_live(const char *dir, char *err, size_t errlen)
     return m;
 }
 
-void rk_tm_live_reset(void)
+void rk_phish_model_reset(void)
 {
     pthread_mutex_lock(&live.mu);
     rk_tm_release(live.model);

@@ -1,4 +1,4 @@
-/* ipset.h — a set of IP addresses and ranges (IPv4 and IPv6) compiled for
+/* intel_ipset.h — a set of IP addresses and ranges (IPv4 and IPv6) compiled for
  * fast membership tests. Pure C.
  *
  * A builder takes the lines of a list file (one address, CIDR range or
@@ -12,8 +12,8 @@
  * IPv6 address is the IPv4 address). A compiled set is read-only and safe to
  * share between threads.
  */
-#ifndef RK_IPSET_H
-#define RK_IPSET_H
+#ifndef RK_INTEL_IPSET_H
+#define RK_INTEL_IPSET_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* hub.h — the server's message bus for real-time clients. Pure C.
+/* rt_hub.h — the server's message bus for real-time clients. Pure C.
  *
  * A handler on any worker publishes a message (a topic — alerts, events,
  * rules, models — a severity level for events, and the JSON text to send);
@@ -8,8 +8,8 @@
  * connections. Messages are immutable and reference-counted: a worker holds
  * the ones it is still writing without copying them. Thread-safe.
  */
-#ifndef RK_HUB_H
-#define RK_HUB_H
+#ifndef RK_RT_HUB_H
+#define RK_RT_HUB_H
 
 #include <stddef.h>
 #include <stdatomic.h>

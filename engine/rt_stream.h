@@ -1,5 +1,5 @@
-/* stream.h — Server-Sent Events on a worker: long-lived responses fed by
- * the hub (hub.h). Each worker owns the streams of its own connections and
+/* rt_stream.h — Server-Sent Events on a worker: long-lived responses fed by
+ * the hub (rt_hub.h). Each worker owns the streams of its own connections and
  * is woken by the hub when a message is published on any worker; it then
  * writes the messages each stream wants (topic, minimum level) as SSE
  * records ("id:", "event:", "data:"). A client that reconnects with
@@ -7,15 +7,15 @@
  * messages it missed when the backlog no longer has them). A client that
  * does not read is dropped once RK_STREAM_MAX_BUFFER bytes wait for it,
  * instead of growing the server's memory. Comments keep idle streams alive
- * through proxies. Each stream's session (session.h) is checked every
+ * through proxies. Each stream's session (rt_session.h) is checked every
  * second: a revoked one gets `event: revoked` with the reason, and ends. */
-#ifndef RK_STREAM_H
-#define RK_STREAM_H
+#ifndef RK_RT_STREAM_H
+#define RK_RT_STREAM_H
 
 #include <stdint.h>
 
-#include "hub.h"
-#include "session.h"
+#include "rt_hub.h"
+#include "rt_session.h"
 
 #define RK_STREAM_MAX_BUFFER (1 << 20)
 #define RK_STREAM_KEEPALIVE_S 15

@@ -1,4 +1,4 @@
-/* ws.h — WebSocket (RFC 6455) at GET /api/ws on a worker: the upgrade and
+/* rt_ws.h — WebSocket (RFC 6455) at GET /api/ws on a worker: the upgrade and
  * the wiring are riskd's, the framing is wslay's.
  *
  * api/ws.lua checks the handshake headers (and the Bearer token when the
@@ -14,19 +14,19 @@
  *          {"type":"subscribe","topic":T[,"min_level":L]}  alerts, events
  *                                            (analyst, admin), rules, models (admin)
  *          {"type":"unsubscribe","topic":T}  {"type":"ping"}
- *   server {"type","topic","data","ts"}     hub messages (hub.h), and
+ *   server {"type","topic","data","ts"}     hub messages (rt_hub.h), and
  *          {"type":"auth"|"subscribed"|"unsubscribed"|"pong"|"error",...}
  * Limits: messages over 64 KiB close with 1009, invalid UTF-8 with 1007,
  * binary messages with 1003, no authentication in time with 1008; a client
  * whose unsent data passes 1 MiB is dropped (1013 when it can still be
  * told); pings every 30 s, and no pong for 75 s closes; at shutdown 1001.
  */
-#ifndef RK_WS_H
-#define RK_WS_H
+#ifndef RK_RT_WS_H
+#define RK_RT_WS_H
 
 #include "config.h"
-#include "hub.h"
-#include "session.h"
+#include "rt_hub.h"
+#include "rt_session.h"
 #include "store.h"
 
 #define RK_WS_MAX_MESSAGE (64 * 1024)

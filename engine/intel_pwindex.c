@@ -1,5 +1,5 @@
-/* pwindex.c — see pwindex.h. */
-#include "pwindex.h"
+/* intel_pwindex.c — see intel_pwindex.h. */
+#include "intel_pwindex.h"
 
 #include <errno.h>
 #include <fcntl.h>

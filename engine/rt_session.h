@@ -1,4 +1,4 @@
-/* session.h — who holds an open stream (Server-Sent Events, WebSocket), and
+/* rt_session.h — who holds an open stream (Server-Sent Events, WebSocket), and
  * whether they still may. A REST call is authorised on every request; a
  * stream is authorised once when it opens, so the stream servers check each
  * open one again every second: the token has not expired, the account still
@@ -7,8 +7,8 @@
  * server's store) count too: the store is read, nothing is cached across
  * checks. Pure C, no Lua.
  */
-#ifndef RK_SESSION_H
-#define RK_SESSION_H
+#ifndef RK_RT_SESSION_H
+#define RK_RT_SESSION_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* session.c — see session.h. */
-#include "session.h"
+/* rt_session.c — see rt_session.h. */
+#include "rt_session.h"
 
 #include <stdio.h>
 #include <string.h>

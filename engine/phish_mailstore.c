@@ -1,5 +1,5 @@
-/* mailbox.c — see mailbox.h. */
-#include "mailbox.h"
+/* phish_mailstore.c — see phish_mailstore.h. */
+#include "phish_mailstore.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +14,7 @@
 
 #define MAX_MESSAGE (64u << 20)   /* a bigger "message" is not mail; its parse refuses it anyway */
 
-struct rk_mailbox {
+struct rk_mailstore {
     char **files;                /* the files to read, sorted */
     size_t nfiles, next_file;
     /* the mbox being read, if any */
@@ -31,7 +31,7 @@ static void start(void) { g_mime_init(); }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int add_file(rk_mailbox_t *m, const char *path, size_t *cap)
+static int add_file(rk_mailstore_t *m, const char *path, size_t *cap)
 {
     if (m->nfiles == *cap) {
         size_t nc = *cap ? *cap * 2 : 64;
@@ -47,7 +47,7 @@ static int add_file(rk_mailbox_t *m, const char *path, size_t *cap)
 
 /* Regular files under dir, hidden ones aside; a maildir's tmp/ is skipped
  * (messages still being delivered). */
-static int walk(rk_mailbox_t *m, const char *dir, size_t *cap, int depth)
+static int walk(rk_mailstore_t *m, const char *dir, size_t *cap, int depth)
 {
     if (depth > 8) return 0;
     DIR *d = opendir(dir);
@@ -67,26 +67,26 @@ static int walk(rk_mailbox_t *m, const char *dir, size_t *cap, int depth)
     return rc;
 }
 
-rk_mailbox_t *rk_mailbox_open(const char *path, char *err, size_t errlen)
+rk_mailstore_t *rk_mailstore_open(const char *path, char *err, size_t errlen)
 {
     pthread_once(&once, start);
     struct stat st;
     if (stat(path, &st) < 0) { snprintf(err, errlen, "%s: %s", path, strerror(errno)); return NULL; }
-    rk_mailbox_t *m = calloc(1, sizeof *m);
+    rk_mailstore_t *m = calloc(1, sizeof *m);
     if (!m) { snprintf(err, errlen, "out of memory"); return NULL; }
     m->fd = -1;
     size_t cap = 0;
     int rc = S_ISDIR(st.st_mode) ? walk(m, path, &cap, 0) : add_file(m, path, &cap);
     if (rc < 0) {
         snprintf(err, errlen, "%s: cannot be read", path);
-        rk_mailbox_close(m);
+        rk_mailstore_close(m);
         return NULL;
     }
     qsort(m->files, m->nfiles, sizeof *m->files, cmp_str);
     return m;
 }
 
-static void end_mbox(rk_mailbox_t *m)
+static void end_mbox(rk_mailstore_t *m)
 {
     if (m->parser) g_object_unref(m->parser);
     if (m->stream) g_object_unref(m->stream);   /* closes the fd */
@@ -119,7 +119,7 @@ static int read_range(int fd, off_t from, size_t len, char **raw)
 }
 
 /* The next message of the open mbox: 1, 0 at its end, -1. */
-static int mbox_next(rk_mailbox_t *m, char **raw, size_t *len)
+static int mbox_next(rk_mailstore_t *m, char **raw, size_t *len)
 {
     while (!g_mime_parser_eos(m->parser)) {
         GMimeMessage *msg = g_mime_parser_construct_message(m->parser, NULL);
@@ -137,7 +137,7 @@ static int mbox_next(rk_mailbox_t *m, char **raw, size_t *len)
     return 0;
 }
 
-int rk_mailbox_next(rk_mailbox_t *m, char **raw, size_t *len, const char **source, char *err, size_t errlen)
+int rk_mailstore_next(rk_mailstore_t *m, char **raw, size_t *len, const char **source, char *err, size_t errlen)
 {
     *raw = NULL;
     *len = 0;
@@ -179,7 +179,7 @@ int rk_mailbox_next(rk_mailbox_t *m, char **raw, size_t *len, const char **sourc
     }
 }
 
-void rk_mailbox_close(rk_mailbox_t *m)
+void rk_mailstore_close(rk_mailstore_t *m)
 {
     if (!m) return;
     end_mbox(m);

@@ -1,5 +1,5 @@
-/* stream.c — see stream.h. */
-#include "stream.h"
+/* rt_stream.c — see rt_stream.h. */
+#include "rt_stream.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
