@@ -311,7 +311,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     rk_store_opts_t so;
     rk_config_store_opts(s->cfg, &so);
     so.busy_timeout_ms = s->cfg->store_timeout_ms;   /* then a degraded answer, not a late one */
-    so.manual_checkpoint = 1;                         /* the writer's checkpoint thread does it */
+    rk_writer_handle_opts(&so);
     w->host.store = rk_store_open(s->cfg->db, &so, err, errlen);
     if (!w->host.store) return -1;
 
@@ -676,7 +676,7 @@ static int open_store(rk_server_t *s, char *err, size_t errlen)
 {
     rk_store_opts_t o;
     rk_config_store_opts(s->cfg, &o);
-    o.manual_checkpoint = 1;
+    rk_writer_handle_opts(&o);
     s->store = rk_store_open(s->cfg->db, &o, err, errlen);
     if (!s->store) return -1;
     if (s->cfg->retention_days > 0) {

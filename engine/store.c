@@ -144,28 +144,38 @@ void rk_profile_reset(rk_profile_t *p)
     memset(p->nitems, 0, sizeof p->nitems);
 }
 
+void rk_profile_delta(const rk_event_t *e, rk_profile_delta_t *d)
+{
+    d->success = e->success != 0;
+    d->anomaly = e->is_anomaly != 0;
+    d->high_risk = rk_store_level_index(e->risk_level) >= 2;
+    time_t t = (time_t)(e->ts_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    d->hour = tm.tm_hour;
+    d->weekday = tm.tm_wday;
+    d->local_hour = e->has_geo ? rk_profile_local_hour(e->ts_ms, e->lon) : -1;
+    rk_profile_values(e, d->vals, d->prefix, sizeof d->prefix);
+}
+
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e)
 {
     int64_t ms = e->ts_ms;
+    rk_profile_delta_t d;
+    rk_profile_delta(e, &d);
     if (p->attempts == 0 || ms < p->first_ms) p->first_ms = ms;
     if (ms > p->last_ms) p->last_ms = ms;
     p->attempts++;
     p->risk_sum += e->risk_score;
     if (e->risk_score > p->max_risk) p->max_risk = e->risk_score;
-    if (e->is_anomaly) p->anomalies++;
-    if (rk_store_level_index(e->risk_level) >= 2) p->high_risk++;
-    if (!e->success) { p->failures++; return; }
+    p->anomalies += d.anomaly;
+    p->high_risk += d.high_risk;
+    if (!d.success) { p->failures++; return; }
     p->successes++;
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    p->hours[tm.tm_hour]++;
-    p->weekdays[tm.tm_wday]++;
-    if (e->has_geo) p->local_hours[rk_profile_local_hour(ms, e->lon)]++;
-    char prefix[80];
-    const char *vals[RK_PK_COUNT];
-    rk_profile_values(e, vals, prefix, sizeof prefix);
-    for (int k = 0; k < RK_PK_COUNT; k++) bump(p, (rk_profile_kind)k, vals[k], ms);
+    p->hours[d.hour]++;
+    p->weekdays[d.weekday]++;
+    if (d.local_hour >= 0) p->local_hours[d.local_hour]++;
+    for (int k = 0; k < RK_PK_COUNT; k++) bump(p, (rk_profile_kind)k, d.vals[k], ms);
     /* Attempts can arrive out of order: only a later success moves "last". */
     if (!p->has_last_success || ms >= p->last_success_ms) {
         p->has_last_success = 1;
@@ -290,55 +300,69 @@ int rk_store_check_event(const rk_event_t *e, char *err, size_t errlen)
 }
 
 int rk_store_keeps_docs(const rk_store_t *s) { return !s->ops->drops_docs; }
-int rk_store_shares_rates(const rk_store_t *s) { return s->ops->rate_add != NULL; }
+int rk_store_shares_rates(const rk_store_t *s) { return s->ops->rates != NULL; }
+
+static int not_kept(const rk_store_t *s, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: not kept by the %s store", what, s->ops->name);
+    return -1;
+}
+
+/* A call of one domain, or "not kept" when the backend leaves it out. */
+#define CALL(dom, what, fn, ...) \
+    return s->ops->dom && s->ops->dom->fn ? s->ops->dom->fn(s, __VA_ARGS__) : not_kept(s, what, err, errlen)
 
 int rk_store_rate_add(rk_store_t *s, const char *name, int64_t hour, int64_t n, char *err, size_t errlen)
 {
-    if (!s->ops->rate_add) { snprintf(err, errlen, "the %s store does not share rates", s->ops->name); return -1; }
-    return s->ops->rate_add(s, name, hour, n, err, errlen);
+    if (!s->ops->rates) { snprintf(err, errlen, "the %s store does not share rates", s->ops->name); return -1; }
+    return s->ops->rates->add(s, name, hour, n, err, errlen);
 }
 
 int rk_store_rate_counts(rk_store_t *s, const char *name, int64_t from_hour, int64_t to_hour, int64_t *counts,
                          int64_t *first, char *err, size_t errlen)
 {
-    if (!s->ops->rate_counts) { snprintf(err, errlen, "the %s store does not share rates", s->ops->name); return -1; }
+    if (!s->ops->rates) { snprintf(err, errlen, "the %s store does not share rates", s->ops->name); return -1; }
     if (to_hour < from_hour || to_hour - from_hour > 24 * 30) { snprintf(err, errlen, "rates: bad hour range"); return -1; }
-    return s->ops->rate_counts(s, name, from_hour, to_hour, counts, first, err, errlen);
+    return s->ops->rates->counts(s, name, from_hour, to_hour, counts, first, err, errlen);
 }
 
-#define CALL(fn, ...) return s->ops->fn(s, __VA_ARGS__)
+int rk_store_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen) { CALL(accounts, "users", create, u, err, errlen); }
+int rk_store_user_get(rk_store_t *s, const char *n, rk_user_t *o, char *err, size_t errlen) { CALL(accounts, "users", get, n, o, err, errlen); }
+int rk_store_user_set_password(rk_store_t *s, const char *n, const char *h, char *err, size_t errlen) { CALL(accounts, "users", set_password, n, h, err, errlen); }
+int rk_store_user_delete(rk_store_t *s, const char *n, char *err, size_t errlen) { CALL(accounts, "users", remove, n, err, errlen); }
+int rk_store_user_list(rk_store_t *s, rk_user_t **o, size_t *n, char *err, size_t errlen) { CALL(accounts, "users", list, o, n, err, errlen); }
+int rk_store_event_record(rk_store_t *s, rk_event_t *e, int up, char *err, size_t errlen) { CALL(events, "events", record, e, 1, up, err, errlen); }
+int rk_store_event_record_many(rk_store_t *s, rk_event_t *e, size_t n, int up, char *err, size_t errlen) { CALL(events, "events", record, e, n, up, err, errlen); }
+int rk_store_event_get(rk_store_t *s, const char *id, rk_event_t *o, char *err, size_t errlen) { CALL(events, "events", get, id, o, err, errlen); }
+int rk_store_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *o, char *err, size_t errlen) { CALL(events, "events", list, f, o, err, errlen); }
+int rk_store_event_set_alert(rk_store_t *s, const char *e, const char *a, char *err, size_t errlen) { CALL(events, "events", set_alert, e, a, err, errlen); }
+int rk_store_recent(rk_store_t *s, const char *u, const char *ip, int64_t since, int64_t *uf, int64_t *iu, char *err, size_t errlen) { CALL(events, "events", recent, u, ip, since, uf, iu, err, errlen); }
+int rk_store_profile_get(rk_store_t *s, const char *u, rk_profile_t *o, char *err, size_t errlen) { CALL(events, "profiles", profile_get, u, o, err, errlen); }
+int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen) { CALL(events, "profiles", profile_update, e, err, errlen); }
+int rk_store_global_count(rk_store_t *s, rk_profile_kind k, const char *v, rk_global_count_t *o, char *err, size_t errlen) { CALL(events, "profiles", global_count, k, v, o, err, errlen); }
+int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *ev, char *err, size_t errlen) { CALL(alerts, "alerts", insert, a, ev, err, errlen); }
+int rk_store_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *o, char *err, size_t errlen) { CALL(alerts, "alert details", get, id, o, err, errlen); }
+int rk_store_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *o, char *err, size_t errlen) { CALL(alerts, "alert lists", list, f, o, err, errlen); }
+int rk_store_alert_find_open(rk_store_t *s, const char *u, const char *c, int64_t since, char id[RK_STORE_ID_LEN], char *err, size_t errlen) { CALL(alerts, "alerts", find_open, u, c, since, id, err, errlen); }
+int rk_store_alert_add_event(rk_store_t *s, const char *a, const char *e, const char *sev, int64_t ts, char *err, size_t errlen) { CALL(alerts, "alerts", add_event, a, e, sev, ts, err, errlen); }
+int rk_store_alert_set_status(rk_store_t *s, const char *id, const char *st, const char *who, const char *note, int64_t ts, char *err, size_t errlen) { CALL(alerts, "alert triage", set_status, id, st, who, note, ts, err, errlen); }
+int rk_store_stats(rk_store_t *s, int64_t now, rk_stats_t *o, char *err, size_t errlen) { CALL(reports, "stats", stats, now, o, err, errlen); }
+int rk_store_timeline(rk_store_t *s, int64_t a, int64_t b, int64_t bk, rk_bucket_t **o, size_t *n, char *err, size_t errlen) { CALL(reports, "timelines", timeline, a, b, bk, o, n, err, errlen); }
+int rk_store_top_users(rk_store_t *s, int64_t since, int lim, rk_top_user_t **o, size_t *n, char *err, size_t errlen) { CALL(reports, "top users", top_users, since, lim, o, n, err, errlen); }
+int rk_store_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen) { CALL(phishing, "phishing analyses", insert, r, err, errlen); }
+int rk_store_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *r, char *err, size_t errlen) { CALL(phishing, "phishing analyses", get, id, r, err, errlen); }
+int rk_store_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *o, char *err, size_t errlen) { CALL(phishing, "phishing analyses", list, f, o, err, errlen); }
+int rk_store_phish_set_alert(rk_store_t *s, const char *id, const char *a, char *err, size_t errlen) { CALL(phishing, "phishing analyses", set_alert, id, a, err, errlen); }
 
-int rk_store_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen) { CALL(user_create, u, err, errlen); }
-int rk_store_user_get(rk_store_t *s, const char *n, rk_user_t *o, char *err, size_t errlen) { CALL(user_get, n, o, err, errlen); }
-int rk_store_user_set_password(rk_store_t *s, const char *n, const char *h, char *err, size_t errlen) { CALL(user_set_password, n, h, err, errlen); }
-int rk_store_user_delete(rk_store_t *s, const char *n, char *err, size_t errlen) { CALL(user_delete, n, err, errlen); }
-int rk_store_user_list(rk_store_t *s, rk_user_t **o, size_t *n, char *err, size_t errlen) { CALL(user_list, o, n, err, errlen); }
-int rk_store_event_record(rk_store_t *s, rk_event_t *e, int up, char *err, size_t errlen) { CALL(event_record, e, 1, up, err, errlen); }
-int rk_store_event_record_many(rk_store_t *s, rk_event_t *e, size_t n, int up, char *err, size_t errlen) { CALL(event_record, e, n, up, err, errlen); }
-int rk_store_event_get(rk_store_t *s, const char *id, rk_event_t *o, char *err, size_t errlen) { CALL(event_get, id, o, err, errlen); }
-int rk_store_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *o, char *err, size_t errlen) { CALL(event_list, f, o, err, errlen); }
-int rk_store_event_set_alert(rk_store_t *s, const char *e, const char *a, char *err, size_t errlen) { CALL(event_set_alert, e, a, err, errlen); }
-int rk_store_recent(rk_store_t *s, const char *u, const char *ip, int64_t since, int64_t *uf, int64_t *iu, char *err, size_t errlen) { CALL(recent, u, ip, since, uf, iu, err, errlen); }
-int rk_store_profile_get(rk_store_t *s, const char *u, rk_profile_t *o, char *err, size_t errlen) { CALL(profile_get, u, o, err, errlen); }
-int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen) { CALL(profile_update, e, err, errlen); }
-int rk_store_global_count(rk_store_t *s, rk_profile_kind k, const char *v, rk_global_count_t *o, char *err, size_t errlen) { CALL(global_count, k, v, o, err, errlen); }
-int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *ev, char *err, size_t errlen) { CALL(alert_insert, a, ev, err, errlen); }
-int rk_store_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *o, char *err, size_t errlen) { CALL(alert_get, id, o, err, errlen); }
-int rk_store_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *o, char *err, size_t errlen) { CALL(alert_list, f, o, err, errlen); }
-int rk_store_alert_find_open(rk_store_t *s, const char *u, const char *c, int64_t since, char id[RK_STORE_ID_LEN], char *err, size_t errlen) { CALL(alert_find_open, u, c, since, id, err, errlen); }
-int rk_store_alert_add_event(rk_store_t *s, const char *a, const char *e, const char *sev, int64_t ts, char *err, size_t errlen) { CALL(alert_add_event, a, e, sev, ts, err, errlen); }
-int rk_store_alert_set_status(rk_store_t *s, const char *id, const char *st, const char *who, const char *note, int64_t ts, char *err, size_t errlen) { CALL(alert_set_status, id, st, who, note, ts, err, errlen); }
-int rk_store_stats(rk_store_t *s, int64_t now, rk_stats_t *o, char *err, size_t errlen) { CALL(stats, now, o, err, errlen); }
-int rk_store_timeline(rk_store_t *s, int64_t a, int64_t b, int64_t bk, rk_bucket_t **o, size_t *n, char *err, size_t errlen) { CALL(timeline, a, b, bk, o, n, err, errlen); }
-int rk_store_top_users(rk_store_t *s, int64_t since, int lim, rk_top_user_t **o, size_t *n, char *err, size_t errlen) { CALL(top_users, since, lim, o, n, err, errlen); }
-int rk_store_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen) { CALL(purge, now, batch, del, err, errlen); }
-int rk_store_batch_begin(rk_store_t *s, char *err, size_t errlen) { return s->ops->batch_begin ? s->ops->batch_begin(s, err, errlen) : 0; }
-int rk_store_batch_end(rk_store_t *s, char *err, size_t errlen) { return s->ops->batch_end ? s->ops->batch_end(s, err, errlen) : 0; }
-int rk_store_batches(const rk_store_t *s) { return s->ops->batch_begin != NULL; }
+int rk_store_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen)
+{
+    *del = 0;
+    return s->ops->events && s->ops->events->purge ? s->ops->events->purge(s, now, batch, del, err, errlen) : 0;
+}
 int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], rk_global_count_t out[RK_PK_COUNT],
                            char *err, size_t errlen)
 {
-    if (s->ops->global_counts) return s->ops->global_counts(s, vals, out, err, errlen);
+    if (s->ops->events && s->ops->events->global_counts) return s->ops->events->global_counts(s, vals, out, err, errlen);
     memset(out, 0, sizeof *out * RK_PK_COUNT);
     for (int k = 0; k < RK_PK_COUNT; k++) {
         if (!vals[k]) continue;
@@ -347,12 +371,19 @@ int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], r
     }
     return 0;
 }
+
+/* ---- group commit and the WAL (the writer thread's) ---- */
+
+static const rk_store_writes_t *writes(const rk_store_t *s) { return s->ops->writes; }
+int rk_store_batches(const rk_store_t *s) { return writes(s) && writes(s)->batch_begin; }
+int rk_store_batch_begin(rk_store_t *s, char *err, size_t errlen) { return rk_store_batches(s) ? writes(s)->batch_begin(s, err, errlen) : 0; }
+int rk_store_batch_end(rk_store_t *s, char *err, size_t errlen) { return rk_store_batches(s) ? writes(s)->batch_end(s, err, errlen) : 0; }
 int rk_store_checkpoint(rk_store_t *s, int restart, int *frames, char *err, size_t errlen)
 {
     if (frames) *frames = 0;
-    return s->ops->checkpoint ? s->ops->checkpoint(s, restart, frames, err, errlen) : 0;
+    return writes(s) && writes(s)->checkpoint ? writes(s)->checkpoint(s, restart, frames, err, errlen) : 0;
 }
-int rk_store_wal_pages(rk_store_t *s) { return s->ops->wal_pages ? s->ops->wal_pages(s) : 0; }
+int rk_store_wal_pages(rk_store_t *s) { return writes(s) && writes(s)->wal_pages ? writes(s)->wal_pages(s) : 0; }
 
 /* ---- copies ---- */
 
@@ -399,11 +430,6 @@ void rk_store_event_list_free(rk_event_list_t *l)
     free(l->items);
     memset(l, 0, sizeof *l);
 }
-
-int rk_store_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen) { CALL(phish_insert, r, err, errlen); }
-int rk_store_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *o, char *err, size_t errlen) { CALL(phish_get, id, o, err, errlen); }
-int rk_store_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *o, char *err, size_t errlen) { CALL(phish_list, f, o, err, errlen); }
-int rk_store_phish_set_alert(rk_store_t *s, const char *id, const char *a, char *err, size_t errlen) { CALL(phish_set_alert, id, a, err, errlen); }
 
 void rk_store_phish_free(rk_phish_rec_t *r) { if (r) { free(r->owned); r->owned = NULL; } }
 

@@ -1,9 +1,11 @@
 /* store.h — what riskd keeps: users, login events, behavioural profiles,
  * alerts, and the aggregates the dashboard reads. Pure C, no Lua.
  *
- * One contract, several backends (store_sqlite.c today; store_mongo.c next),
- * chosen by URI: "sqlite:PATH" or "mongodb://…". A handle belongs to one
- * thread (each worker opens its own); the data behind it is shared.
+ * One contract, three backends chosen by URI: "sqlite:PATH" (store_sqlite.c),
+ * "mongodb://…" (store_mongo.c) and "mem:" (store_mem.c: events, profiles
+ * and alerts only, for the batch commands). The backends implement it domain
+ * by domain (store_impl.h). A handle belongs to one thread (each worker opens
+ * its own); the data behind it is shared.
  *
  * Times are UTC milliseconds since the epoch. Ids are strings: on SQLite a
  * sortable id (16 hex digits of milliseconds and 8 of sequence/randomness),
@@ -99,7 +101,8 @@ typedef struct rk_profile {
     double risk_sum, max_risk;
     int64_t high_risk;                    /* attempts at high or critical */
     rk_profile_item_t items[RK_PK_COUNT][RK_PROFILE_MAX_ITEMS];
-    int nitems[RK_PK_COUNT];              /* sorted by count, then recency */
+    int nitems[RK_PK_COUNT];              /* items[k][0..nitems[k]) in no order; when full, the
+                                             least recently seen gives way */
 } rk_profile_t;
 
 /* ---- alerts ---- */

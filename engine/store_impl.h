@@ -5,45 +5,80 @@
 
 #include "store.h"
 
-typedef struct rk_store_ops {
-    const char *name;
-    void (*close)(rk_store_t *);
-    int (*user_create)(rk_store_t *, rk_user_t *, char *, size_t);
-    int (*user_get)(rk_store_t *, const char *, rk_user_t *, char *, size_t);
-    int (*user_set_password)(rk_store_t *, const char *, const char *, char *, size_t);
-    int (*user_delete)(rk_store_t *, const char *, char *, size_t);
-    int (*user_list)(rk_store_t *, rk_user_t **, size_t *, char *, size_t);
-    int (*event_record)(rk_store_t *, rk_event_t *, size_t, int, char *, size_t);
-    int (*event_get)(rk_store_t *, const char *, rk_event_t *, char *, size_t);
-    int (*event_list)(rk_store_t *, const rk_event_filter_t *, rk_event_list_t *, char *, size_t);
-    int (*event_set_alert)(rk_store_t *, const char *, const char *, char *, size_t);
+/* The backend interface, one table per domain. A backend that does not keep
+ * a domain (or one call of it) leaves it NULL, and the store answers "the
+ * memory store does not keep users" for it: no backend writes stubs. */
+typedef struct rk_store_accounts {
+    int (*create)(rk_store_t *, rk_user_t *, char *, size_t);
+    int (*get)(rk_store_t *, const char *, rk_user_t *, char *, size_t);
+    int (*set_password)(rk_store_t *, const char *, const char *, char *, size_t);
+    int (*remove)(rk_store_t *, const char *, char *, size_t);
+    int (*list)(rk_store_t *, rk_user_t **, size_t *, char *, size_t);
+} rk_store_accounts_t;
+
+/* Login events and the behavioural profiles they build. */
+typedef struct rk_store_events {
+    int (*record)(rk_store_t *, rk_event_t *, size_t, int, char *, size_t);
+    int (*get)(rk_store_t *, const char *, rk_event_t *, char *, size_t);
+    int (*list)(rk_store_t *, const rk_event_filter_t *, rk_event_list_t *, char *, size_t);
+    int (*set_alert)(rk_store_t *, const char *, const char *, char *, size_t);
     int (*recent)(rk_store_t *, const char *, const char *, int64_t, int64_t *, int64_t *, char *, size_t);
     int (*profile_get)(rk_store_t *, const char *, rk_profile_t *, char *, size_t);
     int (*profile_update)(rk_store_t *, const rk_event_t *, char *, size_t);
     int (*global_count)(rk_store_t *, rk_profile_kind, const char *, rk_global_count_t *, char *, size_t);
-    int (*alert_insert)(rk_store_t *, rk_alert_t *, const char *, char *, size_t);
-    int (*alert_get)(rk_store_t *, const char *, rk_alert_detail_t *, char *, size_t);
-    int (*alert_list)(rk_store_t *, const rk_alert_filter_t *, rk_alert_list_t *, char *, size_t);
-    int (*alert_find_open)(rk_store_t *, const char *, const char *, int64_t, char *, char *, size_t);
-    int (*alert_add_event)(rk_store_t *, const char *, const char *, const char *, int64_t, char *, size_t);
-    int (*alert_set_status)(rk_store_t *, const char *, const char *, const char *, const char *, int64_t, char *, size_t);
+    int (*global_counts)(rk_store_t *, const char *const *, rk_global_count_t *, char *, size_t);   /* NULL: per kind */
+    int (*purge)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);                        /* NULL: nothing kept */
+} rk_store_events_t;
+
+typedef struct rk_store_alerts {
+    int (*insert)(rk_store_t *, rk_alert_t *, const char *, char *, size_t);
+    int (*get)(rk_store_t *, const char *, rk_alert_detail_t *, char *, size_t);
+    int (*list)(rk_store_t *, const rk_alert_filter_t *, rk_alert_list_t *, char *, size_t);
+    int (*find_open)(rk_store_t *, const char *, const char *, int64_t, char *, char *, size_t);
+    int (*add_event)(rk_store_t *, const char *, const char *, const char *, int64_t, char *, size_t);
+    int (*set_status)(rk_store_t *, const char *, const char *, const char *, const char *, int64_t, char *, size_t);
+} rk_store_alerts_t;
+
+/* The dashboard's summaries over events and alerts. */
+typedef struct rk_store_reports {
     int (*stats)(rk_store_t *, int64_t, rk_stats_t *, char *, size_t);
     int (*timeline)(rk_store_t *, int64_t, int64_t, int64_t, rk_bucket_t **, size_t *, char *, size_t);
     int (*top_users)(rk_store_t *, int64_t, int, rk_top_user_t **, size_t *, char *, size_t);
-    int (*purge)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);
-    int (*batch_begin)(rk_store_t *, char *, size_t);   /* NULL: every write commits alone */
+} rk_store_reports_t;
+
+typedef struct rk_store_phishing {
+    int (*insert)(rk_store_t *, rk_phish_rec_t *, char *, size_t);
+    int (*get)(rk_store_t *, const char *, rk_phish_rec_t *, char *, size_t);
+    int (*list)(rk_store_t *, const rk_phish_filter_t *, rk_phish_list_t *, char *, size_t);
+    int (*set_alert)(rk_store_t *, const char *, const char *, char *, size_t);
+} rk_store_phishing_t;
+
+/* Site-wide rates shared between instances. */
+typedef struct rk_store_rates {
+    int (*add)(rk_store_t *, const char *, int64_t, int64_t, char *, size_t);
+    int (*counts)(rk_store_t *, const char *, int64_t, int64_t, int64_t *, int64_t *, char *, size_t);
+} rk_store_rates_t;
+
+/* Group commit and the write-ahead log, driven by the writer thread
+ * (store_writer.h). NULL: every write commits alone, nothing to checkpoint. */
+typedef struct rk_store_writes {
+    int (*batch_begin)(rk_store_t *, char *, size_t);
     int (*batch_end)(rk_store_t *, char *, size_t);
-    int (*checkpoint)(rk_store_t *, int, int *, char *, size_t);   /* NULL: nothing to do */
+    int (*checkpoint)(rk_store_t *, int, int *, char *, size_t);
     int (*wal_pages)(rk_store_t *);
-    int (*global_counts)(rk_store_t *, const char *const *, rk_global_count_t *, char *, size_t);   /* NULL: per kind */
-    int (*phish_insert)(rk_store_t *, rk_phish_rec_t *, char *, size_t);
-    int (*phish_get)(rk_store_t *, const char *, rk_phish_rec_t *, char *, size_t);
-    int (*phish_list)(rk_store_t *, const rk_phish_filter_t *, rk_phish_list_t *, char *, size_t);
-    int (*phish_set_alert)(rk_store_t *, const char *, const char *, char *, size_t);
+} rk_store_writes_t;
+
+typedef struct rk_store_ops {
+    const char *name;
+    void (*close)(rk_store_t *);
     int drops_docs;   /* events' JSON documents are not kept (mem:): callers need not build them */
-    /* Site-wide rates shared between instances (NULL: not shared). */
-    int (*rate_add)(rk_store_t *, const char *, int64_t, int64_t, char *, size_t);
-    int (*rate_counts)(rk_store_t *, const char *, int64_t, int64_t, int64_t *, int64_t *, char *, size_t);
+    const rk_store_accounts_t *accounts;
+    const rk_store_events_t *events;
+    const rk_store_alerts_t *alerts;
+    const rk_store_reports_t *reports;
+    const rk_store_phishing_t *phishing;
+    const rk_store_rates_t *rates;
+    const rk_store_writes_t *writes;
 } rk_store_ops_t;
 
 struct rk_store {
@@ -60,6 +95,16 @@ int rk_store_verdict_valid(const char *v);
 void rk_store_new_id(char out[RK_STORE_ID_LEN]);
 /* An event a backend may record: user and address present, a known level. */
 int rk_store_check_event(const rk_event_t *e, char *err, size_t errlen);
+/* What one event adds to its user's profile — the single definition that
+ * rk_profile_apply (SQLite, memory) and MongoDB's atomic update both use. */
+typedef struct rk_profile_delta {
+    int success, anomaly, high_risk;
+    int hour, weekday;                  /* UTC, of a success */
+    int local_hour;                     /* -1: no coordinates, not counted */
+    const char *vals[RK_PK_COUNT];      /* the bounded lists' values, NULL when absent (successes) */
+    char prefix[80];
+} rk_profile_delta_t;
+void rk_profile_delta(const rk_event_t *e, rk_profile_delta_t *d);
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e);
 /* Zeroes a profile but for its item arrays (23 KB no one reads past
  * nitems): a full memset was 15 % of the writer's instructions per event. */

@@ -119,12 +119,6 @@ static void insert_sorted(GArray *a, size_t elt, size_t off, const void *item)
     g_array_insert_vals(a, at, item, 1);
 }
 
-static int unsupported(const char *what, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "%s: not kept by the memory store (mem:, for riskd score, eval and train)", what);
-    return -1;
-}
-
 static void mem_close(rk_store_t *s)
 {
     mem_t *m = MEM(s);
@@ -344,42 +338,22 @@ static int mem_rate_counts(rk_store_t *s, const char *name, int64_t from, int64_
 
 /* ---- what the memory store does not keep -------------------------------------- */
 
-static int no_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen) { (void)s; (void)u; return unsupported("users", err, errlen); }
-static int no_user_get(rk_store_t *s, const char *n, rk_user_t *u, char *err, size_t errlen) { (void)s; (void)n; (void)u; return unsupported("users", err, errlen); }
-static int no_user_set_password(rk_store_t *s, const char *n, const char *h, char *err, size_t errlen) { (void)s; (void)n; (void)h; return unsupported("users", err, errlen); }
-static int no_user_delete(rk_store_t *s, const char *n, char *err, size_t errlen) { (void)s; (void)n; return unsupported("users", err, errlen); }
-static int no_user_list(rk_store_t *s, rk_user_t **o, size_t *n, char *err, size_t errlen) { (void)s; (void)o; (void)n; return unsupported("users", err, errlen); }
-static int no_event_get(rk_store_t *s, const char *id, rk_event_t *o, char *err, size_t errlen) { (void)s; (void)id; (void)o; return unsupported("events", err, errlen); }
-static int no_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *o, char *err, size_t errlen) { (void)s; (void)f; (void)o; return unsupported("events", err, errlen); }
-static int no_event_set_alert(rk_store_t *s, const char *e, const char *a, char *err, size_t errlen) { (void)s; (void)e; (void)a; return unsupported("events", err, errlen); }
-static int no_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *o, char *err, size_t errlen) { (void)s; (void)id; (void)o; return unsupported("alert details", err, errlen); }
-static int no_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *o, char *err, size_t errlen) { (void)s; (void)f; (void)o; return unsupported("alert lists", err, errlen); }
-static int no_alert_set_status(rk_store_t *s, const char *id, const char *st, const char *who, const char *note, int64_t ts, char *err, size_t errlen) { (void)s; (void)id; (void)st; (void)who; (void)note; (void)ts; return unsupported("alert triage", err, errlen); }
-static int no_stats(rk_store_t *s, int64_t now, rk_stats_t *o, char *err, size_t errlen) { (void)s; (void)now; (void)o; return unsupported("stats", err, errlen); }
-static int no_timeline(rk_store_t *s, int64_t a, int64_t b, int64_t bk, rk_bucket_t **o, size_t *n, char *err, size_t errlen) { (void)s; (void)a; (void)b; (void)bk; (void)o; (void)n; return unsupported("timelines", err, errlen); }
-static int no_top_users(rk_store_t *s, int64_t since, int lim, rk_top_user_t **o, size_t *n, char *err, size_t errlen) { (void)s; (void)since; (void)lim; (void)o; (void)n; return unsupported("top users", err, errlen); }
-static int no_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen) { (void)s; (void)now; (void)batch; (void)err; (void)errlen; *del = 0; return 0; }
-static int no_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen) { (void)s; (void)r; return unsupported("phishing analyses", err, errlen); }
-static int no_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *r, char *err, size_t errlen) { (void)s; (void)id; (void)r; return unsupported("phishing analyses", err, errlen); }
-static int no_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *o, char *err, size_t errlen) { (void)s; (void)f; (void)o; return unsupported("phishing analyses", err, errlen); }
-static int no_phish_set_alert(rk_store_t *s, const char *id, const char *a, char *err, size_t errlen) { (void)s; (void)id; (void)a; return unsupported("phishing analyses", err, errlen); }
+
+static const rk_store_events_t events_ops = {
+    .record = mem_event_record, .recent = mem_recent, .profile_get = mem_profile_get,
+    .profile_update = mem_profile_update, .global_count = mem_global_count,
+};
+static const rk_store_alerts_t alerts_ops = {
+    .insert = mem_alert_insert, .find_open = mem_alert_find_open, .add_event = mem_alert_add_event,
+};
+static const rk_store_rates_t rates_ops = {
+    .add = mem_rate_add, .counts = mem_rate_counts,
+};
 
 static const rk_store_ops_t ops = {
-    .name = "memory",
-    .close = mem_close,
-    .user_create = no_user_create, .user_get = no_user_get, .user_set_password = no_user_set_password,
-    .user_delete = no_user_delete, .user_list = no_user_list,
-    .event_record = mem_event_record, .event_get = no_event_get, .event_list = no_event_list,
-    .event_set_alert = no_event_set_alert, .recent = mem_recent,
-    .profile_get = mem_profile_get, .profile_update = mem_profile_update, .global_count = mem_global_count,
-    .alert_insert = mem_alert_insert, .alert_get = no_alert_get, .alert_list = no_alert_list,
-    .alert_find_open = mem_alert_find_open, .alert_add_event = mem_alert_add_event,
-    .alert_set_status = no_alert_set_status,
-    .stats = no_stats, .timeline = no_timeline, .top_users = no_top_users, .purge = no_purge,
-    .phish_insert = no_phish_insert, .phish_get = no_phish_get, .phish_list = no_phish_list,
-    .phish_set_alert = no_phish_set_alert,
+    .name = "memory", .close = mem_close,
     .drops_docs = 1,
-    .rate_add = mem_rate_add, .rate_counts = mem_rate_counts,
+    .events = &events_ops, .alerts = &alerts_ops, .rates = &rates_ops,
 };
 
 rk_store_t *rk_store_mem_open(char *err, size_t errlen)

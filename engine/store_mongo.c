@@ -24,7 +24,6 @@
 
 #define HOUR_MS 3600000LL
 
-static const char *const kinds[RK_PK_COUNT] = { "devices", "countries", "prefixes", "user_agents", "asns" };
 
 /* ---- the process-wide pools ---------------------------------------------- */
 
@@ -470,26 +469,24 @@ static int bump_item(mg_t *m, const char *user, const char *kind, const char *va
 static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen)
 {
     mg_t *m = MG(s);
-    int lvl = rk_store_level_index(e->risk_level);
-    time_t t = (time_t)(e->ts_ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
+    rk_profile_delta_t d;
+    rk_profile_delta(e, &d);
     char hk[32], wk[32], lk[32];
-    snprintf(hk, sizeof hk, "hours.%d", tm.tm_hour);
-    snprintf(wk, sizeof wk, "weekdays.%d", tm.tm_wday);
-    snprintf(lk, sizeof lk, "local_hours.%d", rk_profile_local_hour(e->ts_ms, e->has_geo ? e->lon : 0));
+    snprintf(hk, sizeof hk, "hours.%d", d.hour);
+    snprintf(wk, sizeof wk, "weekdays.%d", d.weekday);
+    snprintf(lk, sizeof lk, "local_hours.%d", d.local_hour >= 0 ? d.local_hour : 0);
     op_t o = op_begin(m, "profiles");
     bson_t *f = BCON_NEW("_id", BCON_UTF8(e->user_id));
-    bson_t *u = BCON_NEW("$inc", "{", "attempts", BCON_INT64(1), "successes", BCON_INT64(e->success != 0),
-                         "failures", BCON_INT64(!e->success), "anomalies", BCON_INT64(e->is_anomaly != 0),
-                         "high_risk", BCON_INT64(lvl >= 2), "risk_sum", BCON_DOUBLE(e->risk_score),
-                         hk, BCON_INT64(e->success != 0), wk, BCON_INT64(e->success != 0),
-                         lk, BCON_INT64(e->success && e->has_geo), "}",
+    bson_t *u = BCON_NEW("$inc", "{", "attempts", BCON_INT64(1), "successes", BCON_INT64(d.success),
+                         "failures", BCON_INT64(!d.success), "anomalies", BCON_INT64(d.anomaly),
+                         "high_risk", BCON_INT64(d.high_risk), "risk_sum", BCON_DOUBLE(e->risk_score),
+                         hk, BCON_INT64(d.success), wk, BCON_INT64(d.success),
+                         lk, BCON_INT64(d.success && d.local_hour >= 0), "}",
                          "$max", "{", "max_risk", BCON_DOUBLE(e->risk_score), "last", BCON_INT64(e->ts_ms), "}",
                          "$min", "{", "first", BCON_INT64(e->ts_ms), "}");
     int64_t n = update1(&o, f, u, 1, err, errlen);
     bson_destroy(f); bson_destroy(u);
-    if (n < 0 || !e->success) { op_end(&o); return n < 0 ? -1 : 0; }
+    if (n < 0 || !d.success) { op_end(&o); return n < 0 ? -1 : 0; }
     /* The last success moves only forward in time, atomically. */
     f = BCON_NEW("_id", BCON_UTF8(e->user_id), "$or", "[", "{", "ls.ts", "{", "$exists", BCON_BOOL(false), "}", "}",
                  "{", "ls.ts", "{", "$lte", BCON_INT64(e->ts_ms), "}", "}", "]");
@@ -507,12 +504,8 @@ static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size
     n = update1(&o, f, &set, 0, err, errlen);
     bson_destroy(f); bson_destroy(&set); op_end(&o);
     if (n < 0) return -1;
-    char prefix[80];
-    const char *pf = e->ip_prefix;
-    if (!pf || !*pf) { rk_profile_ip_prefix(e->ip, prefix, sizeof prefix); pf = prefix; }
-    const char *vals[RK_PK_COUNT] = { e->device_id, e->country, pf, e->user_agent, e->asn };
     for (int k = 0; k < RK_PK_COUNT; k++)
-        if (bump_item(m, e->user_id, kinds[k], vals[k], e->ts_ms, err, errlen) < 0) return -1;
+        if (bump_item(m, e->user_id, rk_profile_kind_names[k], d.vals[k], e->ts_ms, err, errlen) < 0) return -1;
     return 0;
 }
 
@@ -807,7 +800,7 @@ static int mg_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, c
     }
     for (int k = 0; k < RK_PK_COUNT; k++) {
         bson_iter_t arr, item, fld;
-        if (!bson_iter_init_find(&it, &d, kinds[k]) || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr)) continue;
+        if (!bson_iter_init_find(&it, &d, rk_profile_kind_names[k]) || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr)) continue;
         while (bson_iter_next(&arr) && p->nitems[k] < RK_PROFILE_MAX_ITEMS) {
             if (!BSON_ITER_HOLDS_DOCUMENT(&arr) || !bson_iter_recurse(&arr, &item)) continue;
             rk_profile_item_t *x = &p->items[k][p->nitems[k]++];
@@ -1439,12 +1432,31 @@ static int mg_rate_counts(rk_store_t *s, const char *name, int64_t from, int64_t
     return rc;
 }
 
+static const rk_store_accounts_t accounts_ops = {
+    .create = mg_user_create, .get = mg_user_get, .set_password = mg_user_set_password,
+    .remove = mg_user_delete, .list = mg_user_list,
+};
+static const rk_store_events_t events_ops = {
+    .record = mg_event_record, .get = mg_event_get, .list = mg_event_list, .set_alert = mg_event_set_alert,
+    .recent = mg_recent, .profile_get = mg_profile_get, .profile_update = mg_profile_update,
+    .global_count = mg_global_count, .purge = mg_purge,
+};
+static const rk_store_alerts_t alerts_ops = {
+    .insert = mg_alert_insert, .get = mg_alert_get, .list = mg_alert_list, .find_open = mg_alert_find_open,
+    .add_event = mg_alert_add_event, .set_status = mg_alert_set_status,
+};
+static const rk_store_reports_t reports_ops = {
+    .stats = mg_stats, .timeline = mg_timeline, .top_users = mg_top_users,
+};
+static const rk_store_phishing_t phishing_ops = {
+    .insert = mg_phish_insert, .get = mg_phish_get, .list = mg_phish_list, .set_alert = mg_phish_set_alert,
+};
+static const rk_store_rates_t rates_ops = {
+    .add = mg_rate_add, .counts = mg_rate_counts,
+};
+
 static const rk_store_ops_t ops = {
-    "mongodb", mg_close,
-    mg_user_create, mg_user_get, mg_user_set_password, mg_user_delete, mg_user_list,
-    mg_event_record, mg_event_get, mg_event_list, mg_event_set_alert, mg_recent,
-    mg_profile_get, mg_profile_update, mg_global_count,
-    mg_alert_insert, mg_alert_get, mg_alert_list, mg_alert_find_open, mg_alert_add_event, mg_alert_set_status,
-    mg_stats, mg_timeline, mg_top_users, mg_purge, NULL, NULL, NULL, NULL, NULL,
-    mg_phish_insert, mg_phish_get, mg_phish_list, mg_phish_set_alert, 0, mg_rate_add, mg_rate_counts,
+    .name = "mongodb", .close = mg_close,
+    .accounts = &accounts_ops, .events = &events_ops, .alerts = &alerts_ops, .reports = &reports_ops,
+    .phishing = &phishing_ops, .rates = &rates_ops,
 };

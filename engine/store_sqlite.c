@@ -1566,12 +1566,32 @@ static int sq_phish_set_alert(rk_store_t *s, const char *id, const char *alert_i
     return 0;
 }
 
+static const rk_store_accounts_t accounts_ops = {
+    .create = sq_user_create, .get = sq_user_get, .set_password = sq_user_set_password,
+    .remove = sq_user_delete, .list = sq_user_list,
+};
+static const rk_store_events_t events_ops = {
+    .record = sq_event_record, .get = sq_event_get, .list = sq_event_list, .set_alert = sq_event_set_alert,
+    .recent = sq_recent, .profile_get = sq_profile_get, .profile_update = sq_profile_update,
+    .global_count = sq_global_count, .global_counts = sq_global_counts, .purge = sq_purge,
+};
+static const rk_store_alerts_t alerts_ops = {
+    .insert = sq_alert_insert, .get = sq_alert_get, .list = sq_alert_list, .find_open = sq_alert_find_open,
+    .add_event = sq_alert_add_event, .set_status = sq_alert_set_status,
+};
+static const rk_store_reports_t reports_ops = {
+    .stats = sq_stats, .timeline = sq_timeline, .top_users = sq_top_users,
+};
+static const rk_store_phishing_t phishing_ops = {
+    .insert = sq_phish_insert, .get = sq_phish_get, .list = sq_phish_list, .set_alert = sq_phish_set_alert,
+};
+static const rk_store_writes_t writes_ops = {
+    .batch_begin = sq_batch_begin, .batch_end = sq_batch_end, .checkpoint = sq_checkpoint,
+    .wal_pages = sq_wal_pages,
+};
+
 static const rk_store_ops_t ops = {
-    "sqlite", sq_close,
-    sq_user_create, sq_user_get, sq_user_set_password, sq_user_delete, sq_user_list,
-    sq_event_record, sq_event_get, sq_event_list, sq_event_set_alert, sq_recent,
-    sq_profile_get, sq_profile_update, sq_global_count,
-    sq_alert_insert, sq_alert_get, sq_alert_list, sq_alert_find_open, sq_alert_add_event, sq_alert_set_status,
-    sq_stats, sq_timeline, sq_top_users, sq_purge, sq_batch_begin, sq_batch_end, sq_checkpoint, sq_wal_pages, sq_global_counts,
-    sq_phish_insert, sq_phish_get, sq_phish_list, sq_phish_set_alert, 0, NULL, NULL,
+    .name = "sqlite", .close = sq_close,
+    .accounts = &accounts_ops, .events = &events_ops, .alerts = &alerts_ops, .reports = &reports_ops,
+    .phishing = &phishing_ops, .writes = &writes_ops,
 };

@@ -167,6 +167,8 @@ static void writer_free(rk_writer_t *w)
     free(w);
 }
 
+void rk_writer_handle_opts(rk_store_opts_t *o) { o->manual_checkpoint = 1; }
+
 rk_writer_t *rk_writer_start(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen)
 {
     rk_writer_t *w = calloc(1, sizeof *w);
@@ -178,7 +180,7 @@ rk_writer_t *rk_writer_start(const char *uri, const rk_store_opts_t *o, char *er
     pthread_cond_init(&w->ckpt_done_cv, NULL);
     rk_store_opts_t so;
     if (o) so = *o; else rk_store_defaults(&so);
-    so.manual_checkpoint = 1;
+    rk_writer_handle_opts(&so);
     w->store = rk_store_open(uri, &so, err, errlen);
     if (w->store && rk_store_batches(w->store)) w->ckpt_store = rk_store_open(uri, &so, err, errlen);
     if (!w->store || (rk_store_batches(w->store) && !w->ckpt_store)) { writer_free(w); return NULL; }

@@ -33,6 +33,9 @@ typedef struct rk_writer_stats {
     int max_batch;
 } rk_writer_stats_t;
 
+/* The options every other handle on the store a writer serves opens with:
+ * no checkpoint on commit, since the writer's own thread does them. */
+void rk_writer_handle_opts(rk_store_opts_t *o);
 /* Opens its own store handle from uri and starts the thread. */
 rk_writer_t *rk_writer_start(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen);
 /* Queues t; its run(t, store) is called on the writer thread, then it is
