@@ -136,18 +136,17 @@ printf "riskd POST /api/phishing/analyze (20 KB messages, 64 connections): %.0f 
 echo
 RISKD_DB="sqlite:$tmp/pipeline.db" ./build/riskd run bench/pipeline.lua "${BENCH_PIPELINE:-20000}"
 
-# Detection quality (riskd eval): riskd beside the familiarity reference on
-# generated attempts from several seeds (the #12 targets: mean TPR at 1 % FPR
-# >= 0.90 and >= 0.15 above the reference, no kind below 0.6, <= 1 % alerts on
-# legitimate attempts).
-for mode in realistic classic; do
-    for seed in ${BENCH_EVAL_SEEDS:-1 2 3}; do
-        ./build/riskd generate --users "${BENCH_EVAL_USERS:-1000}" --days 30 --seed "$seed" --attack-rate 0.03 \
-            $([ "$mode" = realistic ] && echo --realistic) --output "$tmp/eval-$seed.jsonl" >/dev/null 2>&1
-        echo
-        echo "riskd eval, generated attempts ($mode), seed $seed:"
-        ./build/riskd eval --input "$tmp/eval-$seed.jsonl" || true
-    done
+# Detection quality (riskd eval): tuning seeds and held-out seeds apart, the
+# worst held-out figure last (bench/detection.py); then the classic
+# generator, riskd beside the familiarity reference.
+echo
+/usr/bin/python3 bench/detection.py
+for seed in ${BENCH_EVAL_SEEDS:-1 2 3}; do
+    ./build/riskd generate --users "${BENCH_EVAL_USERS:-1000}" --days 30 --seed "$seed" --attack-rate 0.03 \
+        --output "$tmp/eval-$seed.jsonl" >/dev/null 2>&1
+    echo
+    echo "riskd eval, generated attempts (classic), seed $seed:"
+    ./build/riskd eval --input "$tmp/eval-$seed.jsonl" || true
 done
 
 # riskd score: about a million generated attempts through the full pipeline (target: 200,000/s

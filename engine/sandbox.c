@@ -300,6 +300,8 @@ static const char *bad_rule(lua_State *L, int names)
     if (!lua_istable(L, top)) why = "must return a table";
     else if (lua_getfield(L, top, "name") != LUA_TSTRING) why = "needs a string 'name'";
     else if (lua_getfield(L, top, "evaluate") != LUA_TFUNCTION) why = "needs a function 'evaluate'";
+    else if (lua_getfield(L, top, "family") != LUA_TNIL && lua_type(L, -1) != LUA_TSTRING)
+        why = "has a 'family' that is not a string";
     else if (names && lua_getfield(L, names, lua_tostring(L, top + 1)) != LUA_TNIL) why = "has the name of another rule";
     lua_settop(L, top);
     return why;
@@ -587,6 +589,20 @@ static int run_rule(lua_State *L, rk_vm_t *vm, int rule, int ctx, char *err, siz
         return -1;
     }
     int top = lua_gettop(L);
+    if (lua_istable(L, top - 1)) {
+        /* { lr = N }: a likelihood ratio, attacker against this user, as the
+         * score it is worth: 100 * (1 - 1/N) (see combine in lib/analyze.lua) */
+        int t = lua_getfield(L, top - 1, "lr");
+        double lr = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+        if (t != LUA_TNUMBER || !(lr >= 1)) {
+            snprintf(err, errlen, "evaluate returned a table without a likelihood ratio 'lr' of at least 1");
+            lua_pop(L, 2);
+            return -1;
+        }
+        lua_pushnumber(L, 100.0 * (1.0 - 1.0 / lr));
+        lua_replace(L, top - 1);
+    }
     if (!lua_isnil(L, top - 1) && !lua_isnumber(L, top - 1)) {
         snprintf(err, errlen, "evaluate returned a score that is not a number");
         lua_pop(L, 2);
@@ -601,7 +617,7 @@ static int run_rule(lua_State *L, rk_vm_t *vm, int rule, int ctx, char *err, siz
 }
 
 /* [set:]evaluate(ctx [, kind]) --> results, errors
- *   results: { {name, score, reason}, ... } for the rules that fired (score > 0)
+ *   results: { {name, family, score, reason}, ... } for the rules that fired (score > 0)
  *   errors:  { {rule, error}, ... } for the rules that failed or were stopped
  * Every rule sees ctx through a read-only view and runs with a rule's
  * budgets (50 ms, 5 million instructions, 16 MiB) where riskd runs it. */
@@ -646,9 +662,11 @@ static int l_evaluate(lua_State *L)
         double score = lua_isnil(L, rule + 1) ? 0 : lua_tonumber(L, rule + 1);
         if (score > 0) {
             if (score > 100) score = 100;
-            lua_createtable(L, 0, 3);
+            lua_createtable(L, 0, 4);
             lua_getfield(L, rule, "name");
             lua_setfield(L, -2, "name");
+            if (lua_getfield(L, rule, "family") != LUA_TSTRING) { lua_pop(L, 1); lua_pushstring(L, RK_RULE_FAMILY_DEFAULT); }
+            lua_setfield(L, -2, "family");
             lua_pushnumber(L, score);
             lua_setfield(L, -2, "score");
             lua_pushvalue(L, rule + 2);
@@ -689,7 +707,7 @@ static int l_run(lua_State *L)
     return luaL_error(L, "no %s rule named '%s'", kind == &KINDS[0] ? "login" : "phishing", name);
 }
 
-/* [set:]list([kind]) --> { {name, description, file, hits, errors, last_error}, ... }
+/* [set:]list([kind]) --> { {name, description, family, file, hits, errors, last_error}, ... }
  * hits and errors are the server's (every worker's) for the server's own
  * set; last_error is this state's last. */
 static int l_list(lua_State *L)
@@ -706,11 +724,13 @@ static int l_list(lua_State *L)
                                              { "_hits", "hits" }, { "_errors", "errors" }, { "_last_error", "last_error" } };
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, -2, i);
-        lua_createtable(L, 0, 6);
+        lua_createtable(L, 0, 7);
         for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
             lua_getfield(L, -2, fields[k][0]);
             lua_setfield(L, -2, fields[k][1]);
         }
+        if (lua_getfield(L, -2, "family") != LUA_TSTRING) { lua_pop(L, 1); lua_pushstring(L, RK_RULE_FAMILY_DEFAULT); }
+        lua_setfield(L, -2, "family");
         if (host && host->metrics) {
             if (lua_getfield(L, -2, "_ctr") == LUA_TNUMBER) {   /* [rule, entry, ctr] */
                 unsigned long long hits, errors;

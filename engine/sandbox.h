@@ -18,6 +18,9 @@
 #define RK_RULE_LOAD_TIMEOUT_MS 500
 #define RK_RULE_LOAD_MAX_INSTRUCTIONS 50000000L
 #define RK_RULE_LOAD_MAX_MEMORY (64u << 20)
+/* the evidence family of a rule that declares none: each such rule counts
+ * as independent evidence (config.lua's families.other) */
+#define RK_RULE_FAMILY_DEFAULT "other"
 
 /* Loads every rule of the snapshot into the vm's state (config.lua, if
  * present, is the rules' shared configuration, not a rule). A file that

@@ -4,6 +4,7 @@
 -- (tor_exits.txt, a FireHOL .netset, ...), absent sets never match.
 return {
     name = "anonymous_network",
+    family = "reputation",
     description = "the address is in a Tor, VPN, proxy or hosting IP set of the intel folder",
     evaluate = function(ctx)
         return ctx.intel.heaviest(config.intel_anonymous, ctx.attempt.ip_address)

@@ -51,6 +51,7 @@ end
 
 return {
     name = "bot_client",
+    family = "reputation",
     description = "a scripting tool or headless browser, or headers that contradict the user agent",
     weights = {
         bot = 55,                      -- a scripting tool's or headless browser's user agent

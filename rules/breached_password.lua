@@ -4,6 +4,7 @@
 -- is an attacker's guess from a list.
 return {
     name = "breached_password",
+    family = "credentials",
     description = "the password tried appears in breached-password lists (as the caller reports)",
     weights = {
         breached_password = 40,        -- a success with a password from a breach corpus

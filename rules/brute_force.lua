@@ -5,6 +5,7 @@
 -- of logins, nearly all on a known device).
 return {
     name = "brute_force",
+    family = "velocity",
     description = "failed attempts on this account in the last hour reach the threshold",
     weights = {
         brute_force = 30,              -- at the threshold, growing with each further failure

@@ -21,6 +21,14 @@ return {
     -- table `weights`); a weight set in this table overrides the rule's
     -- (new_device = 30, say).
     weights = {},
+    -- Evidence families. Each rule names its family (`family = "..."`);
+    -- within a family the strongest rule counts ("max": its rules say the
+    -- same thing in other words), or every rule does ("or": independent
+    -- evidence). Families are independent of each other. A rule that names
+    -- no family is in "other". A family not listed here combines by "max".
+    families = {
+        other = { combine = "or" },
+    },
     -- IP sets of the intel folder (file name without extension) and what
     -- an address in them means. Sets that are absent never match.
     intel_anonymous = {

@@ -8,8 +8,9 @@
 -- takeover. Needs a history (config.familiarity_min_logins).
 return {
     name = "copied_browser",
+    family = "device_novelty",
     description = "a new device with the user's exact browser, from a network the user never used",
-    weight = 35,
+    weight = 60,
     evaluate = function(ctx)
         local f, p, ua = ctx.features, ctx.profile, ctx.attempt.user_agent
         if not f.new_device or not f.new_prefix or not ua or not p then return nil end

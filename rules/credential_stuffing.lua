@@ -7,6 +7,7 @@
 -- and nearly all of those are known devices).
 return {
     name = "credential_stuffing",
+    family = "velocity",
     description = "the address tried many accounts in the last hour",
     weights = {
         stuffing = 45,                 -- at the threshold, growing with each further account

@@ -5,6 +5,7 @@
 -- device its account never used raises its risk while the spike lasts.
 return {
     name = "failure_spike",
+    family = "velocity",
     description = "failures from never-seen devices site-wide are many times the usual rate, and this device is new to the account",
     weight = 55,                       -- at spike_ratio times the usual rate, growing to 1.5 times it
     evaluate = function(ctx)

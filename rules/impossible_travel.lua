@@ -13,6 +13,7 @@ end
 
 return {
     name = "impossible_travel",
+    family = "geography",
     description = "the distance from the last successful login needs an implausible speed",
     weight = 75,
     evaluate = function(ctx)

@@ -4,6 +4,7 @@
 -- config.confirmed_attack_days). Sets and weights: config.intel_bad.
 return {
     name = "known_bad_address",
+    family = "reputation",
     description = "the address is on a block list or was used in an attack an analyst confirmed",
     evaluate = function(ctx)
         return ctx.intel.heaviest(config.intel_bad, ctx.attempt.ip_address)

@@ -1,6 +1,7 @@
 -- The Isolation Forest finds the attempt unlike the user's normal traffic.
 return {
     name = "model_anomaly",
+    family = "anomaly",
     description = "the anomaly model scores the attempt above its threshold",
     weights = { anomaly = 60 },        -- at the maximum anomaly score
     evaluate = function(ctx)

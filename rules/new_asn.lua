@@ -2,6 +2,7 @@
 -- only with enrichment on (RISKD_ASN_DB), otherwise the feature is absent.
 return {
     name = "new_asn",
+    family = "network_novelty",
     description = "the user never logged in from this network owner (needs an ASN database)",
     weight = 15,                       -- with enrichment on (--asn-db)
     evaluate = function(ctx)

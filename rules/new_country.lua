@@ -5,6 +5,7 @@ local signals = require("signals")
 
 return {
     name = "new_country",
+    family = "geography",
     description = "the user has history but never logged in from this country",
     weights = { new_country = 30, new_country_known_device = 25 },   -- the user's own device abroad: travel, mostly
     evaluate = function(ctx)

@@ -1,6 +1,7 @@
 -- A device the user has never logged in from.
 return {
     name = "new_device",
+    family = "device_novelty",
     description = "the user has history but never used this device",
     weight = 25,
     evaluate = function(ctx)

@@ -6,6 +6,7 @@
 -- mean anything.
 return {
     name = "new_device_and_network",
+    family = "device_novelty",
     description = "a device and a network the user has never used, in the same attempt",
     weight = 40,                       -- both at once, with a history
     evaluate = function(ctx)

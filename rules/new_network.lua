@@ -2,6 +2,7 @@
 -- its own: phones and home lines change addresses.
 return {
     name = "new_network",
+    family = "network_novelty",
     description = "the user never logged in from this /24 (IPv4) or /48 (IPv6)",
     weights = { new_prefix = 10 },
     evaluate = function(ctx)

@@ -16,6 +16,7 @@ local signals = require("signals")
 
 return {
     name = "odd_hour_away",
+    family = "time_habits",
     description = "a new country or device at an hour the user is not active at, local time there",
     weight = 15,                       -- flat, not graded (see above)
     evaluate = function(ctx)

@@ -1,6 +1,7 @@
 -- An hour of the day the user (with enough history) does not log in at.
 return {
     name = "unusual_hour",
+    family = "time_habits",
     description = "the hour of the attempt is far from the user's habit",
     weight = 15,
     evaluate = function(ctx)

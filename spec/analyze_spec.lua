@@ -60,6 +60,27 @@ describe("analyze.combine and level", function()
         assert.is_true(analyze.combine({ { score = 30 }, { score = 10 } }) > analyze.combine({ { score = 30 } }))
     end)
 
+    it("counts the strongest rule of a family, and families as independent evidence", function()
+        local fam = config.families
+        local dev = { score = 40, family = "device_novelty" }
+        local dev2 = { score = 25, family = "device_novelty" }
+        local net = { score = 10, family = "network_novelty" }
+        -- two rules of one family score no more than the stronger alone
+        assert.are.equal(40, analyze.combine({ dev, dev2 }, fam))
+        assert.are.equal(40, analyze.combine({ dev2, dev }, fam))
+        -- independent families add: 1 - 0.6 * 0.9
+        assert.are.equal(46, analyze.combine({ dev, dev2, net }, fam))
+        -- a family declared "or" counts each of its rules (rules naming none are in "other")
+        assert.are.equal("or", fam.other.combine)
+        assert.are.equal(43.75, analyze.combine({ { score = 25, family = "other" }, { score = 25, family = "other" } }, fam))
+        assert.are.equal(43.75, analyze.combine({ { score = 25, family = "x" }, { score = 25, family = "x" } },
+                                                { x = { combine = "or" } }))
+        -- a family config does not list combines by "max"
+        assert.are.equal(25, analyze.combine({ { score = 25, family = "x" }, { score = 25, family = "x" } }, {}))
+        -- monotone still: a further family never lowers the score
+        assert.is_true(analyze.combine({ dev, net, { score = 1, family = "geography" } }, fam) > 46)
+    end)
+
     it("maps scores to levels", function()
         assert.are.equal("low", analyze.level(29.99, config))
         assert.are.equal("medium", analyze.level(30, config))

@@ -70,6 +70,34 @@ describe("shipped rules", function()
         assert.are.same({ 5, "old" }, { other:run("zz_old", ctx({})) })
     end)
 
+    it("each name a family; a rule without one is in 'other'; a rule may give a likelihood ratio", function()
+        local families = {}
+        for _, r in ipairs(set:list()) do families[r.name] = r.family end
+        assert.are.equal("device_novelty", families.new_device)
+        assert.are.equal("device_novelty", families.new_device_and_network)
+        assert.are.equal("network_novelty", families.new_network)
+        assert.are.equal("velocity", families.brute_force)
+        for name, fam in pairs(families) do assert.are_not.equal("other", fam, name) end   -- every shipped rule names one
+        local other = assert(require("riskd.rules").load("rules", {
+            ["zz_old.lua"] = "return { name = 'zz_old', description = 'old style', evaluate = function() return 5, 'old' end }",
+            ["zz_lr.lua"] = "return { name = 'zz_lr', family = 'velocity', description = 'a ratio', "
+                .. "evaluate = function() return { lr = 4 }, 'four times likelier for an attacker' end }",
+            ["zz_badlr.lua"] = "return { name = 'zz_badlr', description = 'no', evaluate = function() return { lr = 0.5 } end }",
+            ["zz_badfam.lua"] = "return { name = 'zz_badfam', family = 3, description = 'no', evaluate = function() end }",
+        }))
+        local broken = other:broken()
+        assert.are.equal(1, #broken)
+        assert.matches("zz_badfam.lua: a rule has a 'family' that is not a string", broken[1].error, 1, true)
+        local results, errors = other:evaluate(ctx({}))
+        local by = {}
+        for _, r in ipairs(results) do by[r.name] = r end
+        assert.are.same({ name = "zz_old", family = "other", score = 5, reason = "old" }, by.zz_old)
+        assert.are.same({ name = "zz_lr", family = "velocity", score = 75, reason = "four times likelier for an attacker" }, by.zz_lr)
+        assert.are.equal(1, #errors)
+        assert.are.equal("zz_badlr", errors[1].rule)
+        assert.matches("likelihood ratio", errors[1].error, 1, true)
+    end)
+
     it("share helpers through require (rules/lib/), in the same sandbox", function()
         local other = assert(require("riskd.rules").load("rules", {
             ["lib/twice.lua"] = "return { of = function(x) return 2 * x + config.weights.new_device end }",
@@ -226,7 +254,7 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))
         c.profile.successes = 5
         local s, why = r.evaluate(c)
-        assert.are.equal(35, s)
+        assert.are.equal(60, s)
         assert.are.equal("a new device with this user's exact browser, from a network the user never used", why)
         c.attempt.user_agent = ua:gsub("120", "121")          -- another browser, or version: a new device
         assert.is_nil(r.evaluate(c))

@@ -158,7 +158,8 @@ static void bad_files_are_left_out(void **st)
         { "x.lua", "return { evaluate = function() end }", "needs a string 'name'" },
         { "x.lua", "return { name = 'x' }", "needs a function 'evaluate'" },
         { "x.lua", "return { name = 'new_device', evaluate = function() end }", "name of another rule" },
-        { "x.lua", "require('os')", "unknown global 'require'" },
+        { "x.lua", "require('os')", "no rule library 'os'" },   /* require reads rules/lib/ only */
+        { "x.lua", "return { name = 'x', family = {}, evaluate = function() end }", "'family' that is not a string" },
         { "x.lua", "while true do end", "budget exceeded" },
         { "config.lua", "return 1", "config.lua must return a table" },
         { "x.lua", "\x1bLua", "binary" },

@@ -132,12 +132,29 @@ function M.rule_features(features)
     return out
 end
 
--- The monotone combination of rule scores (0..100): a probabilistic OR, so
--- that each firing rule raises the risk and none can lower it, and the
--- result is continuous for ranking.
-function M.combine(results)
-    local keep = 1
-    for _, r in ipairs(results) do keep = keep * (1 - math.min(r.score, 100) / 100) end
+-- Rule scores (0..100) into the attempt's score. A score s stands for a
+-- likelihood ratio, attacker against this user, of 1 / (1 - s/100) (25 is
+-- 1.33, 60 is 2.5, 90 is 10). Rules of one evidence family say the same
+-- thing in different words (a new device, a new device on a new network),
+-- so within a family the strongest counts ("max"; config.families may
+-- declare "or" for a family whose rules are independent, as it does for
+-- rules that name no family). A result without a family is independent.
+-- Across families the ratios multiply: score = 100 * (1 - 1 / product).
+-- Monotone: a firing rule never lowers the score; continuous for ranking.
+function M.combine(results, families)
+    families = families or {}
+    local strongest, keep = {}, 1
+    for _, r in ipairs(results) do
+        local s = math.min(r.score, 100) / 100
+        local fam = r.family
+        local how = fam and (families[fam] and families[fam].combine or "max") or "or"
+        if how == "or" then
+            keep = keep * (1 - s)
+        elseif s > (strongest[fam] or 0) then
+            strongest[fam] = s
+        end
+    end
+    for _, s in pairs(strongest) do keep = keep * (1 - s) end
     return round2(100 * (1 - keep))
 end
 
@@ -303,7 +320,7 @@ function M.analyze(a, deps, opts)
     table.sort(results, function(x, y) return x.score > y.score end)
     lap("rules")
 
-    local score = M.combine(results)
+    local score = M.combine(results, cfg.families)
     local level = M.level(score, cfg)
     local action = cfg.actions[level]
     local reasons = {}

@@ -243,6 +243,16 @@ def main():
             assert any(r.startswith("impossible travel: 16,9") for r in d["reasons"]), d["reasons"]
             assert d["reasons"][0].startswith("impossible travel"), d["reasons"]   # strongest first
             assert 80 <= d["risk_score"] <= 100 and d["risk_score"] != round(d["risk_score"]), d["risk_score"]
+            fams = {r["name"]: r["family"] for r in d["rules"]}
+            assert fams["impossible_travel"] == "geography" and fams["new_device"] == "device_novelty", fams
+            # the score: within a family the strongest rule, families multiplied as likelihood ratios
+            strongest = {}
+            for r in d["rules"]:
+                strongest[r["family"]] = max(strongest.get(r["family"], 0), r["score"])
+            keep = 1.0
+            for s in strongest.values():
+                keep *= 1 - s / 100
+            assert abs(d["risk_score"] - 100 * (1 - keep)) < 0.01, (d["risk_score"], d["rules"])
         check("a takeover from another continent on a new device: critical, blocked, with reasons", takeover)
 
         def travel_known_device():
