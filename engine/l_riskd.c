@@ -23,6 +23,7 @@ int luaopen_riskd(lua_State *L)
         { "json", "riskd.json", luaopen_riskd_json },
         { "models", "riskd.models", luaopen_riskd_models },
         { "rates", "riskd.rates", luaopen_riskd_rates },
+        { "calib", "riskd.calib", luaopen_riskd_calib },
         { "phishing", "riskd.phishing", luaopen_riskd_phishing },
         { "parallel", "riskd.parallel", luaopen_riskd_parallel },
     };

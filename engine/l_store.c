@@ -11,6 +11,8 @@
  *   db:phish_insert(analysis), db:phish(id), db:phish_list(filter), db:phish_set_alert(id, alert_id)
  *   db:stats(now), db:timeline(since, until, "hour"|"day"), db:top_users(since, limit), db:purge(now, batch)
  *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
+ *   db:state(name) --> text | nil, msg, "not_found"; db:state_put(name, text) --> true
+ *                                      -- riskd's own small documents (the calibrated levels)
  *
  * Times are integers of UTC milliseconds. An event or alert table keeps every
  * field it was given: the store indexes the typed ones and keeps the whole
@@ -283,6 +285,26 @@ static int db_batch_end(lua_State *L)
     store_ud *u = check_store(L, 1);
     char err[256];
     if (rk_store_batch_end(u->s, err, sizeof err) != 0) return result(L, -1, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int db_state(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[256], *text = NULL;
+    int rc = rk_store_state_get(u->s, luaL_checkstring(L, 2), &text, err, sizeof err);
+    if (rc != 0) return result(L, rc, err);
+    lua_pushstring(L, text);
+    free(text);
+    return 1;
+}
+
+static int db_state_put(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[256];
+    if (rk_store_state_put(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3), err, sizeof err) != 0) return result(L, -1, err);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -1099,6 +1121,7 @@ int luaopen_riskd_store(lua_State *L)
     static const luaL_Reg methods[] = {
         { "backend", db_backend }, { "close", db_close },
         { "batch_begin", db_batch_begin }, { "batch_end", db_batch_end },
+        { "state", db_state }, { "state_put", db_state_put },
         { "user_create", db_user_create }, { "user", db_user }, { "user_set_password", db_user_set_password },
         { "user_delete", db_user_delete }, { "users", db_users },
         { "record", db_record }, { "event", db_event }, { "events", db_events },

@@ -37,6 +37,7 @@
 
 #include "http_admit.h"
 #include "lockout.h"
+#include "calib.h"
 #include "sandbox.h"
 #include "log.h"
 #include "models.h"
@@ -67,6 +68,7 @@
 #define TAG_INTEL 8u
 #define INTEL_EVERY_S 600    /* automatic intel entries expire: reread that often anyway */
 #define PURGE_EVERY_S 60      /* retention runs this often... */
+#define CALIB_SAVE_EVERY_S 60 /* the calibration is saved this often (and at exit) */
 #define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
 #define PURGE_BATCHES 40      /* ...and at most this many batches per run */
 
@@ -118,11 +120,12 @@ typedef struct rk_server {
 
     struct event_base *base;
     rk_watch_t *watch;
-    struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev, *purge_ev;
+    struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev, *purge_ev, *calib_ev;
     rk_store_t *store;              /* the main thread's own handle: retention */
     rk_writer_t *writer;            /* group commit of the workers' writes (SQLite), or NULL */
     rk_pool_t *pool;                /* password hashing off the event loops */
     rk_lockout_t *lockout;          /* sign-in throttling, shared by the workers, kept across reloads */
+    rk_calib_t *calib;              /* calibrated levels, shared by the workers, kept across reloads */
     rk_addrcount_t *addrcount;      /* open connections per client address, over all workers */
     rk_watchdog_t *watchdog;        /* the workers' Lua deadlines, seen from outside */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
@@ -304,7 +307,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->metrics = s->metrics;
     w->server = s;
     w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync,
-                              s->lockout, rule_state, s };
+                              s->lockout, s->calib, rule_state, s };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -672,6 +675,35 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* The calibrated levels (calib.h) are kept in the store, so that a restart
+ * does not begin a warm-up again. */
+#define CALIB_STATE "calibration"
+
+static void calib_load(rk_server_t *s)
+{
+    char *text = NULL, err[256];
+    int rc = rk_store_state_get(s->store, CALIB_STATE, &text, err, sizeof err);
+    if (rc == 0 && rk_calib_decode(s->calib, text) != 0) rk_log_msg(RK_LOG_WARN, "the stored calibration is unreadable: starting again", NULL, NULL);
+    else if (rc < 0) rk_log_msg(RK_LOG_WARN, "cannot read the stored calibration", "error", err);
+    free(text);
+}
+
+static void calib_save(rk_server_t *s)
+{
+    if (!s->store || !s->calib) return;
+    char *text = rk_calib_encode(s->calib), err[256];
+    if (text && rk_store_state_put(s->store, CALIB_STATE, text, err, sizeof err) != 0)
+        rk_log_msg(RK_LOG_WARN, "cannot save the calibration", "error", err);
+    free(text);
+}
+
+static void on_calib_save(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    calib_save(arg);
+}
+
 static int open_store(rk_server_t *s, char *err, size_t errlen)
 {
     rk_store_opts_t o;
@@ -819,6 +851,8 @@ static void server_free(rk_server_t *s)
     for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
     free(s->workers);
     rk_lockout_free(s->lockout);
+    if (s->calib_ev) { event_free(s->calib_ev); calib_save(s); }   /* what the workers counted last */
+    rk_calib_free(s->calib);
     rk_addrcount_free(s->addrcount);
     rk_watchdog_stop(s->watchdog);
     if (s->watch_ev) event_free(s->watch_ev);
@@ -895,6 +929,13 @@ int rk_server_run(const rk_config_t *cfg)
     rk_lockout_cfg_t lockout_cfg;
     rk_config_lockout(cfg, &lockout_cfg);
     if (!(s.lockout = rk_lockout_new(&lockout_cfg))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    if (!(s.calib = rk_calib_new())) { snprintf(err, sizeof err, "out of memory"); goto fail; }
+    calib_load(&s);
+    struct timeval calib_every = { CALIB_SAVE_EVERY_S, 0 };
+    if (!(s.calib_ev = event_new(s.base, -1, EV_PERSIST, on_calib_save, &s)) || event_add(s.calib_ev, &calib_every) < 0) {
+        snprintf(err, sizeof err, "cannot schedule saving the calibration");
+        goto fail;
+    }
     if (!(s.addrcount = rk_addrcount_new(cfg->max_connections_per_address))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (!(s.watchdog = rk_watchdog_start(rk_vm_watchdog_fire, s.metrics, err, sizeof err))) goto fail;
     err[0] = '\0';

@@ -354,6 +354,9 @@ int rk_store_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *r, char *e
 int rk_store_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *o, char *err, size_t errlen) { CALL(phishing, "phishing analyses", list, f, o, err, errlen); }
 int rk_store_phish_set_alert(rk_store_t *s, const char *id, const char *a, char *err, size_t errlen) { CALL(phishing, "phishing analyses", set_alert, id, a, err, errlen); }
 
+int rk_store_state_get(rk_store_t *s, const char *k, char **v, char *err, size_t errlen) { *v = NULL; CALL(state, "state", get, k, v, err, errlen); }
+int rk_store_state_put(rk_store_t *s, const char *k, const char *v, char *err, size_t errlen) { CALL(state, "state", put, k, v, err, errlen); }
+
 int rk_store_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen)
 {
     *del = 0;

@@ -292,6 +292,11 @@ void rk_store_alert_detail_free(rk_alert_detail_t *d);
 
 /* Phishing analyses: kept as analysed (newest first in lists), with the
  * alert a phishing verdict opened. */
+/* ---- riskd's own state: small named documents (text), replaced whole ---- */
+/* 0 with *value (free() it), or RK_STORE_NOT_FOUND. */
+int rk_store_state_get(rk_store_t *s, const char *key, char **value, char *err, size_t errlen);
+int rk_store_state_put(rk_store_t *s, const char *key, const char *value, char *err, size_t errlen);
+
 int rk_store_phish_insert(rk_store_t *s, rk_phish_rec_t *r, char *err, size_t errlen);   /* fills id */
 int rk_store_phish_get(rk_store_t *s, const char *id, rk_phish_rec_t *out, char *err, size_t errlen);
 int rk_store_phish_list(rk_store_t *s, const rk_phish_filter_t *f, rk_phish_list_t *out, char *err, size_t errlen);

@@ -68,6 +68,12 @@ typedef struct rk_store_writes {
     int (*wal_pages)(rk_store_t *);
 } rk_store_writes_t;
 
+/* Small named documents of riskd's own state (the calibrated levels). */
+typedef struct rk_store_state {
+    int (*get)(rk_store_t *, const char *, char **, char *, size_t);
+    int (*put)(rk_store_t *, const char *, const char *, char *, size_t);
+} rk_store_state_t;
+
 typedef struct rk_store_ops {
     const char *name;
     void (*close)(rk_store_t *);
@@ -79,6 +85,7 @@ typedef struct rk_store_ops {
     const rk_store_phishing_t *phishing;
     const rk_store_rates_t *rates;
     const rk_store_writes_t *writes;
+    const rk_store_state_t *state;
 } rk_store_ops_t;
 
 struct rk_store {

@@ -1432,6 +1432,35 @@ static int mg_rate_counts(rk_store_t *s, const char *name, int64_t from, int64_t
     return rc;
 }
 
+static int mg_state_get(rk_store_t *s, const char *key, char **value, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "state");
+    bson_t *f = BCON_NEW("_id", BCON_UTF8(key)), d;
+    int rc = find_one(&o, f, &d, err, errlen);
+    bson_destroy(f);
+    op_end(&o);
+    if (rc == RK_STORE_NOT_FOUND) snprintf(err, errlen, "no state '%s'", key);
+    if (rc) return rc;
+    bson_iter_t it;
+    const char *v = bson_iter_init_find(&it, &d, "value") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "";
+    *value = strdup(v);
+    bson_destroy(&d);
+    if (!*value) { snprintf(err, errlen, "out of memory"); return -1; }
+    return 0;
+}
+
+static int mg_state_put(rk_store_t *s, const char *key, const char *value, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "state");
+    bson_t *f = BCON_NEW("_id", BCON_UTF8(key));
+    bson_t *u = BCON_NEW("$set", "{", "value", BCON_UTF8(value), "}");
+    int64_t n = update1(&o, f, u, 1, err, errlen);
+    bson_destroy(f);
+    bson_destroy(u);
+    op_end(&o);
+    return n < 0 ? -1 : 0;
+}
+
 static const rk_store_accounts_t accounts_ops = {
     .create = mg_user_create, .get = mg_user_get, .set_password = mg_user_set_password,
     .remove = mg_user_delete, .list = mg_user_list,
@@ -1455,8 +1484,10 @@ static const rk_store_rates_t rates_ops = {
     .add = mg_rate_add, .counts = mg_rate_counts,
 };
 
+static const rk_store_state_t state_ops = { .get = mg_state_get, .put = mg_state_put };
+
 static const rk_store_ops_t ops = {
-    .name = "mongodb", .close = mg_close,
+    .name = "mongodb", .close = mg_close, .state = &state_ops,
     .accounts = &accounts_ops, .events = &events_ops, .alerts = &alerts_ops, .reports = &reports_ops,
     .phishing = &phishing_ops, .rates = &rates_ops,
 };

@@ -1566,6 +1566,52 @@ static int sq_phish_set_alert(rk_store_t *s, const char *id, const char *alert_i
     return 0;
 }
 
+/* riskd's state documents live in meta, under "state:" (rare calls: no
+ * prepared statement kept). */
+static int sq_state_get(rk_store_t *s, const char *key, char **value, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    char k[200];
+    snprintf(k, sizeof k, "state:%s", key);
+    if (sqlite3_prepare_v2(q->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st), out = 0;
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (!(*value = strdup(v ? v : ""))) { snprintf(err, errlen, "out of memory"); out = -1; }
+    } else if (rc == SQLITE_DONE) {
+        snprintf(err, errlen, "no state '%s'", key);
+        out = RK_STORE_NOT_FOUND;
+    } else {
+        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(q->db));
+        out = -1;
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
+static int sq_state_put(rk_store_t *s, const char *key, const char *value, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = NULL;
+    char k[200];
+    snprintf(k, sizeof k, "state:%s", key);
+    if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, k, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(q->db));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static const rk_store_accounts_t accounts_ops = {
     .create = sq_user_create, .get = sq_user_get, .set_password = sq_user_set_password,
     .remove = sq_user_delete, .list = sq_user_list,
@@ -1590,8 +1636,10 @@ static const rk_store_writes_t writes_ops = {
     .wal_pages = sq_wal_pages,
 };
 
+static const rk_store_state_t state_ops = { .get = sq_state_get, .put = sq_state_put };
+
 static const rk_store_ops_t ops = {
-    .name = "sqlite", .close = sq_close,
+    .name = "sqlite", .close = sq_close, .state = &state_ops,
     .accounts = &accounts_ops, .events = &events_ops, .alerts = &alerts_ops, .reports = &reports_ops,
     .phishing = &phishing_ops, .writes = &writes_ops,
 };

@@ -3,8 +3,21 @@
 -- reads it with riskd.rules.config(). Edit it live: a change that fails to
 -- load is rejected and the previous one keeps serving.
 return {
-    -- risk score (0-100) at which each level starts
+    -- risk score (0-100) at which each level starts; for high and critical,
+    -- the thresholds until the calibration below has enough history, and
+    -- the floors it never goes below
     levels = { medium = 30, high = 60, critical = 80 },
+    -- Calibrated levels: at most this share of attempts reaches high (and
+    -- critical) or above. riskd keeps the thresholds from the recent scores
+    -- of successful attempts (failed ones and known attackers left out),
+    -- rising at most calibration_max_rise_per_hour points an hour and never
+    -- above level_ceilings, so that a wave of attacks cannot hide itself.
+    level_budget = { high = 0.005, critical = 0.001 },
+    level_ceilings = { high = 75, critical = 90 },
+    calibration_min_attempts = 5000,     -- history before the thresholds move
+    calibration_window = 100000,         -- attempts remembered (older ones fade)
+    calibration_max_rise_per_hour = 2,
+    calibration_excludes = { known_bad_address = true },
     -- what a service should do at each level
     actions = { low = "allow", medium = "challenge", high = "challenge", critical = "block" },
     -- attempts at or above this level open an alert, or join the open alert

@@ -81,6 +81,31 @@ describe("analyze.combine and level", function()
         assert.is_true(analyze.combine({ dev, net, { score = 1, family = "geography" } }, fam) > 46)
     end)
 
+    it("levels follow the calibration once it has the history, within floors and ceilings", function()
+        local c = require("riskd.calib").new()
+        local t, calibrated = c:thresholds(config)
+        assert.is_false(calibrated)
+        assert.are.same({ high = config.levels.high, critical = config.levels.critical }, t)
+        -- a site where a twentieth of successful logins score 70: high moves above 70 over the hours
+        for i = 1, 20000 do c:add(i % 20 == 0 and 70 or (i % 50), NOW + i * 60000, config) end
+        t, calibrated = c:thresholds(config)
+        assert.is_true(calibrated)
+        assert.are.equal(70.01, t.high)
+        assert.are.equal(config.levels.critical, t.critical)
+        assert.are.equal("medium", analyze.level(70, config, t))       -- would be high on fixed levels
+        assert.are.equal("high", analyze.level(70, config))
+        assert.are.equal("high", analyze.level(config.level_ceilings.high, config, t))
+        local th = analyze.thresholds(c, config)
+        assert.are.same({ medium = config.levels.medium, high = 70.01, critical = config.levels.critical, calibrated = true },
+                        { medium = th.medium, high = th.high, critical = th.critical, calibrated = th.calibrated })
+        assert.is_nil(analyze.thresholds(c, {}))
+        local copy = require("riskd.calib").new()
+        assert.is_true(copy:decode(c:encode()))
+        assert.are.same(t, (copy:thresholds(config)))
+        assert.are.same({ nil, "not a calibration riskd wrote", "bad_state" }, { copy:decode("x") })
+        assert.has_error(function() c:thresholds({}) end)   -- a config without levels is a bug
+    end)
+
     it("maps scores to levels", function()
         assert.are.equal("low", analyze.level(29.99, config))
         assert.are.equal("medium", analyze.level(30, config))
@@ -128,6 +153,19 @@ describe("analyze.analyze", function()
         assert.are.equal(10, recorded.risk_score)
         assert.are.equal("u", recorded.user_id)
         assert.is_nil(r.degraded)
+    end)
+
+    it("teaches the calibration successes only, and not known attackers'", function()
+        local c = require("riskd.calib").new()
+        analyze.analyze(attempt, deps({ calib = c }))
+        assert.are.equal(1, c:count())
+        analyze.analyze({ user_id = "u", ip_address = "192.0.2.1", ts = NOW, success = false }, deps({ calib = c }))
+        assert.are.equal(1, c:count())                                  -- a failure is not counted
+        local bad = deps({ calib = c })
+        bad.rules = { evaluate = function() return { { name = "known_bad_address", score = 20, reason = "x" } }, {} end }
+        assert.is_true(config.calibration_excludes.known_bad_address)
+        analyze.analyze(attempt, bad)
+        assert.are.equal(1, c:count())                                  -- nor a known attacker
     end)
 
     it("orders reasons by score", function()

@@ -149,6 +149,19 @@ describe("riskd.store", function()
         assert.are.equal("not_found", select(3, db:user("root")))
     end)
 
+    it("keeps riskd's own state documents, replaced whole (not on mem:)", function()
+        assert.are.equal("not_found", select(3, db:state("calibration")))
+        assert.is_true(db:state_put("calibration", "one\ntwo"))
+        assert.is_true(db:state_put("calibration", "three"))
+        assert.are.equal("three", db:state("calibration"))
+        assert.are.equal("not_found", select(3, db:state("other")))
+        local mem = assert(store.open("mem:"))
+        local ok, msg = mem:state_put("calibration", "x")
+        assert.is_nil(ok)
+        assert.matches("not kept by the memory store", msg, 1, true)
+        mem:close()
+    end)
+
     it("closes with <close> and refuses use after", function()
         local kept
         do

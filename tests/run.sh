@@ -69,6 +69,9 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
         python3 tests/e2e/test_phishing.py
     suite "e2e hostile input" python3 tests/e2e/test_hostile.py
     suite "e2e the rule workflow (saves, broken files, start-up)" python3 tests/e2e/test_rules_workflow.py
+    suite "e2e calibrated levels (budget, restart)" python3 tests/e2e/test_calibration.py
+    suite "e2e calibrated levels (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
+        python3 tests/e2e/test_calibration.py
     # Debian's python3, which has python3-jsonschema and python3-yaml.
     suite "e2e API description (redocly lint, live answers against the schemas)" /usr/bin/python3 tests/e2e/test_openapi.py
     suite "e2e batch commands (generate, train)" python3 tests/e2e/test_batch.py

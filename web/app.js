@@ -212,9 +212,13 @@ async function loadRules() {
     return li;
   }));
   $("#rule-broken").hidden = !(d.broken && d.broken.length);
+  // the thresholds in force: calibrated from recent scores, or config.lua's while warming up
+  const lv = d.levels;
+  $("#rule-levels").textContent = lv ? `Levels now: medium from ${lv.medium}, high from ${lv.high.toFixed(2)}, critical from ${lv.critical.toFixed(2)} — ` +
+    (lv.calibrated ? `calibrated on ${lv.attempts} recent attempts.` : `config.lua's, until the calibration has its history (${lv.attempts} attempts so far).`) : "";
   $("#rule-list tbody").replaceChildren(...d.rules.map((r) => {
     const file = (r.file || r.name + ".lua").split("/").pop().replace(/\.lua$/, "");
-    const tr = el("tr", { tabindex: "0", "data-rule": file }, el("td", {}, r.name), el("td", {}, r.description),
+    const tr = el("tr", { tabindex: "0", "data-rule": file }, el("td", {}, r.name), el("td", {}, r.family || ""), el("td", {}, r.description),
       el("td", { class: "num" }, r.hits), el("td", { class: "num" }, r.errors), el("td", { class: "error" }, r.last_error || ""));
     tr.addEventListener("click", () => openRule(file));
     tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openRule(file); });

@@ -12,10 +12,12 @@ local time = require("lib.time")
 
 -- GET /api/admin/rules: every loaded rule, with this worker's counters.
 -- broken: the files that do not load, with why and what serves in their place.
+-- levels: the score from which each level starts now (calibrated or fixed).
 function M.rules()
     local list = rules.list()
     for _, r in ipairs(list) do r.last_error = r.last_error or cjson.null end
-    return 200, { rules = response.array(list), broken = response.array(rules.broken()) }
+    return 200, { rules = response.array(list), broken = response.array(rules.broken()),
+                  levels = require("lib.analyze").thresholds(require("riskd.calib").current(), rules.config()) }
 end
 
 -- A login model the server can run: an Isolation Forest over the features

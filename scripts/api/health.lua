@@ -30,6 +30,15 @@ function M.metrics(req)
     end
     local text, err = engine.metrics()
     if not text then error(err) end
+    local t = require("lib.analyze").thresholds(require("riskd.calib").current(), require("riskd.rules").config())
+    if t then text = text .. "# HELP riskd_level_threshold The risk score from which each level starts (calibrated, or rules/config.lua's levels).\n"
+        .. "# TYPE riskd_level_threshold gauge\n"
+        .. string.format('riskd_level_threshold{level="medium"} %g\nriskd_level_threshold{level="high"} %g\n'
+                         .. 'riskd_level_threshold{level="critical"} %g\n', t.medium, t.high, t.critical)
+        .. "# HELP riskd_levels_calibrated 1 once the thresholds follow the recent scores, 0 while warming up.\n"
+        .. "# TYPE riskd_levels_calibrated gauge\nriskd_levels_calibrated " .. (t.calibrated and 1 or 0) .. "\n"
+        .. "# HELP riskd_calibration_attempts The weight of the recent attempts the calibration remembers.\n"
+        .. "# TYPE riskd_calibration_attempts gauge\nriskd_calibration_attempts " .. t.attempts .. "\n" end
     return 200, text, { ["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8" }
 end
 

@@ -23,6 +23,7 @@ local function get_deps()
         model = iforest.current(),
         geo = require("riskd.geo").current(),
         intel = require("riskd.intel").current(),
+        calib = require("riskd.calib").current(),
         rules = rules,
         features = features,
         config = rules.config(),

@@ -198,12 +198,34 @@ function M.familiarity(profile, values, global)
     return { bits = bits, strange = strange, logins = logins }
 end
 
-function M.level(score, cfg)
+-- The level of a score: config.levels, or the calibrated thresholds of
+-- high and critical (riskd.calib) when given.
+function M.level(score, cfg, calibrated)
     local t = cfg.levels
-    if score >= t.critical then return "critical" end
-    if score >= t.high then return "high" end
+    if score >= (calibrated and calibrated.critical or t.critical) then return "critical" end
+    if score >= (calibrated and calibrated.high or t.high) then return "high" end
     if score >= t.medium then return "medium" end
     return "low"
+end
+
+-- The thresholds in force: { medium, high, critical, calibrated, attempts }
+-- (GET /api/admin/rules, /metrics); nil without a config.lua.
+function M.thresholds(calib, cfg)
+    if not (cfg and cfg.levels) then return nil end
+    local t, calibrated = calib:thresholds(cfg)
+    return { medium = cfg.levels.medium, high = t.high, critical = t.critical, calibrated = calibrated,
+             attempts = math.floor(calib:count()) }
+end
+
+-- Whether the attempt's score teaches the calibration: a success that no
+-- rule of config.calibration_excludes (known attackers) fired on.
+local function calibrates(a, results, cfg)
+    if not a.success then return false end
+    local ex = cfg.calibration_excludes
+    if ex then
+        for _, r in ipairs(results) do if ex[r.name] then return false end end
+    end
+    return true
 end
 
 M.LEVEL_RANK = require("lib.vocab").level_rank
@@ -321,7 +343,9 @@ function M.analyze(a, deps, opts)
     lap("rules")
 
     local score = M.combine(results, cfg.families)
-    local level = M.level(score, cfg)
+    local thresholds = deps.calib and deps.calib:thresholds(cfg)
+    local level = M.level(score, cfg, thresholds)
+    if deps.calib and calibrates(a, results, cfg) then deps.calib:add(score, a.ts, cfg) end
     local action = cfg.actions[level]
     local reasons = {}
     for _, r in ipairs(results) do reasons[#reasons + 1] = r.reason or r.name end

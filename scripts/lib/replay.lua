@@ -59,7 +59,8 @@ local function context(o, h)
     return {
         o = o, h = h, inf = inf, db = db, tty = tty, total = tty and count_lines(o.input) or nil,
         deps = { store = db, model = iforest.current(), geo = require("riskd.geo").current(),
-                 intel = require("riskd.intel").current(), rules = rules, features = features,
+                 intel = require("riskd.intel").current(), calib = require("riskd.calib").current(),
+                 rules = rules, features = features,
                  config = rules.config(), format_time = time.format },
         opts = { explain = o.explain, timing = timing, reference = o.reference, clock = clock },
         timing = timing, n = 0, bad = 0, t0 = parallel.monotonic(), now = math.floor(os.time() * 1000),

@@ -132,7 +132,10 @@ await check("admins see the rules with their hits and errors, and the models pag
   await page.click("nav a[href='#rules']");
   const row = page.locator("#rule-list tr", { hasText: "bot_client" });
   await row.waitFor();
-  expect(Number(await row.locator("td").nth(2).textContent()) >= 1, "bot_client has no hit");
+  expect(Number(await row.locator("td").nth(3).textContent()) >= 1, "bot_client has no hit");
+  expect((await row.locator("td").nth(1).textContent()) === "reputation", "bot_client's family is not shown");
+  const levels = await page.locator("#rule-levels").textContent();
+  expect(/high from 60\.00/.test(levels) && /until the calibration has its history/.test(levels), `levels: ${levels}`);
   await page.screenshot({ path: `${shots}/rules.png` });
   await page.click("nav a[href='#models']");
   await page.locator("#model-list td", { hasText: "default.model" }).waitFor();

@@ -266,6 +266,8 @@ def main():
             show("top all", db:top_users(0, 5))
             show("top 24h", db:top_users(1, 5))
             show("purge", db:purge(1700000000000 * 2, 100))
+            show("state_put", db:state_put("calibration", "text"))
+            show("state", db:state("calibration"))
             print("done")
             """ % mock.uri
             seen, out, err = answer(mock, lua(code), {})
@@ -274,12 +276,14 @@ def main():
             for want in [("insert", "users"), ("find", "users"), ("update", "users"), ("delete", "users"),
                          ("aggregate", "events"), ("find", "events"), ("find", "profiles"), ("insert", "alerts"),
                          ("find", "alerts"), ("update", "alerts"), ("find", "hourly"), ("aggregate", "profiles"),
-                         ("aggregate", "user_hourly"), ("delete", "ips"), ("find", "value_counts"), ("find", "meta")]:
+                         ("aggregate", "user_hourly"), ("delete", "ips"), ("find", "value_counts"), ("find", "meta"),
+                         ("update", "state"), ("find", "state")]:
                 assert want in names, "no %s on %s: %s" % (want[0], want[1], sorted(names))
             lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
             assert lines["event"].startswith("nil\t") and "not_found" in lines["event"], lines["event"]
             assert "not_found" in lines["bad event id"], lines
             assert "not_found" in lines["user"], lines
+            assert "not_found" in lines["state"], lines          # the mock keeps nothing
         check("every store operation speaks to the server and reads its empty answers", every_operation)
 
         def phishing():

@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+"""Calibrated levels on a running server: a generated stream of logins sent
+to POST /api/login/analyze in order; once the calibration has its history,
+the share of legitimate attempts answered high stays within the budget
+(+50 %); the thresholds are in GET /api/admin/rules and /metrics, and
+survive a restart (they are kept in the store). The config is scaled down
+(a history of 300 attempts, a window of 5,000) so that a few thousand attempts
+show it."""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import check, finish  # noqa: E402
+from test_story import BIN, ROOT, ADMIN_PW, E2E_SECRET  # noqa: E402
+
+BUDGET = 0.004
+
+
+class Proc:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.log = open(os.path.join(tmp, "log"), "a+")
+        start = self.log.tell()
+        self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--scripts", os.path.join(ROOT, "scripts"),
+                                      "--rules", os.path.join(tmp, "rules"), "--models", os.path.join(tmp, "models"),
+                                      "--db", "sqlite:" + os.path.join(tmp, "db")],
+                                     stdout=self.log, stderr=self.log, cwd=tmp, env=dict(os.environ, JWT_SECRET=E2E_SECRET))
+        self.port = None
+        deadline = time.time() + 10
+        while time.time() < deadline and not self.port:
+            time.sleep(0.05)
+            with open(os.path.join(tmp, "log")) as f:
+                f.seek(start)
+                for line in f:
+                    d = json.loads(line)
+                    if d.get("msg") == "listening":
+                        self.port = d["port"]
+        assert self.port, open(os.path.join(tmp, "log")).read()
+        self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        self.tokens = {}
+        for name in ("root", "svc"):
+            s, d = self.call("POST", "/api/auth/login", {"username": name, "password": ADMIN_PW}, token="")
+            assert s == 200, (s, d)
+            self.tokens[name] = d["token"]
+
+    def call(self, method, path, body=None, token=None, raw=False):
+        token = self.tokens.get("root", "") if token is None else token
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        r = self.conn.getresponse()
+        data = r.read()
+        return r.status, (data.decode() if raw else json.loads(data or b"null"))
+
+    def stop(self):
+        self.conn.close()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(15)
+        self.log.seek(0)
+        text = self.log.read()
+        self.log.close()
+        assert code == 0 and "Sanitizer" not in text and "runtime error:" not in text, text[-8000:]
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="riskd-calib-")
+    srv = None
+    try:
+        for name, role in (("root", "admin"), ("svc", "service")):
+            p = subprocess.run([BIN, "user", "add", name, "--role", role, "--db", "sqlite:" + os.path.join(tmp, "db")],
+                               input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=tmp)
+            assert p.returncode == 0, p
+        shutil.copytree(os.path.join(ROOT, "rules"), os.path.join(tmp, "rules"))
+        os.makedirs(os.path.join(tmp, "models"))
+        cfg_path = os.path.join(tmp, "rules", "config.lua")
+        with open(cfg_path) as f:
+            cfg = f.read()
+        cfg = re.sub(r"level_budget = \{[^}]*\}", "level_budget = { high = %g, critical = 0.001 }" % BUDGET, cfg)
+        cfg = cfg.replace("calibration_min_attempts = 5000", "calibration_min_attempts = 300")
+        cfg = cfg.replace("calibration_window = 100000", "calibration_window = 5000")
+        assert "calibration_min_attempts = 300" in cfg and "high = %g" % BUDGET in cfg
+        with open(cfg_path, "w") as f:
+            f.write(cfg)
+        stream = os.path.join(tmp, "stream.jsonl")
+        p = subprocess.run([BIN, "generate", "--users", "150", "--days", "20", "--seed", "11", "--attack-rate", "0.03",
+                            "--realistic", "--output", stream], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        attempts = [json.loads(line) for line in open(stream)]
+        srv = Proc(tmp)
+
+        levels = {}
+
+        def warm_up_then_budget():
+            s, before = srv.call("GET", "/api/admin/rules")
+            assert s == 200 and before["levels"]["calibrated"] is False, before["levels"]
+            assert before["levels"]["high"] == 60 and before["levels"]["critical"] == 80, before["levels"]
+            legit = high = fixed = 0
+            for i, a in enumerate(attempts):
+                label = a.pop("label")
+                s, d = srv.call("POST", "/api/login/analyze", a, token=srv.tokens["svc"])
+                assert s == 200, (s, d)
+                if i >= 600 and label == "normal":          # after the history the calibration needs
+                    legit += 1
+                    high += d["risk_level"] in ("high", "critical")
+                    fixed += d["risk_score"] >= 60                  # what the fixed levels would have said
+            share = high / legit
+            assert share <= BUDGET * 1.5, (share, high, legit)
+            assert high < fixed, (high, fixed)
+            s, after = srv.call("GET", "/api/admin/rules")
+            assert after["levels"]["calibrated"] is True and after["levels"]["attempts"] > 300, after["levels"]
+            assert 60 <= after["levels"]["high"] <= 75, after["levels"]
+            levels.update(after["levels"])
+            print("# %d attempts, %.2f %% of %d legitimate ones after the warm-up at high (%.2f %% on fixed levels); high from %.2f"
+                  % (len(attempts), 100 * share, legit, 100 * fixed / legit, after["levels"]["high"]))
+        check("after the warm-up, legitimate attempts at high stay within the budget", warm_up_then_budget)
+
+        def metrics():
+            s, text = srv.call("GET", "/metrics", raw=True)
+            assert s == 200, (s, text)
+            assert 'riskd_level_threshold{level="high"} %g' % levels["high"] in text, text[-2000:]
+            assert "riskd_levels_calibrated 1" in text
+        check("/metrics shows the thresholds in force", metrics)
+
+        def restart():
+            nonlocal srv
+            srv.stop()
+            srv = Proc(tmp)
+            s, d = srv.call("GET", "/api/admin/rules")
+            assert s == 200 and d["levels"]["calibrated"] is True, d["levels"]
+            assert d["levels"]["high"] == levels["high"] and d["levels"]["critical"] == levels["critical"], (d["levels"], levels)
+        check("the thresholds survive a restart (kept in the store)", restart)
+
+        def clean_exit():
+            nonlocal srv
+            srv.stop()
+            srv = None
+        check("the server exits 0 on SIGTERM", clean_exit)
+    finally:
+        if srv:
+            try:
+                srv.stop()
+            except Exception:
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
