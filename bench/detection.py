@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """bench/detection.py — detection quality on generated traffic, tuning seeds
-and held-out seeds apart (riskd eval --json on `riskd generate --realistic`).
+and held-out seeds apart (riskd eval --json on `riskd generate --realistic
+--vary N`: each variant draws the generator's noise rates and attack knobs
+from wide ranges).
 
-Tuning seeds are the ones weights and families were chosen on; held-out seeds
-are never looked at while choosing, and vary the attack rate. Prints one line
-per seed and the worst held-out figure of each measure."""
+Tuning seeds and variants are the ones weights and families were chosen on;
+held-out ones are never looked at while choosing, and vary the attack rate
+too. Prints one line per seed and the worst held-out figure of each measure."""
 import json
 import os
 import subprocess
@@ -13,14 +15,15 @@ import tempfile
 
 BIN = os.environ.get("RISKD_BIN", "./build/riskd")
 USERS = os.environ.get("BENCH_EVAL_USERS", "400")
-TUNING = [(s, 0.03) for s in (101, 102, 103, 104)]
-HELD_OUT = [(s, (0.01, 0.03, 0.06)[s % 3]) for s in range(201, 209)]
+# (seed, attack rate, variant of the generator's rates: riskd generate --vary; None: as shipped)
+TUNING = [(101, 0.03, None), (102, 0.03, 1), (103, 0.03, 2), (104, 0.03, 3)]
+HELD_OUT = [(s, (0.01, 0.03, 0.06)[s % 3], s) for s in range(201, 209)]
 
 
-def run(seed, rate, tmp):
+def run(seed, rate, vary, tmp):
     path = os.path.join(tmp, "eval-%d.jsonl" % seed)
     subprocess.run([BIN, "generate", "--users", USERS, "--days", "30", "--seed", str(seed), "--attack-rate", str(rate),
-                    "--realistic", "--output", path], check=True, capture_output=True)
+                    "--realistic", "--output", path] + (["--vary", str(vary)] if vary else []), check=True, capture_output=True)
     p = subprocess.run([BIN, "eval", "--input", path, "--json"], check=True, capture_output=True, text=True)
     r = json.loads(p.stdout)
     kinds = r["riskd"]["kinds"]
@@ -36,15 +39,15 @@ def line(label, m):
 
 def main():
     with tempfile.TemporaryDirectory(prefix="riskd-detect-") as tmp:
-        print("tuning seeds: %s; held-out seeds: %s" % (" ".join(str(s) for s, _ in TUNING),
-                                                         " ".join(str(s) for s, _ in HELD_OUT)))
-        for s, rate in TUNING:
-            line("tuning seed %d (attack rate %.2f)" % (s, rate), run(s, rate, tmp))
+        print("tuning seeds: %s; held-out seeds: %s" % (" ".join("%d/%s" % (s, v or "-") for s, _, v in TUNING),
+                                                         " ".join("%d/%s" % (s, v) for s, _, v in HELD_OUT)))
+        for s, rate, vary in TUNING:
+            line("tuning seed %d (attack rate %.2f, variant %s)" % (s, rate, vary or "as shipped"), run(s, rate, vary, tmp))
         held = []
-        for s, rate in HELD_OUT:
-            m = run(s, rate, tmp)
+        for s, rate, vary in HELD_OUT:
+            m = run(s, rate, vary, tmp)
             held.append(m)
-            line("held-out seed %d (attack rate %.2f)" % (s, rate), m)
+            line("held-out seed %d (attack rate %.2f, variant %d)" % (s, rate, vary), m)
         worst = {"mean": min(m["mean"] for m in held), "auc": min(m["auc"] for m in held),
                  "alerts": max(m["alerts"] for m in held)}
         low = min(held, key=lambda m: m["low"])

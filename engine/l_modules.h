@@ -20,6 +20,7 @@ int luaopen_riskd_json(lua_State *L);    /* l_json.c */
 int luaopen_riskd_models(lua_State *L);  /* l_models.c */
 int luaopen_riskd_rates(lua_State *L);   /* l_rates.c */
 int luaopen_riskd_calib(lua_State *L);   /* l_calib.c */
+int luaopen_riskd_xacct(lua_State *L);   /* l_xacct.c */
 int luaopen_riskd_phishing(lua_State *L); /* l_phishing.c */
 int luaopen_riskd_parallel(lua_State *L); /* l_parallel.c */
 int luaopen_riskd_strings(lua_State *L); /* l_strings.c */

@@ -24,6 +24,7 @@ int luaopen_riskd(lua_State *L)
         { "models", "riskd.models", luaopen_riskd_models },
         { "rates", "riskd.rates", luaopen_riskd_rates },
         { "calib", "riskd.calib", luaopen_riskd_calib },
+        { "xacct", "riskd.xacct", luaopen_riskd_xacct },
         { "phishing", "riskd.phishing", luaopen_riskd_phishing },
         { "parallel", "riskd.parallel", luaopen_riskd_parallel },
     };

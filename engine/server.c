@@ -38,6 +38,7 @@
 #include "http_admit.h"
 #include "lockout.h"
 #include "calib.h"
+#include "xacct.h"
 #include "sandbox.h"
 #include "log.h"
 #include "models.h"
@@ -69,6 +70,7 @@
 #define INTEL_EVERY_S 600    /* automatic intel entries expire: reread that often anyway */
 #define PURGE_EVERY_S 60      /* retention runs this often... */
 #define CALIB_SAVE_EVERY_S 60 /* the calibration is saved this often (and at exit) */
+#define XACCT_SLOTS (1u << 16) /* networks and addresses the cross-account memory keeps */
 #define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
 #define PURGE_BATCHES 40      /* ...and at most this many batches per run */
 
@@ -126,6 +128,7 @@ typedef struct rk_server {
     rk_pool_t *pool;                /* password hashing off the event loops */
     rk_lockout_t *lockout;          /* sign-in throttling, shared by the workers, kept across reloads */
     rk_calib_t *calib;              /* calibrated levels, shared by the workers, kept across reloads */
+    rk_xacct_t *xacct;              /* cross-account memory, shared by the workers, kept across reloads */
     rk_addrcount_t *addrcount;      /* open connections per client address, over all workers */
     rk_watchdog_t *watchdog;        /* the workers' Lua deadlines, seen from outside */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
@@ -307,7 +310,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->metrics = s->metrics;
     w->server = s;
     w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync,
-                              s->lockout, s->calib, rule_state, s };
+                              s->lockout, s->calib, s->xacct, rule_state, s };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -853,6 +856,7 @@ static void server_free(rk_server_t *s)
     rk_lockout_free(s->lockout);
     if (s->calib_ev) { event_free(s->calib_ev); calib_save(s); }   /* what the workers counted last */
     rk_calib_free(s->calib);
+    rk_xacct_free(s->xacct);
     rk_addrcount_free(s->addrcount);
     rk_watchdog_stop(s->watchdog);
     if (s->watch_ev) event_free(s->watch_ev);
@@ -931,6 +935,7 @@ int rk_server_run(const rk_config_t *cfg)
     if (!(s.lockout = rk_lockout_new(&lockout_cfg))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (!(s.calib = rk_calib_new())) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     calib_load(&s);
+    if (!(s.xacct = rk_xacct_new(XACCT_SLOTS))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     struct timeval calib_every = { CALIB_SAVE_EVERY_S, 0 };
     if (!(s.calib_ev = event_new(s.base, -1, EV_PERSIST, on_calib_save, &s)) || event_add(s.calib_ev, &calib_every) < 0) {
         snprintf(err, sizeof err, "cannot schedule saving the calibration");

@@ -315,6 +315,7 @@ void rk_vm_preload(lua_State *L)
         { "riskd.models", luaopen_riskd_models },
         { "riskd.rates", luaopen_riskd_rates },
         { "riskd.calib", luaopen_riskd_calib },
+        { "riskd.xacct", luaopen_riskd_xacct },
         { "riskd.phishing", luaopen_riskd_phishing },
         { "riskd.parallel", luaopen_riskd_parallel },
         { "riskd.strings", luaopen_riskd_strings },

@@ -38,6 +38,7 @@ typedef struct rk_vm_host {
     struct rk_rates_syncer *rates_sync;   /* site-wide rates shared through MongoDB, or NULL */
     struct rk_lockout *lockout;   /* the server's sign-in throttle, or NULL (each state keeps its own) */
     struct rk_calib *calib;       /* the server's calibrated levels, or NULL (each state keeps its own) */
+    struct rk_xacct *xacct;       /* the server's cross-account memory, or NULL (each state keeps its own) */
     /* What the server serves of rule file path: 1 the content data (len
      * bytes), -1 the file does not load (why filled), 0 neither yet; *gen
      * the generation being served. NULL outside a server. */

@@ -18,6 +18,10 @@ return {
     calibration_window = 100000,         -- attempts remembered (older ones fade)
     calibration_max_rise_per_hour = 2,
     calibration_excludes = { known_bad_address = true },
+    -- Cross-account signals (rules/reused_exit.lua): what other accounts did
+    -- from the same network in this many days
+    cross_account_days = 3,
+    reused_exit_accounts = 1,     -- other accounts with new devices from the network
     -- what a service should do at each level
     actions = { low = "allow", medium = "challenge", high = "challenge", critical = "block" },
     -- attempts at or above this level open an alert, or join the open alert

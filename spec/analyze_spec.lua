@@ -168,6 +168,27 @@ describe("analyze.analyze", function()
         assert.are.equal(1, c:count())                                  -- nor a known attacker
     end)
 
+    it("gives the rules what other accounts did from the network, and remembers successes", function()
+        local x = require("riskd.xacct").new(64)
+        local seen
+        local d = deps({ xacct = x })
+        d.rules = { evaluate = function(ctx) seen = ctx.cross return {}, {} end }
+        local function try(user, ip, ts, success)
+            analyze.analyze({ user_id = user, ip_address = ip, ts = ts, success = success ~= false }, d)
+            return seen
+        end
+        assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, try("a", "203.0.113.5", NOW))
+        try("b", "203.0.113.9", NOW + 1000, false)                          -- a failure is not remembered
+        -- a new user's device is not "new to them" (no history): a counts on the network, not as a new device
+        assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, try("c", "203.0.113.7", NOW + 2000))
+        assert.are.equal(2, x:others("n:203.0.113.0/24", "z", NOW))                   -- a and c, not b
+        x:note("n:203.0.113.0/24", "f", NOW + 2500, true)                              -- as a new device would be
+        assert.are.same({ network_new_device_accounts = 1, address_accounts = 1 }, try("d", "203.0.113.5", NOW + 3000))
+        local later = NOW + (config.cross_account_days + 1) * 86400000
+        assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, try("e", "203.0.113.5", later))
+        assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, analyze.cross(nil, {}, {}, config))
+    end)
+
     it("orders reasons by score", function()
         local d = deps()
         d.store.recent = function() return 7, 1 end

@@ -244,6 +244,26 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                          -- a phone on a new carrier block
     end)
 
+    it("a new device on a new network other accounts reached with new devices: a reused exit", function()
+        local r = rule("reused_exit")
+        local c = ctx({ features = { new_device = true, new_prefix = true } })
+        c.cross = { network_new_device_accounts = 1, address_accounts = 0 }
+        assert.is_nil(r.evaluate(c))                          -- no history
+        c.profile = { successes = 5 }
+        local s, why = r.evaluate(c)
+        assert.are.equal(45, s)
+        assert.are.equal("1 other account signed in with new devices from this network in the last 3 days", why)
+        c.cross.network_new_device_accounts = 3
+        assert.matches("3 other accounts", select(2, r.evaluate(c)), 1, true)
+        c.cross.network_new_device_accounts = 0
+        assert.is_nil(r.evaluate(c))                          -- nobody else
+        c.cross.network_new_device_accounts = 2
+        c.features.new_prefix = false
+        assert.is_nil(r.evaluate(c))                          -- the user's own network (an office)
+        c.features.new_prefix, c.features.new_device = true, false
+        assert.is_nil(r.evaluate(c))                          -- the user's own device
+    end)
+
     it("a new device with the user's exact browser from a new network", function()
         local r = rule("copied_browser")
         local ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"

@@ -24,6 +24,7 @@ local function get_deps()
         geo = require("riskd.geo").current(),
         intel = require("riskd.intel").current(),
         calib = require("riskd.calib").current(),
+        xacct = require("riskd.xacct").current(),
         rules = rules,
         features = features,
         config = rules.config(),

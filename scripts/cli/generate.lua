@@ -1,7 +1,8 @@
 -- cli/generate.lua — `riskd generate [--users N] [--days N] [--seed N]
--- [--attack-rate R] [--realistic] [--output FILE.jsonl]`: synthetic logins
--- with labelled attacks (lib/synth.lua), one JSON object per line, in time
--- order. --realistic: noisy legitimate traffic and the modern attacks.
+-- [--attack-rate R] [--realistic [--vary N]] [--output FILE.jsonl]`: synthetic
+-- logins with labelled attacks (lib/synth.lua), one JSON object per line, in
+-- time order. --realistic: noisy legitimate traffic and the modern attacks;
+-- --vary N: variant N of its rates, each drawn from its range (synth.RATES).
 --
 -- `riskd generate --phishing --output DIR [--count N] [--seed N]
 -- [--other-brands] [--size BYTES]`: labelled email (lib/synth_mail.lua),
@@ -50,14 +51,21 @@ local SPEC = {
     attack_rate = { kind = "num", default = 0.02, min = 0, max = 0.5 },
     output = { kind = "str", default = "-" },
     realistic = { kind = "flag", default = false },
+    vary = { kind = "int", min = 1, max = 1000000 },
 }
+local USAGE = "usage: riskd generate [--users N] [--days N] [--seed N] [--attack-rate R] [--realistic [--vary N]]"
+    .. " [--output FILE.jsonl]\n"
 
 return function(...)
     for _, a in ipairs({ ... }) do if a == "--phishing" then return generate_mail({ ... }) end end
     local o, err = cliargs.parse({ ... }, SPEC)
-    if not o then
-        return cliargs.fail("generate", err,
-            "usage: riskd generate [--users N] [--days N] [--seed N] [--attack-rate R] [--realistic] [--output FILE.jsonl]\n")
+    if not o then return cliargs.fail("generate", err, USAGE) end
+    if o.vary and not o.realistic then return cliargs.fail("generate", "--vary needs --realistic", USAGE) end
+    if o.vary then
+        local r, parts = synth.rates(o.vary), {}
+        for k, v in pairs(r) do parts[#parts + 1] = string.format("%s %g", k, math.floor(v * 1000 + 0.5) / 1000) end
+        table.sort(parts)
+        io.stderr:write("riskd generate: variant ", o.vary, ": ", table.concat(parts, ", "), "\n")
     end
     local f = io.stdout
     if o.output ~= "-" then

@@ -208,6 +208,24 @@ function M.level(score, cfg, calibrated)
     return "low"
 end
 
+-- Cross-account signals (riskd.xacct, shared by the workers): in the last
+-- config.cross_account_days, how many other accounts signed in from this
+-- network with a device new to them, and from this very address.
+function M.cross(xacct, a, values, cfg)
+    if not xacct then return { network_new_device_accounts = 0, address_accounts = 0 } end
+    local since = a.ts - (cfg.cross_account_days or 3) * 86400000
+    return {
+        network_new_device_accounts = values.prefixes and xacct:others("n:" .. values.prefixes, a.user_id, since, true) or 0,
+        address_accounts = xacct:others("a:" .. a.ip_address, a.user_id, since),
+    }
+end
+
+-- A successful sign-in, remembered for the others' cross-account signals.
+function M.cross_note(xacct, a, values, new_device)
+    if values.prefixes then xacct:note("n:" .. values.prefixes, a.user_id, a.ts, new_device) end
+    xacct:note("a:" .. a.ip_address, a.user_id, a.ts)
+end
+
 -- The thresholds in force: { medium, high, critical, calibrated, attempts }
 -- (GET /api/admin/rules, /metrics); nil without a config.lua.
 function M.thresholds(calib, cfg)
@@ -335,9 +353,10 @@ function M.analyze(a, deps, opts)
     lap("forest")
 
     local familiarity = M.familiarity(profile, values, global)
+    local cross = M.cross(deps.xacct, a, values, cfg)
     local ctx = { attempt = a, profile = profile, features = M.rule_features(features), anomaly = anomaly, recent = recent,
                   values = values, global = global, familiarity = familiarity, site = M.site(a, profile, features),
-                  intel = M.intel_view(deps.intel) }
+                  intel = M.intel_view(deps.intel), cross = cross }
     local results, rule_errors = deps.rules.evaluate(ctx)
     table.sort(results, function(x, y) return x.score > y.score end)
     lap("rules")
@@ -346,6 +365,7 @@ function M.analyze(a, deps, opts)
     local thresholds = deps.calib and deps.calib:thresholds(cfg)
     local level = M.level(score, cfg, thresholds)
     if deps.calib and calibrates(a, results, cfg) then deps.calib:add(score, a.ts, cfg) end
+    if deps.xacct and a.success then M.cross_note(deps.xacct, a, values, features.new_device == 1) end
     local action = cfg.actions[level]
     local reasons = {}
     for _, r in ipairs(results) do reasons[#reasons + 1] = r.reason or r.name end

@@ -60,6 +60,7 @@ local function context(o, h)
         o = o, h = h, inf = inf, db = db, tty = tty, total = tty and count_lines(o.input) or nil,
         deps = { store = db, model = iforest.current(), geo = require("riskd.geo").current(),
                  intel = require("riskd.intel").current(), calib = require("riskd.calib").current(),
+                 xacct = require("riskd.xacct").current(),
                  rules = rules, features = features,
                  config = rules.config(), format_time = time.format },
         opts = { explain = o.explain, timing = timing, reference = o.reference, clock = clock },

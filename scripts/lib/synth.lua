@@ -46,6 +46,46 @@ local time = require("lib.time")
 
 local M = {}
 
+-- The realistic mode's rates and attack knobs: { as shipped, low, high }.
+-- `riskd generate --realistic --vary N` draws each from its range (seeded by
+-- N, apart from --seed), a family of traffic variants to judge detection on
+-- data it was not tuned on.
+M.RATES = {
+    cookies_cleared = { 0.01, 0.01, 0.15 },   -- logins with a fresh device id, same browser
+    update_days = { 45, 20, 90 },             -- a browser's days between versions
+    carrier_churn = { 0.04, 0.01, 0.10 },     -- daily chance a phone meets a new carrier block
+    office_users = { 0.3, 0.1, 0.5 },         -- users working in an office behind one NAT address
+    office_size = { 40, 10, 120 },            -- people per office
+    office_share = { 0.6, 0.3, 0.9 },         -- their weekday office-hours logins from the office
+    vpn_users = { 0.1, 0.02, 0.2 },           -- users of a commercial VPN
+    vpn_share = { 0.2, 0.1, 0.5 },            -- their logins through it
+    trips = { 0.02, 0.005, 0.05 },            -- daily chance a trip starts
+    typos = { 0.03, 0.01, 0.06 },             -- logins after one failure
+    forgotten = { 0.004, 0.001, 0.01 },       -- logins after a forgotten password's burst of failures
+    -- attacks
+    victims_per_exit = { 1, 1, 6 },           -- proxy takeovers through one residential exit
+    cookie_buyers = { 0, 1, 4 },              -- session replays share this many buyers' exits (0: each its own)
+    quiet_same_city = { 0, 0, 0.5 },          -- quiet takeovers from the victim's own city, not a nearby one
+    quiet_usual_hours = { 0, 0, 0.5 },        -- quiet takeovers at the victim's usual hours, not 1-5 am
+}
+local INTEGER_RATES = { update_days = true, office_size = true, victims_per_exit = true, cookie_buyers = true }
+
+-- The rates of variant n (nil: as shipped).
+function M.rates(n)
+    local r = {}
+    if n then
+        math.randomseed(1000003 + n)
+        for _ = 1, 64 do math.random() end   -- the first draws of near seeds are alike
+    end
+    for _, k in ipairs((function() local ks = {} for k in pairs(M.RATES) do ks[#ks + 1] = k end table.sort(ks) return ks end)()) do
+        local d = M.RATES[k]
+        if not n then r[k] = d[1]
+        elseif INTEGER_RATES[k] then r[k] = math.random(d[2], d[3])
+        else r[k] = d[2] + math.random() * (d[3] - d[2]) end
+    end
+    return r
+end
+
 local HOUR, DAY = 3600000, 86400000
 
 -- name, country, latitude, longitude; the first 16 are where most users live.
@@ -128,24 +168,25 @@ end
 -- Realistic mode: where a login comes from when the user is not travelling
 -- (see the rates at the top). Returns ip and, for a VPN, the exit's city.
 local function realistic_ip(ctx, u, dev, lh, weekday)
-    if u.vpn and rand() < 0.2 then
+    local R = ctx.rates
+    if u.vpn and rand() < R.vpn_share then
         local exit = pick(ctx.vpn_exits)
         return exit.ip, exit.city
     end
     if dev.os == "iOS" or dev.os == "Android" or rand() < 0.1 then return pick(u.mobiles) .. "." .. rand(2, 254) end
-    if u.office and weekday < 5 and lh >= 8 and lh < 18 and rand() < 0.6 then return u.office.ip end
+    if u.office and weekday < 5 and lh >= 8 and lh < 18 and rand() < R.office_share then return u.office.ip end
     return u.block .. "." .. rand(2, 20)
 end
 
 -- Realistic mode, once a day: browsers update, phones meet new carrier blocks.
-local function realistic_day(u)
+local function realistic_day(u, R)
     for _, d in ipairs(u.devices) do
-        if rand() < 1 / 45 then
+        if rand() < 1 / R.update_days then
             d.ver = d.ver + 1
             d.ua = string.format(d.tmpl, d.ver, d.ver)
         end
     end
-    if #u.mobiles < 6 and rand() < 0.04 then
+    if #u.mobiles < 6 and rand() < R.carrier_churn then
         u.mobiles[#u.mobiles + 1] = string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255))
     end
 end
@@ -159,7 +200,7 @@ local function legit_day(u, day0, weekday, out, ctx)
         if u.trip_city and ts < u.trip_from then goto continue end   -- still in the air
         local dev = rand() < 0.7 and u.devices[1] or pick(u.devices)
         local ip, at = nil, city
-        if ctx.realistic and rand() < 0.01 then   -- cookies cleared: a new id, the same browser
+        if ctx.realistic and rand() < ctx.rates.cookies_cleared then   -- cookies cleared: a new id, the same browser
             u.cleared = (u.cleared or 0) + 1
             local fresh = { id = string.format("dev-%s-c%d", u.id, u.cleared), ua = dev.ua, os = dev.os,
                             browser = dev.browser, tmpl = dev.tmpl, ver = dev.ver }
@@ -173,13 +214,13 @@ local function legit_day(u, day0, weekday, out, ctx)
             at = vpn_city or city
         elseif dev.os == "iOS" or dev.os == "Android" or rand() < 0.1 then ip = u.mobile .. "." .. rand(2, 254)
         else ip = u.block .. "." .. rand(2, 20) end
-        if ctx.realistic and rand() < 0.004 then   -- a forgotten password: a burst of failures, a reset
+        if ctx.realistic and rand() < ctx.rates.forgotten then   -- a forgotten password: a burst of failures, a reset
             for _ = 1, rand(3, 8) do
                 out[#out + 1] = attempt(u, ts, at, ip, dev, false, "normal")
                 ts = ts + rand(10000, 60000)
             end
             ts = ts + rand(120000, 600000)
-        elseif rand() < 0.03 then   -- a typo, then the right password
+        elseif rand() < ctx.rates.typos then   -- a typo, then the right password
             out[#out + 1] = attempt(u, ts, at, ip, dev, false, "normal")
             ts = ts + rand(5000, 40000)
         end
@@ -191,13 +232,13 @@ end
 
 -- Trips: start with a small daily chance, last 2-7 days, and the first
 -- login there is no sooner than a flight from the last login allows.
-local function travel(u, day0)
+local function travel(u, day0, R)
     if u.trip_city then
         u.trip_days = u.trip_days - 1
         if u.trip_days <= 0 then u.trip_city = nil end
         return
     end
-    if rand() >= 0.02 then return end
+    if rand() >= R.trips then return end
     local c = M.CITIES[rand(#M.CITIES)]
     if c == u.home then return end
     u.trip_city, u.trip_days = c, rand(2, 7)
@@ -282,7 +323,10 @@ function attacks.quiet_takeover(ctx, day0, out)
         if c[2] == v.home[2] and c ~= v.home then near = c break end
     end
     near = near or v.home
+    local R = ctx.rates
+    if R.quiet_same_city > 0 and rand() < R.quiet_same_city then near = v.home end
     local lh = rand(1, 4) + rand()
+    if R.quiet_usual_hours > 0 and rand() < R.quiet_usual_hours then lh = v.start_local + rand() * v.span end
     local ts = day0 + math.floor(((lh - tz(near)) % 24) * HOUR)
     local ip = string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254))
     out[#out + 1] = attempt(v, ts, near, ip, stranger_device("qt"), true, "quiet_takeover")
@@ -294,8 +338,18 @@ local function residential_ip() return string.format("%d.%d.%d.%d", 11 + rand(0,
 function attacks.session_replay(ctx, day0, out)
     local v = pick(ctx.users)
     local dev = v.devices[1]   -- the victim's own cookie: its device id and user agent
-    local c = far_city(v.home, 1500)
-    out[#out + 1] = attempt(v, day0 + rand(0, DAY - 1), c, foreign_ip(), dev, true, "session_replay")
+    local c, ip = far_city(v.home, 1500), nil
+    local ts = day0 + rand(0, DAY - 1)
+    if ctx.rates.cookie_buyers > 0 then
+        -- the cookies are sold to a few buyers, each behind an exit of their own
+        ctx.buyers = ctx.buyers or {}
+        local b = rand(ctx.rates.cookie_buyers)
+        ctx.buyers[b] = ctx.buyers[b] or { ip = foreign_ip(), city = c }
+        ip, c = ctx.buyers[b].ip, ctx.buyers[b].city
+    else
+        ip = foreign_ip()
+    end
+    out[#out + 1] = attempt(v, ts, c, ip, dev, true, "session_replay")
 end
 
 function attacks.proxy_takeover(ctx, day0, out)
@@ -304,7 +358,17 @@ function attacks.proxy_takeover(ctx, day0, out)
     local dev = { id = string.format("dev-xpt-%d", rand(1, 1e6)), ua = own.ua, os = own.os, browser = own.browser }
     local lh = v.start_local + rand() * v.span   -- the victim's usual hours
     local ts = day0 + math.floor(((lh - tz(v.home)) % 24) * HOUR) + rand(0, 59999)
-    out[#out + 1] = attempt(v, ts, v.home, residential_ip(), dev, true, "proxy_takeover")
+    local ip
+    if ctx.rates.victims_per_exit > 1 then
+        -- one residential exit serves a few victims before the attacker moves on
+        local e = ctx.exit
+        if not e or e.left <= 0 then e = { ip = residential_ip(), left = ctx.rates.victims_per_exit }; ctx.exit = e end
+        e.left = e.left - 1
+        ip = e.ip
+    else
+        ip = residential_ip()
+    end
+    out[#out + 1] = attempt(v, ts, v.home, ip, dev, true, "proxy_takeover")
 end
 
 function attacks.botnet_stuffing(ctx, day0, out)
@@ -347,11 +411,13 @@ local SHARE_R = { account_takeover = 0.1, impossible_travel = 0.08, brute_force 
                   botnet_stuffing = 0.11, slow_spraying = 0.11 }
 
 -- opts: users, days, seed, attack_rate, start (ms, a Monday 00:00 UTC),
--- realistic (the noisy legitimate traffic and the modern attacks).
--- Calls emit(attempts) once per day with that day's attempts in time order.
+-- realistic (the noisy legitimate traffic and the modern attacks), vary (the
+-- variant of M.RATES; nil: as shipped). Calls emit(attempts) once per day
+-- with that day's attempts in time order.
 function M.generate(opts, emit)
+    local rates = M.rates(opts.vary)
     math.randomseed(opts.seed or 1)
-    local ctx = { users = {}, nusers = opts.users, realistic = opts.realistic }
+    local ctx = { users = {}, nusers = opts.users, realistic = opts.realistic, rates = rates }
     for i = 1, opts.users do ctx.users[i] = new_user(i) end
     local kinds, size, share = M.KINDS, SIZE, SHARE
     if ctx.realistic then
@@ -360,7 +426,7 @@ function M.generate(opts, emit)
         for _, k in ipairs(M.MODERN_KINDS) do kinds[#kinds + 1] = k; size[k] = SIZE_R[k] end
         -- offices of 20-60 people behind one NAT address; VPN exits shared by their users
         local offices = {}
-        for _ = 1, math.max(1, opts.users * 0.3 // 40) do
+        for _ = 1, math.max(1, opts.users * rates.office_users // rates.office_size) do
             offices[#offices + 1] = { ip = string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254)) }
         end
         ctx.vpn_exits = {}
@@ -371,8 +437,8 @@ function M.generate(opts, emit)
         for _, u in ipairs(ctx.users) do
             u.mobiles = { u.mobile }
             for _ = 2, rand(1, 3) do u.mobiles[#u.mobiles + 1] = string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255)) end
-            if rand() < 0.3 then u.office = pick(offices) end
-            u.vpn = rand() < 0.1
+            if rand() < rates.office_users then u.office = pick(offices) end
+            u.vpn = rand() < rates.vpn_users
         end
     end
     local rate = opts.attack_rate or 0.02
@@ -390,8 +456,8 @@ function M.generate(opts, emit)
         local day0 = start + d * DAY
         local out = {}
         for _, u in ipairs(ctx.users) do
-            travel(u, day0)
-            if ctx.realistic then realistic_day(u) end
+            travel(u, day0, rates)
+            if ctx.realistic then realistic_day(u, rates) end
             legit_day(u, day0, d % 7, out, ctx)
         end
         for _, kind in ipairs(kinds) do
