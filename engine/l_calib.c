@@ -75,9 +75,11 @@ static void opts_of(lua_State *L, int idx, rk_calib_opts_t *o)
         o->share[l] = field(L, idx, "level_budget", names[l], 0);
         o->ceiling[l] = field(L, idx, "level_ceilings", names[l], o->floor[l]);
     }
-    o->min_attempts = field(L, idx, NULL, "calibration_min_attempts", 5000);
-    o->window = field(L, idx, NULL, "calibration_window", 100000);
-    o->max_rise = field(L, idx, NULL, "calibration_max_rise_per_hour", 2);
+    /* a config.lua without them (an older one) keeps the fixed levels: no
+     * budget, no window, no rise */
+    o->min_attempts = field(L, idx, NULL, "calibration_min_attempts", 0);
+    o->window = field(L, idx, NULL, "calibration_window", 0);
+    o->max_rise = field(L, idx, NULL, "calibration_max_rise_per_hour", 0);
 }
 
 static int l_new(lua_State *L)

@@ -143,18 +143,20 @@ end
 -- Monotone: a firing rule never lowers the score; continuous for ranking.
 function M.combine(results, families)
     families = families or {}
-    local strongest, keep = {}, 1
+    local strongest, order, keep = {}, {}, 1
     for _, r in ipairs(results) do
         local s = math.min(r.score, 100) / 100
         local fam = r.family
         local how = fam and (families[fam] and families[fam].combine or "max") or "or"
         if how == "or" then
             keep = keep * (1 - s)
-        elseif s > (strongest[fam] or 0) then
-            strongest[fam] = s
+        else
+            if not strongest[fam] then order[#order + 1] = fam end
+            if s > (strongest[fam] or 0) then strongest[fam] = s end
         end
     end
-    for _, s in pairs(strongest) do keep = keep * (1 - s) end
+    -- in the order the families first came (not pairs()): the same product to the last bit every run
+    for _, fam in ipairs(order) do keep = keep * (1 - strongest[fam]) end
     return round2(100 * (1 - keep))
 end
 
@@ -213,7 +215,7 @@ end
 -- network with a device new to them, and from this very address.
 function M.cross(xacct, a, values, cfg)
     if not xacct then return { network_new_device_accounts = 0, address_accounts = 0 } end
-    local since = a.ts - (cfg.cross_account_days or 3) * 86400000
+    local since = a.ts - cfg.cross_account_days * 86400000
     return {
         network_new_device_accounts = values.prefixes and xacct:others("n:" .. values.prefixes, a.user_id, since, true) or 0,
         address_accounts = xacct:others("a:" .. a.ip_address, a.user_id, since),
