@@ -104,6 +104,11 @@ describe("analyze.combine and level", function()
         assert.are.same(t, (copy:thresholds(config)))
         assert.are.same({ nil, "not a calibration riskd wrote", "bad_state" }, { copy:decode("x") })
         assert.has_error(function() c:thresholds({}) end)   -- a config without levels is a bug
+        -- an older config.lua, without the calibration's keys: the fixed levels
+        local old = { levels = config.levels }
+        local o = require("riskd.calib").new()
+        for i = 1, 20000 do o:add(i % 20 == 0 and 70 or (i % 50), NOW + i * 60000, old) end
+        assert.are.same({ high = config.levels.high, critical = config.levels.critical }, (o:thresholds(old)))
     end)
 
     it("maps scores to levels", function()
