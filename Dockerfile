@@ -47,7 +47,8 @@ ENV RISKD_HOST=0.0.0.0 \
     RISKD_MODELS=/opt/riskd/models \
     RISKD_INTEL=/opt/riskd/intel \
     RISKD_WEB=/opt/riskd/web \
-    RISKD_DB=sqlite:/opt/riskd/data/riskd.db
+    RISKD_DB=sqlite:/opt/riskd/data/riskd.db \
+    RISKD_STATE=/opt/riskd/data
 # Mount your own rules or scripts over these and edit them live; data holds
 # the SQLite store; models the trained models (retraining writes there);
 # intel the IP lists, patterns and breached-password index.
