@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ipset.h"
-#include "pwindex.h"
+#include "intel_ipset.h"
+#include "intel_pwindex.h"
 
 static double now(void)
 {
