@@ -41,6 +41,7 @@ if [ -z "$only" ] || [ "$only" = c ]; then
     done
     suite "layout" sh tests/check_layout.sh
     suite "docs (README size, files named)" sh tests/check_docs.sh
+    suite "the benchmark programs build" sh tests/check_bench.sh
     suite "fuzz smoke (libFuzzer)" sh tests/fuzz/smoke.sh
 fi
 if [ -z "$only" ] || [ "$only" = spec ]; then
