@@ -24,5 +24,17 @@ int luaopen_riskd_xacct(lua_State *L);   /* l_xacct.c */
 int luaopen_riskd_phishing(lua_State *L); /* l_phishing.c */
 int luaopen_riskd_parallel(lua_State *L); /* l_parallel.c */
 int luaopen_riskd_strings(lua_State *L); /* l_strings.c */
+/* `require "riskd.rules"` (sandbox.c): rules.evaluate(ctx [, set]),
+ * rules.list([set]), rules.config([set]); set is "login" (the default: the
+ * folder's top) or "phishing" (its phishing/ folder). */
+int luaopen_riskd_rules(lua_State *L);
+
+/* Every module, once: X(name, in_umbrella). riskd.<name> is preloaded in
+ * every state (vm.c); those with in_umbrella = 1 are also fields of the
+ * `riskd` table (l_riskd.c). */
+#define RK_LUA_MODULES(X) \
+    X(log, 1) X(net, 1) X(engine, 1) X(iforest, 1) X(store, 1) X(mongo, 1) X(features, 1) X(rules, 0) \
+    X(geo, 1) X(intel, 1) X(web, 1) X(auth, 1) X(json, 1) X(models, 1) X(rates, 1) X(calib, 1) X(xacct, 1) \
+    X(phishing, 1) X(parallel, 1) X(strings, 0)
 
 #endif

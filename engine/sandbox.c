@@ -9,6 +9,7 @@
  * the global `config`.
  */
 #include "sandbox.h"
+#include "l_modules.h"
 
 #include <lauxlib.h>
 #include <lualib.h>

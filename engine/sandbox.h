@@ -38,9 +38,5 @@ int rk_sandbox_broken_count(rk_vm_t *vm);
 #define RK_SANDBOX_LIB_DIR "lib/"
 const char *rk_sandbox_broken_at(rk_vm_t *vm, int i, const char **why);
 
-/* `require "riskd.rules"`: rules.evaluate(ctx [, set]), rules.list([set]),
- * rules.config([set]); set is "login" (the default: the folder's top) or
- * "phishing" (its phishing/ folder). */
-int luaopen_riskd_rules(lua_State *L);
 
 #endif

@@ -299,26 +299,9 @@ void rk_vm_preload(lua_State *L)
 {
     static const luaL_Reg mods[] = {
         { "riskd", luaopen_riskd },
-        { "riskd.log", luaopen_riskd_log },
-        { "riskd.net", luaopen_riskd_net },
-        { "riskd.engine", luaopen_riskd_engine },
-        { "riskd.iforest", luaopen_riskd_iforest },
-        { "riskd.store", luaopen_riskd_store },
-        { "riskd.mongo", luaopen_riskd_mongo },
-        { "riskd.features", luaopen_riskd_features },
-        { "riskd.rules", luaopen_riskd_rules },
-        { "riskd.geo", luaopen_riskd_geo },
-        { "riskd.intel", luaopen_riskd_intel },
-        { "riskd.web", luaopen_riskd_web },
-        { "riskd.auth", luaopen_riskd_auth },
-        { "riskd.json", luaopen_riskd_json },
-        { "riskd.models", luaopen_riskd_models },
-        { "riskd.rates", luaopen_riskd_rates },
-        { "riskd.calib", luaopen_riskd_calib },
-        { "riskd.xacct", luaopen_riskd_xacct },
-        { "riskd.phishing", luaopen_riskd_phishing },
-        { "riskd.parallel", luaopen_riskd_parallel },
-        { "riskd.strings", luaopen_riskd_strings },
+#define RK_MOD(name, in_umbrella) { "riskd." #name, luaopen_riskd_##name },
+        RK_LUA_MODULES(RK_MOD)
+#undef RK_MOD
         { NULL, NULL },
     };
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
