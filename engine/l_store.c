@@ -176,6 +176,7 @@ static void read_event(lua_State *L, int t, rk_event_t *e, int doc)
     e->is_anomaly = opt_bool(L, t, "is_anomaly", 0);
     e->anomaly_score = opt_num(L, t, "anomaly_score", 0, NULL);
     e->alert_id = opt_str(L, t, "alert_id");
+    e->outcome = opt_str(L, t, "outcome");
     if (!doc) { lua_pushnil(L); return; }
     lua_pushvalue(L, t);
     json_call(L, "encode");
@@ -205,6 +206,8 @@ static void push_event(lua_State *L, const rk_event_t *e)
     set_str(L, "asn", e->asn);
     set_str(L, "ip_prefix", e->ip_prefix);
     set_str(L, "alert_id", e->alert_id);
+    set_str(L, "outcome", e->outcome);
+    if (e->held) set_str(L, "held", e->held == RK_LEARN_ON_GRACE ? "grace" : "outcome");
 }
 
 /* ---- open / close ---- */
@@ -413,11 +416,11 @@ static int db_users(lua_State *L)
  * and the request suspends until the commit: what it returns is on disk.
  * Elsewhere the write runs here on the handle. Results are the same. */
 
-enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS, OP_PHISH_INSERT, OP_PHISH_ALERT };
+enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS, OP_PHISH_INSERT, OP_PHISH_ALERT, OP_OUTCOME };
 
 typedef struct {
     rk_task_t base;
-    int op, profile;
+    int op, profile, learned;
     rk_event_t *ev;                  /* OP_RECORD: a copy */
     rk_alert_t alert;                /* OP_ALERT_INSERT: strings in buf */
     rk_phish_rec_t phish;            /* OP_PHISH_INSERT: strings in buf */
@@ -466,6 +469,9 @@ static void wtask_run(rk_task_t *t, void *store)
     case OP_PHISH_ALERT:
         t->rc = rk_store_phish_set_alert(s, w->arg[0], w->arg[1], t->err, sizeof t->err);
         break;
+    case OP_OUTCOME:
+        t->rc = rk_store_event_outcome(s, w->arg[0], w->arg[1], w->profile, &w->learned, t->err, sizeof t->err);
+        break;
     case OP_ALERT_ADD:
         t->rc = rk_store_alert_add_event(s, w->arg[0], w->arg[1], w->arg[2], w->ts, t->err, sizeof t->err);
         break;
@@ -487,12 +493,13 @@ static int wtask_k(lua_State *L, int status, lua_KContext ctx)
         return 3;
     }
     char err[256], id[RK_STORE_ID_LEN];
-    int rc = w->base.rc, op = w->op;
+    int rc = w->base.rc, op = w->op, learned = w->learned;
     memcpy(err, w->base.err, sizeof err);
     memcpy(id, w->id, sizeof id);
     wtask_release(&w->base);
     if (rc) return result(L, rc, err);
     if (op == OP_RECORD || op == OP_ALERT_INSERT || op == OP_PHISH_INSERT) lua_pushstring(L, id);
+    else if (op == OP_OUTCOME) { lua_pushboolean(L, 1); lua_pushboolean(L, learned); return 2; }
     else lua_pushboolean(L, 1);
     return 1;
 }
@@ -513,14 +520,27 @@ static size_t slen(const char *s) { return s ? strlen(s) + 1 : 0; }
 
 /* ---- events ---- */
 
+/* db:record(event [, { profile = true, held = "grace"|"outcome", learn_at = ms }])
+ * --> id: held, a success teaches the profile only once it is settled
+ * (db:outcome, or db:settle after learn_at). */
 static int db_record(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    int profile = 1;
-    if (!lua_isnoneornil(L, 3)) { luaL_checktype(L, 3, LUA_TTABLE); profile = opt_bool(L, 3, "profile", 1); }
+    int profile = 1, held = RK_LEARN_NOW;
+    int64_t learn_at = 0;
+    if (!lua_isnoneornil(L, 3)) {
+        static const char *const helds[] = { "now", "grace", "outcome", NULL };
+        luaL_checktype(L, 3, LUA_TTABLE);
+        profile = opt_bool(L, 3, "profile", 1);
+        lua_getfield(L, 3, "held");
+        held = luaL_checkoption(L, -1, "now", helds);
+        lua_pop(L, 1);
+        learn_at = opt_int(L, 3, "learn_at", 0);
+    }
     rk_event_t e;
     read_event(L, 2, &e, rk_store_keeps_docs(u->s));   /* pushes the JSON */
+    if (e.success) { e.held = held; e.learn_at = learn_at; }
     if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
         wtask_t *w = wtask_new(L, OP_RECORD, 0);
         if (!(w->ev = rk_event_dup(&e))) { free(w); return luaL_error(L, "not enough memory"); }
@@ -1088,6 +1108,42 @@ static int db_top_users(lua_State *L)
     return 1;
 }
 
+/* db:outcome(id, outcome|nil, learn) --> true, learned: the outcome the
+ * service reported; a held success is settled (learned when learn). */
+static int db_outcome(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    const char *id = luaL_checkstring(L, 2), *outcome = luaL_optstring(L, 3, NULL);
+    int learn = lua_toboolean(L, 4);
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
+        wtask_t *w = wtask_new(L, OP_OUTCOME, slen(id) + slen(outcome));
+        w->arg[0] = keep(w, id);
+        w->arg[1] = keep(w, outcome);
+        w->profile = learn;
+        return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
+    }
+    char err[512];
+    int learned = 0;
+    int rc = rk_store_event_outcome(u->s, id, outcome, learn, &learned, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    lua_pushboolean(L, learned);
+    return 2;
+}
+
+/* db:settle(now_ms [, batch]) --> n: the held successes whose grace period
+ * has ended, learned. */
+static int db_settle(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    int64_t n;
+    char err[512];
+    int rc = rk_store_events_settle(u->s, luaL_checkinteger(L, 2), (int)luaL_optinteger(L, 3, 500), &n, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
 static int db_purge(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
@@ -1133,6 +1189,7 @@ int luaopen_riskd_store(lua_State *L)
         { "alert_find_open", db_alert_find_open }, { "alert_add_event", db_alert_add_event },
         { "alert_set_status", db_alert_set_status },
         { "stats", db_stats }, { "timeline", db_timeline }, { "top_users", db_top_users }, { "purge", db_purge },
+        { "outcome", db_outcome }, { "settle", db_settle },
         { "sync_rates", db_sync_rates },
         { NULL, NULL },
     };

@@ -147,6 +147,7 @@ void rk_profile_reset(rk_profile_t *p)
 void rk_profile_delta(const rk_event_t *e, rk_profile_delta_t *d)
 {
     d->success = e->success != 0;
+    d->learn = RK_EVENT_LEARNS(e);
     d->anomaly = e->is_anomaly != 0;
     d->high_risk = rk_store_level_index(e->risk_level) >= 2;
     time_t t = (time_t)(e->ts_ms / 1000);
@@ -156,6 +157,27 @@ void rk_profile_delta(const rk_event_t *e, rk_profile_delta_t *d)
     d->weekday = tm.tm_wday;
     d->local_hour = e->has_geo ? rk_profile_local_hour(e->ts_ms, e->lon) : -1;
     rk_profile_values(e, d->vals, d->prefix, sizeof d->prefix);
+}
+
+static void learn(rk_profile_t *p, const rk_event_t *e, const rk_profile_delta_t *d)
+{
+    int64_t ms = e->ts_ms;
+    p->successes++;
+    p->hours[d->hour]++;
+    p->weekdays[d->weekday]++;
+    if (d->local_hour >= 0) p->local_hours[d->local_hour]++;
+    for (int k = 0; k < RK_PK_COUNT; k++) bump(p, (rk_profile_kind)k, d->vals[k], ms);
+    /* Attempts can arrive out of order: only a later success moves "last". */
+    if (!p->has_last_success || ms >= p->last_success_ms) {
+        p->has_last_success = 1;
+        p->last_success_ms = ms;
+        snprintf(p->last_ip, sizeof p->last_ip, "%s", e->ip ? e->ip : "");
+        snprintf(p->last_country, sizeof p->last_country, "%s", e->country ? e->country : "");
+        snprintf(p->last_city, sizeof p->last_city, "%s", e->city ? e->city : "");
+        p->last_has_geo = e->has_geo;
+        p->last_lat = e->lat;
+        p->last_lon = e->lon;
+    }
 }
 
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e)
@@ -171,22 +193,14 @@ void rk_profile_apply(rk_profile_t *p, const rk_event_t *e)
     p->anomalies += d.anomaly;
     p->high_risk += d.high_risk;
     if (!d.success) { p->failures++; return; }
-    p->successes++;
-    p->hours[d.hour]++;
-    p->weekdays[d.weekday]++;
-    if (d.local_hour >= 0) p->local_hours[d.local_hour]++;
-    for (int k = 0; k < RK_PK_COUNT; k++) bump(p, (rk_profile_kind)k, d.vals[k], ms);
-    /* Attempts can arrive out of order: only a later success moves "last". */
-    if (!p->has_last_success || ms >= p->last_success_ms) {
-        p->has_last_success = 1;
-        p->last_success_ms = ms;
-        snprintf(p->last_ip, sizeof p->last_ip, "%s", e->ip ? e->ip : "");
-        snprintf(p->last_country, sizeof p->last_country, "%s", e->country ? e->country : "");
-        snprintf(p->last_city, sizeof p->last_city, "%s", e->city ? e->city : "");
-        p->last_has_geo = e->has_geo;
-        p->last_lat = e->lat;
-        p->last_lon = e->lon;
-    }
+    if (d.learn) learn(p, e, &d);
+}
+
+void rk_profile_learn(rk_profile_t *p, const rk_event_t *e)
+{
+    rk_profile_delta_t d;
+    rk_profile_delta(e, &d);
+    learn(p, e, &d);
 }
 
 /* ---- the compact profile encoding (SQLite keeps it as a BLOB) ----------- */
@@ -357,6 +371,21 @@ int rk_store_phish_set_alert(rk_store_t *s, const char *id, const char *a, char 
 int rk_store_state_get(rk_store_t *s, const char *k, char **v, char *err, size_t errlen) { *v = NULL; CALL(state, "state", get, k, v, err, errlen); }
 int rk_store_state_put(rk_store_t *s, const char *k, const char *v, char *err, size_t errlen) { CALL(state, "state", put, k, v, err, errlen); }
 
+int rk_store_event_outcome(rk_store_t *s, const char *id, const char *outcome, int learn, int *learned,
+                           char *err, size_t errlen)
+{
+    int dummy;
+    if (!learned) learned = &dummy;
+    *learned = 0;
+    CALL(events, "login events", outcome, id, outcome, learn, learned, err, errlen);
+}
+
+int rk_store_events_settle(rk_store_t *s, int64_t now, int batch, int64_t *n, char *err, size_t errlen)
+{
+    *n = 0;
+    return s->ops->events && s->ops->events->settle ? s->ops->events->settle(s, now, batch, n, err, errlen) : 0;
+}
+
 int rk_store_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen)
 {
     *del = 0;
@@ -402,7 +431,7 @@ static void dup_str(const char **f, char **at)
 rk_event_t *rk_event_dup(const rk_event_t *e)
 {
     const char *const strs[] = { e->user_id, e->ip, e->country, e->city, e->device_id, e->user_agent,
-                                 e->asn, e->ip_prefix, e->risk_level, e->action, e->alert_id, e->doc };
+                                 e->asn, e->ip_prefix, e->risk_level, e->action, e->alert_id, e->doc, e->outcome };
     size_t len = sizeof *e;
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) if (strs[i]) len += strlen(strs[i]) + 1;
     rk_event_t *c = malloc(len);
@@ -413,6 +442,7 @@ rk_event_t *rk_event_dup(const rk_event_t *e)
     dup_str(&c->user_id, &at); dup_str(&c->ip, &at); dup_str(&c->country, &at); dup_str(&c->city, &at);
     dup_str(&c->device_id, &at); dup_str(&c->user_agent, &at); dup_str(&c->asn, &at); dup_str(&c->ip_prefix, &at);
     dup_str(&c->risk_level, &at); dup_str(&c->action, &at); dup_str(&c->alert_id, &at); dup_str(&c->doc, &at);
+    dup_str(&c->outcome, &at);
     return c;
 }
 

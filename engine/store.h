@@ -61,8 +61,23 @@ typedef struct rk_event {
     double anomaly_score;
     const char *alert_id;            /* may be NULL */
     const char *doc;                 /* JSON text, may be NULL */
+    int held;                        /* RK_LEARN_*: when a success teaches the profile */
+    int64_t learn_at;                /* RK_LEARN_ON_GRACE: learned from then on */
+    const char *outcome;             /* what the service reported, may be NULL */
     void *owned;                     /* for records read back: the backing memory */
 } rk_event_t;
+
+/* When a successful attempt teaches its user's profile (habits, values,
+ * last success) and the site's value counts. Failures always count as
+ * failures; a held success counts as an attempt until it is settled. The
+ * policy (which actions and outcomes teach) is the rules' config; the store
+ * keeps the state. */
+enum {
+    RK_LEARN_NOW = 0,         /* learned as it is recorded */
+    RK_LEARN_ON_GRACE = 1,    /* held: learned at learn_at unless an outcome settles it first */
+    RK_LEARN_ON_OUTCOME = 2   /* held: learned only if an outcome says so */
+};
+#define RK_EVENT_LEARNS(e) ((e)->success && !(e)->held)
 
 typedef struct rk_event_filter {
     const char *user_id;             /* NULL = any */
@@ -263,6 +278,18 @@ int rk_store_recent(rk_store_t *s, const char *user_id, const char *ip, int64_t 
                     int64_t *user_failures, int64_t *ip_users, char *err, size_t errlen);
 
 int rk_store_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *out, char *err, size_t errlen);
+
+/* Records the outcome the service reported for event id (outcome may be
+ * NULL: settled by the grace period). A held success is settled at once:
+ * learned when learn is set, dropped otherwise. An event already settled
+ * keeps what it taught: learning is never undone. *learned (may be NULL)
+ * says whether this call taught the profile. RK_STORE_NOT_FOUND for an
+ * unknown id. */
+int rk_store_event_outcome(rk_store_t *s, const char *id, const char *outcome, int learn, int *learned,
+                           char *err, size_t errlen);
+/* Learns up to batch held successes whose learn_at has come (no outcome
+ * within the grace period); *n says how many. */
+int rk_store_events_settle(rk_store_t *s, int64_t now_ms, int batch, int64_t *n, char *err, size_t errlen);
 
 /* How common a value is across all users' successful logins (for the
  * familiarity rule): count of logins with it, total logins counted for the

@@ -28,6 +28,8 @@ typedef struct rk_store_events {
     int (*global_count)(rk_store_t *, rk_profile_kind, const char *, rk_global_count_t *, char *, size_t);
     int (*global_counts)(rk_store_t *, const char *const *, rk_global_count_t *, char *, size_t);   /* NULL: per kind */
     int (*purge)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);                        /* NULL: nothing kept */
+    int (*outcome)(rk_store_t *, const char *, const char *, int, int *, char *, size_t);        /* NULL: events not kept */
+    int (*settle)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);                       /* NULL: events not kept */
 } rk_store_events_t;
 
 typedef struct rk_store_alerts {
@@ -106,6 +108,7 @@ int rk_store_check_event(const rk_event_t *e, char *err, size_t errlen);
  * rk_profile_apply (SQLite, memory) and MongoDB's atomic update both use. */
 typedef struct rk_profile_delta {
     int success, anomaly, high_risk;
+    int learn;                          /* a success that teaches now (RK_EVENT_LEARNS) */
     int hour, weekday;                  /* UTC, of a success */
     int local_hour;                     /* -1: no coordinates, not counted */
     const char *vals[RK_PK_COUNT];      /* the bounded lists' values, NULL when absent (successes) */
@@ -113,6 +116,9 @@ typedef struct rk_profile_delta {
 } rk_profile_delta_t;
 void rk_profile_delta(const rk_event_t *e, rk_profile_delta_t *d);
 void rk_profile_apply(rk_profile_t *p, const rk_event_t *e);
+/* What a held success teaches once it is settled (the learning half of
+ * rk_profile_apply; the attempt was counted when it was recorded). */
+void rk_profile_learn(rk_profile_t *p, const rk_event_t *e);
 /* Zeroes a profile but for its item arrays (23 KB no one reads past
  * nitems): a full memset was 15 % of the writer's instructions per event. */
 void rk_profile_reset(rk_profile_t *p);

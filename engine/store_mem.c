@@ -176,7 +176,7 @@ static int mem_profile_update(rk_store_t *s, const rk_event_t *e, char *err, siz
 
 static void count_values(mem_t *m, const rk_event_t *e)
 {
-    if (!e->success) return;
+    if (!RK_EVENT_LEARNS(e)) return;
     char prefix[80];
     const char *vals[RK_PK_COUNT];
     rk_profile_values(e, vals, prefix, sizeof prefix);

@@ -207,13 +207,14 @@ static int ensure_indexes(mg_t *m, char *err, size_t errlen)
 {
     static const char *users[] = { "{\"username\":1}" };
     static const char *events[] = { "{\"ts\":-1,\"_id\":-1}", "{\"user_id\":1,\"ts\":-1}", "{\"ip\":1,\"ts\":-1}",
-                                     "{\"risk_level\":1,\"ts\":-1}", "{\"is_anomaly\":1,\"ts\":-1}", "{\"risk_score\":1}" };
+                                     "{\"risk_level\":1,\"ts\":-1}", "{\"is_anomaly\":1,\"ts\":-1}", "{\"risk_score\":1}",
+                                     "{\"held\":1,\"learn_at\":1}" };
     static const char *profiles[] = { "{\"last\":1}", "{\"max_risk\":-1}" };
     static const char *alerts[] = { "{\"created\":-1}", "{\"status\":1,\"created\":-1}", "{\"severity\":1,\"created\":-1}",
                                      "{\"user_id\":1,\"cause\":1,\"status\":1,\"updated\":-1}" };
     static const char *uh[] = { "{\"b\":1,\"u\":1}" };
     static const char *ips[] = { "{\"last\":1}" };
-    if (create_indexes(m, "users", users, 1, 1, err, errlen) || create_indexes(m, "events", events, 6, 0, err, errlen) ||
+    if (create_indexes(m, "users", users, 1, 1, err, errlen) || create_indexes(m, "events", events, 7, 0, err, errlen) ||
         create_indexes(m, "profiles", profiles, 2, 0, err, errlen) || create_indexes(m, "alerts", alerts, 4, 0, err, errlen) ||
         create_indexes(m, "user_hourly", uh, 1, 0, err, errlen) || create_indexes(m, "ips", ips, 1, 0, err, errlen))
         return -1;
@@ -395,6 +396,9 @@ static void event_doc(const rk_event_t *e, const bson_oid_t *oid, bson_t *d)
     append_opt_utf8(d, "ip_prefix", e->ip_prefix);
     append_opt_utf8(d, "alert_id", e->alert_id);
     append_opt_utf8(d, "doc", e->doc);
+    if (e->held) BSON_APPEND_INT32(d, "held", e->held);
+    if (e->held == RK_LEARN_ON_GRACE) BSON_APPEND_DATE_TIME(d, "learn_at", e->learn_at);
+    append_opt_utf8(d, "outcome", e->outcome);
 }
 
 /* The summaries: hourly, per user and hour, the address, the counter. */
@@ -466,27 +470,21 @@ static int bump_item(mg_t *m, const char *user, const char *kind, const char *va
     return -1;
 }
 
-static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen)
+/* The learning half of an event's share of the profile (a success that
+ * teaches: at once, or when its hold is settled). */
+static int mg_profile_learn(mg_t *m, const rk_event_t *e, const rk_profile_delta_t *d, char *err, size_t errlen)
 {
-    mg_t *m = MG(s);
-    rk_profile_delta_t d;
-    rk_profile_delta(e, &d);
     char hk[32], wk[32], lk[32];
-    snprintf(hk, sizeof hk, "hours.%d", d.hour);
-    snprintf(wk, sizeof wk, "weekdays.%d", d.weekday);
-    snprintf(lk, sizeof lk, "local_hours.%d", d.local_hour >= 0 ? d.local_hour : 0);
+    snprintf(hk, sizeof hk, "hours.%d", d->hour);
+    snprintf(wk, sizeof wk, "weekdays.%d", d->weekday);
+    snprintf(lk, sizeof lk, "local_hours.%d", d->local_hour >= 0 ? d->local_hour : 0);
     op_t o = op_begin(m, "profiles");
     bson_t *f = BCON_NEW("_id", BCON_UTF8(e->user_id));
-    bson_t *u = BCON_NEW("$inc", "{", "attempts", BCON_INT64(1), "successes", BCON_INT64(d.success),
-                         "failures", BCON_INT64(!d.success), "anomalies", BCON_INT64(d.anomaly),
-                         "high_risk", BCON_INT64(d.high_risk), "risk_sum", BCON_DOUBLE(e->risk_score),
-                         hk, BCON_INT64(d.success), wk, BCON_INT64(d.success),
-                         lk, BCON_INT64(d.success && d.local_hour >= 0), "}",
-                         "$max", "{", "max_risk", BCON_DOUBLE(e->risk_score), "last", BCON_INT64(e->ts_ms), "}",
-                         "$min", "{", "first", BCON_INT64(e->ts_ms), "}");
+    bson_t *u = BCON_NEW("$inc", "{", "successes", BCON_INT64(1), hk, BCON_INT64(1), wk, BCON_INT64(1),
+                         lk, BCON_INT64(d->local_hour >= 0), "}");
     int64_t n = update1(&o, f, u, 1, err, errlen);
     bson_destroy(f); bson_destroy(u);
-    if (n < 0 || !d.success) { op_end(&o); return n < 0 ? -1 : 0; }
+    if (n < 0) { op_end(&o); return -1; }
     /* The last success moves only forward in time, atomically. */
     f = BCON_NEW("_id", BCON_UTF8(e->user_id), "$or", "[", "{", "ls.ts", "{", "$exists", BCON_BOOL(false), "}", "}",
                  "{", "ls.ts", "{", "$lte", BCON_INT64(e->ts_ms), "}", "}", "]");
@@ -505,15 +503,33 @@ static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size
     bson_destroy(f); bson_destroy(&set); op_end(&o);
     if (n < 0) return -1;
     for (int k = 0; k < RK_PK_COUNT; k++)
-        if (bump_item(m, e->user_id, rk_profile_kind_names[k], d.vals[k], e->ts_ms, err, errlen) < 0) return -1;
+        if (bump_item(m, e->user_id, rk_profile_kind_names[k], d->vals[k], e->ts_ms, err, errlen) < 0) return -1;
     return 0;
+}
+
+static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen)
+{
+    mg_t *m = MG(s);
+    rk_profile_delta_t d;
+    rk_profile_delta(e, &d);
+    op_t o = op_begin(m, "profiles");
+    bson_t *f = BCON_NEW("_id", BCON_UTF8(e->user_id));
+    bson_t *u = BCON_NEW("$inc", "{", "attempts", BCON_INT64(1), "failures", BCON_INT64(!d.success),
+                         "anomalies", BCON_INT64(d.anomaly), "high_risk", BCON_INT64(d.high_risk),
+                         "risk_sum", BCON_DOUBLE(e->risk_score), "}",
+                         "$max", "{", "max_risk", BCON_DOUBLE(e->risk_score), "last", BCON_INT64(e->ts_ms), "}",
+                         "$min", "{", "first", BCON_INT64(e->ts_ms), "}");
+    int64_t n = update1(&o, f, u, 1, err, errlen);
+    bson_destroy(f); bson_destroy(u); op_end(&o);
+    if (n < 0) return -1;
+    return d.learn ? mg_profile_learn(m, e, &d, err, errlen) : 0;
 }
 
 /* Global counts of a successful login's values: an upsert per value, with
  * per-kind totals and distinct counts in meta. */
 static int count_values(mg_t *m, const rk_event_t *e, char *err, size_t errlen)
 {
-    if (!e->success) return 0;
+    if (!RK_EVENT_LEARNS(e)) return 0;
     char prefix[80], key[48];
     const char *vals[RK_PK_COUNT];
     rk_profile_values(e, vals, prefix, sizeof prefix);
@@ -623,7 +639,7 @@ static char *utf8_fields(const bson_t *d, const char *const *keys, int n, const 
 static int read_event(const bson_t *d, rk_event_t *e)
 {
     static const char *const keys[] = { "user_id", "ip", "risk_level", "action", "country", "city", "device_id",
-                                        "user_agent", "asn", "ip_prefix", "alert_id", "doc" };
+                                        "user_agent", "asn", "ip_prefix", "alert_id", "doc", "outcome" };
     enum { NK = sizeof keys / sizeof keys[0] };
     bson_iter_t it;
     memset(e, 0, sizeof *e);
@@ -632,6 +648,7 @@ static int read_event(const bson_t *d, rk_event_t *e)
     if (!blk) return -1;
     e->user_id = v[0]; e->ip = v[1]; e->risk_level = v[2]; e->action = v[3]; e->country = v[4]; e->city = v[5];
     e->device_id = v[6]; e->user_agent = v[7]; e->asn = v[8]; e->ip_prefix = v[9]; e->alert_id = v[10]; e->doc = v[11];
+    e->outcome = v[12];
     e->owned = blk;
     if (bson_iter_init_find(&it, d, "_id")) oid_hex(&it, e->id);
     if (bson_iter_init_find(&it, d, "ts")) e->ts_ms = bson_iter_date_time(&it);
@@ -641,6 +658,8 @@ static int read_event(const bson_t *d, rk_event_t *e)
     if (bson_iter_init_find(&it, d, "anomaly_score")) e->anomaly_score = bson_iter_as_double(&it);
     if (bson_iter_init_find(&it, d, "lat")) { e->has_geo = 1; e->lat = bson_iter_as_double(&it); }
     if (bson_iter_init_find(&it, d, "lon")) e->lon = bson_iter_as_double(&it);
+    if (bson_iter_init_find(&it, d, "held")) e->held = (int)bson_iter_as_int64(&it);
+    if (bson_iter_init_find(&it, d, "learn_at") && BSON_ITER_HOLDS_DATE_TIME(&it)) e->learn_at = bson_iter_date_time(&it);
     return 0;
 }
 
@@ -660,6 +679,102 @@ static int mg_event_get(rk_store_t *s, const char *id, rk_event_t *out, char *er
     bson_destroy(&d);
     if (rc < 0) { snprintf(err, errlen, "out of memory"); return -1; }
     return 0;
+}
+
+/* Settles event id: the hold is cleared by one atomic update that returns
+ * the event as it was, so that of two settlements racing (an outcome and
+ * the grace period, or two instances) exactly one learns. */
+static int mg_event_outcome(rk_store_t *s, const char *id, const char *outcome, int learn, int *learned,
+                            char *err, size_t errlen)
+{
+    mg_t *m = MG(s);
+    bson_oid_t oid;
+    if (parse_oid(id, &oid) < 0) { snprintf(err, errlen, "no event '%s'", id); return RK_STORE_NOT_FOUND; }
+    op_t o = op_begin(m, "events");
+    bson_t *q = BCON_NEW("_id", BCON_OID(&oid), "held", "{", "$gt", BCON_INT32(0), "}");
+    bson_t upd = BSON_INITIALIZER, set;
+    BSON_APPEND_DOCUMENT_BEGIN(&upd, "$set", &set);
+    BSON_APPEND_INT32(&set, "held", 0);
+    append_opt_utf8(&set, "outcome", outcome);
+    bson_append_document_end(&upd, &set);
+    mongoc_find_and_modify_opts_t *fam = mongoc_find_and_modify_opts_new();
+    mongoc_find_and_modify_opts_set_update(fam, &upd);
+    bson_t reply;
+    bson_error_t be;
+    bool ok = mongoc_collection_find_and_modify_with_opts(o.coll, q, fam, &reply, &be);
+    mongoc_find_and_modify_opts_destroy(fam);
+    bson_destroy(q);
+    rk_event_t e;
+    int was_held = 0, rc = 0;
+    bson_iter_t it;
+    if (!ok) rc = mfail(&be, err, errlen, "event");
+    else if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&it, &len, &data);
+        bson_t doc;
+        if (bson_init_static(&doc, data, len) && read_event(&doc, &e) == 0) was_held = 1;
+        else { snprintf(err, errlen, "out of memory"); rc = -1; }
+    }
+    bson_destroy(&reply);
+    if (!rc && !was_held) {
+        /* Settled already (or never held): the outcome is noted, nothing learned. */
+        bson_t *f = BCON_NEW("_id", BCON_OID(&oid));
+        bson_t *u = outcome ? BCON_NEW("$set", "{", "outcome", BCON_UTF8(outcome), "}") : NULL;
+        int64_t n;
+        if (u) n = update1(&o, f, u, 0, err, errlen);
+        else {
+            bson_t found;
+            int r = find_one(&o, f, &found, err, errlen);
+            if (r == 0) bson_destroy(&found);
+            n = r == 0 ? 1 : r == RK_STORE_NOT_FOUND ? 0 : -1;
+        }
+        bson_destroy(f);
+        if (u) bson_destroy(u);
+        if (n < 0) rc = -1;
+        else if (n == 0) { snprintf(err, errlen, "no event '%s'", id); rc = RK_STORE_NOT_FOUND; }
+    }
+    bson_destroy(&upd);
+    op_end(&o);
+    if (rc || !was_held) return rc;
+    if (learn && e.success) {
+        e.held = RK_LEARN_NOW;
+        rk_profile_delta_t d;
+        rk_profile_delta(&e, &d);
+        rc = mg_profile_learn(m, &e, &d, err, errlen) < 0 || count_values(m, &e, err, errlen) < 0 ? -1 : 0;
+        *learned = rc == 0;
+    }
+    rk_store_event_free(&e);
+    return rc;
+}
+
+static int mg_events_settle(rk_store_t *s, int64_t now_ms, int batch, int64_t *n, char *err, size_t errlen)
+{
+    mg_t *m = MG(s);
+    op_t o = op_begin(m, "events");
+    bson_t *q = BCON_NEW("held", BCON_INT32(RK_LEARN_ON_GRACE), "learn_at", "{", "$lte", BCON_DATE_TIME(now_ms), "}");
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(batch), "projection", "{", "_id", BCON_INT32(1), "}");
+    mongoc_cursor_t *c = mongoc_collection_find_with_opts(o.coll, q, opts, NULL);
+    char (*ids)[RK_STORE_ID_LEN] = calloc((size_t)(batch > 0 ? batch : 1), sizeof *ids);
+    int found = 0, rc = 0;
+    const bson_t *d;
+    while (ids && found < batch && mongoc_cursor_next(c, &d)) {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, d, "_id")) oid_hex(&it, ids[found++]);
+    }
+    bson_error_t be;
+    if (!ids) { snprintf(err, errlen, "out of memory"); rc = -1; }
+    else if (mongoc_cursor_error(c, &be)) rc = mfail(&be, err, errlen, "events");
+    mongoc_cursor_destroy(c);
+    bson_destroy(q); bson_destroy(opts);
+    op_end(&o);
+    for (int i = 0; i < found && !rc; i++) {
+        int learned = 0;
+        if (mg_event_outcome(s, ids[i], NULL, 1, &learned, err, errlen) < 0) rc = -1;
+        *n += learned;
+    }
+    free(ids);
+    return rc;
 }
 
 static void event_filter(const rk_event_filter_t *f, bson_t *q)
@@ -1469,6 +1584,7 @@ static const rk_store_events_t events_ops = {
     .record = mg_event_record, .get = mg_event_get, .list = mg_event_list, .set_alert = mg_event_set_alert,
     .recent = mg_recent, .profile_get = mg_profile_get, .profile_update = mg_profile_update,
     .global_count = mg_global_count, .purge = mg_purge,
+    .outcome = mg_event_outcome, .settle = mg_events_settle,
 };
 static const rk_store_alerts_t alerts_ops = {
     .insert = mg_alert_insert, .get = mg_alert_get, .list = mg_alert_list, .find_open = mg_alert_find_open,

@@ -94,18 +94,25 @@ static const char *const migrations[] = {
     "CREATE INDEX phishing_verdict_ts ON phishing(verdict, ts_ms);"
     "CREATE INDEX phishing_sender_ts ON phishing(sender, ts_ms);"
     "CREATE INDEX phishing_score ON phishing(score);",
+    /* 4 -> 5: learning from verified attempts: a success held until the
+     * service reports its outcome, or until its grace period ends */
+    "ALTER TABLE events ADD COLUMN held INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE events ADD COLUMN learn_at INTEGER;"
+    "ALTER TABLE events ADD COLUMN outcome TEXT;"
+    "CREATE INDEX events_held ON events(learn_at) WHERE held = 1;",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
 #define EVENT_COLS "id, user_id, ts_ms, ip, success, risk_score, risk_level, is_anomaly, anomaly_score," \
-    " action, country, city, has_geo, lat, lon, device_id, user_agent, asn, ip_prefix, alert_id, doc"
+    " action, country, city, has_geo, lat, lon, device_id, user_agent, asn, ip_prefix, alert_id, doc," \
+    " held, learn_at, outcome"
 #define ALERT_COLS "id, user_id, severity, status, cause, created_ms, updated_ms, event_count, doc"
 #define PHISH_COLS "id, ts_ms, verdict, score, sender, recipient, subject, message_id, alert_id, doc"
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_USER_INSERT, S_USER_GET, S_USER_SETPW, S_USER_DEL, S_USER_LIST,
-    S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT,
+    S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT, S_EV_OUTCOME, S_EV_DUE,
     S_HOURLY, S_USER_HOURLY, S_IP,
     S_PROFILE_GET, S_PROFILE_PUT, S_PROFILE_MAX,
     S_RECENT_FAIL, S_RECENT_IPUSERS,
@@ -131,7 +138,9 @@ static const char *const sql[S_COUNT] = {
     [S_USER_SETPW] = "UPDATE users SET password_hash = ? WHERE username = ?",
     [S_USER_DEL] = "DELETE FROM users WHERE username = ?",
     [S_USER_LIST] = "SELECT id, username, email, role, password_hash, created_ms FROM users ORDER BY username",
-    [S_EV_INSERT] = "INSERT INTO events(" EVENT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_EV_INSERT] = "INSERT INTO events(" EVENT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [S_EV_OUTCOME] = "UPDATE events SET outcome = coalesce(?2, outcome), held = 0 WHERE id = ?1",
+    [S_EV_DUE] = "SELECT id FROM events WHERE held = 1 AND learn_at <= ? ORDER BY learn_at LIMIT ?",
     [S_EV_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = ?",
     [S_EV_SET_ALERT] = "UPDATE events SET alert_id = ? WHERE id = ?",
     [S_HOURLY] = "INSERT INTO hourly(bucket, attempts, failures, anomalies, risk_sum, low, medium, high, critical)"
@@ -620,6 +629,9 @@ static int insert_event(sq_t *q, rk_event_t *e, char *err, size_t errlen)
     bind_text(st, 19, e->ip_prefix);
     bind_text(st, 20, e->alert_id);
     bind_text(st, 21, e->doc);
+    sqlite3_bind_int(st, 22, e->held);
+    if (e->held == RK_LEARN_ON_GRACE) sqlite3_bind_int64(st, 23, e->learn_at);
+    bind_text(st, 24, e->outcome);
     return exec(q, st, err, errlen, "event");
 }
 
@@ -689,7 +701,7 @@ static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err
  * totals and distinct counts in meta ("vc:<kind>:total", "vc:<kind>:distinct"). */
 static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
 {
-    if (!e->success) return 0;
+    if (!RK_EVENT_LEARNS(e)) return 0;
     char prefix[80];
     const char *vals[RK_PK_COUNT];
     rk_profile_values(e, vals, prefix, sizeof prefix);
@@ -759,7 +771,9 @@ static int sq_global_counts(rk_store_t *s, const char *const *vals, rk_global_co
     return 0;
 }
 
-static int apply_profile(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
+/* The event's share of its user's profile: all of it, or (learn_only, for
+ * a held success being settled) the learning half. */
+static int apply_profile(sq_t *q, const rk_event_t *e, int learn_only, char *err, size_t errlen)
 {
     if (count_values(q, e, err, errlen) < 0) return -1;
     rk_profile_t *p = q->profile;
@@ -767,7 +781,8 @@ static int apply_profile(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
     if (rc < 0) return -1;
     if (rc == RK_STORE_NOT_FOUND) q->wdelta[M_USERS]++;
     int raised = rc == 0 && e->risk_score > p->max_risk;   /* an existing row's max_risk to set */
-    rk_profile_apply(p, e);
+    if (learn_only) rk_profile_learn(p, e);
+    else rk_profile_apply(p, e);
     size_t len = rk_profile_encode(p, q->blob, RK_PROFILE_MAX_BYTES);
     sqlite3_stmt *st = stmt(q, S_PROFILE_PUT);
     bind_text(st, 1, e->user_id);
@@ -796,7 +811,7 @@ static int sq_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_p
         rk_event_t *e = &ev[i];
         rk_store_new_id(e->id);
         if (insert_event(q, e, err, errlen) != 0 || update_aggregates(q, e, err, errlen) != 0 ||
-            (update_profile && apply_profile(q, e, err, errlen) != 0)) {
+            (update_profile && apply_profile(q, e, 0, err, errlen) != 0)) {
             rollback(q);
             return -1;
         }
@@ -813,7 +828,75 @@ static int sq_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size
 {
     sq_t *q = SQ(s);
     if (begin(q, err, errlen) != 0) return -1;
-    if (apply_profile(q, e, err, errlen) != 0 || commit(q, err, errlen) != 0) { rollback(q); return -1; }
+    if (apply_profile(q, e, 0, err, errlen) != 0 || commit(q, err, errlen) != 0) { rollback(q); return -1; }
+    return 0;
+}
+
+static int read_event(sqlite3_stmt *st, rk_event_t *e);
+
+/* Settles event id inside the caller's transaction: the outcome noted, a
+ * held success learned (learn) or dropped. */
+static int settle(sq_t *q, const char *id, const char *outcome, int learn, int *learned, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(q, S_EV_GET);
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) { sqlite3_reset(st); snprintf(err, errlen, "no event '%s'", id); return RK_STORE_NOT_FOUND; }
+    rk_event_t e;
+    if (rc != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "event"); }
+    if (read_event(st, &e) != 0) { sqlite3_reset(st); snprintf(err, errlen, "out of memory"); return -1; }
+    sqlite3_reset(st);
+    int held = e.held;
+    st = stmt(q, S_EV_OUTCOME);
+    bind_text(st, 1, id);
+    bind_text(st, 2, outcome);
+    rc = exec(q, st, err, errlen, "event");
+    if (rc == 0 && held && learn && e.success) {
+        e.held = RK_LEARN_NOW;
+        rc = apply_profile(q, &e, 1, err, errlen);
+        *learned = rc == 0;
+    }
+    rk_store_event_free(&e);
+    return rc;
+}
+
+static int sq_event_outcome(rk_store_t *s, const char *id, const char *outcome, int learn, int *learned,
+                            char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (begin(q, err, errlen) != 0) return -1;
+    int rc = settle(q, id, outcome, learn, learned, err, errlen);
+    if (rc != 0 || commit(q, err, errlen) != 0) {
+        rollback(q);
+        *learned = 0;
+        return rc ? rc : -1;
+    }
+    return 0;
+}
+
+/* The held successes whose grace period has ended, learned in one
+ * transaction. */
+static int sq_events_settle(rk_store_t *s, int64_t now_ms, int batch, int64_t *n, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    char (*ids)[RK_STORE_ID_LEN] = calloc((size_t)(batch > 0 ? batch : 1), sizeof *ids);
+    if (!ids) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (begin(q, err, errlen) != 0) { free(ids); return -1; }
+    sqlite3_stmt *st = stmt(q, S_EV_DUE);
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int(st, 2, batch);
+    int found = 0, rc;
+    while (found < batch && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        snprintf(ids[found++], RK_STORE_ID_LEN, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    int bad = 0;
+    for (int i = 0; i < found && !bad; i++) {
+        int learned = 0;
+        bad = settle(q, ids[i], NULL, 1, &learned, err, errlen) < 0;
+        *n += learned;
+    }
+    free(ids);
+    if (bad || commit(q, err, errlen) != 0) { rollback(q); *n = 0; return -1; }
     return 0;
 }
 
@@ -847,8 +930,8 @@ static char *text_columns(sqlite3_stmt *st, const int *cols, size_t n, const cha
 /* Copies the text columns of an event row into one block the event owns. */
 static int read_event(sqlite3_stmt *st, rk_event_t *e)
 {
-    static const int text_cols[] = { 1, 3, 6, 9, 10, 11, 15, 16, 17, 18, 19, 20 };
-    const char *vals[21] = { 0 };
+    static const int text_cols[] = { 1, 3, 6, 9, 10, 11, 15, 16, 17, 18, 19, 20, 23 };
+    const char *vals[24] = { 0 };
     char *blk = text_columns(st, text_cols, sizeof text_cols / sizeof *text_cols, vals);
     if (!blk) return -1;
     memset(e, 0, sizeof *e);
@@ -873,6 +956,9 @@ static int read_event(sqlite3_stmt *st, rk_event_t *e)
     e->ip_prefix = vals[18];
     e->alert_id = vals[19];
     e->doc = vals[20];
+    e->held = sqlite3_column_int(st, 21);
+    e->learn_at = sqlite3_column_int64(st, 22);
+    e->outcome = vals[23];
     e->owned = blk;
     return 0;
 }
@@ -1619,6 +1705,7 @@ static const rk_store_accounts_t accounts_ops = {
 static const rk_store_events_t events_ops = {
     .record = sq_event_record, .get = sq_event_get, .list = sq_event_list, .set_alert = sq_event_set_alert,
     .recent = sq_recent, .profile_get = sq_profile_get, .profile_update = sq_profile_update,
+    .outcome = sq_event_outcome, .settle = sq_events_settle,
     .global_count = sq_global_count, .global_counts = sq_global_counts, .purge = sq_purge,
 };
 static const rk_store_alerts_t alerts_ops = {

@@ -24,6 +24,19 @@ return {
     reused_exit_accounts = 1,     -- other accounts with new devices from the network
     -- what a service should do at each level
     actions = { low = "allow", medium = "challenge", high = "challenge", critical = "block" },
+    -- Which successful attempts teach the user's profile (devices, networks,
+    -- habits) and the site's value counts: a blocked attacker's success must
+    -- not make the next try look familiar. The service reports what it did
+    -- (POST /api/login/events/:id/outcome; the `outcome` field of riskd score
+    -- input): allowed, passed_challenge, failed_challenge, blocked.
+    learning = {
+        actions = { allow = true },                               -- learned at once
+        outcomes = { allowed = true, passed_challenge = true },   -- learned when reported
+        -- without an outcome after grace_minutes: learned for these actions,
+        -- never for the others
+        unreported = { challenge = true },
+        grace_minutes = 15,
+    },
     -- attempts at or above this level open an alert, or join the open alert
     -- of the same user and cause updated within the window
     alert_level = "high",

@@ -28,6 +28,8 @@ return {
     { "GET", "/api/login/events", "login.events", roles = STAFF },
     { "GET", "/api/login/events/:id", "login.event", roles = STAFF },
     { "GET", "/api/login/events/:id/explain", "login.explain", roles = STAFF },
+    -- what the service did with an answer (the challenge passed, the login blocked)
+    { "POST", "/api/login/events/:id/outcome", "login.outcome", roles = SENDERS },
 
     -- email messages: the mail gateway or a "report phishing" button (service), an analyst
     { "POST", "/api/phishing/analyze", "phishing.analyze", roles = { "admin", "analyst", "service" }, body = "mail" },

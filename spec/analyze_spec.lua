@@ -40,6 +40,8 @@ describe("analyze.validate", function()
             { { user_id = "u", ip_address = "1.2.3.4", headers = "Accept: */*" }, "headers" },
             { { user_id = "u", ip_address = "1.2.3.4", headers = { "a", "b" } }, "headers" },
             { { user_id = "u", ip_address = "1.2.3.4", headers = { accept = 3 } }, "headers" },
+            { { user_id = "u", ip_address = "1.2.3.4", outcome = "passed" }, "outcome" },
+            { { user_id = "u", ip_address = "1.2.3.4", challenge = true }, "challenge" },
             { "not an object", "body" },
         }
         for _, c in ipairs(cases) do
@@ -192,6 +194,47 @@ describe("analyze.analyze", function()
         local later = NOW + (config.cross_account_days + 1) * 86400000
         assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, try("e", "203.0.113.5", later))
         assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, analyze.cross(nil, {}, {}, config))
+    end)
+
+    it("holds a success until the service says it let the user in", function()
+        local opts
+        local function run(a, score, over)
+            local d = deps(over)
+            d.store.record = function(_, e, o) recorded, opts = e, o return "evt1" end
+            d.store.alert_find_open = function() return nil end
+            d.store.alert_insert = function() return "alert1" end
+            d.rules = { evaluate = function() return score and { { name = "r", score = score, reason = "r" } } or {}, {} end }
+            local full = { user_id = "u", ip_address = "192.0.2.1", ts = NOW, success = true }
+            for k, v in pairs(a) do full[k] = v end
+            return analyze.analyze(full, d), opts
+        end
+        local server = { deferred = true, now_ms = function() return NOW + 5 end }
+        local grace = config.learning.grace_minutes * 60000
+        assert.is_nil(select(2, run({}, nil, server)))                                       -- allowed: learned at once
+        assert.are.same({ held = "grace", learn_at = NOW + 5 + grace }, select(2, run({}, 50, server)))   -- challenged
+        assert.is_nil(select(2, run({}, 50)))                       -- a replay without outcome: the grace has passed
+        assert.are.same({ held = "outcome" }, select(2, run({}, 95, server)))                -- blocked: never by itself
+        assert.are.same({ held = "outcome" }, select(2, run({}, 95)))
+        assert.are.same({ held = "outcome" }, select(2, run({ outcome = "failed_challenge" }, 50)))
+        assert.is_nil(select(2, run({ outcome = "passed_challenge" }, 50, server)))
+        assert.is_nil(select(2, run({ success = false }, 95, server)))                       -- failures count as such
+        -- a replay of generated traffic: the outcome a service acting on the answer would report
+        local r, o = run({ challenge = "fail" }, 50)
+        assert.are.same({ held = "outcome" }, o)
+        assert.are.equal("failed_challenge", recorded.outcome)
+        assert.are.equal("challenge", r.action)
+        run({ challenge = "pass" }, 50)
+        assert.are.equal("passed_challenge", recorded.outcome)
+        run({ challenge = "fail" }, 95)
+        assert.are.equal("blocked", recorded.outcome)
+        -- a config.lua from before: every success teaches at once
+        local old = {}
+        for k, v in pairs(config) do old[k] = v end
+        old.learning = nil
+        assert.is_nil(select(2, run({}, 95, { config = old, deferred = true, now_ms = server.now_ms })))
+        assert.is_true(analyze.outcome_learns("passed_challenge", config))
+        assert.is_false(analyze.outcome_learns("blocked", config))
+        assert.is_false(analyze.outcome_learns("allowed", old))
     end)
 
     it("orders reasons by score", function()

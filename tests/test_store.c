@@ -284,6 +284,75 @@ static void profiles(void **st)
     rk_store_close(s);
 }
 
+/* A held success is an attempt, not yet a habit: its outcome (or the end
+ * of its grace period) decides whether the profile and the site's value
+ * counts learn it, once. */
+static void held_successes_learn_once_settled(void **st)
+{
+    (void)st;
+    char err[512];
+    rk_store_t *s = open_store();
+    rk_profile_t *p = malloc(sizeof *p);
+    rk_global_count_t g;
+    const char *devs[] = { "held-pass", "held-block", "held-grace", "held-late" };
+    char ids[4][RK_STORE_ID_LEN];
+    for (int i = 0; i < 4; i++) {
+        rk_event_t e = ev("hana", T0 + i * 60000, "192.0.2.90", 1, 50, "medium", 0);
+        e.device_id = devs[i];
+        e.action = "challenge";
+        e.held = i == 2 || i == 3 ? RK_LEARN_ON_GRACE : RK_LEARN_ON_OUTCOME;
+        e.learn_at = i == 2 ? T0 + H : T0 + 100 * H;
+        assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+        memcpy(ids[i], e.id, sizeof ids[i]);
+    }
+    assert_int_equal(rk_store_profile_get(s, "hana", p, err, sizeof err), 0);
+    assert_int_equal(p->attempts, 4);
+    assert_int_equal(p->successes + p->failures, 0);
+    assert_int_equal(p->nitems[RK_PK_DEVICE], 0);
+    assert_int_equal(rk_store_global_count(s, RK_PK_DEVICE, "held-pass", &g, err, sizeof err), 0);
+    assert_int_equal(g.count, 0);
+
+    int learned = -1;
+    assert_int_equal(rk_store_event_outcome(s, ids[0], "passed_challenge", 1, &learned, err, sizeof err), 0);
+    assert_int_equal(learned, 1);
+    assert_int_equal(rk_store_event_outcome(s, ids[0], "passed_challenge", 1, &learned, err, sizeof err), 0);
+    assert_int_equal(learned, 0);                       /* settled already: learned once */
+    assert_int_equal(rk_store_event_outcome(s, ids[1], "blocked", 0, &learned, err, sizeof err), 0);
+    assert_int_equal(learned, 0);
+    assert_int_equal(rk_store_event_outcome(s, "0123456789abcdef01234567", "blocked", 0, &learned, err, sizeof err),
+                     RK_STORE_NOT_FOUND);
+
+    int64_t n = -1;
+    assert_int_equal(rk_store_events_settle(s, T0 + 2 * H, 100, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);                             /* held-grace; held-late's grace runs on */
+    assert_int_equal(rk_store_events_settle(s, T0 + 2 * H, 100, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(rk_store_profile_get(s, "hana", p, err, sizeof err), 0);
+    assert_int_equal(p->attempts, 4);
+    assert_int_equal(p->successes, 2);
+    assert_int_equal(p->nitems[RK_PK_DEVICE], 2);
+    for (int i = 0; i < p->nitems[RK_PK_DEVICE]; i++)
+        assert_true(!strcmp(p->items[RK_PK_DEVICE][i].value, "held-pass") || !strcmp(p->items[RK_PK_DEVICE][i].value, "held-grace"));
+    assert_int_equal(rk_store_global_count(s, RK_PK_DEVICE, "held-pass", &g, err, sizeof err), 0);
+    assert_int_equal(g.count, 1);
+    assert_int_equal(rk_store_global_count(s, RK_PK_DEVICE, "held-block", &g, err, sizeof err), 0);
+    assert_int_equal(g.count, 0);
+
+    rk_event_t back;
+    assert_int_equal(rk_store_event_get(s, ids[1], &back, err, sizeof err), 0);
+    assert_string_equal(back.outcome, "blocked");
+    assert_int_equal(back.held, 0);
+    rk_store_event_free(&back);
+    assert_int_equal(rk_store_event_get(s, ids[3], &back, err, sizeof err), 0);
+    assert_null(back.outcome);
+    assert_int_equal(back.held, RK_LEARN_ON_GRACE);
+    assert_true(back.learn_at == T0 + 100 * H);
+    rk_store_event_free(&back);
+    free(p);
+    rk_store_close(s);
+}
+
 /* Profiles written before local hours (format 1) still read, with none. */
 static void profile_format_1_still_decodes(void **st)
 {
@@ -548,6 +617,8 @@ static void migration_from_schema_2(void **st)
         "CREATE INDEX profiles_last ON profiles(last_ms);"
         "DELETE FROM meta WHERE key = 'users';"
         "DROP TABLE phishing;"   /* schema 4's */
+        "DROP INDEX events_held; ALTER TABLE events DROP COLUMN held;"   /* schema 5's */
+        "ALTER TABLE events DROP COLUMN learn_at; ALTER TABLE events DROP COLUMN outcome;"
         "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
         "COMMIT;";
     char *msg = NULL;
@@ -736,6 +807,7 @@ int main(void)
         cmocka_unit_test(users),
         cmocka_unit_test(events_and_filters),
         cmocka_unit_test(profiles),
+        cmocka_unit_test(held_successes_learn_once_settled),
         cmocka_unit_test(profile_format_1_still_decodes),
         cmocka_unit_test(alerts),
         cmocka_unit_test(aggregates),
@@ -761,6 +833,7 @@ int main(void)
         cmocka_unit_test(users),
         cmocka_unit_test(events_and_filters),
         cmocka_unit_test(profiles),
+        cmocka_unit_test(held_successes_learn_once_settled),
         cmocka_unit_test(alerts),
         cmocka_unit_test(aggregates),
         cmocka_unit_test(timeline_edges),

@@ -16,6 +16,8 @@ local M = {}
 -- rebuilt on every reload, so they are never stale).
 local deps
 
+local function now_ms() return math.floor(os.time() * 1000) end
+
 local function get_deps()
     if deps then return deps end
     deps = {
@@ -29,11 +31,11 @@ local function get_deps()
         features = features,
         config = rules.config(),
         format_time = time.format,
+        -- outcomes come after the answer: held successes wait for them
+        deferred = true, now_ms = now_ms,
     }
     return deps
 end
-
-local function now_ms() return math.floor(os.time() * 1000) end
 
 -- For specs: run the handlers on given collaborators instead of the worker's.
 function M.use(d) deps = d end
@@ -88,6 +90,8 @@ local function public_event(e)
         anomaly_score = e.anomaly_score, reasons = response.array(e.reasons), rules = response.array(e.rules),
         features = e.features,
         alert_id = e.alert_id or cjson.null,
+        outcome = e.outcome or cjson.null,
+        outcome_pending = e.held ~= nil,   -- a success not learned until its outcome (or grace period)
     }
 end
 
@@ -133,6 +137,30 @@ function M.event(req)
     local e, s, b = get_event(req)
     if not e then return s, b end
     return 200, public_event(e)
+end
+
+-- POST /api/login/events/:id/outcome {"outcome": "passed_challenge"}: what
+-- the service did with the answer. A success held for its outcome
+-- (config.learning) is learned now if the outcome says so, or never.
+function M.outcome(req)
+    local d = get_deps()
+    if not d.store then return response.unavailable() end
+    local body = req.body
+    if type(body) ~= "table" or not analyze.OUTCOMES[body.outcome] then
+        return response.error(400, "invalid_field", "outcome must be one of " .. analyze.OUTCOME_LIST,
+                              { ["X-Invalid-Field"] = "outcome" })
+    end
+    local e, s, b = get_event(req)
+    if not e then return s, b end
+    if e.outcome and e.outcome ~= body.outcome then
+        return response.error(409, "conflict", "the event's outcome is already " .. e.outcome)
+    end
+    local ok, learned, code = d.store:outcome(e.id, body.outcome, analyze.outcome_learns(body.outcome, d.config))
+    if not ok then
+        if code == "not_found" then return response.not_found("no event " .. e.id) end
+        return response.unavailable(learned)
+    end
+    return 200, { event_id = e.id, outcome = body.outcome, learned = learned }
 end
 
 -- GET /api/login/events/:id/explain

@@ -15,6 +15,10 @@ local HOUR = 3600000
 
 local function round2(x) return math.floor(x * 100 + 0.5) / 100 end
 
+-- What a service reports of an attempt once it acted on the answer.
+M.OUTCOMES = { allowed = true, passed_challenge = true, failed_challenge = true, blocked = true }
+M.OUTCOME_LIST = "allowed, passed_challenge, failed_challenge, blocked"
+
 -- Validates the body of POST /api/login/analyze. Returns the attempt, or
 -- nil, field, message.
 function M.validate(body, now_ms, parse_time)
@@ -77,6 +81,17 @@ function M.validate(body, now_ms, parse_time)
         end
         a.password_breached = body.password_breached
     end
+    -- What came of the attempt when the service already knows (riskd score
+    -- input; a server usually hears it later, POST /api/login/events/:id/outcome),
+    -- and, for replays of generated traffic, how a challenge would end.
+    if body.outcome ~= nil and not M.OUTCOMES[body.outcome] then
+        return nil, "outcome", "outcome must be one of " .. M.OUTCOME_LIST
+    end
+    a.outcome = body.outcome
+    if body.challenge ~= nil and body.challenge ~= "pass" and body.challenge ~= "fail" then
+        return nil, "challenge", "challenge must be \"pass\" or \"fail\""
+    end
+    a.challenge = body.challenge
     if body.headers ~= nil then
         if type(body.headers) ~= "table" then return nil, "headers", "headers must be an object of strings" end
         local h, n = {}, 0
@@ -250,6 +265,35 @@ end
 
 M.LEVEL_RANK = require("lib.vocab").level_rank
 
+-- The outcome of a replayed attempt that says how its challenge would end
+-- (a.challenge): what a service acting on the answer would report.
+local function simulated_outcome(a, action)
+    if not a.challenge then return nil end
+    if action == "allow" then return "allowed" end
+    if action == "block" then return "blocked" end
+    return a.challenge == "pass" and "passed_challenge" or "failed_challenge"
+end
+
+-- When a success teaches the user's profile and the site's value counts
+-- (config.learning): "now"; "grace", learned at the returned time unless an
+-- outcome settles it first; or "outcome", learned only if one says so.
+-- Without config.learning every success teaches at once. deferred: the
+-- server, where outcomes come later; a replay decides at once.
+-- Whether an outcome reported later teaches a held success.
+function M.outcome_learns(outcome, cfg)
+    return cfg.learning ~= nil and cfg.learning.outcomes[outcome] == true
+end
+
+function M.learning(a, action, outcome, cfg, deferred, now_ms)
+    local L = cfg.learning
+    if not a.success or not L then return "now" end
+    if outcome then return L.outcomes[outcome] and "now" or "outcome" end
+    if L.actions[action] then return "now" end
+    if not L.unreported[action] then return "outcome" end
+    if not deferred then return "now" end
+    return "grace", now_ms + math.floor((L.grace_minutes or 15) * 60000)
+end
+
 -- Opens an alert for the attempt, or adds it to the open alert of the same
 -- user and cause (the strongest rule) updated within the window. Returns the
 -- alert's id, or nil when the store failed (the analysis stands anyway).
@@ -369,6 +413,8 @@ function M.analyze(a, deps, opts)
     if deps.calib and calibrates(a, results, cfg) then deps.calib:add(score, a.ts, cfg) end
     if deps.xacct and a.success then M.cross_note(deps.xacct, a, values, features.new_device == 1) end
     local action = cfg.actions[level]
+    local outcome = a.outcome or simulated_outcome(a, action)
+    local held, learn_at = M.learning(a, action, outcome, cfg, deps.deferred, deps.now_ms and deps.now_ms() or a.ts)
     local reasons = {}
     for _, r in ipairs(results) do reasons[#reasons + 1] = r.reason or r.name end
 
@@ -380,12 +426,12 @@ function M.analyze(a, deps, opts)
         risk_score = score, risk_level = level, action = action,
         is_anomaly = anomaly.is_anomaly, anomaly_score = anomaly.score or 0,
         reasons = reasons, rules = results, features = features, rule_errors = rule_errors,
-        contributions = anomaly.contributions,
+        contributions = anomaly.contributions, outcome = outcome,
     }
     lap("combine")
     local id
     if deps.store and not degraded then
-        id = deps.store:record(event)
+        id = deps.store:record(event, held ~= "now" and { held = held, learn_at = learn_at } or nil)
         if not id then degraded = true end
     end
     -- Degraded: at least the configured action, never less than the analysis

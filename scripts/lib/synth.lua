@@ -67,7 +67,10 @@ M.RATES = {
     cookie_buyers = { 0, 1, 4 },              -- session replays share this many buyers' exits (0: each its own)
     quiet_same_city = { 0, 0, 0.5 },          -- quiet takeovers from the victim's own city, not a nearby one
     quiet_usual_hours = { 0, 0, 0.5 },        -- quiet takeovers at the victim's usual hours, not 1-5 am
+    attackers_pass = { 0.05, 0, 0.2 },        -- attackers who get through a challenge (MFA fatigue, a phished code)
 }
+-- Drawn after the others, so that adding one leaves the earlier variants as they were.
+local LATER_RATES = { "attackers_pass" }
 local INTEGER_RATES = { update_days = true, office_size = true, victims_per_exit = true, cookie_buyers = true }
 
 -- The rates of variant n (nil: as shipped).
@@ -77,7 +80,12 @@ function M.rates(n)
         math.randomseed(1000003 + n)
         for _ = 1, 64 do math.random() end   -- the first draws of near seeds are alike
     end
-    for _, k in ipairs((function() local ks = {} for k in pairs(M.RATES) do ks[#ks + 1] = k end table.sort(ks) return ks end)()) do
+    local keys, later = {}, {}
+    for _, k in ipairs(LATER_RATES) do later[k] = true end
+    for k in pairs(M.RATES) do if not later[k] then keys[#keys + 1] = k end end
+    table.sort(keys)
+    for _, k in ipairs(LATER_RATES) do keys[#keys + 1] = k end
+    for _, k in ipairs(keys) do
         local d = M.RATES[k]
         if not n then r[k] = d[1]
         elseif INTEGER_RATES[k] then r[k] = math.random(d[2], d[3])
@@ -410,6 +418,16 @@ local SHARE_R = { account_takeover = 0.1, impossible_travel = 0.08, brute_force 
                   password_spraying = 0.1, quiet_takeover = 0.1, session_replay = 0.1, proxy_takeover = 0.1,
                   botnet_stuffing = 0.11, slow_spraying = 0.11 }
 
+-- How a challenge would end (the `challenge` field): legitimate users pass;
+-- attackers fail but for a share rates.attackers_pass. Drawn from a hash of
+-- the attempt, not the generator's stream, so that the rest of the traffic
+-- is the same with or without it.
+local function challenge(a, rates)
+    if a.label == "normal" then return "pass" end
+    local h = (a.ts // 1000 * 2654435761 + #a.user_id * 40503 + a.user_id:byte(-1)) % 1000003
+    return h / 1000003 < rates.attackers_pass and "pass" or "fail"
+end
+
 -- opts: users, days, seed, attack_rate, start (ms, a Monday 00:00 UTC),
 -- realistic (the noisy legitimate traffic and the modern attacks), vary (the
 -- variant of M.RATES; nil: as shipped). Calls emit(attempts) once per day
@@ -468,6 +486,7 @@ function M.generate(opts, emit)
             end
         end
         table.sort(out, function(a, b) return a.ts < b.ts end)
+        if ctx.realistic then for _, a in ipairs(out) do a.challenge = challenge(a, rates) end end
         emit(out)
     end
 end
@@ -478,9 +497,9 @@ function M.json_line(a)
     local c, d = a.city, a.dev
     return string.format('{"user_id":"%s","timestamp":"%s","ip_address":"%s","success":%s,'
         .. '"location":{"country":"%s","city":"%s","latitude":%.4f,"longitude":%.4f},'
-        .. '"device":{"device_id":"%s","user_agent":"%s","os":"%s","browser":"%s"},"label":"%s"}',
+        .. '"device":{"device_id":"%s","user_agent":"%s","os":"%s","browser":"%s"},"label":"%s"',
         a.user_id, time.format(a.ts), a.ip, a.success and "true" or "false", c[2], c[1], c[3], c[4],
-        d.id, d.ua, d.os, d.browser, a.label)
+        d.id, d.ua, d.os, d.browser, a.label) .. (a.challenge and (',"challenge":"' .. a.challenge .. '"}') or "}")
 end
 
 -- The same attempt as the table the JSON line decodes to.
@@ -489,7 +508,8 @@ function M.body(a)
     return { user_id = a.user_id, timestamp = time.format(a.ts), ip_address = a.ip, success = a.success,
              location = { country = c[2], city = c[1], latitude = math.floor(c[3] * 1e4 + 0.5) / 1e4,
                           longitude = math.floor(c[4] * 1e4 + 0.5) / 1e4 },
-             device = { device_id = d.id, user_agent = d.ua, os = d.os, browser = d.browser }, label = a.label }
+             device = { device_id = d.id, user_agent = d.ua, os = d.os, browser = d.browser }, label = a.label,
+             challenge = a.challenge }
 end
 
 return M

@@ -425,6 +425,45 @@ def main():
     finally:
         mock.stop()
 
+    mock = Mock()
+    try:
+        def held_successes():
+            code = """
+            local db = assert(require("riskd.store").open("%s"))
+            print("id", assert(db:record({ user_id = "bob", ip_address = "192.0.2.8", ts = 1700000000000,
+                device_id = "laptop", risk_score = 50, risk_level = "medium", action = "challenge" },
+                { held = "grace", learn_at = 1700000900000 })))
+            print("outcome", db:outcome("5f1d7c9e8b3a4c2d1e0f9a8b", "passed_challenge", true))
+            print("settle", db:settle(1700001000000, 10))
+            print("done")
+            """ % mock.uri
+            from bson import ObjectId
+
+            def fam(r):
+                r.ok(value={"_id": ObjectId("5f1d7c9e8b3a4c2d1e0f9a8b"), "user_id": "bob", "ip": "192.0.2.8",
+                            "ts": 1700000000000, "success": True, "risk_level": "medium", "held": 1,
+                            "device_id": "laptop"})
+                return True
+            seen, out, err = answer(mock, lua(code), {"findAndModify": fam})
+            assert out.strip().endswith("done"), (out, err)
+            lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
+            ins = cmds(seen, "insert", "events")[0]["documents"][0]
+            assert ins["held"] == 1 and ins["learn_at"] is not None, ins
+            prof = [u["updates"][0] for u in cmds(seen, "update", "profiles")]
+            first = dict(prof[0]["u"]["$inc"])
+            assert "successes" not in first and first["failures"] == 0, first    # held: an attempt only
+            learned = [p for p in prof if "successes" in dict(p["u"].get("$inc", {}))]
+            assert len(learned) == 1 and dict(learned[0]["u"]["$inc"])["successes"] == 1, prof
+            f = cmds(seen, "findAndModify", "events")[0]
+            assert dict(f["query"])["held"] == {"$gt": 0} and dict(f["update"]["$set"])["held"] == 0, f
+            assert lines["outcome"] == "true\ttrue", lines
+            finds = [d for d in cmds(seen, "find", "events") if "held" in dict(d.get("filter", {}))]
+            assert finds and dict(finds[0]["filter"])["held"] == 1, finds
+            assert lines["settle"] == "0", lines           # the mock holds nothing due
+        check("held successes: an attempt at once, learned once by one atomic findAndModify", held_successes)
+    finally:
+        mock.stop()
+
     return finish()
 
 

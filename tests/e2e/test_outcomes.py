@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Learning only from what was verified, on a running server: a blocked
+attacker's success does not teach the victim's profile (the second try
+scores as high as the first); a challenged login is learned when the
+service reports the challenge passed, never when it failed, and after the
+grace period when nothing is reported; POST /api/login/events/:id/outcome
+answers 400, 404 and 409 where it should. The config is scaled for a test:
+challenges from 20 points, high blocks, a grace period of about a second."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from tap import check, finish  # noqa: E402
+from test_story import BIN, ROOT, ADMIN_PW  # noqa: E402
+from test_calibration import Proc  # noqa: E402
+
+
+def attempt(ts, ip, device, city="Paris", country="FR", lat=48.85, lon=2.35,
+            ua="Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0", user="kim"):
+    return {"user_id": user, "ip_address": ip, "timestamp": ts, "success": True,
+            "location": {"country": country, "city": city, "latitude": lat, "longitude": lon},
+            "device": {"device_id": device, "user_agent": ua}}
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="riskd-outcomes-")
+    srv = None
+    try:
+        for name, role in (("root", "admin"), ("svc", "service")):
+            p = subprocess.run([BIN, "user", "add", name, "--role", role, "--db", "sqlite:" + os.path.join(tmp, "db")],
+                               input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=tmp)
+            assert p.returncode == 0, p
+        shutil.copytree(os.path.join(ROOT, "rules"), os.path.join(tmp, "rules"))
+        os.makedirs(os.path.join(tmp, "models"))
+        cfg_path = os.path.join(tmp, "rules", "config.lua")
+        with open(cfg_path) as f:
+            cfg = f.read()
+        cfg = re.sub(r"levels = \{ medium = \d+,", "levels = { medium = 20,", cfg)
+        cfg = cfg.replace('high = "challenge", critical = "block" }', 'high = "block", critical = "block" }')
+        cfg = cfg.replace("grace_minutes = 15", "grace_minutes = 0.02")
+        assert "medium = 20," in cfg and 'high = "block"' in cfg and "grace_minutes = 0.02" in cfg
+        with open(cfg_path, "w") as f:
+            f.write(cfg)
+        srv = Proc(tmp)
+        svc = srv.tokens["svc"]
+
+        def analyze(a):
+            s, d = srv.call("POST", "/api/login/analyze", a, token=svc)
+            assert s == 200, (s, d)
+            return d
+
+        def warm_up():
+            for day in range(1, 9):
+                d = analyze(attempt("2026-11-%02dT09:%02d:00Z" % (day, day), "203.0.113.10", "kim-laptop"))
+            assert d["action"] == "allow" and d["risk_score"] < 20, d
+        check("a user's usual logins are allowed and learned at once", warm_up)
+
+        def blocked_attacker():
+            first = analyze(attempt("2026-11-10T03:00:00Z", "41.58.1.7", "evil", "Lagos", "NG", 6.5, 3.4, "curl/8"))
+            assert first["action"] == "block", first
+            second = analyze(attempt("2026-11-10T03:05:00Z", "41.58.1.8", "evil", "Lagos", "NG", 6.5, 3.4, "curl/8"))
+            assert second["action"] == "block" and second["risk_score"] >= first["risk_score"] - 1, (first, second)
+            s, e = srv.call("GET", "/api/login/events/" + second["event_id"])
+            assert s == 200 and e["outcome_pending"] is True and e["outcome"] is None, e
+        check("a blocked attacker's success is not learned: the second try scores as the first", blocked_attacker)
+
+        def passed_and_failed():
+            d = analyze(attempt("2026-11-11T10:00:00Z", "203.0.113.10", "kim-phone"))
+            assert d["action"] == "challenge" and "new device" in d["reasons"], d
+            s, r = srv.call("POST", "/api/login/events/%s/outcome" % d["event_id"], {"outcome": "passed_challenge"}, token=svc)
+            assert s == 200 and r == {"event_id": d["event_id"], "outcome": "passed_challenge", "learned": True}, (s, r)
+            again = analyze(attempt("2026-11-11T11:00:00Z", "203.0.113.10", "kim-phone"))
+            assert "new device" not in again["reasons"] and again["action"] == "allow", again
+            bad = analyze(attempt("2026-11-11T12:00:00Z", "203.0.113.10", "kim-tablet"))
+            assert bad["action"] == "challenge", bad
+            s, r = srv.call("POST", "/api/login/events/%s/outcome" % bad["event_id"], {"outcome": "failed_challenge"}, token=svc)
+            assert s == 200 and r["learned"] is False, (s, r)
+            again = analyze(attempt("2026-11-11T12:05:00Z", "203.0.113.10", "kim-tablet"))
+            assert "new device" in again["reasons"], again
+            s, e = srv.call("GET", "/api/login/events/" + bad["event_id"])
+            assert e["outcome"] == "failed_challenge" and e["outcome_pending"] is False, e
+        check("a challenge passed teaches the profile at once; a failed one never", passed_and_failed)
+
+        def grace():
+            d = analyze(attempt("2026-11-12T10:00:00Z", "203.0.113.10", "kim-desktop"))
+            assert d["action"] == "challenge", d
+            deadline = time.time() + 15
+            e = None
+            while time.time() < deadline:
+                s, e = srv.call("GET", "/api/login/events/" + d["event_id"])
+                if not e["outcome_pending"]:
+                    break
+                time.sleep(0.3)
+            assert e["outcome_pending"] is False and e["outcome"] is None, e
+            again = analyze(attempt("2026-11-12T11:00:00Z", "203.0.113.10", "kim-desktop"))
+            assert "new device" not in again["reasons"], again
+        check("a challenge with no outcome is learned once the grace period ends", grace)
+
+        def errors():
+            d = analyze(attempt("2026-11-13T10:00:00Z", "203.0.113.10", "kim-laptop"))
+            path = "/api/login/events/%s/outcome" % d["event_id"]
+            assert srv.call("POST", path, {"outcome": "passed"}, token=svc)[0] == 400
+            assert srv.call("POST", path, ["allowed"], token=svc)[0] == 400
+            assert srv.call("POST", "/api/login/events/ffffffffffffffffffffffff/outcome", {"outcome": "allowed"},
+                            token=svc)[0] == 404
+            s, r = srv.call("POST", path, {"outcome": "allowed"}, token=svc)
+            assert s == 200 and r["learned"] is False, (s, r)          # allowed and learned already
+            assert srv.call("POST", path, {"outcome": "allowed"}, token=svc)[0] == 200    # the same again
+            s, r = srv.call("POST", path, {"outcome": "blocked"}, token=svc)
+            assert s == 409 and r["error"]["code"] == "conflict", (s, r)
+            assert srv.call("POST", path, {"outcome": "allowed"}, token="")[0] == 401
+        check("the outcome endpoint: 400 for a bad outcome, 404, 409 for a different one, 401 without a token", errors)
+
+        def clean_exit():
+            nonlocal srv
+            srv.stop()
+            srv = None
+        check("the server exits 0 on SIGTERM", clean_exit)
+    finally:
+        if srv:
+            try:
+                srv.stop()
+            except Exception:
+                pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
