@@ -18,7 +18,8 @@ RUN [ -f web/vendor/chart.umd.min.js ] || { apt-get update -qq && apt-get instal
       && npm ci --prefix web --no-audit --no-fund --loglevel=error && mkdir -p web/vendor \
       && cp web/node_modules/chart.js/dist/chart.umd.min.js web/vendor/; } && rm -rf web/node_modules
 # `make all` builds the binary and the Lua module and trains the default
-# login and phishing models (seeded, the same on every build).
+# login model (seeded, the same on every build); the phishing model is in
+# the repository (trained on real mail, docs/phishing.md).
 RUN make -j"$(nproc)" all
 
 # ---- runtime stage: the shared libraries only ----

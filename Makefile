@@ -16,7 +16,7 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log binfile netaddr vm_snapshot watch metrics config iforest roc csv store store_sqlite store_mem store_mongo mongo_watch store_writer task features geo password jwt json_check models intel_ipset intel_pwindex intel rt_hub webfile rates rates_sync phish phish_mime phish_html phish_url textmodel phish_model phish_mailstore phish_archive luapat rt_session lockout addrcount watchdog calib xacct
+CORE    := log binfile netaddr vm_snapshot watch metrics config iforest roc csv store store_sqlite store_mem store_mongo mongo_watch store_writer task features geo password jwt json_check models intel_ipset intel_pwindex intel rt_hub webfile rates rates_sync phish phish_norm phish_mime phish_html phish_url textmodel phish_model phish_mailstore phish_archive luapat rt_session lockout addrcount watchdog calib xacct
 LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel l_web l_rates l_phishing l_parallel l_strings l_calib l_xacct
 SERVER  := http http_admit rt_stream rt_ws server cmd_iforest cmd_run cmd_user cmd_intel cmd_health
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
@@ -26,9 +26,9 @@ BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
 TESTS   := test_log test_netaddr test_vm_snapshot test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_mem test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check test_intel test_rt_hub test_webfile test_rates test_phish test_luapat test_watchdog test_calib test_xacct
 
-.PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz container-test install
+.PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz container-test install phishing-model
 
-all: $(BUILD)/riskd $(BUILD)/riskd.so models/default.model models/phishing.model
+all: $(BUILD)/riskd $(BUILD)/riskd.so models/default.model
 
 # The console's front-end packages (web/package.json: the chart library),
 # from npm at the versions of web/package-lock.json, copied to web/vendor/
@@ -47,14 +47,12 @@ models/default.model: | $(BUILD)/riskd
 	@mkdir -p models
 	./$(BUILD)/riskd train --users 1000 --days 30 --seed 42 --output $@
 
-# The phishing text model, when there is none: trained on seeded generated
-# mail (scripts/lib/synth_mail.lua), the same on every machine. `riskd
-# phishing train` on your own mail makes a better one; copy it here.
-models/phishing.model: | $(BUILD)/riskd
-	@mkdir -p models $(BUILD)/mail
-	./$(BUILD)/riskd generate --phishing --count 3000 --seed 42 --output $(BUILD)/mail/default
-	./$(BUILD)/riskd phishing train --phishing $(BUILD)/mail/default/phishing.mbox \
-	    --legitimate $(BUILD)/mail/default/legitimate.mbox --seed 42 --model $@
+# The phishing text model is in the repository, trained on real mail by
+# `make phishing-model` (docs/phishing.md): a fresh clone needs no corpus.
+# CORPUS names another one (a manifest.jsonl beside the messages).
+CORPUS ?= ../shared/mail-corpus
+phishing-model: $(BUILD)/riskd
+	RISKD_BIN=./$(BUILD)/riskd sh tools/phishing_model.sh $(CORPUS) models/phishing.model
 
 deps:
 	@sh tools/deps.sh build web

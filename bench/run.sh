@@ -138,6 +138,11 @@ BENCH_MAIL_DIR="$tmp/mail" run phish_http "http://127.0.0.1:$riskd_port/api/phis
 printf "riskd POST /api/phishing/analyze (20 KB messages, 64 connections): %.0f req/s, p50 %.1f ms, p99 %.1f ms\n" \
     "$(median "$tmp/phish_http" 1)" "$(median "$tmp/phish_http" 2)" "$(median "$tmp/phish_http" 3)"
 
+# Phishing on real mail (#25): the held-out fifth of the corpus, riskd
+# against SpamAssassin per source and era, and each indicator's rates.
+echo
+/usr/bin/python3 bench/phishing_corpus.py "${CORPUS:-../shared/mail-corpus}"
+
 # The pipeline alone, no HTTP, on a fresh database.
 echo
 RISKD_DB="sqlite:$tmp/pipeline.db" ./build/riskd run bench/pipeline.lua "${BENCH_PIPELINE:-20000}"

@@ -27,7 +27,8 @@
  *                              t:train{epochs, rate, l2, seed} --> model | nil, err
  *   m:score(text, dense)   --> probability
  *   m:explain(text, dense [, k]) --> { {feature, contribution} } largest first
- *   m:info()               --> { created, metrics = {name = v}, dense = {...} }
+ *   m:info()               --> { created, metrics = {name = v}, dense = {...}, provenance }
+ *   m:set_provenance(text)  where the model comes from, kept in its file
  *   m:set_metric(name, v); m:save(path) --> true | nil, err
  *
  * Every function shares one scratch userdata (upvalue 1) holding the C
@@ -697,7 +698,16 @@ static int model_info(lua_State *L)
     lua_createtable(L, rk_tm_ndense(u->m), 0);
     for (int i = 0; i < rk_tm_ndense(u->m); i++) { lua_pushstring(L, rk_tm_dense_name(u->m, i)); lua_rawseti(L, -2, i + 1); }
     lua_setfield(L, -2, "dense");
+    lua_pushstring(L, rk_tm_provenance(u->m));
+    lua_setfield(L, -2, "provenance");
     return 1;
+}
+
+static int model_set_provenance(lua_State *L)
+{
+    model_ud *u = check_model(L, 1);
+    if (rk_tm_set_provenance(u->m, luaL_checkstring(L, 2)) < 0) return luaL_error(L, "the provenance is over 65,535 bytes");
+    return 0;
 }
 
 static int model_set_metric(lua_State *L)
@@ -751,7 +761,7 @@ static int trainer_add(lua_State *L)
     const char *text = luaL_checkstring(L, 2);
     float d[RK_TM_MAX_DENSE];
     int nd = read_dense(L, 3, d);
-    int label = lua_toboolean(L, 4) && !(lua_isinteger(L, 4) && lua_tointeger(L, 4) == 0);
+    int label = lua_toboolean(L, 4) && !(lua_type(L, 4) == LUA_TNUMBER && lua_tonumber(L, 4) == 0);
     luaL_argcheck(L, t->ndense < 0 || t->ndense == nd, 3, "every row needs the same number of dense features");
     if (t->n == t->cap) {
         size_t nc = t->cap ? t->cap * 2 : 256;
@@ -819,7 +829,8 @@ int luaopen_riskd_phishing(lua_State *L)
 {
     static const luaL_Reg cfg_meta[] = { { "__gc", cfg_gc }, { "__close", cfg_gc }, { NULL, NULL } };
     static const luaL_Reg model_methods[] = { { "score", model_score }, { "explain", model_explain }, { "info", model_info },
-                                              { "set_metric", model_set_metric }, { "save", model_save }, { NULL, NULL } };
+                                              { "set_metric", model_set_metric }, { "set_provenance", model_set_provenance },
+                                              { "save", model_save }, { NULL, NULL } };
     static const luaL_Reg model_meta[] = { { "__gc", model_gc }, { "__close", model_gc }, { NULL, NULL } };
     static const luaL_Reg trainer_methods[] = { { "add", trainer_add }, { "count", trainer_count }, { "train", trainer_train },
                                                 { NULL, NULL } };

@@ -6,6 +6,7 @@
  */
 #include "phish.h"
 #include "phish_html.h"
+#include "phish_norm.h"
 #include "phish_url.h"
 
 #include <ctype.h>
@@ -187,7 +188,8 @@ static unsigned sender_flags(const rk_phish_cfg_t *c, const rk_phish_msg_t *m, r
                     char host[256];
                     snprintf(host, sizeof host, "%.*s", (int)(n < 255 ? n : 255), tok);
                     char *dot = strrchr(host, '.');
-                    if (dot && strlen(dot + 1) >= 2 && isalpha((unsigned char)dot[1])) rk_phish_registrable(c, host, shown, sizeof shown);
+                    if (dot && strlen(dot + 1) >= 2 && isalpha((unsigned char)dot[1]) && rk_phish_known_tld(c, host))
+                        rk_phish_registrable(c, host, shown, sizeof shown);
                     if (shown[0]) break;
                 }
                 tok += n;
@@ -276,12 +278,13 @@ int rk_phish_analyze(const rk_phish_cfg_t *c, const rk_phish_msg_t *m, rk_phish_
     out->flags |= auth_flags(m);
     out->flags |= sender_flags(c, m, out);
     if (!out->from_domain) goto oom;
-    /* The body the model and the wording read: the plain text, else the HTML's. */
+    /* The body the model and the wording read: the plain text, else the
+     * HTML's; without the recipient (phish_norm.h). */
     const char *body = m->text[0] ? m->text : h.text ? h.text : "";
     GString *s = g_string_new(m->subject);
     g_string_append_c(s, '\n');
     g_string_append(s, body);
-    out->body_text = strdup(s->str);
+    out->body_text = rk_phish_mask_recipient(s->str, m->to);
     char *lower = g_utf8_strdown(s->str, (gssize)s->len);
     g_string_free(s, TRUE);
     if (!out->body_text || !lower) { g_free(lower); goto oom; }
@@ -299,10 +302,12 @@ done:
     return rc;
 }
 
+_Static_assert(__builtin_popcount(RK_PM_HEADER_FLAGS) == RK_PM_NFLAGS - RK_PM_MODEL_NFLAGS, "RK_PM_MODEL_NFLAGS");
+
 void rk_phish_dense(const rk_phish_result_t *r, float out[RK_PHISH_NDENSE])
 {
     int k = 0;
-    for (int i = 0; i < RK_PM_NFLAGS; i++) out[k++] = (r->flags >> i) & 1;
+    for (int i = 0; i < RK_PM_NFLAGS; i++) if (!((RK_PM_HEADER_FLAGS >> i) & 1)) out[k++] = (r->flags >> i) & 1;
     unsigned any = 0;
     for (int i = 0; i < r->nurls; i++) any |= r->urls[i].flags;
     for (int i = 0; i < RK_PU_NFLAGS; i++) out[k++] = (any >> i) & 1;
@@ -315,9 +320,12 @@ const char *rk_phish_dense_name(int i)
 {
     static const char *const tail[] = { "url_count", "urgency_words", "credential_words" };
     if (i < 0 || i >= RK_PHISH_NDENSE) return NULL;
-    if (i < RK_PM_NFLAGS) return rk_phish_msg_flag_names[i];
-    if (i < RK_PM_NFLAGS + RK_PU_NFLAGS) return rk_phish_url_flag_names[i - RK_PM_NFLAGS];
-    return tail[i - RK_PM_NFLAGS - RK_PU_NFLAGS];
+    if (i < RK_PM_MODEL_NFLAGS) {
+        for (int f = 0, k = 0; f < RK_PM_NFLAGS; f++)
+            if (!((RK_PM_HEADER_FLAGS >> f) & 1) && k++ == i) return rk_phish_msg_flag_names[f];
+    }
+    if (i < RK_PM_MODEL_NFLAGS + RK_PU_NFLAGS) return rk_phish_url_flag_names[i - RK_PM_MODEL_NFLAGS];
+    return tail[i - RK_PM_MODEL_NFLAGS - RK_PU_NFLAGS];
 }
 
 void rk_phish_result_free(rk_phish_result_t *r)

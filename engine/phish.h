@@ -157,10 +157,19 @@ int rk_phish_analyze(const rk_phish_cfg_t *c, const rk_phish_msg_t *m, rk_phish_
                      char *err, size_t errlen);
 void rk_phish_result_free(rk_phish_result_t *r);
 
-/* The indicators as the text model's dense features: each message flag,
- * each URL flag (set when any URL has it), then the URL count and the
- * wording hits, scaled to about 0..1. */
-#define RK_PHISH_NDENSE (RK_PM_NFLAGS + RK_PU_NFLAGS + 3)
+/* The flags a model does not read: what the relays and the receiving host
+ * say about a message (authentication results, bounce and reply
+ * addresses) depends on where it was received and kept, and in any corpus
+ * of real mail it tells the archive apart, not phishing (mailing lists
+ * rewrite Reply-To and Return-Path; an archiver adds its own
+ * Authentication-Results). The rules still read them. */
+#define RK_PM_HEADER_FLAGS (RK_PM_REPLY_TO | RK_PM_RETURN_PATH | RK_PM_SPF_FAIL | RK_PM_DKIM_FAIL | RK_PM_DMARC_FAIL)
+#define RK_PM_MODEL_NFLAGS (RK_PM_NFLAGS - 5)
+
+/* The indicators as the text model's dense features: each message flag
+ * but the header ones, each URL flag (set when any URL has it), then the
+ * URL count and the wording hits, scaled to about 0..1. */
+#define RK_PHISH_NDENSE (RK_PM_MODEL_NFLAGS + RK_PU_NFLAGS + 3)
 void rk_phish_dense(const rk_phish_result_t *r, float out[RK_PHISH_NDENSE]);
 const char *rk_phish_dense_name(int i);
 
@@ -169,6 +178,9 @@ const char *rk_phish_dense_name(int i);
 /* The registrable domain of host (lower case ASCII) into out; the host
  * itself when it has none. */
 void rk_phish_registrable(const rk_phish_cfg_t *c, const char *host, char *out, size_t cap);
+/* Whether text's last label is a top-level domain the public suffix list
+ * names ("iscsid.conf" and "R.Hughes" are not domain names). */
+int rk_phish_known_tld(const rk_phish_cfg_t *c, const char *text);
 /* Damerau-Levenshtein distance (optimal string alignment), capped at 9. */
 int rk_phish_edit_distance(const char *a, const char *b);
 /* Whether s is an IP literal host. */

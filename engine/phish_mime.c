@@ -8,6 +8,7 @@
 #include "phish.h"
 #include "clock.h"
 #include "phish_archive.h"
+#include "phish_norm.h"
 
 #include <gmime/gmime.h>
 #include <pthread.h>
@@ -277,7 +278,10 @@ int rk_phish_parse(const char *raw, size_t len, const rk_phish_limits_t *lim, rk
     }
     pthread_once(&gmime_once, gmime_start);
     int rc = -1;
-    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(raw, len);
+    size_t nlen;
+    char *norm = rk_phish_normalize(raw, len, &nlen);
+    if (!norm) { snprintf(err, errlen, "out of memory"); return -1; }
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer(norm, nlen);
     GMimeParser *parser = g_mime_parser_new_with_stream(stream);
     g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
     GMimeMessage *msg = g_mime_parser_construct_message(parser, NULL);
@@ -312,6 +316,7 @@ done:
     if (msg) g_object_unref(msg);
     g_object_unref(parser);
     g_object_unref(stream);
+    free(norm);
     return rc;
 }
 

@@ -42,6 +42,18 @@ void rk_phish_registrable(const rk_phish_cfg_t *c, const char *host, char *out, 
     snprintf(out, cap, "%s", r ? r : host);
 }
 
+int rk_phish_known_tld(const rk_phish_cfg_t *c, const char *text)
+{
+    const char *dot = strrchr(text, '.');
+    const char *tld = dot ? dot + 1 : text;
+    if (!*tld) return 0;
+    char low[64];
+    size_t n = strlen(tld);
+    if (n >= sizeof low) return 0;
+    for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)tld[i]);
+    return psl_is_public_suffix2(c->psl, low, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
+}
+
 /* Undoes the substitutions look-alike domains use: digits for letters and
  * letter pairs that read as one letter. */
 static void normalize_label(const char *in, char *out, size_t cap)
@@ -239,9 +251,10 @@ static const char *match_label(const rk_phish_cfg_t *c, const char *label)
         if (strcmp(norm, p->norm) == 0) return p->domain;
         size_t pl = strlen(p->label);
         if (pl < 4 || len < 3) continue;              /* short names: only exact substitutions */
-        int limit = pl >= 9 ? 2 : 1;
-        if ((len > pl ? len - pl : pl - len) > (size_t)limit) continue;   /* the distance is at least that */
-        if (rk_phish_edit_distance(label, p->label) <= limit) return p->domain;
+        /* Typos of short names are other real names ("qmail", "pcloud",
+         * "mail"): edit distance only for names of seven letters or more. */
+        if (pl < 7 || (len > pl ? len - pl : pl - len) > 1) continue;   /* the distance is at least that */
+        if (rk_phish_edit_distance(label, p->label) <= 1) return p->domain;
     }
     return NULL;
 }
@@ -291,7 +304,7 @@ const char *rk_phish_brand_in_domain(const rk_phish_cfg_t *c, const char *domain
         const protected_t *p = &c->prot[i];
         size_t pl = strlen(p->norm);
         if (pl < 4 || strcmp(norm, p->norm) == 0 || !strstr(norm, p->norm)) continue;
-        if (hyphen || pl >= 6) return p->domain;   /* "pineapple" is not Apple; "apple-id" is */
+        if (hyphen || pl >= 7) return p->domain;   /* "pineapple" is not Apple, "openoffice" not Office; "apple-id" is */
     }
     return NULL;
 }
@@ -391,7 +404,7 @@ static void shown_domain(const rk_phish_cfg_t *c, const char *text, char *out, s
         if (!dot || strlen(dot + 1) < 2) continue;
         int alpha = 1;
         for (const char *q = dot + 1; *q; q++) if (!isalpha((unsigned char)*q)) alpha = 0;
-        if (!alpha) continue;
+        if (!alpha || !rk_phish_known_tld(c, host)) continue;
         const char *r = psl_registrable_domain(c->psl, host);
         if (r) { snprintf(out, cap, "%s", r); return; }
     }

@@ -29,6 +29,7 @@ struct rk_textmodel {
     int nmetrics;
     char *metric_names[RK_TM_MAX_METRICS];
     double metric_values[RK_TM_MAX_METRICS];
+    char *provenance;                  /* NULL: none */
     double bias;
     float *w;                          /* DIM_TEXT + ndense */
 };
@@ -173,6 +174,7 @@ static void model_free(rk_textmodel_t *m)
 {
     for (int i = 0; i < m->ndense; i++) free(m->names[i]);
     for (int i = 0; i < m->nmetrics; i++) free(m->metric_names[i]);
+    free(m->provenance);
     free(m->w);
     free(m);
 }
@@ -319,6 +321,18 @@ int rk_tm_set_metric(rk_textmodel_t *m, const char *name, double value)
     return 0;
 }
 
+int rk_tm_set_provenance(rk_textmodel_t *m, const char *text)
+{
+    if (strlen(text) > 65535) return -1;
+    char *c = strdup(text);
+    if (!c) return -1;
+    free(m->provenance);
+    m->provenance = c;
+    return 0;
+}
+
+const char *rk_tm_provenance(const rk_textmodel_t *m) { return m->provenance ? m->provenance : ""; }
+
 /* ---- the file ---------------------------------------------------------- */
 
 static const char MAGIC[8] = { 'R', 'K', 'T', 'E', 'X', 'T', 'L', 'R' };
@@ -337,6 +351,7 @@ int rk_tm_save(const rk_textmodel_t *m, const char *path, char *err, size_t errl
     RK_WBUF_PUT(&b, (uint32_t)m->nmetrics);
     for (int i = 0; i < m->ndense; i++) rk_wbuf_put_str(&b, m->names[i]);
     for (int i = 0; i < m->nmetrics; i++) { rk_wbuf_put_str(&b, m->metric_names[i]); RK_WBUF_PUT(&b, m->metric_values[i]); }
+    rk_wbuf_put_str(&b, rk_tm_provenance(m));
     RK_WBUF_PUT(&b, m->bias);
     rk_wbuf_put(&b, m->w, (DIM_TEXT + (size_t)m->ndense) * sizeof *m->w);
     return rk_wbuf_save(&b, path, err, errlen);   /* checksum, then beside the target and renamed */
@@ -354,7 +369,7 @@ rk_textmodel_t *rk_tm_parse(const unsigned char *data, size_t size, const char *
     uint32_t version, bits, ndense, nmetrics;
     uint64_t sum;
     memcpy(&sum, data + size - 8, 8);
-    if (RK_RBUF_GET(&r, version) < 0 || version != RK_TM_FILE_VERSION) {
+    if (RK_RBUF_GET(&r, version) < 0 || version < 1 || version > RK_TM_FILE_VERSION) {
         snprintf(err, errlen, "%s: text model file version %u, this riskd reads version %d", path, version, RK_TM_FILE_VERSION);
         return NULL;
     }
@@ -374,6 +389,7 @@ rk_textmodel_t *rk_tm_parse(const unsigned char *data, size_t size, const char *
         m->nmetrics++;
         if (RK_RBUF_GET(&r, m->metric_values[i]) < 0) goto corrupt;
     }
+    if (version >= 2 && !(m->provenance = rk_rbuf_get_str(&r))) goto corrupt;
     size_t wbytes = (DIM_TEXT + (size_t)ndense) * sizeof *m->w;
     if (RK_RBUF_GET(&r, m->bias) < 0 || !isfinite(m->bias) || rk_rbuf_get(&r, m->w, wbytes) < 0 || r.left != 0) goto corrupt;
     for (size_t i = 0; i < DIM_TEXT + ndense; i++) if (!isfinite(m->w[i])) goto corrupt;

@@ -15,8 +15,8 @@
 #define RK_TM_BITS 18                     /* 262,144 hashed text features */
 #define RK_TM_MAX_DENSE 64
 #define RK_TM_MAX_TEXT (16u << 10)        /* bytes of text read per message */
-#define RK_TM_MAX_METRICS 16
-#define RK_TM_FILE_VERSION 1
+#define RK_TM_MAX_METRICS 64
+#define RK_TM_FILE_VERSION 2               /* 2 added the provenance; 1 still reads */
 
 /* A sparse row: sorted distinct indices and their values. */
 typedef struct rk_tm_vec {
@@ -56,6 +56,10 @@ int rk_tm_ndense(const rk_textmodel_t *m);
 const char *rk_tm_dense_name(const rk_textmodel_t *m, int i);
 int64_t rk_tm_created(const rk_textmodel_t *m);
 int rk_tm_set_metric(rk_textmodel_t *m, const char *name, double value);   /* before sharing */
+/* Where the model comes from (sources, counts, licences, the corpus's
+ * commit): free text kept in the file, up to 65,535 bytes; "" when none. */
+int rk_tm_set_provenance(rk_textmodel_t *m, const char *text);              /* before sharing */
+const char *rk_tm_provenance(const rk_textmodel_t *m);
 int rk_tm_nmetrics(const rk_textmodel_t *m);
 const char *rk_tm_metric(const rk_textmodel_t *m, int i, double *value);
 

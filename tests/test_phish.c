@@ -7,7 +7,9 @@
 #include "phish.h"
 #include "phish_archive.h"
 #include "phish_html.h"
+#include "phish_norm.h"
 #include "phish_url.h"
+#include "hash.h"
 #include "textmodel.h"
 
 #include <archive.h>
@@ -104,8 +106,18 @@ static void mime_headers_and_encodings(void **st)
     assert_string_equal(r.urls[1].shown, "paypal.com");
     float d[RK_PHISH_NDENSE];
     rk_phish_dense(&r, d);
-    assert_true(d[0] == 1 && d[RK_PM_NFLAGS + 10] == 1);   /* display name, text mismatch */
+    assert_true(d[0] == 1 && d[RK_PM_MODEL_NFLAGS + 10] == 1);   /* display name, text mismatch */
     assert_string_equal(rk_phish_dense_name(RK_PHISH_NDENSE - 1), "credential_words");
+    /* The model reads no header flags: where a message was received and kept is not phishing. */
+    for (int i = 0; i < RK_PHISH_NDENSE; i++) {
+        const char *name = rk_phish_dense_name(i);
+        assert_non_null(name);
+        assert_null(strstr(name, "spf_"));
+        assert_null(strstr(name, "return_path"));
+        assert_null(strstr(name, "reply_to"));
+    }
+    assert_string_equal(rk_phish_dense_name(1), "password_form");
+    assert_string_equal(rk_phish_dense_name(RK_PM_MODEL_NFLAGS), "ip_host");
     rk_phish_result_free(&r);
     rk_phish_msg_free(&m);
     rk_phish_cfg_free(c);
@@ -265,6 +277,12 @@ static void url_indicators(void **st)
     assert_int_equal(url_flags(c, "https://www.google.co.uk/", NULL, NULL, 0), 0);
     assert_true(url_flags(c, "https://paypal.support/", NULL, NULL, 0) & RK_PU_LOOKALIKE);
     assert_true(url_flags(c, "https://login-microsoftonline.docs-share.com/", NULL, NULL, 0) & RK_PU_BRAND_IN_SUBDOMAIN);
+    /* What real legitimate mail showed: other real names one letter away
+     * from a short brand, words in other domains, file names as link text. */
+    assert_false(url_flags(c, "https://www.qmail.org/", NULL, NULL, 0) & RK_PU_LOOKALIKE);
+    assert_false(url_flags(c, "https://www.pineapple.org/", NULL, NULL, 0) & RK_PU_BRAND_IN_DOMAIN);
+    assert_false(url_flags(c, "https://github.com/x/iscsid.conf", "iscsid.conf", NULL, 0) & RK_PU_TEXT_MISMATCH);
+    assert_true(url_flags(c, "https://github.com/x", "see gitlab.com", NULL, 0) & RK_PU_TEXT_MISMATCH);
     assert_int_equal(rk_phish_edit_distance("paypal", "paypla"), 1);
     assert_int_equal(rk_phish_edit_distance("kitten", "sitting"), 3);
     rk_phish_cfg_free(c);
@@ -282,6 +300,14 @@ static void message_indicators(void **st)
     rk_phish_cfg_t *c = cfg();
     rk_phish_msg_t m;
     rk_phish_result_t r;
+    /* An initial and a surname is not a domain name in a display name. */
+    assert_int_equal(rk_phish_msg_init(&m), 0);
+    rk_phish_set(&m.from_name, "D.McMann", 8, 0);
+    rk_phish_set(&m.from_addr, "craig@deersoft.com", 18, 0);
+    analyze_fields(c, &m, &r);
+    assert_false(r.flags & RK_PM_DISPLAY_NAME);
+    rk_phish_result_free(&r);
+    rk_phish_msg_free(&m);
     /* A clean newsletter: nothing. */
     assert_int_equal(rk_phish_msg_init(&m), 0);
     rk_phish_set(&m.from_name, "Example News", 12, 0);
@@ -524,6 +550,47 @@ static const char *const GOOD[] = { "minutes of the meeting on tuesday attached 
                                     "the quarterly report draft is ready for comments",
                                     "thanks for the photos from the weekend trip" };
 
+/* What says nothing about phishing is gone before anything reads it. */
+static void normalisation(void **st)
+{
+    (void)st;
+    size_t n;
+    const char stored[] = "From MAILER-DAEMON Mon Jan  1 00:00:00 2002\r\nSubject: x\r\n\r\nbody\rline\r\n\r\n\n";
+    char *c = rk_phish_normalize(stored, sizeof stored - 1, &n);
+    assert_string_equal(c, "Subject: x\n\nbody\nline\n");
+    assert_int_equal(n, strlen(c));
+    free(c);
+    c = rk_phish_normalize("", 0, &n);
+    assert_string_equal(c, "");
+    free(c);
+    /* The same message stored two ways parses to the same text. */
+    rk_phish_msg_t a, b;
+    parse_ok("Subject: hi\nTo: phishing@pot\n\nDear phishing, verify at pot.\n", &a);
+    parse_ok("From x\r\nSubject: hi\r\nTo: phishing@pot\r\n\r\nDear phishing, verify at pot.\r\n\r\n", &b);
+    assert_string_equal(a.text, b.text);
+    assert_string_equal(a.to, "phishing@pot");
+    rk_phish_msg_free(&b);
+    char *m = rk_phish_mask_recipient("Hello PHISHING@pot, phishingly yours\r\nsee pot, po", a.to);
+    assert_string_equal(m, "Hello <recipient>, phishingly yours\nsee <recipient>, po");   /* whole words only */
+    free(m);
+    m = rk_phish_mask_recipient("Dear alice, alice@corp.example.com at corp: mycorp", "alice@corp.example.com");
+    assert_string_equal(m, "Dear <recipient>, <recipient> at <recipient>: mycorp");
+    free(m);
+    m = rk_phish_mask_recipient("a\r\rb", NULL);
+    assert_string_equal(m, "a\n\nb");
+    free(m);
+    /* The model's text: the recipient masked. */
+    char err[256];
+    rk_phish_cfg_t *cfg = rk_phish_cfg_new(PROTECTED, SHORT, err, sizeof err);
+    rk_phish_result_t r;
+    assert_int_equal(rk_phish_analyze(cfg, &a, &r, err, sizeof err), 0);
+    assert_non_null(strstr(r.body_text, "Dear <recipient>,"));
+    assert_null(strstr(r.body_text, "phishing"));
+    rk_phish_result_free(&r);
+    rk_phish_cfg_free(cfg);
+    rk_phish_msg_free(&a);
+}
+
 static void model_trains_and_round_trips(void **st)
 {
     (void)st;
@@ -556,6 +623,8 @@ static void model_trains_and_round_trips(void **st)
     assert_int_equal(rk_tm_top(m, &x, 3, idx, contrib), 3);
     assert_true(contrib[0] >= contrib[1] && contrib[1] >= contrib[2]);
     assert_int_equal(rk_tm_set_metric(m, "auc", 0.99), 0);
+    assert_string_equal(rk_tm_provenance(m), "");
+    assert_int_equal(rk_tm_set_provenance(m, "corpus x@1234: 2 sources, CC BY-NC 4.0"), 0);
     char path[] = "/tmp/riskd-tm-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
@@ -567,7 +636,34 @@ static void model_trains_and_round_trips(void **st)
     double v;
     assert_string_equal(rk_tm_metric(l, 0, &v), "auc");
     assert_true(v == 0.99);
+    assert_string_equal(rk_tm_provenance(l), "corpus x@1234: 2 sources, CC BY-NC 4.0");
     rk_tm_release(l);
+    /* A version 1 file (no provenance) still loads: the same bytes without
+     * the provenance string, version 1, checksum again. */
+    {
+        FILE *f = fopen(path, "rb");
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        unsigned char *d = malloc((size_t)size);
+        assert_int_equal(fread(d, 1, (size_t)size, f), (size_t)size);
+        fclose(f);
+        const char *prov = "corpus x@1234: 2 sources, CC BY-NC 4.0";
+        size_t plen = strlen(prov) + 2;
+        unsigned char *at = memmem(d, (size_t)size, prov, strlen(prov)) - 2;
+        memmove(at, at + plen, (size_t)(d + size - (at + plen)));
+        size_t nsize = (size_t)size - plen;
+        uint32_t one = 1;
+        memcpy(d + 8, &one, 4);
+        uint64_t sum = rk_fnv1a(d, nsize - 8);
+        memcpy(d + nsize - 8, &sum, 8);
+        rk_textmodel_t *v1 = rk_tm_parse(d, nsize, "v1", err, sizeof err);
+        if (!v1) fail_msg("%s", err);
+        assert_string_equal(rk_tm_provenance(v1), "");
+        assert_true(rk_tm_score(v1, &x) == rk_tm_score(m, &x));
+        rk_tm_release(v1);
+        free(d);
+    }
     /* A flipped byte: refused by the checksum. */
     FILE *f = fopen(path, "r+b");
     fseek(f, 4000, SEEK_SET);
@@ -594,6 +690,7 @@ int main(void)
         cmocka_unit_test(mime_attached_message_and_charsets),
         cmocka_unit_test(mime_lying_charset_and_no_body),
         cmocka_unit_test(mime_hostile),
+        cmocka_unit_test(normalisation),
         cmocka_unit_test(url_indicators),
         cmocka_unit_test(message_indicators),
         cmocka_unit_test(archives),

@@ -24,6 +24,9 @@ return {
         "wellsfargo.com", "bankofamerica.com", "citibank.com", "americanexpress.com", "hsbc.com", "barclays.co.uk",
         "ebay.com", "coinbase.com", "binance.com", "yahoo.com", "twitter.com", "whatsapp.com", "steamcommunity.com",
         "irs.gov", "gov.uk", "sparkasse.de", "postbank.de", "bnpparibas.com", "santander.com", "ing.com",
+        -- the brands' own mail and service domains, which contain their names
+        "googlemail.com", "amazonses.com", "amazonaws.com", "onmicrosoft.com", "microsoftonline.com",
+        "sharepoint.com", "office365.com", "googlegroups.com", "googleusercontent.com",
     },
     shorteners = {
         "bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at",

@@ -2,6 +2,8 @@
 --
 --   riskd phishing train --phishing PATH --legitimate PATH --model OUT.model
 --                        [--holdout 0.2] [--seed N] [--epochs N]
+--   riskd phishing train --manifest CORPUS/manifest.jsonl --model OUT.model
+--                        [--strip-headers] [--note TEXT]
 --   riskd phishing train --input FILE.csv --label COL --text COL --model OUT.model
 --       PATH: an mbox file, a maildir or a folder of .eml files. Each message
 --       goes through the same parsing and indicators as an analysis; a
@@ -12,14 +14,28 @@
 --       it live (the server picks it up within a second).
 --       CSV: a header row; the label column holds 1/0, true/false,
 --       phishing/legitimate or spam/ham.
+--       Manifest: one JSON object per line, {file, label, source, date_year,
+--       sha256, "repo@commit"}, files relative to the manifest. The held-out
+--       fifth is fixed by each message's sha256 (lib/mailcorpus.lua), the same for
+--       every run and for the benchmark; its ROC AUC is kept per source and
+--       era, with the sources and counts as the model's provenance.
+--       --strip-headers drops the headers that date a message or say where
+--       it was kept (Date, Received, X-*, List-*, DKIM/ARC...) first: a
+--       model should not depend on them. --phishing/--legitimate PATH
+--       beside --manifest add training mail that is never held out.
+--       --leave-out SOURCE trains without that source's messages at all
+--       (leave-one-source-out evaluation, bench/phishing_corpus.py).
 --
 --   riskd phishing score --input PATH [--model M] [--output FILE]
 --       One JSON line per message: {"source","score","verdict","reasons",...}
 --       through the full analysis (model and the rules of rules/phishing/).
+--       --features adds every indicator that fired on the message or one of
+--       its links ("features") and the rules that fired ("rules").
 --       A message that cannot be read or parsed is reported on stderr and
 --       counted, never fatal.
 local cjson = require("cjson")
 local cliargs = require("lib.cliargs")
+local corpus = require("lib.mailcorpus")
 local phishing = require("lib.phishing")
 local response = require("lib.response")
 local ph = require("riskd.phishing")
@@ -31,11 +47,15 @@ local TRAIN = {
     input = { kind = "str" }, label = { kind = "str" }, text = { kind = "str" },
     holdout = { kind = "num", default = 0.2, min = 0, max = 0.9 }, seed = { kind = "int", default = 1 },
     epochs = { kind = "int", default = 6, min = 1, max = 100 },
+    manifest = { kind = "str" }, strip_headers = { kind = "flag", default = false }, note = { kind = "str" },
+    leave_out = { kind = "str" },
 }
 local TRAIN_USAGE = "usage: riskd phishing train --phishing PATH --legitimate PATH --model OUT.model [--holdout R] [--seed N] [--epochs N]\n" ..
+                    "       riskd phishing train --manifest CORPUS/manifest.jsonl --model OUT.model [--strip-headers] [--leave-out SOURCE] [--note TEXT]\n" ..
                     "       riskd phishing train --input FILE.csv --label COL --text COL --model OUT.model [--holdout R]\n"
-local SCORE = { input = { kind = "str" }, model = { kind = "str" }, output = { kind = "str", default = "-" } }
-local SCORE_USAGE = "usage: riskd phishing score --input PATH [--model M] [--output FILE]\n"
+local SCORE = { input = { kind = "str" }, model = { kind = "str" }, output = { kind = "str", default = "-" },
+                features = { kind = "flag", default = false } }
+local SCORE_USAGE = "usage: riskd phishing score --input PATH [--model M] [--output FILE] [--features]\n"
 
 local M = {}
 
@@ -96,6 +116,37 @@ local POSITIVE = { ["1"] = true, ["true"] = true, phishing = true, phish = true,
 -- count of bad ones, or nil, err.
 local function each_example(o, cfg, add)
     local bad = 0
+    if o.manifest then
+        local entries, err = corpus.read_manifest(o.manifest)
+        if not entries then return nil, err end
+        local function one(e)
+            local f = io.open(e.path, "rb")
+            local raw = f and f:read("a")
+            if f then f:close() end
+            local text, dense
+            if raw then text, dense = features_of(o.strip_headers and corpus.strip_headers(raw) or raw, cfg) end
+            if text then add(text, dense, e.label, e.path, e)
+            else bad = bad + 1; io.stderr:write("riskd phishing: ", e.path, ": ", dense or "unreadable", "\n") end
+        end
+        for _, e in ipairs(entries) do
+            if e.source ~= o.leave_out then one(e) end
+        end
+        -- --phishing/--legitimate beside a manifest: more training mail
+        -- (generated, say), never held out
+        for _, which in ipairs({ { o.phishing, 1 }, { o.legitimate, 0 } }) do
+            if which[1] then
+                local it, ierr = ph.messages(which[1])
+                if not it then return nil, ierr end
+                for raw, source in it do
+                    local text, dense
+                    if raw then text, dense = features_of(raw, cfg) end
+                    if text then add(text, dense, which[2], source, { augment = true, source = "extra:" .. which[1], label = which[2] })
+                    else bad = bad + 1 end
+                end
+            end
+        end
+        return bad
+    end
     if o.input then
         local rows, err = csv_rows(o.input)
         if not rows then return nil, err end
@@ -131,24 +182,55 @@ local function each_example(o, cfg, add)
     return bad
 end
 
+local function provenance(o, counts, origins, n_train, n_held)
+    local parts = {}
+    local srcs = {}
+    for src in pairs(counts) do srcs[#srcs + 1] = src end
+    table.sort(srcs)
+    for _, src in ipairs(srcs) do
+        local c = counts[src]
+        parts[#parts + 1] = string.format("%s: %d %s (%s)", src, c.n, c.label == 1 and "phishing" or "legitimate",
+            origins[src] or "?")
+    end
+    return string.format("Trained on %d messages of %s, %d more held out by sha256 (every fifth); sources: %s.%s",
+        n_train, o.manifest, n_held, table.concat(parts, "; "), o.note and (" " .. o.note) or "")
+end
+
 function M.train(args)
     local o, err = cliargs.parse(args, TRAIN)
     if not o then return cliargs.fail("phishing train", err, TRAIN_USAGE) end
-    if not o.model or not ((o.phishing and o.legitimate) or (o.input and o.label and o.text)) then
-        return cliargs.fail("phishing train", "--model and either --phishing and --legitimate or --input, --label and --text are needed", TRAIN_USAGE)
+    if not o.model or not ((o.phishing and o.legitimate) or (o.input and o.label and o.text) or o.manifest) then
+        return cliargs.fail("phishing train", "--model and either --phishing and --legitimate, --manifest, or --input, --label and --text are needed", TRAIN_USAGE)
     end
     local cfg = rules.config("phishing")
     local t0 = os.clock()
     local trainer = ph.trainer()
-    local held = { texts = {}, dense = {}, labels = {} }
+    local held = { texts = {}, dense = {}, labels = {}, meta = {} }
+    local counts, origins = {}, {}
     math.randomseed(o.seed)
     local n, pos = 0, 0
-    local bad, eerr = each_example(o, cfg, function(text, dense, label)
+    local bad, eerr = each_example(o, cfg, function(text, dense, label, _, entry)
         n = n + 1
         pos = pos + label
-        if math.random() < o.holdout then
+        local out
+        if entry and entry.augment then
+            out = false
+            local c = counts[entry.source] or { n = 0, label = entry.label }
+            c.n = c.n + 1
+            counts[entry.source] = c
+        elseif entry then
+            out = corpus.heldout(entry.sha256)
+            local c = counts[entry.source] or { n = 0, label = entry.label }
+            c.n = c.n + 1
+            counts[entry.source] = c
+            origins[entry.source] = origins[entry.source] or (entry.origin and entry.origin:gsub("(@%x%x%x%x%x%x%x%x%x%x%x%x)%x+", "%1"))
+        else
+            out = math.random() < o.holdout
+        end
+        if out then
             local k = #held.labels + 1
             held.texts[k], held.dense[k], held.labels[k] = text, dense, label
+            held.meta[k] = entry and { source = entry.source, year = entry.year, label = entry.label } or nil
         else
             trainer:add(text, dense, label)
         end
@@ -164,12 +246,18 @@ function M.train(args)
         model:set_metric("heldout", m.n)
     end
     model:set_metric("examples", trainer:count())
+    local slices = o.manifest and #scores > 0 and corpus.slices(scores, held.labels, held.meta) or {}
+    for _, sl in ipairs(slices) do model:set_metric(sl.name, sl.auc) end
+    if o.manifest then model:set_provenance(provenance(o, counts, origins, trainer:count(), #scores)) end
     local ok, serr = model:save(o.model)
     if not ok then io.stderr:write("riskd phishing train: ", serr, "\n") return 1 end
     io.stdout:write(string.format("trained on %d messages (%d phishing), %d held out, %d unreadable, in %.1f s\n",
         trainer:count(), pos, #scores, bad, os.clock() - t0))
     if m then
         io.stdout:write(string.format("held-out: ROC AUC %.4f  precision %.4f  recall %.4f  F1 %.4f\n", m.auc, m.precision, m.recall, m.f1))
+    end
+    for _, sl in ipairs(slices) do
+        if sl.name ~= "auc" then io.stdout:write(string.format("held-out %-36s ROC AUC %.4f (%d messages)\n", sl.name, sl.auc, sl.n)) end
     end
     io.stdout:write("model written to ", o.model, "\n")
     return 0
@@ -200,11 +288,23 @@ function M.score(args)
         else
             n = n + 1
             local r = phishing.analyze(msg, d)
-            out:write(response.fix_empty(cjson.encode({
+            local line = {
                 source = source, score = r.score, verdict = r.verdict, reasons = response.array(r.reasons),
                 model_score = r.model_score or cjson.null, indicators = response.array(r.indicators),
                 subject = r.subject, from = r.from,
-            })), "\n")
+            }
+            if o.features then
+                local f, names = {}, {}
+                for _, k in ipairs(r.indicators) do f[k] = true end
+                for _, u in ipairs(r.urls) do for _, k in ipairs(u.indicators) do f[k] = true end end
+                for k in pairs(f) do names[#names + 1] = k end
+                table.sort(names)
+                line.features = response.array(names)
+                local rs = {}
+                for i, x in ipairs(r.rules) do rs[i] = x.name end
+                line.rules = response.array(rs)
+            end
+            out:write(response.fix_empty(cjson.encode(line)), "\n")
         end
     end
     if out ~= io.stdout then out:close() end

