@@ -14,7 +14,7 @@
  *       --> { urls = { {url, host, unicode_host, registrable_domain,
  *                       shown_domain, brand, indicators = {...}} },
  *             indicators = { name = true }, urgency_hits, credential_hits,
- *             from_domain, from_brand, body, dense = {...}, urls_truncated }
+ *             from_domain, from_brand, from_known_tld, body, dense = {...}, urls_truncated }
  *   ph.encode(text, how [, charset]) --> string | nil, err   (how: base64,
  *                            quoted-printable, header, none; GMime's encoders)
  *   ph.messages(path)      --> iterator: raw, source | false, source, err (one
@@ -413,8 +413,12 @@ static int push_result(lua_State *L, const rk_phish_result_t *r)
     lua_setfield(L, -2, "urgency_hits");
     lua_pushinteger(L, r->credential_hits);
     lua_setfield(L, -2, "credential_hits");
+    lua_pushinteger(L, r->prize_hits);
+    lua_setfield(L, -2, "prize_hits");
     set_opt(L, "from_domain", r->from_domain);
     set_opt(L, "from_brand", r->from_brand);
+    lua_pushboolean(L, r->from_known_tld);
+    lua_setfield(L, -2, "from_known_tld");
     set_opt(L, "body", r->body_text);
     lua_pushboolean(L, r->truncated_urls);
     lua_setfield(L, -2, "urls_truncated");

@@ -416,11 +416,12 @@ static int db_users(lua_State *L)
  * and the request suspends until the commit: what it returns is on disk.
  * Elsewhere the write runs here on the handle. Results are the same. */
 
-enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS, OP_PHISH_INSERT, OP_PHISH_ALERT, OP_OUTCOME };
+enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS, OP_PHISH_INSERT, OP_PHISH_ALERT, OP_OUTCOME, OP_SETTLE };
 
 typedef struct {
     rk_task_t base;
     int op, profile, learned;
+    int64_t settled;                 /* OP_SETTLE */
     rk_event_t *ev;                  /* OP_RECORD: a copy */
     rk_alert_t alert;                /* OP_ALERT_INSERT: strings in buf */
     rk_phish_rec_t phish;            /* OP_PHISH_INSERT: strings in buf */
@@ -469,6 +470,9 @@ static void wtask_run(rk_task_t *t, void *store)
     case OP_PHISH_ALERT:
         t->rc = rk_store_phish_set_alert(s, w->arg[0], w->arg[1], t->err, sizeof t->err);
         break;
+    case OP_SETTLE:
+        t->rc = rk_store_events_settle(s, w->ts, w->profile, &w->settled, t->err, sizeof t->err);
+        break;
     case OP_OUTCOME:
         t->rc = rk_store_event_outcome(s, w->arg[0], w->arg[1], w->profile, &w->learned, t->err, sizeof t->err);
         break;
@@ -494,12 +498,14 @@ static int wtask_k(lua_State *L, int status, lua_KContext ctx)
     }
     char err[256], id[RK_STORE_ID_LEN];
     int rc = w->base.rc, op = w->op, learned = w->learned;
+    int64_t settled = w->settled;
     memcpy(err, w->base.err, sizeof err);
     memcpy(id, w->id, sizeof id);
     wtask_release(&w->base);
     if (rc) return result(L, rc, err);
     if (op == OP_RECORD || op == OP_ALERT_INSERT || op == OP_PHISH_INSERT) lua_pushstring(L, id);
     else if (op == OP_OUTCOME) { lua_pushboolean(L, 1); lua_pushboolean(L, learned); return 2; }
+    else if (op == OP_SETTLE) lua_pushinteger(L, settled);
     else lua_pushboolean(L, 1);
     return 1;
 }
@@ -1132,15 +1138,34 @@ static int db_outcome(lua_State *L)
 }
 
 /* db:settle(now_ms [, batch]) --> n: the held successes whose grace period
- * has ended, learned. */
+ * has ended by now_ms (the attempts' clock), learned. */
 static int db_settle(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
-    int64_t n;
+    int64_t now = luaL_checkinteger(L, 2), n = 0;
+    int batch = (int)luaL_optinteger(L, 3, 500);
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
+        wtask_t *w = wtask_new(L, OP_SETTLE, 0);
+        w->ts = now;
+        w->profile = batch;
+        return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
+    }
     char err[512];
-    int rc = rk_store_events_settle(u->s, luaL_checkinteger(L, 2), (int)luaL_optinteger(L, 3, 500), &n, err, sizeof err);
+    int rc = rk_store_events_settle(u->s, now, batch, &n, err, sizeof err);
     if (rc) return result(L, rc, err);
     lua_pushinteger(L, n);
+    return 1;
+}
+
+/* db:due(now_ms) --> whether a held success's grace period has ended. */
+static int db_due(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    int due;
+    char err[512];
+    int rc = rk_store_events_due(u->s, luaL_checkinteger(L, 2), &due, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, due);
     return 1;
 }
 
@@ -1189,7 +1214,7 @@ int luaopen_riskd_store(lua_State *L)
         { "alert_find_open", db_alert_find_open }, { "alert_add_event", db_alert_add_event },
         { "alert_set_status", db_alert_set_status },
         { "stats", db_stats }, { "timeline", db_timeline }, { "top_users", db_top_users }, { "purge", db_purge },
-        { "outcome", db_outcome }, { "settle", db_settle },
+        { "outcome", db_outcome }, { "settle", db_settle }, { "due", db_due },
         { "sync_rates", db_sync_rates },
         { NULL, NULL },
     };

@@ -20,7 +20,7 @@
 const char *const rk_phish_msg_flag_names[RK_PM_NFLAGS] = {
     "display_name_mismatch", "reply_to_mismatch", "return_path_mismatch", "spf_fail", "dkim_fail", "dmarc_fail",
     "password_form", "risky_attachment", "double_extension", "archive_attachment", "urgency", "credential_request",
-    "sender_lookalike",
+    "sender_lookalike", "prize_wording",
 };
 
 /* Lower-case phrases; a hit is any occurrence in the lower-cased subject
@@ -56,6 +56,21 @@ static const char *const credential_words[] = {
     "zaloguj", "potwierdź swoje dane", "hasło",                                    /* pl */
     "logga in", "lösenord", "bekräfta",                                            /* sv */
     "パスワード", "ログイン", "リカバリーフレーズ", "確認してください",                     /* ja */
+    NULL,
+};
+
+/* Prizes, winnings and windfalls: the lure of scam mail. Only what genuine
+ * marketing does not say as well ("bonus", "voucher", "gift card" and
+ * "cashback" are left out). */
+static const char *const prize_words[] = {
+    "you have won", "you've won", "winner", "prize", "lottery", "jackpot", "free spins", "casino",
+    "inheritance", "beneficiary", "compensation fund", "million dollars", "million usd", "next of kin",
+    "claim your",
+    "gewonnen", "gewinner", "freispiele", "erbschaft",                             /* de */
+    "ganhou", "sorteio", "prêmio", "herança",                                      /* pt */
+    "ha ganado", "premio", "lotería", "herencia",                                  /* es */
+    "vous avez gagné", "gagnant", "loterie", "héritage",                           /* fr */
+    "winnaar", "loterij", "erfenis",                                               /* nl */
     NULL,
 };
 
@@ -278,6 +293,7 @@ int rk_phish_analyze(const rk_phish_cfg_t *c, const rk_phish_msg_t *m, rk_phish_
     out->flags |= auth_flags(m);
     out->flags |= sender_flags(c, m, out);
     if (!out->from_domain) goto oom;
+    out->from_known_tld = out->from_domain[0] && rk_phish_known_tld(c, out->from_domain);
     /* The body the model and the wording read: the plain text, else the
      * HTML's; without the recipient (phish_norm.h). */
     const char *body = m->text[0] ? m->text : h.text ? h.text : "";
@@ -290,9 +306,11 @@ int rk_phish_analyze(const rk_phish_cfg_t *c, const rk_phish_msg_t *m, rk_phish_
     if (!out->body_text || !lower) { g_free(lower); goto oom; }
     out->urgency_hits = count_phrases(lower, urgency_words);
     out->credential_hits = count_phrases(lower, credential_words);
+    out->prize_hits = count_phrases(lower, prize_words);
     g_free(lower);
     if (out->urgency_hits) out->flags |= RK_PM_URGENCY;
     if (out->credential_hits) out->flags |= RK_PM_CREDENTIALS;
+    if (out->prize_hits) out->flags |= RK_PM_PRIZE;
     rc = 0;
     goto done;
 oom:

@@ -134,7 +134,8 @@ enum {
     RK_PM_URGENCY = 1 << 10,         /* urgency wording */
     RK_PM_CREDENTIALS = 1 << 11,     /* wording that asks for a password or a login */
     RK_PM_FROM_LOOKALIKE = 1 << 12,  /* the From domain imitates a protected one */
-    RK_PM_NFLAGS = 13
+    RK_PM_PRIZE = 1 << 13,           /* wording of prizes, winnings, windfalls */
+    RK_PM_NFLAGS = 14
 };
 extern const char *const rk_phish_msg_flag_names[RK_PM_NFLAGS];
 
@@ -144,10 +145,11 @@ typedef struct rk_phish_result {
     rk_phish_url_t *urls;
     int nurls;
     unsigned flags;
-    int urgency_hits, credential_hits;   /* phrases found */
+    int urgency_hits, credential_hits, prize_hits;   /* phrases found */
     char *body_text;                 /* text for the model: the plain part, else the HTML's visible text */
     char *from_domain;               /* registrable domain of From, "" when none */
     char *from_brand;                /* protected domain From imitates, NULL */
+    int from_known_tld;              /* From's domain ends in a top-level domain the public suffix list names */
     int truncated_urls;
 } rk_phish_result_t;
 

@@ -70,7 +70,6 @@
 #define INTEL_EVERY_S 600    /* automatic intel entries expire: reread that often anyway */
 #define PURGE_EVERY_S 60      /* retention runs this often... */
 #define CALIB_SAVE_EVERY_S 60 /* the calibration is saved this often (and at exit) */
-#define SETTLE_EVERY_S 5      /* held successes past their grace period are learned this often */
 #define XACCT_SLOTS (1u << 16) /* networks and addresses the cross-account memory keeps */
 #define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
 #define PURGE_BATCHES 40      /* ...and at most this many batches per run */
@@ -123,7 +122,7 @@ typedef struct rk_server {
 
     struct event_base *base;
     rk_watch_t *watch;
-    struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev, *purge_ev, *calib_ev, *settle_ev;
+    struct event *watch_ev, *debounce_ev, *sigterm_ev, *sigint_ev, *purge_ev, *calib_ev;
     rk_store_t *store;              /* the main thread's own handle: retention */
     rk_writer_t *writer;            /* group commit of the workers' writes (SQLite), or NULL */
     rk_pool_t *pool;                /* password hashing off the event loops */
@@ -708,35 +707,6 @@ static void on_calib_save(evutil_socket_t fd, short what, void *arg)
     calib_save(arg);
 }
 
-/* Held successes (learning from verified attempts, lib/analyze.lua) whose
- * outcome did not come within the grace period are learned here, in small
- * transactions like retention. */
-static void on_settle(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd; (void)what;
-    rk_server_t *s = arg;
-    char err[512];
-    int64_t n = 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    for (int i = 0; i < PURGE_BATCHES; i++) {
-        int64_t got = 0;
-        if (rk_store_events_settle(s->store, now_ms, PURGE_BATCH, &got, err, sizeof err) != 0) {
-            rk_log_msg(RK_LOG_ERROR, "learning held attempts failed", "error", err);
-            break;
-        }
-        n += got;
-        if (got < PURGE_BATCH) break;
-    }
-    if (n) {
-        rk_log_t e;
-        rk_log_begin(&e, RK_LOG_DEBUG, "held attempts learned");
-        rk_log_int(&e, "events", n);
-        rk_log_end(&e);
-    }
-}
-
 static int open_store(rk_server_t *s, char *err, size_t errlen)
 {
     rk_store_opts_t o;
@@ -750,9 +720,6 @@ static int open_store(rk_server_t *s, char *err, size_t errlen)
         if (!s->purge_ev || event_add(s->purge_ev, &every) < 0) { snprintf(err, errlen, "cannot schedule retention"); return -1; }
         event_active(s->purge_ev, EV_TIMEOUT, 0);   /* once at start-up too */
     }
-    struct timeval settle_every = { SETTLE_EVERY_S, 0 };
-    s->settle_ev = event_new(s->base, -1, EV_PERSIST, on_settle, s);
-    if (!s->settle_ev || event_add(s->settle_ev, &settle_every) < 0) { snprintf(err, errlen, "cannot schedule learning"); return -1; }
     return 0;
 }
 
@@ -897,7 +864,6 @@ static void server_free(rk_server_t *s)
     if (s->sigterm_ev) event_free(s->sigterm_ev);
     if (s->sigint_ev) event_free(s->sigint_ev);
     if (s->purge_ev) event_free(s->purge_ev);
-    if (s->settle_ev) event_free(s->settle_ev);
     if (s->intel_ev) event_free(s->intel_ev);
     rk_store_close(s->store);
     rk_geo_close(s->geo);

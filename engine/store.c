@@ -386,6 +386,12 @@ int rk_store_events_settle(rk_store_t *s, int64_t now, int batch, int64_t *n, ch
     return s->ops->events && s->ops->events->settle ? s->ops->events->settle(s, now, batch, n, err, errlen) : 0;
 }
 
+int rk_store_events_due(rk_store_t *s, int64_t now, int *due, char *err, size_t errlen)
+{
+    *due = 0;
+    return s->ops->events && s->ops->events->due ? s->ops->events->due(s, now, due, err, errlen) : 0;
+}
+
 int rk_store_purge(rk_store_t *s, int64_t now, int batch, int64_t *del, char *err, size_t errlen)
 {
     *del = 0;

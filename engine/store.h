@@ -287,9 +287,14 @@ int rk_store_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *out, 
  * unknown id. */
 int rk_store_event_outcome(rk_store_t *s, const char *id, const char *outcome, int learn, int *learned,
                            char *err, size_t errlen);
-/* Learns up to batch held successes whose learn_at has come (no outcome
- * within the grace period); *n says how many. */
+/* The grace period runs on the attempts' clock: now_ms is the time of the
+ * attempt about to be analysed. Learns up to batch held successes whose
+ * learn_at has come (no outcome within the grace period), oldest first;
+ * *n says how many. */
 int rk_store_events_settle(rk_store_t *s, int64_t now_ms, int batch, int64_t *n, char *err, size_t errlen);
+/* *due: whether a held success has learn_at <= now_ms (a read, for the
+ * analysis to call before every attempt; settling writes). */
+int rk_store_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, size_t errlen);
 
 /* How common a value is across all users' successful logins (for the
  * familiarity rule): count of logins with it, total logins counted for the

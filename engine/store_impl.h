@@ -30,6 +30,7 @@ typedef struct rk_store_events {
     int (*purge)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);                        /* NULL: nothing kept */
     int (*outcome)(rk_store_t *, const char *, const char *, int, int *, char *, size_t);        /* NULL: events not kept */
     int (*settle)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);                       /* NULL: events not kept */
+    int (*due)(rk_store_t *, int64_t, int *, char *, size_t);                                   /* NULL: events not kept */
 } rk_store_events_t;
 
 typedef struct rk_store_alerts {

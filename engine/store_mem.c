@@ -5,7 +5,8 @@
  * throw the store away at the end, so SQLite's event rows, indexes and
  * summaries were most of their time (riskd score: the SQLite store in
  * memory took 170 of 300 us per attempt). It also keeps shared rates
- * (rates_sync.h) for the rate tables of one process. Everything else (users,
+ * (rates_sync.h) for the rate tables of one process, and the held successes
+ * until they are settled (store.h, RK_LEARN_*). Everything else (users,
  * event lists, dashboards, phishing) answers "not supported"; `serve`
  * refuses it.
  *
@@ -55,6 +56,7 @@ typedef struct {
     GHashTable *alerts;      /* id -> alert_rec_t */
     GHashTable *open_by_key; /* user \x1f cause -> the alert of that key updated last */
     GHashTable *rates;       /* "name:hour" -> count (shared rates, rates_sync.h) */
+    GHashTable *held;        /* id -> a copy of a held success (rk_event_dup) until settled */
     uint64_t query;
     rk_profile_t *scratch;
 } mem_t;
@@ -128,6 +130,7 @@ static void mem_close(rk_store_t *s)
     g_hash_table_destroy(m->open_by_key);
     g_hash_table_destroy(m->alerts);
     g_hash_table_destroy(m->rates);
+    g_hash_table_destroy(m->held);
     free(m->scratch);
     free(m);
 }
@@ -146,12 +149,13 @@ static int load(const user_rec_t *u, const char *name, rk_profile_t *p, char *er
     return 0;
 }
 
-static int apply_profile(mem_t *m, const rk_event_t *e, char *err, size_t errlen)
+static int apply_profile(mem_t *m, const rk_event_t *e, int learn_only, char *err, size_t errlen)
 {
     user_rec_t *u = user_of(m, e->user_id, 1);
     rk_profile_t *p = m->scratch;
     if (load(u, e->user_id, p, err, errlen) < 0) return -1;
-    rk_profile_apply(p, e);
+    if (learn_only) rk_profile_learn(p, e);
+    else rk_profile_apply(p, e);
     unsigned char buf[RK_PROFILE_MAX_BYTES];
     size_t len = rk_profile_encode(p, buf, sizeof buf);
     if (!len) { snprintf(err, errlen, "profile of '%s' does not fit", e->user_id); return -1; }
@@ -169,7 +173,7 @@ static int mem_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, 
 
 static int mem_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen)
 {
-    return apply_profile(MEM(s), e, err, errlen);
+    return apply_profile(MEM(s), e, 0, err, errlen);
 }
 
 /* ---- events ----------------------------------------------------------------- */
@@ -209,7 +213,12 @@ static int mem_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_
         ip_hit_t h = { e->ts_ms, u };
         insert_sorted(hits, sizeof h, offsetof(ip_hit_t, ts), &h);
         count_values(m, e);
-        if (update_profile && apply_profile(m, e, err, errlen) != 0) return -1;
+        if (update_profile && apply_profile(m, e, 0, err, errlen) != 0) return -1;
+        if (e->success && e->held == RK_LEARN_ON_GRACE) {   /* the others wait for an outcome a batch never gets */
+            rk_event_t *c = rk_event_dup(e);
+            if (!c) { snprintf(err, errlen, "out of memory"); return -1; }
+            g_hash_table_insert(m->held, g_strdup(c->id), c);
+        }
     }
     return 0;
 }
@@ -339,9 +348,89 @@ static int mem_rate_counts(rk_store_t *s, const char *name, int64_t from, int64_
 /* ---- what the memory store does not keep -------------------------------------- */
 
 
+/* ---- held successes --------------------------------------------------------- */
+
+/* Settles a held copy (removed from the table by the caller): learned when
+ * learn is set. */
+static int settle_held(mem_t *m, rk_event_t *c, int learn, int *learned, char *err, size_t errlen)
+{
+    *learned = 0;
+    if (!learn) return 0;
+    c->held = RK_LEARN_NOW;
+    count_values(m, c);
+    if (apply_profile(m, c, 1, err, errlen) != 0) return -1;
+    *learned = 1;
+    return 0;
+}
+
+static int mem_event_outcome(rk_store_t *s, const char *id, const char *outcome, int learn, int *learned,
+                             char *err, size_t errlen)
+{
+    (void)outcome;   /* the memory store keeps no events to note it on */
+    gpointer key, val;
+    if (!g_hash_table_steal_extended(MEM(s)->held, id, &key, &val)) {
+        snprintf(err, errlen, "no held event '%s' (the memory store keeps no others)", id);
+        return RK_STORE_NOT_FOUND;
+    }
+    g_free(key);
+    int rc = settle_held(MEM(s), val, learn, learned, err, errlen);
+    free(val);
+    return rc;
+}
+
+static gint by_learn_at(gconstpointer a, gconstpointer b)
+{
+    const rk_event_t *x = *(rk_event_t *const *)a, *y = *(rk_event_t *const *)b;
+    if (x->learn_at != y->learn_at) return x->learn_at < y->learn_at ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+/* Oldest first, as SQLite's ORDER BY learn_at, id: a profile's bounded
+ * lists keep the same values either way. */
+static int mem_events_settle(rk_store_t *s, int64_t now_ms, int batch, int64_t *n, char *err, size_t errlen)
+{
+    mem_t *m = MEM(s);
+    GPtrArray *due = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer key, val;
+    g_hash_table_iter_init(&it, m->held);
+    while (g_hash_table_iter_next(&it, &key, &val)) {
+        rk_event_t *c = val;
+        if (c->held == RK_LEARN_ON_GRACE && c->learn_at <= now_ms) g_ptr_array_add(due, c);
+    }
+    g_ptr_array_sort(due, by_learn_at);
+    int rc = 0;
+    for (guint i = 0; i < due->len && (int)i < batch && rc == 0; i++) {
+        rk_event_t *c = g_ptr_array_index(due, i);
+        gpointer k, v;
+        g_hash_table_steal_extended(m->held, c->id, &k, &v);
+        g_free(k);
+        int learned;
+        rc = settle_held(m, c, 1, &learned, err, errlen);
+        *n += learned;
+        free(c);
+    }
+    g_ptr_array_free(due, TRUE);
+    return rc;
+}
+
+static int mem_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    GHashTableIter it;
+    gpointer key, val;
+    g_hash_table_iter_init(&it, MEM(s)->held);
+    while (g_hash_table_iter_next(&it, &key, &val)) {
+        const rk_event_t *c = val;
+        if (c->held == RK_LEARN_ON_GRACE && c->learn_at <= now_ms) { *due = 1; return 0; }
+    }
+    return 0;
+}
+
 static const rk_store_events_t events_ops = {
     .record = mem_event_record, .recent = mem_recent, .profile_get = mem_profile_get,
     .profile_update = mem_profile_update, .global_count = mem_global_count,
+    .outcome = mem_event_outcome, .settle = mem_events_settle, .due = mem_events_due,
 };
 static const rk_store_alerts_t alerts_ops = {
     .insert = mem_alert_insert, .find_open = mem_alert_find_open, .add_event = mem_alert_add_event,
@@ -371,5 +460,6 @@ rk_store_t *rk_store_mem_open(char *err, size_t errlen)
     m->alerts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, alert_free);
     m->open_by_key = g_hash_table_new(g_str_hash, g_str_equal);
     m->rates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    m->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, free);
     return &m->base;
 }

@@ -470,21 +470,47 @@ static int bump_item(mg_t *m, const char *user, const char *kind, const char *va
     return -1;
 }
 
-/* The learning half of an event's share of the profile (a success that
- * teaches: at once, or when its hold is settled). */
-static int mg_profile_learn(mg_t *m, const rk_event_t *e, const rk_profile_delta_t *d, char *err, size_t errlen)
+/* An event's share of its user's profile: the counts (counts), the
+ * learning half (d->learn: a success that teaches, at once or when its hold
+ * is settled), or both in one atomic $inc; then the last success and the
+ * bounded lists. */
+static int mg_profile_change(mg_t *m, const rk_event_t *e, const rk_profile_delta_t *d, int counts,
+                             char *err, size_t errlen)
 {
     char hk[32], wk[32], lk[32];
     snprintf(hk, sizeof hk, "hours.%d", d->hour);
     snprintf(wk, sizeof wk, "weekdays.%d", d->weekday);
     snprintf(lk, sizeof lk, "local_hours.%d", d->local_hour >= 0 ? d->local_hour : 0);
+    bson_t u = BSON_INITIALIZER, inc, mx, mn;
+    BSON_APPEND_DOCUMENT_BEGIN(&u, "$inc", &inc);
+    if (counts) {
+        BSON_APPEND_INT64(&inc, "attempts", 1);
+        BSON_APPEND_INT64(&inc, "failures", !d->success);
+        BSON_APPEND_INT64(&inc, "anomalies", d->anomaly);
+        BSON_APPEND_INT64(&inc, "high_risk", d->high_risk);
+        BSON_APPEND_DOUBLE(&inc, "risk_sum", e->risk_score);
+    }
+    if (d->learn) {
+        BSON_APPEND_INT64(&inc, "successes", 1);
+        BSON_APPEND_INT64(&inc, hk, 1);
+        BSON_APPEND_INT64(&inc, wk, 1);
+        BSON_APPEND_INT64(&inc, lk, d->local_hour >= 0);
+    }
+    bson_append_document_end(&u, &inc);
+    if (counts) {
+        BSON_APPEND_DOCUMENT_BEGIN(&u, "$max", &mx);
+        BSON_APPEND_DOUBLE(&mx, "max_risk", e->risk_score);
+        BSON_APPEND_INT64(&mx, "last", e->ts_ms);
+        bson_append_document_end(&u, &mx);
+        BSON_APPEND_DOCUMENT_BEGIN(&u, "$min", &mn);
+        BSON_APPEND_INT64(&mn, "first", e->ts_ms);
+        bson_append_document_end(&u, &mn);
+    }
     op_t o = op_begin(m, "profiles");
     bson_t *f = BCON_NEW("_id", BCON_UTF8(e->user_id));
-    bson_t *u = BCON_NEW("$inc", "{", "successes", BCON_INT64(1), hk, BCON_INT64(1), wk, BCON_INT64(1),
-                         lk, BCON_INT64(d->local_hour >= 0), "}");
-    int64_t n = update1(&o, f, u, 1, err, errlen);
-    bson_destroy(f); bson_destroy(u);
-    if (n < 0) { op_end(&o); return -1; }
+    int64_t n = update1(&o, f, &u, 1, err, errlen);
+    bson_destroy(f); bson_destroy(&u);
+    if (n < 0 || !d->learn) { op_end(&o); return n < 0 ? -1 : 0; }
     /* The last success moves only forward in time, atomically. */
     f = BCON_NEW("_id", BCON_UTF8(e->user_id), "$or", "[", "{", "ls.ts", "{", "$exists", BCON_BOOL(false), "}", "}",
                  "{", "ls.ts", "{", "$lte", BCON_INT64(e->ts_ms), "}", "}", "]");
@@ -509,20 +535,9 @@ static int mg_profile_learn(mg_t *m, const rk_event_t *e, const rk_profile_delta
 
 static int mg_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen)
 {
-    mg_t *m = MG(s);
     rk_profile_delta_t d;
     rk_profile_delta(e, &d);
-    op_t o = op_begin(m, "profiles");
-    bson_t *f = BCON_NEW("_id", BCON_UTF8(e->user_id));
-    bson_t *u = BCON_NEW("$inc", "{", "attempts", BCON_INT64(1), "failures", BCON_INT64(!d.success),
-                         "anomalies", BCON_INT64(d.anomaly), "high_risk", BCON_INT64(d.high_risk),
-                         "risk_sum", BCON_DOUBLE(e->risk_score), "}",
-                         "$max", "{", "max_risk", BCON_DOUBLE(e->risk_score), "last", BCON_INT64(e->ts_ms), "}",
-                         "$min", "{", "first", BCON_INT64(e->ts_ms), "}");
-    int64_t n = update1(&o, f, u, 1, err, errlen);
-    bson_destroy(f); bson_destroy(u); op_end(&o);
-    if (n < 0) return -1;
-    return d.learn ? mg_profile_learn(m, e, &d, err, errlen) : 0;
+    return mg_profile_change(MG(s), e, &d, 1, err, errlen);
 }
 
 /* Global counts of a successful login's values: an upsert per value, with
@@ -741,7 +756,7 @@ static int mg_event_outcome(rk_store_t *s, const char *id, const char *outcome, 
         e.held = RK_LEARN_NOW;
         rk_profile_delta_t d;
         rk_profile_delta(&e, &d);
-        rc = mg_profile_learn(m, &e, &d, err, errlen) < 0 || count_values(m, &e, err, errlen) < 0 ? -1 : 0;
+        rc = mg_profile_change(m, &e, &d, 0, err, errlen) < 0 || count_values(m, &e, err, errlen) < 0 ? -1 : 0;
         *learned = rc == 0;
     }
     rk_store_event_free(&e);
@@ -753,7 +768,8 @@ static int mg_events_settle(rk_store_t *s, int64_t now_ms, int batch, int64_t *n
     mg_t *m = MG(s);
     op_t o = op_begin(m, "events");
     bson_t *q = BCON_NEW("held", BCON_INT32(RK_LEARN_ON_GRACE), "learn_at", "{", "$lte", BCON_DATE_TIME(now_ms), "}");
-    bson_t *opts = BCON_NEW("limit", BCON_INT64(batch), "projection", "{", "_id", BCON_INT32(1), "}");
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(batch), "projection", "{", "_id", BCON_INT32(1), "}",
+                            "sort", "{", "learn_at", BCON_INT32(1), "_id", BCON_INT32(1), "}");
     mongoc_cursor_t *c = mongoc_collection_find_with_opts(o.coll, q, opts, NULL);
     char (*ids)[RK_STORE_ID_LEN] = calloc((size_t)(batch > 0 ? batch : 1), sizeof *ids);
     int found = 0, rc = 0;
@@ -775,6 +791,18 @@ static int mg_events_settle(rk_store_t *s, int64_t now_ms, int batch, int64_t *n
     }
     free(ids);
     return rc;
+}
+
+static int mg_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "events");
+    bson_t *q = BCON_NEW("held", BCON_INT32(RK_LEARN_ON_GRACE), "learn_at", "{", "$lte", BCON_DATE_TIME(now_ms), "}"), d;
+    int rc = find_one(&o, q, &d, err, errlen);
+    bson_destroy(q);
+    op_end(&o);
+    if (rc == 0) bson_destroy(&d);
+    *due = rc == 0;
+    return rc < 0 ? -1 : 0;
 }
 
 static void event_filter(const rk_event_filter_t *f, bson_t *q)
@@ -1584,7 +1612,7 @@ static const rk_store_events_t events_ops = {
     .record = mg_event_record, .get = mg_event_get, .list = mg_event_list, .set_alert = mg_event_set_alert,
     .recent = mg_recent, .profile_get = mg_profile_get, .profile_update = mg_profile_update,
     .global_count = mg_global_count, .purge = mg_purge,
-    .outcome = mg_event_outcome, .settle = mg_events_settle,
+    .outcome = mg_event_outcome, .settle = mg_events_settle, .due = mg_events_due,
 };
 static const rk_store_alerts_t alerts_ops = {
     .insert = mg_alert_insert, .get = mg_alert_get, .list = mg_alert_list, .find_open = mg_alert_find_open,

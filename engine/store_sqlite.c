@@ -112,7 +112,7 @@ static const char *const migrations[] = {
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_USER_INSERT, S_USER_GET, S_USER_SETPW, S_USER_DEL, S_USER_LIST,
-    S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT, S_EV_OUTCOME, S_EV_DUE,
+    S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT, S_EV_OUTCOME, S_EV_DUE, S_EV_ANY_DUE,
     S_HOURLY, S_USER_HOURLY, S_IP,
     S_PROFILE_GET, S_PROFILE_PUT, S_PROFILE_MAX,
     S_RECENT_FAIL, S_RECENT_IPUSERS,
@@ -140,7 +140,8 @@ static const char *const sql[S_COUNT] = {
     [S_USER_LIST] = "SELECT id, username, email, role, password_hash, created_ms FROM users ORDER BY username",
     [S_EV_INSERT] = "INSERT INTO events(" EVENT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_EV_OUTCOME] = "UPDATE events SET outcome = coalesce(?2, outcome), held = 0 WHERE id = ?1",
-    [S_EV_DUE] = "SELECT id FROM events WHERE held = 1 AND learn_at <= ? ORDER BY learn_at LIMIT ?",
+    [S_EV_DUE] = "SELECT id FROM events WHERE held = 1 AND learn_at <= ? ORDER BY learn_at, id LIMIT ?",
+    [S_EV_ANY_DUE] = "SELECT 1 FROM events WHERE held = 1 AND learn_at <= ? LIMIT 1",
     [S_EV_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = ?",
     [S_EV_SET_ALERT] = "UPDATE events SET alert_id = ? WHERE id = ?",
     [S_HOURLY] = "INSERT INTO hourly(bucket, attempts, failures, anomalies, risk_sum, low, medium, high, critical)"
@@ -1702,10 +1703,21 @@ static const rk_store_accounts_t accounts_ops = {
     .create = sq_user_create, .get = sq_user_get, .set_password = sq_user_set_password,
     .remove = sq_user_delete, .list = sq_user_list,
 };
+static int sq_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_EV_ANY_DUE);
+    sqlite3_bind_int64(st, 1, now_ms);
+    int rc = sqlite3_step(st);
+    *due = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(q, err, errlen, "events");
+}
+
 static const rk_store_events_t events_ops = {
     .record = sq_event_record, .get = sq_event_get, .list = sq_event_list, .set_alert = sq_event_set_alert,
     .recent = sq_recent, .profile_get = sq_profile_get, .profile_update = sq_profile_update,
-    .outcome = sq_event_outcome, .settle = sq_events_settle,
+    .outcome = sq_event_outcome, .settle = sq_events_settle, .due = sq_events_due,
     .global_count = sq_global_count, .global_counts = sq_global_counts, .purge = sq_purge,
 };
 static const rk_store_alerts_t alerts_ops = {

@@ -129,6 +129,8 @@ describe("analyze.analyze", function()
                 profile = function() return nil, "no profile", "not_found" end,
                 recent = function() return 0, 1 end,
                 record = function(_, e) recorded = e; return "evt1" end,
+                due = function() return false end,
+                settle = function() return 0 end,
                 global_counts = function(_, values) return { countries = { count = 1, total = 2, distinct = 2 } } end,
             },
             features = require("riskd.features"),
@@ -208,16 +210,13 @@ describe("analyze.analyze", function()
             for k, v in pairs(a) do full[k] = v end
             return analyze.analyze(full, d), opts
         end
-        local server = { deferred = true, now_ms = function() return NOW + 5 end }
         local grace = config.learning.grace_minutes * 60000
-        assert.is_nil(select(2, run({}, nil, server)))                                       -- allowed: learned at once
-        assert.are.same({ held = "grace", learn_at = NOW + 5 + grace }, select(2, run({}, 50, server)))   -- challenged
-        assert.is_nil(select(2, run({}, 50)))                       -- a replay without outcome: the grace has passed
-        assert.are.same({ held = "outcome" }, select(2, run({}, 95, server)))                -- blocked: never by itself
-        assert.are.same({ held = "outcome" }, select(2, run({}, 95)))
+        assert.is_nil(select(2, run({}, nil)))                                                -- allowed: learned at once
+        assert.are.same({ held = "grace", learn_at = NOW + grace }, select(2, run({}, 50)))    -- challenged: the attempts' clock
+        assert.are.same({ held = "outcome" }, select(2, run({}, 95)))                         -- blocked: never by itself
         assert.are.same({ held = "outcome" }, select(2, run({ outcome = "failed_challenge" }, 50)))
-        assert.is_nil(select(2, run({ outcome = "passed_challenge" }, 50, server)))
-        assert.is_nil(select(2, run({ success = false }, 95, server)))                       -- failures count as such
+        assert.is_nil(select(2, run({ outcome = "passed_challenge" }, 50)))
+        assert.is_nil(select(2, run({ success = false }, 95)))                                -- failures count as such
         -- a replay of generated traffic: the outcome a service acting on the answer would report
         local r, o = run({ challenge = "fail" }, 50)
         assert.are.same({ held = "outcome" }, o)
@@ -231,10 +230,23 @@ describe("analyze.analyze", function()
         local old = {}
         for k, v in pairs(config) do old[k] = v end
         old.learning = nil
-        assert.is_nil(select(2, run({}, 95, { config = old, deferred = true, now_ms = server.now_ms })))
+        assert.is_nil(select(2, run({}, 95, { config = old })))
         assert.is_true(analyze.outcome_learns("passed_challenge", config))
         assert.is_false(analyze.outcome_learns("blocked", config))
         assert.is_false(analyze.outcome_learns("allowed", old))
+    end)
+
+    it("learns the held successes whose grace has ended before reading the profile", function()
+        local calls = {}
+        local d = deps()
+        d.store.due = function(_, ts) calls[#calls + 1] = "due " .. ts return true end
+        d.store.settle = function(_, ts) calls[#calls + 1] = "settle " .. ts return 1 end
+        local profile = d.store.profile
+        d.store.profile = function(...) calls[#calls + 1] = "profile" return profile(...) end
+        analyze.analyze(attempt, d)
+        assert.are.same({ "due " .. NOW, "settle " .. NOW, "profile" }, calls)
+        d.store.due = function() return nil, "disk I/O error" end
+        assert.is_true(analyze.analyze(attempt, d).degraded)
     end)
 
     it("orders reasons by score", function()

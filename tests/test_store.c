@@ -323,8 +323,15 @@ static void held_successes_learn_once_settled(void **st)
                      RK_STORE_NOT_FOUND);
 
     int64_t n = -1;
+    int due = -1;
+    assert_int_equal(rk_store_events_due(s, T0 + H - 1, &due, err, sizeof err), 0);
+    assert_int_equal(due, 0);
+    assert_int_equal(rk_store_events_due(s, T0 + 2 * H, &due, err, sizeof err), 0);
+    assert_int_equal(due, 1);
     assert_int_equal(rk_store_events_settle(s, T0 + 2 * H, 100, &n, err, sizeof err), 0);
     assert_int_equal(n, 1);                             /* held-grace; held-late's grace runs on */
+    assert_int_equal(rk_store_events_due(s, T0 + 2 * H, &due, err, sizeof err), 0);
+    assert_int_equal(due, 0);
     assert_int_equal(rk_store_events_settle(s, T0 + 2 * H, 100, &n, err, sizeof err), 0);
     assert_int_equal(n, 0);
 

@@ -179,10 +179,79 @@ static void the_rest_is_refused(void **st)
     assert_non_null(strstr(err, "mem:"));
 }
 
+/* Held successes: kept until settled, learned once, oldest first; the ones
+ * waiting for an outcome a batch never gets are not kept. */
+static void held_successes(void **st)
+{
+    (void)st;
+    char err[256];
+    rk_store_t *m = rk_store_open("mem:", NULL, err, sizeof err);
+    assert_non_null(m);
+    const char *devs[] = { "d-grace-late", "d-grace", "d-outcome" };
+    int64_t learn_at[] = { T0 + 20 * 60000, T0 + 10 * 60000, 0 };
+    char ids[3][RK_STORE_ID_LEN];
+    for (int i = 0; i < 3; i++) {
+        rk_event_t e;
+        memset(&e, 0, sizeof e);
+        e.user_id = "hal";
+        e.ip = "192.0.2.9";
+        e.ts_ms = T0 + i * 1000;
+        e.success = 1;
+        e.risk_level = "medium";
+        e.device_id = devs[i];
+        e.held = i < 2 ? RK_LEARN_ON_GRACE : RK_LEARN_ON_OUTCOME;
+        e.learn_at = learn_at[i];
+        assert_int_equal(rk_store_event_record(m, &e, 1, err, sizeof err), 0);
+        memcpy(ids[i], e.id, sizeof ids[i]);
+    }
+    rk_profile_t *p = malloc(sizeof *p);
+    assert_int_equal(rk_store_profile_get(m, "hal", p, err, sizeof err), 0);
+    assert_int_equal(p->attempts, 3);
+    assert_int_equal(p->successes, 0);
+    int due = -1;
+    int64_t n = -1;
+    assert_int_equal(rk_store_events_due(m, T0 + 5 * 60000, &due, err, sizeof err), 0);
+    assert_int_equal(due, 0);
+    assert_int_equal(rk_store_events_due(m, T0 + 10 * 60000, &due, err, sizeof err), 0);
+    assert_int_equal(due, 1);
+    assert_int_equal(rk_store_events_settle(m, T0 + 10 * 60000, 100, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(rk_store_profile_get(m, "hal", p, err, sizeof err), 0);
+    assert_int_equal(p->successes, 1);
+    assert_string_equal(p->items[RK_PK_DEVICE][0].value, "d-grace");
+    rk_global_count_t g;
+    assert_int_equal(rk_store_global_count(m, RK_PK_DEVICE, "d-grace", &g, err, sizeof err), 0);
+    assert_int_equal(g.count, 1);
+    /* An outcome first: learned then, and never again by the grace period. */
+    int learned = -1;
+    assert_int_equal(rk_store_event_outcome(m, ids[0], "passed_challenge", 1, &learned, err, sizeof err), 0);
+    assert_int_equal(learned, 1);
+    assert_int_equal(rk_store_events_settle(m, T0 + 60 * 60000, 100, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(rk_store_event_outcome(m, ids[0], "passed_challenge", 1, &learned, err, sizeof err), RK_STORE_NOT_FOUND);
+    assert_int_equal(rk_store_event_outcome(m, ids[2], "blocked", 0, &learned, err, sizeof err), RK_STORE_NOT_FOUND);
+    assert_int_equal(rk_store_profile_get(m, "hal", p, err, sizeof err), 0);
+    assert_int_equal(p->successes, 2);
+    assert_int_equal(p->nitems[RK_PK_DEVICE], 2);
+    /* Held and never settled: freed with the store (ASan checks). */
+    rk_event_t e;
+    memset(&e, 0, sizeof e);
+    e.user_id = "hal";
+    e.ip = "192.0.2.9";
+    e.success = 1;
+    e.risk_level = "medium";
+    e.held = RK_LEARN_ON_GRACE;
+    e.learn_at = T0 + 99 * 60000;
+    assert_int_equal(rk_store_event_record(m, &e, 1, err, sizeof err), 0);
+    free(p);
+    rk_store_close(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_same_answers_as_sqlite),
+        cmocka_unit_test(held_successes),
         cmocka_unit_test(open_alerts),
         cmocka_unit_test(the_rest_is_refused),
     };

@@ -28,6 +28,14 @@ return {
         "googlemail.com", "amazonses.com", "amazonaws.com", "onmicrosoft.com", "microsoftonline.com",
         "sharepoint.com", "office365.com", "googlegroups.com", "googleusercontent.com",
     },
+    -- free app and page hosting where anyone can publish a page or send as
+    -- a subdomain: a sender or a link there (rules/phishing/sender_anomaly.lua)
+    free_hosting = {
+        "firebaseapp.com", "web.app", "appspot.com", "pages.dev", "workers.dev", "netlify.app", "vercel.app",
+        "herokuapp.com", "glitch.me", "repl.co", "github.io", "gitbook.io", "weebly.com", "wixsite.com",
+        "webflow.io", "godaddysites.com", "square.site", "blogspot.com", "000webhostapp.com", "r2.dev",
+        "ipfs.io", "dweb.link", "firebasestorage.googleapis.com", "azurewebsites.net", "windows.net",
+    },
     shorteners = {
         "bit.ly", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly", "rebrand.ly", "cutt.ly", "shorturl.at",
         "tiny.cc", "rb.gy", "t.ly", "bit.do", "s.id", "v.gd", "qrco.de", "lnkd.in", "tr.im", "shorte.st",

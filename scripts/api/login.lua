@@ -31,8 +31,6 @@ local function get_deps()
         features = features,
         config = rules.config(),
         format_time = time.format,
-        -- outcomes come after the answer: held successes wait for them
-        deferred = true, now_ms = now_ms,
     }
     return deps
 end

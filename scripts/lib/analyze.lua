@@ -274,24 +274,36 @@ local function simulated_outcome(a, action)
     return a.challenge == "pass" and "passed_challenge" or "failed_challenge"
 end
 
--- When a success teaches the user's profile and the site's value counts
--- (config.learning): "now"; "grace", learned at the returned time unless an
--- outcome settles it first; or "outcome", learned only if one says so.
--- Without config.learning every success teaches at once. deferred: the
--- server, where outcomes come later; a replay decides at once.
 -- Whether an outcome reported later teaches a held success.
 function M.outcome_learns(outcome, cfg)
     return cfg.learning ~= nil and cfg.learning.outcomes[outcome] == true
 end
 
-function M.learning(a, action, outcome, cfg, deferred, now_ms)
+-- When a success teaches the user's profile and the site's value counts
+-- (config.learning): "now"; "grace", learned once the attempts' clock
+-- passes the returned time unless an outcome settles it first; or
+-- "outcome", learned only if one says so. Without config.learning every
+-- success teaches at once.
+function M.learning(a, action, outcome, cfg)
     local L = cfg.learning
     if not a.success or not L then return "now" end
     if outcome then return L.outcomes[outcome] and "now" or "outcome" end
     if L.actions[action] then return "now" end
     if not L.unreported[action] then return "outcome" end
-    if not deferred then return "now" end
-    return "grace", now_ms + math.floor((L.grace_minutes or 15) * 60000)
+    return "grace", a.ts + math.floor((L.grace_minutes or 15) * 60000)
+end
+
+-- The grace period runs on the attempts' clock, in the server as in a
+-- replay: before an attempt is analysed, the held successes whose grace
+-- has ended by its time are learned (one indexed read when none has), so
+-- that riskd score and the API learn the same things at the same points.
+local function settle_due(store, cfg, ts)
+    local L = cfg.learning
+    if not (L and next(L.unreported)) then return true end
+    local due, err = store:due(ts)
+    if due == nil then return nil, err end
+    if due then return store:settle(ts) end
+    return true
 end
 
 -- Opens an alert for the attempt, or adds it to the open alert of the same
@@ -360,6 +372,7 @@ function M.analyze(a, deps, opts)
     local lap = opts and opts.timing and timer(opts.timing, opts.clock) or no_lap
     if deps.geo then enrich(a, deps.geo) end
     local profile, recent = nil, { failures = 0, ip_users = 0 }
+    if deps.store and not settle_due(deps.store, cfg, a.ts) then degraded = true end
     if deps.store then
         local p, err, code = deps.store:profile(a.user_id)
         if p then profile = p elseif code ~= "not_found" then degraded = true end
@@ -414,7 +427,7 @@ function M.analyze(a, deps, opts)
     if deps.xacct and a.success then M.cross_note(deps.xacct, a, values, features.new_device == 1) end
     local action = cfg.actions[level]
     local outcome = a.outcome or simulated_outcome(a, action)
-    local held, learn_at = M.learning(a, action, outcome, cfg, deps.deferred, deps.now_ms and deps.now_ms() or a.ts)
+    local held, learn_at = M.learning(a, action, outcome, cfg)
     local reasons = {}
     for _, r in ipairs(results) do reasons[#reasons + 1] = r.reason or r.name end
 

@@ -435,6 +435,7 @@ def main():
                 { held = "grace", learn_at = 1700000900000 })))
             print("outcome", db:outcome("5f1d7c9e8b3a4c2d1e0f9a8b", "passed_challenge", true))
             print("settle", db:settle(1700001000000, 10))
+            print("due", db:due(1700001000000))
             print("done")
             """ % mock.uri
             from bson import ObjectId
@@ -459,7 +460,8 @@ def main():
             assert lines["outcome"] == "true\ttrue", lines
             finds = [d for d in cmds(seen, "find", "events") if "held" in dict(d.get("filter", {}))]
             assert finds and dict(finds[0]["filter"])["held"] == 1, finds
-            assert lines["settle"] == "0", lines           # the mock holds nothing due
+            assert lines["settle"] == "0" and lines["due"] == "false", lines   # the mock holds nothing due
+            assert len(finds) >= 2 and dict(finds[0]["sort"]) == {"learn_at": 1, "_id": 1}, finds
         check("held successes: an attempt at once, learned once by one atomic findAndModify", held_successes)
     finally:
         mock.stop()
