@@ -28,7 +28,8 @@ local function ctx(over)
                     brand = u.brand, shown_domain = u.shown, unicode_host = u.unicode_host, indicators = u.indicators or {}, flags = flags }
     end
     local a = { urgency_hits = over.urgency or 0, credential_hits = over.credentials or 0, from_domain = over.from_domain or "sender.example",
-                from_brand = over.from_brand, indicators = over.indicators or {} }
+                from_brand = over.from_brand, indicators = over.indicators or {}, prize_hits = over.prize or 0,
+                from_known_tld = over.known_tld ~= false }
     return { urls = urls, indicators = a.indicators, analysis = a,
              message = over.message or { from_name = "", reply_to = "", return_path = "", subject = "", attachments = {} } }
 end
@@ -95,6 +96,43 @@ describe("phishing rules", function()
         s, why = rule("risky_attachment").evaluate(ctx({ message = msg, indicators = { archive_attachment = true, risky_attachment = true } }))
         assert.are.equal(50, s)
         assert.matches("scan.zip (holding a.txt, b.txt, c.txt, d.txt, e.txt, …)", why, 1, true)
+    end)
+
+    it("sender_anomaly: a sender under no real domain, free hosting, the recipient or a brand in the subject", function()
+        local r = rule("sender_anomaly")
+        local function msg(t)
+            local m = { from = "x@sender.example", from_name = "", reply_to = "", return_path = "", subject = "", to = "", attachments = {} }
+            for k, v in pairs(t) do m[k] = v end
+            return m
+        end
+        local s, why = r.evaluate(ctx({ message = msg({ from = "multas545289@detran" }), known_tld = false }))
+        assert.are.equal(35, s)
+        assert.matches("multas545289@detran is not under a real domain name", why, 1, true)
+        assert.is_nil(r.evaluate(ctx({ message = msg({ from = "" }), known_tld = false })))   -- bounces have no sender
+        s, why = r.evaluate(ctx({ message = msg({}), from_domain = "firebaseapp.com" }))
+        assert.are.equal(35, s)
+        assert.matches("firebaseapp.com is free app hosting", why, 1, true)
+        s = r.evaluate(ctx({ message = msg({}), urls = { { domain = "web.app" } } }))
+        assert.are.equal(35, s)
+        s, why = r.evaluate(ctx({ message = msg({ to = "ann@corp.example", subject = "ANN@corp.example, your parcel" }) }))
+        assert.are.equal(45, s)
+        assert.matches("recipient's address", why, 1, true)
+        s, why = r.evaluate(ctx({ message = msg({ subject = "Binance security alert" }), from_domain = "libreriacies.es" }))
+        assert.are.equal(15, s)
+        assert.matches("names binance.com, the sender is libreriacies.es", why, 1, true)
+        assert.is_nil(r.evaluate(ctx({ message = msg({ subject = "Your Binance statement" }), from_domain = "binance.com" })))
+        assert.is_nil(r.evaluate(ctx({ message = msg({ subject = "binanceville news" }) })))     -- a whole word only
+        s = r.evaluate(ctx({ message = msg({ from = "a@b", to = "c@d.example", subject = "c@d.example binance" }), known_tld = false }))
+        assert.are.equal(math.floor(100 * (1 - 0.65 * 0.55 * 0.85) + 0.5), s)                -- independent parts
+    end)
+
+    it("prize_lure: one phrase, then a little more for each further one", function()
+        local r = rule("prize_lure")
+        assert.is_nil(r.evaluate(ctx({ prize = 0 })))
+        local s, why = r.evaluate(ctx({ prize = 1 }))
+        assert.are.equal(35, s)
+        assert.are.equal("1 prize or windfall phrase", why)
+        assert.are.equal(math.floor(100 * (1 - 0.65 * 0.85 * 0.85) + 0.5), (r.evaluate(ctx({ prize = 7 }))))
     end)
 
     it("pressure_wording: capped per kind, stronger with both and a link", function()
