@@ -14,7 +14,7 @@
  *       --> { urls = { {url, host, unicode_host, registrable_domain,
  *                       shown_domain, brand, indicators = {...}} },
  *             indicators = { name = true }, urgency_hits, credential_hits,
- *             from_domain, from_brand, from_known_tld, body, dense = {...}, urls_truncated }
+ *             from_domain, from_brand, from_known_tld, from_cheap_tld, body, dense = {...}, urls_truncated }
  *   ph.encode(text, how [, charset]) --> string | nil, err   (how: base64,
  *                            quoted-printable, header, none; GMime's encoders)
  *   ph.messages(path)      --> iterator: raw, source | false, source, err (one
@@ -419,6 +419,8 @@ static int push_result(lua_State *L, const rk_phish_result_t *r)
     set_opt(L, "from_brand", r->from_brand);
     lua_pushboolean(L, r->from_known_tld);
     lua_setfield(L, -2, "from_known_tld");
+    lua_pushboolean(L, r->from_cheap_tld);
+    lua_setfield(L, -2, "from_cheap_tld");
     set_opt(L, "body", r->body_text);
     lua_pushboolean(L, r->truncated_urls);
     lua_setfield(L, -2, "urls_truncated");

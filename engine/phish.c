@@ -294,6 +294,7 @@ int rk_phish_analyze(const rk_phish_cfg_t *c, const rk_phish_msg_t *m, rk_phish_
     out->flags |= sender_flags(c, m, out);
     if (!out->from_domain) goto oom;
     out->from_known_tld = out->from_domain[0] && rk_phish_known_tld(c, out->from_domain);
+    out->from_cheap_tld = out->from_known_tld && rk_phish_cheap_tld(out->from_domain);
     /* The body the model and the wording read: the plain text, else the
      * HTML's; without the recipient (phish_norm.h). */
     const char *body = m->text[0] ? m->text : h.text ? h.text : "";

@@ -150,6 +150,7 @@ typedef struct rk_phish_result {
     char *from_domain;               /* registrable domain of From, "" when none */
     char *from_brand;                /* protected domain From imitates, NULL */
     int from_known_tld;              /* From's domain ends in a top-level domain the public suffix list names */
+    int from_cheap_tld;              /* ...one mostly seen in abuse (rk_phish_cheap_tld) */
     int truncated_urls;
 } rk_phish_result_t;
 

@@ -105,14 +105,30 @@ describe("phishing rules", function()
             for k, v in pairs(t) do m[k] = v end
             return m
         end
-        local s, why = r.evaluate(ctx({ message = msg({ from = "multas545289@detran" }), known_tld = false }))
+        local s, why = r.evaluate(ctx({ message = msg({ from = "multas@detran" }), known_tld = false }))
         assert.are.equal(35, s)
-        assert.matches("multas545289@detran is not under a real domain name", why, 1, true)
+        assert.matches("multas@detran is not under a real domain name", why, 1, true)
+        s, why = r.evaluate(ctx({ message = msg({ from = "multas545289@detran" }), known_tld = false }))
+        assert.are.equal(48, s)                                                              -- and numbered
+        assert.matches("numbered", why, 1, true)
+        s, why = r.evaluate(ctx({ message = msg({ from = "ddvgzwhph@mail.example" }) }))
+        assert.are.equal(15, s)
+        assert.matches("looks made up", why, 1, true)
+        local a = ctx({ message = msg({}), from_domain = "prize.top" })
+        a.analysis.from_cheap_tld = true
+        s, why = r.evaluate(a)
+        assert.are.equal(25, s)
+        assert.matches("prize.top is under a top-level domain mostly seen in abuse", why, 1, true)
+        s, why = r.evaluate(ctx({ message = msg({ subject = "\u{1D412}\u{1D404}\u{1D40B}\u{1D40B} now" }) }))
+        assert.are.equal(30, s)
+        assert.matches("styled letters", why, 1, true)
+        s = r.evaluate(ctx({ message = msg({}), from_domain = "prmi08.firebaseapp.com" }))   -- a customer's subdomain
+        assert.are.equal(35, s)
         assert.is_nil(r.evaluate(ctx({ message = msg({ from = "" }), known_tld = false })))   -- bounces have no sender
         s, why = r.evaluate(ctx({ message = msg({}), from_domain = "firebaseapp.com" }))
         assert.are.equal(35, s)
-        assert.matches("firebaseapp.com is free app hosting", why, 1, true)
-        s = r.evaluate(ctx({ message = msg({}), urls = { { domain = "web.app" } } }))
+        assert.matches("through firebaseapp.com, free app hosting", why, 1, true)
+        s = r.evaluate(ctx({ message = msg({}), urls = { { host = "login-x.web.app" } } }))
         assert.are.equal(35, s)
         s, why = r.evaluate(ctx({ message = msg({ to = "ann@corp.example", subject = "ANN@corp.example, your parcel" }) }))
         assert.are.equal(45, s)

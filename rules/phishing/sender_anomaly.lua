@@ -1,16 +1,22 @@
 -- What modern phishing and scam mail shows about its sender and subject that
--- genuine senders seldom do: a From domain under no real top-level domain,
--- mail sent from free app hosting, the recipient's own address in the
--- subject, a protected brand named in the subject by another domain (weak:
--- discussion lists name brands too). A missing From is not counted: bounces
--- and notices often have none.
+-- genuine senders seldom do: a From domain under no real top-level domain
+-- or under one mostly seen in abuse, mail sent from free app hosting, a
+-- sender address of random letters or long digit runs, the recipient's own
+-- address in the subject, a subject in "styled" Unicode letters (𝐒𝐄𝐋𝐋)
+-- that slips past word filters, a protected brand named in the subject by
+-- another domain (weak: discussion lists name brands too). A missing From
+-- is not counted: bounces and notices often have none.
 return {
     name = "sender_anomaly",
     description = "a From domain that is not a domain name, sent from free app hosting, the recipient's address in the subject, a brand named in the subject by another domain",
     weights = {
         malformed_sender = 35,      -- "promocoes325278598", "%detran.com.br": no real top-level domain
+        cheap_tld_sender = 25,      -- a From domain under .top, .click, .shop...
         free_hosting = 35,          -- From or a link on firebaseapp.com, web.app, pages.dev...
+        random_sender = 15,         -- five consonants in a row ("unpvngephlzcsysntf"): made up
+        digits_in_sender = 20,      -- five digits in a row before the @ ("sac9283940324recompensa")
         recipient_in_subject = 45,  -- "alice@example.com, your parcel is waiting"
+        styled_subject = 30,        -- mathematical alphanumeric letters in the subject
         brand_in_subject = 15,      -- "Binance security alert" from libreriacies.es
     },
     evaluate = function(ctx)
@@ -20,16 +26,29 @@ return {
             keep = keep * (1 - weight / 100)
             reasons[#reasons + 1] = why
         end
-        if (msg.from or "") ~= "" and not a.from_known_tld then
+        local from = (msg.from or ""):lower()
+        local from_domain = a.from_domain or ""
+        if from ~= "" and not a.from_known_tld then
             add(w.malformed_sender, string.format("the sender %s is not under a real domain name", msg.from))
+        elseif a.from_cheap_tld then
+            add(w.cheap_tld_sender, string.format("the sender's domain %s is under a top-level domain mostly seen in abuse", from_domain))
         end
-        local hosting = {}
-        for _, d in ipairs(config.free_hosting or {}) do hosting[d] = true end
-        local hosted = hosting[a.from_domain or ""] and a.from_domain
-        for _, u in ipairs(ctx.urls) do
-            if not hosted and hosting[u.registrable_domain or ""] then hosted = u.registrable_domain end
+        -- free hosting names its customers as subdomains (some on the public
+        -- suffix list): a match is the name or a subdomain of it
+        local function hosted_on(domain)
+            for _, d in ipairs(config.free_hosting or {}) do
+                if domain == d or domain:sub(-#d - 1) == "." .. d then return d end
+            end
         end
-        if hosted then add(w.free_hosting, hosted .. " is free app hosting") end
+        local hosted = hosted_on(from_domain)
+        for _, u in ipairs(ctx.urls) do hosted = hosted or hosted_on(u.host or "") end
+        if hosted then add(w.free_hosting, "sent or linked through " .. hosted .. ", free app hosting") end
+        local letters = from:gsub("[^a-z]", " ")
+        if letters:find("[bcdfghjklmnpqrstvwxz][bcdfghjklmnpqrstvwxz][bcdfghjklmnpqrstvwxz][bcdfghjklmnpqrstvwxz][bcdfghjklmnpqrstvwxz]") then
+            add(w.random_sender, "the sender's address looks made up")
+        end
+        if (from:match("^([^@]+)@") or ""):find("%d%d%d%d%d") then add(w.digits_in_sender, "the sender's address is numbered") end
+        if (msg.subject or ""):find("\240\157[\144-\159]") then add(w.styled_subject, "the subject is written in styled letters") end
         local subject = (msg.subject or ""):lower()
         local to = (msg.to or ""):lower()
         if #to >= 3 and subject:find(to, 1, true) then add(w.recipient_in_subject, "the subject names the recipient's address") end
@@ -37,7 +56,7 @@ return {
         for _, d in ipairs(config.protected_domains or {}) do
             local label = d:match("^([^.]+)")
             if #label >= 4 and label ~= from_label and subject:find("%f[%w]" .. label .. "%f[%W]") then
-                add(w.brand_in_subject, string.format("the subject names %s, the sender is %s", d, a.from_domain ~= "" and a.from_domain or "unknown"))
+                add(w.brand_in_subject, string.format("the subject names %s, the sender is %s", d, from_domain ~= "" and from_domain or "unknown"))
                 break
             end
         end
