@@ -181,8 +181,9 @@ const char *rk_phish_dense_name(int i);
 /* The registrable domain of host (lower case ASCII) into out; the host
  * itself when it has none. */
 void rk_phish_registrable(const rk_phish_cfg_t *c, const char *host, char *out, size_t cap);
-/* Whether text's last label is a top-level domain the public suffix list
- * names ("iscsid.conf" and "R.Hughes" are not domain names). */
+/* Whether text is a dotted name whose last label is a top-level domain the
+ * public suffix list names, or one kept for examples, tests and internal
+ * networks ("iscsid.conf", "D.McMann" and "detran" are not domain names). */
 int rk_phish_known_tld(const rk_phish_cfg_t *c, const char *text);
 /* Damerau-Levenshtein distance (optimal string alignment), capped at 9. */
 int rk_phish_edit_distance(const char *a, const char *b);

@@ -44,13 +44,18 @@ void rk_phish_registrable(const rk_phish_cfg_t *c, const char *host, char *out, 
 
 int rk_phish_known_tld(const rk_phish_cfg_t *c, const char *text)
 {
+    /* Names for examples, tests and internal networks (RFC 2606, RFC 6761
+     * and common practice) are real to the mail that uses them. */
+    static const char *const special[] = { "example", "test", "invalid", "localhost", "local", "internal",
+                                           "lan", "corp", "home", "intranet", "private", NULL };
     const char *dot = strrchr(text, '.');
     const char *tld = dot ? dot + 1 : text;
-    if (!*tld) return 0;
+    if (!*tld || !dot) return 0;
     char low[64];
     size_t n = strlen(tld);
     if (n >= sizeof low) return 0;
     for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)tld[i]);
+    for (const char *const *sp = special; *sp; sp++) if (strcmp(low, *sp) == 0) return 1;
     return psl_is_public_suffix2(c->psl, low, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
 }
 

@@ -283,6 +283,9 @@ static void url_indicators(void **st)
     assert_false(url_flags(c, "https://www.pineapple.org/", NULL, NULL, 0) & RK_PU_BRAND_IN_DOMAIN);
     assert_false(url_flags(c, "https://github.com/x/iscsid.conf", "iscsid.conf", NULL, 0) & RK_PU_TEXT_MISMATCH);
     assert_true(url_flags(c, "https://github.com/x", "see gitlab.com", NULL, 0) & RK_PU_TEXT_MISMATCH);
+    assert_true(rk_phish_known_tld(c, "paypal.com") && rk_phish_known_tld(c, "mail.corp.example"));
+    assert_true(rk_phish_known_tld(c, "intranet.LOCAL"));
+    assert_false(rk_phish_known_tld(c, "detran") || rk_phish_known_tld(c, "iscsid.conf") || rk_phish_known_tld(c, "x."));
     assert_int_equal(rk_phish_edit_distance("paypal", "paypla"), 1);
     assert_int_equal(rk_phish_edit_distance("kitten", "sitting"), 3);
     rk_phish_cfg_free(c);
