@@ -1,27 +1,35 @@
 -- Links that hide where they go: IP addresses, user-info before the host,
--- shorteners, punycode, deep subdomains, very long or unencrypted links.
+-- shorteners, redirectors (another address in the link's query: open
+-- redirects of search engines and trackers), punycode, deep subdomains,
+-- very long or unencrypted links.
 return {
     name = "obfuscated_url",
-    description = "links that hide their destination (IP host, '@', shortener, punycode, many subdomains)",
+    description = "links that hide their destination (IP host, '@', shortener, redirector, punycode, many subdomains)",
     weights = {
         ip_host = 40,
         at_sign = 45,               -- "https://paypal.com@evil.example"
         punycode = 15,
         shortener = 15,
+        redirector = 20,            -- "https://www.google.com/url?q=https://evil.example/"
         many_subdomains = 15,
         long_url = 8,
         no_tls = 8,
     },
     evaluate = function(ctx)
         local w = config.weights
+        local function redirects(url)
+            local q = (url or ""):lower():match("%?(.*)$") or ""
+            return q:find("https?%%3a%%2f%%2f") ~= nil or q:find("=https?://") ~= nil
+        end
         local keep, reasons = 1, {}
-        local order = { "ip_host", "at_sign", "shortener", "punycode", "many_subdomains", "long_url", "no_tls" }
+        local order = { "ip_host", "at_sign", "shortener", "redirector", "punycode", "many_subdomains", "long_url", "no_tls" }
         local text = { ip_host = "an IP address", at_sign = "an '@' before the host", shortener = "a URL shortener",
+                       redirector = "another address inside",
                        punycode = "punycode", many_subdomains = "many subdomains", long_url = "a very long URL",
                        no_tls = "no TLS" }
         for _, k in ipairs(order) do   -- each kind once, however many links have it
             for _, u in ipairs(ctx.urls) do
-                if u.flags[k] then
+                if u.flags[k] or (k == "redirector" and redirects(u.url)) then
                     keep = keep * (1 - w[k] / 100)
                     reasons[#reasons + 1] = text[k]
                     break
