@@ -73,10 +73,13 @@ describe("phishing rules", function()
         s, why = rule("obfuscated_url").evaluate(ctx({ urls = { { indicators = { "ip_host", "no_tls" } }, { indicators = { "ip_host", "shortener" } } } }))
         assert.are.equal(math.floor(100 * (1 - 0.6 * 0.92 * 0.85) + 0.5), s)   -- each kind counted once
         assert.matches("an IP address, a URL shortener, no TLS", why)
-        s, why = rule("obfuscated_url").evaluate(ctx({ urls = { { url = "https://www.google.com/url?q=https%3A%2F%2Fevil.example%2F" } } }))
+        s, why = rule("obfuscated_url").evaluate(ctx({ urls = { { url = "https://www.google.com/url?q=https%3A%2F%2Fevil.example%2F",
+                                                                    domain = "google.com" } } }))
         assert.are.equal(20, s)
         assert.are.equal("links with another address inside", why)
         assert.is_nil(rule("obfuscated_url").evaluate(ctx({ urls = { { url = "https://shop.example/?ref=mail" } } })))
+        assert.is_nil(rule("obfuscated_url").evaluate(ctx({ urls = { { url = "https://accounts.google.com/x?continue=https://myaccount.google.com/",
+                                                                         domain = "google.com" } } })))
     end)
 
     it("sender_mismatch, auth_failure, credential_form, risky_attachment", function()

@@ -1,7 +1,8 @@
 -- Links that hide where they go: IP addresses, user-info before the host,
--- shorteners, redirectors (another address in the link's query: open
--- redirects of search engines and trackers), punycode, deep subdomains,
--- very long or unencrypted links.
+-- shorteners, redirectors (another site's address in the link's query:
+-- open redirects of search engines and trackers; a site sending to its own
+-- pages, as sign-in links' "continue=" do, is not one), punycode, deep
+-- subdomains, very long or unencrypted links.
 return {
     name = "obfuscated_url",
     description = "links that hide their destination (IP host, '@', shortener, redirector, punycode, many subdomains)",
@@ -17,9 +18,12 @@ return {
     },
     evaluate = function(ctx)
         local w = config.weights
-        local function redirects(url)
-            local q = (url or ""):lower():match("%?(.*)$") or ""
-            return q:find("https?%%3a%%2f%%2f") ~= nil or q:find("=https?://") ~= nil
+        local function redirects(u)
+            local q = (u.url or ""):lower():match("%?(.*)$") or ""
+            q = q:gsub("%%3a", ":"):gsub("%%2f", "/")
+            local host = q:match("=https?://([%w%.%-]+)")
+            local own = u.registrable_domain or ""
+            return host ~= nil and own ~= "" and host ~= own and host:sub(-#own - 1) ~= "." .. own
         end
         local keep, reasons = 1, {}
         local order = { "ip_host", "at_sign", "shortener", "redirector", "punycode", "many_subdomains", "long_url", "no_tls" }
@@ -29,7 +33,7 @@ return {
                        no_tls = "no TLS" }
         for _, k in ipairs(order) do   -- each kind once, however many links have it
             for _, u in ipairs(ctx.urls) do
-                if u.flags[k] or (k == "redirector" and redirects(u.url)) then
+                if u.flags[k] or (k == "redirector" and redirects(u)) then
                     keep = keep * (1 - w[k] / 100)
                     reasons[#reasons + 1] = text[k]
                     break
