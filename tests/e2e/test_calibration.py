@@ -71,35 +71,61 @@ class Proc:
         assert code == 0 and "Sanitizer" not in text and "runtime error:" not in text, text[-8000:]
 
 
+def prepare(tmp, edit_config):
+    """A server folder in tmp: the accounts root (admin) and svc (service), a
+    copy of rules/ whose config.lua edit_config(text) rewrites, no models."""
+    for name, role in (("root", "admin"), ("svc", "service")):
+        p = subprocess.run([BIN, "user", "add", name, "--role", role, "--db", "sqlite:" + os.path.join(tmp, "db")],
+                           input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=tmp)
+        assert p.returncode == 0, p
+    shutil.copytree(os.path.join(ROOT, "rules"), os.path.join(tmp, "rules"))
+    os.makedirs(os.path.join(tmp, "models"))
+    cfg_path = os.path.join(tmp, "rules", "config.lua")
+    with open(cfg_path) as f:
+        cfg = edit_config(f.read())
+    with open(cfg_path, "w") as f:
+        f.write(cfg)
+
+
+def check_clean_exit(state):
+    """The TAP check that the server (state["srv"]) exits 0 on SIGTERM."""
+    def clean_exit():
+        srv, state["srv"] = state["srv"], None
+        srv.stop()
+    check("the server exits 0 on SIGTERM", clean_exit)
+
+
+def cleanup(state, tmp):
+    if state.get("srv"):
+        try:
+            state["srv"].stop()
+        except Exception:
+            pass
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="riskd-calib-")
-    srv = None
+    state = {}
     try:
-        for name, role in (("root", "admin"), ("svc", "service")):
-            p = subprocess.run([BIN, "user", "add", name, "--role", role, "--db", "sqlite:" + os.path.join(tmp, "db")],
-                               input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=tmp)
-            assert p.returncode == 0, p
-        shutil.copytree(os.path.join(ROOT, "rules"), os.path.join(tmp, "rules"))
-        os.makedirs(os.path.join(tmp, "models"))
-        cfg_path = os.path.join(tmp, "rules", "config.lua")
-        with open(cfg_path) as f:
-            cfg = f.read()
-        cfg = re.sub(r"level_budget = \{[^}]*\}", "level_budget = { high = %g, critical = 0.001 }" % BUDGET, cfg)
-        cfg = cfg.replace("calibration_min_attempts = 5000", "calibration_min_attempts = 300")
-        cfg = cfg.replace("calibration_window = 100000", "calibration_window = 5000")
-        assert "calibration_min_attempts = 300" in cfg and "high = %g" % BUDGET in cfg
-        with open(cfg_path, "w") as f:
-            f.write(cfg)
+        def scaled(cfg):
+            cfg = re.sub(r"level_budget = \{[^}]*\}", "level_budget = { high = %g, critical = 0.001 }" % BUDGET, cfg)
+            cfg = cfg.replace("calibration_min_attempts = 5000", "calibration_min_attempts = 300")
+            cfg = cfg.replace("calibration_window = 100000", "calibration_window = 5000")
+            assert "calibration_min_attempts = 300" in cfg and "high = %g" % BUDGET in cfg
+            return cfg
+        prepare(tmp, scaled)
         stream = os.path.join(tmp, "stream.jsonl")
         p = subprocess.run([BIN, "generate", "--users", "150", "--days", "20", "--seed", "11", "--attack-rate", "0.03",
                             "--realistic", "--output", stream], capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, p.stderr
         attempts = [json.loads(line) for line in open(stream)]
-        srv = Proc(tmp)
+        state["srv"] = Proc(tmp)
 
         levels = {}
 
         def warm_up_then_budget():
+            srv = state["srv"]
             s, before = srv.call("GET", "/api/admin/rules")
             assert s == 200 and before["levels"]["calibrated"] is False, before["levels"]
             assert before["levels"]["high"] == 60 and before["levels"]["critical"] == 80, before["levels"]
@@ -124,33 +150,22 @@ def main():
         check("after the warm-up, legitimate attempts at high stay within the budget", warm_up_then_budget)
 
         def metrics():
-            s, text = srv.call("GET", "/metrics", raw=True)
+            s, text = state["srv"].call("GET", "/metrics", raw=True)
             assert s == 200, (s, text)
             assert 'riskd_level_threshold{level="high"} %g' % levels["high"] in text, text[-2000:]
             assert "riskd_levels_calibrated 1" in text
         check("/metrics shows the thresholds in force", metrics)
 
         def restart():
-            nonlocal srv
-            srv.stop()
-            srv = Proc(tmp)
-            s, d = srv.call("GET", "/api/admin/rules")
+            state["srv"].stop()
+            state["srv"] = Proc(tmp)
+            s, d = state["srv"].call("GET", "/api/admin/rules")
             assert s == 200 and d["levels"]["calibrated"] is True, d["levels"]
             assert d["levels"]["high"] == levels["high"] and d["levels"]["critical"] == levels["critical"], (d["levels"], levels)
         check("the thresholds survive a restart (kept in the store)", restart)
-
-        def clean_exit():
-            nonlocal srv
-            srv.stop()
-            srv = None
-        check("the server exits 0 on SIGTERM", clean_exit)
+        check_clean_exit(state)
     finally:
-        if srv:
-            try:
-                srv.stop()
-            except Exception:
-                pass
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(state, tmp)
     return finish()
 
 

@@ -8,15 +8,12 @@ answers 400, 404 and 409 where it should. The config is scaled for a test:
 challenges from 20 points, high blocks, a grace period of about a second."""
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import check, finish  # noqa: E402
-from test_story import BIN, ROOT, ADMIN_PW  # noqa: E402
-from test_calibration import Proc  # noqa: E402
+from test_calibration import Proc, check_clean_exit, cleanup, prepare  # noqa: E402
 
 
 def attempt(ts, ip, device, city="Paris", country="FR", lat=48.85, lon=2.35,
@@ -28,24 +25,16 @@ def attempt(ts, ip, device, city="Paris", country="FR", lat=48.85, lon=2.35,
 
 def main():
     tmp = tempfile.mkdtemp(prefix="riskd-outcomes-")
-    srv = None
+    state = {}
     try:
-        for name, role in (("root", "admin"), ("svc", "service")):
-            p = subprocess.run([BIN, "user", "add", name, "--role", role, "--db", "sqlite:" + os.path.join(tmp, "db")],
-                               input=ADMIN_PW + "\n", capture_output=True, text=True, timeout=30, cwd=tmp)
-            assert p.returncode == 0, p
-        shutil.copytree(os.path.join(ROOT, "rules"), os.path.join(tmp, "rules"))
-        os.makedirs(os.path.join(tmp, "models"))
-        cfg_path = os.path.join(tmp, "rules", "config.lua")
-        with open(cfg_path) as f:
-            cfg = f.read()
-        cfg = re.sub(r"levels = \{ medium = \d+,", "levels = { medium = 20,", cfg)
-        cfg = cfg.replace('high = "challenge", critical = "block" }', 'high = "block", critical = "block" }')
-        cfg = cfg.replace("grace_minutes = 15", "grace_minutes = 0.02")
-        assert "medium = 20," in cfg and 'high = "block"' in cfg and "grace_minutes = 0.02" in cfg
-        with open(cfg_path, "w") as f:
-            f.write(cfg)
-        srv = Proc(tmp)
+        def scaled(cfg):
+            cfg = re.sub(r"levels = \{ medium = \d+,", "levels = { medium = 20,", cfg)
+            cfg = cfg.replace('high = "challenge", critical = "block" }', 'high = "block", critical = "block" }')
+            cfg = cfg.replace("grace_minutes = 15", "grace_minutes = 0.02")
+            assert "medium = 20," in cfg and 'high = "block"' in cfg and "grace_minutes = 0.02" in cfg
+            return cfg
+        prepare(tmp, scaled)
+        srv = state["srv"] = Proc(tmp)
         svc = srv.tokens["svc"]
 
         def analyze(a):
@@ -117,18 +106,9 @@ def main():
             assert srv.call("POST", path, {"outcome": "allowed"}, token="")[0] == 401
         check("the outcome endpoint: 400 for a bad outcome, 404, 409 for a different one, 401 without a token", errors)
 
-        def clean_exit():
-            nonlocal srv
-            srv.stop()
-            srv = None
-        check("the server exits 0 on SIGTERM", clean_exit)
+        check_clean_exit(state)
     finally:
-        if srv:
-            try:
-                srv.stop()
-            except Exception:
-                pass
-        shutil.rmtree(tmp, ignore_errors=True)
+        cleanup(state, tmp)
     return finish()
 
 
