@@ -56,7 +56,8 @@ typedef struct {
     GHashTable *alerts;      /* id -> alert_rec_t */
     GHashTable *open_by_key; /* user \x1f cause -> the alert of that key updated last */
     GHashTable *rates;       /* "name:hour" -> count (shared rates, rates_sync.h) */
-    GHashTable *held;        /* id -> a copy of a held success (rk_event_dup) until settled */
+    GSequence *held;         /* held successes (rk_event_dup copies) by learn_at, then id, until settled */
+    GHashTable *held_ids;    /* id -> its GSequenceIter in held (for outcomes) */
     uint64_t query;
     rk_profile_t *scratch;
 } mem_t;
@@ -130,7 +131,8 @@ static void mem_close(rk_store_t *s)
     g_hash_table_destroy(m->open_by_key);
     g_hash_table_destroy(m->alerts);
     g_hash_table_destroy(m->rates);
-    g_hash_table_destroy(m->held);
+    g_hash_table_destroy(m->held_ids);
+    g_sequence_free(m->held);
     free(m->scratch);
     free(m);
 }
@@ -196,6 +198,15 @@ static void count_values(mem_t *m, const rk_event_t *e)
     }
 }
 
+/* Held successes in the order they come due, as SQLite's ORDER BY learn_at, id. */
+static gint by_learn_at(gconstpointer a, gconstpointer b, gpointer data)
+{
+    (void)data;
+    const rk_event_t *x = a, *y = b;
+    if (x->learn_at != y->learn_at) return x->learn_at < y->learn_at ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
 static int mem_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_profile, char *err, size_t errlen)
 {
     mem_t *m = MEM(s);
@@ -217,7 +228,7 @@ static int mem_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_
         if (e->success && e->held == RK_LEARN_ON_GRACE) {   /* the others wait for an outcome a batch never gets */
             rk_event_t *c = rk_event_dup(e);
             if (!c) { snprintf(err, errlen, "out of memory"); return -1; }
-            g_hash_table_insert(m->held, g_strdup(c->id), c);
+            g_hash_table_insert(m->held_ids, g_strdup(c->id), g_sequence_insert_sorted(m->held, c, by_learn_at, NULL));
         }
     }
     return 0;
@@ -367,63 +378,39 @@ static int mem_event_outcome(rk_store_t *s, const char *id, const char *outcome,
                              char *err, size_t errlen)
 {
     (void)outcome;   /* the memory store keeps no events to note it on */
-    gpointer key, val;
-    if (!g_hash_table_steal_extended(MEM(s)->held, id, &key, &val)) {
-        snprintf(err, errlen, "no held event '%s' (the memory store keeps no others)", id);
-        return RK_STORE_NOT_FOUND;
-    }
-    g_free(key);
-    int rc = settle_held(MEM(s), val, learn, learned, err, errlen);
-    free(val);
+    mem_t *m = MEM(s);
+    GSequenceIter *it = g_hash_table_lookup(m->held_ids, id);
+    if (!it) { snprintf(err, errlen, "no held event '%s' (the memory store keeps no others)", id); return RK_STORE_NOT_FOUND; }
+    int rc = settle_held(m, g_sequence_get(it), learn, learned, err, errlen);
+    g_hash_table_remove(m->held_ids, id);
+    g_sequence_remove(it);
     return rc;
 }
 
-static gint by_learn_at(gconstpointer a, gconstpointer b)
-{
-    const rk_event_t *x = *(rk_event_t *const *)a, *y = *(rk_event_t *const *)b;
-    if (x->learn_at != y->learn_at) return x->learn_at < y->learn_at ? -1 : 1;
-    return strcmp(x->id, y->id);
-}
-
-/* Oldest first, as SQLite's ORDER BY learn_at, id: a profile's bounded
- * lists keep the same values either way. */
+/* The earliest first: each step costs O(log n) however many are held. */
 static int mem_events_settle(rk_store_t *s, int64_t now_ms, int batch, int64_t *n, char *err, size_t errlen)
 {
     mem_t *m = MEM(s);
-    GPtrArray *due = g_ptr_array_new();
-    GHashTableIter it;
-    gpointer key, val;
-    g_hash_table_iter_init(&it, m->held);
-    while (g_hash_table_iter_next(&it, &key, &val)) {
-        rk_event_t *c = val;
-        if (c->held == RK_LEARN_ON_GRACE && c->learn_at <= now_ms) g_ptr_array_add(due, c);
-    }
-    g_ptr_array_sort(due, by_learn_at);
-    int rc = 0;
-    for (guint i = 0; i < due->len && (int)i < batch && rc == 0; i++) {
-        rk_event_t *c = g_ptr_array_index(due, i);
-        gpointer k, v;
-        g_hash_table_steal_extended(m->held, c->id, &k, &v);
-        g_free(k);
+    for (int i = 0; i < batch; i++) {
+        GSequenceIter *it = g_sequence_get_begin_iter(m->held);
+        if (g_sequence_iter_is_end(it)) break;
+        rk_event_t *c = g_sequence_get(it);
+        if (c->learn_at > now_ms) break;
         int learned;
-        rc = settle_held(m, c, 1, &learned, err, errlen);
+        int rc = settle_held(m, c, 1, &learned, err, errlen);
         *n += learned;
-        free(c);
+        g_hash_table_remove(m->held_ids, c->id);
+        g_sequence_remove(it);
+        if (rc != 0) return rc;
     }
-    g_ptr_array_free(due, TRUE);
-    return rc;
+    return 0;
 }
 
 static int mem_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, size_t errlen)
 {
     (void)err; (void)errlen;
-    GHashTableIter it;
-    gpointer key, val;
-    g_hash_table_iter_init(&it, MEM(s)->held);
-    while (g_hash_table_iter_next(&it, &key, &val)) {
-        const rk_event_t *c = val;
-        if (c->held == RK_LEARN_ON_GRACE && c->learn_at <= now_ms) { *due = 1; return 0; }
-    }
+    GSequenceIter *it = g_sequence_get_begin_iter(MEM(s)->held);
+    *due = !g_sequence_iter_is_end(it) && ((const rk_event_t *)g_sequence_get(it))->learn_at <= now_ms;
     return 0;
 }
 
@@ -460,6 +447,7 @@ rk_store_t *rk_store_mem_open(char *err, size_t errlen)
     m->alerts = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, alert_free);
     m->open_by_key = g_hash_table_new(g_str_hash, g_str_equal);
     m->rates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    m->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, free);
+    m->held = g_sequence_new(free);
+    m->held_ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return &m->base;
 }
