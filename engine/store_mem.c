@@ -356,9 +356,6 @@ static int mem_rate_counts(rk_store_t *s, const char *name, int64_t from, int64_
     return 0;
 }
 
-/* ---- what the memory store does not keep -------------------------------------- */
-
-
 /* ---- held successes --------------------------------------------------------- */
 
 /* Settles a held copy (removed from the table by the caller): learned when
@@ -413,6 +410,8 @@ static int mem_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, si
     *due = !g_sequence_iter_is_end(it) && ((const rk_event_t *)g_sequence_get(it))->learn_at <= now_ms;
     return 0;
 }
+
+/* ---- the tables: what the memory store does not keep is left NULL ------------ */
 
 static const rk_store_events_t events_ops = {
     .record = mem_event_record, .recent = mem_recent, .profile_get = mem_profile_get,
