@@ -420,8 +420,9 @@ enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS, OP_PHISH_INSER
 
 typedef struct {
     rk_task_t base;
-    int op, profile, learned;
-    int64_t settled;                 /* OP_SETTLE */
+    int op, profile;                 /* OP_RECORD: update the profile; OP_OUTCOME: learn */
+    int batch, learned;              /* OP_SETTLE: at most this many; OP_OUTCOME: what it did */
+    int64_t settled;                 /* OP_SETTLE: how many were learned */
     rk_event_t *ev;                  /* OP_RECORD: a copy */
     rk_alert_t alert;                /* OP_ALERT_INSERT: strings in buf */
     rk_phish_rec_t phish;            /* OP_PHISH_INSERT: strings in buf */
@@ -471,7 +472,7 @@ static void wtask_run(rk_task_t *t, void *store)
         t->rc = rk_store_phish_set_alert(s, w->arg[0], w->arg[1], t->err, sizeof t->err);
         break;
     case OP_SETTLE:
-        t->rc = rk_store_events_settle(s, w->ts, w->profile, &w->settled, t->err, sizeof t->err);
+        t->rc = rk_store_events_settle(s, w->ts, w->batch, &w->settled, t->err, sizeof t->err);
         break;
     case OP_OUTCOME:
         t->rc = rk_store_event_outcome(s, w->arg[0], w->arg[1], w->profile, &w->learned, t->err, sizeof t->err);
@@ -1147,7 +1148,7 @@ static int db_settle(lua_State *L)
     if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
         wtask_t *w = wtask_new(L, OP_SETTLE, 0);
         w->ts = now;
-        w->profile = batch;
+        w->batch = batch;
         return rk_vm_await(L, &w->base, RK_VM_WRITER, wtask_k);
     }
     char err[512];
