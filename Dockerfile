@@ -39,7 +39,7 @@ COPY --chown=riskd:riskd rules rules
 COPY --chown=riskd:riskd intel intel
 COPY --from=build --chown=riskd:riskd /src/web web
 COPY --from=build --chown=riskd:riskd /src/models/default.model models/default.model
-COPY --from=build --chown=riskd:riskd /src/models/phishing.model models/phishing.model
+COPY --chown=riskd:riskd models/phishing.model models/phishing.model
 RUN mkdir -p data && chown riskd:riskd data
 ENV RISKD_HOST=0.0.0.0 \
     RISKD_PORT=5000 \
