@@ -112,8 +112,24 @@ end
 
 local POSITIVE = { ["1"] = true, ["true"] = true, phishing = true, phish = true, spam = true, yes = true }
 
--- Calls add(text, dense, label, source) for every example; returns the
--- count of bad ones, or nil, err.
+-- Calls add(text, dense, label, source, entry) for every message of path
+-- (an mbox, a maildir, a folder of .eml files); returns the count of the
+-- unreadable ones (reported on stderr), or nil, err.
+local function each_message(path, label, cfg, add, entry)
+    local it, err = ph.messages(path)
+    if not it then return nil, err end
+    local bad = 0
+    for raw, source, why in it do
+        local text, dense
+        if raw then text, dense = features_of(raw, cfg) end
+        if text then add(text, dense, label, source, entry)
+        else bad = bad + 1; io.stderr:write("riskd phishing: ", raw and (source .. ": " .. dense) or why, "\n") end
+    end
+    return bad
+end
+
+-- Calls add(text, dense, label, source[, entry]) for every example;
+-- returns the count of bad ones, or nil, err.
 local function each_example(o, cfg, add)
     local bad = 0
     if o.manifest then
@@ -135,14 +151,11 @@ local function each_example(o, cfg, add)
         -- (generated, say), never held out
         for _, which in ipairs({ { o.phishing, 1 }, { o.legitimate, 0 } }) do
             if which[1] then
-                local it, ierr = ph.messages(which[1])
-                if not it then return nil, ierr end
-                for raw, source in it do
-                    local text, dense
-                    if raw then text, dense = features_of(raw, cfg) end
-                    if text then add(text, dense, which[2], source, { augment = true, source = "extra:" .. which[1], label = which[2] })
-                    else bad = bad + 1 end
-                end
+                local n, merr = each_message(which[1], which[2], cfg, add,
+                                             { augment = true, source = which[2] == 1 and "extra_phishing" or "extra_legitimate",
+                                               label = which[2], origin = which[1]:match("[^/]*$") })
+                if not n then return nil, merr end
+                bad = bad + n
             end
         end
         return bad
@@ -166,18 +179,9 @@ local function each_example(o, cfg, add)
         return bad
     end
     for _, which in ipairs({ { o.phishing, 1 }, { o.legitimate, 0 } }) do
-        local it, err = ph.messages(which[1])
-        if not it then return nil, err end
-        for raw, source, why in it do
-            if not raw then
-                bad = bad + 1
-                io.stderr:write("riskd phishing: ", why, "\n")
-            else
-                local text, dense = features_of(raw, cfg)
-                if text then add(text, dense, which[2], source)
-                else bad = bad + 1; io.stderr:write("riskd phishing: ", source, ": ", dense, "\n") end
-            end
-        end
+        local n, err = each_message(which[1], which[2], cfg, add)
+        if not n then return nil, err end
+        bad = bad + n
     end
     return bad
 end
@@ -218,6 +222,7 @@ function M.train(args)
             local c = counts[entry.source] or { n = 0, label = entry.label }
             c.n = c.n + 1
             counts[entry.source] = c
+            origins[entry.source] = entry.origin
         elseif entry then
             out = corpus.heldout(entry.sha256)
             local c = counts[entry.source] or { n = 0, label = entry.label }
