@@ -16,7 +16,7 @@ import tempfile
 BIN = os.environ.get("RISKD_BIN", "./build/riskd")
 USERS = os.environ.get("BENCH_EVAL_USERS", "400")
 # (seed, attack rate, variant of the generator's rates: riskd generate --vary; None: as shipped)
-TUNING = [(101, 0.03, None), (102, 0.03, 1), (103, 0.03, 2), (104, 0.03, 3)]
+TUNING = [(101, 0.03, None), (102, 0.03, 1), (103, 0.03, 2), (104, 0.03, 3), (105, 0.01, 4)]
 HELD_OUT = [(s, (0.01, 0.03, 0.06)[s % 3], s) for s in range(201, 209)]
 
 

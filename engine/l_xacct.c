@@ -3,8 +3,8 @@
  *   local xacct = require("riskd.xacct")
  *   local x = xacct.current()          -- the server's, shared by its workers; elsewhere this state's own
  *   local x = xacct.new([slots])       -- a fresh one (specs)
- *   x:note(key, account, ts_ms [, new_device])
- *   x:others(key, account, since_ms [, new_device_only]) --> how many other accounts
+ *   x:note(key, account, ts_ms [, flag ...])   -- flags: "new_device", "new_network", "known_network"
+ *   x:others(key, account, since_ms [, flag ...]) --> how many other accounts, with those flags
  */
 #include <lauxlib.h>
 #include <lua.h>
@@ -70,11 +70,22 @@ static int l_current(lua_State *L)
     return 1;
 }
 
+/* The flag names from argument 5 on (nil ones skipped, so that a caller can
+ * pass `cond and "new_device"`). */
+static unsigned check_flags(lua_State *L)
+{
+    static const char *const names[] = { "new_device", "new_network", "known_network", NULL };
+    static const unsigned bits[] = { RK_XACCT_NEW_DEVICE, RK_XACCT_NEW_NETWORK, RK_XACCT_KNOWN_NETWORK };
+    unsigned flags = 0;
+    for (int i = 5, top = lua_gettop(L); i <= top; i++)
+        if (!lua_isnoneornil(L, i) && lua_toboolean(L, i)) flags |= bits[luaL_checkoption(L, i, NULL, names)];
+    return flags;
+}
+
 static int l_note(lua_State *L)
 {
     rk_xacct_t *x = check(L);
-    rk_xacct_note(x, luaL_checkstring(L, 2), luaL_checkstring(L, 3), (int64_t)luaL_checkinteger(L, 4),
-                  lua_toboolean(L, 5) ? RK_XACCT_NEW_DEVICE : 0);
+    rk_xacct_note(x, luaL_checkstring(L, 2), luaL_checkstring(L, 3), (int64_t)luaL_checkinteger(L, 4), check_flags(L));
     return 0;
 }
 
@@ -82,7 +93,7 @@ static int l_others(lua_State *L)
 {
     rk_xacct_t *x = check(L);
     lua_pushinteger(L, rk_xacct_others(x, luaL_checkstring(L, 2), luaL_checkstring(L, 3), (int64_t)luaL_checkinteger(L, 4),
-                                       lua_toboolean(L, 5) ? RK_XACCT_NEW_DEVICE : 0));
+                                       check_flags(L)));
     return 1;
 }
 

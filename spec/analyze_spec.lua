@@ -177,6 +177,29 @@ describe("analyze.analyze", function()
         assert.are.equal(1, c:count())                                  -- nor a known attacker
     end)
 
+    it("remembers whether the network was new to an account with a history: an exit has no regulars", function()
+        local x = require("riskd.xacct").new(64)
+        local values = { prefixes = "198.51.100.0/24" }
+        local history, none = { successes = 8 }, nil
+        local function at(user, ts, new_prefix, profile)
+            analyze.cross_note(x, { user_id = user, ip_address = "198.51.100.7", ts = ts }, values,
+                               { new_device = 0, new_prefix = new_prefix }, profile)
+        end
+        at("v1", NOW, 1, history)                                     -- a newcomer
+        at("n1", NOW + 1, 0, none)                                    -- a new account: neither
+        local c = analyze.cross(x, { user_id = "z", ip_address = "198.51.100.9", ts = NOW + 2 }, values, config)
+        assert.are.equal(0, c.network_regulars)
+        assert.are.equal(1, x:others("n:198.51.100.0/24", "z", 0, "new_network"))
+        at("r1", NOW + 3, 0, history)                                 -- comes back to a network of its own
+        c = analyze.cross(x, { user_id = "z", ip_address = "198.51.100.9", ts = NOW + 4 }, values, config)
+        assert.are.equal(1, c.network_regulars)
+        -- regulars count from the whole memory, not only the last days
+        local later = NOW + (config.cross_account_days + 1) * 86400000
+        c = analyze.cross(x, { user_id = "z", ip_address = "198.51.100.9", ts = later }, values, config)
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 1, address_accounts = 0 }, c)
+        assert.has_error(function() x:note("n:k", "u", NOW, "sideways") end)
+    end)
+
     it("gives the rules what other accounts did from the network, and remembers successes", function()
         local x = require("riskd.xacct").new(64)
         local seen
@@ -186,16 +209,16 @@ describe("analyze.analyze", function()
             analyze.analyze({ user_id = user, ip_address = ip, ts = ts, success = success ~= false }, d)
             return seen
         end
-        assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, try("a", "203.0.113.5", NOW))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 }, try("a", "203.0.113.5", NOW))
         try("b", "203.0.113.9", NOW + 1000, false)                          -- a failure is not remembered
         -- a new user's device is not "new to them" (no history): a counts on the network, not as a new device
-        assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, try("c", "203.0.113.7", NOW + 2000))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 }, try("c", "203.0.113.7", NOW + 2000))
         assert.are.equal(2, x:others("n:203.0.113.0/24", "z", NOW))                   -- a and c, not b
-        x:note("n:203.0.113.0/24", "f", NOW + 2500, true)                              -- as a new device would be
-        assert.are.same({ network_new_device_accounts = 1, address_accounts = 1 }, try("d", "203.0.113.5", NOW + 3000))
+        x:note("n:203.0.113.0/24", "f", NOW + 2500, "new_device")                              -- as a new device would be
+        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1 }, try("d", "203.0.113.5", NOW + 3000))
         local later = NOW + (config.cross_account_days + 1) * 86400000
-        assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, try("e", "203.0.113.5", later))
-        assert.are.same({ network_new_device_accounts = 0, address_accounts = 0 }, analyze.cross(nil, {}, {}, config))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 }, try("e", "203.0.113.5", later))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 }, analyze.cross(nil, {}, {}, config))
     end)
 
     it("holds a success until the service says it let the user in", function()

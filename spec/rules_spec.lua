@@ -76,6 +76,7 @@ describe("shipped rules", function()
         assert.are.equal("device_novelty", families.new_device)
         assert.are.equal("device_novelty", families.new_device_and_network)
         assert.are.equal("network_novelty", families.new_network)
+        assert.are.equal("network_novelty", families.unused_network)
         assert.are.equal("velocity", families.brute_force)
         for name, fam in pairs(families) do assert.are_not.equal("other", fam, name) end   -- every shipped rule names one
         local other = assert(require("riskd.rules").load("rules", {
@@ -247,12 +248,15 @@ describe("shipped rules", function()
     it("a new device on a new network other accounts reached with new devices: a reused exit", function()
         local r = rule("reused_exit")
         local c = ctx({ features = { new_device = true, new_prefix = true } })
-        c.cross = { network_new_device_accounts = 1, address_accounts = 0 }
+        c.cross = { network_new_device_accounts = 1, network_regulars = 0, address_accounts = 0 }
         assert.is_nil(r.evaluate(c))                          -- no history
         c.profile = { successes = 5 }
         local s, why = r.evaluate(c)
         assert.are.equal(45, s)
-        assert.are.equal("1 other account signed in with new devices from this network in the last 3 days", why)
+        assert.are.equal("1 other account signed in with new devices from this network in the last 3 days, none as a usual network", why)
+        c.cross.network_regulars = 1
+        assert.is_nil(r.evaluate(c))                          -- someone comes back to it: an office, a VPN exit
+        c.cross.network_regulars = 0
         c.cross.network_new_device_accounts = 3
         assert.matches("3 other accounts", select(2, r.evaluate(c)), 1, true)
         c.cross.network_new_device_accounts = 0
@@ -262,6 +266,26 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                          -- the user's own network (an office)
         c.features.new_prefix, c.features.new_device = true, false
         assert.is_nil(r.evaluate(c))                          -- the user's own device
+    end)
+
+    it("a network no account ever signed in from", function()
+        local r = rule("unused_network")
+        local c = ctx({ features = { new_prefix = true } })
+        c.profile, c.global = { successes = 5 }, { prefixes = { count = 0, total = 100, distinct = 30 } }
+        local s, why = r.evaluate(c)
+        assert.are.equal(20, s)
+        assert.are.equal("a network no account ever signed in from", why)
+        c.global.prefixes.count = 1
+        assert.is_nil(r.evaluate(c))                          -- another account's network
+        c.global.prefixes = { count = 0, total = 0, distinct = 0 }
+        assert.is_nil(r.evaluate(c))                          -- a site with no history says nothing
+        c.global.prefixes.total = 100
+        c.profile.successes = 4
+        assert.is_nil(r.evaluate(c))                          -- nor a user without one
+        c.profile.successes, c.features.new_prefix = 5, false
+        assert.is_nil(r.evaluate(c))                          -- the user's own network
+        c.features.new_prefix, c.global = true, {}
+        assert.is_nil(r.evaluate(c))                          -- no site counts (no store)
     end)
 
     it("a new device with the user's exact browser from a new network", function()

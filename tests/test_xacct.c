@@ -1,5 +1,5 @@
 /* test_xacct.c — cross-account memory: other accounts, the window, the
- * new-device flag, bounded slots and ways, and many threads at once. */
+ * flags (new device, newcomers and regulars of a network), bounded slots and ways, and many threads at once. */
 #include "test_util.h"
 #include "xacct.h"
 
@@ -25,6 +25,27 @@ static void counts_other_accounts(void **st)
     assert_int_equal(rk_xacct_others(x, "n:203.0.113", "dave", 0, RK_XACCT_NEW_DEVICE), 3);
     rk_xacct_free(x);
     rk_xacct_free(NULL);
+}
+
+static void regulars_and_newcomers(void **st)
+{
+    (void)st;
+    rk_xacct_t *x = rk_xacct_new(64);
+    /* an exit: two victims, each for the first time */
+    rk_xacct_note(x, "n:exit", "v1", 1000, RK_XACCT_NEW_DEVICE | RK_XACCT_NEW_NETWORK);
+    rk_xacct_note(x, "n:exit", "v2", 2000, RK_XACCT_NEW_DEVICE | RK_XACCT_NEW_NETWORK);
+    assert_int_equal(rk_xacct_others(x, "n:exit", "v3", 0, RK_XACCT_NEW_NETWORK), 2);
+    assert_int_equal(rk_xacct_others(x, "n:exit", "v3", 0, RK_XACCT_KNOWN_NETWORK), 0);
+    /* both flags at once: an account counts only with both */
+    assert_int_equal(rk_xacct_others(x, "n:exit", "v3", 0, RK_XACCT_NEW_DEVICE | RK_XACCT_NEW_NETWORK), 2);
+    /* an office: a newcomer who comes back is a regular from then on */
+    rk_xacct_note(x, "n:office", "amy", 1000, RK_XACCT_NEW_NETWORK);
+    assert_int_equal(rk_xacct_others(x, "n:office", "ben", 0, RK_XACCT_KNOWN_NETWORK), 0);
+    rk_xacct_note(x, "n:office", "amy", 5000, RK_XACCT_KNOWN_NETWORK);
+    assert_int_equal(rk_xacct_others(x, "n:office", "ben", 0, RK_XACCT_KNOWN_NETWORK), 1);
+    assert_int_equal(rk_xacct_others(x, "n:office", "ben", 0, RK_XACCT_NEW_NETWORK), 1);
+    assert_int_equal(rk_xacct_others(x, "n:office", "amy", 0, RK_XACCT_KNOWN_NETWORK), 0);   /* never oneself */
+    rk_xacct_free(x);
 }
 
 static void bounded(void **st)
@@ -81,6 +102,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_other_accounts),
+        cmocka_unit_test(regulars_and_newcomers),
         cmocka_unit_test(bounded),
         cmocka_unit_test(many_threads),
     };

@@ -227,19 +227,29 @@ end
 
 -- Cross-account signals (riskd.xacct, shared by the workers): in the last
 -- config.cross_account_days, how many other accounts signed in from this
--- network with a device new to them, and from this very address.
+-- network with a device new to them, and from this very address; and how
+-- many of those the memory still holds came back to the network as one of
+-- their own (its regulars: an office, a VPN exit, a carrier has them; an
+-- attacker's exit has only newcomers).
 function M.cross(xacct, a, values, cfg)
-    if not xacct then return { network_new_device_accounts = 0, address_accounts = 0 } end
-    local since = a.ts - cfg.cross_account_days * 86400000
+    if not xacct then return { network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 } end
+    local since, n = a.ts - cfg.cross_account_days * 86400000, values.prefixes and "n:" .. values.prefixes
     return {
-        network_new_device_accounts = values.prefixes and xacct:others("n:" .. values.prefixes, a.user_id, since, true) or 0,
+        network_new_device_accounts = n and xacct:others(n, a.user_id, since, "new_device") or 0,
+        network_regulars = n and xacct:others(n, a.user_id, 0, "known_network") or 0,
         address_accounts = xacct:others("a:" .. a.ip_address, a.user_id, since),
     }
 end
 
 -- A successful sign-in, remembered for the others' cross-account signals.
-function M.cross_note(xacct, a, values, new_device)
-    if values.prefixes then xacct:note("n:" .. values.prefixes, a.user_id, a.ts, new_device) end
+-- Whether the network was new to the account says something only once the
+-- account has a history.
+function M.cross_note(xacct, a, values, features, profile)
+    if values.prefixes then
+        local history = profile and (profile.successes or 0) > 0
+        xacct:note("n:" .. values.prefixes, a.user_id, a.ts, features.new_device == 1 and "new_device",
+                   history and (features.new_prefix == 1 and "new_network" or "known_network"))
+    end
     xacct:note("a:" .. a.ip_address, a.user_id, a.ts)
 end
 
@@ -424,7 +434,7 @@ function M.analyze(a, deps, opts)
     local thresholds = deps.calib and deps.calib:thresholds(cfg)
     local level = M.level(score, cfg, thresholds)
     if deps.calib and calibrates(a, results, cfg) then deps.calib:add(score, a.ts, cfg) end
-    if deps.xacct and a.success then M.cross_note(deps.xacct, a, values, features.new_device == 1) end
+    if deps.xacct and a.success then M.cross_note(deps.xacct, a, values, features, profile) end
     local action = cfg.actions[level]
     local outcome = a.outcome or simulated_outcome(a, action)
     local held, learn_at = M.learning(a, action, outcome, cfg)
