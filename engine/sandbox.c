@@ -10,6 +10,7 @@
  */
 #include "sandbox.h"
 #include "l_modules.h"
+#include "log.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -617,9 +618,24 @@ static int run_rule(lua_State *L, rk_vm_t *vm, int rule, int ctx, char *err, siz
     return 0;
 }
 
+/* What an answer says of a rule's error: its first line, with the folder of
+ * a leading "path/file.lua:LINE:" left out. Answers go to the caller; the
+ * whole message, traceback and paths, stays in the rule's last_error (the
+ * admin view) and the log. */
+static void push_short_error(lua_State *L, const char *err)
+{
+    size_t n = strcspn(err, "\n");
+    const char *colon = memchr(err, ':', n), *start = err;
+    if (colon) {
+        for (const char *p = err; p < colon; p++) if (*p == '/') start = p + 1;
+    }
+    lua_pushlstring(L, start, n - (size_t)(start - err));
+}
+
 /* [set:]evaluate(ctx [, kind]) --> results, errors
  *   results: { {name, family, score, reason}, ... } for the rules that fired (score > 0)
- *   errors:  { {rule, error}, ... } for the rules that failed or were stopped
+ *   errors:  { {rule, error}, ... } for the rules that failed or were stopped, each
+ *            error its first line without the rule file's folder
  * Every rule sees ctx through a read-only view and runs with a rule's
  * budgets (50 ms, 5 million instructions, 16 MiB) where riskd runs it. */
 static int l_evaluate(lua_State *L)
@@ -651,9 +667,22 @@ static int l_evaluate(lua_State *L)
             lua_createtable(L, 0, 2);
             lua_getfield(L, rule, "name");
             lua_setfield(L, -2, "rule");
-            lua_pushstring(L, err);
+            push_short_error(L, err);
             lua_setfield(L, -2, "error");
             lua_rawseti(L, errors, ++nerr);
+            /* logged whole when it is new for the rule, not at every attempt */
+            lua_getfield(L, rule, "_last_error");
+            const char *last = lua_tostring(L, -1);
+            if (!last || strcmp(last, err) != 0) {
+                rk_log_t e;
+                rk_log_begin(&e, RK_LOG_WARN, "rule failed");
+                lua_getfield(L, rule, "name");
+                rk_log_str(&e, "rule", lua_tostring(L, -1));
+                lua_pop(L, 1);
+                rk_log_str(&e, "error", err);
+                rk_log_end(&e);
+            }
+            lua_pop(L, 1);
             lua_pushstring(L, err);
             lua_setfield(L, rule, "_last_error");
             rule_count(L, rule, host, 0);

@@ -99,6 +99,20 @@ describe("shipped rules", function()
         assert.matches("likelihood ratio", errors[1].error, 1, true)
     end)
 
+    it("answer a failing rule's name and first line; the traceback stays in the admin view", function()
+        local set = assert(require("riskd.rules").load("rules", {
+            ["zz_boom.lua"] = "return { name = 'zz_boom', description = 'b',\n"
+                .. "evaluate = function(ctx) local t = nil; return t.x end }",
+        }))
+        local _, errors = set:evaluate(ctx({}))
+        local boom
+        for _, e in ipairs(errors) do if e.rule == "zz_boom" then boom = e.error end end
+        assert.are.equal("zz_boom.lua:2: attempt to index a nil value (local 't')", boom)
+        local last
+        for _, r in ipairs(set:list()) do if r.name == "zz_boom" then last = r.last_error end end
+        assert.matches("stack traceback", last, 1, true)
+    end)
+
     it("share helpers through require (rules/lib/), in the same sandbox", function()
         local other = assert(require("riskd.rules").load("rules", {
             ["lib/twice.lua"] = "return { of = function(x) return 2 * x + config.weights.new_device end }",
