@@ -13,6 +13,7 @@
  *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
  *   db:state(name) --> text | nil, msg, "not_found"; db:state_put(name, text) --> true
  *                                      -- riskd's own small documents (the calibrated levels)
+ *   db:backend() --> "sqlite" | "mongodb" | "memory"; db:ping() --> true | nil, msg (the store answers now)
  *
  * Times are integers of UTC milliseconds. An event or alert table keeps every
  * field it was given: the store indexes the typed ones and keeps the whole
@@ -308,6 +309,16 @@ static int db_state_put(lua_State *L)
     store_ud *u = check_store(L, 1);
     char err[256];
     if (rk_store_state_put(u->s, luaL_checkstring(L, 2), luaL_checkstring(L, 3), err, sizeof err) != 0) return result(L, -1, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* db:ping() --> true, or nil, err: the store answers a read now. */
+static int db_ping(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[256];
+    if (rk_store_ping(u->s, err, sizeof err) != 0) return result(L, -1, err);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -1201,7 +1212,7 @@ static int db_sync_rates(lua_State *L)
 int luaopen_riskd_store(lua_State *L)
 {
     static const luaL_Reg methods[] = {
-        { "backend", db_backend }, { "close", db_close },
+        { "backend", db_backend }, { "ping", db_ping }, { "close", db_close },
         { "batch_begin", db_batch_begin }, { "batch_end", db_batch_end },
         { "state", db_state }, { "state_put", db_state_put },
         { "user_create", db_user_create }, { "user", db_user }, { "user_set_password", db_user_set_password },

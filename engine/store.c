@@ -303,6 +303,11 @@ int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len)
 
 void rk_store_close(rk_store_t *s) { if (s) s->ops->close(s); }
 const char *rk_store_backend(const rk_store_t *s) { return s->ops->name; }
+
+int rk_store_ping(rk_store_t *s, char *err, size_t errlen)
+{
+    return s->ops->ping ? s->ops->ping(s, err, errlen) : 0;
+}
 int rk_store_check_event(const rk_event_t *e, char *err, size_t errlen)
 {
     if (!e->user_id || !*e->user_id || !e->ip || !*e->ip) { snprintf(err, errlen, "an event needs user_id and ip"); return -1; }

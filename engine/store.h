@@ -238,6 +238,8 @@ void rk_store_defaults(rk_store_opts_t *o);
 rk_store_t *rk_store_open(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen);
 void rk_store_close(rk_store_t *s);
 const char *rk_store_backend(const rk_store_t *s);     /* "sqlite" */
+/* 0 when the store answers a read now (a round trip to a server's), else -1 with why. */
+int rk_store_ping(rk_store_t *s, char *err, size_t errlen);
 /* 0 when the backend does not keep events' JSON documents (mem:), so that
  * callers can skip building them. */
 int rk_store_keeps_docs(const rk_store_t *s);

@@ -80,6 +80,7 @@ typedef struct rk_store_state {
 typedef struct rk_store_ops {
     const char *name;
     void (*close)(rk_store_t *);
+    int (*ping)(rk_store_t *, char *, size_t);   /* NULL: in the process, always answers */
     int drops_docs;   /* events' JSON documents are not kept (mem:): callers need not build them */
     const rk_store_accounts_t *accounts;
     const rk_store_events_t *events;

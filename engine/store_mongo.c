@@ -1630,8 +1630,22 @@ static const rk_store_rates_t rates_ops = {
 
 static const rk_store_state_t state_ops = { .get = mg_state_get, .put = mg_state_put };
 
+/* The server's ping command: a round trip, with the pool's timeouts. */
+static int mg_ping(rk_store_t *s, char *err, size_t errlen)
+{
+    mg_t *m = MG(s);
+    mongoc_client_t *c = mongoc_client_pool_pop(m->pool->pool);
+    bson_t cmd = BSON_INITIALIZER;
+    bson_error_t e;
+    BSON_APPEND_INT32(&cmd, "ping", 1);
+    bool ok = mongoc_client_command_simple(c, m->pool->dbname, &cmd, NULL, NULL, &e);
+    bson_destroy(&cmd);
+    mongoc_client_pool_push(m->pool->pool, c);
+    return ok ? 0 : mfail(&e, err, errlen, "ping");
+}
+
 static const rk_store_ops_t ops = {
-    .name = "mongodb", .close = mg_close, .state = &state_ops,
+    .name = "mongodb", .close = mg_close, .ping = mg_ping, .state = &state_ops,
     .accounts = &accounts_ops, .events = &events_ops, .alerts = &alerts_ops, .reports = &reports_ops,
     .phishing = &phishing_ops, .rates = &rates_ops,
 };

@@ -1737,8 +1737,17 @@ static const rk_store_writes_t writes_ops = {
 
 static const rk_store_state_t state_ops = { .get = sq_state_get, .put = sq_state_put };
 
+/* A read of the database file: a page of meta, under the same locks as any. */
+static int sq_ping(rk_store_t *s, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (sqlite3_exec(q->db, "SELECT count(*) FROM (SELECT 1 FROM meta LIMIT 1)", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(q, err, errlen, "ping");
+    return 0;
+}
+
 static const rk_store_ops_t ops = {
-    .name = "sqlite", .close = sq_close, .state = &state_ops,
+    .name = "sqlite", .close = sq_close, .ping = sq_ping, .state = &state_ops,
     .accounts = &accounts_ops, .events = &events_ops, .alerts = &alerts_ops, .reports = &reports_ops,
     .phishing = &phishing_ops, .writes = &writes_ops,
 };

@@ -5,10 +5,25 @@ local response = require("lib.response")
 
 local M = {}
 
--- GET /healthz: 200 while serving, with the version and the script generation.
+local db
+-- For specs: another store (the server's is this worker's).
+function M.use(d) db = d end
+
+-- GET /healthz: 200 while serving and the store answers a read (a round
+-- trip to MongoDB), with the version and the script generation; 503 with
+-- why when the store does not answer, so that a load balancer takes the
+-- instance out.
 function M.healthz()
+    db = db or require("riskd.store").worker()
+    local ok, err = false, "no store"
+    if db then ok, err = db:ping() end
+    if not ok then
+        return 503, { status = "unavailable", error = "store_unavailable", message = "the store does not answer: " .. tostring(err),
+                      version = engine.version, worker = engine.worker() }
+    end
     return 200, {
         status = "ok",
+        store = db:backend(),
         version = engine.version,
         generation = engine.generation(),
         worker = engine.worker(),

@@ -463,6 +463,29 @@ def main():
             assert lines["settle"] == "0" and lines["due"] == "false", lines   # the mock holds nothing due
             assert len(finds) >= 2 and dict(finds[0]["sort"]) == {"learn_at": 1, "_id": 1}, finds
         check("held successes: an attempt at once, learned once by one atomic findAndModify", held_successes)
+
+        def ping():
+            code = """
+            local db = assert(require("riskd.store").open("%s"))
+            print("up", db:ping())
+            print("down", db:ping())
+            print("done")
+            """ % mock.uri
+            n = {"ping": 0}
+
+            def h(r):
+                n["ping"] += 1
+                if n["ping"] == 2:
+                    r.command_err(code=13, errmsg="not authorized")
+                    return True
+                return False
+            seen, out, err = answer(mock, lua(code), {"ping": h})
+            assert out.strip().endswith("done"), (out, err)
+            lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
+            assert lines["up"] == "true", lines
+            assert lines["down"].startswith("nil\tmongodb: ping: not authorized"), lines
+            assert len(cmds(seen, "ping")) == 2, seen
+        check("ping (GET /healthz): a round trip to the server, its error reported", ping)
     finally:
         mock.stop()
 

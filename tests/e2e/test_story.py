@@ -190,7 +190,7 @@ def enrichment():
     try:
         def placed():
             status, h = srv.call("GET", "/healthz")
-            assert status == 200 and h["enrichment"] == "on", h
+            assert status == 200 and h["enrichment"] == "on" and h["store"] == "sqlite", h
             for day in range(1, 7):   # dana lives in Paris (203.0.113.0/24 in the test database)
                 d = srv.analyze(user_id="dana", ip_address="203.0.113.%d" % day, timestamp="2023-11-%02dT09:00:00Z" % day,
                                 device={"device_id": "d-laptop"})
