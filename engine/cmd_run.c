@@ -3,6 +3,8 @@
  * rules, the live model, and a store handle (riskd.store.worker()) — but no
  * HTTP: batch analyses, replays, maintenance. Settings come from the
  * environment and .env as for `riskd serve` (RISKD_DB, RISKD_SCRIPTS, ...).
+ * `riskd run --db URI ... SCRIPT.lua` takes the server's settings before the
+ * script, and says on stderr which store it opened.
  * The script gets its arguments in `arg` and as `...`; its return value, if
  * an integer, is the exit status. No time budget: batch work may take long.
  *
@@ -43,7 +45,10 @@ static int run_lua(int argc, char **argv, const char *module)
     rk_geo_t *geo = NULL;
     rk_intel_t *intel = NULL;
     rk_vm_t *vm = NULL;
-    if (rk_config_load(&cfg, 0, NULL, 0, err, sizeof err) < 0) { fprintf(stderr, "riskd %s: %s\n", cmd, err); return 2; }
+    /* riskd run takes the server's settings before the script (--db URI, --rules DIR, ...) */
+    int script = module ? 2 : rk_config_args_end(argc, argv, 2);
+    if (rk_config_load(&cfg, script, argv, 2, err, sizeof err) < 0) { fprintf(stderr, "riskd %s: %s\n", cmd, err); return 2; }
+    if (!module && script >= argc) { fprintf(stderr, "riskd run: no script given\n"); return 2; }
     if (!(scripts = rk_snapshot_load(cfg.scripts, err, sizeof err))) goto fail;
     struct stat st;
     if (stat(cfg.rules, &st) == 0 && S_ISDIR(st.st_mode) && !(rules = rk_snapshot_load(cfg.rules, err, sizeof err))) goto fail;
@@ -54,7 +59,12 @@ static int run_lua(int argc, char **argv, const char *module)
     rk_config_store_opts(&cfg, &so);
     /* The batch commands open the stores they are told to (--db, or one in
      * memory); `riskd run` scripts get the configured one. */
-    if (!module && !(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;
+    if (!module) {
+        if (!(store = rk_store_open(cfg.db, &so, err, sizeof err))) goto fail;
+        char shown[1100];
+        rk_store_uri_display(cfg.db, shown, sizeof shown);
+        fprintf(stderr, "riskd run: store %s (%s)\n", shown, rk_store_backend(store));
+    }
     err[0] = '\0';
     if (!(geo = rk_geo_open(cfg.geoip_db, cfg.asn_db, err, sizeof err)) && err[0]) goto fail;
     if (!(intel = rk_intel_open(cfg.intel, cfg.state))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
@@ -63,9 +73,9 @@ static int run_lua(int argc, char **argv, const char *module)
     if (!(vm = rk_vm_new(&o, err, sizeof err))) goto fail;
 
     lua_State *L = rk_vm_state(vm);
-    int first = module ? 2 : 3;   /* the first argument for the script */
+    int first = module ? 2 : script + 1;   /* the first argument for the script */
     lua_createtable(L, argc - first, 1);
-    lua_pushstring(L, module ? module : argv[2]);
+    lua_pushstring(L, module ? module : argv[script]);
     lua_rawseti(L, -2, 0);
     for (int i = first; i < argc; i++) { lua_pushstring(L, argv[i]); lua_rawseti(L, -2, i - first + 1); }
     lua_setglobal(L, "arg");
@@ -75,7 +85,7 @@ static int run_lua(int argc, char **argv, const char *module)
         lua_pushstring(L, module);
         if (rk_vm_call(vm, 1, 1, 0, err, sizeof err) != 0) goto fail;
         if (!lua_isfunction(L, -1)) { snprintf(err, sizeof err, "%s must return a function", module); goto fail; }
-    } else if (luaL_loadfilex(L, argv[2], "t") != LUA_OK) {
+    } else if (luaL_loadfilex(L, argv[script], "t") != LUA_OK) {
         snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
         goto fail;
     }
@@ -100,8 +110,9 @@ done:
 int rk_cmd_run(int argc, char **argv)
 {
     if (argc < 3 || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) {
-        fprintf(stderr, "usage: riskd run SCRIPT.lua [ARGS...]\n"
-                        "runs a Lua script with the scripts, rules, model and store of the configuration, no HTTP\n");
+        fprintf(stderr, "usage: riskd run [--db URI] [--SETTING VALUE ...] SCRIPT.lua [ARGS...]\n"
+                        "runs a Lua script with the scripts, rules, model and store of the configuration, no HTTP;\n"
+                        "the settings are riskd serve's (riskd serve --help), before the script\n");
         return 2;
     }
     return run_lua(argc, argv, NULL);

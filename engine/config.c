@@ -249,6 +249,17 @@ int rk_config_from_args(rk_config_t *c, int argc, char **argv, int first, char *
     return 0;
 }
 
+int rk_config_args_end(int argc, char **argv, int first)
+{
+    int i = first;
+    while (i < argc && strncmp(argv[i], "--", 2) == 0) {
+        const char *a = argv[i] + 2, *eq = strchr(a, '=');
+        const opt_t *o = find_opt(a, eq ? (size_t)(eq - a) : strlen(a));
+        i += (!o || eq || o->type == T_BOOL) ? 1 : 2;
+    }
+    return i < argc ? i : argc;
+}
+
 int rk_config_load(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen)
 {
     rk_config_defaults(c);

@@ -53,6 +53,10 @@ int rk_config_load_dotenv(const char *path, char *err, size_t errlen);
 int rk_config_from_env(rk_config_t *c, char *err, size_t errlen);
 /* Parses argv[first..argc) ("--port 5000" or "--port=5000"); -1 with err. */
 int rk_config_from_args(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen);
+/* The index of the first argument from first on that is not a setting
+ * (--name, --name=value, --name value): where a command's own arguments
+ * start after the settings it takes (riskd run --db URI SCRIPT.lua). */
+int rk_config_args_end(int argc, char **argv, int first);
 /* Fills c from all sources in order. */
 int rk_config_load(rk_config_t *c, int argc, char **argv, int first, char *err, size_t errlen);
 void rk_config_usage(void);

@@ -986,6 +986,9 @@ int rk_server_run(const rk_config_t *cfg)
     rk_log_int(&e, "workers", s.nworkers);
     rk_log_str(&e, "scripts", cfg->scripts);
     rk_log_str(&e, "store", rk_store_backend(s.store));
+    char shown[1100];
+    rk_store_uri_display(cfg->db, shown, sizeof shown);
+    rk_log_str(&e, "db", shown);
     if (s.mwatch) rk_log_str(&e, "origin", rk_mongo_origin());   /* its tag on the alerts it writes */
     rk_log_bool(&e, "enrichment", s.geo != NULL);
     rk_log_str(&e, "intel", cfg->intel);

@@ -304,6 +304,20 @@ int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len)
 void rk_store_close(rk_store_t *s) { if (s) s->ops->close(s); }
 const char *rk_store_backend(const rk_store_t *s) { return s->ops->name; }
 
+void rk_store_uri_display(const char *uri, char *out, size_t cap)
+{
+    const char *scheme = strstr(uri, "://");
+    const char *host = scheme ? scheme + 3 : NULL;
+    const char *at = host ? strchr(host, '@') : NULL;
+    const char *slash = host ? strchr(host, '/') : NULL;
+    const char *colon = host ? memchr(host, ':', at ? (size_t)(at - host) : 0) : NULL;
+    if (strncmp(uri, "mongodb", 7) != 0 || !at || (slash && slash < at) || !colon) {
+        snprintf(out, cap, "%s", uri);
+        return;
+    }
+    snprintf(out, cap, "%.*s***%s", (int)(colon + 1 - uri), uri, at);
+}
+
 int rk_store_ping(rk_store_t *s, char *err, size_t errlen)
 {
     return s->ops->ping ? s->ops->ping(s, err, errlen) : 0;

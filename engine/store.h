@@ -236,6 +236,8 @@ typedef struct rk_store_opts {
 
 void rk_store_defaults(rk_store_opts_t *o);
 rk_store_t *rk_store_open(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen);
+/* uri as it may be shown in logs and messages: a MongoDB password as "***". */
+void rk_store_uri_display(const char *uri, char *out, size_t cap);
 void rk_store_close(rk_store_t *s);
 const char *rk_store_backend(const rk_store_t *s);     /* "sqlite" */
 /* 0 when the store answers a read now (a round trip to a server's), else -1 with why. */

@@ -22,6 +22,19 @@ static void defaults(void **st)
     assert_string_equal(c.scripts, "scripts");
 }
 
+static void args_end(void **st)
+{
+    (void)st;
+    char *a[] = { "riskd", "run", "--db", "mem:", "--access-log", "--rules=r", "s.lua", "--db", "x" };
+    assert_int_equal(rk_config_args_end(9, a, 2), 6);       /* --db takes a value, --access-log does not */
+    char *b[] = { "riskd", "run", "s.lua" };
+    assert_int_equal(rk_config_args_end(3, b, 2), 2);
+    char *c[] = { "riskd", "run", "--db" };
+    assert_int_equal(rk_config_args_end(3, c, 2), 3);       /* a missing value: the parser says so */
+    char *d[] = { "riskd", "run", "--nope", "s.lua" };
+    assert_int_equal(rk_config_args_end(4, d, 2), 3);       /* unknown: one argument, named by the parser */
+}
+
 static void precedence(void **st)
 {
     (void)st;
@@ -123,6 +136,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test(precedence),
+        cmocka_unit_test(args_end),
         cmocka_unit_test(bad_values_are_named),
         cmocka_unit_test(jwt_secret),
         cmocka_unit_test(dotenv),

@@ -72,6 +72,22 @@ static rk_event_t ev(const char *user, int64_t ts, const char *ip, int success, 
     return e;
 }
 
+static void uri_display(void **st)
+{
+    (void)st;
+    char out[256];
+    rk_store_uri_display("mongodb://ops:s3cret@db1:27017,db2/riskd?replicaSet=rs", out, sizeof out);
+    assert_string_equal(out, "mongodb://ops:***@db1:27017,db2/riskd?replicaSet=rs");
+    rk_store_uri_display("mongodb+srv://ops:p@cluster.example/riskd", out, sizeof out);
+    assert_string_equal(out, "mongodb+srv://ops:***@cluster.example/riskd");
+    rk_store_uri_display("mongodb://db1:27017/riskd?x=a@b", out, sizeof out);   /* an @ past the host is not a password */
+    assert_string_equal(out, "mongodb://db1:27017/riskd?x=a@b");
+    rk_store_uri_display("mongodb://ops@db1/riskd", out, sizeof out);             /* no password */
+    assert_string_equal(out, "mongodb://ops@db1/riskd");
+    rk_store_uri_display("sqlite:data/riskd.db", out, sizeof out);
+    assert_string_equal(out, "sqlite:data/riskd.db");
+}
+
 static void users(void **st)
 {
     (void)st;
@@ -811,6 +827,7 @@ static void bad_uris(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(uri_display),
         cmocka_unit_test(users),
         cmocka_unit_test(events_and_filters),
         cmocka_unit_test(profiles),

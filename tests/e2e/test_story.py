@@ -174,9 +174,26 @@ return 3
             assert p.returncode == 3, (p.returncode, p.stderr)        # the script's return value
             levels = p.stdout.split()
             assert len(levels) == 8 and levels[0] == "low" and levels[-1] != "low", levels  # brute force builds up
+            assert "riskd run: store sqlite:%s (sqlite)" % os.path.join(tmp, "db") in p.stderr, p.stderr
             p = subprocess.run([BIN, "run", os.path.join(tmp, "missing.lua")], capture_output=True, text=True, env=env)
             assert p.returncode == 1 and "missing.lua" in p.stderr, p.stderr
         check("riskd run drives the pipeline without HTTP", batch)
+
+        def settings():
+            script = os.path.join(tmp, "which.lua")
+            with open(script, "w") as f:
+                f.write('print(require("riskd.store").worker():backend(), ...)\n')
+            env = dict(os.environ, RISKD_DB="sqlite:" + os.path.join(tmp, "db"), RISKD_SCRIPTS=os.path.join(ROOT, "scripts"),
+                       RISKD_RULES=os.path.join(ROOT, "rules"), RISKD_MODELS=os.path.join(tmp, "models"))
+            p = subprocess.run([BIN, "run", "--db", "mem:", script, "--db", "x"], capture_output=True, text=True, env=env, timeout=60)
+            assert p.returncode == 0 and p.stdout.split() == ["memory", "--db", "x"], (p.stdout, p.stderr)  # after the script: its own
+            assert "riskd run: store mem: (memory)" in p.stderr, p.stderr
+            p = subprocess.run([BIN, "run", "--db=mongodb://ops:s3cret@127.0.0.1:1/riskd?serverSelectionTimeoutMS=300", script],
+                               capture_output=True, text=True, env=env, timeout=60)
+            assert "s3cret" not in p.stderr, p.stderr                   # never the password
+            p = subprocess.run([BIN, "run", "--no-such-setting", "1", script], capture_output=True, text=True, env=env)
+            assert p.returncode == 2 and "unknown option '--no-such-setting'" in p.stderr, p.stderr
+        check("riskd run --db URI SCRIPT: the server's settings before the script, the store it opened on stderr", settings)
     finally:
         shutil.rmtree(tmp)
 
