@@ -13,6 +13,7 @@
  *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
  *   db:state(name) --> text | nil, msg, "not_found"; db:state_put(name, text) --> true
  *                                      -- riskd's own small documents (the calibrated levels)
+ *   store.levels, store.roles, store.own_prefix (before the user id of riskd's own accounts' sign-ins)
  *   db:backend() --> "sqlite" | "mongodb" | "memory"; db:ping() --> true | nil, msg (the store answers now)
  *
  * Times are integers of UTC milliseconds. An event or alert table keeps every
@@ -1253,5 +1254,7 @@ int luaopen_riskd_store(lua_State *L)
     lua_createtable(L, RK_ROLES, 0);
     for (int i = 0; i < RK_ROLES; i++) { lua_pushstring(L, rk_store_roles[i]); lua_rawseti(L, -2, i + 1); }
     lua_setfield(L, -2, "roles");
+    lua_pushliteral(L, RK_STORE_OWN_PREFIX);   /* before riskd's own accounts' sign-ins */
+    lua_setfield(L, -2, "own_prefix");
     return 1;
 }

@@ -235,6 +235,11 @@ typedef struct rk_store_opts {
 } rk_store_opts_t;
 
 void rk_store_defaults(rk_store_opts_t *o);
+/* The sign-ins of riskd's own accounts (the console's admins and analysts)
+ * are analysed like any login, under this prefix before the username; the
+ * site's reports of its users (top risky users) leave them out. */
+#define RK_STORE_OWN_PREFIX "riskd:"
+
 rk_store_t *rk_store_open(const char *uri, const rk_store_opts_t *o, char *err, size_t errlen);
 /* uri as it may be shown in logs and messages: a MongoDB password as "***". */
 void rk_store_uri_display(const char *uri, char *out, size_t cap);

@@ -1294,7 +1294,8 @@ static int mg_top_users(rk_store_t *s, int64_t since_ms, int limit, rk_top_user_
     if (since_ms) {
         o = op_begin(MG(s), "user_hourly");
         pipe = BCON_NEW("pipeline", "[",
-            "{", "$match", "{", "b", "{", "$gte", BCON_INT64(since_ms / HOUR_MS), "}", "}", "}",
+            "{", "$match", "{", "b", "{", "$gte", BCON_INT64(since_ms / HOUR_MS), "}",
+                                 "u", "{", "$not", BCON_REGEX("^" RK_STORE_OWN_PREFIX, ""), "}", "}", "}",
             "{", "$group", "{", "_id", BCON_UTF8("$u"), "max_risk", "{", "$max", BCON_UTF8("$max_risk"), "}",
             "risk_sum", "{", "$sum", BCON_UTF8("$risk_sum"), "}", "attempts", "{", "$sum", BCON_UTF8("$attempts"), "}",
             "anomalies", "{", "$sum", BCON_UTF8("$anomalies"), "}", "high", "{", "$sum", BCON_UTF8("$high"), "}", "}", "}",
@@ -1302,7 +1303,8 @@ static int mg_top_users(rk_store_t *s, int64_t since_ms, int limit, rk_top_user_
             "{", "$limit", BCON_INT32(limit), "}", "]");
     } else {
         o = op_begin(MG(s), "profiles");
-        pipe = BCON_NEW("pipeline", "[", "{", "$match", "{", "attempts", "{", "$gt", BCON_INT32(0), "}", "}", "}",
+        pipe = BCON_NEW("pipeline", "[", "{", "$match", "{", "attempts", "{", "$gt", BCON_INT32(0), "}",
+                                                     "_id", "{", "$not", BCON_REGEX("^" RK_STORE_OWN_PREFIX, ""), "}", "}", "}",
             "{", "$sort", "{", "max_risk", BCON_INT32(-1), "high_risk", BCON_INT32(-1), "_id", BCON_INT32(1), "}", "}",
             "{", "$limit", BCON_INT32(limit), "}",
             "{", "$project", "{", "max_risk", BCON_INT32(1), "risk_sum", BCON_INT32(1), "attempts", BCON_INT32(1),

@@ -125,6 +125,9 @@ enum {
     S_COUNT
 };
 
+/* Not one of riskd's own accounts (RK_STORE_OWN_PREFIX), for the reports of the site's users. */
+#define NOT_OWN "substr(user_id, 1, length('" RK_STORE_OWN_PREFIX "')) <> '" RK_STORE_OWN_PREFIX "'"
+
 static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
@@ -209,10 +212,10 @@ static const char *const sql[S_COUNT] = {
     [S_TIMELINE] = "SELECT bucket, attempts, failures, anomalies, risk_sum, alerts FROM hourly"
                    " WHERE bucket >= ? AND bucket < ? ORDER BY bucket",
     [S_TOP_ALL] = "SELECT user_id, max_risk, risk_sum / attempts, attempts, anomalies, high FROM profiles"
-                  " WHERE attempts > 0 ORDER BY max_risk DESC, high DESC, user_id LIMIT ?",
+                  " WHERE attempts > 0 AND " NOT_OWN " ORDER BY max_risk DESC, high DESC, user_id LIMIT ?",
     [S_TOP_SINCE] = "SELECT user_id, max(max_risk) AS m, total(risk_sum) / total(attempts), total(attempts),"
                     " total(anomalies), total(high) AS h FROM user_hourly"
-                    " WHERE bucket >= ? GROUP BY user_id"
+                    " WHERE bucket >= ? AND " NOT_OWN " GROUP BY user_id"
                     " ORDER BY m DESC, h DESC, user_id LIMIT ?",
     [S_PURGE] = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_ms < ? LIMIT ?)",
     [S_PURGE_IPS] = "DELETE FROM ips WHERE ip IN (SELECT ip FROM ips WHERE last_ms < ? LIMIT ?)",

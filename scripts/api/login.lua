@@ -42,7 +42,7 @@ function M.use(d) deps = d end
 -- user "riskd:<name>" so that they never mix with a monitored service's
 -- users. Returns the analysis, or nil when it failed (the sign-in goes on).
 function M.assess_signin(username, req, success)
-    local a = { user_id = "riskd:" .. username, ts = now_ms(), ip_address = req.remote_addr, success = success,
+    local a = { user_id = store.own_prefix .. username, ts = now_ms(), ip_address = req.remote_addr, success = success,
                 user_agent = req.headers and req.headers["user-agent"] or nil }
     if a.user_agent and #a.user_agent > 512 then a.user_agent = a.user_agent:sub(1, 512) end
     local ok, result = pcall(analyze.analyze, a, get_deps())

@@ -284,6 +284,10 @@ def main():
             assert "not_found" in lines["bad event id"], lines
             assert "not_found" in lines["user"], lines
             assert "not_found" in lines["state"], lines          # the mock keeps nothing
+            # the top risky users leave riskd's own accounts (riskd:NAME) out, both ways
+            for coll, field in (("profiles", "_id"), ("user_hourly", "u")):
+                match = dict(cmds(seen, "aggregate", coll)[0]["pipeline"][0]["$match"])
+                assert match[field]["$not"].pattern == "^riskd:", match
         check("every store operation speaks to the server and reads its empty answers", every_operation)
 
         def phishing():
