@@ -878,6 +878,31 @@ static void server_free(rk_server_t *s)
     pthread_mutex_destroy(&s->mu);
 }
 
+/* A store without an admin account: nobody can sign in to the console or
+ * manage the others yet, so the first start says how to make one. A store
+ * that keeps no accounts (mem:) or does not answer says nothing here. */
+static void first_admin_hint(rk_store_t *store, const char *db)
+{
+    rk_user_t *users = NULL;
+    size_t n = 0;
+    char err[256];
+    if (rk_store_user_list(store, &users, &n, err, sizeof err) != 0) return;
+    int admins = 0;
+    for (size_t i = 0; i < n; i++) {
+        admins += users[i].role && strcmp(users[i].role, "admin") == 0;
+        rk_store_user_free(&users[i]);
+    }
+    free(users);
+    if (admins) return;
+    char shown[1100], cmd[1300];
+    rk_store_uri_display(db, shown, sizeof shown);
+    snprintf(cmd, sizeof cmd, "riskd user add NAME --role admin --db '%s'", shown);
+    rk_log_t e;
+    rk_log_begin(&e, RK_LOG_WARN, "no admin account yet: create the first one");
+    rk_log_str(&e, "run", cmd);
+    rk_log_end(&e);
+}
+
 int rk_server_run(const rk_config_t *cfg)
 {
     rk_server_t s;
@@ -978,6 +1003,8 @@ int rk_server_run(const rk_config_t *cfg)
         }
         started++;
     }
+
+    first_admin_hint(s.store, cfg->db);
 
     rk_log_t e;
     rk_log_begin(&e, RK_LOG_INFO, "listening");

@@ -479,6 +479,31 @@ def test_startup_errors():
             assert secret == "" or secret not in p.stderr, p.stderr   # a secret is never logged
     check("without a JWT_SECRET of at least 32 bytes the server refuses to start, and never logs it", no_secret)
 
+    def first_admin():
+        tmp = tempfile.mkdtemp(prefix="riskd-e2e-")
+        db = "sqlite:" + os.path.join(tmp, "db")
+
+        def hints(srv):
+            try:
+                return [l for l in srv.lines() if l.get("msg", "").startswith("no admin account yet")]
+            finally:
+                srv.stop()
+        try:
+            h = hints(Server("--db", db))
+            assert len(h) == 1 and h[0]["level"] == "warn", h
+            assert h[0]["run"] == "riskd user add NAME --role admin --db '%s'" % db, h
+            p = subprocess.run([BIN, "user", "add", "boss", "--role", "analyst", "--db", db],
+                               input="a long enough passphrase\n", capture_output=True, text=True, timeout=30)
+            assert p.returncode == 0, p
+            assert len(hints(Server("--db", db))) == 1          # an analyst cannot manage accounts
+            p = subprocess.run([BIN, "user", "add", "chief", "--role", "admin", "--db", db],
+                               input="a long enough passphrase\n", capture_output=True, text=True, timeout=30)
+            assert p.returncode == 0, p
+            assert hints(Server("--db", db)) == []
+        finally:
+            shutil.rmtree(tmp)
+    check("the first start on a store without an admin says how to create one", first_admin)
+
 
 def main():
     for t in (test_cases, test_trusted_proxy, test_connection_caps, test_reload, test_shutdown, test_retention,
