@@ -37,6 +37,7 @@ await check("the console is served with a strict Content-Security-Policy; a wron
   await page.click("#signin-form button");
   // locators, not waitForFunction: the CSP rightly refuses eval
   await page.locator("#signin-error", { hasText: "invalid username or password" }).waitFor();
+  expect(!(await page.isVisible("#nav")), "the navigation bar shows on the sign-in page");
   await page.screenshot({ path: `${shots}/signin.png` });
 });
 
@@ -45,6 +46,7 @@ await check("signing in shows the dashboard and the live feed connects", async (
   await page.click("#signin-form button");
   await page.waitForSelector("#dashboard:not([hidden]) .card b");
   await page.waitForSelector("#live.on");
+  expect(await page.isVisible("#nav"), "no navigation bar once signed in");
   expect((await page.textContent("#who")).includes("root (admin)"), "who: " + (await page.textContent("#who")));
   await page.screenshot({ path: `${shots}/dashboard.png` });
 });
