@@ -8,6 +8,10 @@
  *   db:alert_find_open(user, cause, since), db:alert_add_event(id, event_id, severity, ts),
  *   db:alert_set_status(id, status, who, note, ts)
  *   db:user_create(u), db:user(name), db:user_set_password(name, hash), db:user_delete(name), db:users()
+ *   db:key_issue(name) --> key, record (role service) (the key shown once; the store keeps the hash of its secret)
+ *                                | nil, why, "invalid" (a bad name) | nil, msg, "conflict" (a live key has it)
+ *   db:key_check(text) --> record | nil, why, "invalid"; db:keys(); db:key_revoke(name, now); db:key_touch(id, now)
+ *                                      -- records: { id, name, role, created, last_used?, revoked? }
  *   db:phish_insert(analysis), db:phish(id), db:phish_list(filter), db:phish_set_alert(id, alert_id)
  *   db:stats(now), db:timeline(since, until, "hour"|"day"), db:top_users(since, limit), db:purge(now, batch)
  *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
@@ -27,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apikey.h"
 #include "l_modules.h"
 #include "store.h"
 #include "rates_sync.h"
@@ -395,6 +400,110 @@ static int db_user_delete(lua_State *L)
     int rc = rk_store_user_delete(u->s, luaL_checkstring(L, 2), err, sizeof err);
     if (rc) return result(L, rc, err);
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- API keys ---- */
+
+static void push_key(lua_State *L, const rk_apikey_t *k)
+{
+    lua_createtable(L, 0, 6);
+    set_str(L, "id", k->id);
+    set_str(L, "name", k->name);
+    set_str(L, "role", k->role);
+    set_int(L, "created", k->created_ms);
+    if (k->last_used_ms) set_int(L, "last_used", k->last_used_ms);
+    if (k->revoked_ms) set_int(L, "revoked", k->revoked_ms);
+}
+
+static void key_box_free(void *p) { rk_store_key_free(p); free(p); }
+
+/* db:key_issue(name) --> key, record: the key is shown once, the store keeps its hash */
+static int db_key_issue(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    char key[RK_APIKEY_LEN + 1], err[512];
+    rk_apikey_t rec;
+    if (!rk_apikey_name_valid(name)) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "a key's name is 1 to 64 letters, digits, '.', '_' or '-'");
+        lua_pushliteral(L, "invalid");
+        return 3;
+    }
+    int rc = rk_apikey_issue(u->s, name, key, &rec, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushstring(L, key);
+    rec.name = (char *)name;
+    rec.role = (char *)RK_APIKEY_ROLE;
+    push_key(L, &rec);
+    return 2;
+}
+
+/* db:key_check(text) --> record | nil, why, "invalid" | nil, msg, "store_error" */
+static int db_key_check(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    rk_apikey_t *k = calloc(1, sizeof *k);
+    if (!k) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, key_box_free, k);
+    char err[512];
+    int rc = rk_apikey_check(u->s, text, len, k, err, sizeof err);
+    if (rc < 0) return result(L, -1, err);
+    if (rc == 0) {
+        luaL_pushfail(L);
+        lua_pushstring(L, err);
+        lua_pushliteral(L, "invalid");
+        return 3;
+    }
+    push_key(L, k);
+    done_box(b);
+    return 1;
+}
+
+static int db_key_revoke(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_key_revoke(u->s, luaL_checkstring(L, 2), (int64_t)luaL_checkinteger(L, 3), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int db_key_touch(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_key_touch(u->s, luaL_checkstring(L, 2), (int64_t)luaL_checkinteger(L, 3), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+typedef struct { rk_apikey_t *v; size_t n; } keys_t;
+static void keys_free(void *p)
+{
+    keys_t *x = p;
+    for (size_t i = 0; i < x->n; i++) rk_store_key_free(&x->v[i]);
+    free(x->v);
+    free(x);
+}
+
+static int db_keys(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    keys_t *x = calloc(1, sizeof *x);
+    if (!x) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, keys_free, x);
+    char err[512];
+    int rc = rk_store_key_list(u->s, &x->v, &x->n, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, (int)x->n, 0);
+    for (size_t i = 0; i < x->n; i++) { push_key(L, &x->v[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+    done_box(b);
     return 1;
 }
 
@@ -1218,6 +1327,8 @@ int luaopen_riskd_store(lua_State *L)
         { "state", db_state }, { "state_put", db_state_put },
         { "user_create", db_user_create }, { "user", db_user }, { "user_set_password", db_user_set_password },
         { "user_delete", db_user_delete }, { "users", db_users },
+        { "key_issue", db_key_issue }, { "key_check", db_key_check }, { "key_revoke", db_key_revoke },
+        { "key_touch", db_key_touch }, { "keys", db_keys },
         { "record", db_record }, { "event", db_event }, { "events", db_events },
         { "set_event_alert", db_set_event_alert }, { "recent", db_recent },
         { "profile", db_profile }, { "update_profile", db_update_profile }, { "global_counts", db_global_counts },

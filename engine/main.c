@@ -6,6 +6,7 @@
 #include "cmd_iforest.h"
 #include "cmd_run.h"
 #include "cmd_user.h"
+#include "cmd_key.h"
 #include "cmd_intel.h"
 #include "cmd_health.h"
 #include <unistd.h>
@@ -54,6 +55,7 @@ static void usage(void)
         "  retrain    train a model from the stored events; activate it unless it is worse\n"
         "  phishing   train the phishing text model on mail, or score mail (train|score)\n"
         "  user       add, list, change the password of, or delete accounts\n"
+        "  key        create, list or revoke services' API keys\n"
         "  intel      import breached passwords, check the intel folder\n"
         "  health     exit 0 when a running server's /healthz answers (container HEALTHCHECK)\n"
         "  help CMD   the options of a command\n"
@@ -67,7 +69,7 @@ static int dispatch(int argc, char **argv);
 static int help(const char *cmd)
 {
     static const char *const known[] = { "serve", "iforest", "run", "generate", "train", "score", "eval", "retrain",
-                                         "phishing", "user", "intel", "health", NULL };
+                                         "phishing", "user", "key", "intel", "health", NULL };
     for (int i = 0; known[i]; i++) {
         if (strcmp(cmd, known[i]) != 0) continue;
         char *args[] = { "riskd", (char *)cmd, "--help", NULL };
@@ -100,6 +102,7 @@ static int dispatch(int argc, char **argv)
     if (!strcmp(argv[1], "retrain")) return rk_cmd_script(argc, argv, "cli.retrain");
     if (!strcmp(argv[1], "phishing")) return rk_cmd_script(argc, argv, "cli.phishing");
     if (!strcmp(argv[1], "user")) return rk_cmd_user(argc, argv);
+    if (!strcmp(argv[1], "key")) return rk_cmd_key(argc, argv);
     if (!strcmp(argv[1], "intel")) return rk_cmd_intel(argc, argv);
     if (!strcmp(argv[1], "health")) return rk_cmd_health(argc, argv);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

@@ -364,6 +364,15 @@ int rk_store_user_get(rk_store_t *s, const char *n, rk_user_t *o, char *err, siz
 int rk_store_user_set_password(rk_store_t *s, const char *n, const char *h, char *err, size_t errlen) { CALL(accounts, "users", set_password, n, h, err, errlen); }
 int rk_store_user_delete(rk_store_t *s, const char *n, char *err, size_t errlen) { CALL(accounts, "users", remove, n, err, errlen); }
 int rk_store_user_list(rk_store_t *s, rk_user_t **o, size_t *n, char *err, size_t errlen) { CALL(accounts, "users", list, o, n, err, errlen); }
+int rk_store_key_create(rk_store_t *s, rk_apikey_t *k, char *err, size_t errlen) { CALL(accounts, "API keys", key_create, k, err, errlen); }
+int rk_store_key_get(rk_store_t *s, const char *id, rk_apikey_t *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    CALL(accounts, "API keys", key_get, id, o, err, errlen);
+}
+int rk_store_key_list(rk_store_t *s, rk_apikey_t **o, size_t *n, char *err, size_t errlen) { *o = NULL; *n = 0; CALL(accounts, "API keys", key_list, o, n, err, errlen); }
+int rk_store_key_revoke(rk_store_t *s, const char *name, int64_t now, char *err, size_t errlen) { CALL(accounts, "API keys", key_revoke, name, now, err, errlen); }
+int rk_store_key_touch(rk_store_t *s, const char *id, int64_t now, char *err, size_t errlen) { CALL(accounts, "API keys", key_touch, id, now, err, errlen); }
 int rk_store_event_record(rk_store_t *s, rk_event_t *e, int up, char *err, size_t errlen) { CALL(events, "events", record, e, 1, up, err, errlen); }
 int rk_store_event_record_many(rk_store_t *s, rk_event_t *e, size_t n, int up, char *err, size_t errlen) { CALL(events, "events", record, e, n, up, err, errlen); }
 int rk_store_event_get(rk_store_t *s, const char *id, rk_event_t *o, char *err, size_t errlen) { CALL(events, "events", get, id, o, err, errlen); }
@@ -478,6 +487,13 @@ void rk_store_user_free(rk_user_t *u)
     if (!u) return;
     free(u->username); free(u->email); free(u->role); free(u->password_hash);
     u->username = u->email = u->role = u->password_hash = NULL;
+}
+
+void rk_store_key_free(rk_apikey_t *k)
+{
+    if (!k) return;
+    free(k->name); free(k->role); free(k->hash);
+    k->name = k->role = k->hash = NULL;
 }
 
 void rk_store_event_free(rk_event_t *e) { if (e) { free(e->owned); e->owned = NULL; } }

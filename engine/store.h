@@ -43,6 +43,14 @@ typedef struct rk_user {
     int64_t created_ms;
 } rk_user_t;
 
+/* A service's API key (apikey.h): the store keeps its id and the hash of its
+ * secret, never the key. Names are unique among the keys not revoked. */
+typedef struct rk_apikey {
+    char id[RK_STORE_ID_LEN];
+    char *name, *role, *hash;
+    int64_t created_ms, last_used_ms, revoked_ms;   /* 0: never used, not revoked */
+} rk_apikey_t;
+
 /* ---- login events ---- */
 typedef struct rk_event {
     char id[RK_STORE_ID_LEN];        /* set by insert */
@@ -266,6 +274,15 @@ int rk_store_user_get(rk_store_t *s, const char *username, rk_user_t *out, char 
 int rk_store_user_set_password(rk_store_t *s, const char *username, const char *hash, char *err, size_t errlen);
 int rk_store_user_delete(rk_store_t *s, const char *username, char *err, size_t errlen);
 int rk_store_user_list(rk_store_t *s, rk_user_t **out, size_t *n, char *err, size_t errlen);
+/* API keys: create (id, name, role, hash given; fills created; conflict when
+ * a key of that name is live), get by id, list (by name), revoke the live key
+ * of a name (not_found when none), touch (last use). */
+int rk_store_key_create(rk_store_t *s, rk_apikey_t *k, char *err, size_t errlen);
+int rk_store_key_get(rk_store_t *s, const char *id, rk_apikey_t *out, char *err, size_t errlen);
+int rk_store_key_list(rk_store_t *s, rk_apikey_t **out, size_t *n, char *err, size_t errlen);
+int rk_store_key_revoke(rk_store_t *s, const char *name, int64_t now_ms, char *err, size_t errlen);
+int rk_store_key_touch(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen);
+void rk_store_key_free(rk_apikey_t *k);
 void rk_store_user_free(rk_user_t *u);
 
 /* Inserts the event, updates the aggregates and, when update_profile, the

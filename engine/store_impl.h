@@ -14,6 +14,11 @@ typedef struct rk_store_accounts {
     int (*set_password)(rk_store_t *, const char *, const char *, char *, size_t);
     int (*remove)(rk_store_t *, const char *, char *, size_t);
     int (*list)(rk_store_t *, rk_user_t **, size_t *, char *, size_t);
+    int (*key_create)(rk_store_t *, rk_apikey_t *, char *, size_t);
+    int (*key_get)(rk_store_t *, const char *, rk_apikey_t *, char *, size_t);
+    int (*key_list)(rk_store_t *, rk_apikey_t **, size_t *, char *, size_t);
+    int (*key_revoke)(rk_store_t *, const char *, int64_t, char *, size_t);
+    int (*key_touch)(rk_store_t *, const char *, int64_t, char *, size_t);
 } rk_store_accounts_t;
 
 /* Login events and the behavioural profiles they build. */

@@ -218,7 +218,11 @@ static int ensure_indexes(mg_t *m, char *err, size_t errlen)
         create_indexes(m, "profiles", profiles, 2, 0, err, errlen) || create_indexes(m, "alerts", alerts, 4, 0, err, errlen) ||
         create_indexes(m, "user_hourly", uh, 1, 0, err, errlen) || create_indexes(m, "ips", ips, 1, 0, err, errlen))
         return -1;
-    return 0;
+    /* one live key per name: unique among the documents not revoked */
+    bson_t *keys = BCON_NEW("createIndexes", BCON_UTF8("api_keys"), "indexes", "[", "{",
+                            "key", "{", "name", BCON_INT32(1), "}", "name", BCON_UTF8("live_name"), "unique", BCON_BOOL(true),
+                            "partialFilterExpression", "{", "revoked", BCON_INT64(0), "}", "}", "]");
+    return index_command(m, "api_keys", keys, err, errlen);
 }
 
 static const rk_store_ops_t ops;
@@ -369,6 +373,105 @@ static int mg_user_list(rk_store_t *s, rk_user_t **out, size_t *n, char *err, si
     op_end(&o);
     if (!*out) { snprintf(err, errlen, "out of memory"); return -1; }
     return rc;
+}
+
+/* ---- API keys ---- */
+
+static int mg_key_create(rk_store_t *s, rk_apikey_t *k, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "api_keys");
+    k->created_ms = rk_store_now_ms();
+    k->last_used_ms = k->revoked_ms = 0;
+    bson_t *d = BCON_NEW("_id", BCON_UTF8(k->id), "name", BCON_UTF8(k->name), "role", BCON_UTF8(k->role),
+                         "hash", BCON_UTF8(k->hash), "created", BCON_DATE_TIME(k->created_ms),
+                         "last_used", BCON_INT64(0), "revoked", BCON_INT64(0));
+    bson_error_t e;
+    bool ok = mongoc_collection_insert_one(o.coll, d, NULL, NULL, &e);
+    bson_destroy(d);
+    op_end(&o);
+    if (ok) return 0;
+    int rc = mfail(&e, err, errlen, "API key");
+    if (rc == RK_STORE_CONFLICT) snprintf(err, errlen, "a key named '%s' exists: revoke it first", k->name);
+    return rc;
+}
+
+static void read_key(const bson_t *d, rk_apikey_t *k)
+{
+    bson_iter_t it;
+    memset(k, 0, sizeof *k);
+    if (bson_iter_init_find(&it, d, "_id") && BSON_ITER_HOLDS_UTF8(&it)) snprintf(k->id, sizeof k->id, "%s", bson_iter_utf8(&it, NULL));
+    k->name = str_field(d, "name");
+    k->role = str_field(d, "role");
+    k->hash = str_field(d, "hash");
+    if (bson_iter_init_find(&it, d, "created") && BSON_ITER_HOLDS_DATE_TIME(&it)) k->created_ms = bson_iter_date_time(&it);
+    k->last_used_ms = reply_int(d, "last_used");
+    k->revoked_ms = reply_int(d, "revoked");
+}
+
+static int mg_key_get(rk_store_t *s, const char *id, rk_apikey_t *out, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "api_keys");
+    bson_t *f = BCON_NEW("_id", BCON_UTF8(id)), d;
+    int rc = find_one(&o, f, &d, err, errlen);
+    bson_destroy(f);
+    op_end(&o);
+    if (rc == RK_STORE_NOT_FOUND) snprintf(err, errlen, "no API key '%s'", id);
+    if (rc) return rc;
+    read_key(&d, out);
+    bson_destroy(&d);
+    return 0;
+}
+
+static int mg_key_list(rk_store_t *s, rk_apikey_t **out, size_t *n, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "api_keys");
+    bson_t f = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW("sort", "{", "name", BCON_INT32(1), "revoked", BCON_INT32(1), "created", BCON_INT32(-1), "}");
+    mongoc_cursor_t *c = mongoc_collection_find_with_opts(o.coll, &f, opts, NULL);
+    const bson_t *doc;
+    size_t cap = 8;
+    *out = calloc(cap, sizeof **out);
+    while (*out && mongoc_cursor_next(c, &doc)) {
+        if (*n == cap) {
+            rk_apikey_t *nk = realloc(*out, cap * 2 * sizeof *nk);
+            if (!nk) break;
+            *out = nk;
+            cap *= 2;
+        }
+        read_key(doc, &(*out)[(*n)++]);
+    }
+    bson_error_t e;
+    int rc = 0;
+    if (mongoc_cursor_error(c, &e)) rc = mfail(&e, err, errlen, "API keys");
+    mongoc_cursor_destroy(c);
+    bson_destroy(opts);
+    op_end(&o);
+    if (!*out) { snprintf(err, errlen, "out of memory"); return -1; }
+    return rc;
+}
+
+static int mg_key_set(rk_store_t *s, bson_t *f, bson_t *u, const char *what, const char *key, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "api_keys");
+    int64_t n = update1(&o, f, u, 0, err, errlen);
+    bson_destroy(f);
+    bson_destroy(u);
+    op_end(&o);
+    if (n < 0) return -1;
+    if (n == 0) { snprintf(err, errlen, "no %s '%s'", what, key); return RK_STORE_NOT_FOUND; }
+    return 0;
+}
+
+static int mg_key_revoke(rk_store_t *s, const char *name, int64_t now_ms, char *err, size_t errlen)
+{
+    return mg_key_set(s, BCON_NEW("name", BCON_UTF8(name), "revoked", BCON_INT64(0)),
+                      BCON_NEW("$set", "{", "revoked", BCON_INT64(now_ms), "}"), "live API key", name, err, errlen);
+}
+
+static int mg_key_touch(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen)
+{
+    return mg_key_set(s, BCON_NEW("_id", BCON_UTF8(id)), BCON_NEW("$max", "{", "last_used", BCON_INT64(now_ms), "}"),
+                      "API key", id, err, errlen);
 }
 
 /* ---- events ---- */
@@ -1609,6 +1712,8 @@ static int mg_state_put(rk_store_t *s, const char *key, const char *value, char 
 static const rk_store_accounts_t accounts_ops = {
     .create = mg_user_create, .get = mg_user_get, .set_password = mg_user_set_password,
     .remove = mg_user_delete, .list = mg_user_list,
+    .key_create = mg_key_create, .key_get = mg_key_get, .key_list = mg_key_list, .key_revoke = mg_key_revoke,
+    .key_touch = mg_key_touch,
 };
 static const rk_store_events_t events_ops = {
     .record = mg_event_record, .get = mg_event_get, .list = mg_event_list, .set_alert = mg_event_set_alert,

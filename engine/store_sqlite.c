@@ -100,6 +100,12 @@ static const char *const migrations[] = {
     "ALTER TABLE events ADD COLUMN learn_at INTEGER;"
     "ALTER TABLE events ADD COLUMN outcome TEXT;"
     "CREATE INDEX events_held ON events(learn_at) WHERE held = 1;",
+    /* 5 -> 6: services' API keys (the hash of the secret, never the key) */
+    "CREATE TABLE api_keys(id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL DEFAULT 0, revoked_ms INTEGER NOT NULL DEFAULT 0)"
+    "  WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX api_keys_live_name ON api_keys(name) WHERE revoked_ms = 0;"
+    "CREATE INDEX api_keys_name ON api_keys(name, revoked_ms, created_ms);",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -112,6 +118,7 @@ static const char *const migrations[] = {
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_USER_INSERT, S_USER_GET, S_USER_SETPW, S_USER_DEL, S_USER_LIST,
+    S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_TOUCH,
     S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT, S_EV_OUTCOME, S_EV_DUE, S_EV_ANY_DUE,
     S_HOURLY, S_USER_HOURLY, S_IP,
     S_PROFILE_GET, S_PROFILE_PUT, S_PROFILE_MAX,
@@ -141,6 +148,12 @@ static const char *const sql[S_COUNT] = {
     [S_USER_SETPW] = "UPDATE users SET password_hash = ? WHERE username = ?",
     [S_USER_DEL] = "DELETE FROM users WHERE username = ?",
     [S_USER_LIST] = "SELECT id, username, email, role, password_hash, created_ms FROM users ORDER BY username",
+    [S_KEY_INSERT] = "INSERT INTO api_keys(id, name, role, hash, created_ms) VALUES(?,?,?,?,?)",
+    [S_KEY_GET] = "SELECT id, name, role, hash, created_ms, last_used_ms, revoked_ms FROM api_keys WHERE id = ?",
+    [S_KEY_LIST] = "SELECT id, name, role, hash, created_ms, last_used_ms, revoked_ms FROM api_keys"
+                   " ORDER BY name, revoked_ms, created_ms DESC",   /* the live key (0) first */
+    [S_KEY_REVOKE] = "UPDATE api_keys SET revoked_ms = ?2 WHERE name = ?1 AND revoked_ms = 0",
+    [S_KEY_TOUCH] = "UPDATE api_keys SET last_used_ms = max(last_used_ms, ?2) WHERE id = ?1",
     [S_EV_INSERT] = "INSERT INTO events(" EVENT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_EV_OUTCOME] = "UPDATE events SET outcome = coalesce(?2, outcome), held = 0 WHERE id = ?1",
     [S_EV_DUE] = "SELECT id FROM events WHERE held = 1 AND learn_at <= ? ORDER BY learn_at, id LIMIT ?",
@@ -606,6 +619,95 @@ static int sq_user_list(rk_store_t *s, rk_user_t **out, size_t *n, char *err, si
     sqlite3_reset(st);
     if (!*out) { snprintf(err, errlen, "out of memory"); return -1; }
     return 0;
+}
+
+/* ---- API keys -------------------------------------------------------------- */
+
+static int sq_key_create(rk_store_t *s, rk_apikey_t *k, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    k->created_ms = rk_store_now_ms();
+    k->last_used_ms = k->revoked_ms = 0;
+    sqlite3_stmt *st = stmt(q, S_KEY_INSERT);
+    bind_text(st, 1, k->id);
+    bind_text(st, 2, k->name);
+    bind_text(st, 3, k->role);
+    bind_text(st, 4, k->hash);
+    sqlite3_bind_int64(st, 5, k->created_ms);
+    int rc = exec(q, st, err, errlen, "API key");
+    if (rc == RK_STORE_CONFLICT) snprintf(err, errlen, "a key named '%s' exists: revoke it first", k->name);
+    return rc;
+}
+
+static void read_key(sqlite3_stmt *st, rk_apikey_t *k)
+{
+    snprintf(k->id, sizeof k->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    k->name = dup_col(st, 1);
+    k->role = dup_col(st, 2);
+    k->hash = dup_col(st, 3);
+    k->created_ms = sqlite3_column_int64(st, 4);
+    k->last_used_ms = sqlite3_column_int64(st, 5);
+    k->revoked_ms = sqlite3_column_int64(st, 6);
+}
+
+static int sq_key_get(rk_store_t *s, const char *id, rk_apikey_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_KEY_GET);
+    bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) { read_key(st, out); sqlite3_reset(st); return 0; }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) { snprintf(err, errlen, "no API key '%s'", id); return RK_STORE_NOT_FOUND; }
+    return fail(q, err, errlen, "API key");
+}
+
+static int sq_key_list(rk_store_t *s, rk_apikey_t **out, size_t *n, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_KEY_LIST);
+    size_t cap = 8;
+    *out = calloc(cap, sizeof **out);
+    int rc = SQLITE_DONE;
+    while (*out && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            rk_apikey_t *nk = realloc(*out, cap * 2 * sizeof *nk);
+            if (!nk) break;
+            *out = nk;
+            cap *= 2;
+        }
+        memset(&(*out)[*n], 0, sizeof **out);
+        read_key(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    if (!*out || (rc != SQLITE_DONE && rc != SQLITE_ROW)) {
+        for (size_t i = 0; *out && i < *n; i++) rk_store_key_free(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW) return fail(q, err, errlen, "API keys");
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int sq_key_revoke(rk_store_t *s, const char *name, int64_t now_ms, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_KEY_REVOKE);
+    bind_text(st, 1, name);
+    sqlite3_bind_int64(st, 2, now_ms);
+    return changed_or_missing(q, exec(q, st, err, errlen, "API key"), "live API key", name, err, errlen);
+}
+
+static int sq_key_touch(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_KEY_TOUCH);
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    return changed_or_missing(q, exec(q, st, err, errlen, "API key"), "API key", id, err, errlen);
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -1705,6 +1807,8 @@ static int sq_state_put(rk_store_t *s, const char *key, const char *value, char 
 static const rk_store_accounts_t accounts_ops = {
     .create = sq_user_create, .get = sq_user_get, .set_password = sq_user_set_password,
     .remove = sq_user_delete, .list = sq_user_list,
+    .key_create = sq_key_create, .key_get = sq_key_get, .key_list = sq_key_list, .key_revoke = sq_key_revoke,
+    .key_touch = sq_key_touch,
 };
 static int sq_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, size_t errlen)
 {

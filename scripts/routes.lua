@@ -7,7 +7,7 @@
 --
 -- roles = {...} makes a route need a Bearer token (POST /api/auth/login) of
 -- one of those roles: admin, analyst (the console), service (the systems
--- that send logins). A route without roles is public.
+-- that send logins, also with an API key). A route without roles is public.
 --
 -- Edit this file while the server runs: the change is live within a second,
 -- and a version that fails to load is rejected while the old one keeps serving.
@@ -52,6 +52,10 @@ return {
     { "GET", "/api/passwords/range/:prefix", "intel.range", roles = { "admin", "analyst", "service" } },
 
     { "GET", "/api/admin/rules", "admin.rules", roles = { "admin" } },
+    -- services' API keys (riskd key create|list|revoke does the same)
+    { "GET", "/api/admin/keys", "keys.list", roles = { "admin" } },
+    { "POST", "/api/admin/keys", "keys.create", roles = { "admin" } },
+    { "DELETE", "/api/admin/keys/:name", "keys.revoke", roles = { "admin" } },
     { "GET", "/api/admin/intel", "intel.status", roles = { "admin" } },
     { "GET", "/api/admin/rules/:name/source", "rule_source.get", roles = { "admin" } },
     { "PUT", "/api/admin/rules/:name/source", "rule_source.put", roles = { "admin" } },

@@ -182,6 +182,57 @@ describe("api.auth", function()
         api.clock = os.time
     end)
 
+    it("takes a service's API key as X-API-Key or Bearer, refuses it once revoked, records its last use", function()
+        local keys = require("api.keys")
+        keys.use(db)
+        local s, made = keys.create({ body = { name = "checkout" }, params = {} })
+        assert.are.equal(201, s)
+        assert.matches("^rk_%x+_%x+$", made.key)
+        assert.are.equal("service", made.role)
+        local function with(h) return { headers = h, query = {}, params = {}, remote_addr = "192.0.2.9" } end
+        local now = 1700000000
+        api.clock = function() return now end
+        local c = assert(api.authenticate(with({ ["x-api-key"] = made.key })))
+        assert.are.same({ "key:checkout", "service" }, { c.sub, c.role })
+        c = assert(api.authenticate(with({ authorization = "Bearer " .. made.key })))
+        assert.are.equal("service", c.role)
+        local me_s, me = api.me(with({ ["x-api-key"] = made.key }))
+        assert.are.equal(200, me_s)
+        assert.are.same({ "checkout", "service", "checkout" }, { me.username, me.role, me.key.name })
+        assert.is_nil(me.token)
+        -- the last use: written once, then not again within the minute
+        local _, list = keys.list()
+        assert.are.equal(require("lib.time").format(1700000000000), list.keys[1].last_used_at)
+        now = now + 30
+        assert(api.authenticate(with({ ["x-api-key"] = made.key })))
+        assert.are.equal(require("lib.time").format(1700000000000), select(2, keys.list()).keys[1].last_used_at)
+        -- a wrong secret, garbage, then revoked: 401 at once
+        local wrong = made.key:sub(1, -2) .. (made.key:sub(-1) == "0" and "1" or "0")
+        local none, st, body = api.authenticate(with({ ["x-api-key"] = wrong }))
+        assert.is_nil(none)
+        assert.are.equal(401, st)
+        assert.are.equal("unknown API key", body.error.message)
+        assert.are.equal(401, select(2, api.authenticate(with({ ["x-api-key"] = "letmein" }))))
+        local rs, rv = keys.revoke({ params = { name = "checkout" } })
+        assert.are.equal(200, rs)
+        assert.are.equal("checkout", rv.name)
+        local _, st2, body2 = api.authenticate(with({ authorization = "Bearer " .. made.key }))
+        assert.are.equal(401, st2)
+        assert.are.equal("the API key was revoked", body2.error.message)
+        assert.are.equal(404, (keys.revoke({ params = { name = "checkout" } })))
+        -- the admin API's refusals, and the list never shows a key
+        assert.are.equal(400, (keys.create({ body = { name = "a b" }, params = {} })))
+        assert.are.equal(400, (keys.create({ body = { name = "x", role = "admin" }, params = {} })))
+        assert.are.equal(400, (keys.create({ body = {}, params = {} })))
+        assert.are.equal(201, (keys.create({ body = { name = "checkout" }, params = {} })))
+        assert.are.equal(409, (keys.create({ body = { name = "checkout" }, params = {} })))
+        local _, all = keys.list()
+        assert.are.equal(2, #all.keys)
+        for _, k in ipairs(all.keys) do assert.is_nil(k.key) end
+        assert.is_false(all.keys[2].live)
+        api.clock = os.time
+    end)
+
     it("answers 503 without a secret or a store", function()
         api.use(db, nil)
         local s, e = api.me(req(nil, "a.b.c"))

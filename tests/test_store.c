@@ -2,6 +2,7 @@
  * MongoDB when MONGODB_URI is set (said as skipped otherwise). Aggregates are
  * checked against values computed by hand. */
 #include "test_util.h"
+#include "apikey.h"
 #include "store_impl.h"
 
 #include <math.h>
@@ -122,6 +123,90 @@ static void users(void **st)
     assert_int_equal(rk_store_user_delete(s, "alice", err, sizeof err), RK_STORE_NOT_FOUND);
     assert_int_equal(rk_store_user_get(s, "alice", &got, err, sizeof err), RK_STORE_NOT_FOUND);
     rk_store_close(s);
+}
+
+/* API keys: made and checked (apikey.h), one live key per name, revoked at
+ * once, last use kept; the key itself is never stored. */
+static void api_keys(void **st)
+{
+    (void)st;
+    char err[512], key[RK_APIKEY_LEN + 1], key2[RK_APIKEY_LEN + 1];
+    rk_store_t *s = open_store();
+    rk_apikey_t rec, got;
+    assert_int_equal(rk_apikey_issue(s, "checkout", key, &rec, err, sizeof err), 0);
+    assert_int_equal(strlen(key), RK_APIKEY_LEN);
+    assert_int_equal(strncmp(key, "rk_", 3), 0);
+    assert_int_equal(strncmp(key + 3, rec.id, RK_APIKEY_ID_LEN), 0);
+    assert_true(rec.created_ms > 0);
+    assert_int_equal(rk_apikey_issue(s, "checkout", key2, &rec, err, sizeof err), RK_STORE_CONFLICT);
+    assert_int_equal(rk_apikey_check(s, key, strlen(key), &got, err, sizeof err), 1);
+    assert_string_equal(got.name, "checkout");
+    assert_string_equal(got.role, RK_APIKEY_ROLE);
+    assert_null(strstr(got.hash, key + 4 + RK_APIKEY_ID_LEN));   /* the hash, not the secret */
+    assert_int_equal(got.last_used_ms, 0);
+    char id[RK_STORE_ID_LEN];
+    snprintf(id, sizeof id, "%s", got.id);
+    rk_store_key_free(&got);
+    /* one changed digit of the secret, a made-up id, not a key at all */
+    char bad[RK_APIKEY_LEN + 1];
+    memcpy(bad, key, sizeof bad);
+    bad[RK_APIKEY_LEN - 1] = bad[RK_APIKEY_LEN - 1] == '0' ? '1' : '0';
+    assert_int_equal(rk_apikey_check(s, bad, strlen(bad), &got, err, sizeof err), 0);
+    assert_string_equal(err, "unknown API key");
+    memcpy(bad, key, sizeof bad);
+    bad[3] = bad[3] == '0' ? '1' : '0';
+    assert_int_equal(rk_apikey_check(s, bad, strlen(bad), &got, err, sizeof err), 0);
+    assert_int_equal(rk_apikey_check(s, "rk_nope", 7, &got, err, sizeof err), 0);
+    assert_string_equal(err, "not an API key");
+    assert_int_equal(rk_apikey_check(s, key, strlen(key) - 1, &got, err, sizeof err), 0);
+    /* last use only moves forward */
+    assert_int_equal(rk_store_key_touch(s, id, 2000, err, sizeof err), 0);
+    assert_int_equal(rk_store_key_touch(s, id, 1000, err, sizeof err), 0);
+    assert_int_equal(rk_store_key_get(s, id, &got, err, sizeof err), 0);
+    assert_int_equal(got.last_used_ms, 2000);
+    rk_store_key_free(&got);
+    assert_int_equal(rk_store_key_touch(s, "0000000000000000", 1, err, sizeof err), RK_STORE_NOT_FOUND);
+    /* revoked: refused at once; the name is free for a new key */
+    assert_int_equal(rk_store_key_revoke(s, "checkout", 3000, err, sizeof err), 0);
+    assert_int_equal(rk_apikey_check(s, key, strlen(key), &got, err, sizeof err), 0);
+    assert_string_equal(err, "the API key was revoked");
+    assert_int_equal(rk_store_key_revoke(s, "checkout", 3001, err, sizeof err), RK_STORE_NOT_FOUND);
+    assert_int_equal(rk_apikey_issue(s, "checkout", key2, &rec, err, sizeof err), 0);
+    assert_int_equal(rk_apikey_check(s, key2, strlen(key2), &got, err, sizeof err), 1);
+    rk_store_key_free(&got);
+    assert_int_equal(rk_apikey_issue(s, "batch", key2, &rec, err, sizeof err), 0);
+    rk_apikey_t *list;
+    size_t n;
+    assert_int_equal(rk_store_key_list(s, &list, &n, err, sizeof err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(list[0].name, "batch");                  /* by name, the live key first */
+    assert_string_equal(list[1].name, "checkout");
+    assert_int_equal(list[1].revoked_ms, 0);
+    assert_int_equal(list[2].revoked_ms, 3000);
+    assert_int_equal(list[2].last_used_ms, 2000);
+    for (size_t i = 0; i < n; i++) rk_store_key_free(&list[i]);
+    free(list);
+    rk_store_close(s);
+}
+
+static void api_key_format(void **st)
+{
+    (void)st;
+    char key[RK_APIKEY_LEN + 1], other[RK_APIKEY_LEN + 1], id[RK_APIKEY_ID_LEN + 1], hash[RK_APIKEY_HASH_LEN + 1];
+    char id2[RK_APIKEY_ID_LEN + 1], hash2[RK_APIKEY_HASH_LEN + 1];
+    assert_int_equal(rk_apikey_new(key, id, hash), 0);
+    assert_int_equal(rk_apikey_new(other, id2, hash2), 0);
+    assert_string_not_equal(key, other);
+    assert_int_equal(rk_apikey_parse(key, strlen(key), id2, hash2), 1);
+    assert_string_equal(id2, id);
+    assert_true(rk_apikey_hash_equal(hash, hash2));
+    assert_false(rk_apikey_hash_equal(hash, "short"));
+    key[10] = 'G';                                                /* not hex */
+    assert_int_equal(rk_apikey_parse(key, strlen(key), id2, hash2), 0);
+    assert_true(rk_apikey_name_valid("checkout-eu.1_a"));
+    assert_false(rk_apikey_name_valid(""));
+    assert_false(rk_apikey_name_valid("a b"));
+    assert_false(rk_apikey_name_valid("x/../y"));
 }
 
 /* 30 events: u1 and u2, hours T0..T0+5, levels cycling, every 3rd failed,
@@ -642,6 +727,7 @@ static void migration_from_schema_2(void **st)
         "DROP TABLE phishing;"   /* schema 4's */
         "DROP INDEX events_held; ALTER TABLE events DROP COLUMN held;"   /* schema 5's */
         "ALTER TABLE events DROP COLUMN learn_at; ALTER TABLE events DROP COLUMN outcome;"
+        "DROP TABLE api_keys;"   /* schema 6's */
         "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
         "COMMIT;";
     char *msg = NULL;
@@ -828,6 +914,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(uri_display),
+        cmocka_unit_test(api_key_format),
+        cmocka_unit_test(api_keys),
         cmocka_unit_test(users),
         cmocka_unit_test(events_and_filters),
         cmocka_unit_test(profiles),

@@ -56,7 +56,7 @@ local function verify_token(tok)
     return claims
 end
 
-function M.use(d, s) db, secret, verified, nverified = d, s, {}, 0 end
+function M.use(d, s) db, secret, verified, nverified, touched = d, s, {}, 0, {} end
 
 -- Replaceable in specs (the pipeline has its own).
 function M.assess(username, req, success) return require("api.login").assess_signin(username, req, success) end
@@ -79,13 +79,45 @@ function M.password_version(hash)
     return hash and hash:match("%$([^$]+)%$[^$]+$") or ""
 end
 
--- The caller from "Authorization: Bearer <token>": the token's claims with
--- the account's current role, or nil, status, body, headers. The account
--- is read on every call, so a deleted account or a changed password stops
--- its tokens at once, and a role change applies at once.
+-- A service's API key (riskd key create, /api/admin/keys): "X-API-Key: KEY"
+-- or "Authorization: Bearer KEY". The key's record is read on every call,
+-- so a revoked key gets 401 at once; its last use is written at most once
+-- a minute per worker (KEY_TOUCH_MS), not with every request.
+local KEY_TOUCH_MS = 60000
+local touched = {}
+
+local function api_key_of(req)
+    local h = req.headers
+    if not h then return nil end
+    if h["x-api-key"] then return h["x-api-key"] end
+    return h["authorization"] and h["authorization"]:match("^[Bb]earer%s+(rk_%S+)%s*$")
+end
+
+local function authenticate_key(req, key)
+    local d = get_db()
+    if not d then return nil, response.unavailable() end
+    local k, why, code = d:key_check(key)
+    if not k then
+        if code == "invalid" then return nil, unauthorized(why) end
+        return nil, response.unavailable(why)
+    end
+    local now = math.floor(M.clock() * 1000)
+    if now - (touched[k.id] or 0) >= KEY_TOUCH_MS then
+        if d:key_touch(k.id, now) then touched[k.id] = now end
+    end
+    return { sub = "key:" .. k.name, role = k.role, key = k, user = { username = k.name, role = k.role, created = k.created } }
+end
+
+-- The caller from "Authorization: Bearer <token>" (or an API key): the
+-- token's claims with the account's current role, or nil, status, body,
+-- headers. The account is read on every call, so a deleted account or a
+-- changed password stops its tokens at once, and a role change applies at
+-- once.
 function M.authenticate(req)
+    local key = api_key_of(req)
+    if key then return authenticate_key(req, key) end
     local h = req.headers and req.headers["authorization"]
-    if not h then return nil, unauthorized("a Bearer token is required") end
+    if not h then return nil, unauthorized("a Bearer token or an X-API-Key is required") end
     local tok = h:match("^[Bb]earer%s+(%S+)%s*$")
     if not tok then return nil, unauthorized("the Authorization header must be 'Bearer <token>'") end
     local claims, err, code = verify_token(tok)
@@ -156,7 +188,7 @@ function M.verify(req)
     local s, body, headers = M.me(req)
     if s ~= 200 then return s, body, headers end
     return 200, { valid = true, user = { username = body.username, role = body.role, email = body.email },
-                  expires_at = body.token.expires_at }
+                  expires_at = body.token and body.token.expires_at or nil }
 end
 
 -- GET /api/auth/me
@@ -164,6 +196,11 @@ function M.me(req)
     local claims, s, body, headers = M.authenticate(req)
     if not claims then return s, body, headers end
     local u = claims.user
+    if claims.key then
+        local k = claims.key
+        return 200, { username = u.username, role = u.role, created_at = time.format(k.created),
+                      key = { id = k.id, name = k.name, created_at = time.format(k.created) } }
+    end
     return 200, {
         username = u.username, role = u.role, email = u.email, created_at = time.format(u.created),
         token = { id = claims.jti, issued_at = time.format(claims.iat * 1000), expires_at = time.format(claims.exp * 1000) },

@@ -18,8 +18,8 @@ function M.healthz()
     local ok, err = false, "no store"
     if db then ok, err = db:ping() end
     if not ok then
-        return 503, { status = "unavailable", error = "store_unavailable", message = "the store does not answer: " .. tostring(err),
-                      version = engine.version, worker = engine.worker() }
+        return 503, { status = "unavailable", version = engine.version, worker = engine.worker(),
+                      error = { code = "store_unavailable", message = "the store does not answer: " .. tostring(err) } }
     end
     return 200, {
         status = "ok",

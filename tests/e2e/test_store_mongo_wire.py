@@ -104,8 +104,10 @@ def main():
 
         def indexes():
             made = {d["createIndexes"]: d["indexes"] for d in cmds(seen, "createIndexes")}
-            assert set(made) == {"users", "events", "profiles", "alerts", "user_hourly", "ips"}, made.keys()
+            assert set(made) == {"users", "events", "profiles", "alerts", "user_hourly", "ips", "api_keys"}, made.keys()
             assert made["users"][0]["unique"] is True and dict(made["users"][0]["key"]) == {"username": 1}
+            live = made["api_keys"][0]    # one live key per name; revoked ones keep their names
+            assert live["unique"] is True and dict(live["partialFilterExpression"]) == {"revoked": 0}, live
             keys = [dict(i["key"]) for i in made["events"]]
             assert {"user_id": 1, "ts": -1} in keys and {"ts": -1, "_id": -1} in keys, keys
         check("indexes are created at open, username unique", indexes)
@@ -490,6 +492,60 @@ def main():
             assert lines["down"].startswith("nil\tmongodb: ping: not authorized"), lines
             assert len(cmds(seen, "ping")) == 2, seen
         check("ping (GET /healthz): a round trip to the server, its error reported", ping)
+
+        def api_keys():
+            code = """
+            local db = assert(require("riskd.store").open("%s"))
+            local key, rec = db:key_issue("checkout")
+            print("issue", key ~= nil and key:sub(1, 3), rec and rec.role)
+            print("dup", select(3, db:key_issue("checkout")))
+            print("bad name", select(3, db:key_issue("a b")))
+            local k, why = db:key_check(key)
+            print("check", k and k.name, k and k.role, why)
+            print("wrong", select(3, db:key_check(key:sub(1, -2) .. (key:sub(-1) == "0" and "1" or "0"))))
+            print("touch", db:key_touch(rec.id, 1700000000000))
+            print("revoke", db:key_revoke("checkout", 1700000000001))
+            print("keys", #db:keys())
+            print("done")
+            """ % mock.uri
+            from bson import ObjectId  # noqa: F401
+            stored = {}
+
+            def insert(r):
+                if r.doc["insert"] == "api_keys":
+                    d = dict(r.docs[0]["documents"][0])
+                    if "checkout" in stored:
+                        r.command_err(code=11000, errmsg="E11000 duplicate key error")
+                        return True
+                    stored["checkout"] = d
+                return False
+
+            def find(r):
+                if r.doc["find"] == "api_keys":
+                    docs = [stored["checkout"]] if "checkout" in stored else []
+                    flt = dict(r.doc.get("filter", {}))
+                    if "_id" in flt:
+                        docs = [d for d in docs if d["_id"] == flt["_id"]]
+                    r.ok(cursor={"id": 0, "ns": "riskd.api_keys", "firstBatch": docs})
+                    return True
+                return False
+            seen, out, err = answer(mock, lua(code), {"insert": insert, "find": find})
+            assert out.strip().endswith("done"), (out, err)
+            lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
+            assert lines["issue"] == "rk_\tservice", lines
+            assert lines["dup"] == "conflict" and lines["bad name"] == "invalid", lines
+            assert lines["check"] == "checkout\tservice\tnil", lines
+            assert lines["wrong"] == "invalid", lines
+            doc = stored["checkout"]
+            assert len(doc["hash"]) == 64 and doc["revoked"] == 0 and doc["role"] == "service", doc
+            assert all(doc["hash"] not in v for v in out.splitlines()), "the hash went back to the caller"
+            ups = [u["updates"][0] for u in cmds(seen, "update", "api_keys")]
+            assert dict(ups[0]["u"]["$max"]) == {"last_used": 1700000000000}, ups
+            assert dict(ups[1]["q"]) == {"name": "checkout", "revoked": 0}, ups      # only the live key
+            assert dict(ups[1]["u"]["$set"]) == {"revoked": 1700000000001}, ups
+            lst = [d for d in cmds(seen, "find", "api_keys") if "sort" in d]
+            assert lst and dict(lst[0]["sort"]) == {"name": 1, "revoked": 1, "created": -1}, lst
+        check("API keys: the hash stored, checked by id, one live key per name, revoke and last use as updates", api_keys)
     finally:
         mock.stop()
 
