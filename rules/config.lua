@@ -71,6 +71,12 @@ return {
         confirmed_attacks = { weight = 70, reason = "the address was used in an attack an analyst confirmed" },
         known_bad = { weight = 60, reason = "the address is on a block list of known attackers" },
     },
+    -- The site's own networks (offices, VPN egress): an IP set of the intel
+    -- folder (trusted_networks.txt, one address or CIDR range a line). Being
+    -- new to a user there is no evidence (new_network, unused_network,
+    -- new_asn, reused_exit, anonymous_network do not fire), and it counts as
+    -- shared infrastructure for new_country, impossible_travel, odd_hour_away.
+    trusted_networks = "trusted_networks",
     -- an alert resolved as a real attack puts its addresses in the automatic
     -- set confirmed_attacks for this long
     confirmed_attack_days = 30,

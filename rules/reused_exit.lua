@@ -5,12 +5,15 @@
 -- (accounts coming back to a network they know) and do not fire; nor does
 -- a network the user already knows. Needs a history
 -- (config.familiarity_min_logins).
+local signals = require("signals")
+
 return {
     name = "reused_exit",
     family = "cross_account",
     description = "a new device on a new network that other accounts also reached with new devices in the last days, and none as a usual network",
     weight = 45,
     evaluate = function(ctx)
+        if signals.trusted_network(ctx) then return nil end   -- the site's own (config.trusted_networks)
         local f, p, c = ctx.features, ctx.profile, ctx.cross
         if not f.new_device or not f.new_prefix or not c or c.network_regulars > 0 then return nil end
         local n = c.network_new_device_accounts

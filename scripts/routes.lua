@@ -42,6 +42,8 @@ return {
     { "PUT", "/api/dashboard/alerts/:id", "dashboard.update_alert", roles = STAFF },
     { "GET", "/api/dashboard/timeline", "dashboard.timeline", roles = STAFF },
     { "GET", "/api/dashboard/top-risks", "dashboard.top_risks", roles = STAFF },
+    -- what riskd knows of one of the site's users (devices, countries, networks, habits)
+    { "GET", "/api/users/:id/profile", "users.profile", roles = STAFF },
 
     { "GET", "/api/ws", "ws.open" },   -- a WebSocket; the token comes with it or as its first message
     { "GET", "/api/stream/alerts", "stream.alerts", roles = STAFF },

@@ -444,6 +444,28 @@ describe("shipped rules", function()
         assert.matches("anomaly score 0.81 %(mostly speed kmh, new device, weekday%)", why)
     end)
 
+    it("the site's trusted networks (offices, VPN egress): no network novelty, shared for geography", function()
+        local view, _, dir = intel_folder({ ["trusted_networks.txt"] = "203.0.113.0/24\n" })
+        local function at(ip)
+            local far = { distance_km = 8412.4, speed_kmh = 8412.4 / 2, new_prefix = true, new_device = true,
+                          new_country = true, new_asn = true }
+            local c = ctx({ features = far, intel = view,
+                            attempt = { ts = 1700000000000, ip_address = ip, country = "US", asn = "AS64500" } })
+            c.profile = { successes = 20 }
+            c.global = { prefixes = { count = 0, total = 1000, distinct = 50 } }
+            c.cross = { network_new_device_accounts = 2, network_regulars = 0, address_accounts = 0 }
+            return c
+        end
+        local inside, outside = at("203.0.113.40"), at("198.51.100.40")
+        for _, name in ipairs({ "new_network", "unused_network", "new_asn", "reused_exit", "impossible_travel" }) do
+            assert.is_nil(rule(name).evaluate(inside), name)
+            assert.is_not_nil(rule(name).evaluate(outside), name)
+        end
+        assert.are.equal(config.shared_network_country, (rule("new_country").evaluate(inside)))
+        assert.is_true(rule("new_country").evaluate(outside) > config.shared_network_country)
+        os.execute("rm -rf " .. dir)
+    end)
+
     describe("threat intelligence", function()
         local view, h, dir = intel_folder({
             ["tor_exits.txt"] = "185.220.101.0/24\n",
