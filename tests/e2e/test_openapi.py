@@ -63,6 +63,7 @@ def main():
             d = srv.analyze(user_id="openapi-user", ip_address="192.0.2.8",
                             device={"device_id": "d1", "user_agent": "Mozilla/5.0 Firefox/120.0"})
             ids["event"] = d["event_id"]
+            ids["user"] = "openapi-user"
             s, p = post(srv, {"raw": PHISH})
             assert s == 200 and p["alert_id"], (s, p)
             ids["phishing"], ids["alert"] = p["id"], p["alert_id"]
@@ -74,7 +75,7 @@ def main():
         params = {"id": None, "name": "new_device", "prefix": "21BD1"}
         by_path = {"/api/login/events/{id}": "event", "/api/login/events/{id}/explain": "event",
                    "/api/phishing/events/{id}": "phishing", "/api/dashboard/alerts/{id}": "alert",
-                   "/api/admin/model/retrain/{id}": "job"}
+                   "/api/admin/model/retrain/{id}": "job", "/api/users/{id}/profile": "user"}
 
         def live_gets():
             checked = []
