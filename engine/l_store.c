@@ -17,7 +17,9 @@
  *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
  *   db:state(name) --> text | nil, msg, "not_found"; db:state_put(name, text) --> true
  *                                      -- riskd's own small documents (the calibrated levels)
- *   store.levels, store.roles, store.own_prefix (before the user id of riskd's own accounts' sign-ins)
+ *   db:user_state(user_id, state | nil, by, ts) -- an analyst's word on an account (store.user_states);
+ *                                      db:profile(user_id).state = { state, by, at } while one is set
+ *   store.levels, store.roles, store.user_states, store.own_prefix (before the user id of riskd's own accounts' sign-ins)
  *   db:backend() --> "sqlite" | "mongodb" | "memory"; db:ping() --> true | nil, msg (the store answers now)
  *
  * Times are integers of UTC milliseconds. An event or alert table keeps every
@@ -398,6 +400,20 @@ static int db_user_delete(lua_State *L)
     store_ud *u = check_store(L, 1);
     char err[512];
     int rc = rk_store_user_delete(u->s, luaL_checkstring(L, 2), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* db:user_state(user_id, state | nil, by, ts) --> true | nil, msg, "not_found" (no profile) */
+static int db_user_state(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    const char *user = luaL_checkstring(L, 2), *state = luaL_optstring(L, 3, NULL);
+    luaL_argcheck(L, !state || rk_store_is_user_state(state), 3, "at_risk, compromised, safe or nil");
+    char err[512];
+    int rc = rk_store_user_state_set(u->s, user, state, luaL_optstring(L, 4, NULL), (int64_t)luaL_checkinteger(L, 5),
+                                     err, sizeof err);
     if (rc) return result(L, rc, err);
     lua_pushboolean(L, 1);
     return 1;
@@ -804,6 +820,13 @@ static int db_profile(lua_State *L)
         if (p->last_city[0]) set_str(L, "city", p->last_city);
         if (p->last_has_geo) { set_num(L, "latitude", p->last_lat); set_num(L, "longitude", p->last_lon); }
         lua_setfield(L, -2, "last_success");
+    }
+    if (p->state[0]) {
+        lua_createtable(L, 0, 3);
+        set_str(L, "state", p->state);
+        if (p->state_by[0]) set_str(L, "by", p->state_by);
+        set_int(L, "at", p->state_ms);
+        lua_setfield(L, -2, "state");      /* what an analyst says of the account */
     }
     for (int k = 0; k < RK_PK_COUNT; k++) {
         lua_createtable(L, 0, p->nitems[k]);
@@ -1328,7 +1351,7 @@ int luaopen_riskd_store(lua_State *L)
         { "user_create", db_user_create }, { "user", db_user }, { "user_set_password", db_user_set_password },
         { "user_delete", db_user_delete }, { "users", db_users },
         { "key_issue", db_key_issue }, { "key_check", db_key_check }, { "key_revoke", db_key_revoke },
-        { "key_touch", db_key_touch }, { "keys", db_keys },
+        { "key_touch", db_key_touch }, { "keys", db_keys }, { "user_state", db_user_state },
         { "record", db_record }, { "event", db_event }, { "events", db_events },
         { "set_event_alert", db_set_event_alert }, { "recent", db_recent },
         { "profile", db_profile }, { "update_profile", db_update_profile }, { "global_counts", db_global_counts },
@@ -1365,6 +1388,9 @@ int luaopen_riskd_store(lua_State *L)
     lua_createtable(L, RK_ROLES, 0);
     for (int i = 0; i < RK_ROLES; i++) { lua_pushstring(L, rk_store_roles[i]); lua_rawseti(L, -2, i + 1); }
     lua_setfield(L, -2, "roles");
+    lua_createtable(L, RK_USER_STATES, 0);
+    for (int i = 0; i < RK_USER_STATES; i++) { lua_pushstring(L, rk_store_user_states[i]); lua_rawseti(L, -2, i + 1); }
+    lua_setfield(L, -2, "user_states");
     lua_pushliteral(L, RK_STORE_OWN_PREFIX);   /* before riskd's own accounts' sign-ins */
     lua_setfield(L, -2, "own_prefix");
     return 1;

@@ -17,6 +17,14 @@
 const char *const rk_store_levels[RK_LEVELS] = { "low", "medium", "high", "critical" };
 const char *const rk_store_roles[RK_ROLES] = { "admin", "analyst", "service" };
 
+const char *const rk_store_user_states[RK_USER_STATES] = { "at_risk", "compromised", "safe" };
+
+int rk_store_is_user_state(const char *state)
+{
+    for (int i = 0; state && i < RK_USER_STATES; i++) if (strcmp(state, rk_store_user_states[i]) == 0) return 1;
+    return 0;
+}
+
 int rk_store_is_role(const char *role)
 {
     for (int i = 0; role && i < RK_ROLES; i++) if (strcmp(role, rk_store_roles[i]) == 0) return 1;
@@ -381,6 +389,12 @@ int rk_store_event_set_alert(rk_store_t *s, const char *e, const char *a, char *
 int rk_store_recent(rk_store_t *s, const char *u, const char *ip, int64_t since, int64_t *uf, int64_t *iu, char *err, size_t errlen) { CALL(events, "events", recent, u, ip, since, uf, iu, err, errlen); }
 int rk_store_profile_get(rk_store_t *s, const char *u, rk_profile_t *o, char *err, size_t errlen) { CALL(events, "profiles", profile_get, u, o, err, errlen); }
 int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen) { CALL(events, "profiles", profile_update, e, err, errlen); }
+int rk_store_user_state_set(rk_store_t *s, const char *user_id, const char *state, const char *by, int64_t ts_ms,
+                            char *err, size_t errlen)
+{
+    if (state && !rk_store_is_user_state(state)) { snprintf(err, errlen, "unknown user state '%s'", state); return -1; }
+    CALL(events, "user states", state_set, user_id, state, by, ts_ms, err, errlen);
+}
 int rk_store_global_count(rk_store_t *s, rk_profile_kind k, const char *v, rk_global_count_t *o, char *err, size_t errlen) { CALL(events, "profiles", global_count, k, v, o, err, errlen); }
 int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *ev, char *err, size_t errlen) { CALL(alerts, "alerts", insert, a, ev, err, errlen); }
 int rk_store_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *o, char *err, size_t errlen) { CALL(alerts, "alert details", get, id, o, err, errlen); }

@@ -123,6 +123,10 @@ typedef struct rk_profile {
     double last_lat, last_lon;
     double risk_sum, max_risk;
     int64_t high_risk;                    /* attempts at high or critical */
+    /* what an analyst says of the account (rk_store_user_states), who and
+     * when; kept beside the profile, never in its encoding */
+    char state[16], state_by[128];
+    int64_t state_ms;
     rk_profile_item_t items[RK_PK_COUNT][RK_PROFILE_MAX_ITEMS];
     int nitems[RK_PK_COUNT];              /* items[k][0..nitems[k]) in no order; when full, the
                                              least recently seen gives way */
@@ -230,6 +234,9 @@ extern const char *const rk_store_levels[RK_LEVELS];   /* the risk levels, lowes
 #define RK_ROLES 3
 extern const char *const rk_store_roles[RK_ROLES];     /* admin, analyst, service */
 int rk_store_is_role(const char *role);
+#define RK_USER_STATES 3
+extern const char *const rk_store_user_states[RK_USER_STATES];   /* at_risk, compromised, safe: an analyst's word on an account */
+int rk_store_is_user_state(const char *state);
 extern const char *const rk_store_statuses[RK_ALERT_STATUSES];
 int rk_store_level_index(const char *level);     /* -1 when unknown */
 int rk_store_status_index(const char *status);
@@ -333,6 +340,10 @@ int rk_store_global_count(rk_store_t *s, rk_profile_kind kind, const char *value
 int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], rk_global_count_t out[RK_PK_COUNT],
                            char *err, size_t errlen);
 int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen);
+/* Sets (state one of rk_store_user_states) or clears (state NULL) what an
+ * analyst says of a user riskd has a profile of; not_found otherwise. */
+int rk_store_user_state_set(rk_store_t *s, const char *user_id, const char *state, const char *by, int64_t ts_ms,
+                            char *err, size_t errlen);
 
 int rk_store_alert_insert(rk_store_t *s, rk_alert_t *a, const char *event_id, char *err, size_t errlen);
 int rk_store_alert_get(rk_store_t *s, const char *id, rk_alert_detail_t *out, char *err, size_t errlen);

@@ -36,6 +36,7 @@ typedef struct rk_store_events {
     int (*outcome)(rk_store_t *, const char *, const char *, int, int *, char *, size_t);        /* NULL: events not kept */
     int (*settle)(rk_store_t *, int64_t, int, int64_t *, char *, size_t);                       /* NULL: events not kept */
     int (*due)(rk_store_t *, int64_t, int *, char *, size_t);                                   /* NULL: events not kept */
+    int (*state_set)(rk_store_t *, const char *, const char *, const char *, int64_t, char *, size_t);
 } rk_store_events_t;
 
 typedef struct rk_store_alerts {

@@ -36,6 +36,8 @@ typedef struct user_rec {
     size_t profile_len;
     GArray *failures;        /* int64 times, sorted */
     uint64_t mark;           /* distinct-user counting: the query that last saw it */
+    char state[16], *state_by;   /* an analyst's word on the account ("" for none) */
+    int64_t state_ms;
 } user_rec_t;
 
 /* What finding the open alert needs; severity and event counts have no
@@ -69,6 +71,7 @@ static void user_free(gpointer p)
     user_rec_t *u = p;
     g_free(u->name);
     g_free(u->profile);
+    g_free(u->state_by);
     g_array_free(u->failures, TRUE);
     g_free(u);
 }
@@ -148,6 +151,23 @@ static int load(const user_rec_t *u, const char *name, rk_profile_t *p, char *er
         snprintf(err, errlen, "profile of '%s' is unreadable", name);
         return -1;
     }
+    if (u->state[0]) {
+        snprintf(p->state, sizeof p->state, "%s", u->state);
+        snprintf(p->state_by, sizeof p->state_by, "%s", u->state_by ? u->state_by : "");
+        p->state_ms = u->state_ms;
+    }
+    return 0;
+}
+
+static int mem_user_state_set(rk_store_t *s, const char *user_id, const char *state, const char *by, int64_t ts_ms,
+                              char *err, size_t errlen)
+{
+    user_rec_t *u = user_of(MEM(s), user_id, 0);
+    if (!u || !u->profile) { snprintf(err, errlen, "no profile for '%s'", user_id); return RK_STORE_NOT_FOUND; }
+    snprintf(u->state, sizeof u->state, "%s", state ? state : "");
+    g_free(u->state_by);
+    u->state_by = state && by ? g_strdup(by) : NULL;
+    u->state_ms = state ? ts_ms : 0;
     return 0;
 }
 
@@ -414,7 +434,7 @@ static int mem_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, si
 /* ---- the tables: what the memory store does not keep is left NULL ------------ */
 
 static const rk_store_events_t events_ops = {
-    .record = mem_event_record, .recent = mem_recent, .profile_get = mem_profile_get,
+    .record = mem_event_record, .recent = mem_recent, .profile_get = mem_profile_get, .state_set = mem_user_state_set,
     .profile_update = mem_profile_update, .global_count = mem_global_count,
     .outcome = mem_event_outcome, .settle = mem_events_settle, .due = mem_events_due,
 };

@@ -1003,6 +1003,25 @@ static int64_t int_at(const bson_t *d, const char *path)
     return 0;
 }
 
+/* An analyst's word on the account, a field of its profile document: set
+ * apart from the $inc updates of the analyses, so neither undoes the other. */
+static int mg_user_state_set(rk_store_t *s, const char *user_id, const char *state, const char *by, int64_t ts_ms,
+                             char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "profiles");
+    bson_t *f = BCON_NEW("_id", BCON_UTF8(user_id));
+    bson_t *u = state ? BCON_NEW("$set", "{", "state", "{", "s", BCON_UTF8(state), "by", BCON_UTF8(by ? by : ""),
+                                 "ts", BCON_INT64(ts_ms), "}", "}")
+                      : BCON_NEW("$unset", "{", "state", BCON_UTF8(""), "}");
+    int64_t n = update1(&o, f, u, 0, err, errlen);
+    bson_destroy(f);
+    bson_destroy(u);
+    op_end(&o);
+    if (n < 0) return -1;
+    if (n == 0) { snprintf(err, errlen, "no profile for '%s'", user_id); return RK_STORE_NOT_FOUND; }
+    return 0;
+}
+
 static int mg_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, char *err, size_t errlen)
 {
     op_t o = op_begin(MG(s), "profiles");
@@ -1026,6 +1045,12 @@ static int mg_profile_get(rk_store_t *s, const char *user_id, rk_profile_t *p, c
         char k[32];
         snprintf(k, sizeof k, "local_hours.%d", h);
         p->local_hours[h] = int_at(&d, k);
+    }
+    if (bson_iter_init(&it, &d) && bson_iter_find_descendant(&it, "state.s", &f2) && BSON_ITER_HOLDS_UTF8(&f2)) {
+        snprintf(p->state, sizeof p->state, "%s", bson_iter_utf8(&f2, NULL));
+        if (bson_iter_init(&it, &d) && bson_iter_find_descendant(&it, "state.by", &f2) && BSON_ITER_HOLDS_UTF8(&f2))
+            snprintf(p->state_by, sizeof p->state_by, "%s", bson_iter_utf8(&f2, NULL));
+        if (bson_iter_init(&it, &d) && bson_iter_find_descendant(&it, "state.ts", &f2)) p->state_ms = bson_iter_as_int64(&f2);
     }
     if (bson_iter_init(&it, &d) && bson_iter_find_descendant(&it, "ls.ts", &f2)) {
         p->has_last_success = 1;
@@ -1720,6 +1745,7 @@ static const rk_store_events_t events_ops = {
     .recent = mg_recent, .profile_get = mg_profile_get, .profile_update = mg_profile_update,
     .global_count = mg_global_count, .purge = mg_purge,
     .outcome = mg_event_outcome, .settle = mg_events_settle, .due = mg_events_due,
+    .state_set = mg_user_state_set,
 };
 static const rk_store_alerts_t alerts_ops = {
     .insert = mg_alert_insert, .get = mg_alert_get, .list = mg_alert_list, .find_open = mg_alert_find_open,

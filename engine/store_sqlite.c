@@ -106,6 +106,10 @@ static const char *const migrations[] = {
     "  WITHOUT ROWID;"
     "CREATE UNIQUE INDEX api_keys_live_name ON api_keys(name) WHERE revoked_ms = 0;"
     "CREATE INDEX api_keys_name ON api_keys(name, revoked_ms, created_ms);",
+    /* 6 -> 7: what analysts say of accounts (at risk, compromised, safe),
+     * beside the profiles that the writer rewrites */
+    "CREATE TABLE user_states(user_id TEXT PRIMARY KEY, state TEXT NOT NULL, by_name TEXT, ts_ms INTEGER NOT NULL)"
+    "  WITHOUT ROWID;",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -121,7 +125,7 @@ enum {
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_TOUCH,
     S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT, S_EV_OUTCOME, S_EV_DUE, S_EV_ANY_DUE,
     S_HOURLY, S_USER_HOURLY, S_IP,
-    S_PROFILE_GET, S_PROFILE_PUT, S_PROFILE_MAX,
+    S_PROFILE_GET, S_PROFILE_PUT, S_PROFILE_MAX, S_STATE_HAS_PROFILE, S_STATE_PUT, S_STATE_DEL,
     S_RECENT_FAIL, S_RECENT_IPUSERS,
     S_ALERT_INSERT, S_ALERT_EVENT, S_ALERT_HIST, S_ALERT_GET, S_ALERT_EVENTS, S_ALERT_HISTORY,
     S_ALERT_FIND, S_ALERT_TOUCH, S_ALERT_STATUS, S_HOURLY_ALERT,
@@ -185,7 +189,11 @@ static const char *const sql[S_COUNT] = {
     [S_VC_NEW] = "INSERT INTO value_counts(kind, value, count) VALUES(?1, ?2, 1)",
     [S_VC_GET] = "SELECT count FROM value_counts WHERE kind = ? AND value = ?",
     [S_VC_TOTALS] = "SELECT key, CAST(value AS INTEGER) FROM meta WHERE key > 'vc:' AND key < 'vc;'",
-    [S_PROFILE_GET] = "SELECT data FROM profiles WHERE user_id = ?",
+    [S_PROFILE_GET] = "SELECT p.data, s.state, s.by_name, s.ts_ms FROM profiles p"
+                      " LEFT JOIN user_states s ON s.user_id = p.user_id WHERE p.user_id = ?",
+    [S_STATE_HAS_PROFILE] = "SELECT 1 FROM profiles WHERE user_id = ?",
+    [S_STATE_PUT] = "INSERT OR REPLACE INTO user_states(user_id, state, by_name, ts_ms) VALUES(?,?,?,?)",
+    [S_STATE_DEL] = "DELETE FROM user_states WHERE user_id = ?",
     /* An upsert, not INSERT OR REPLACE: REPLACE deletes and reinserts, which
      * rewrote every index entry of the row. The update leaves max_risk out:
      * SQLite rewrites the entry of every index whose column is assigned,
@@ -794,6 +802,12 @@ static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err
     snprintf(p->user_id, sizeof p->user_id, "%s", user_id);
     if (rc == SQLITE_ROW) {
         int bad = rk_profile_decode(p, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        if (sqlite3_column_type(st, 1) == SQLITE_TEXT) {
+            snprintf(p->state, sizeof p->state, "%s", (const char *)sqlite3_column_text(st, 1));
+            const unsigned char *by = sqlite3_column_text(st, 2);
+            snprintf(p->state_by, sizeof p->state_by, "%s", by ? (const char *)by : "");
+            p->state_ms = sqlite3_column_int64(st, 3);
+        }
         sqlite3_reset(st);
         if (bad) { snprintf(err, errlen, "profile of '%s' is unreadable", user_id); return -1; }
         return 0;
@@ -801,6 +815,26 @@ static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err
     sqlite3_reset(st);
     if (rc == SQLITE_DONE) return RK_STORE_NOT_FOUND;
     return fail(q, err, errlen, "profile");
+}
+
+static int sq_user_state_set(rk_store_t *s, const char *user_id, const char *state, const char *by, int64_t ts_ms,
+                             char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_STATE_HAS_PROFILE);
+    bind_text(st, 1, user_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) { snprintf(err, errlen, "no profile for '%s'", user_id); return RK_STORE_NOT_FOUND; }
+    if (rc != SQLITE_ROW) return fail(q, err, errlen, "user state");
+    st = stmt(q, state ? S_STATE_PUT : S_STATE_DEL);
+    bind_text(st, 1, user_id);
+    if (state) {
+        bind_text(st, 2, state);
+        bind_text(st, 3, by);
+        sqlite3_bind_int64(st, 4, ts_ms);
+    }
+    return exec(q, st, err, errlen, "user state");
 }
 
 /* The global counts of the values of a successful login, with per-kind
@@ -1826,6 +1860,7 @@ static const rk_store_events_t events_ops = {
     .recent = sq_recent, .profile_get = sq_profile_get, .profile_update = sq_profile_update,
     .outcome = sq_event_outcome, .settle = sq_events_settle, .due = sq_events_due,
     .global_count = sq_global_count, .global_counts = sq_global_counts, .purge = sq_purge,
+    .state_set = sq_user_state_set,
 };
 static const rk_store_alerts_t alerts_ops = {
     .insert = sq_alert_insert, .get = sq_alert_get, .list = sq_alert_list, .find_open = sq_alert_find_open,

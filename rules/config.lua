@@ -17,7 +17,8 @@ return {
     calibration_min_attempts = 5000,     -- history before the thresholds move
     calibration_window = 100000,         -- attempts remembered (older ones fade)
     calibration_max_rise_per_hour = 2,
-    calibration_excludes = { known_bad_address = true },
+    -- known attackers, and the accounts an analyst marked compromised or at risk
+    calibration_excludes = { known_bad_address = true, account_state = true },
     -- Cross-account signals (rules/reused_exit.lua): what other accounts did
     -- from the same network in this many days
     cross_account_days = 3,

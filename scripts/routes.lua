@@ -44,6 +44,8 @@ return {
     { "GET", "/api/dashboard/top-risks", "dashboard.top_risks", roles = STAFF },
     -- what riskd knows of one of the site's users (devices, countries, networks, habits)
     { "GET", "/api/users/:id/profile", "users.profile", roles = STAFF },
+    -- an analyst's word on the account: at_risk, compromised, safe or null
+    { "PUT", "/api/users/:id/state", "users.state", roles = STAFF },
 
     { "GET", "/api/ws", "ws.open" },   -- a WebSocket; the token comes with it or as its first message
     { "GET", "/api/stream/alerts", "stream.alerts", roles = STAFF },

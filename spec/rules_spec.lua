@@ -444,6 +444,24 @@ describe("shipped rules", function()
         assert.matches("anomaly score 0.81 %(mostly speed kmh, new device, weekday%)", why)
     end)
 
+    it("what an analyst said of the account: compromised and at risk weigh, safe does not", function()
+        local r = rule("account_state")
+        local c = ctx({})
+        assert.is_nil(r.evaluate(c))                                    -- no profile
+        c.profile = { successes = 9 }
+        assert.is_nil(r.evaluate(c))                                    -- no state
+        c.profile.state = { state = "compromised", by = "ana", at = 1700000000000 }
+        local s, why = r.evaluate(c)
+        assert.are.equal(70, s)
+        assert.are.equal("an analyst (ana) marked this account compromised on 2023-11-14", why)
+        c.profile.state = { state = "at_risk", at = 1700000000000 }
+        s, why = r.evaluate(c)
+        assert.are.equal(30, s)
+        assert.are.equal("an analyst marked this account at risk on 2023-11-14", why)
+        c.profile.state = { state = "safe", by = "ana", at = 1700000000000 }
+        assert.is_nil(r.evaluate(c))
+    end)
+
     it("the site's trusted networks (offices, VPN egress): no network novelty, shared for geography", function()
         local view, _, dir = intel_folder({ ["trusted_networks.txt"] = "203.0.113.0/24\n" })
         local function at(ip)

@@ -34,6 +34,24 @@ describe("api.users.profile", function()
         assert.are.same({ "192.0.2.6", "Paris" }, { p.last_success.ip_address, p.last_success.city })
     end)
 
+    it("sets, shows and clears an analyst's word on the account", function()
+        users.clock = function() return 1700000000 end
+        local req = function(body, id) return { params = { id = id or "al" }, body = body, user = { username = "ana" } } end
+        local s, r = users.state(req({ state = "compromised" }))
+        assert.are.equal(200, s)
+        assert.are.same({ "al", "compromised", "ana", "2023-11-14T22:13:20.000Z" }, { r.user_id, r.state, r.set_by, r.set_at })
+        local _, p = users.profile({ params = { id = "al" } })
+        assert.are.same({ state = "compromised", set_by = "ana", set_at = "2023-11-14T22:13:20.000Z" }, p.risk_state)
+        assert.are.equal(200, (users.state(req({ state = require("cjson").null }))))
+        _, p = users.profile({ params = { id = "al" } })
+        assert.are.equal(require("cjson").null, p.risk_state)
+        assert.are.equal(400, (users.state(req({ state = "hacked" }))))
+        assert.are.equal(400, (users.state(req({ state = "safe", note = "x" }))))
+        assert.are.equal(400, (users.state(req("safe"))))
+        assert.are.equal(404, (users.state(req({ state = "safe" }, "nobody"))))
+        users.clock = os.time
+    end)
+
     it("answers 404 for a user riskd never saw, 503 without a store", function()
         local s, b = users.profile({ params = { id = "nobody" } })
         assert.are.equal(404, s)

@@ -189,6 +189,35 @@ static void api_keys(void **st)
     rk_store_close(s);
 }
 
+/* An analyst's word on an account: kept beside the profile, read with it,
+ * untouched by the analyses that rewrite the profile, cleared with NULL. */
+static void user_states(void **st)
+{
+    (void)st;
+    char err[512];
+    rk_store_t *s = open_store();
+    assert_int_equal(rk_store_user_state_set(s, "sue", "compromised", "ana", 1000, err, sizeof err), RK_STORE_NOT_FOUND);
+    rk_event_t e = ev("sue", T0, "192.0.2.1", 1, 10.0, "low", 0);
+    assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+    assert_int_equal(rk_store_user_state_set(s, "sue", "compromised", "ana", 1000, err, sizeof err), 0);
+    assert_int_equal(rk_store_user_state_set(s, "sue", "hacked", "ana", 1000, err, sizeof err), -1);
+    rk_profile_t *p = calloc(1, sizeof *p);
+    assert_int_equal(rk_store_profile_get(s, "sue", p, err, sizeof err), 0);
+    assert_string_equal(p->state, "compromised");
+    assert_string_equal(p->state_by, "ana");
+    assert_int_equal(p->state_ms, 1000);
+    rk_event_t e2 = ev("sue", T0 + 60000, "192.0.2.1", 1, 10.0, "low", 0);
+    assert_int_equal(rk_store_event_record(s, &e2, 1, err, sizeof err), 0);
+    assert_int_equal(rk_store_profile_get(s, "sue", p, err, sizeof err), 0);
+    assert_string_equal(p->state, "compromised");                  /* an analysis leaves it */
+    assert_int_equal(p->successes, 2);
+    assert_int_equal(rk_store_user_state_set(s, "sue", NULL, "ana", 2000, err, sizeof err), 0);
+    assert_int_equal(rk_store_profile_get(s, "sue", p, err, sizeof err), 0);
+    assert_string_equal(p->state, "");
+    free(p);
+    rk_store_close(s);
+}
+
 static void api_key_format(void **st)
 {
     (void)st;
@@ -728,6 +757,7 @@ static void migration_from_schema_2(void **st)
         "DROP INDEX events_held; ALTER TABLE events DROP COLUMN held;"   /* schema 5's */
         "ALTER TABLE events DROP COLUMN learn_at; ALTER TABLE events DROP COLUMN outcome;"
         "DROP TABLE api_keys;"   /* schema 6's */
+        "DROP TABLE user_states;"   /* schema 7's */
         "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
         "COMMIT;";
     char *msg = NULL;
@@ -931,6 +961,7 @@ int main(void)
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
         cmocka_unit_test(kill_9_loses_nothing_acknowledged),
         cmocka_unit_test(bad_uris),
+        cmocka_unit_test(user_states),   /* last: its events would count in the others' totals */
     };
     int rc = cmocka_run_group_tests_name("store (sqlite)", tests, setup, teardown);
     if (!getenv("MONGODB_URI")) {

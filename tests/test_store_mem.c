@@ -179,6 +179,27 @@ static void the_rest_is_refused(void **st)
     assert_non_null(strstr(err, "mem:"));
 }
 
+/* An analyst's word on an account, as the other stores keep it. */
+static void user_state(void **st)
+{
+    (void)st;
+    char err[256];
+    rk_store_t *m = open_uri("mem:");
+    assert_int_equal(rk_store_user_state_set(m, "sue", "at_risk", "ana", 5, err, sizeof err), RK_STORE_NOT_FOUND);
+    rk_event_t e = { .user_id = "sue", .ts_ms = 1700000000000, .ip = "192.0.2.1", .success = 1, .risk_level = "low" };
+    assert_int_equal(rk_store_event_record(m, &e, 1, err, sizeof err), 0);
+    assert_int_equal(rk_store_user_state_set(m, "sue", "at_risk", "ana", 5, err, sizeof err), 0);
+    static rk_profile_t p;
+    assert_int_equal(rk_store_profile_get(m, "sue", &p, err, sizeof err), 0);
+    assert_string_equal(p.state, "at_risk");
+    assert_string_equal(p.state_by, "ana");
+    assert_int_equal(p.state_ms, 5);
+    assert_int_equal(rk_store_user_state_set(m, "sue", NULL, NULL, 6, err, sizeof err), 0);
+    assert_int_equal(rk_store_profile_get(m, "sue", &p, err, sizeof err), 0);
+    assert_string_equal(p.state, "");
+    rk_store_close(m);
+}
+
 /* Held successes: kept until settled, learned once, oldest first; the ones
  * waiting for an outcome a batch never gets are not kept. */
 static void held_successes(void **st)
@@ -252,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_same_answers_as_sqlite),
         cmocka_unit_test(held_successes),
+        cmocka_unit_test(user_state),
         cmocka_unit_test(open_alerts),
         cmocka_unit_test(the_rest_is_refused),
     };

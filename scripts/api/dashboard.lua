@@ -141,6 +141,11 @@ function M.update_alert(req)
     if b.note ~= nil and (type(b.note) ~= "string" or #b.note > 4000) then
         return response.bad_request("note must be a string of at most 4000 characters", "invalid_field")
     end
+    local users = require("api.users")
+    if b.user_state ~= nil and b.user_state ~= cjson.null and not users.STATES[b.user_state] then
+        return response.bad_request("user_state must be " .. table.concat(require("riskd.store").user_states, ", ")
+                                    .. " or null", "invalid_field")
+    end
     local a, s, body = load_alert(d, req.params.id)
     if not a then return s, body end
     if not allowed(a.status, b.status) then
@@ -151,12 +156,20 @@ function M.update_alert(req)
     local ok, err = d:alert_set_status(a.id, b.status, who, b.note, now_ms())
     if not ok then return unavailable(err) end
     local confirmed = b.status == "resolved" and M.confirm_addresses(d, a) or nil
+    -- what the analyst says of the account, from the alert (api/users.lua)
+    local user_state
+    if b.user_state ~= nil then
+        local st, us, ubody = users.set_state(d, a.user_id, b.user_state ~= cjson.null and b.user_state or nil, who, a)
+        if not st then return us, ubody end
+        user_state = st
+    end
     require("lib.realtime").publish("alerts", "status_changed", {
         alert_id = a.id, user_id = a.user_id, severity = a.severity, status = b.status, previous = a.status,
         by = who, note = b.note,
     })
     local s, out = M.alert(req)
     if s == 200 and confirmed then out.confirmed_addresses = response.array(confirmed) end
+    if s == 200 and user_state then out.user_state = user_state end
     return s, out
 end
 

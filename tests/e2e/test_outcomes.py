@@ -106,6 +106,42 @@ def main():
             assert srv.call("POST", path, {"outcome": "allowed"}, token="")[0] == 401
         check("the outcome endpoint: 400 for a bad outcome, 404, 409 for a different one, 401 without a token", errors)
 
+        def analyst_states():
+            # kim really did fly to Lisbon with a new phone: blocked, an alert
+            trip = analyze(attempt("2026-11-14T10:00:00Z", "85.240.1.9", "kim-newphone", "Lisbon", "PT", 38.7, -9.1))
+            assert trip["action"] == "block" and trip["alert_id"], trip
+            s, a = srv.call("PUT", "/api/dashboard/alerts/" + trip["alert_id"], {"status": "false_positive", "user_state": "sideways"})
+            assert s == 400, (s, a)
+            s, a = srv.call("GET", "/api/dashboard/alerts/" + trip["alert_id"])
+            assert a["status"] == "open", a                                # a bad user_state changes nothing
+            s, a = srv.call("PUT", "/api/dashboard/alerts/" + trip["alert_id"], {"status": "false_positive", "user_state": "safe"})
+            assert s == 200 and a["status"] == "false_positive", (s, a)
+            assert a["user_state"]["state"] == "safe" and a["user_state"]["learned_events"] == 1, a
+            again = analyze(attempt("2026-11-14T12:00:00Z", "85.240.1.9", "kim-newphone", "Lisbon", "PT", 38.7, -9.1))
+            assert "new device" not in again["reasons"] and again["risk_score"] < trip["risk_score"], (trip, again)
+            s, p = srv.call("GET", "/api/users/kim/profile")
+            assert s == 200 and p["risk_state"]["state"] == "safe" and p["risk_state"]["set_by"] == "root", p
+            assert "kim-newphone" in [d["device_id"] for d in p["devices"]], p["devices"]
+            # then the account is found compromised: every attempt high until cleared
+            s, r = srv.call("PUT", "/api/users/kim/state", {"state": "compromised"})
+            assert s == 200 and r["state"] == "compromised" and r["set_by"] == "root", (s, r)
+            d = analyze(attempt("2026-11-15T09:00:00Z", "203.0.113.10", "kim-laptop"))
+            assert d["action"] == "block" and d["rules"][0]["name"] == "account_state", d
+            assert d["reasons"][0].startswith("an analyst (root) marked this account compromised on"), d["reasons"]
+            s, r = srv.call("PUT", "/api/users/kim/state", {"state": "at_risk"})
+            d = analyze(attempt("2026-11-15T09:30:00Z", "203.0.113.10", "kim-laptop"))
+            assert d["action"] == "challenge" and "account_state" in [x["name"] for x in d["rules"]], d
+            s, r = srv.call("PUT", "/api/users/kim/state", {"state": None})
+            assert s == 200 and r["state"] is None, (s, r)
+            d = analyze(attempt("2026-11-15T10:00:00Z", "203.0.113.10", "kim-laptop"))
+            assert d["action"] == "allow", d
+            assert srv.call("PUT", "/api/users/nobody/state", {"state": "at_risk"})[0] == 404
+            assert srv.call("PUT", "/api/users/kim/state", {"state": "hacked"})[0] == 400
+            assert srv.call("PUT", "/api/users/kim/state", {"state": "safe", "why": "x"})[0] == 400
+            assert srv.call("PUT", "/api/users/kim/state", {"state": "safe"}, token=svc)[0] == 403
+        check("analysts' word on an account: safe from an alert learns its attempt; compromised and at risk weigh on every "
+              "attempt until cleared", analyst_states)
+
         check_clean_exit(state)
     finally:
         cleanup(state, tmp)

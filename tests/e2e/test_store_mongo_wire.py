@@ -546,6 +546,40 @@ def main():
             lst = [d for d in cmds(seen, "find", "api_keys") if "sort" in d]
             assert lst and dict(lst[0]["sort"]) == {"name": 1, "revoked": 1, "created": -1}, lst
         check("API keys: the hash stored, checked by id, one live key per name, revoke and last use as updates", api_keys)
+
+        def user_state():
+            code = """
+            local db = assert(require("riskd.store").open("%s"))
+            print("set", db:user_state("sue", "compromised", "ana", 1700000000000))
+            print("clear", db:user_state("sue", nil, "ana", 1700000000001))
+            print("none", select(3, db:user_state("ghost", "safe", "ana", 1)))
+            local p = db:profile("sue")
+            print("read", p.state.state, p.state.by, p.state.at)
+            print("done")
+            """ % mock.uri
+
+            def update(r):
+                if r.doc["update"] == "profiles" and dict(r.docs[0]["updates"][0]["q"]).get("_id") == "ghost":
+                    r.ok(n=0, nModified=0)
+                    return True
+                return False
+
+            def find(r):
+                if r.doc["find"] == "profiles":
+                    r.ok(cursor={"id": 0, "ns": "riskd.profiles", "firstBatch": [
+                        {"_id": "sue", "attempts": 3, "successes": 3, "state": {"s": "at_risk", "by": "ana", "ts": 1700000000002}}]})
+                    return True
+                return False
+            seen, out, err = answer(mock, lua(code), {"update": update, "find": find})
+            assert out.strip().endswith("done"), (out, err)
+            lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
+            assert lines["set"] == "true" and lines["clear"] == "true" and lines["none"] == "not_found", lines
+            assert lines["read"] == "at_risk\tana\t1700000000002", lines
+            ups = [u["updates"][0] for u in cmds(seen, "update", "profiles")]
+            assert dict(dict(ups[0]["u"])["$set"])["state"] == {"s": "compromised", "by": "ana", "ts": 1700000000000}, ups
+            assert "state" in dict(dict(ups[1]["u"])["$unset"]), ups
+            assert not any(dict(u).get("upsert") for u in ups), "a state must not create a profile"
+        check("user states: \$set and \$unset on the profile document, apart from the analyses' \$inc; read with it", user_state)
     finally:
         mock.stop()
 
