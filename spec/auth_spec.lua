@@ -222,7 +222,6 @@ describe("api.auth", function()
         assert.are.equal(404, (keys.revoke({ params = { name = "checkout" } })))
         -- the admin API's refusals, and the list never shows a key
         assert.are.equal(400, (keys.create({ body = { name = "a b" }, params = {} })))
-        assert.are.equal(400, (keys.create({ body = { name = "x", role = "admin" }, params = {} })))
         assert.are.equal(400, (keys.create({ body = {}, params = {} })))
         assert.are.equal(201, (keys.create({ body = { name = "checkout" }, params = {} })))
         assert.are.equal(409, (keys.create({ body = { name = "checkout" }, params = {} })))

@@ -76,6 +76,28 @@ describe("dispatch", function()
         assert.are.equal("invalid_query", cjson.decode(out).error.code)
     end)
 
+    it("names a query parameter or a body field the route does not take (routes.lua query, fields)", function()
+        local req = { method = "GET", path = "/api/ping", query = { hours = "24" }, headers = {}, remote_addr = "127.0.0.1" }
+        local status, out = dispatch.handle(req)
+        assert.are.equal(400, status)
+        local e = cjson.decode(out).error
+        assert.are.equal("unknown_parameter", e.code)
+        assert.are.equal("unknown query parameter 'hours': this route takes none", e.message)
+        req = { method = "POST", path = "/api/auth/login", query = {}, headers = { ["content-type"] = "application/json" },
+                raw_body = '{"username":"a","password":"b","remember":true}', remote_addr = "127.0.0.1" }
+        local s2, out2, _, h2 = dispatch.handle(req)
+        assert.are.equal(400, s2)
+        e = cjson.decode(out2).error
+        assert.are.equal("unknown_field", e.code)
+        assert.are.equal("unknown field 'remember': this route takes username, password", e.message)
+        assert.are.equal("remember", h2["X-Invalid-Field"])
+        -- a declared field reaches the handler, which says what is wrong with it
+        req.raw_body = '{"username":"a"}'
+        local s3, out3 = dispatch.handle(req)
+        assert.are.equal(400, s3)
+        assert.are.equal("username and password are required strings", cjson.decode(out3).error.message)
+    end)
+
     it("passes text bodies through with the handler's content type", function()
         -- /metrics fails outside a server: the handler raises, as it should.
         assert.has_error(function() call("GET", "/metrics") end, "not running in a server")

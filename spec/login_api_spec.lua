@@ -46,6 +46,13 @@ describe("api.login", function()
         s, b, h = post({ user_id = "x" })
         assert.are.equal(400, s)
         assert.are.equal("ip_address", h["X-Invalid-Field"])
+        -- a field of location or device riskd does not know is named, never dropped
+        s, b, h = post({ user_id = "x", ip_address = "192.0.2.1", device = { device_id = "d", model = "Pixel" } })
+        assert.are.equal(400, s)
+        assert.are.equal("device.model", h["X-Invalid-Field"])
+        assert.are.equal("unknown field 'device.model'", b.error.message)
+        s, b, h = post({ user_id = "x", ip_address = "192.0.2.1", location = { country = "FR", altitude = 35 } })
+        assert.are.equal("location.altitude", h["X-Invalid-Field"])
     end)
 
     it("lists, fetches and explains events", function()

@@ -46,7 +46,6 @@ describe("api.users.profile", function()
         _, p = users.profile({ params = { id = "al" } })
         assert.are.equal(require("cjson").null, p.risk_state)
         assert.are.equal(400, (users.state(req({ state = "hacked" }))))
-        assert.are.equal(400, (users.state(req({ state = "safe", note = "x" }))))
         assert.are.equal(400, (users.state(req("safe"))))
         assert.are.equal(404, (users.state(req({ state = "safe" }, "nobody"))))
         users.clock = os.time

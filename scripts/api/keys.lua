@@ -40,9 +40,6 @@ end
 function M.create(req)
     local b = req.body
     if type(b) ~= "table" or type(b.name) ~= "string" then return response.bad_request("name is a required string") end
-    for k in pairs(b) do
-        if k ~= "name" then return response.bad_request("unknown field '" .. tostring(k) .. "'", "unknown_field") end
-    end
     local d = get_db()
     if not d then return response.unavailable() end
     local key, rec, code = d:key_issue(b.name)

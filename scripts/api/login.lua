@@ -73,6 +73,8 @@ end
 function M.attempt(body, now)
     local a, field, msg = analyze.validate(body, now, time.parse)
     if not a then return nil, msg, field end
+    local unknown = analyze.unknown_nested(body)
+    if unknown then return nil, "unknown field '" .. unknown .. "'", unknown end
     if not require("riskd.net").parse_ip(a.ip_address) then
         return nil, "ip_address is not an IPv4 or IPv6 address", "ip_address"
     end

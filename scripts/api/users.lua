@@ -115,9 +115,6 @@ function M.state(req)
     if not d then return response.unavailable() end
     local b = req.body
     if type(b) ~= "table" then return response.bad_request("expected a JSON object", "invalid_field") end
-    for k in pairs(b) do
-        if k ~= "state" then return response.bad_request("unknown field '" .. tostring(k) .. "'", "unknown_field") end
-    end
     local state = b.state
     if state == require("cjson").null then state = nil end
     local out, s, body = M.set_state(d, req.params.id, state, req.user and req.user.username or "anonymous")

@@ -19,6 +19,26 @@ local function round2(x) return math.floor(x * 100 + 0.5) / 100 end
 M.OUTCOMES = { allowed = true, passed_challenge = true, failed_challenge = true, blocked = true }
 M.OUTCOME_LIST = "allowed, passed_challenge, failed_challenge, blocked"
 
+-- The fields of an attempt's location and device objects.
+M.LOCATION_FIELDS = { "country", "city", "latitude", "longitude" }
+M.DEVICE_FIELDS = { "device_id", "user_agent", "os", "browser" }
+
+-- The first field of location or device the attempt has that riskd does not
+-- know, as "location.x", or nil: the API refuses them (riskd score keeps
+-- them, as it keeps unknown top-level fields, in its output lines).
+function M.unknown_nested(body)
+    for _, part in ipairs({ { "location", M.LOCATION_FIELDS }, { "device", M.DEVICE_FIELDS } }) do
+        local t = type(body) == "table" and body[part[1]]
+        if type(t) == "table" then
+            for k in pairs(t) do
+                local known = false
+                for _, f in ipairs(part[2]) do if f == k then known = true break end end
+                if not known then return part[1] .. "." .. tostring(k):sub(1, 64) end
+            end
+        end
+    end
+end
+
 -- Validates the body of POST /api/login/analyze. Returns the attempt, or
 -- nil, field, message.
 function M.validate(body, now_ms, parse_time)
@@ -65,7 +85,7 @@ function M.validate(body, now_ms, parse_time)
     local dev = body.device
     if dev ~= nil then
         if type(dev) ~= "table" then return nil, "device", "device must be an object" end
-        for _, k in ipairs({ "device_id", "user_agent", "os", "browser" }) do
+        for _, k in ipairs(M.DEVICE_FIELDS) do
             if dev[k] ~= nil and (type(dev[k]) ~= "string" or #dev[k] > 512) then
                 return nil, "device." .. k, "device." .. k .. " must be a string of at most 512 characters"
             end

@@ -32,6 +32,17 @@ local roles_of = setmetatable({}, { __mode = "k" })
 -- Routes with body = "mail": their handler -> true. They take an email
 -- message up to the mail limit; every other route holds to body_limit.
 local mail_of = setmetatable({}, { __mode = "k" })
+-- The query parameters and top-level body fields a route takes: handler ->
+-- set. Anything else is answered 400 naming it, never silently dropped.
+local query_of = setmetatable({}, { __mode = "k" })
+local fields_of = setmetatable({}, { __mode = "k" })
+
+local function name_set(list, what, i)
+    assert(list == nil or type(list) == "table", "routes.lua entry " .. i .. ": " .. what .. " must be a list of names")
+    local set = { names = table.concat(list or {}, ", ") }
+    for _, n in ipairs(list or {}) do set[n] = true end
+    return set
+end
 
 -- The server's body limit, read once (a state lives within one configuration).
 local limit
@@ -67,7 +78,9 @@ local function build(table_)
         local m = require("api." .. mod)
         assert(type(m) == "table" and type(m[fn]) == "function",
             "routes.lua entry " .. i .. ": no function " .. fn .. " in api/" .. mod .. ".lua")
-        local handler = m[fn]
+        -- each entry its own function, so that the sets below are its own
+        local inner = m[fn]
+        local handler = function(req) return inner(req) end
         if r.roles ~= nil then
             assert(type(r.roles) == "table" and #r.roles > 0, "routes.lua entry " .. i .. ": roles must be a non-empty list")
             local set = {}
@@ -76,10 +89,10 @@ local function build(table_)
                 set[role] = true
                 set[#set + 1] = role
             end
-            local inner = handler
-            handler = function(req) return inner(req) end
             roles_of[handler] = set
         end
+        query_of[handler] = name_set(r.query, "query", i)
+        fields_of[handler] = r.fields and name_set(r.fields, "fields", i)
         if r.body ~= nil then
             assert(r.body == "mail", "routes.lua entry " .. i .. ": body must be \"mail\" when set")
             assert(r[1] == "POST" and not r[2]:find(":", 1, true),
@@ -145,6 +158,14 @@ function M.handle(req)
                 "query parameter '" .. tostring(k):sub(1, 64) .. "' is longer than " .. MAX_QUERY_VALUE .. " bytes"))
         end
     end
+    local takes = query_of[route.fn]
+    for k in pairs(req.query) do
+        if takes and not takes[k] then
+            return encode(route.pattern, response.error(400, "unknown_parameter", "unknown query parameter '"
+                .. tostring(k):sub(1, 64) .. "'" .. (takes.names ~= "" and (": this route takes " .. takes.names) or
+                ": this route takes none")))
+        end
+    end
     if req.raw_body and #req.raw_body > body_limit() and not mail_of[route.fn] then
         return encode(route.pattern, response.error(413, "payload_too_large",
             "the request body is over " .. body_limit() .. " bytes"))
@@ -162,6 +183,16 @@ function M.handle(req)
                 "request body is not valid JSON: " .. tostring(value):gsub("^.-: ", "")))
         end
         req.body = value
+        local fields = fields_of[route.fn]
+        if fields and type(value) == "table" then
+            for k in pairs(value) do
+                if type(k) == "string" and not fields[k] then
+                    return encode(route.pattern, response.error(400, "unknown_field", "unknown field '"
+                        .. tostring(k):sub(1, 64) .. "': this route takes " .. fields.names,
+                        { ["X-Invalid-Field"] = tostring(k):sub(1, 64) }))
+                end
+            end
+        end
     end
     return encode(route.pattern, route.fn(req))
 end
