@@ -26,7 +26,7 @@ RUN make -j"$(nproc)" all
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-      liblua5.4-0 lua-cjson libevent-2.1-7 libevent-pthreads-2.1-7 libsqlite3-0 libmongoc-1.0-0 \
+      liblua5.4-0 lua-cjson libevent-2.1-7 libevent-pthreads-2.1-7 libevent-openssl-2.1-7 libsqlite3-0 libmongoc-1.0-0 \
       libbson-1.0-0 libjwt0 libargon2-1 libmaxminddb0 libjansson4 libssl3 libwslay1 ca-certificates \
       libgmime-3.0-0 libpsl5 libidn2-0 libxml2 publicsuffix libarchive13 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \

@@ -2,7 +2,7 @@
 # Debian 12 machine needs (as root): both install missing packages first.
 
 CC      ?= cc
-PKGS    := lua5.4 libevent libevent_pthreads sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0 libarchive
+PKGS    := lua5.4 libevent libevent_pthreads libevent_openssl sqlite3 libmongoc-1.0 libmaxminddb jansson libssl libcrypto gmime-3.0 libpsl libidn2 libxml-2.0 libarchive
 BUILD   := build
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # The pure cores are compiled without Lua's include path: one that includes
@@ -16,7 +16,7 @@ DEFS    := -D_GNU_SOURCE
 ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engine
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
-CORE    := log apikey binfile netaddr vm_snapshot watch metrics config iforest roc csv store store_sqlite store_mem store_mongo mongo_watch store_writer task features geo password jwt json_check models intel_ipset intel_pwindex intel rt_hub webfile rates rates_sync phish phish_norm phish_mime phish_html phish_url textmodel phish_model phish_mailstore phish_archive luapat rt_session lockout addrcount watchdog calib xacct
+CORE    := log apikey deliver binfile netaddr vm_snapshot watch metrics config iforest roc csv store store_sqlite store_mem store_mongo mongo_watch store_writer task features geo password jwt json_check models intel_ipset intel_pwindex intel rt_hub webfile rates rates_sync phish phish_norm phish_mime phish_html phish_url textmodel phish_model phish_mailstore phish_archive luapat rt_session lockout addrcount watchdog calib xacct
 LUA     := vm sandbox l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel l_web l_rates l_phishing l_parallel l_strings l_calib l_xacct
 SERVER  := http http_admit rt_stream rt_ws server cmd_iforest cmd_run cmd_user cmd_key cmd_intel cmd_health
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
@@ -24,7 +24,7 @@ CORE_OBJS = $(foreach d,$(BUILD) $(BUILD)/asan $(BUILD)/fuzz,$(addprefix $(d)/,$
 $(CORE_OBJS): PKG_CFLAGS = $(CORE_PKG_CFLAGS)
 BIN_OBJ := $(MOD_OBJ) $(addprefix $(BUILD)/,$(addsuffix .o,$(SERVER) main))
 
-TESTS   := test_log test_netaddr test_vm_snapshot test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_mem test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check test_intel test_rt_hub test_webfile test_rates test_phish test_luapat test_watchdog test_calib test_xacct
+TESTS   := test_log test_netaddr test_vm_snapshot test_watch test_metrics test_config test_vm test_iforest test_csv test_store test_store_mem test_store_writer test_features test_sandbox test_geo test_password test_jwt test_json_check test_intel test_rt_hub test_webfile test_rates test_phish test_luapat test_watchdog test_calib test_xacct test_deliver
 
 .PHONY: all deps deps-test deps-bench run test test-c test-spec test-e2e bench coverage clean fuzz container-test install phishing-model
 
@@ -84,7 +84,7 @@ $(BUILD)/riskd: $(BIN_OBJ) | $(BUILD)
 # The Lua module for busted: the same objects; Lua's own symbols come from
 # the interpreter that loads it.
 $(BUILD)/riskd.so: $(MOD_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent sqlite3 libmongoc-1.0 libmaxminddb jansson libcrypto gmime-3.0 libpsl libidn2 libxml-2.0 libarchive) -largon2 -ljwt -lm
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(shell pkg-config --libs libevent libevent_openssl sqlite3 libmongoc-1.0 libmaxminddb jansson libssl libcrypto gmime-3.0 libpsl libidn2 libxml-2.0 libarchive) -largon2 -ljwt -lm
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -83,6 +83,17 @@ static const opt_t opts[] = {
       "serve /metrics to every client, not only loopback (0)" },
     { "sqlite-sync", "RISKD_SQLITE_SYNC", STR(sqlite_sync),
       "normal (SQLite syncs at checkpoints) or full (every commit, far fewer writes/s) (normal)" },
+    { "webhooks", "RISKD_WEBHOOKS", STR(webhooks),
+      "comma-separated http(s) URLs that get a signed POST of every new alert (also PUT /api/admin/webhooks)" },
+    { "siem", "RISKD_SIEM", STR(siem),
+      "comma-separated udp://HOST:PORT, tcp://HOST:PORT (syslog, RFC 5424) or file:PATH (JSON lines) for alerts and high-risk events" },
+    { "webhook-ca", "RISKD_WEBHOOK_CA", STR(webhook_ca), "a file of CA certificates for https webhooks, besides the system's" },
+    { "webhook-retry-ms", "RISKD_WEBHOOK_RETRY_MS", NUM(T_INT, webhook_retry_ms, 10, 3600000),
+      "first retry of a failed delivery after this, doubling up to an hour (5000)" },
+    { "webhook-max-attempts", "RISKD_WEBHOOK_MAX_ATTEMPTS", NUM(T_INT, webhook_max_attempts, 1, 100),
+      "attempts before a delivery is dead (12, about three hours)" },
+    { "webhook-timeout-ms", "RISKD_WEBHOOK_TIMEOUT_MS", NUM(T_INT, webhook_timeout_ms, 100, 120000),
+      "one delivery attempt's time (10000)" },
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -123,6 +134,9 @@ void rk_config_defaults(rk_config_t *c)
     c->max_connections = 4096;
     c->max_connections_per_address = 1024;
     snprintf(c->sqlite_sync, sizeof c->sqlite_sync, "normal");
+    c->webhook_retry_ms = 5000;
+    c->webhook_max_attempts = 12;
+    c->webhook_timeout_ms = 10000;
 }
 
 static int set_opt(rk_config_t *c, const opt_t *o, const char *val, const char *from,
@@ -209,6 +223,15 @@ int rk_config_from_env(rk_config_t *c, char *err, size_t errlen)
             return -1;
         }
         snprintf(c->jwt_secret, sizeof c->jwt_secret, "%s", secret);
+    }
+    /* The webhooks' signing key, like the token secret: never on a command line. */
+    const char *wsecret = getenv("RISKD_WEBHOOK_SECRET");
+    if (wsecret && *wsecret) {
+        if (strlen(wsecret) >= sizeof c->webhook_secret) {
+            snprintf(err, errlen, "RISKD_WEBHOOK_SECRET: longer than %zu characters", sizeof c->webhook_secret - 1);
+            return -1;
+        }
+        snprintf(c->webhook_secret, sizeof c->webhook_secret, "%s", wsecret);
     }
     /* MONGODB_URI names the store when RISKD_DB does not. */
     const char *m = getenv("MONGODB_URI");

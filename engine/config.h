@@ -44,6 +44,14 @@ typedef struct rk_config {
     int open_registration;            /* anyone may register an analyst account */
     int metrics_public;               /* /metrics for every client, not only loopback */
     char sqlite_sync[16];             /* "normal" (sync at checkpoints) or "full" (every commit) */
+    /* alert delivery (deliver.h) */
+    char webhooks[2048];              /* comma-separated http(s) URLs that get every new alert */
+    char siem[1024];                  /* comma-separated udp://HOST:PORT, tcp://HOST:PORT (syslog) or file:PATH */
+    char webhook_secret[256];         /* HMAC-SHA256 key of X-Riskd-Signature (RISKD_WEBHOOK_SECRET, environment only) */
+    char webhook_ca[1024];            /* CA certificates for https webhooks, besides the system's */
+    int webhook_retry_ms;             /* first retry after this, doubling, at most an hour */
+    int webhook_max_attempts;         /* then the delivery is dead (GET /api/admin/deliveries?status=dead) */
+    int webhook_timeout_ms;           /* one attempt's time */
 } rk_config_t;
 
 void rk_config_defaults(rk_config_t *c);

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "rt_hub.h"
+#include "deliver.h"
 #include "l_modules.h"
 #include "rates_sync.h"
 #include "store_writer.h"
@@ -131,6 +132,17 @@ static int l_metrics(lua_State *L)
             (lua_Integer)rounds, (lua_Integer)failures);
         lua_concat(L, 2);
     }
+    if (h->deliverer) {   /* deliver.h */
+        int64_t delivered, retried, dead;
+        rk_deliverer_counts(h->deliverer, &delivered, &retried, &dead);
+        lua_pushfstring(L,
+            "# HELP riskd_deliveries_total Deliveries to webhooks and SIEM targets, by how each attempt ended.\n"
+            "# TYPE riskd_deliveries_total counter\n"
+            "riskd_deliveries_total{result=\"delivered\"} %I\nriskd_deliveries_total{result=\"retried\"} %I\n"
+            "riskd_deliveries_total{result=\"dead\"} %I\n",
+            (lua_Integer)delivered, (lua_Integer)retried, (lua_Integer)dead);
+        lua_concat(L, 2);
+    }
     if (!h->writer) return 1;
     /* The group commit: how many writes each commit carries, and whether
      * the WAL outran the checkpoints (store_writer.c). */
@@ -190,6 +202,14 @@ static int l_config(lua_State *L)
     lua_setfield(L, -2, "open_registration");
     lua_pushboolean(L, h->config->metrics_public);
     lua_setfield(L, -2, "metrics_public");
+    lua_pushstring(L, h->config->webhooks);   /* never the webhooks' secret */
+    lua_setfield(L, -2, "webhooks");
+    lua_pushstring(L, h->config->siem);
+    lua_setfield(L, -2, "siem");
+    lua_pushboolean(L, h->config->webhook_secret[0] != '\0');
+    lua_setfield(L, -2, "webhooks_signed");
+    lua_pushboolean(L, h->deliverer != NULL);
+    lua_setfield(L, -2, "delivering");
     return 1;
 }
 

@@ -19,6 +19,8 @@
  *                                      -- riskd's own small documents (the calibrated levels)
  *   db:user_state(user_id, state | nil, by, ts) -- an analyst's word on an account (store.user_states);
  *                                      db:profile(user_id).state = { state, by, at } while one is set
+ *   db:outbox_put(dest, kind, body, now) --> id; db:outbox({status, page, per_page}) --> {items, total};
+ *   db:outbox_requeue(id, now)         -- deliveries to webhooks and SIEM targets (deliver.h)
  *   store.levels, store.roles, store.user_states, store.own_prefix (before the user id of riskd's own accounts' sign-ins)
  *   db:backend() --> "sqlite" | "mongodb" | "memory"; db:ping() --> true | nil, msg (the store answers now)
  *
@@ -34,6 +36,7 @@
 #include <string.h>
 
 #include "apikey.h"
+#include "deliver.h"
 #include "l_modules.h"
 #include "store.h"
 #include "rates_sync.h"
@@ -253,6 +256,13 @@ static int db_close(lua_State *L)
  * or nil, msg, "no_store" outside a server. One per state, kept. */
 static const char WORKER_KEY = 'w';
 
+/* store.valid_dest(dest) --> whether riskd can deliver to dest (deliver.h) */
+static int l_valid_dest(lua_State *L)
+{
+    lua_pushboolean(L, rk_deliver_dest_valid(luaL_checkstring(L, 1)));
+    return 1;
+}
+
 static int l_worker(lua_State *L)
 {
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &WORKER_KEY) == LUA_TUSERDATA) return 1;
@@ -414,6 +424,78 @@ static int db_user_state(lua_State *L)
     char err[512];
     int rc = rk_store_user_state_set(u->s, user, state, luaL_optstring(L, 4, NULL), (int64_t)luaL_checkinteger(L, 5),
                                      err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- the outbox ---- */
+
+static void push_item(lua_State *L, const rk_outbox_item_t *it)
+{
+    lua_createtable(L, 0, 10);
+    set_str(L, "id", it->id);
+    set_str(L, "dest", it->dest);
+    set_str(L, "kind", it->kind);
+    set_str(L, "body", it->body);
+    set_str(L, "status", it->status);
+    set_int(L, "attempts", it->attempts);
+    set_int(L, "created", it->created_ms);
+    set_int(L, "next", it->next_ms);
+    if (it->done_ms) set_int(L, "done", it->done_ms);
+    if (it->last_error) set_str(L, "last_error", it->last_error);
+}
+
+/* db:outbox_put(dest, kind, body, now) --> id: a delivery (deliver.h), due now */
+static int db_outbox_put(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    rk_outbox_item_t it;
+    memset(&it, 0, sizeof it);
+    it.dest = (char *)luaL_checkstring(L, 2);
+    it.kind = (char *)luaL_checkstring(L, 3);
+    it.body = (char *)luaL_checkstring(L, 4);
+    luaL_argcheck(L, rk_deliver_dest_valid(it.dest), 2, "http(s)://..., udp://HOST:PORT, tcp://HOST:PORT or file:PATH");
+    char err[512];
+    int rc = rk_store_outbox_put(u->s, &it, (int64_t)luaL_checkinteger(L, 5), err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushstring(L, it.id);
+    return 1;
+}
+
+static void outbox_list_free(void *p) { rk_store_outbox_list_free(p); free(p); }
+
+/* db:outbox({status =, page =, per_page =}) --> { items = {...}, total = n }, newest first */
+static int db_outbox(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    rk_outbox_filter_t f = { NULL, 1, 20 };
+    if (lua_istable(L, 2)) {
+        f.status = opt_str(L, 2, "status");
+        f.page = (int)opt_int(L, 2, "page", 1);
+        f.per_page = (int)opt_int(L, 2, "per_page", 20);
+    }
+    rk_outbox_list_t *l = calloc(1, sizeof *l);
+    if (!l) return luaL_error(L, "not enough memory");
+    box_t *b = push_box(L, outbox_list_free, l);
+    char err[512];
+    int rc = rk_store_outbox_list(u->s, &f, l, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, (int)l->n, 0);
+    for (size_t i = 0; i < l->n; i++) { push_item(L, &l->items[i]); lua_rawseti(L, -2, (lua_Integer)i + 1); }
+    lua_setfield(L, -2, "items");
+    set_int(L, "total", l->total);
+    done_box(b);
+    return 1;
+}
+
+/* db:outbox_requeue(id, now) --> true | nil, msg, "not_found" (no dead delivery of that id) */
+static int db_outbox_requeue(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    char err[512];
+    int rc = rk_store_outbox_requeue(u->s, luaL_checkstring(L, 2), (int64_t)luaL_checkinteger(L, 3), err, sizeof err);
     if (rc) return result(L, rc, err);
     lua_pushboolean(L, 1);
     return 1;
@@ -1352,6 +1434,7 @@ int luaopen_riskd_store(lua_State *L)
         { "user_delete", db_user_delete }, { "users", db_users },
         { "key_issue", db_key_issue }, { "key_check", db_key_check }, { "key_revoke", db_key_revoke },
         { "key_touch", db_key_touch }, { "keys", db_keys }, { "user_state", db_user_state },
+        { "outbox_put", db_outbox_put }, { "outbox", db_outbox }, { "outbox_requeue", db_outbox_requeue },
         { "record", db_record }, { "event", db_event }, { "events", db_events },
         { "set_event_alert", db_set_event_alert }, { "recent", db_recent },
         { "profile", db_profile }, { "update_profile", db_update_profile }, { "global_counts", db_global_counts },
@@ -1379,7 +1462,7 @@ int luaopen_riskd_store(lua_State *L)
     lua_pop(L, 1);
     if (luaL_newmetatable(L, BOX_T)) luaL_setfuncs(L, box_meta, 0);
     lua_pop(L, 1);
-    static const luaL_Reg fns[] = { { "open", l_open }, { "worker", l_worker }, { NULL, NULL } };
+    static const luaL_Reg fns[] = { { "open", l_open }, { "worker", l_worker }, { "valid_dest", l_valid_dest }, { NULL, NULL } };
     luaL_newlib(L, fns);
     /* the risk levels (lowest first) and the roles, as the engine defines them */
     lua_createtable(L, RK_LEVELS, 0);

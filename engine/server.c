@@ -53,6 +53,7 @@
 #include "iforest.h"
 #include "store.h"
 #include "rates_sync.h"
+#include "deliver.h"
 #include "store_writer.h"
 #include "version.h"
 #include "watch.h"
@@ -136,6 +137,7 @@ typedef struct rk_server {
     rk_hub_t *hub;                  /* real-time messages to every worker's streams */
     rk_mongo_watch_t *mwatch;       /* MongoDB: other instances' alerts, into the hub */
     rk_rates_syncer_t *rates_sync;  /* MongoDB: site-wide rates shared with the other instances */
+    rk_deliverer_t *deliverer;      /* the outbox's deliveries to webhooks and SIEM targets, or NULL (mem:) */
     struct event *intel_ev;         /* rereads it now and then: automatic entries expire */
     unsigned pending_tags;          /* trees changed since the last reload */
     int exit_code;
@@ -310,7 +312,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->metrics = s->metrics;
     w->server = s;
     w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync,
-                              s->lockout, s->calib, s->xacct, rule_state, s };
+                              s->lockout, s->calib, s->xacct, rule_state, s, s->deliverer };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -849,6 +851,7 @@ static void server_free(rk_server_t *s)
      * and hashes first, so their answers are in the mailboxes. */
     rk_writer_stop(s->writer);
     rk_rates_syncer_stop(s->rates_sync);   /* a last round: the hits counted are shared */
+    rk_deliverer_stop(s->deliverer);
     rk_mongo_watch_stop(s->mwatch);   /* before the hub it publishes to */
     rk_pool_free(s->pool);
     for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
@@ -979,6 +982,12 @@ int rk_server_run(const rk_config_t *cfg)
         int off;
         if (!(s.rates_sync = rk_rates_syncer_start(rk_rates_global(), cfg->db, RK_RATES_SYNC_MS, &off, err, sizeof err)))
             goto fail;
+    }
+    {
+        rk_deliver_opts_t dopt = { cfg->webhook_secret, cfg->webhook_ca, cfg->webhook_retry_ms, cfg->webhook_max_attempts,
+                                   cfg->webhook_timeout_ms };
+        int off;
+        if (!(s.deliverer = rk_deliverer_start(cfg->db, &dopt, &off, err, sizeof err)) && !off) goto fail;
     }
     struct timeval every = { INTEL_EVERY_S, 0 };
     s.intel_ev = event_new(s.base, -1, EV_PERSIST, on_intel_timer, &s);

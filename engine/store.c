@@ -503,6 +503,50 @@ void rk_store_user_free(rk_user_t *u)
     u->username = u->email = u->role = u->password_hash = NULL;
 }
 
+int rk_store_outbox_put(rk_store_t *s, rk_outbox_item_t *it, int64_t now, char *err, size_t errlen)
+{
+    if (!it->dest || !*it->dest || !it->kind || !it->body) { snprintf(err, errlen, "a delivery needs dest, kind and body"); return -1; }
+    CALL(outbox, "the outbox", put, it, now, err, errlen);
+}
+int rk_store_outbox_claim(rk_store_t *s, int64_t now, int64_t lease, int max, rk_outbox_item_t **out, size_t *n,
+                          char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    CALL(outbox, "the outbox", claim, now, lease, max, out, n, err, errlen);
+}
+int rk_store_outbox_done(rk_store_t *s, const char *id, int64_t now, char *err, size_t errlen) { CALL(outbox, "the outbox", done, id, now, err, errlen); }
+int rk_store_outbox_retry(rk_store_t *s, const char *id, int attempts, int64_t next, const char *error, char *err, size_t errlen)
+{
+    CALL(outbox, "the outbox", retry, id, attempts, next, error, err, errlen);
+}
+int rk_store_outbox_dead(rk_store_t *s, const char *id, int attempts, int64_t now, const char *error, char *err, size_t errlen)
+{
+    CALL(outbox, "the outbox", dead, id, attempts, now, error, err, errlen);
+}
+int rk_store_outbox_list(rk_store_t *s, const rk_outbox_filter_t *f, rk_outbox_list_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    CALL(outbox, "the outbox", list, f, out, err, errlen);
+}
+int rk_store_outbox_requeue(rk_store_t *s, const char *id, int64_t now, char *err, size_t errlen) { CALL(outbox, "the outbox", requeue, id, now, err, errlen); }
+
+void rk_store_outbox_item_free(rk_outbox_item_t *it)
+{
+    if (!it) return;
+    free(it->dest); free(it->kind); free(it->body); free(it->status); free(it->last_error);
+    it->dest = it->kind = it->body = it->status = it->last_error = NULL;
+}
+
+void rk_store_outbox_list_free(rk_outbox_list_t *l)
+{
+    if (!l) return;
+    for (size_t i = 0; i < l->n; i++) rk_store_outbox_item_free(&l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
 void rk_store_key_free(rk_apikey_t *k)
 {
     if (!k) return;

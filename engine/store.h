@@ -102,6 +102,27 @@ typedef struct rk_event_list {
     int64_t total;                   /* matching records, all pages */
 } rk_event_list_t;
 
+/* ---- the outbox: alerts and high-risk events on their way out ---- */
+/* A delivery to a webhook or a SIEM target (deliver.h), kept until it is
+ * done so that a restart or a receiver that is down loses nothing. */
+typedef struct rk_outbox_item {
+    char id[RK_STORE_ID_LEN];
+    char *dest, *kind, *body, *status, *last_error;   /* status: pending, delivered, dead */
+    int attempts;
+    int64_t created_ms, next_ms, done_ms;
+} rk_outbox_item_t;
+
+typedef struct rk_outbox_filter {
+    const char *status;                  /* NULL: any */
+    int page, per_page;
+} rk_outbox_filter_t;
+
+typedef struct rk_outbox_list {
+    rk_outbox_item_t *items;
+    size_t n;
+    int64_t total;
+} rk_outbox_list_t;
+
 /* ---- profiles ---- */
 typedef struct rk_profile_item {
     char value[128];
@@ -340,6 +361,24 @@ int rk_store_global_count(rk_store_t *s, rk_profile_kind kind, const char *value
 int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], rk_global_count_t out[RK_PK_COUNT],
                            char *err, size_t errlen);
 int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen);
+/* The outbox. put: a pending delivery, due at once (fills id). claim: up to
+ * max due deliveries (pending, next_ms <= now), each held from the other
+ * claimers (threads, instances) for lease_ms. done: delivered. retry: due
+ * again at next_ms, with the error. dead: given up, with the error. list:
+ * newest first, filtered. requeue: a dead one pending again, due now. */
+int rk_store_outbox_put(rk_store_t *s, rk_outbox_item_t *it, int64_t now_ms, char *err, size_t errlen);
+int rk_store_outbox_claim(rk_store_t *s, int64_t now_ms, int64_t lease_ms, int max, rk_outbox_item_t **out, size_t *n,
+                          char *err, size_t errlen);
+int rk_store_outbox_done(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen);
+int rk_store_outbox_retry(rk_store_t *s, const char *id, int attempts, int64_t next_ms, const char *error, char *err,
+                          size_t errlen);
+int rk_store_outbox_dead(rk_store_t *s, const char *id, int attempts, int64_t now_ms, const char *error, char *err,
+                         size_t errlen);
+int rk_store_outbox_list(rk_store_t *s, const rk_outbox_filter_t *f, rk_outbox_list_t *out, char *err, size_t errlen);
+int rk_store_outbox_requeue(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen);
+void rk_store_outbox_item_free(rk_outbox_item_t *it);
+void rk_store_outbox_list_free(rk_outbox_list_t *l);
+
 /* Sets (state one of rk_store_user_states) or clears (state NULL) what an
  * analyst says of a user riskd has a profile of; not_found otherwise. */
 int rk_store_user_state_set(rk_store_t *s, const char *user_id, const char *state, const char *by, int64_t ts_ms,

@@ -83,6 +83,17 @@ typedef struct rk_store_state {
     int (*put)(rk_store_t *, const char *, const char *, char *, size_t);
 } rk_store_state_t;
 
+/* The outbox of deliveries (deliver.h). NULL: not kept (mem:). */
+typedef struct rk_store_outbox {
+    int (*put)(rk_store_t *, rk_outbox_item_t *, int64_t, char *, size_t);
+    int (*claim)(rk_store_t *, int64_t, int64_t, int, rk_outbox_item_t **, size_t *, char *, size_t);
+    int (*done)(rk_store_t *, const char *, int64_t, char *, size_t);
+    int (*retry)(rk_store_t *, const char *, int, int64_t, const char *, char *, size_t);
+    int (*dead)(rk_store_t *, const char *, int, int64_t, const char *, char *, size_t);
+    int (*list)(rk_store_t *, const rk_outbox_filter_t *, rk_outbox_list_t *, char *, size_t);
+    int (*requeue)(rk_store_t *, const char *, int64_t, char *, size_t);
+} rk_store_outbox_t;
+
 typedef struct rk_store_ops {
     const char *name;
     void (*close)(rk_store_t *);
@@ -96,6 +107,7 @@ typedef struct rk_store_ops {
     const rk_store_rates_t *rates;
     const rk_store_writes_t *writes;
     const rk_store_state_t *state;
+    const rk_store_outbox_t *outbox;
 } rk_store_ops_t;
 
 struct rk_store {

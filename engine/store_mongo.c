@@ -218,6 +218,8 @@ static int ensure_indexes(mg_t *m, char *err, size_t errlen)
         create_indexes(m, "profiles", profiles, 2, 0, err, errlen) || create_indexes(m, "alerts", alerts, 4, 0, err, errlen) ||
         create_indexes(m, "user_hourly", uh, 1, 0, err, errlen) || create_indexes(m, "ips", ips, 1, 0, err, errlen))
         return -1;
+    static const char *outbox[] = { "{\"status\":1,\"next\":1}", "{\"created\":-1,\"_id\":-1}", "{\"status\":1,\"created\":-1}" };
+    if (create_indexes(m, "outbox", outbox, 3, 0, err, errlen)) return -1;
     /* one live key per name: unique among the documents not revoked */
     bson_t *keys = BCON_NEW("createIndexes", BCON_UTF8("api_keys"), "indexes", "[", "{",
                             "key", "{", "name", BCON_INT32(1), "}", "name", BCON_UTF8("live_name"), "unique", BCON_BOOL(true),
@@ -472,6 +474,170 @@ static int mg_key_touch(rk_store_t *s, const char *id, int64_t now_ms, char *err
 {
     return mg_key_set(s, BCON_NEW("_id", BCON_UTF8(id)), BCON_NEW("$max", "{", "last_used", BCON_INT64(now_ms), "}"),
                       "API key", id, err, errlen);
+}
+
+/* ---- the outbox ---- */
+
+static void read_item(const bson_t *d, rk_outbox_item_t *it)
+{
+    bson_iter_t i;
+    memset(it, 0, sizeof *it);
+    if (bson_iter_init_find(&i, d, "_id") && BSON_ITER_HOLDS_UTF8(&i)) snprintf(it->id, sizeof it->id, "%s", bson_iter_utf8(&i, NULL));
+    it->dest = str_field(d, "dest");
+    it->kind = str_field(d, "kind");
+    it->body = str_field(d, "body");
+    it->status = str_field(d, "status");
+    it->last_error = str_field(d, "last_error");
+    it->attempts = (int)reply_int(d, "attempts");
+    it->created_ms = reply_int(d, "created");
+    it->next_ms = reply_int(d, "next");
+    it->done_ms = reply_int(d, "done");
+}
+
+static int mg_outbox_put(rk_store_t *s, rk_outbox_item_t *it, int64_t now_ms, char *err, size_t errlen)
+{
+    rk_store_new_id(it->id);
+    it->created_ms = it->next_ms = now_ms;
+    op_t o = op_begin(MG(s), "outbox");
+    bson_t *d = BCON_NEW("_id", BCON_UTF8(it->id), "dest", BCON_UTF8(it->dest), "kind", BCON_UTF8(it->kind),
+                         "body", BCON_UTF8(it->body), "status", BCON_UTF8("pending"), "attempts", BCON_INT32(0),
+                         "created", BCON_INT64(now_ms), "next", BCON_INT64(now_ms), "lease", BCON_INT64(0),
+                         "done", BCON_INT64(0));
+    bson_error_t e;
+    bool ok = mongoc_collection_insert_one(o.coll, d, NULL, NULL, &e);
+    bson_destroy(d);
+    op_end(&o);
+    return ok ? 0 : mfail(&e, err, errlen, "outbox");
+}
+
+/* One findAndModify per delivery claimed: each is held atomically, so two
+ * instances never both take one. */
+static int mg_outbox_claim(rk_store_t *s, int64_t now_ms, int64_t lease_ms, int max, rk_outbox_item_t **out, size_t *n,
+                           char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "outbox");
+    int rc = 0;
+    *out = calloc((size_t)(max > 0 ? max : 1), sizeof **out);
+    if (!*out) { op_end(&o); snprintf(err, errlen, "out of memory"); return -1; }
+    while ((int)*n < max) {
+        bson_t *q = BCON_NEW("status", BCON_UTF8("pending"), "next", "{", "$lte", BCON_INT64(now_ms), "}",
+                             "lease", "{", "$lte", BCON_INT64(now_ms), "}");
+        bson_t *upd = BCON_NEW("$set", "{", "lease", BCON_INT64(now_ms + lease_ms), "}");
+        bson_t *sort = BCON_NEW("next", BCON_INT32(1));
+        mongoc_find_and_modify_opts_t *fam = mongoc_find_and_modify_opts_new();
+        mongoc_find_and_modify_opts_set_update(fam, upd);
+        mongoc_find_and_modify_opts_set_sort(fam, sort);
+        mongoc_find_and_modify_opts_set_flags(fam, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+        bson_t reply;
+        bson_error_t be;
+        bool ok = mongoc_collection_find_and_modify_with_opts(o.coll, q, fam, &reply, &be);
+        mongoc_find_and_modify_opts_destroy(fam);
+        bson_destroy(q); bson_destroy(upd); bson_destroy(sort);
+        bson_iter_t it;
+        int got = 0;
+        if (!ok) rc = mfail(&be, err, errlen, "outbox");
+        else if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            uint32_t len;
+            const uint8_t *data;
+            bson_iter_document(&it, &len, &data);
+            bson_t doc;
+            if (bson_init_static(&doc, data, len)) { read_item(&doc, &(*out)[(*n)++]); got = 1; }
+        }
+        bson_destroy(&reply);
+        if (rc || !got) break;
+    }
+    op_end(&o);
+    if (rc) {
+        for (size_t i = 0; i < *n; i++) rk_store_outbox_item_free(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int outbox_update(rk_store_t *s, bson_t *f, bson_t *u, const char *what, const char *id, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "outbox");
+    int64_t n = update1(&o, f, u, 0, err, errlen);
+    bson_destroy(f);
+    bson_destroy(u);
+    op_end(&o);
+    if (n < 0) return -1;
+    if (n == 0) { snprintf(err, errlen, "no %s '%s'", what, id); return RK_STORE_NOT_FOUND; }
+    return 0;
+}
+
+static int mg_outbox_done(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen)
+{
+    return outbox_update(s, BCON_NEW("_id", BCON_UTF8(id)),
+                         BCON_NEW("$set", "{", "status", BCON_UTF8("delivered"), "done", BCON_INT64(now_ms),
+                                  "lease", BCON_INT64(0), "}", "$inc", "{", "attempts", BCON_INT32(1), "}",
+                                  "$unset", "{", "last_error", BCON_UTF8(""), "}"),
+                         "delivery", id, err, errlen);
+}
+
+static int mg_outbox_retry(rk_store_t *s, const char *id, int attempts, int64_t next_ms, const char *error, char *err,
+                           size_t errlen)
+{
+    return outbox_update(s, BCON_NEW("_id", BCON_UTF8(id)),
+                         BCON_NEW("$set", "{", "attempts", BCON_INT32(attempts), "next", BCON_INT64(next_ms),
+                                  "lease", BCON_INT64(0), "last_error", BCON_UTF8(error ? error : ""), "}"),
+                         "delivery", id, err, errlen);
+}
+
+static int mg_outbox_dead(rk_store_t *s, const char *id, int attempts, int64_t now_ms, const char *error, char *err,
+                          size_t errlen)
+{
+    return outbox_update(s, BCON_NEW("_id", BCON_UTF8(id)),
+                         BCON_NEW("$set", "{", "status", BCON_UTF8("dead"), "attempts", BCON_INT32(attempts),
+                                  "done", BCON_INT64(now_ms), "lease", BCON_INT64(0),
+                                  "last_error", BCON_UTF8(error ? error : ""), "}"),
+                         "delivery", id, err, errlen);
+}
+
+static int mg_outbox_requeue(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen)
+{
+    return outbox_update(s, BCON_NEW("_id", BCON_UTF8(id), "status", BCON_UTF8("dead")),
+                         BCON_NEW("$set", "{", "status", BCON_UTF8("pending"), "next", BCON_INT64(now_ms),
+                                  "lease", BCON_INT64(0), "done", BCON_INT64(0), "}"),
+                         "dead delivery", id, err, errlen);
+}
+
+static int mg_outbox_list(rk_store_t *s, const rk_outbox_filter_t *f, rk_outbox_list_t *out, char *err, size_t errlen)
+{
+    int per = f->per_page > 0 ? f->per_page : 20, page = f->page > 0 ? f->page : 1;
+    op_t o = op_begin(MG(s), "outbox");
+    bson_t *q = f->status ? BCON_NEW("status", BCON_UTF8(f->status)) : bson_new();
+    bson_error_t e;
+    int64_t total = mongoc_collection_count_documents(o.coll, q, NULL, NULL, NULL, &e);
+    int rc = 0;
+    if (total < 0) rc = mfail(&e, err, errlen, "outbox");
+    else {
+        out->total = total;
+        bson_t *opts = BCON_NEW("sort", "{", "created", BCON_INT32(-1), "_id", BCON_INT32(-1), "}",
+                                "skip", BCON_INT64((int64_t)(page - 1) * per), "limit", BCON_INT64(per));
+        mongoc_cursor_t *c = mongoc_collection_find_with_opts(o.coll, q, opts, NULL);
+        const bson_t *doc;
+        size_t cap = 0;
+        while (mongoc_cursor_next(c, &doc)) {
+            if (out->n == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                rk_outbox_item_t *a = realloc(out->items, ncap * sizeof *a);
+                if (!a) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
+                out->items = a;
+                cap = ncap;
+            }
+            read_item(doc, &out->items[out->n++]);
+        }
+        if (!rc && mongoc_cursor_error(c, &e)) rc = mfail(&e, err, errlen, "outbox");
+        mongoc_cursor_destroy(c);
+        bson_destroy(opts);
+    }
+    bson_destroy(q);
+    op_end(&o);
+    if (rc) rk_store_outbox_list_free(out);
+    return rc;
 }
 
 /* ---- events ---- */
@@ -1504,6 +1670,15 @@ static int mg_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
         bson_destroy(iq);
         op_end(&o);
     }
+    if (!rc) {   /* deliveries done with (sent, or dead): the same retention */
+        o = op_begin(m, "outbox");
+        bson_t *oq = BCON_NEW("created", "{", "$lt", BCON_INT64(cutoff), "}", "status", "{", "$ne", BCON_UTF8("pending"), "}");
+        bson_t reply;
+        if (!mongoc_collection_delete_many(o.coll, oq, NULL, &reply, &e)) rc = mfail(&e, err, errlen, "purge");
+        bson_destroy(&reply);
+        bson_destroy(oq);
+        op_end(&o);
+    }
     return rc;
 }
 
@@ -1777,8 +1952,13 @@ static int mg_ping(rk_store_t *s, char *err, size_t errlen)
     return ok ? 0 : mfail(&e, err, errlen, "ping");
 }
 
+static const rk_store_outbox_t outbox_ops = {
+    .put = mg_outbox_put, .claim = mg_outbox_claim, .done = mg_outbox_done, .retry = mg_outbox_retry,
+    .dead = mg_outbox_dead, .list = mg_outbox_list, .requeue = mg_outbox_requeue,
+};
+
 static const rk_store_ops_t ops = {
-    .name = "mongodb", .close = mg_close, .ping = mg_ping, .state = &state_ops,
+    .name = "mongodb", .close = mg_close, .ping = mg_ping, .outbox = &outbox_ops, .state = &state_ops,
     .accounts = &accounts_ops, .events = &events_ops, .alerts = &alerts_ops, .reports = &reports_ops,
     .phishing = &phishing_ops, .rates = &rates_ops,
 };

@@ -110,6 +110,14 @@ static const char *const migrations[] = {
      * beside the profiles that the writer rewrites */
     "CREATE TABLE user_states(user_id TEXT PRIMARY KEY, state TEXT NOT NULL, by_name TEXT, ts_ms INTEGER NOT NULL)"
     "  WITHOUT ROWID;",
+    /* 7 -> 8: the outbox of deliveries to webhooks and SIEM targets */
+    "CREATE TABLE outbox(id TEXT PRIMARY KEY, dest TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,"
+    "  status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+    "  next_ms INTEGER NOT NULL, lease_ms INTEGER NOT NULL DEFAULT 0, done_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT) WITHOUT ROWID;"
+    "CREATE INDEX outbox_due ON outbox(next_ms) WHERE status = 'pending';"
+    "CREATE INDEX outbox_status ON outbox(status, created_ms);"
+    "CREATE INDEX outbox_created ON outbox(created_ms);",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 
@@ -123,6 +131,8 @@ enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_USER_INSERT, S_USER_GET, S_USER_SETPW, S_USER_DEL, S_USER_LIST,
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_TOUCH,
+    S_OB_PUT, S_OB_CLAIM, S_OB_DONE, S_OB_RETRY, S_OB_DEAD, S_OB_LIST, S_OB_LIST_STATUS, S_OB_COUNT, S_OB_COUNT_STATUS,
+    S_OB_REQUEUE, S_OB_ANY_DUE, S_OB_PURGE,
     S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT, S_EV_OUTCOME, S_EV_DUE, S_EV_ANY_DUE,
     S_HOURLY, S_USER_HOURLY, S_IP,
     S_PROFILE_GET, S_PROFILE_PUT, S_PROFILE_MAX, S_STATE_HAS_PROFILE, S_STATE_PUT, S_STATE_DEL,
@@ -158,6 +168,23 @@ static const char *const sql[S_COUNT] = {
                    " ORDER BY name, revoked_ms, created_ms DESC",   /* the live key (0) first */
     [S_KEY_REVOKE] = "UPDATE api_keys SET revoked_ms = ?2 WHERE name = ?1 AND revoked_ms = 0",
     [S_KEY_TOUCH] = "UPDATE api_keys SET last_used_ms = max(last_used_ms, ?2) WHERE id = ?1",
+#define OB_COLS "id, dest, kind, body, status, attempts, created_ms, next_ms, done_ms, last_error"
+    [S_OB_PUT] = "INSERT INTO outbox(id, dest, kind, body, status, created_ms, next_ms) VALUES(?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+    /* claims: held for a lease, so another thread or instance skips them */
+    [S_OB_CLAIM] = "UPDATE outbox SET lease_ms = ?2 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending'"
+                   " AND next_ms <= ?1 AND lease_ms <= ?1 ORDER BY next_ms LIMIT ?3) RETURNING " OB_COLS,
+    [S_OB_DONE] = "UPDATE outbox SET status = 'delivered', attempts = attempts + 1, done_ms = ?2, lease_ms = 0,"
+                  " last_error = NULL WHERE id = ?1",
+    [S_OB_RETRY] = "UPDATE outbox SET attempts = ?2, next_ms = ?3, lease_ms = 0, last_error = ?4 WHERE id = ?1",
+    [S_OB_DEAD] = "UPDATE outbox SET status = 'dead', attempts = ?2, done_ms = ?3, lease_ms = 0, last_error = ?4 WHERE id = ?1",
+    [S_OB_LIST] = "SELECT " OB_COLS " FROM outbox ORDER BY created_ms DESC, id DESC LIMIT ? OFFSET ?",
+    [S_OB_LIST_STATUS] = "SELECT " OB_COLS " FROM outbox WHERE status = ? ORDER BY created_ms DESC, id DESC LIMIT ? OFFSET ?",
+    [S_OB_COUNT] = "SELECT count(*) FROM outbox",
+    [S_OB_COUNT_STATUS] = "SELECT count(*) FROM outbox WHERE status = ?",
+    /* a read first: the claim is a write, which would take the write lock four times a second for nothing */
+    [S_OB_ANY_DUE] = "SELECT 1 FROM outbox WHERE status = 'pending' AND next_ms <= ?1 AND lease_ms <= ?1 LIMIT 1",
+    [S_OB_PURGE] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_ms < ? AND status <> 'pending' LIMIT ?)",
+    [S_OB_REQUEUE] = "UPDATE outbox SET status = 'pending', next_ms = ?2, lease_ms = 0, done_ms = 0 WHERE id = ?1 AND status = 'dead'",
     [S_EV_INSERT] = "INSERT INTO events(" EVENT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [S_EV_OUTCOME] = "UPDATE events SET outcome = coalesce(?2, outcome), held = 0 WHERE id = ?1",
     [S_EV_DUE] = "SELECT id FROM events WHERE held = 1 AND learn_at <= ? ORDER BY learn_at, id LIMIT ?",
@@ -716,6 +743,141 @@ static int sq_key_touch(rk_store_t *s, const char *id, int64_t now_ms, char *err
     bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
     return changed_or_missing(q, exec(q, st, err, errlen, "API key"), "API key", id, err, errlen);
+}
+
+/* ---- the outbox ------------------------------------------------------------- */
+
+static void read_item(sqlite3_stmt *st, rk_outbox_item_t *it)
+{
+    memset(it, 0, sizeof *it);
+    snprintf(it->id, sizeof it->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    it->dest = dup_col(st, 1);
+    it->kind = dup_col(st, 2);
+    it->body = dup_col(st, 3);
+    it->status = dup_col(st, 4);
+    it->attempts = sqlite3_column_int(st, 5);
+    it->created_ms = sqlite3_column_int64(st, 6);
+    it->next_ms = sqlite3_column_int64(st, 7);
+    it->done_ms = sqlite3_column_int64(st, 8);
+    it->last_error = dup_col(st, 9);
+}
+
+/* Reads the rows of st into a growing array; 0, or -1 with err. */
+static int read_items(sq_t *q, sqlite3_stmt *st, rk_outbox_item_t **out, size_t *n, char *err, size_t errlen)
+{
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            rk_outbox_item_t *a = realloc(*out, ncap * sizeof *a);
+            if (!a) { sqlite3_reset(st); snprintf(err, errlen, "out of memory"); return -1; }
+            *out = a;
+            cap = ncap;
+        }
+        read_item(st, &(*out)[(*n)++]);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : fail(q, err, errlen, "outbox");
+}
+
+static int sq_outbox_put(rk_store_t *s, rk_outbox_item_t *it, int64_t now_ms, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    rk_store_new_id(it->id);
+    it->created_ms = it->next_ms = now_ms;
+    sqlite3_stmt *st = stmt(q, S_OB_PUT);
+    bind_text(st, 1, it->id);
+    bind_text(st, 2, it->dest);
+    bind_text(st, 3, it->kind);
+    bind_text(st, 4, it->body);
+    sqlite3_bind_int64(st, 5, now_ms);
+    return exec(q, st, err, errlen, "outbox");
+}
+
+static int sq_outbox_claim(rk_store_t *s, int64_t now_ms, int64_t lease_ms, int max, rk_outbox_item_t **out, size_t *n,
+                           char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_OB_ANY_DUE);
+    sqlite3_bind_int64(st, 1, now_ms);
+    int due = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (due == SQLITE_DONE) return 0;
+    if (due != SQLITE_ROW) return fail(q, err, errlen, "outbox");
+    st = stmt(q, S_OB_CLAIM);
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, now_ms + lease_ms);
+    sqlite3_bind_int(st, 3, max);
+    int rc = read_items(q, st, out, n, err, errlen);
+    if (rc != 0) {
+        for (size_t i = 0; i < *n; i++) rk_store_outbox_item_free(&(*out)[i]);
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int sq_outbox_done(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_OB_DONE);
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    return changed_or_missing(q, exec(q, st, err, errlen, "outbox"), "delivery", id, err, errlen);
+}
+
+static int sq_outbox_retry(rk_store_t *s, const char *id, int attempts, int64_t next_ms, const char *error, char *err,
+                           size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_OB_RETRY);
+    bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, attempts);
+    sqlite3_bind_int64(st, 3, next_ms);
+    bind_text(st, 4, error);
+    return changed_or_missing(q, exec(q, st, err, errlen, "outbox"), "delivery", id, err, errlen);
+}
+
+static int sq_outbox_dead(rk_store_t *s, const char *id, int attempts, int64_t now_ms, const char *error, char *err,
+                          size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_OB_DEAD);
+    bind_text(st, 1, id);
+    sqlite3_bind_int(st, 2, attempts);
+    sqlite3_bind_int64(st, 3, now_ms);
+    bind_text(st, 4, error);
+    return changed_or_missing(q, exec(q, st, err, errlen, "outbox"), "delivery", id, err, errlen);
+}
+
+static int sq_outbox_list(rk_store_t *s, const rk_outbox_filter_t *f, rk_outbox_list_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    int per = f->per_page > 0 ? f->per_page : 20, page = f->page > 0 ? f->page : 1;
+    sqlite3_stmt *st = stmt(q, f->status ? S_OB_COUNT_STATUS : S_OB_COUNT);
+    if (f->status) bind_text(st, 1, f->status);
+    if (sqlite3_step(st) != SQLITE_ROW) { sqlite3_reset(st); return fail(q, err, errlen, "outbox"); }
+    out->total = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    st = stmt(q, f->status ? S_OB_LIST_STATUS : S_OB_LIST);
+    int i = 1;
+    if (f->status) bind_text(st, i++, f->status);
+    sqlite3_bind_int(st, i++, per);
+    sqlite3_bind_int64(st, i, (int64_t)(page - 1) * per);
+    int rc = read_items(q, st, &out->items, &out->n, err, errlen);
+    if (rc != 0) rk_store_outbox_list_free(out);
+    return rc;
+}
+
+static int sq_outbox_requeue(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    sqlite3_stmt *st = stmt(q, S_OB_REQUEUE);
+    bind_text(st, 1, id);
+    sqlite3_bind_int64(st, 2, now_ms);
+    return changed_or_missing(q, exec(q, st, err, errlen, "outbox"), "dead delivery", id, err, errlen);
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -1624,6 +1786,13 @@ static int sq_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
         rc = exec(q, st, err, errlen, "purge");
         *deleted += sqlite3_changes(q->db);
     }
+    if (rc == 0) {   /* deliveries done with (sent, or dead) hold the same: the same retention */
+        st = stmt(q, S_OB_PURGE);
+        sqlite3_bind_int64(st, 1, cutoff);
+        sqlite3_bind_int(st, 2, batch);
+        rc = exec(q, st, err, errlen, "purge");
+        *deleted += sqlite3_changes(q->db);
+    }
     if (rc == 0) rc = commit(q, err, errlen);
     if (rc != 0) { rollback(q); return -1; }
     return 0;
@@ -1878,6 +2047,10 @@ static const rk_store_writes_t writes_ops = {
 };
 
 static const rk_store_state_t state_ops = { .get = sq_state_get, .put = sq_state_put };
+static const rk_store_outbox_t outbox_ops = {
+    .put = sq_outbox_put, .claim = sq_outbox_claim, .done = sq_outbox_done, .retry = sq_outbox_retry,
+    .dead = sq_outbox_dead, .list = sq_outbox_list, .requeue = sq_outbox_requeue,
+};
 
 /* A read of the database file: a page of meta, under the same locks as any. */
 static int sq_ping(rk_store_t *s, char *err, size_t errlen)
@@ -1889,7 +2062,7 @@ static int sq_ping(rk_store_t *s, char *err, size_t errlen)
 }
 
 static const rk_store_ops_t ops = {
-    .name = "sqlite", .close = sq_close, .ping = sq_ping, .state = &state_ops,
+    .name = "sqlite", .close = sq_close, .ping = sq_ping, .state = &state_ops, .outbox = &outbox_ops,
     .accounts = &accounts_ops, .events = &events_ops, .alerts = &alerts_ops, .reports = &reports_ops,
     .phishing = &phishing_ops, .writes = &writes_ops,
 };

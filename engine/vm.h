@@ -45,6 +45,7 @@ typedef struct rk_vm_host {
     int (*rule_state)(void *server, const char *path, const char *data, size_t len, uint64_t *gen,
                       char *why, size_t whylen);
     void *server;
+    struct rk_deliverer *deliverer;   /* the outbox's deliveries (deliver.h), or NULL */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;

@@ -66,6 +66,11 @@ return {
     { "GET", "/api/passwords/range/:prefix", "intel.range", roles = { "admin", "analyst", "service" } },
 
     { "GET", "/api/admin/rules", "admin.rules", roles = { "admin" } },
+    -- where alerts go (webhooks, SIEM) and what became of each delivery
+    { "GET", "/api/admin/webhooks", "deliveries.webhooks", roles = { "admin" } },
+    { "PUT", "/api/admin/webhooks", "deliveries.set_webhooks", roles = { "admin" }, fields = { "urls" } },
+    { "GET", "/api/admin/deliveries", "deliveries.list", roles = { "admin" }, query = { "status", "page", "per_page" } },
+    { "POST", "/api/admin/deliveries/:id/retry", "deliveries.retry", roles = { "admin" } },
     -- services' API keys (riskd key create|list|revoke does the same)
     { "GET", "/api/admin/keys", "keys.list", roles = { "admin" } },
     { "POST", "/api/admin/keys", "keys.create", roles = { "admin" }, fields = { "name" } },

@@ -73,6 +73,9 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
     suite "e2e calibrated levels (budget, restart)" python3 tests/e2e/test_calibration.py
     suite "e2e calibrated levels (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
         python3 tests/e2e/test_calibration.py
+    suite "e2e alert delivery (webhooks, syslog, outbox, dead letters)" python3 tests/e2e/test_delivery.py
+    suite "e2e alert delivery (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
+        python3 tests/e2e/test_delivery.py
     suite "e2e services' API keys (CLI, admin API, revocation)" python3 tests/e2e/test_keys.py
     suite "e2e services' API keys (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
         python3 tests/e2e/test_keys.py

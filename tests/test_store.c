@@ -218,6 +218,82 @@ static void user_states(void **st)
     rk_store_close(s);
 }
 
+/* The outbox: due deliveries claimed once (a lease keeps the others off),
+ * retried later, done, dead, listed, and a dead one sent again. */
+static void outbox(void **st)
+{
+    (void)st;
+    char err[512];
+    rk_store_t *s = open_store();
+    const int64_t t = 1700000000000;
+    rk_outbox_item_t it = { .dest = "http://127.0.0.1:9/hook", .kind = "alert", .body = "{\"n\":1}" };
+    char ids[3][RK_STORE_ID_LEN];
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rk_store_outbox_put(s, &it, t + i, err, sizeof err), 0);
+        snprintf(ids[i], sizeof ids[i], "%s", it.id);
+    }
+    rk_outbox_item_t *got;
+    size_t n;
+    assert_int_equal(rk_store_outbox_claim(s, t + 10, 60000, 2, &got, &n, err, sizeof err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(got[0].id, ids[0]);                          /* the oldest due first */
+    assert_string_equal(got[0].body, "{\"n\":1}");
+    assert_string_equal(got[0].status, "pending");
+    for (size_t i = 0; i < n; i++) rk_store_outbox_item_free(&got[i]);
+    free(got);
+    assert_int_equal(rk_store_outbox_claim(s, t + 10, 60000, 5, &got, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);                                          /* the two claimed are held */
+    assert_string_equal(got[0].id, ids[2]);
+    rk_store_outbox_item_free(&got[0]);
+    free(got);
+    assert_int_equal(rk_store_outbox_claim(s, t + 20, 60000, 5, &got, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);
+    free(got);
+    /* settled: one delivered, one retried later, one dead */
+    assert_int_equal(rk_store_outbox_done(s, ids[0], t + 30, err, sizeof err), 0);
+    assert_int_equal(rk_store_outbox_retry(s, ids[1], 1, t + 5000, "HTTP 500", err, sizeof err), 0);
+    assert_int_equal(rk_store_outbox_dead(s, ids[2], 4, t + 40, "no answer", err, sizeof err), 0);
+    assert_int_equal(rk_store_outbox_done(s, "nope", t, err, sizeof err), RK_STORE_NOT_FOUND);
+    assert_int_equal(rk_store_outbox_claim(s, t + 4999, 60000, 5, &got, &n, err, sizeof err), 0);
+    assert_int_equal(n, 0);                                          /* not due yet */
+    free(got);
+    assert_int_equal(rk_store_outbox_claim(s, t + 5000, 60000, 5, &got, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(got[0].attempts, 1);
+    assert_string_equal(got[0].last_error, "HTTP 500");
+    rk_store_outbox_item_free(&got[0]);
+    free(got);
+    rk_outbox_list_t l;
+    rk_outbox_filter_t f = { "dead", 1, 10 };
+    assert_int_equal(rk_store_outbox_list(s, &f, &l, err, sizeof err), 0);
+    assert_int_equal(l.total, 1);
+    assert_string_equal(l.items[0].id, ids[2]);
+    assert_int_equal(l.items[0].attempts, 4);
+    assert_int_equal(l.items[0].done_ms, t + 40);
+    rk_store_outbox_list_free(&l);
+    f.status = NULL;
+    assert_int_equal(rk_store_outbox_list(s, &f, &l, err, sizeof err), 0);
+    assert_int_equal(l.total, 3);
+    assert_string_equal(l.items[0].id, ids[2]);                      /* newest first */
+    rk_store_outbox_list_free(&l);
+    f.status = "delivered";
+    assert_int_equal(rk_store_outbox_list(s, &f, &l, err, sizeof err), 0);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.items[0].attempts, 1);
+    rk_store_outbox_list_free(&l);
+    /* an admin sends the dead one again: due at once */
+    assert_int_equal(rk_store_outbox_requeue(s, ids[2], t + 100, err, sizeof err), 0);
+    assert_int_equal(rk_store_outbox_requeue(s, ids[2], t + 100, err, sizeof err), RK_STORE_NOT_FOUND);
+    assert_int_equal(rk_store_outbox_claim(s, t + 100, 60000, 5, &got, &n, err, sizeof err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(got[0].id, ids[2]);
+    rk_store_outbox_item_free(&got[0]);
+    free(got);
+    rk_outbox_item_t bad = { .dest = "", .kind = "alert", .body = "{}" };
+    assert_int_equal(rk_store_outbox_put(s, &bad, t, err, sizeof err), -1);
+    rk_store_close(s);
+}
+
 static void api_key_format(void **st)
 {
     (void)st;
@@ -758,6 +834,7 @@ static void migration_from_schema_2(void **st)
         "ALTER TABLE events DROP COLUMN learn_at; ALTER TABLE events DROP COLUMN outcome;"
         "DROP TABLE api_keys;"   /* schema 6's */
         "DROP TABLE user_states;"   /* schema 7's */
+        "DROP TABLE outbox;"   /* schema 8's */
         "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
         "COMMIT;";
     char *msg = NULL;
@@ -946,6 +1023,7 @@ int main(void)
         cmocka_unit_test(uri_display),
         cmocka_unit_test(api_key_format),
         cmocka_unit_test(api_keys),
+        cmocka_unit_test(outbox),
         cmocka_unit_test(users),
         cmocka_unit_test(events_and_filters),
         cmocka_unit_test(profiles),

@@ -7,6 +7,7 @@
 --   6. record the event and update the profile
 -- Its collaborators are passed in (deps), so specs can drive it with fakes.
 local realtime = require("lib.realtime")
+local delivery = require("lib.delivery")
 local rates = require("riskd.rates")
 
 local M = {}
@@ -339,7 +340,9 @@ end
 -- Opens an alert for the attempt, or adds it to the open alert of the same
 -- user and cause (the strongest rule) updated within the window. Returns the
 -- alert's id, or nil when the store failed (the analysis stands anyway).
-function M.raise_alert(store, cfg, a, event_id, level, results, reasons)
+-- A new alert goes to the site's webhooks and SIEM (lib/delivery.lua);
+-- event is what the analysis recorded.
+function M.raise_alert(store, cfg, a, event_id, level, results, reasons, event)
     local cause = results[1] and results[1].name or "risk"
     local window = (cfg.alert_window_minutes or 10) * 60000
     local open = store:alert_find_open(a.user_id, cause, a.ts - window)
@@ -357,6 +360,8 @@ function M.raise_alert(store, cfg, a, event_id, level, results, reasons)
     if id then
         data.alert_id, data.status = id, "open"
         realtime.publish("alerts", "created", data)
+        delivery.alert(store, { alert_id = id, user_id = a.user_id, severity = level, cause = cause, created = a.ts,
+                                reasons = reasons, rules = names }, event)
     end
     return id
 end
@@ -483,7 +488,12 @@ function M.analyze(a, deps, opts)
 
     local alert_id
     if id and M.LEVEL_RANK[level] >= M.LEVEL_RANK[cfg.alert_level or "high"] then
-        alert_id = M.raise_alert(deps.store, cfg, a, id, level, results, reasons)
+        event.event_id = id
+        alert_id = M.raise_alert(deps.store, cfg, a, id, level, results, reasons, event)
+    end
+    if id and M.LEVEL_RANK[level] >= M.LEVEL_RANK.high then
+        event.event_id, event.alert_id = id, alert_id
+        delivery.event(deps.store, event)
     end
     lap("store write")
     if id then

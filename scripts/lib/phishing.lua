@@ -284,6 +284,8 @@ function M.record(store, r, cfg, now)
         if not alert_id then return id end
         data.alert_id, data.status = alert_id, "open"
         realtime.publish("alerts", "created", data)
+        require("lib.delivery").alert(store, { alert_id = alert_id, user_id = who, severity = severity, cause = "phishing",
+                                               created = now, reasons = r.reasons, rules = names, kind = "phishing" })
     end
     store:phish_set_alert(id, alert_id)
     return id, nil, alert_id

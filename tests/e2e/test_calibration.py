@@ -25,14 +25,15 @@ BUDGET = 0.004
 
 
 class Proc:
-    def __init__(self, tmp):
+    def __init__(self, tmp, env=None):
         self.tmp = tmp
         self.log = open(os.path.join(tmp, "log"), "a+")
         start = self.log.tell()
         self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--scripts", os.path.join(ROOT, "scripts"),
                                       "--rules", os.path.join(tmp, "rules"), "--models", os.path.join(tmp, "models"),
                                       "--db", "sqlite:" + os.path.join(tmp, "db")],
-                                     stdout=self.log, stderr=self.log, cwd=tmp, env=dict(os.environ, JWT_SECRET=E2E_SECRET))
+                                     stdout=self.log, stderr=self.log, cwd=tmp,
+                                     env=dict(os.environ, JWT_SECRET=E2E_SECRET, **(env or {})))
         self.port = None
         deadline = time.time() + 10
         while time.time() < deadline and not self.port:

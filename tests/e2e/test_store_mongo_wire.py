@@ -104,7 +104,7 @@ def main():
 
         def indexes():
             made = {d["createIndexes"]: d["indexes"] for d in cmds(seen, "createIndexes")}
-            assert set(made) == {"users", "events", "profiles", "alerts", "user_hourly", "ips", "api_keys"}, made.keys()
+            assert set(made) == {"users", "events", "profiles", "alerts", "user_hourly", "ips", "api_keys", "outbox"}, made.keys()
             assert made["users"][0]["unique"] is True and dict(made["users"][0]["key"]) == {"username": 1}
             live = made["api_keys"][0]    # one live key per name; revoked ones keep their names
             assert live["unique"] is True and dict(live["partialFilterExpression"]) == {"revoked": 0}, live
@@ -579,6 +579,40 @@ def main():
             assert dict(dict(ups[0]["u"])["$set"])["state"] == {"s": "compromised", "by": "ana", "ts": 1700000000000}, ups
             assert "state" in dict(dict(ups[1]["u"])["$unset"]), ups
             assert not any(dict(u).get("upsert") for u in ups), "a state must not create a profile"
+        def outbox():
+            code = """
+            local db = assert(require("riskd.store").open("%s"))
+            print("put", db:outbox_put("https://hooks.example/a", "alert", '{"n":1}', 1700000000000) ~= nil)
+            local l = db:outbox({ status = "dead", page = 2, per_page = 5 })
+            print("list", l.total, #l.items)
+            print("requeue", select(3, db:outbox_requeue("ffffffffffffffffffffffff", 1)))
+            print("done")
+            """ % mock.uri
+
+            def count(r):
+                if r.doc.get("aggregate") == "outbox":
+                    r.ok(cursor={"id": 0, "ns": "riskd.outbox", "firstBatch": [{"n": 7}]})
+                    return True
+                return False
+
+            def update(r):
+                if r.doc["update"] == "outbox":
+                    r.ok(n=0, nModified=0)
+                    return True
+                return False
+            seen, out, err = answer(mock, lua(code), {"aggregate": count, "update": update})
+            assert out.strip().endswith("done"), (out, err)
+            lines = dict(l.split("\t", 1) for l in out.strip().splitlines()[:-1])
+            assert lines["put"] == "true" and lines["list"] == "7\t0" and lines["requeue"] == "not_found", lines
+            doc = dict(cmds(seen, "insert", "outbox")[0]["documents"][0])
+            assert doc["status"] == "pending" and doc["next"] == doc["created"] == 1700000000000 and doc["lease"] == 0, doc
+            f = [d for d in cmds(seen, "find", "outbox")][0]
+            assert dict(f["filter"]) == {"status": "dead"} and f["skip"] == 5 and f["limit"] == 5, f
+            assert dict(f["sort"]) == {"created": -1, "_id": -1}, f
+            q = dict(cmds(seen, "update", "outbox")[0]["updates"][0]["q"])
+            assert q == {"_id": "ffffffffffffffffffffffff", "status": "dead"}, q
+        check("the outbox: a pending document, the dead-letter list paged, a requeue only of a dead one", outbox)
+
         check("user states: \$set and \$unset on the profile document, apart from the analyses' \$inc; read with it", user_state)
     finally:
         mock.stop()
