@@ -83,6 +83,8 @@ static const opt_t opts[] = {
       "serve /metrics to every client, not only loopback (0)" },
     { "sqlite-sync", "RISKD_SQLITE_SYNC", STR(sqlite_sync),
       "normal (SQLite syncs at checkpoints) or full (every commit, far fewer writes/s) (normal)" },
+    { "cors-origins", "RISKD_CORS_ORIGINS", STR(cors_origins),
+      "comma-separated origins (https://console.example) whose pages may call the API from a browser (none)" },
     { "webhooks", "RISKD_WEBHOOKS", STR(webhooks),
       "comma-separated http(s) URLs that get a signed POST of every new alert (also PUT /api/admin/webhooks)" },
     { "siem", "RISKD_SIEM", STR(siem),

@@ -132,7 +132,7 @@ local function is_json(ct)
     return ct == nil or ct:find("json", 1, true) ~= nil or ct:find("x-www-form-urlencoded", 1, true) ~= nil
 end
 
-function M.handle(req)
+local function handle(req)
     local route, params = M.router:match(req.method, req.path)
     if not route then
         if params then  -- the path exists under other methods
@@ -195,6 +195,40 @@ function M.handle(req)
         end
     end
     return encode(route.pattern, route.fn(req))
+end
+
+
+-- CORS: the origins of --cors-origins (a console served from elsewhere) may
+-- call the API from a browser. Read once: a state lives within one
+-- configuration. Tokens travel in headers, never cookies: no credentials.
+local cors
+local function cors_origins()
+    if not cors then
+        cors = {}
+        local ok, cfg = pcall(require("riskd.engine").config)
+        for o in ((ok and cfg and cfg.cors_origins) or ""):gmatch("[^,%s]+") do cors[o] = true end
+    end
+    return cors
+end
+M.CORS_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
+M.CORS_EXPOSE = "Retry-After, X-Invalid-Field, WWW-Authenticate"
+
+function M.handle(req)
+    local origin = req.headers and req.headers.origin
+    if not (origin and cors_origins()[origin]) then return handle(req) end
+    local want = req.headers["access-control-request-method"]
+    if req.method == "OPTIONS" and want then
+        local _, allow = M.router:match("OPTIONS", req.path)
+        if not allow then return handle(req) end
+        return 204, nil, nil, { ["Access-Control-Allow-Origin"] = origin, ["Access-Control-Allow-Methods"] = allow,
+                                ["Access-Control-Allow-Headers"] = M.CORS_HEADERS, ["Access-Control-Max-Age"] = "600",
+                                Vary = "Origin" }
+    end
+    local status, body, ctype, headers, route = handle(req)
+    headers = headers or {}
+    headers["Access-Control-Allow-Origin"], headers.Vary = origin, "Origin"
+    headers["Access-Control-Expose-Headers"] = M.CORS_EXPOSE
+    return status, body, ctype, headers, route
 end
 
 return M

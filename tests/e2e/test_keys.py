@@ -32,7 +32,7 @@ ATTEMPT = {"user_id": "dora", "ip_address": "192.0.2.44", "timestamp": "2024-03-
 
 
 def main():
-    srv = Server()
+    srv = Server(env={"RISKD_CORS_ORIGINS": "https://console.example"})
     db = "sqlite:" + os.path.join(srv.tmp, "db")
 
     def key_cmd(*args):
@@ -110,6 +110,23 @@ def main():
         s, _, _ = call(srv, "POST", "/api/admin/keys", {"name": "svc2"}, {"Authorization": "Bearer " + srv.tokens["svc"]})
         assert s == 403
     check("the admin API: create (the key once), list (never the key), revoke, 409 and 400 and 403 where due", admin_api)
+
+    def cors():
+        h = {"Origin": "https://console.example", "Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "x-api-key, content-type"}
+        s, _, hd = call(srv, "OPTIONS", "/api/login/analyze", headers=h)
+        assert s == 204 and hd.get("Access-Control-Allow-Origin") == "https://console.example", (s, hd)
+        assert "POST" in hd["Access-Control-Allow-Methods"] and "X-API-Key" in hd["Access-Control-Allow-Headers"], hd
+        s, _, hd = call(srv, "GET", "/api/auth/me", headers={"Origin": "https://console.example",
+                                                                "Authorization": "Bearer " + srv.tokens["root"]})
+        assert s == 200 and hd.get("Access-Control-Allow-Origin") == "https://console.example", hd
+        assert hd.get("Vary") == "Origin" and "Retry-After" in hd["Access-Control-Expose-Headers"], hd
+        s, _, hd = call(srv, "GET", "/api/auth/me", headers={"Origin": "https://evil.example",
+                                                                "Authorization": "Bearer " + srv.tokens["root"]})
+        assert s == 200 and "Access-Control-Allow-Origin" not in hd, hd          # another origin: no CORS
+        s, _, hd = call(srv, "OPTIONS", "/api/login/analyze", headers=dict(h, Origin="https://evil.example"))
+        assert "Access-Control-Allow-Origin" not in hd, hd
+    check("CORS for the configured console origins only (RISKD_CORS_ORIGINS): preflight and answers", cors)
 
     check_clean_exit(srv)
     return finish()
