@@ -83,6 +83,8 @@ static const opt_t opts[] = {
       "serve /metrics to every client, not only loopback (0)" },
     { "sqlite-sync", "RISKD_SQLITE_SYNC", STR(sqlite_sync),
       "normal (SQLite syncs at checkpoints) or full (every commit, far fewer writes/s) (normal)" },
+    { "compat", "RISKD_COMPAT", STR(compat),
+      "flask: serve the Flask system's request and response shapes on its paths (scripts/compat/flask.lua) (off)" },
     { "cors-origins", "RISKD_CORS_ORIGINS", STR(cors_origins),
       "comma-separated origins (https://console.example) whose pages may call the API from a browser (none)" },
     { "webhooks", "RISKD_WEBHOOKS", STR(webhooks),

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <jansson.h>
 #include <lauxlib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,11 +182,24 @@ static int read_route(lua_State *L)
     return 1;
 }
 
-static void send_json_error(struct evhttp_request *req, int status, const char *body)
+/* An error riskd answers itself, before or without the Lua handler. In a
+ * compatibility mode (--compat), every error is {"error": "message"}. */
+static void send_json_error(const rk_config_t *cfg, struct evhttp_request *req, int status, const char *body)
 {
     struct evbuffer *buf = evbuffer_new();
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    char *flat = NULL;
+    if (cfg && cfg->compat[0]) {
+        json_t *doc = json_loads(body, 0, NULL);
+        const char *msg = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+        json_t *out = msg ? json_pack("{s:s}", "error", msg) : NULL;
+        if (out) flat = json_dumps(out, JSON_COMPACT);
+        json_decref(out);
+        json_decref(doc);
+    }
+    if (flat) body = flat;
     if (buf) evbuffer_add(buf, body, strlen(body));
+    free(flat);
     evhttp_send_reply(req, status, NULL, buf);
     if (buf) evbuffer_free(buf);
 }
@@ -385,14 +399,14 @@ static int start_stream(reqctx_t *c)
     const rk_takeover_t *t = &c->takeover;
     static const char busy[] = "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"too many open streams\"}}";
     if (rk_streams_count(w->streams) >= RK_STREAM_MAX_PER_WORKER) {
-        send_json_error(c->req, 503, busy);
+        send_json_error(c->w->cfg, c->req, 503, busy);
         return 503;
     }
     evhttp_request_set_on_complete_cb(c->req, NULL, NULL);
     w->pending--;
     rk_admit_detach(w->admit, evhttp_request_get_connection(c->req));
     if (rk_streams_start(w->streams, c->req, t->topic[0] ? t->topic : NULL, t->min_level, t->last_id, &t->who) != 0) {
-        send_json_error(c->req, 503, busy);
+        send_json_error(c->w->cfg, c->req, 503, busy);
         return 503;
     }
     return 200;
@@ -406,7 +420,7 @@ static int start_websocket(reqctx_t *c)
     rk_worker_t *w = c->w;
     static const char busy[] = "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many WebSocket connections\"}}";
     if (rk_ws_count(w->ws) >= RK_WS_MAX_PER_WORKER) {
-        send_json_error(c->req, 503, busy);
+        send_json_error(c->w->cfg, c->req, 503, busy);
         return 503;
     }
     /* never answered through evhttp: it does not hold up a drain */
@@ -414,7 +428,7 @@ static int start_websocket(reqctx_t *c)
     w->pending--;
     rk_admit_detach(w->admit, evhttp_request_get_connection(c->req));
     if (rk_ws_upgrade(w->ws, c->req, &c->takeover.who) != 0) {
-        send_json_error(c->req, 503, busy);
+        send_json_error(c->w->cfg, c->req, 503, busy);
         return 503;
     }
     return 101;
@@ -454,7 +468,7 @@ static void finish(reqctx_t *c, int rc, int nres, const char *err)
         rk_log_strn(&e, "path", c->path, c->pathlen);
         rk_log_str(&e, "error", rc != RK_VM_DONE ? err : "handler returned no valid status");
         rk_log_end(&e);
-        send_json_error(req, 500, ERR_INTERNAL);
+        send_json_error(w->cfg, req, 500, ERR_INTERNAL);
     } else {
         status = (int)lua_tointeger(co, base + 1);
         set_headers(co, base + 4, out);
@@ -506,7 +520,7 @@ void rk_http_handle(struct evhttp_request *req, void *arg)
      * cached (risk decisions and tokens are per request). */
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(out, "Cache-Control", "no-store");
-    if (!c) { send_json_error(req, 500, ERR_INTERNAL); return; }
+    if (!c) { send_json_error(w->cfg, req, 500, ERR_INTERNAL); return; }
     c->t0 = rk_now_ns();
     c->req = req;
     c->w = w;
@@ -526,19 +540,19 @@ void rk_http_handle(struct evhttp_request *req, void *arg)
         /* evhttp refused the body (http_admit.h): it was dropped, never read in */
         refused = 413;
         evhttp_add_header(out, "Connection", "close");
-        send_json_error(req, 413, "{\"error\":{\"code\":\"payload_too_large\",\"message\":\"the request body is over "
+        send_json_error(w->cfg, req, 413, "{\"error\":{\"code\":\"payload_too_large\",\"message\":\"the request body is over "
                                   "this route's limit\"}}");
     } else if (rk_admit_refused(w->admit, req)) {
         refused = 503;
         evhttp_add_header(out, "Connection", "close");
-        send_json_error(req, 503, "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many open "
+        send_json_error(w->cfg, req, 503, "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"too many open "
                                   "connections from this address or to this worker\"}}");
     } else if (!c->path) {
         refused = 400;
-        send_json_error(req, 400, "{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed path or query string\"}}");
+        send_json_error(w->cfg, req, 400, "{\"error\":{\"code\":\"bad_request\",\"message\":\"malformed path or query string\"}}");
     } else if (count_headers(evhttp_request_get_input_headers(req)) > MAX_HEADERS) {
         refused = 431;
-        send_json_error(req, 431, "{\"error\":{\"code\":\"too_many_headers\",\"message\":\"more than 100 request headers\"}}");
+        send_json_error(w->cfg, req, 431, "{\"error\":{\"code\":\"too_many_headers\",\"message\":\"more than 100 request headers\"}}");
     }
     if (refused) {
         double secs = (double)(rk_now_ns() - c->t0) / 1e9;
@@ -558,7 +572,7 @@ void rk_http_handle(struct evhttp_request *req, void *arg)
         /* No coroutine: only building the request failed (memory cap). */
         rk_metrics_inc(w->metrics, RK_M_LUA_ERRORS);
         rk_log_msg(RK_LOG_ERROR, "handler failed", "error", err);
-        send_json_error(req, 500, ERR_INTERNAL);
+        send_json_error(w->cfg, req, 500, ERR_INTERNAL);
         rk_metrics_request(w->metrics, w->id, "unmatched", 500, (double)(rk_now_ns() - c->t0) / 1e9);
         free_ctx(c);
         return;

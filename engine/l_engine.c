@@ -202,6 +202,8 @@ static int l_config(lua_State *L)
     lua_setfield(L, -2, "open_registration");
     lua_pushboolean(L, h->config->metrics_public);
     lua_setfield(L, -2, "metrics_public");
+    lua_pushstring(L, h->config->compat);
+    lua_setfield(L, -2, "compat");
     lua_pushstring(L, h->config->cors_origins);
     lua_setfield(L, -2, "cors_origins");
     lua_pushstring(L, h->config->webhooks);   /* never the webhooks' secret */

@@ -32,6 +32,7 @@ RISKD_BIN="$COV/riskd" python3 tests/e2e/test_calibration.py >/dev/null 2>&1 || 
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_outcomes.py >/dev/null 2>&1 || echo "coverage: outcomes e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_keys.py >/dev/null 2>&1 || echo "coverage: API keys e2e failed" >&2
 RISKD_BIN="$COV/riskd" python3 tests/e2e/test_delivery.py >/dev/null 2>&1 || echo "coverage: delivery e2e failed" >&2
+RISKD_BIN="$COV/riskd" python3 tests/e2e/test_compat.py >/dev/null 2>&1 || echo "coverage: compat e2e failed" >&2
 RISKD_BIN="$COV/riskd" /usr/bin/python3 tests/e2e/test_openapi.py >/dev/null 2>&1 || echo "coverage: API description e2e failed" >&2
 RISKD_SO_DIR="$COV" /usr/bin/python3 tests/e2e/test_store_mongo_wire.py >/dev/null 2>&1 || echo "coverage: MongoDB wire tests failed" >&2
 RISKD_BIN="$COV/riskd" /usr/bin/python3 tests/e2e/test_mongo_changestream.py >/dev/null 2>&1 || echo "coverage: change stream e2e failed" >&2

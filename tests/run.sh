@@ -73,6 +73,7 @@ if [ -z "$only" ] || [ "$only" = e2e ]; then
     suite "e2e calibrated levels (budget, restart)" python3 tests/e2e/test_calibration.py
     suite "e2e calibrated levels (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
         python3 tests/e2e/test_calibration.py
+    suite "e2e the Flask system's clients (--compat flask)" python3 tests/e2e/test_compat.py
     suite "e2e alert delivery (webhooks, syslog, outbox, dead letters)" python3 tests/e2e/test_delivery.py
     suite "e2e alert delivery (ASan+UBSan server)" env RISKD_BIN=build/asan/riskd ASAN_OPTIONS=detect_leaks=1 \
         python3 tests/e2e/test_delivery.py

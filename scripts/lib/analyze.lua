@@ -355,8 +355,10 @@ function M.raise_alert(store, cfg, a, event_id, level, results, reasons, event)
     end
     local names = {}
     for i, r in ipairs(results) do names[i] = r.name end
+    -- the first attempt's id, address and score ride along in the alert's document (lists show them)
     local id = store:alert_insert({ user_id = a.user_id, severity = level, cause = cause, created = a.ts,
-                                    reasons = reasons, rules = names }, event_id)
+                                    reasons = reasons, rules = names, event_id = event_id, ip_address = a.ip_address,
+                                    risk_score = event and event.risk_score or nil }, event_id)
     if id then
         data.alert_id, data.status = id, "open"
         realtime.publish("alerts", "created", data)

@@ -11,7 +11,18 @@
 local cjson = require("cjson")
 local Router = require("lib.router")
 local response = require("lib.response")
+-- The route table: scripts/routes.lua, or with --compat NAME the table
+-- scripts/compat/NAME.lua makes of it (the Flask system's shapes).
+local compat
+do
+    local ok, cfg = pcall(require("riskd.engine").config)
+    compat = ok and cfg and cfg.compat ~= "" and cfg.compat or nil
+end
 local routes = require("routes")
+if compat then
+    assert(compat:match("^[%w_]+$"), "compat: a name of scripts/compat/")
+    routes = require("compat." .. compat).routes(routes)
+end
 
 local strict = require("riskd.json")
 
@@ -75,7 +86,7 @@ local function build(table_)
     for i, r in ipairs(table_) do
         local mod, fn = tostring(r[3]):match("^([%w_%.]+)%.([%w_]+)$")
         assert(mod, "routes.lua entry " .. i .. ": handler must be 'module.function'")
-        local m = require("api." .. mod)
+        local m = require(mod:find("^compat%.") and mod or "api." .. mod)
         assert(type(m) == "table" and type(m[fn]) == "function",
             "routes.lua entry " .. i .. ": no function " .. fn .. " in api/" .. mod .. ".lua")
         -- each entry its own function, so that the sets below are its own
@@ -113,8 +124,12 @@ local JSON_TYPE = "application/json"
 local TEXT_TYPE = "text/plain; charset=utf-8"
 
 -- A Content-Type the handler set in its headers wins over the default.
+-- In a compatibility mode, errors take that system's shape.
 local function encode(route, status, body, headers)
     local ctype = headers and headers["Content-Type"]
+    if compat and type(body) == "table" and type(body.error) == "table" then
+        body = require("compat." .. compat).error_body(body)
+    end
     if type(body) == "table" then
         local out = response.fix_empty(json.encode(body))
         return status, out, ctype or JSON_TYPE, headers, route
