@@ -14,6 +14,7 @@
  *                                      -- records: { id, name, role, created, last_used?, revoked? }
  *   db:phish_insert(analysis), db:phish(id), db:phish_list(filter), db:phish_set_alert(id, alert_id)
  *   db:stats(now), db:timeline(since, until, "hour"|"day"), db:top_users(since, limit), db:purge(now, batch)
+ *   db:breakdown(since) --> { levels, countries, rules (each {{key, n}, ...}, most first), counted, sample }
  *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
  *   db:state(name) --> text | nil, msg, "not_found"; db:state_put(name, text) --> true
  *                                      -- riskd's own small documents (the calibrated levels)
@@ -429,6 +430,37 @@ static int db_user_state(lua_State *L)
     return 1;
 }
 
+/* db:breakdown(since_ms) --> { levels = {{key, n}, ...}, countries = ..., rules = ..., counted, sample } */
+static void push_top(lua_State *L, const char *field, const rk_count_t *c, int n)
+{
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 2);
+        set_str(L, "key", c[i].key);
+        set_int(L, "n", c[i].n);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, field);
+}
+
+static int db_breakdown(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    rk_breakdown_t *b = malloc(sizeof *b);
+    if (!b) return luaL_error(L, "not enough memory");
+    char err[512];
+    int rc = rk_store_breakdown(u->s, (int64_t)luaL_checkinteger(L, 2), b, err, sizeof err);
+    if (rc) { free(b); return result(L, rc, err); }
+    lua_createtable(L, 0, 5);
+    push_top(L, "levels", b->levels, b->nlevels);
+    push_top(L, "countries", b->countries, b->ncountries);
+    push_top(L, "rules", b->rules, b->nrules);
+    set_int(L, "counted", b->counted);
+    set_int(L, "sample", RK_BREAKDOWN_SAMPLE);
+    free(b);
+    return 1;
+}
+
 /* ---- the outbox ---- */
 
 static void push_item(lua_State *L, const rk_outbox_item_t *it)
@@ -809,7 +841,7 @@ static void read_paging(lua_State *L, int t, int *page, int *per)
 static int db_events(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
-    rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 20 };
+    rk_event_filter_t f = { .min_risk = -1, .page = 1, .per_page = 20 };
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         f.user_id = opt_str(L, 2, "user_id");
@@ -818,6 +850,9 @@ static int db_events(lua_State *L)
         f.since_ms = opt_int(L, 2, "since", 0);
         f.until_ms = opt_int(L, 2, "until", 0);
         f.anomaly_only = opt_bool(L, 2, "anomaly", 0);
+        f.ip = opt_str(L, 2, "ip_address");
+        f.country = opt_str(L, 2, "country");
+        f.rule = opt_str(L, 2, "rule");
         read_paging(L, 2, &f.page, &f.per_page);
     }
     rk_event_list_t *l = calloc(1, sizeof *l);
@@ -1045,13 +1080,14 @@ static void alist_free(void *p) { rk_store_alert_list_free(p); free(p); }
 static int db_alerts(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
-    rk_alert_filter_t f = { NULL, NULL, NULL, 0, 1, 20 };
+    rk_alert_filter_t f = { .page = 1, .per_page = 20 };
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         f.status = opt_str(L, 2, "status");
         f.severity = opt_str(L, 2, "severity");
         f.user_id = opt_str(L, 2, "user_id");
         f.since_ms = opt_int(L, 2, "since", 0);
+        f.until_ms = opt_int(L, 2, "until", 0);
         read_paging(L, 2, &f.page, &f.per_page);
     }
     rk_alert_list_t *l = calloc(1, sizeof *l);
@@ -1434,7 +1470,7 @@ int luaopen_riskd_store(lua_State *L)
         { "user_delete", db_user_delete }, { "users", db_users },
         { "key_issue", db_key_issue }, { "key_check", db_key_check }, { "key_revoke", db_key_revoke },
         { "key_touch", db_key_touch }, { "keys", db_keys }, { "user_state", db_user_state },
-        { "outbox_put", db_outbox_put }, { "outbox", db_outbox }, { "outbox_requeue", db_outbox_requeue },
+        { "breakdown", db_breakdown }, { "outbox_put", db_outbox_put }, { "outbox", db_outbox }, { "outbox_requeue", db_outbox_requeue },
         { "record", db_record }, { "event", db_event }, { "events", db_events },
         { "set_event_alert", db_set_event_alert }, { "recent", db_recent },
         { "profile", db_profile }, { "update_profile", db_update_profile }, { "global_counts", db_global_counts },

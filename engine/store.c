@@ -531,6 +531,12 @@ int rk_store_outbox_list(rk_store_t *s, const rk_outbox_filter_t *f, rk_outbox_l
 }
 int rk_store_outbox_requeue(rk_store_t *s, const char *id, int64_t now, char *err, size_t errlen) { CALL(outbox, "the outbox", requeue, id, now, err, errlen); }
 
+int rk_store_breakdown(rk_store_t *s, int64_t since_ms, rk_breakdown_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    CALL(reports, "breakdowns", breakdown, since_ms, out, err, errlen);
+}
+
 void rk_store_outbox_item_free(rk_outbox_item_t *it)
 {
     if (!it) return;

@@ -93,6 +93,7 @@ typedef struct rk_event_filter {
     double min_risk;                 /* < 0 = any */
     int64_t since_ms, until_ms;      /* 0 = open */
     int anomaly_only;
+    const char *ip, *country, *rule; /* NULL = any; country and rule only with since_ms (a bounded scan) */
     int page, per_page;              /* page from 1 */
 } rk_event_filter_t;
 
@@ -101,6 +102,16 @@ typedef struct rk_event_list {
     size_t n;
     int64_t total;                   /* matching records, all pages */
 } rk_event_list_t;
+
+/* ---- the dashboard's breakdowns ---- */
+#define RK_BREAKDOWN_TOP 20
+#define RK_BREAKDOWN_SAMPLE 5000   /* the newest events of the window that are counted */
+typedef struct rk_count { char key[128]; int64_t n; } rk_count_t;
+typedef struct rk_breakdown {
+    rk_count_t levels[RK_BREAKDOWN_TOP], countries[RK_BREAKDOWN_TOP], rules[RK_BREAKDOWN_TOP];
+    int nlevels, ncountries, nrules;   /* each most first */
+    int64_t counted;                   /* events counted: at most RK_BREAKDOWN_SAMPLE */
+} rk_breakdown_t;
 
 /* ---- the outbox: alerts and high-risk events on their way out ---- */
 /* A delivery to a webhook or a SIEM target (deliver.h), kept until it is
@@ -165,7 +176,7 @@ typedef struct rk_alert {
 
 typedef struct rk_alert_filter {
     const char *status, *severity, *user_id;   /* NULL = any */
-    int64_t since_ms;
+    int64_t since_ms, until_ms;                /* 0 = open */
     int page, per_page;
 } rk_alert_filter_t;
 
@@ -361,6 +372,11 @@ int rk_store_global_count(rk_store_t *s, rk_profile_kind kind, const char *value
 int rk_store_global_counts(rk_store_t *s, const char *const vals[RK_PK_COUNT], rk_global_count_t out[RK_PK_COUNT],
                            char *err, size_t errlen);
 int rk_store_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size_t errlen);
+/* The attempts of the window (since since_ms) by risk level, country and the
+ * rules that fired, over its newest RK_BREAKDOWN_SAMPLE events: a bounded
+ * read on a busy site, exact on a quiet one. */
+int rk_store_breakdown(rk_store_t *s, int64_t since_ms, rk_breakdown_t *out, char *err, size_t errlen);
+
 /* The outbox. put: a pending delivery, due at once (fills id). claim: up to
  * max due deliveries (pending, next_ms <= now), each held from the other
  * claimers (threads, instances) for lease_ms. done: delivered. retry: due

@@ -53,6 +53,7 @@ typedef struct rk_store_reports {
     int (*stats)(rk_store_t *, int64_t, rk_stats_t *, char *, size_t);
     int (*timeline)(rk_store_t *, int64_t, int64_t, int64_t, rk_bucket_t **, size_t *, char *, size_t);
     int (*top_users)(rk_store_t *, int64_t, int, rk_top_user_t **, size_t *, char *, size_t);
+    int (*breakdown)(rk_store_t *, int64_t, rk_breakdown_t *, char *, size_t);
 } rk_store_reports_t;
 
 typedef struct rk_store_phishing {

@@ -16,6 +16,7 @@
 #include "store_impl.h"
 #include "mongo_watch.h"
 
+#include <jansson.h>
 #include <mongoc/mongoc.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -476,6 +477,61 @@ static int mg_key_touch(rk_store_t *s, const char *id, int64_t now_ms, char *err
                       "API key", id, err, errlen);
 }
 
+/* ---- breakdowns ---- */
+
+static void read_counts(const bson_t *d, const char *field, rk_count_t *out, int *n)
+{
+    bson_iter_t it, arr;
+    if (!bson_iter_init_find(&it, d, field) || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &arr)) return;
+    while (bson_iter_next(&arr) && *n < RK_BREAKDOWN_TOP) {
+        uint32_t len;
+        const uint8_t *data;
+        bson_iter_document(&arr, &len, &data);
+        bson_t g;
+        if (!bson_init_static(&g, data, len)) continue;
+        bson_iter_t k;
+        const char *key = bson_iter_init_find(&k, &g, "_id") && BSON_ITER_HOLDS_UTF8(&k) ? bson_iter_utf8(&k, NULL) : "";
+        snprintf(out[*n].key, sizeof out[*n].key, "%s", key);
+        out[(*n)++].n = reply_int(&g, "n");
+    }
+}
+
+/* One aggregation: the window's newest events, counted three ways ($facet). */
+static int mg_breakdown(rk_store_t *s, int64_t since_ms, rk_breakdown_t *out, char *err, size_t errlen)
+{
+    op_t o = op_begin(MG(s), "events");
+    bson_t *pipe = BCON_NEW("pipeline", "[",
+        "{", "$match", "{", "ts", "{", "$gte", BCON_DATE_TIME(since_ms), "}", "}", "}",
+        "{", "$sort", "{", "ts", BCON_INT32(-1), "}", "}",
+        "{", "$limit", BCON_INT32(RK_BREAKDOWN_SAMPLE), "}",
+        "{", "$facet", "{",
+            "levels", "[", "{", "$group", "{", "_id", BCON_UTF8("$risk_level"), "n", "{", "$sum", BCON_INT32(1), "}", "}", "}",
+                           "{", "$sort", "{", "n", BCON_INT32(-1), "}", "}", "]",
+            "countries", "[", "{", "$group", "{", "_id", "{", "$ifNull", "[", BCON_UTF8("$country"), BCON_UTF8(""), "]", "}",
+                                               "n", "{", "$sum", BCON_INT32(1), "}", "}", "}",
+                              "{", "$sort", "{", "n", BCON_INT32(-1), "_id", BCON_INT32(1), "}", "}",
+                              "{", "$limit", BCON_INT32(RK_BREAKDOWN_TOP), "}", "]",
+            "rules", "[", "{", "$unwind", BCON_UTF8("$rule_names"), "}",
+                          "{", "$group", "{", "_id", BCON_UTF8("$rule_names"), "n", "{", "$sum", BCON_INT32(1), "}", "}", "}",
+                          "{", "$sort", "{", "n", BCON_INT32(-1), "_id", BCON_INT32(1), "}", "}",
+                          "{", "$limit", BCON_INT32(RK_BREAKDOWN_TOP), "}", "]",
+        "}", "}", "]");
+    mongoc_cursor_t *c = mongoc_collection_aggregate(o.coll, MONGOC_QUERY_NONE, pipe, NULL, NULL);
+    const bson_t *d;
+    if (mongoc_cursor_next(c, &d)) {
+        read_counts(d, "levels", out->levels, &out->nlevels);
+        read_counts(d, "countries", out->countries, &out->ncountries);
+        read_counts(d, "rules", out->rules, &out->nrules);
+    }
+    bson_error_t e;
+    int rc = mongoc_cursor_error(c, &e) ? mfail(&e, err, errlen, "breakdown") : 0;
+    mongoc_cursor_destroy(c);
+    bson_destroy(pipe);
+    op_end(&o);
+    for (int i = 0; i < out->nlevels; i++) out->counted += out->levels[i].n;
+    return rc;
+}
+
 /* ---- the outbox ---- */
 
 static void read_item(const bson_t *d, rk_outbox_item_t *it)
@@ -644,6 +700,32 @@ static int mg_outbox_list(rk_store_t *s, const rk_outbox_filter_t *f, rk_outbox_
 
 static void append_opt_utf8(bson_t *d, const char *k, const char *v) { if (v) BSON_APPEND_UTF8(d, k, v); }
 
+/* The names of the rules that fired, from the event's JSON document, as an
+ * array field: the event list filters on it and the breakdown counts it
+ * (the document itself is kept as text). */
+static void append_rule_names(bson_t *d, const char *doc)
+{
+    json_t *root = doc ? json_loads(doc, 0, NULL) : NULL;
+    json_t *rules = json_object_get(root, "rules");
+    if (json_is_array(rules) && json_array_size(rules) > 0) {
+        bson_t arr;
+        BSON_APPEND_ARRAY_BEGIN(d, "rule_names", &arr);
+        size_t i;
+        json_t *r;
+        uint32_t k = 0;
+        json_array_foreach(rules, i, r) {
+            const char *name = json_string_value(json_object_get(r, "name"));
+            if (!name) continue;
+            char key[16];
+            const char *ks;
+            bson_uint32_to_string(k++, &ks, key, sizeof key);
+            bson_append_utf8(&arr, ks, -1, name, -1);
+        }
+        bson_append_array_end(d, &arr);
+    }
+    json_decref(root);
+}
+
 static void event_doc(const rk_event_t *e, const bson_oid_t *oid, bson_t *d)
 {
     BSON_APPEND_OID(d, "_id", oid);
@@ -665,6 +747,7 @@ static void event_doc(const rk_event_t *e, const bson_oid_t *oid, bson_t *d)
     append_opt_utf8(d, "ip_prefix", e->ip_prefix);
     append_opt_utf8(d, "alert_id", e->alert_id);
     append_opt_utf8(d, "doc", e->doc);
+    append_rule_names(d, e->doc);
     if (e->held) BSON_APPEND_INT32(d, "held", e->held);
     if (e->held == RK_LEARN_ON_GRACE) BSON_APPEND_DATE_TIME(d, "learn_at", e->learn_at);
     append_opt_utf8(d, "outcome", e->outcome);
@@ -1087,11 +1170,18 @@ static void event_filter(const rk_event_filter_t *f, bson_t *q)
         bson_append_document_end(q, &c);
     }
     if (f->anomaly_only) BSON_APPEND_BOOL(q, "is_anomaly", true);
+    if (f->ip) BSON_APPEND_UTF8(q, "ip", f->ip);
+    if (f->country) BSON_APPEND_UTF8(q, "country", f->country);
+    if (f->rule) BSON_APPEND_UTF8(q, "rule_names", f->rule);
 }
 
 static int mg_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_list_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    if ((f->country || f->rule) && !f->since_ms) {   /* as on SQLite: a bounded scan */
+        snprintf(err, errlen, "a country or rule filter needs since");
+        return -1;
+    }
     int page = f->page < 1 ? 1 : f->page, per = f->per_page < 1 ? 20 : f->per_page > 1000 ? 1000 : f->per_page;
     op_t o = op_begin(MG(s), "events");
     bson_t q = BSON_INITIALIZER;
@@ -1373,7 +1463,13 @@ static int mg_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_lis
     if (f->status) BSON_APPEND_UTF8(&q, "status", f->status);
     if (f->severity) BSON_APPEND_UTF8(&q, "severity", f->severity);
     if (f->user_id) BSON_APPEND_UTF8(&q, "user_id", f->user_id);
-    if (f->since_ms) { bson_t c; BSON_APPEND_DOCUMENT_BEGIN(&q, "created", &c); BSON_APPEND_DATE_TIME(&c, "$gte", f->since_ms); bson_append_document_end(&q, &c); }
+    if (f->since_ms || f->until_ms) {
+        bson_t c;
+        BSON_APPEND_DOCUMENT_BEGIN(&q, "created", &c);
+        if (f->since_ms) BSON_APPEND_DATE_TIME(&c, "$gte", f->since_ms);
+        if (f->until_ms) BSON_APPEND_DATE_TIME(&c, "$lt", f->until_ms);
+        bson_append_document_end(&q, &c);
+    }
     op_t o = op_begin(MG(s), "alerts");
     bson_error_t e;
     int rc = 0;
@@ -1928,6 +2024,7 @@ static const rk_store_alerts_t alerts_ops = {
 };
 static const rk_store_reports_t reports_ops = {
     .stats = mg_stats, .timeline = mg_timeline, .top_users = mg_top_users,
+    .breakdown = mg_breakdown,
 };
 static const rk_store_phishing_t phishing_ops = {
     .insert = mg_phish_insert, .get = mg_phish_get, .list = mg_phish_list, .set_alert = mg_phish_set_alert,

@@ -132,7 +132,7 @@ enum {
     S_USER_INSERT, S_USER_GET, S_USER_SETPW, S_USER_DEL, S_USER_LIST,
     S_KEY_INSERT, S_KEY_GET, S_KEY_LIST, S_KEY_REVOKE, S_KEY_TOUCH,
     S_OB_PUT, S_OB_CLAIM, S_OB_DONE, S_OB_RETRY, S_OB_DEAD, S_OB_LIST, S_OB_LIST_STATUS, S_OB_COUNT, S_OB_COUNT_STATUS,
-    S_OB_REQUEUE, S_OB_ANY_DUE, S_OB_PURGE,
+    S_OB_REQUEUE, S_OB_ANY_DUE, S_OB_PURGE, S_BD_LEVEL, S_BD_COUNTRY, S_BD_RULE,
     S_EV_INSERT, S_EV_GET, S_EV_SET_ALERT, S_EV_OUTCOME, S_EV_DUE, S_EV_ANY_DUE,
     S_HOURLY, S_USER_HOURLY, S_IP,
     S_PROFILE_GET, S_PROFILE_PUT, S_PROFILE_MAX, S_STATE_HAS_PROFILE, S_STATE_PUT, S_STATE_DEL,
@@ -183,6 +183,12 @@ static const char *const sql[S_COUNT] = {
     [S_OB_COUNT_STATUS] = "SELECT count(*) FROM outbox WHERE status = ?",
     /* a read first: the claim is a write, which would take the write lock four times a second for nothing */
     [S_OB_ANY_DUE] = "SELECT 1 FROM outbox WHERE status = 'pending' AND next_ms <= ?1 AND lease_ms <= ?1 LIMIT 1",
+    /* breakdowns over the window's newest events (RK_BREAKDOWN_SAMPLE), walking events_ts */
+#define BD_WINDOW "(SELECT * FROM events WHERE ts_ms >= ?1 ORDER BY ts_ms DESC LIMIT ?2)"
+    [S_BD_LEVEL] = "SELECT risk_level, count(*) FROM " BD_WINDOW " GROUP BY risk_level ORDER BY 2 DESC",
+    [S_BD_COUNTRY] = "SELECT coalesce(country, ''), count(*) FROM " BD_WINDOW " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?3",
+    [S_BD_RULE] = "SELECT r.value ->> '$.name', count(*) FROM " BD_WINDOW " w, json_each(w.doc, '$.rules') r"
+                  " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?3",
     [S_OB_PURGE] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE created_ms < ? AND status <> 'pending' LIMIT ?)",
     [S_OB_REQUEUE] = "UPDATE outbox SET status = 'pending', next_ms = ?2, lease_ms = 0, done_ms = 0 WHERE id = ?1 AND status = 'dead'",
     [S_EV_INSERT] = "INSERT INTO events(" EVENT_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -293,10 +299,18 @@ static void meta_key(int m, char *key, size_t cap)
 #define EVF_SINCE 8
 #define EVF_UNTIL 16
 #define EVF_ANOMALY 32
+#define EVF_IP 64
+#define EVF_COUNTRY 128
+#define EVF_RULE 256
+#define EVF_MASKS 512
+/* country and rule have no index of their own: only within a time range */
+#define EVF_NEEDS_SINCE (EVF_COUNTRY | EVF_RULE)
 #define ALF_STATUS 1
 #define ALF_SEVERITY 2
 #define ALF_USER 4
 #define ALF_SINCE 8
+#define ALF_UNTIL 16
+#define ALF_MASKS 32
 #define PHF_VERDICT 1
 #define PHF_SENDER 2
 #define PHF_MINSCORE 4
@@ -307,7 +321,7 @@ typedef struct {
     rk_store_t base;
     sqlite3 *db;
     sqlite3_stmt *st[S_COUNT];
-    sqlite3_stmt *ev_list[64], *ev_count[64], *al_list[16], *al_count[16], *ph_list[32], *ph_count[32];
+    sqlite3_stmt *ev_list[EVF_MASKS], *ev_count[EVF_MASKS], *al_list[ALF_MASKS], *al_count[ALF_MASKS], *ph_list[32], *ph_count[32];
     int retention_days;
     unsigned char *blob;     /* profile encoding scratch */
     rk_profile_t *profile;   /* the profile being updated (~24 KiB: once, not per event) */
@@ -509,8 +523,8 @@ static void sq_close(rk_store_t *s)
 {
     sq_t *q = SQ(s);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(q->st[i]);
-    for (int i = 0; i < 64; i++) { sqlite3_finalize(q->ev_list[i]); sqlite3_finalize(q->ev_count[i]); }
-    for (int i = 0; i < 16; i++) { sqlite3_finalize(q->al_list[i]); sqlite3_finalize(q->al_count[i]); }
+    for (int i = 0; i < EVF_MASKS; i++) { sqlite3_finalize(q->ev_list[i]); sqlite3_finalize(q->ev_count[i]); }
+    for (int i = 0; i < ALF_MASKS; i++) { sqlite3_finalize(q->al_list[i]); sqlite3_finalize(q->al_count[i]); }
     for (int i = 0; i < 32; i++) { sqlite3_finalize(q->ph_list[i]); sqlite3_finalize(q->ph_count[i]); }
     sqlite3_close(q->db);
     free(q->blob);
@@ -743,6 +757,35 @@ static int sq_key_touch(rk_store_t *s, const char *id, int64_t now_ms, char *err
     bind_text(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms);
     return changed_or_missing(q, exec(q, st, err, errlen, "API key"), "API key", id, err, errlen);
+}
+
+/* ---- breakdowns ---------------------------------------------------------------- */
+
+static int count_rows(sq_t *q, int which, int64_t since_ms, rk_count_t *out, int *n, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = stmt(q, which);
+    sqlite3_bind_int64(st, 1, since_ms);
+    sqlite3_bind_int(st, 2, RK_BREAKDOWN_SAMPLE);
+    if (which != S_BD_LEVEL) sqlite3_bind_int(st, 3, RK_BREAKDOWN_TOP);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < RK_BREAKDOWN_TOP) {
+        const unsigned char *k = sqlite3_column_text(st, 0);
+        snprintf(out[*n].key, sizeof out[*n].key, "%s", k ? (const char *)k : "");
+        out[(*n)++].n = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(q, err, errlen, "breakdown");
+}
+
+static int sq_breakdown(rk_store_t *s, int64_t since_ms, rk_breakdown_t *out, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (count_rows(q, S_BD_LEVEL, since_ms, out->levels, &out->nlevels, err, errlen) ||
+        count_rows(q, S_BD_COUNTRY, since_ms, out->countries, &out->ncountries, err, errlen) ||
+        count_rows(q, S_BD_RULE, since_ms, out->rules, &out->nrules, err, errlen))
+        return -1;
+    for (int i = 0; i < out->nlevels; i++) out->counted += out->levels[i].n;
+    return 0;
 }
 
 /* ---- the outbox ------------------------------------------------------------- */
@@ -1301,12 +1344,15 @@ typedef struct {
 } query_shape_t;
 
 static const char *const event_conds[] = { "user_id = ?1", "risk_level = ?2", "risk_score >= ?3",
-                                           "ts_ms >= ?4", "ts_ms < ?5", "is_anomaly = 1" };
+                                           "ts_ms >= ?4", "ts_ms < ?5", "is_anomaly = 1", "ip = ?8", "country = ?9",
+                                           "EXISTS (SELECT 1 FROM json_each(events.doc, '$.rules') r"
+                                           " WHERE r.value ->> '$.name' = ?10)" };
 static const query_shape_t event_shape = { "events", EVENT_COLS, "ORDER BY ts_ms DESC, id DESC LIMIT ?6 OFFSET ?7",
-                                           event_conds, 6 };
-static const char *const alert_conds[] = { "status = ?1", "severity = ?2", "user_id = ?3", "created_ms >= ?4" };
+                                           event_conds, 9 };
+static const char *const alert_conds[] = { "status = ?1", "severity = ?2", "user_id = ?3", "created_ms >= ?4",
+                                           "created_ms < ?7" };
 static const query_shape_t alert_shape = { "alerts", ALERT_COLS, "ORDER BY created_ms DESC, id DESC LIMIT ?5 OFFSET ?6",
-                                           alert_conds, 4 };
+                                           alert_conds, 5 };
 static const char *const phish_conds[] = { "verdict = ?1", "sender = ?2", "score >= ?3", "ts_ms >= ?4", "ts_ms < ?5" };
 static const query_shape_t phish_shape = { "phishing", PHISH_COLS, "ORDER BY ts_ms DESC, id DESC LIMIT ?6 OFFSET ?7",
                                            phish_conds, 5 };
@@ -1343,6 +1389,9 @@ static void bind_event_filter(sqlite3_stmt *st, const rk_event_filter_t *f, int 
     if (mask & EVF_MINRISK) sqlite3_bind_double(st, 3, f->min_risk);
     if (mask & EVF_SINCE) sqlite3_bind_int64(st, 4, f->since_ms);
     if (mask & EVF_UNTIL) sqlite3_bind_int64(st, 5, f->until_ms);
+    if (mask & EVF_IP) bind_text(st, 8, f->ip);
+    if (mask & EVF_COUNTRY) bind_text(st, 9, f->country);
+    if (mask & EVF_RULE) bind_text(st, 10, f->rule);
 }
 
 static int paging(int *page, int *per_page)
@@ -1358,7 +1407,12 @@ static int sq_event_list(rk_store_t *s, const rk_event_filter_t *f, rk_event_lis
     sq_t *q = SQ(s);
     memset(out, 0, sizeof *out);
     int mask = (f->user_id ? EVF_USER : 0) | (f->risk_level ? EVF_LEVEL : 0) | (f->min_risk >= 0 ? EVF_MINRISK : 0) |
-               (f->since_ms ? EVF_SINCE : 0) | (f->until_ms ? EVF_UNTIL : 0) | (f->anomaly_only ? EVF_ANOMALY : 0);
+               (f->since_ms ? EVF_SINCE : 0) | (f->until_ms ? EVF_UNTIL : 0) | (f->anomaly_only ? EVF_ANOMALY : 0) |
+               (f->ip ? EVF_IP : 0) | (f->country ? EVF_COUNTRY : 0) | (f->rule ? EVF_RULE : 0);
+    if ((mask & EVF_NEEDS_SINCE) && !(mask & EVF_SINCE)) {
+        snprintf(err, errlen, "a country or rule filter needs since");
+        return -1;
+    }
     int page = f->page, per = f->per_page;
     paging(&page, &per);
     sqlite3_stmt *c = mask ? event_query(q, mask, 1, err, errlen) : stmt(q, S_EV_TOTAL);
@@ -1559,6 +1613,7 @@ static void bind_alert_filter(sqlite3_stmt *st, const rk_alert_filter_t *f)
     if (f->severity) bind_text(st, 2, f->severity);
     if (f->user_id) bind_text(st, 3, f->user_id);
     if (f->since_ms) sqlite3_bind_int64(st, 4, f->since_ms);
+    if (f->until_ms) sqlite3_bind_int64(st, 7, f->until_ms);
 }
 
 static int sq_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_list_t *out, char *err, size_t errlen)
@@ -1566,7 +1621,7 @@ static int sq_alert_list(rk_store_t *s, const rk_alert_filter_t *f, rk_alert_lis
     sq_t *q = SQ(s);
     memset(out, 0, sizeof *out);
     int mask = (f->status ? ALF_STATUS : 0) | (f->severity ? ALF_SEVERITY : 0) | (f->user_id ? ALF_USER : 0) |
-               (f->since_ms ? ALF_SINCE : 0);
+               (f->since_ms ? ALF_SINCE : 0) | (f->until_ms ? ALF_UNTIL : 0);
     int page = f->page, per = f->per_page;
     paging(&page, &per);
     sqlite3_stmt *c = alert_query(q, mask, 1, err, errlen);
@@ -1806,18 +1861,21 @@ int rk_store_sqlite_plans(rk_store_t *s, char *buf, size_t cap)
     char err[256];
     size_t len = 0;
     buf[0] = '\0';
-    for (int m = 0; m < 64; m++) { event_query(q, m, 0, err, sizeof err); event_query(q, m, 1, err, sizeof err); }
-    for (int m = 0; m < 16; m++) { alert_query(q, m, 0, err, sizeof err); alert_query(q, m, 1, err, sizeof err); }
+    /* the event masks a list can use: country and rule only with since */
+#define EVF_USED(m) (!((m) & EVF_NEEDS_SINCE) || ((m) & EVF_SINCE))
+    for (int m = 0; m < EVF_MASKS; m++)
+        if (EVF_USED(m)) { event_query(q, m, 0, err, sizeof err); event_query(q, m, 1, err, sizeof err); }
+    for (int m = 0; m < ALF_MASKS; m++) { alert_query(q, m, 0, err, sizeof err); alert_query(q, m, 1, err, sizeof err); }
     for (int m = 0; m < 32; m++) {
         filtered_query(q, &q->ph_list[m], &phish_shape, m, 0, err, sizeof err);
         filtered_query(q, &q->ph_count[m], &phish_shape, m, 1, err, sizeof err);
     }
-    sqlite3_stmt *all[S_COUNT + 230];
+    sqlite3_stmt *all[S_COUNT + 2 * EVF_MASKS + 2 * ALF_MASKS + 70];
     int n = 0;
     for (int i = S_USER_GET; i < S_COUNT; i++) all[n++] = q->st[i];
-    for (int m = 1; m < 64; m++) { all[n++] = q->ev_list[m]; all[n++] = q->ev_count[m]; }
+    for (int m = 1; m < EVF_MASKS; m++) if (EVF_USED(m)) { all[n++] = q->ev_list[m]; all[n++] = q->ev_count[m]; }
     all[n++] = q->ev_list[0];
-    for (int m = 0; m < 16; m++) { all[n++] = q->al_list[m]; all[n++] = q->al_count[m]; }
+    for (int m = 0; m < ALF_MASKS; m++) { all[n++] = q->al_list[m]; all[n++] = q->al_count[m]; }
     for (int m = 1; m < 32; m++) { all[n++] = q->ph_list[m]; all[n++] = q->ph_count[m]; }
     all[n++] = q->ph_list[0];
     for (int i = 0; i < n; i++) {
@@ -1825,7 +1883,11 @@ int rk_store_sqlite_plans(rk_store_t *s, char *buf, size_t cap)
         char text[1200];
         snprintf(text, sizeof text, "EXPLAIN QUERY PLAN %s", sqlite3_sql(all[i]));
         sqlite3_stmt *ex = NULL;
-        if (sqlite3_prepare_v2(q->db, text, -1, &ex, NULL) != SQLITE_OK) continue;
+        if (sqlite3_prepare_v2(q->db, text, -1, &ex, NULL) != SQLITE_OK) {   /* a query that does not prepare is a bug */
+            len += (size_t)snprintf(buf + len, cap - len, "%s\tSCAN (does not prepare: %s)\n", sqlite3_sql(all[i]),
+                                    sqlite3_errmsg(q->db));
+            continue;
+        }
         while (sqlite3_step(ex) == SQLITE_ROW && len + 1 < cap)
             len += (size_t)snprintf(buf + len, cap - len, "%s\t%s\n", sqlite3_sql(all[i]),
                                     (const char *)sqlite3_column_text(ex, 3));
@@ -2037,6 +2099,7 @@ static const rk_store_alerts_t alerts_ops = {
 };
 static const rk_store_reports_t reports_ops = {
     .stats = sq_stats, .timeline = sq_timeline, .top_users = sq_top_users,
+    .breakdown = sq_breakdown,
 };
 static const rk_store_phishing_t phishing_ops = {
     .insert = sq_phish_insert, .get = sq_phish_get, .list = sq_phish_list, .set_alert = sq_phish_set_alert,

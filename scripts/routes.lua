@@ -32,7 +32,8 @@ return {
 
     { "POST", "/api/login/analyze", "login.analyze", roles = SENDERS, query = { "explain" }, fields = ATTEMPT },
     { "GET", "/api/login/events", "login.events", roles = STAFF,
-      query = { "user_id", "risk_level", "min_risk", "anomaly", "since", "until", "page", "per_page" } },
+      query = { "user_id", "risk_level", "min_risk", "anomaly", "ip_address", "country", "rule", "since", "until", "page",
+                "per_page" } },
     { "GET", "/api/login/events/:id", "login.event", roles = STAFF },
     { "GET", "/api/login/events/:id/explain", "login.explain", roles = STAFF },
     -- what the service did with an answer (the challenge passed, the login blocked)
@@ -47,11 +48,12 @@ return {
 
     { "GET", "/api/dashboard/stats", "dashboard.stats", roles = STAFF },
     { "GET", "/api/dashboard/alerts", "dashboard.alerts", roles = STAFF,
-      query = { "status", "severity", "user_id", "since", "page", "per_page" } },
+      query = { "status", "severity", "user_id", "since", "until", "page", "per_page" } },
     { "GET", "/api/dashboard/alerts/:id", "dashboard.alert", roles = STAFF },
     { "PUT", "/api/dashboard/alerts/:id", "dashboard.update_alert", roles = STAFF, fields = { "status", "note", "user_state" } },
     { "GET", "/api/dashboard/timeline", "dashboard.timeline", roles = STAFF, query = { "hours", "bucket" } },
     { "GET", "/api/dashboard/top-risks", "dashboard.top_risks", roles = STAFF, query = { "limit", "hours" } },
+    { "GET", "/api/dashboard/breakdown", "dashboard.breakdown", roles = STAFF, query = { "hours" } },
     -- what riskd knows of one of the site's users (devices, countries, networks, habits)
     { "GET", "/api/users/:id/profile", "users.profile", roles = STAFF },
     -- an analyst's word on the account: at_risk, compromised, safe or null

@@ -78,3 +78,52 @@ describe("api.dashboard", function()
         assert.are.equal(response.EMPTY_ARRAY, none.alerts)
     end)
 end)
+
+describe("api.dashboard breakdown and the event filters", function()
+    local dashboard = require("api.dashboard")
+    local login = require("api.login")
+    local path = os.tmpname()
+    os.remove(path)
+    local db = assert(require("riskd.store").open("sqlite:" .. path))
+    local now = os.time() * 1000
+    local function rec(i, country, level, rules)
+        local r = {}
+        for k, name in ipairs(rules) do r[k] = { name = name, score = 10 } end
+        return assert(db:record({ user_id = "u" .. i, ip_address = "198.51.100." .. (i % 3), ts = now - i * 60000,
+                                  country = country, risk_score = 10 * i, risk_level = level, rules = r }))
+    end
+    rec(1, "FR", "low", {})
+    rec(2, "FR", "high", { "new_device", "new_country" })
+    rec(3, "DE", "critical", { "new_device" })
+    rec(4, "FR", "medium", { "new_network" })
+    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") end)
+
+    it("counts the window by level, country and rule, most first", function()
+        dashboard.use(db)
+        local s, b = dashboard.breakdown({ query = { hours = "1" } })
+        assert.are.equal(200, s)
+        assert.are.equal(4, b.counted)
+        assert.is_false(b.sampled)
+        assert.are.same({ country = "FR", attempts = 3 }, b.countries[1])
+        assert.are.same({ rule = "new_device", attempts = 2 }, b.rules[1])
+        assert.are.equal(3, #b.rules)
+        local levels = {}
+        for _, l in ipairs(b.levels) do levels[l.level] = l.attempts end
+        assert.are.same({ low = 1, medium = 1, high = 1, critical = 1 }, levels)
+        assert.are.equal(400, (dashboard.breakdown({ query = { hours = "0" } })))
+    end)
+
+    it("filters events by address, and by country and rule within a time range", function()
+        login.use({ store = db })
+        local since = require("lib.time").format(now - 3600000)
+        local function total(q) local s, b = login.events({ query = q }) assert.are.equal(200, s) return b.total end
+        assert.are.equal(2, total({ ip_address = "198.51.100.1" }))   -- u1, u4
+        assert.are.equal(3, total({ country = "FR", since = since }))
+        assert.are.equal(2, total({ rule = "new_device", since = since }))
+        assert.are.equal(1, total({ rule = "new_device", country = "DE", since = since }))
+        local s, b = login.events({ query = { country = "FR" } })
+        assert.are.equal(400, s)
+        assert.matches("needs since", b.error.message)
+        login.use(nil)
+    end)
+end)

@@ -150,7 +150,7 @@ static void the_rest_is_refused(void **st)
     assert_int_equal(rk_store_user_get(m, "alice", &u, err, sizeof err), -1);
     assert_non_null(strstr(err, "not kept by the memory store"));
     rk_event_list_t l;
-    rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 20 };
+    rk_event_filter_t f = { .min_risk = -1, .page = 1, .per_page = 20 };
     assert_int_equal(rk_store_event_list(m, &f, &l, err, sizeof err), -1);
     rk_stats_t stats;
     assert_int_equal(rk_store_stats(m, T0, &stats, err, sizeof err), -1);

@@ -99,7 +99,7 @@ static int64_t count_events(void)
     char err[256];
     rk_store_t *s = rk_store_open(uri, NULL, err, sizeof err);
     assert_non_null(s);
-    rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 1 };
+    rk_event_filter_t f = { .min_risk = -1, .page = 1, .per_page = 1 };
     rk_event_list_t l;
     assert_int_equal(rk_store_event_list(s, &f, &l, err, sizeof err), 0);
     int64_t n = l.total;

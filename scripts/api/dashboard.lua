@@ -71,10 +71,12 @@ function M.alerts(req)
         f.severity = q.severity
     end
     f.user_id = q.user_id
-    if q.since then
-        local ms, why = time.parse(q.since)
-        if not ms then return response.bad_request("since: " .. why, "invalid_field") end
-        f.since = ms
+    for _, k in ipairs({ "since", "until" }) do
+        if q[k] then
+            local ms, why = time.parse(q[k])
+            if not ms then return response.bad_request(k .. ": " .. why, "invalid_field") end
+            f[k] = ms
+        end
     end
     local err
     f.page, err = int_param(q, "page", 1, 1, 1000000)
@@ -237,6 +239,25 @@ function M.top_risks(req)
                    last_seen = p and time.format(p.last_seen) or cjson.null }
     end
     return 200, { hours = hours, users = response.array(out) }
+end
+
+-- GET /api/dashboard/breakdown?hours=24: the window's attempts by risk
+-- level, country and the rules that fired, over its newest events (sampled
+-- says the window held more than were counted).
+function M.breakdown(req)
+    local d = get_db()
+    if not d then return unavailable() end
+    local hours, err = int_param(req.query, "hours", 24, 1, 24 * 366)
+    if not hours then return response.bad_request(err, "invalid_field") end
+    local b, e = d:breakdown(now_ms() - hours * HOUR)
+    if not b then return unavailable(e) end
+    local function list(items, field)
+        local out = {}
+        for i, c in ipairs(items) do out[i] = { [field] = c.key, attempts = c.n } end
+        return response.array(out)
+    end
+    return 200, { hours = hours, counted = b.counted, sampled = b.counted >= b.sample,
+                  levels = list(b.levels, "level"), countries = list(b.countries, "country"), rules = list(b.rules, "rule") }
 end
 
 return M

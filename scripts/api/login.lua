@@ -114,6 +114,11 @@ function M.events(req)
     local s, b = query.range_and_page(q, f)
     if s then return s, b end
     if q.anomaly then f.anomaly = q.anomaly == "true" or q.anomaly == "1" end
+    f.ip_address, f.country, f.rule = q.ip_address, q.country, q.rule
+    if (f.country or f.rule) and not f.since then
+        -- neither has an index of its own: the list walks a time range
+        return response.bad_request("a country or rule filter needs since", "invalid_field")
+    end
     local page, err = d.store:events(f)
     if not page then return response.unavailable(err) end
     local out = {}
