@@ -1,9 +1,13 @@
-// web/app.js — the analyst console: sign-in, dashboard, alerts with live
-// arrival over the WebSocket (/api/ws) and triage. Plain DOM, no inline
-// script (the Content-Security-Policy forbids it), no framework.
+// web/app.js — the analyst console: sign-in, dashboard (timeline and
+// breakdowns), login attempts with search and paging, alerts with live
+// arrival over the WebSocket (/api/ws) and triage, a page per user (profile,
+// attempts, alerts, the analyst's mark), phishing analyses, rules, models.
+// Plain DOM, no inline script (the Content-Security-Policy forbids it), no
+// framework.
 "use strict";
 
-const state = { token: sessionStorage.getItem("riskd.token"), user: null, ws: null, alerts: new Map(), current: null };
+const state = { token: sessionStorage.getItem("riskd.token"), user: null, ws: null, alerts: new Map(), current: null,
+                pages: {}, charts: {} };
 const $ = (sel) => document.querySelector(sel);
 
 function el(tag, attrs, ...children) {
@@ -27,23 +31,56 @@ async function api(method, path, body) {
 
 function when(iso) { return iso ? new Date(iso).toLocaleString() : ""; }
 
+// Numbers for people: counts grouped, scores to one decimal, rates to two.
+function count(n) { return n == null ? "–" : Number(n).toLocaleString(); }
+function score(x) { return x == null ? "–" : (Math.round(Number(x) * 10) / 10).toFixed(1); }
+
+// A user's name as a link to the user's page.
+function userLink(id) { return el("a", { href: "#user/" + encodeURIComponent(id) }, id); }
+
+// A datetime-local value (the analyst's local time) as ISO 8601 in UTC.
+function isoOf(local) { return local ? new Date(local).toISOString() : ""; }
+
+// Paged lists: state.pages[name] = {page, per_page, total}; a pager's
+// buttons move by one page and reload.
+const PER_PAGE = 20;
+function pager(name, total, load) {
+  const p = state.pages[name] || (state.pages[name] = { page: 1 });
+  p.total = total;
+  const last = Math.max(1, Math.ceil(total / PER_PAGE));
+  const box = $("#" + name + "-pager");
+  box.querySelector("span").textContent = `page ${p.page} of ${last} (${count(total)})`;
+  box.querySelector('[data-step="-1"]').disabled = p.page <= 1;
+  box.querySelector('[data-step="1"]').disabled = p.page >= last;
+  box.onclick = (e) => {
+    const step = Number(e.target.dataset && e.target.dataset.step);
+    if (!step) return;
+    p.page = Math.min(last, Math.max(1, p.page + step));
+    load();
+  };
+}
+function pageOf(name) { return (state.pages[name] || (state.pages[name] = { page: 1 })).page; }
+
 // ---- pages -------------------------------------------------------------------
 
 function show(page) {
   for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== page;
   $("#nav").hidden = page === "signin";
   if (page === "dashboard") loadDashboard();
+  if (page === "events") loadEvents();
+  if (page === "phishing") loadPhishing();
   if (page === "alerts") loadAlerts();
   if (page === "rules") loadRules();
   if (page === "models") loadModels();
 }
 
-const PAGES = ["dashboard", "alerts", "rules", "models"];
+const PAGES = ["dashboard", "events", "alerts", "phishing", "rules", "models"];
 
 function route() {
   if (!state.token) return show("signin");
   const page = (location.hash || "#dashboard").slice(1);
   if (page.startsWith("event/")) return showEvent(decodeURIComponent(page.slice(6)));
+  if (page.startsWith("user/")) return showUser(decodeURIComponent(page.slice(5)));
   show(PAGES.includes(page) ? page : "dashboard");
 }
 
@@ -72,16 +109,65 @@ function signOut() {
 
 async function loadDashboard() {
   const [hours, bucket] = $("#timeline-range").value.split(":");
-  const [stats, top, tl] = await Promise.all([api("GET", "/api/dashboard/stats"), api("GET", "/api/dashboard/top-risks?hours=24"),
-                                             api("GET", `/api/dashboard/timeline?hours=${hours}&bucket=${bucket}`)]);
+  const [stats, top, tl, bd] = await Promise.all([api("GET", "/api/dashboard/stats"), api("GET", "/api/dashboard/top-risks?hours=24"),
+                                                 api("GET", `/api/dashboard/timeline?hours=${hours}&bucket=${bucket}`),
+                                                 api("GET", "/api/dashboard/breakdown?hours=24")]);
   drawTimeline(tl, Number(hours));
+  drawBreakdowns(bd);
   const a = stats.total, d = stats.last_24h;
-  const cards = [["Attempts", a.attempts], ["Anomalies", a.anomalies], ["Open alerts", (a.alerts_by_status || {}).open || 0],
-                 ["Attempts 24 h", d.attempts], ["Anomaly rate 24 h", (100 * d.anomaly_rate).toFixed(2) + " %"]];
+  const cards = [["Attempts", count(a.attempts)], ["Anomalies", count(a.anomalies)], ["Open alerts", count((a.alerts_by_status || {}).open || 0)],
+                 ["Attempts 24 h", count(d.attempts)], ["Anomaly rate 24 h", (100 * d.anomaly_rate).toFixed(2) + " %"]];
   $("#stats").replaceChildren(...cards.map(([k, v]) => el("div", { class: "card" }, k, el("b", {}, v ?? "–"))));
   const rows = top.users.map((u) =>
-    el("tr", {}, el("td", {}, u.user_id), el("td", {}, u.max_risk), el("td", {}, u.mean_risk), el("td", {}, u.attempts), el("td", {}, u.high_risk)));
+    el("tr", {}, el("td", {}, userLink(u.user_id)), el("td", { class: "num" }, score(u.max_risk)), el("td", { class: "num" }, score(u.mean_risk)),
+       el("td", { class: "num" }, count(u.attempts)), el("td", { class: "num" }, count(u.high_risk))));
   $("#top-risks tbody").replaceChildren(...rows);
+}
+
+// The last day's attempts by level, country and rule, as bar charts beside
+// the timeline, and the same numbers in a table for screen readers.
+const LEVEL_COLORS = { low: "#2e7d32", medium: "#b26a00", high: "#c62828", critical: "#7b1fa2" };
+function drawBreakdowns(bd) {
+  $("#breakdown-note").textContent = bd.sampled ? `The newest ${count(bd.counted)} attempts of the last 24 hours.`
+    : `${count(bd.counted)} attempts in the last 24 hours.`;
+  const parts = [["by-level", "level", bd.levels], ["by-country", "country", bd.countries], ["by-rule", "rule", bd.rules]];
+  $("#breakdown-table tbody").replaceChildren(...parts.flatMap(([, field, items]) =>
+    items.map((x) => el("tr", {}, el("td", {}, field), el("td", {}, x[field] || "unknown"), el("td", {}, count(x.attempts))))));
+  if (!window.Chart) return;
+  for (const [id, field, items] of parts) {
+    const data = {
+      labels: items.map((x) => x[field] || "unknown"),
+      datasets: [{ label: "attempts", data: items.map((x) => x.attempts),
+                   backgroundColor: items.map((x) => (field === "level" && LEVEL_COLORS[x.level]) || "#9db8e3") }],
+    };
+    if (state.charts[id]) { state.charts[id].data = data; state.charts[id].update("none"); continue; }
+    state.charts[id] = new window.Chart($("#" + id), {
+      type: "bar", data,
+      options: { indexAxis: "y", responsive: true, maintainAspectRatio: false, animation: false,
+                 plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+  }
+}
+
+// ---- login attempts ---------------------------------------------------------------
+
+function eventRow(e) {
+  return el("tr", {}, el("td", {}, el("a", { href: "#event/" + encodeURIComponent(e.event_id) }, when(e.timestamp))),
+            el("td", {}, userLink(e.user_id)), el("td", {}, e.ip_address), el("td", {}, (e.location || {}).country || ""),
+            el("td", { class: "num" }, score(e.risk_score)), el("td", { class: "sev-" + e.risk_level }, e.risk_level),
+            el("td", {}, e.action || ""), el("td", {}, (e.rules || []).map((r) => r.name).join(", ")));
+}
+
+async function loadEvents() {
+  const f = new FormData($("#event-filters"));
+  const q = new URLSearchParams();
+  for (const [k, v] of f) if (v) q.set(k, k === "since" || k === "until" ? isoOf(v) : k === "country" ? v.toUpperCase() : v);
+  if ((q.get("country") || q.get("rule")) && !q.get("since")) q.set("since", new Date(Date.now() - 7 * 86400000).toISOString());
+  q.set("page", pageOf("event"));
+  q.set("per_page", PER_PAGE);
+  const d = await api("GET", "/api/login/events?" + q);
+  $("#event-list tbody").replaceChildren(...d.events.map(eventRow));
+  pager("event", d.total, loadEvents);
 }
 
 // The timeline as a chart (Chart.js, from npm via `make deps`, served from
@@ -134,7 +220,7 @@ function drawTimeline(tl, hours) {
 
 function alertRow(a, fresh) {
   const tr = el("tr", { tabindex: "0", "data-id": a.alert_id, class: fresh ? "new" : "" },
-    el("td", {}, when(a.created_at)), el("td", {}, a.user_id), el("td", { class: "sev-" + a.severity }, a.severity),
+    el("td", {}, when(a.created_at)), el("td", {}, userLink(a.user_id)), el("td", { class: "sev-" + a.severity }, a.severity),
     el("td", {}, a.cause), el("td", { class: "status" }, a.status), el("td", {}, a.event_count ?? ""));
   tr.addEventListener("click", () => openAlert(a.alert_id));
   tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openAlert(a.alert_id); });
@@ -144,10 +230,91 @@ function alertRow(a, fresh) {
 async function loadAlerts() {
   const f = new FormData($("#alert-filters"));
   const q = new URLSearchParams();
-  for (const [k, v] of f) if (v) q.set(k, v);
+  for (const [k, v] of f) if (v) q.set(k, k === "since" || k === "until" ? isoOf(v) : v);
+  q.set("page", pageOf("alert"));
+  q.set("per_page", PER_PAGE);
   const d = await api("GET", "/api/dashboard/alerts?" + q);
   state.alerts = new Map(d.alerts.map((a) => [a.alert_id, a]));
   $("#alert-list tbody").replaceChildren(...d.alerts.map((a) => alertRow(a, false)));
+  pager("alert", d.total, loadAlerts);
+}
+
+// ---- one user -----------------------------------------------------------------------
+
+const STATE_WORDS = { at_risk: "at risk", compromised: "compromised", safe: "safe" };
+
+async function showUser(id) {
+  for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "user";
+  $("#nav").hidden = false;
+  state.userPage = id;
+  const q = encodeURIComponent(id);
+  const [p, ev, al] = await Promise.all([
+    api("GET", "/api/users/" + q + "/profile").catch((e) => ({ missing: e.message })),
+    api("GET", "/api/login/events?per_page=20&user_id=" + q), api("GET", "/api/dashboard/alerts?per_page=20&user_id=" + q)]);
+  $("#user-title").textContent = "User " + id;
+  if (p.missing) {
+    $("#user-cards").replaceChildren(el("p", { class: "muted" }, p.missing));
+  } else {
+    const cards = [["Attempts", count(p.attempts)], ["Successes", count(p.successes)], ["Failures", count(p.failures)],
+                   ["At high or critical", count(p.high_risk)], ["Highest risk", score(p.max_risk)], ["Mean risk", score(p.mean_risk)],
+                   ["First seen", when(p.first_seen_at)], ["Last seen", when(p.last_seen_at)]];
+    $("#user-cards").replaceChildren(...cards.map(([k, v]) => el("div", { class: "card" }, k, el("b", {}, v))));
+    const rows = (items, key) => items.map((x) => el("tr", {}, el("td", {}, x[key]), el("td", { class: "num" }, count(x.logins)), el("td", {}, when(x.last_seen_at))));
+    $("#user-devices tbody").replaceChildren(...rows(p.devices, "device_id"));
+    $("#user-countries tbody").replaceChildren(...rows(p.countries, "country"));
+    $("#user-networks tbody").replaceChildren(...rows(p.networks, "network"));
+    const max = Math.max(1, ...p.habits.hours_utc);
+    $("#user-hours").replaceChildren(...p.habits.hours_utc.map((n, h) => {
+      const b = el("div", { class: "hour", role: "listitem", "aria-label": `${h}:00 ${n} logins`, title: `${h}:00: ${n}` });
+      b.style.height = (100 * n / max).toFixed(0) + "%";
+      return b;
+    }));
+    const rs = p.risk_state;
+    $("#user-state-now").textContent = rs ? `Marked ${STATE_WORDS[rs.state]} by ${rs.set_by}, ${when(rs.set_at)}.` : "No analyst's mark.";
+  }
+  $("#user-events tbody").replaceChildren(...ev.events.map((e) =>
+    el("tr", {}, el("td", {}, el("a", { href: "#event/" + encodeURIComponent(e.event_id) }, when(e.timestamp))), el("td", {}, e.ip_address),
+       el("td", {}, (e.location || {}).country || ""), el("td", { class: "num" }, score(e.risk_score)),
+       el("td", { class: "sev-" + e.risk_level }, e.risk_level), el("td", {}, e.action || ""))));
+  $("#user-alerts tbody").replaceChildren(...al.alerts.map((a) =>
+    el("tr", {}, el("td", {}, when(a.created_at)), el("td", { class: "sev-" + a.severity }, a.severity), el("td", {}, a.cause),
+       el("td", {}, a.status))));
+}
+
+async function markUser(ev) {
+  const s = ev.target.dataset && ev.target.dataset.state;
+  if (s === undefined) return;
+  try {
+    await api("PUT", "/api/users/" + encodeURIComponent(state.userPage) + "/state", { state: s || null });
+  } catch (e) {
+    $("#user-state-now").textContent = e.message;
+    return;
+  }
+  showUser(state.userPage);
+}
+
+// ---- phishing -------------------------------------------------------------------------
+
+async function loadPhishing() {
+  const f = new FormData($("#phish-filters"));
+  const q = new URLSearchParams();
+  for (const [k, v] of f) if (v) q.set(k, k === "since" ? isoOf(v) : v);
+  q.set("page", pageOf("phish"));
+  q.set("per_page", PER_PAGE);
+  const d = await api("GET", "/api/phishing/events?" + q);
+  $("#phish-list tbody").replaceChildren(...d.events.map((r) => {
+    const tr = el("tr", { tabindex: "0" }, el("td", {}, when(r.timestamp)), el("td", { class: "verdict-" + r.verdict }, r.verdict),
+                  el("td", { class: "num" }, score(r.score)), el("td", {}, r.from || ""), el("td", {}, r.subject || ""));
+    const open = () => {
+      $("#phish-detail").hidden = false;
+      $("#phish-title").textContent = `${r.verdict} (${score(r.score)}): ${r.subject || "(no subject)"}`;
+      $("#phish-reasons").replaceChildren(...(r.reasons || []).map((x) => el("li", {}, x)));
+    };
+    tr.addEventListener("click", open);
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") open(); });
+    return tr;
+  }));
+  pager("phish", d.total, loadPhishing);
 }
 
 async function openAlert(id) {
@@ -158,7 +325,7 @@ async function openAlert(id) {
   $("#alert-reasons").textContent = (a.reasons || []).join("; ");
   $("#alert-history").replaceChildren(...a.history.map((h) => el("li", {}, `${when(h.at)} ${h.status} by ${h.by}${h.note ? ": " + h.note : ""}`)));
   $("#alert-events").replaceChildren(...a.events.map((e) =>
-    el("li", {}, el("a", { href: "#event/" + encodeURIComponent(e.event_id) }, `${when(e.timestamp)} ${e.ip_address} risk ${e.risk_score} (${e.risk_level})`))));
+    el("li", {}, el("a", { href: "#event/" + encodeURIComponent(e.event_id) }, `${when(e.timestamp)} ${e.ip_address} risk ${score(e.risk_score)} (${e.risk_level})`))));
   $("#triage-result").textContent = "";
 }
 
@@ -181,10 +348,10 @@ async function showEvent(id) {
   $("#nav").hidden = false;
   const [e, x] = await Promise.all([api("GET", "/api/login/events/" + encodeURIComponent(id)),
                                     api("GET", "/api/login/events/" + encodeURIComponent(id) + "/explain")]);
-  $("#event-title").textContent = `Attempt by ${e.user_id} at ${when(e.timestamp)}`;
-  $("#event-summary").textContent = `${e.ip_address}: risk ${e.risk_score} (${e.risk_level}), ${e.action}; anomaly score ${e.anomaly_score}`;
+  $("#event-title").replaceChildren("Attempt by ", userLink(e.user_id), ` at ${when(e.timestamp)}`);
+  $("#event-summary").textContent = `${e.ip_address}: risk ${score(e.risk_score)} (${e.risk_level}), ${e.action}; anomaly score ${Number(e.anomaly_score).toFixed(3)}`;
   $("#event-rules tbody").replaceChildren(...(x.rules || []).map((r) =>
-    el("tr", {}, el("td", {}, r.name), el("td", {}, r.score), el("td", {}, r.reason || ""))));
+    el("tr", {}, el("td", {}, r.name), el("td", { class: "num" }, score(r.score)), el("td", {}, r.reason || ""))));
   const bars = $("#event-explain");
   if (!x.contributions) {
     $("#event-expected").textContent = "No model is loaded: the score came from the rules alone.";
@@ -350,7 +517,10 @@ function start() {
 $("#signin-form").addEventListener("submit", signIn);
 $("#signout").addEventListener("click", signOut);
 $("#timeline-range").addEventListener("change", loadDashboard);
-$("#alert-filters").addEventListener("submit", (e) => { e.preventDefault(); loadAlerts(); });
+$("#alert-filters").addEventListener("submit", (e) => { e.preventDefault(); state.pages.alert = { page: 1 }; loadAlerts(); });
+$("#event-filters").addEventListener("submit", (e) => { e.preventDefault(); state.pages.event = { page: 1 }; loadEvents(); });
+$("#phish-filters").addEventListener("submit", (e) => { e.preventDefault(); state.pages.phish = { page: 1 }; loadPhishing(); });
+$("#user-state").addEventListener("click", markUser);
 $("#triage").addEventListener("submit", triage);
 $("#retrain").addEventListener("click", retrain);
 $("#rule-form").addEventListener("submit", saveRule);

@@ -192,6 +192,111 @@ await check("a rule edited in the console is live when the save answers; a broke
   await eventually(async () => (await analyzeBot()).includes("a scripting tool or headless browser"), 5000, "the restore");
 });
 
+// A drawn canvas: enough non-transparent pixels that a chart is there.
+async function inked(sel) {
+  return page.$eval(sel, (c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+    return n;
+  });
+}
+
+await check("the dashboard breaks the last day down by level, country and rule, charts and table alike", async () => {
+  await page.click("nav a[href='#dashboard']");
+  await page.locator("#breakdown-table td", { hasText: "bot_client" }).first().waitFor();
+  for (const id of ["#by-level", "#by-country", "#by-rule"]) expect((await inked(id)) > 500, id + " is blank");
+  const note = await page.locator("#breakdown-note").textContent();
+  expect(/\d+ attempts in the last 24 hours/.test(note), "note: " + note);
+  const shot = await page.locator(".breakdowns").screenshot({ path: `${shots}/breakdowns.png` });
+  expect(shot.length > 5000, "breakdowns screenshot is " + shot.length + " bytes");
+});
+
+await check("the attempts page searches by user, address, country, level and rule, pages, and links each user", async () => {
+  // enough attempts of one user for two pages
+  for (let i = 0; i < 23; i++) {
+    await fetch(base + "/api/login/analyze", {
+      method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + svcToken },
+      body: JSON.stringify({ user_id: "pager-user", ip_address: "198.51.100." + (10 + (i % 2)),
+                             location: { country: i % 2 ? "DE" : "FR" }, device: { device_id: "pd" } }),
+    });
+  }
+  await page.click("nav a[href='#events']");
+  await page.waitForSelector("#events:not([hidden])");
+  await page.fill("#event-filters input[name=user_id]", "pager-user");
+  await page.click("#event-filters button");
+  await page.locator("#event-pager span", { hasText: "page 1 of 2 (23)" }).waitFor();
+  expect((await page.locator("#event-list tbody tr").count()) === 20, "not 20 rows on page 1");
+  await page.click("#event-pager [data-step='1']");
+  await page.locator("#event-pager span", { hasText: "page 2 of 2" }).waitFor();
+  expect((await page.locator("#event-list tbody tr").count()) === 3, "not 3 rows on page 2");
+  await page.fill("#event-filters input[name=country]", "de");
+  await page.click("#event-filters button");
+  await page.locator("#event-pager span", { hasText: "page 1 of 1 (11)" }).waitFor();
+  const countries = await page.$$eval("#event-list tbody tr", (rows) => rows.map((r) => r.cells[3].textContent));
+  expect(countries.every((c) => c === "DE"), "countries: " + countries);
+  await page.fill("#event-filters input[name=user_id]", "");
+  await page.fill("#event-filters input[name=country]", "");
+  await page.fill("#event-filters input[name=rule]", "bot_client");
+  await page.click("#event-filters button");
+  await page.locator("#event-list td", { hasText: "bot_client" }).first().waitFor();
+  await page.locator("#event-pager span", { hasText: "(11)" }).waitFor({ state: "detached" }).catch(() => {});
+  const rules = await page.$$eval("#event-list tbody tr", (rows) => rows.map((r) => r.cells[7].textContent));
+  expect(rules.length >= 1 && rules.every((r) => r.includes("bot_client")), "rules: " + rules);
+  await page.fill("#event-filters input[name=rule]", "");
+  await page.fill("#event-filters input[name=ip_address]", "198.51.100.11");
+  await page.selectOption("#event-filters select[name=risk_level]", "");
+  await page.click("#event-filters button");
+  await page.locator("#event-pager span", { hasText: "(11)" }).waitFor();
+  const risks = await page.$$eval("#event-list tbody tr", (rows) => rows.map((r) => r.cells[4].textContent));
+  expect(risks.every((x) => /^\d+\.\d$/.test(x)), "risks not rounded to one decimal: " + risks);
+  await page.screenshot({ path: `${shots}/events.png`, fullPage: true });
+});
+
+await check("a user's page: profile, attempts, alerts and the analyst's mark, reached from a user name", async () => {
+  await page.locator("#event-list tbody a[href='#user/pager-user']").first().click();
+  await page.waitForSelector("#user:not([hidden])");
+  await page.locator("#user-title", { hasText: "User pager-user" }).waitFor();
+  await page.locator("#user-devices td", { hasText: "pd" }).waitFor();
+  await page.locator("#user-countries td", { hasText: "FR" }).waitFor();
+  expect((await page.locator("#user-events tbody tr").count()) === 20, "recent attempts not listed");
+  expect((await page.locator("#user-hours .hour").count()) === 24, "no hour bars");
+  await page.locator("#user-state-now", { hasText: "No analyst's mark" }).waitFor();
+  await page.click("#user-state button[data-state=compromised]");
+  await page.locator("#user-state-now", { hasText: "Marked compromised by root" }).waitFor();
+  const d = await (await fetch(base + "/api/login/analyze", {
+    method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer " + svcToken },
+    body: JSON.stringify({ user_id: "pager-user", ip_address: "198.51.100.10", location: { country: "FR" }, device: { device_id: "pd" } }),
+  })).json();
+  expect(d.rules.some((r) => r.name === "account_state"), "the mark does not weigh: " + JSON.stringify(d.rules));
+  await page.screenshot({ path: `${shots}/user.png`, fullPage: true });
+  await page.click("#user-state button[data-state='']");
+  await page.locator("#user-state-now", { hasText: "No analyst's mark" }).waitFor();
+  // from the alerts list too
+  await page.click("nav a[href='#alerts']");
+  await page.locator("#alert-list tbody a[href='#user/browser-victim']").first().click();
+  await page.locator("#user-title", { hasText: "User browser-victim" }).waitFor();
+  expect((await page.locator("#user-alerts tbody tr").count()) >= 1, "the user's alert is not listed");
+});
+
+await check("the phishing page lists analyses with their verdicts, filters, and shows why", async () => {
+  const mail = "From: PayPal <service@paypa1-secure.com>\r\nTo: ana@example.com\r\nSubject: Verify your account now\r\n" +
+    "Content-Type: text/html\r\n\r\n<p>Your account is suspended. <a href='http://paypa1-secure.com/login'>https://www.paypal.com/</a></p>\r\n";
+  const r = await fetch(base + "/api/phishing/analyze", {
+    method: "POST", headers: { "Content-Type": "message/rfc822", Authorization: "Bearer " + svcToken }, body: mail });
+  expect(r.status === 200, "analyze: " + r.status);
+  await page.click("nav a[href='#phishing']");
+  await page.locator("#phish-list td", { hasText: "Verify your account now" }).waitFor();
+  await page.selectOption("#phish-filters select[name=verdict]", "clean");
+  await page.click("#phish-filters button");
+  await page.locator("#phish-pager span", { hasText: "(0)" }).waitFor();
+  await page.selectOption("#phish-filters select[name=verdict]", "");
+  await page.click("#phish-filters button");
+  await page.locator("#phish-list tbody tr").first().click();
+  await page.locator("#phish-reasons li").first().waitFor();
+  await page.screenshot({ path: `${shots}/phishing.png`, fullPage: true });
+});
+
 await check("readable on a phone: nothing wider than the screen", async () => {
   await page.setViewportSize({ width: 390, height: 844 });
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
