@@ -168,6 +168,9 @@ def main():
                 keys = ("risk_score", "risk_level", "action", "is_anomaly", "anomaly_score", "reasons", "rules",
                         "features", "rule_errors", "timestamp", "user_id")
                 for i, line in enumerate(g.stdout.splitlines()):
+                    # what a service sends: the attempt, not the generator's label (the API names
+                    # a field it does not take; riskd score keeps such fields in its output)
+                    line = json.dumps({k: v for k, v in json.loads(line).items() if k != "label"})
                     conn.request("POST", "/api/login/analyze", body=line,
                                  headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
                     r = conn.getresponse()
