@@ -24,12 +24,7 @@ local function now_ms() return math.floor(os.time() * 1000) end
 
 local unavailable = response.unavailable
 
-local function int_param(q, name, default, lo, hi)
-    if q[name] == nil then return default end
-    local v = math.tointeger(tonumber(q[name]))
-    if not v or v < lo or v > hi then return nil, name .. " must be an integer from " .. lo .. " to " .. hi end
-    return v
-end
+local int_param = require("lib.query").int
 
 local function counts(c)
     return {
@@ -71,13 +66,8 @@ function M.alerts(req)
         f.severity = q.severity
     end
     f.user_id = q.user_id
-    for _, k in ipairs({ "since", "until" }) do
-        if q[k] then
-            local ms, why = time.parse(q[k])
-            if not ms then return response.bad_request(k .. ": " .. why, "invalid_field") end
-            f[k] = ms
-        end
-    end
+    local rs, rb = require("lib.query").range(q, f)
+    if rs then return rs, rb end
     local err
     f.page, err = int_param(q, "page", 1, 1, 1000000)
     if not f.page then return response.bad_request(err, "invalid_field") end

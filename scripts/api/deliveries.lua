@@ -13,12 +13,9 @@ local time = require("lib.time")
 
 local M = {}
 
-local db
-function M.use(d) db = d end   -- specs
-local function get_db()
-    db = db or store.worker()
-    return db
-end
+local handle = require("lib.worker_store").new()
+M.use = handle.use   -- specs
+local get_db = handle.get
 M.clock = os.time   -- specs replace it
 
 local STATUSES = { pending = true, delivered = true, dead = true }
@@ -67,12 +64,7 @@ local function view(it)
              body = ok and body or it.body }
 end
 
-local function int(q, name, default, lo, hi)
-    if q[name] == nil then return default end
-    local n = math.tointeger(tonumber(q[name]))
-    if not n or n < lo or n > hi then return nil, name .. " must be an integer from " .. lo .. " to " .. hi end
-    return n
-end
+local int = require("lib.query").int
 
 function M.list(req)
     local d = get_db()

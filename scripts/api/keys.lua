@@ -7,17 +7,13 @@
 --                                 request gets 401
 local cjson = require("cjson")
 local response = require("lib.response")
-local store = require("riskd.store")
 local time = require("lib.time")
 
 local M = {}
 
-local db
-function M.use(d) db = d end   -- specs
-local function get_db()
-    db = db or store.worker()
-    return db
-end
+local handle = require("lib.worker_store").new()
+M.use = handle.use   -- specs
+local get_db = handle.get
 
 M.clock = os.time   -- specs replace it
 

@@ -23,12 +23,9 @@ for _, s in ipairs(store.user_states) do STATES[s] = true end
 M.STATES = STATES
 M.clock = os.time   -- specs replace it
 
-local db
-function M.use(d) db = d end   -- specs
-local function get_db()
-    db = db or store.worker()
-    return db
-end
+local handle = require("lib.worker_store").new()
+M.use = handle.use   -- specs
+local get_db = handle.get
 
 -- profile kind -> (list name in the answer, field naming the value)
 local KINDS = {

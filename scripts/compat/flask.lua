@@ -37,12 +37,7 @@ local function err(status, text, headers) return status, { error = text }, heade
 -- {"error": {"code", "message"}} -> {"error": "message"} (lib/dispatch.lua applies it to every answer)
 function M.error_body(body) return { error = body.error.message or body.error.code } end
 
-local function int_arg(q, name, default, lo, hi)
-    if q[name] == nil then return default end
-    local n = math.tointeger(tonumber(q[name]))
-    if not n or n < lo or n > hi then return nil, name .. " must be an integer from " .. lo .. " to " .. hi end
-    return n
-end
+local int_arg = require("lib.query").int
 
 local function bool_arg(q, name)
     local v = q[name]
