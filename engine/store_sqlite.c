@@ -1345,8 +1345,8 @@ typedef struct {
 
 static const char *const event_conds[] = { "user_id = ?1", "risk_level = ?2", "risk_score >= ?3",
                                            "ts_ms >= ?4", "ts_ms < ?5", "is_anomaly = 1", "ip = ?8", "country = ?9",
-                                           "EXISTS (SELECT 1 FROM json_each(events.doc, '$.rules') r"
-                                           " WHERE r.value ->> '$.name' = ?10)" };
+                                           ("EXISTS (SELECT 1 FROM json_each(events.doc, '$.rules') r"
+                                            " WHERE r.value ->> '$.name' = ?10)") };
 static const query_shape_t event_shape = { "events", EVENT_COLS, "ORDER BY ts_ms DESC, id DESC LIMIT ?6 OFFSET ?7",
                                            event_conds, 9 };
 static const char *const alert_conds[] = { "status = ?1", "severity = ?2", "user_id = ?3", "created_ms >= ?4",
