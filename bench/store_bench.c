@@ -139,7 +139,7 @@ static void timeit(const char *name, rk_store_t *s, int which)
             rc = rk_store_top_users(s, which == 3 ? 0 : t_end - 24 * H, 10, &u, &n, err, sizeof err);
             if (!rc) free(u);
         } else if (which >= 9) {
-            rk_alert_filter_t f = { NULL, NULL, NULL, 0, 1, 50 };
+            rk_alert_filter_t f = { .page = 1, .per_page = 50 };
             if (which == 10) { f.status = "open"; f.severity = "high"; }
             if (which == 11) f.user_id = "user00042";
             if (which == 12) f.since_ms = t_end - 24 * H;
@@ -147,7 +147,7 @@ static void timeit(const char *name, rk_store_t *s, int which)
             rc = rk_store_alert_list(s, &f, &l, err, sizeof err);
             if (!rc) rk_store_alert_list_free(&l);
         } else {
-            rk_event_filter_t f = { NULL, NULL, -1, 0, 0, 0, 1, 50 };
+            rk_event_filter_t f = { .min_risk = -1, .page = 1, .per_page = 50 };
             if (which == 6) f.user_id = "user00042";
             if (which == 7) f.risk_level = "critical";
             if (which == 8) { f.anomaly_only = 1; f.since_ms = t_end - 24 * H; }
