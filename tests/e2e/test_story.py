@@ -56,7 +56,12 @@ class Server:
             time.sleep(0.05)
             with open(os.path.join(self.tmp, "log")) as f:
                 for line in f:
-                    d = json.loads(line)
+                    if not line.endswith("\n"):
+                        break          # a line the server is writing right now: read it next time
+                    try:
+                        d = json.loads(line)
+                    except ValueError:
+                        raise AssertionError("a log line that is not JSON: %r\n%s" % (line, open(os.path.join(self.tmp, "log")).read()))
                     if d.get("msg") == "listening":
                         self.port = d["port"]
         assert self.port, open(os.path.join(self.tmp, "log")).read()
