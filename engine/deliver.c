@@ -386,16 +386,11 @@ rk_deliverer_t *rk_deliverer_start(const char *uri, const rk_deliver_opts_t *o, 
     rk_deliverer_t *d = rk_deliverer_new(o, err, errlen);
     if (!d) return NULL;
     if (!(d->store = rk_store_open(uri, NULL, err, errlen))) { rk_deliverer_stop(d); return NULL; }
-    rk_outbox_list_t probe;
-    rk_outbox_filter_t f = { "dead", 1, 1 };
-    if (rk_store_outbox_list(d->store, &f, &probe, err, errlen) != 0) {
-        /* the memory store keeps no outbox: nothing to deliver from */
-        int kept = strstr(err, "not kept") == NULL;
+    if (!rk_store_keeps_outbox(d->store)) {   /* the memory store: nothing to deliver from */
         rk_deliverer_stop(d);
-        if (!kept) { *off = 1; err[0] = '\0'; }
+        *off = 1;
         return NULL;
     }
-    rk_store_outbox_list_free(&probe);
     if (pthread_create(&d->thread, NULL, run, d) != 0) {
         snprintf(err, errlen, "cannot start the delivery thread");
         rk_deliverer_stop(d);

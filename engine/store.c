@@ -342,6 +342,7 @@ int rk_store_check_event(const rk_event_t *e, char *err, size_t errlen)
 
 int rk_store_keeps_docs(const rk_store_t *s) { return !s->ops->drops_docs; }
 int rk_store_shares_rates(const rk_store_t *s) { return s->ops->rates != NULL; }
+int rk_store_keeps_outbox(const rk_store_t *s) { return s->ops->outbox != NULL; }
 
 static int not_kept(const rk_store_t *s, const char *what, char *err, size_t errlen)
 {

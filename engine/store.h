@@ -304,6 +304,8 @@ int rk_store_keeps_docs(const rk_store_t *s);
  * counts[0 .. to - from] with the counts of hours from..to (0 where none)
  * and *first with the earliest of them that has a count (INT64_MAX if none). */
 int rk_store_shares_rates(const rk_store_t *s);
+/* Whether the backend keeps the outbox of deliveries (not mem:). */
+int rk_store_keeps_outbox(const rk_store_t *s);
 int rk_store_rate_add(rk_store_t *s, const char *name, int64_t hour, int64_t n, char *err, size_t errlen);
 int rk_store_rate_counts(rk_store_t *s, const char *name, int64_t from_hour, int64_t to_hour, int64_t *counts,
                          int64_t *first, char *err, size_t errlen);

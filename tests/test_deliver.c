@@ -89,6 +89,11 @@ static void to_a_file(void **st)
     rk_deliverer_stop(d);
     snprintf(dest, sizeof dest, "rm -rf %s", dir);
     assert_int_equal(system(dest), 0);
+    /* the memory store keeps no outbox: nothing starts, and that is no error */
+    int off = 0;
+    assert_null(rk_deliverer_start("mem:", &o, &off, err, sizeof err));
+    assert_int_equal(off, 1);
+    assert_string_equal(err, "");
     /* a CA file that is not one is refused at start */
     rk_deliver_opts_t bad = { "", "/nonexistent/ca.pem", 1000, 3, 1000 };
     assert_null(rk_deliverer_new(&bad, err, sizeof err));
