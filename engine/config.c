@@ -212,31 +212,31 @@ static const opt_t *find_opt(const char *flag, size_t len)
     return NULL;
 }
 
+/* A secret from the environment variable name into dst, when set. */
+static int env_secret(const char *name, char *dst, size_t cap, char *err, size_t errlen)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return 0;
+    if (strlen(v) >= cap) {
+        snprintf(err, errlen, "%s: longer than %zu characters", name, cap - 1);
+        return -1;
+    }
+    snprintf(dst, cap, "%s", v);
+    return 0;
+}
+
 int rk_config_from_env(rk_config_t *c, char *err, size_t errlen)
 {
     for (size_t i = 0; i < NOPTS; i++) {
         const char *v = getenv(opts[i].env);
         if (v && *v && set_opt(c, &opts[i], v, opts[i].env, err, errlen) < 0) return -1;
     }
-    /* The token secret comes from the environment (or .env) only: a command
-     * line is visible to every user of the machine. */
-    const char *secret = getenv("JWT_SECRET");
-    if (secret && *secret) {
-        if (strlen(secret) >= sizeof c->jwt_secret) {
-            snprintf(err, errlen, "JWT_SECRET: longer than %zu characters", sizeof c->jwt_secret - 1);
-            return -1;
-        }
-        snprintf(c->jwt_secret, sizeof c->jwt_secret, "%s", secret);
-    }
-    /* The webhooks' signing key, like the token secret: never on a command line. */
-    const char *wsecret = getenv("RISKD_WEBHOOK_SECRET");
-    if (wsecret && *wsecret) {
-        if (strlen(wsecret) >= sizeof c->webhook_secret) {
-            snprintf(err, errlen, "RISKD_WEBHOOK_SECRET: longer than %zu characters", sizeof c->webhook_secret - 1);
-            return -1;
-        }
-        snprintf(c->webhook_secret, sizeof c->webhook_secret, "%s", wsecret);
-    }
+    /* The token secret and the webhooks' signing key come from the
+     * environment (or .env) only: a command line is visible to every user of
+     * the machine. */
+    if (env_secret("JWT_SECRET", c->jwt_secret, sizeof c->jwt_secret, err, errlen) < 0 ||
+        env_secret("RISKD_WEBHOOK_SECRET", c->webhook_secret, sizeof c->webhook_secret, err, errlen) < 0)
+        return -1;
     /* MONGODB_URI names the store when RISKD_DB does not. */
     const char *m = getenv("MONGODB_URI");
     if (m && *m && !getenv("RISKD_DB") && set_opt(c, find_opt("db", 2), m, "MONGODB_URI", err, errlen) < 0)
