@@ -140,32 +140,42 @@ local function flask_event(e)
     }
 end
 
--- Records of several filters merged newest first, with skip and limit over
--- the merge: fetch(filter, n) -> items (newest first), total.
-local function merged(filters, skip, limit, fetch, key)
+-- limit and skip of a list query; nil, why when they are not what the
+-- Flask system takes or reach past the merged lists' depth.
+local function paging(q)
+    local limit, e1 = int_arg(q, "limit", 50, 1, MAX_DEPTH)
+    if not limit then return nil, e1 end
+    local skip, e2 = int_arg(q, "skip", 0, 0, MAX_DEPTH)
+    if not skip then return nil, e2 end
     if skip + limit > MAX_DEPTH then return nil, "skip + limit must be at most " .. MAX_DEPTH end
+    return limit, skip
+end
+
+-- The Flask list answer {<field>, count, total}: the records of several
+-- store filters (d:<field>(filter), newest first by key) merged newest
+-- first, skip and limit over the merge, each shaped.
+local function merged_list(d, field, filters, limit, skip, key, shape)
     local all, total = {}, 0
     for _, f in ipairs(filters) do
-        local items, n = fetch(f, skip + limit)
-        if not items then return nil, n end
-        total = total + n
-        for _, it in ipairs(items) do all[#all + 1] = it end
+        f.page, f.per_page = 1, skip + limit
+        local page, perr = d[field](d, f)
+        if not page then return err(503, perr) end
+        total = total + page.total
+        for _, it in ipairs(page[field]) do all[#all + 1] = it end
     end
     table.sort(all, function(a, b)
         if key(a) ~= key(b) then return key(a) > key(b) end
         return a.id > b.id
     end)
     local out = {}
-    for i = skip + 1, math.min(#all, skip + limit) do out[#out + 1] = all[i] end
-    return out, total
+    for i = skip + 1, math.min(#all, skip + limit) do out[#out + 1] = shape(all[i]) end
+    return 200, { [field] = response.array(out), count = #out, total = total }
 end
 
 function M.events(req)
     local q = req.query
-    local limit, e1 = int_arg(q, "limit", 50, 1, MAX_DEPTH)
-    if not limit then return err(400, e1) end
-    local skip, e2 = int_arg(q, "skip", 0, 0, MAX_DEPTH)
-    if not skip then return err(400, e2) end
+    local limit, skip = paging(q)
+    if not limit then return err(400, skip) end
     local anomaly, e3 = bool_arg(q, "is_anomaly")
     if e3 then return err(400, e3) end
     local d = db()
@@ -173,16 +183,7 @@ function M.events(req)
     local levels = anomaly == true and { "high", "critical" } or anomaly == false and { "low", "medium" } or { false }
     local filters = {}
     for i, l in ipairs(levels) do filters[i] = { user_id = q.user_id, risk_level = l or nil } end
-    local items, total = merged(filters, skip, limit, function(f, n)
-        f.page, f.per_page = 1, n
-        local page, perr = d:events(f)
-        if not page then return nil, perr end
-        return page.events, page.total
-    end, function(e) return e.ts end)
-    if not items then return err(total:find("must be") and 400 or 503, total) end
-    local out = {}
-    for i, e in ipairs(items) do out[i] = flask_event(e) end
-    return 200, { events = response.array(out), count = #out, total = total }
+    return merged_list(d, "events", filters, limit, skip, function(e) return e.ts end, flask_event)
 end
 
 function M.event(req)
@@ -218,10 +219,8 @@ end
 
 function M.alerts(req)
     local q = req.query
-    local limit, e1 = int_arg(q, "limit", 50, 1, MAX_DEPTH)
-    if not limit then return err(400, e1) end
-    local skip, e2 = int_arg(q, "skip", 0, 0, MAX_DEPTH)
-    if not skip then return err(400, e2) end
+    local limit, skip = paging(q)
+    if not limit then return err(400, skip) end
     local resolved, e3 = bool_arg(q, "resolved")
     if e3 then return err(400, e3) end
     if q.severity and not LEVELS_OF[q.severity] then return err(400, "severity must be high, medium or low") end
@@ -235,16 +234,7 @@ function M.alerts(req)
             filters[#filters + 1] = { status = st or nil, severity = lv or nil, user_id = q.user_id }
         end
     end
-    local items, total = merged(filters, skip, limit, function(f, n)
-        f.page, f.per_page = 1, n
-        local page, perr = d:alerts(f)
-        if not page then return nil, perr end
-        return page.alerts, page.total
-    end, function(a) return a.created end)
-    if not items then return err(total:find("must be") and 400 or 503, total) end
-    local out = {}
-    for i, a in ipairs(items) do out[i] = flask_alert(a) end
-    return 200, { alerts = response.array(out), count = #out, total = total }
+    return merged_list(d, "alerts", filters, limit, skip, function(a) return a.created end, flask_alert)
 end
 
 function M.update_alert(req)
