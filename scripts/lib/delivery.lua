@@ -25,11 +25,16 @@ local function split(list)
     return out
 end
 
--- The server's settings, or nil outside a server or without a delivery thread.
+-- The server's destinations { webhooks = {...}, siem = {...} }, or nil
+-- outside a server or without a delivery thread. Read once: a state lives
+-- within one configuration, and this runs for every high-risk attempt.
+local dests
 local function settings()
-    local ok, cfg = pcall(engine.config)
-    if not ok or not cfg or not cfg.delivering then return nil end
-    return cfg
+    if dests == nil then
+        local ok, cfg = pcall(engine.config)
+        dests = ok and cfg and cfg.delivering and { webhooks = split(cfg.webhooks), siem = split(cfg.siem) } or false
+    end
+    return dests or nil
 end
 
 -- The admin's webhook URLs, kept in the store.
@@ -42,7 +47,7 @@ end
 -- Every webhook URL: the settings' and the admin's, each once.
 function M.webhooks(store, cfg)
     local out, seen = {}, {}
-    for _, list in ipairs({ split(cfg.webhooks), M.admin_webhooks(store) }) do
+    for _, list in ipairs({ cfg.webhooks, M.admin_webhooks(store) }) do
         for _, url in ipairs(list) do
             if not seen[url] then seen[url], out[#out + 1] = true, url end
         end
@@ -130,14 +135,14 @@ function M.alert(store, alert, event)
     if not cfg or not store then return end
     local now = math.floor(os.time() * 1000)
     put(store, M.webhooks(store, cfg), "alert", M.alert_document(alert, event), now)
-    put(store, split(cfg.siem), "alert", M.alert_ecs(alert, event), now)
+    put(store, cfg.siem, "alert", M.alert_ecs(alert, event), now)
 end
 
 -- An attempt at high or critical: to the SIEM.
 function M.event(store, event)
     local cfg = settings()
-    if not cfg or not store or cfg.siem == "" then return end
-    put(store, split(cfg.siem), "event", M.event_ecs(event), math.floor(os.time() * 1000))
+    if not cfg or not store or #cfg.siem == 0 then return end
+    put(store, cfg.siem, "event", M.event_ecs(event), math.floor(os.time() * 1000))
 end
 
 return M
