@@ -68,7 +68,7 @@ static int run_lua(int argc, char **argv, const char *module)
     err[0] = '\0';
     if (!(geo = rk_geo_open(cfg.geoip_db, cfg.asn_db, err, sizeof err)) && err[0]) goto fail;
     if (!(intel = rk_intel_open(cfg.intel, cfg.state))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
-    rk_vm_host_t host = { NULL, 0, &cfg, store, geo, NULL, NULL, intel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };   /* batch: writes and hashes run inline */
+    rk_vm_host_t host = { NULL, 0, &cfg, store, geo, NULL, NULL, intel, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };   /* batch: writes and hashes run inline */
     rk_vm_opts_t o = { scripts, 0, 5000, &host, "lib.dispatch", rules, 1, model };
     if (!(vm = rk_vm_new(&o, err, sizeof err))) goto fail;
 

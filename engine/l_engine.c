@@ -11,6 +11,7 @@
 #include "config.h"
 #include "rt_hub.h"
 #include "deliver.h"
+#include "store_live.h"
 #include "l_modules.h"
 #include "rates_sync.h"
 #include "store_writer.h"
@@ -141,6 +142,25 @@ static int l_metrics(lua_State *L)
             "riskd_deliveries_total{result=\"delivered\"} %I\nriskd_deliveries_total{result=\"retried\"} %I\n"
             "riskd_deliveries_total{result=\"dead\"} %I\n",
             (lua_Integer)delivered, (lua_Integer)retried, (lua_Integer)dead);
+        lua_concat(L, 2);
+    }
+    if (h->live) {   /* store_live.h */
+        rk_live_stats_t ls;
+        rk_live_stats(h->live, &ls);
+        lua_pushfstring(L,
+            "# HELP riskd_live_reads_total The analysis's reads of the store, by where they were answered.\n"
+            "# TYPE riskd_live_reads_total counter\n"
+            "riskd_live_reads_total{from=\"memory\"} %I\nriskd_live_reads_total{from=\"sqlite\"} %I\n"
+            "# HELP riskd_live_bytes Bytes of encoded profiles held in memory.\n"
+            "# TYPE riskd_live_bytes gauge\nriskd_live_bytes %I\n"
+            "# HELP riskd_live_entries What the state in memory holds, by kind.\n"
+            "# TYPE riskd_live_entries gauge\n"
+            "riskd_live_entries{kind=\"profiles\"} %I\nriskd_live_entries{kind=\"values\"} %I\n"
+            "riskd_live_entries{kind=\"window\"} %I\n"
+            "# HELP riskd_live_on 1 while the state in memory answers (0 once a failed write turned it off).\n"
+            "# TYPE riskd_live_on gauge\nriskd_live_on %d\n",
+            (lua_Integer)ls.hits, (lua_Integer)ls.misses, (lua_Integer)ls.profile_bytes, (lua_Integer)ls.profiles,
+            (lua_Integer)ls.values, (lua_Integer)ls.window_entries, ls.on);
         lua_concat(L, 2);
     }
     if (!h->writer) return 1;

@@ -39,6 +39,7 @@
 #include "lockout.h"
 #include "calib.h"
 #include "xacct.h"
+#include "store_live.h"
 #include "sandbox.h"
 #include "log.h"
 #include "models.h"
@@ -130,6 +131,7 @@ typedef struct rk_server {
     rk_lockout_t *lockout;          /* sign-in throttling, shared by the workers, kept across reloads */
     rk_calib_t *calib;              /* calibrated levels, shared by the workers, kept across reloads */
     rk_xacct_t *xacct;              /* cross-account memory, shared by the workers, kept across reloads */
+    rk_live_t *live;                /* the embedded store's analysis state in memory (store_live.h), shared by its handles */
     rk_addrcount_t *addrcount;      /* open connections per client address, over all workers */
     rk_watchdog_t *watchdog;        /* the workers' Lua deadlines, seen from outside */
     rk_geo_t *geo;                  /* IP databases shared by the workers, or NULL */
@@ -312,7 +314,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     w->metrics = s->metrics;
     w->server = s;
     w->host = (rk_vm_host_t){ s->metrics, id, s->cfg, NULL, s->geo, s->writer, s->pool, s->intel, s->hub, s->rates_sync,
-                              s->lockout, s->calib, s->xacct, rule_state, s, s->deliverer };
+                              s->lockout, s->calib, s->xacct, rule_state, s, s->deliverer, s->live };
     w->handle_ref = LUA_NOREF;
     /* Each worker has its own store handle: one SQLite connection per
      * thread; with MongoDB, handles share one client pool. */
@@ -320,6 +322,7 @@ static int worker_init(rk_server_t *s, rk_worker_t *w, int id, char *err, size_t
     rk_config_store_opts(s->cfg, &so);
     so.busy_timeout_ms = s->cfg->store_timeout_ms;   /* then a degraded answer, not a late one */
     rk_writer_handle_opts(&so);
+    so.live = s->live;
     w->host.store = rk_store_open(s->cfg->db, &so, err, errlen);
     if (!w->host.store) return -1;
 
@@ -714,6 +717,13 @@ static int open_store(rk_server_t *s, char *err, size_t errlen)
     rk_store_opts_t o;
     rk_config_store_opts(s->cfg, &o);
     rk_writer_handle_opts(&o);
+    /* The embedded store's handles share the analysis's state in memory;
+     * the writer's handle (below) feeds it. */
+    if (strncmp(s->cfg->db, "sqlite:", 7) == 0 && !(s->live = rk_live_new(NULL))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    o.live = s->live;
     s->store = rk_store_open(s->cfg->db, &o, err, errlen);
     if (!s->store) return -1;
     if (s->cfg->retention_days > 0) {
@@ -869,6 +879,7 @@ static void server_free(rk_server_t *s)
     if (s->purge_ev) event_free(s->purge_ev);
     if (s->intel_ev) event_free(s->intel_ev);
     rk_store_close(s->store);
+    rk_live_free(s->live);   /* after every handle that reads it */
     rk_geo_close(s->geo);
     rk_watch_free(s->watch);
     rk_intel_close(s->intel);
@@ -955,6 +966,8 @@ int rk_server_run(const rk_config_t *cfg)
         rk_store_opts_t so;
         rk_config_store_opts(cfg, &so);
         so.busy_timeout_ms = cfg->store_timeout_ms;
+        so.live = s.live;
+        so.live_owner = 1;
         if (!(s.writer = rk_writer_start(cfg->db, &so, err, sizeof err))) goto fail;
     }
     if (!(s.pool = rk_pool_new(s.nworkers, err, sizeof err))) goto fail;

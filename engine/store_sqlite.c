@@ -15,6 +15,7 @@
  * of traffic in the analyze bench; store_writer.c). Set
  * --sqlite-sync full (opts.sync_full) for fsync on every commit (about 10x fewer inserts/s).
  */
+#include "store_live.h"
 #include "store_impl.h"
 
 #include <sqlite3.h>
@@ -218,7 +219,7 @@ static const char *const sql[S_COUNT] = {
     /* An UPDATE, and an INSERT only for a value never seen: cheaper than an
      * upsert with RETURNING (which buffers its result) for what is almost
      * always a known value. */
-    [S_VC_ADD] = "UPDATE value_counts SET count = count + 1 WHERE kind = ?1 AND value = ?2",
+    [S_VC_ADD] = "UPDATE value_counts SET count = count + 1 WHERE kind = ?1 AND value = ?2 RETURNING count",
     [S_VC_NEW] = "INSERT INTO value_counts(kind, value, count) VALUES(?1, ?2, 1)",
     [S_VC_GET] = "SELECT count FROM value_counts WHERE kind = ? AND value = ?",
     [S_VC_TOTALS] = "SELECT key, CAST(value AS INTEGER) FROM meta WHERE key > 'vc:' AND key < 'vc;'",
@@ -333,6 +334,11 @@ typedef struct {
      * statements an insert ran. wdelta: the current write's; bdelta: the
      * released writes of the open batch. */
     int64_t wdelta[M_COUNT], bdelta[M_COUNT];
+    /* The analysis's state in memory (store_live.h): read before SQLite, fed
+     * with every write this connection makes to it. live_fed: this
+     * transaction (or savepoint) has fed it, so undoing it must turn it off. */
+    rk_live_t *live;
+    int live_owner, live_fed;
 } sq_t;
 
 static const rk_store_ops_t ops;
@@ -393,6 +399,8 @@ static int flush_meta(sq_t *q, int64_t *delta, char *err, size_t errlen)
 static int begin(sq_t *q, char *err, size_t errlen)
 {
     memset(q->wdelta, 0, sizeof q->wdelta);
+    q->live_fed = 0;
+    if (q->live && q->live_owner && !q->batch) rk_live_write_begin(q->live);
     return exec(q, stmt(q, q->batch ? S_SAVEPOINT : S_BEGIN), err, errlen, "begin");
 }
 
@@ -402,16 +410,22 @@ static int commit(sq_t *q, char *err, size_t errlen)
         if (exec(q, stmt(q, S_RELEASE), err, errlen, "release") != 0) return -1;
         for (int m = 0; m < M_COUNT; m++) q->bdelta[m] += q->wdelta[m];
         memset(q->wdelta, 0, sizeof q->wdelta);
+        q->live_fed = 0;   /* the batch's commit answers for it now */
         return 0;
     }
     if (flush_meta(q, q->wdelta, err, errlen) != 0) return -1;
-    return exec(q, stmt(q, S_COMMIT), err, errlen, "commit");
+    if (exec(q, stmt(q, S_COMMIT), err, errlen, "commit") != 0) return -1;
+    q->live_fed = 0;
+    if (q->live && q->live_owner) rk_live_write_done(q->live);
+    return 0;
 }
 
 static void rollback(sq_t *q)
 {
     char e[64];
     memset(q->wdelta, 0, sizeof q->wdelta);
+    if (q->live_fed) rk_live_off(q->live);
+    q->live_fed = 0;
     if (q->batch) {
         exec(q, stmt(q, S_ROLLBACK_TO), e, sizeof e, "rollback");
         exec(q, stmt(q, S_RELEASE), e, sizeof e, "release");
@@ -462,6 +476,7 @@ static int sq_batch_begin(rk_store_t *s, char *err, size_t errlen)
     memset(q->bdelta, 0, sizeof q->bdelta);
     if (exec(q, stmt(q, S_BEGIN), err, errlen, "begin") != 0) return -1;
     q->batch = 1;
+    if (q->live && q->live_owner) rk_live_write_begin(q->live);
     return 0;
 }
 
@@ -474,8 +489,10 @@ static int sq_batch_end(rk_store_t *s, char *err, size_t errlen)
     if (flush_meta(q, q->bdelta, err, errlen) != 0 || exec(q, stmt(q, S_COMMIT), err, errlen, "commit") != 0) {
         char e[64];
         exec(q, stmt(q, S_ROLLBACK), e, sizeof e, "rollback");
+        if (q->live) rk_live_off(q->live);
         return -1;
     }
+    if (q->live && q->live_owner) rk_live_write_done(q->live);
     return 0;
 }
 
@@ -532,6 +549,24 @@ static void sq_close(rk_store_t *s)
     free(q);
 }
 
+/* The owner starts the state's recent window after the newest event on
+ * disk: from there on it sees every event as it writes it. */
+static int attach_live(sq_t *q, rk_live_t *lv, int owner, char *err, size_t errlen)
+{
+    q->live = lv;
+    q->live_owner = owner;
+    if (!owner) return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(q->db, "SELECT max(ts_ms) FROM events", -1, &st, NULL) != SQLITE_OK)
+        return fail(q, err, errlen, "newest event");
+    int rc = sqlite3_step(st);
+    int64_t h = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) + 1 : INT64_MIN;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return fail(q, err, errlen, "newest event");
+    rk_live_start(lv, h);
+    return 0;
+}
+
 rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen)
 {
     sq_t *q = calloc(1, sizeof *q);
@@ -577,6 +612,7 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
             goto fail;
         }
     }
+    if (o->live && attach_live(q, o->live, o->live_owner, err, errlen) != 0) goto fail;
     return &q->base;
 fail:
     sq_close(&q->base);
@@ -951,7 +987,12 @@ static int insert_event(sq_t *q, rk_event_t *e, char *err, size_t errlen)
     sqlite3_bind_int(st, 22, e->held);
     if (e->held == RK_LEARN_ON_GRACE) sqlite3_bind_int64(st, 23, e->learn_at);
     bind_text(st, 24, e->outcome);
-    return exec(q, st, err, errlen, "event");
+    if (exec(q, st, err, errlen, "event") != 0) return -1;
+    if (q->live) {
+        rk_live_note(q->live, e->user_id, e->ip, e->ts_ms, e->success);
+        q->live_fed = 1;
+    }
+    return 0;
 }
 
 /* What this connection has added to counter m and not yet written: a
@@ -1000,6 +1041,7 @@ static int update_aggregates(sq_t *q, const rk_event_t *e, char *err, size_t err
 
 static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err, size_t errlen)
 {
+    if (q->live && rk_live_profile_get(q->live, user_id, p)) return 0;
     sqlite3_stmt *st = stmt(q, S_PROFILE_GET);
     bind_text(st, 1, user_id);
     int rc = sqlite3_step(st);
@@ -1039,7 +1081,9 @@ static int sq_user_state_set(rk_store_t *s, const char *user_id, const char *sta
         bind_text(st, 3, by);
         sqlite3_bind_int64(st, 4, ts_ms);
     }
-    return exec(q, st, err, errlen, "user state");
+    if (exec(q, st, err, errlen, "user state") != 0) return -1;
+    if (q->live) rk_live_state(q->live, user_id, state, by, ts_ms);
+    return 0;
 }
 
 /* The global counts of the values of a successful login, with per-kind
@@ -1050,13 +1094,24 @@ static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
     char prefix[80];
     const char *vals[RK_PK_COUNT];
     rk_profile_values(e, vals, prefix, sizeof prefix);
+    if (q->live && q->live_owner && rk_live_is_on(q->live)) {   /* the totals so far, once, before this event adds to them */
+        int64_t t[RK_PK_COUNT], d[RK_PK_COUNT];
+        if (!rk_live_totals(q->live, t, d)) {
+            for (int k = 0; k < RK_PK_COUNT; k++) { t[k] = meta_get(q, M_VC_TOTAL + k); d[k] = meta_get(q, M_VC_DISTINCT + k); }
+            rk_live_totals_set(q->live, t, d);
+        }
+    }
     for (int k = 0; k < RK_PK_COUNT; k++) {
         if (!vals[k]) continue;
         sqlite3_stmt *st = stmt(q, S_VC_ADD);
         sqlite3_bind_int(st, 1, k);
         bind_text(st, 2, vals[k]);
-        if (exec(q, st, err, errlen, "value_counts") != 0) return -1;
-        if (sqlite3_changes(q->db) == 0) {
+        int rc = sqlite3_step(st);
+        int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(q, err, errlen, "value_counts");
+        int fresh = rc == SQLITE_DONE;
+        if (fresh) {
             st = stmt(q, S_VC_NEW);
             sqlite3_bind_int(st, 1, k);
             bind_text(st, 2, vals[k]);
@@ -1064,8 +1119,28 @@ static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
             q->wdelta[M_VC_DISTINCT + k]++;
         }
         q->wdelta[M_VC_TOTAL + k]++;
+        if (q->live) {
+            if (q->live_owner) rk_live_value_put(q->live, k, vals[k], count);
+            else rk_live_value_drop(q->live, k, vals[k]);
+            rk_live_totals_add(q->live, k, 1, fresh);
+            q->live_fed = 1;
+        }
     }
     return 0;
+}
+
+/* How many successful logins had value (0 for none), from memory when held. */
+static int value_count(sq_t *q, int k, const char *value, int64_t *count, char *err, size_t errlen)
+{
+    *count = 0;
+    if (q->live && rk_live_value_get(q->live, k, value, count)) return 0;
+    sqlite3_stmt *st = stmt(q, S_VC_GET);
+    sqlite3_bind_int(st, 1, k);
+    bind_text(st, 2, value);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *count = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(q, err, errlen, "value_counts");
 }
 
 static int sq_global_count(rk_store_t *s, rk_profile_kind k, const char *value, rk_global_count_t *out,
@@ -1073,13 +1148,13 @@ static int sq_global_count(rk_store_t *s, rk_profile_kind k, const char *value, 
 {
     sq_t *q = SQ(s);
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = stmt(q, S_VC_GET);
-    sqlite3_bind_int(st, 1, (int)k);
-    bind_text(st, 2, value);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) out->count = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(q, err, errlen, "value_counts");
+    if (value_count(q, (int)k, value, &out->count, err, errlen) != 0) return -1;
+    int64_t t[RK_PK_COUNT], d[RK_PK_COUNT];
+    if (q->live && rk_live_totals(q->live, t, d)) {
+        out->total = t[k];
+        out->distinct = d[k];
+        return 0;
+    }
     out->total = meta_get(q, M_VC_TOTAL + (int)k);
     out->distinct = meta_get(q, M_VC_DISTINCT + (int)k);
     return 0;
@@ -1090,6 +1165,15 @@ static int sq_global_counts(rk_store_t *s, const char *const *vals, rk_global_co
     sq_t *q = SQ(s);
     int64_t total[RK_PK_COUNT] = { 0 }, distinct[RK_PK_COUNT] = { 0 };
     memset(out, 0, sizeof *out * RK_PK_COUNT);
+    if (q->live && rk_live_totals(q->live, total, distinct)) {
+        for (int k = 0; k < RK_PK_COUNT; k++) {
+            if (!vals[k]) continue;
+            out[k].total = total[k];
+            out[k].distinct = distinct[k];
+            if (value_count(q, k, vals[k], &out[k].count, err, errlen) != 0) return -1;
+        }
+        return 0;
+    }
     sqlite3_stmt *st = stmt(q, S_VC_TOTALS);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1105,13 +1189,7 @@ static int sq_global_counts(rk_store_t *s, const char *const *vals, rk_global_co
         if (!vals[k]) continue;
         out[k].total = total[k] + pending(q, M_VC_TOTAL + k);
         out[k].distinct = distinct[k] + pending(q, M_VC_DISTINCT + k);
-        st = stmt(q, S_VC_GET);
-        sqlite3_bind_int(st, 1, k);
-        bind_text(st, 2, vals[k]);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) out[k].count = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(q, err, errlen, "value_counts");
+        if (value_count(q, k, vals[k], &out[k].count, err, errlen) != 0) return -1;
     }
     return 0;
 }
@@ -1140,6 +1218,11 @@ static int apply_profile(sq_t *q, const rk_event_t *e, int learn_only, char *err
     sqlite3_bind_blob(st, 8, q->blob, (int)len, SQLITE_STATIC);
     double max_risk = p->max_risk;
     if (exec(q, st, err, errlen, "profile") != 0) return -1;
+    if (q->live) {
+        if (q->live_owner) rk_live_profile_put(q->live, p, q->blob, len);
+        else rk_live_profile_drop(q->live, e->user_id);
+        q->live_fed = 1;
+    }
     if (!raised) return 0;
     st = stmt(q, S_PROFILE_MAX);
     bind_text(st, 1, e->user_id);
@@ -1446,6 +1529,7 @@ static int sq_recent(rk_store_t *s, const char *user_id, const char *ip, int64_t
                      int64_t *user_failures, int64_t *ip_users, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (q->live && rk_live_recent(q->live, user_id, ip, since_ms, user_failures, ip_users)) return 0;
     sqlite3_stmt *st = stmt(q, S_RECENT_FAIL);
     bind_text(st, 1, user_id);
     sqlite3_bind_int64(st, 2, since_ms);
@@ -1850,6 +1934,7 @@ static int sq_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
     }
     if (rc == 0) rc = commit(q, err, errlen);
     if (rc != 0) { rollback(q); return -1; }
+    if (q->live) rk_live_raise_horizon(q->live, cutoff);   /* what the window holds before it is gone from disk */
     return 0;
 }
 

@@ -46,6 +46,7 @@ typedef struct rk_vm_host {
                       char *why, size_t whylen);
     void *server;
     struct rk_deliverer *deliverer;   /* the outbox's deliveries (deliver.h), or NULL */
+    struct rk_live *live;         /* the embedded store's analysis state in memory (store_live.h), or NULL */
 } rk_vm_host_t;
 
 typedef struct rk_vm rk_vm_t;
