@@ -9,6 +9,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import time
 import shutil
 import subprocess
@@ -243,6 +244,46 @@ def main():
             p = riskd("score", "--input", path, "--skip-bad")
             assert p.returncode == 0 and "(skipped)" in p.stderr, p
         check("riskd score: bad lines are named by number and skipped; unknown fields are kept", score_bad_lines)
+
+        def answers(text):   # the lines without their ids (new at every run)
+            out = []
+            for line in text.splitlines():
+                x = json.loads(line)
+                x.pop("event_id")
+                x["alert_id"] = x["alert_id"] is not None
+                out.append(x)
+            return out
+
+        def score_timing():
+            path = os.path.join(tmp, "timing.jsonl")
+            g = riskd("generate", "--users", "200", "--days", "10", "--seed", "5", "--output", path)
+            assert g.returncode == 0, g.stderr
+            with open(path) as f:
+                n = sum(1 for _ in f)
+            plain = riskd("score", "--input", path, "--threads", "0")
+            for threads in ("0", "2"):
+                p = riskd("score", "--input", path, "--threads", threads, "--timing")
+                assert p.returncode == 0, p.stderr
+                assert answers(p.stdout) == answers(plain.stdout)   # timing changes no answer
+                stages = {}
+                for line in p.stderr.splitlines():
+                    m = re.match(r"^  (\S.*?)\s+([0-9.]+) us per attempt\s+[0-9.]+ %$", line)
+                    if m:
+                        stages[m.group(1)] = float(m.group(2))
+                for st in ("parsing", "store reads", "features", "forest", "rules", "combine", "store write", "output"):
+                    assert stages.get(st, 0) > 0, (st, p.stderr)
+                total = sum(stages.values())
+                seq = [x for x in p.stderr.splitlines() if "sequential stages" in x]
+                assert len(seq) == 1, p.stderr
+                # the sequential share is the pipeline thread's stages over all of them
+                want = sum(v for k, v in stages.items() if k not in ("parsing", "output"))   # hand-off too
+                got = float(seq[0].split(": ")[1].split(" of ")[0])
+                assert abs(got - want) <= 0.2 + 0.01 * want and abs(float(seq[0].split(" of ")[1].split()[0]) - total) <= 0.2 + 0.01 * total, \
+                    (seq, stages)
+                assert "Amdahl projection (not measured): 2 cores" in p.stderr and "64 cores" in p.stderr, p.stderr
+                assert ("%d attempts" % n) in p.stderr, p.stderr
+        check("riskd score --timing: every stage timed, the sequential share and an Amdahl projection, the same answers",
+              score_timing)
 
         def helper_threads():
             # riskd.parallel (engine/l_parallel.c): values copied exactly both ways, answers in order,
