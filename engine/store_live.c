@@ -327,16 +327,23 @@ void rk_live_profile_put(rk_live_t *lv, const rk_profile_t *p, const unsigned ch
         rk_live_off(lv);
         return;
     }
-    if (!u->prof) atomic_fetch_add(&lv->profiles, 1);
-    else { atomic_fetch_sub(&lv->profile_bytes, u->plen); free(u->prof); }
+    /* An analyst's word is kept beside the profile: taken from p when the
+     * entry is new, and from then on changed only by rk_live_state, so that
+     * a write of the profile never undoes a state set meanwhile. */
+    if (!u->prof) {
+        atomic_fetch_add(&lv->profiles, 1);
+        snprintf(u->state, sizeof u->state, "%s", p->state);
+        free(u->state_by);
+        u->state_by = p->state_by[0] ? strdup(p->state_by) : NULL;
+        u->state_ms = p->state_ms;
+    } else {
+        atomic_fetch_sub(&lv->profile_bytes, u->plen);
+        free(u->prof);
+    }
     memcpy(copy, bytes, len);
     u->prof = copy;
     u->plen = len;
     u->seq = atomic_load(&lv->open_seq);
-    snprintf(u->state, sizeof u->state, "%s", p->state);
-    free(u->state_by);
-    u->state_by = p->state_by[0] ? strdup(p->state_by) : NULL;
-    u->state_ms = p->state_ms;
     u->used = 1;
     atomic_fetch_add(&lv->profile_bytes, len);
     pthread_mutex_unlock(&sh->mu);

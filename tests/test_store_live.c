@@ -182,6 +182,10 @@ static void profiles_and_values(void **st)
     assert_int_equal(rk_live_profile_get(lv, "late", &out), 1);
     assert_string_equal(out.state, "at_risk");
     assert_string_equal(out.state_by, "ana");
+    put_profile(lv, "late", 8);   /* a later write of the profile keeps it */
+    assert_int_equal(rk_live_profile_get(lv, "late", &out), 1);
+    assert_int_equal(out.attempts, 8);
+    assert_string_equal(out.state, "at_risk");
     rk_live_state(lv, "late", NULL, NULL, 0);
     assert_int_equal(rk_live_profile_get(lv, "late", &out), 1);
     assert_string_equal(out.state, "");
