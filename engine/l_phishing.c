@@ -6,7 +6,7 @@
  *   ph.parse(raw [, { max_bytes = n, max_parts = n, max_ms = n }])   -- on the
  *       server's pool when called from a request
  *       --> msg | nil, err, code ("too_big", "too_complex", "not_a_message")
- *       msg = { from, from_name, reply_to, return_path, to, subject,
+ *       msg = { from, from_name, from_count, reply_to, return_path, to, subject,
  *               message_id, date, text, html, auth = {...},
  *               attachments = { {name, type, size} }, parts, truncated }
  *   ph.analyze(cfg, msg)   -- msg as parse gives it, or built from fields; on the
@@ -162,6 +162,8 @@ static void push_msg(lua_State *L, const rk_phish_msg_t *m)
     lua_createtable(L, 0, 16);
     set_field(L, "from", m->from_addr);
     set_field(L, "from_name", m->from_name);
+    lua_pushinteger(L, m->from_count);
+    lua_setfield(L, -2, "from_count");
     set_field(L, "reply_to", m->reply_to);
     set_field(L, "return_path", m->return_path);
     set_field(L, "to", m->to);
@@ -571,6 +573,13 @@ static int l_messages(lua_State *L)
     return 1;
 }
 
+/* ph.address_entries(value) --> the entries of an address header as written */
+static int l_address_entries(lua_State *L)
+{
+    lua_pushinteger(L, rk_phish_address_entries(luaL_checkstring(L, 1)));
+    return 1;
+}
+
 static int l_dense_names(lua_State *L)
 {
     lua_createtable(L, RK_PHISH_NDENSE, 0);
@@ -842,7 +851,7 @@ int luaopen_riskd_phishing(lua_State *L)
                                                 { NULL, NULL } };
     static const luaL_Reg trainer_meta[] = { { "__gc", trainer_gc }, { "__close", trainer_gc }, { NULL, NULL } };
     static const luaL_Reg fns[] = { { "config", l_config }, { "parse", l_parse }, { "analyze", l_analyze },
-                                    { "dense_names", l_dense_names }, { "encode", l_encode }, { "messages", l_messages }, { "current", l_current }, { "load", l_load },
+                                    { "dense_names", l_dense_names }, { "address_entries", l_address_entries }, { "encode", l_encode }, { "messages", l_messages }, { "current", l_current }, { "load", l_load },
                                     { "trainer", l_trainer }, { NULL, NULL } };
     luaL_newmetatable(L, CFG_T);
     luaL_setfuncs(L, cfg_meta, 0);

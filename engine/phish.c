@@ -357,3 +357,28 @@ void rk_phish_result_free(rk_phish_result_t *r)
     free(r->from_brand);
     memset(r, 0, sizeof *r);
 }
+
+/* GMime's own address list forgives "Name , <a@b>" (one mailbox); as
+ * written it is two entries. */
+int rk_phish_address_entries(const char *v)
+{
+    if (!v) return 0;
+    int n = 0, quoted = 0, angle = 0, comment = 0, filled = 0;
+    for (const char *p = v; *p; p++) {
+        char c = *p;
+        if (quoted) {
+            if (c == '\\' && p[1]) p++;
+            else if (c == '"') quoted = 0;
+            continue;
+        }
+        if (c == '\\' && p[1]) { p++; filled = 1; continue; }
+        if (comment) { if (c == '(') comment++; else if (c == ')') comment--; continue; }
+        if (c == '(') { comment = 1; continue; }
+        if (c == '"') { quoted = 1; filled = 1; continue; }
+        if (c == '<') angle = 1;
+        else if (c == '>') angle = 0;
+        if (c == ',' && !angle) { n += filled; filled = 0; continue; }
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') filled = 1;
+    }
+    return n + filled;
+}

@@ -24,6 +24,7 @@ typedef struct rk_phish_att {
 
 typedef struct rk_phish_msg {
     char *from_name, *from_addr;     /* display name and address of From, "" when absent */
+    int from_count;                  /* the entries From holds: a sender is one ("Name , <a@b>" is two) */
     char *reply_to, *return_path;    /* addresses, "" when absent */
     char *to;                        /* first recipient's address, "" when absent */
     char *subject, *message_id, *date;
@@ -187,6 +188,10 @@ void rk_phish_registrable(const rk_phish_cfg_t *c, const char *host, char *out, 
 int rk_phish_known_tld(const rk_phish_cfg_t *c, const char *text);
 /* Damerau-Levenshtein distance (optimal string alignment), capped at 9. */
 int rk_phish_edit_distance(const char *a, const char *b);
+/* The entries of an address header's value as written (0 for NULL): the
+ * non-empty stretches between commas outside quotes, angle brackets and
+ * comments. A sender is one; "Name , <a@b>" is two. */
+int rk_phish_address_entries(const char *v);
 /* Whether s is an IP literal host. */
 int rk_phish_is_ip_host(const char *host);
 

@@ -288,6 +288,7 @@ int rk_phish_parse(const char *raw, size_t len, const rk_phish_limits_t *lim, rk
     walk_t w = { out, lim, g_string_new(NULL), g_string_new(NULL), 0, deadline };
     if (!msg) { snprintf(err, errlen, "not an RFC 5322 message (no headers)"); goto done; }
     GMimeObject *obj = GMIME_OBJECT(msg);
+    out->from_count = rk_phish_address_entries(g_mime_object_get_header(obj, "From"));
     if (first_mailbox(g_mime_message_get_from(msg), &out->from_name, &out->from_addr) < 0 ||
         first_mailbox(g_mime_message_get_reply_to(msg), NULL, &out->reply_to) < 0 ||
         first_mailbox(g_mime_message_get_to(msg), NULL, &out->to) < 0 ||

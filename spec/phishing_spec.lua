@@ -145,6 +145,10 @@ describe("phishing rules", function()
         assert.matches("names binance.com, the sender is libreriacies.es", why, 1, true)
         assert.is_nil(r.evaluate(ctx({ message = msg({ subject = "Your Binance statement" }), from_domain = "binance.com" })))
         assert.is_nil(r.evaluate(ctx({ message = msg({ subject = "binanceville news" }) })))     -- a whole word only
+        s, why = r.evaluate(ctx({ message = msg({ from_count = 2 }) }))                    -- "Name ,<a@b>"
+        assert.are.equal(30, s)
+        assert.matches("From header holds more than one entry", why, 1, true)
+        assert.is_nil(r.evaluate(ctx({ message = msg({ from_count = 1 }) })))
         s = r.evaluate(ctx({ message = msg({ from = "a@b", to = "c@d.example", subject = "c@d.example binance" }), known_tld = false }))
         assert.are.equal(math.floor(100 * (1 - 0.65 * 0.55 * 0.85) + 0.5), s)                -- independent parts
     end)
@@ -244,6 +248,11 @@ describe("lib.phishing", function()
         assert.are.equal("hi", (phishing.message(ph, "application/json", nil, { raw = raw }, 1e6)).subject)
         assert.are.equal("hi", (phishing.message(ph, "message/rfc822", raw, nil, 1e6)).subject)
         assert.are.equal("x", (phishing.message(ph, "application/json", nil, { subject = "x" }, 1e6)).subject)
+        -- From's entries are counted the same way whichever way the message comes
+        local bad = "Microsoft account team ,<no-reply@access.example>"
+        assert.are.equal(2, (phishing.message(ph, "message/rfc822", "From: " .. bad .. "\r\n\r\nx\r\n", nil, 1e6)).from_count)
+        assert.are.equal(2, (phishing.message(ph, "application/json", nil, { from = bad }, 1e6)).from_count)
+        assert.are.equal(1, (phishing.message(ph, "application/json", nil, { from = '"Doe, J" <j@x.example>' }, 1e6)).from_count)
         local _, s, code = phishing.message(ph, "application/json", nil, "str", 1e6)
         assert.are.same({ 400, "invalid_body" }, { s, code })
         _, s, code = phishing.message(ph, nil, nil, { raw = 5 }, 1e6)

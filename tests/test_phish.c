@@ -123,6 +123,34 @@ static void mime_headers_and_encodings(void **st)
     rk_phish_cfg_free(c);
 }
 
+/* The entries of From as written: a bare comma makes a name an entry of
+ * its own, while commas in quotes, angle brackets and comments do not. */
+static void from_entries(void **st)
+{
+    (void)st;
+    static const struct { const char *from; int n; } cases[] = {
+        { "Microsoft account team ,<no-reply@access.example>", 2 },
+        { "Bahngutscheine, <>, Bahngutscheine, service@shop.example", 4 },
+        { "\"Doe, John\" <john@x.example>", 1 },
+        { "john@x.example (Doe, John)", 1 },
+        { "<\"odd,local\"@x.example>", 1 },
+        { "Ann <ann@x.example>,", 1 },
+        { "Ann <ann@x.example>, Bob <bob@y.example>", 2 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char raw[512];
+        snprintf(raw, sizeof raw, "From: %s\r\nSubject: s\r\n\r\nbody\r\n", cases[i].from);
+        rk_phish_msg_t m;
+        parse_ok(raw, &m);
+        if (m.from_count != cases[i].n) fail_msg("From: %s: %d entries, not %d", cases[i].from, m.from_count, cases[i].n);
+        rk_phish_msg_free(&m);
+    }
+    rk_phish_msg_t m;
+    parse_ok("Subject: no sender\r\n\r\nbody\r\n", &m);
+    assert_int_equal(m.from_count, 0);
+    rk_phish_msg_free(&m);
+}
+
 static void mime_attached_message_and_charsets(void **st)
 {
     (void)st;
@@ -690,6 +718,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mime_headers_and_encodings),
+        cmocka_unit_test(from_entries),
         cmocka_unit_test(mime_attached_message_and_charsets),
         cmocka_unit_test(mime_lying_charset_and_no_body),
         cmocka_unit_test(mime_hostile),

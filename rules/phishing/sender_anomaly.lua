@@ -4,8 +4,11 @@
 -- sender address of random letters or long digit runs, the recipient's own
 -- address in the subject, a subject in "styled" Unicode letters (𝐒𝐄𝐋𝐋)
 -- that slips past word filters, a protected brand named in the subject by
--- another domain (weak: discussion lists name brands too). A missing From
--- is not counted: bounces and notices often have none.
+-- another domain (weak: discussion lists name brands too), a From header
+-- that holds more than one entry ("Microsoft account team ,<a@b>": a bare
+-- comma turns the name into an entry of its own; a sender is one mailbox,
+-- and genuine mailers quote the names they write). A missing From is not
+-- counted: bounces and notices often have none.
 return {
     name = "sender_anomaly",
     description = "a From domain that is not a domain name, sent from free app hosting, the recipient's address in the subject, a brand named in the subject by another domain",
@@ -18,6 +21,7 @@ return {
         recipient_in_subject = 45,  -- "alice@example.com, your parcel is waiting"
         styled_subject = 30,        -- mathematical alphanumeric letters in the subject
         brand_in_subject = 15,      -- "Binance security alert" from libreriacies.es
+        malformed_from = 30,        -- From: "Bahngutscheine, <>, service@..." (several entries)
     },
     evaluate = function(ctx)
         local w, msg, a = config.weights, ctx.message, ctx.analysis
@@ -48,6 +52,7 @@ return {
             add(w.random_sender, "the sender's address looks made up")
         end
         if (from:match("^([^@]+)@") or ""):find("%d%d%d%d%d") then add(w.digits_in_sender, "the sender's address is numbered") end
+        if (msg.from_count or 1) > 1 then add(w.malformed_from, "the From header holds more than one entry") end
         if (msg.subject or ""):find("\240\157[\144-\159]") then add(w.styled_subject, "the subject is written in styled letters") end
         local subject = (msg.subject or ""):lower()
         local to = (msg.to or ""):lower()

@@ -163,6 +163,7 @@ function M.message(ph, content_type, raw_body, body, limit)
     end
     local m, field, why = M.from_fields(body, limit)
     if not m then return nil, 400, "invalid_field", why, field end
+    if body.from then m.from_count = ph.address_entries(body.from) end   -- as a parsed message counts them
     return m
 end
 
