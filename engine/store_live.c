@@ -119,6 +119,7 @@ void rk_live_free(rk_live_t *lv)
 }
 
 void rk_live_start(rk_live_t *lv, int64_t horizon) { atomic_store(&lv->horizon, horizon); }
+size_t rk_live_window_limit(const rk_live_t *lv) { return lv->lim.window_entries; }
 
 void rk_live_raise_horizon(rk_live_t *lv, int64_t h)
 {

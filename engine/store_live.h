@@ -9,10 +9,11 @@
  * store writer) feeds what it writes in the order it writes it, and the
  * readers (the workers) take from here what is held and ask SQLite for the
  * rest, so every answer is one SQLite would give:
- *   - recent counts are complete for times at or after a horizon: the first
- *     time after everything on disk when the state starts, raised when the
- *     window outgrows its bound or a purge deletes events; an earlier
- *     `since` is answered by SQLite;
+ *   - recent counts are complete for times at or after a horizon: when the
+ *     state starts, an hour and a margin before the newest event on disk
+ *     (the owner loads those events), raised when the window outgrows its
+ *     bound or a purge deletes events; an earlier `since` is answered by
+ *     SQLite;
  *   - profiles and value counts are put only by the owner, which reads them
  *     on its own connection, and evicted only once that write is committed,
  *     so a miss read from disk is never older than a hit would be;
@@ -49,8 +50,11 @@ void rk_live_default_limits(rk_live_limits_t *l);
 rk_live_t *rk_live_new(const rk_live_limits_t *l);
 void rk_live_free(rk_live_t *lv);
 
-/* Sets the first horizon (INT64_MIN: the store holds no event yet). */
+/* Sets the first horizon (INT64_MIN: the store holds no event yet). The
+ * events on disk from it on must then be noted before anything reads. */
 void rk_live_start(rk_live_t *lv, int64_t horizon);
+/* How many entries the recent window may hold. */
+size_t rk_live_window_limit(const rk_live_t *lv);
 /* Raises the horizon to at least h (never lowers it). */
 void rk_live_raise_horizon(rk_live_t *lv, int64_t h);
 /* Turns the state off for good: every read goes to SQLite. */

@@ -549,22 +549,47 @@ static void sq_close(rk_store_t *s)
     free(q);
 }
 
-/* The owner starts the state's recent window after the newest event on
- * disk: from there on it sees every event as it writes it. */
+/* One integer from a query with at most one ?1 (bound to arg); *found 0 for NULL. */
+static int query_int(sq_t *q, const char *text, int64_t arg, int64_t *out, int *found, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(q->db, text, -1, &st, NULL) != SQLITE_OK) return fail(q, err, errlen, text);
+    if (sqlite3_bind_parameter_count(st) > 0) sqlite3_bind_int64(st, 1, arg);
+    int rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    *out = *found ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(q, err, errlen, text);
+}
+
+/* The owner starts the state's recent window with the last hour and a
+ * margin of what is on disk (the attempts after a restart are counted from
+ * memory at once), or after the newest event when that hour is more than
+ * half the window's bound; from there on it sees every event as it writes it. */
+#define LIVE_RELOAD_MS (HOUR_MS + 5 * 60000)
 static int attach_live(sq_t *q, rk_live_t *lv, int owner, char *err, size_t errlen)
 {
     q->live = lv;
     q->live_owner = owner;
     if (!owner) return 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(q->db, "SELECT max(ts_ms) FROM events", -1, &st, NULL) != SQLITE_OK)
-        return fail(q, err, errlen, "newest event");
-    int rc = sqlite3_step(st);
-    int64_t h = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) + 1 : INT64_MIN;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) return fail(q, err, errlen, "newest event");
+    int64_t newest, n = 0;
+    int found, any;
+    if (query_int(q, "SELECT max(ts_ms) FROM events", 0, &newest, &found, err, errlen) != 0) return -1;
+    if (!found) { rk_live_start(lv, INT64_MIN); return 0; }
+    int64_t h = newest - LIVE_RELOAD_MS;
+    if (query_int(q, "SELECT count(*) FROM events WHERE ts_ms >= ?1", h, &n, &any, err, errlen) != 0) return -1;
+    if ((size_t)n > rk_live_window_limit(lv) / 2) { rk_live_start(lv, newest + 1); return 0; }
     rk_live_start(lv, h);
-    return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(q->db, "SELECT user_id, ip, ts_ms, success FROM events WHERE ts_ms >= ?1", -1, &st, NULL) != SQLITE_OK)
+        return fail(q, err, errlen, "recent events");
+    sqlite3_bind_int64(st, 1, h);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        rk_live_note(lv, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+                     sqlite3_column_int64(st, 2), sqlite3_column_int(st, 3));
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(q, err, errlen, "recent events");
 }
 
 rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen)
