@@ -6,7 +6,7 @@
  *   ph.parse(raw [, { max_bytes = n, max_parts = n, max_ms = n }])   -- on the
  *       server's pool when called from a request
  *       --> msg | nil, err, code ("too_big", "too_complex", "not_a_message")
- *       msg = { from, from_name, from_count, reply_to, return_path, to, subject,
+ *       msg = { from, from_name, from_count, needless_encoding, reply_to, return_path, to, subject,
  *               message_id, date, text, html, auth = {...},
  *               attachments = { {name, type, size} }, parts, truncated }
  *   ph.analyze(cfg, msg)   -- msg as parse gives it, or built from fields; on the
@@ -164,6 +164,8 @@ static void push_msg(lua_State *L, const rk_phish_msg_t *m)
     set_field(L, "from_name", m->from_name);
     lua_pushinteger(L, m->from_count);
     lua_setfield(L, -2, "from_count");
+    lua_pushboolean(L, m->needless_encoding);
+    lua_setfield(L, -2, "needless_encoding");
     set_field(L, "reply_to", m->reply_to);
     set_field(L, "return_path", m->return_path);
     set_field(L, "to", m->to);

@@ -382,3 +382,45 @@ int rk_phish_address_entries(const char *v)
     }
     return n + filled;
 }
+
+/* Whether one encoded word (its charset, encoding letter and text) hides
+ * plain ASCII: base64 of at least 8 printable ASCII bytes, or Q with at
+ * least 4 letters or digits written as =XX. Mailers encode what ASCII
+ * cannot say; encoding "Client ID" keeps it from word filters. */
+static int plain_ascii_word(char enc, const char *text, size_t n)
+{
+    if (enc == 'B' || enc == 'b') {
+        char *copy = g_strndup(text, n);
+        gsize len = 0;
+        guchar *d = g_base64_decode(copy, &len);
+        g_free(copy);
+        int plain = d && len >= 8;
+        for (gsize i = 0; plain && i < len; i++) plain = d[i] >= 0x20 && d[i] < 0x7f;
+        g_free(d);
+        return plain;
+    }
+    int alnum = 0;
+    for (size_t i = 0; i + 2 < n; i++) {
+        if (text[i] != '=' || !isxdigit((unsigned char)text[i + 1]) || !isxdigit((unsigned char)text[i + 2])) continue;
+        int c = (int)strtol((char[]){ text[i + 1], text[i + 2], 0 }, NULL, 16);
+        alnum += isalnum(c) != 0;
+        i += 2;
+    }
+    return alnum >= 4;
+}
+
+int rk_phish_needless_encoding(const char *raw)
+{
+    for (const char *p = raw ? strstr(raw, "=?") : NULL; p; p = strstr(p + 2, "=?")) {
+        const char *q1 = strchr(p + 2, '?');                           /* after the charset */
+        if (!q1 || !q1[1] || q1[2] != '?') continue;
+        const char *end = strstr(q1 + 3, "?=");
+        if (!end) break;
+        char enc = q1[1];
+        if ((enc == 'B' || enc == 'b' || enc == 'Q' || enc == 'q') && plain_ascii_word(enc, q1 + 3, (size_t)(end - q1 - 3)))
+            return 1;
+        p = end;
+    }
+    return 0;
+}
+

@@ -25,6 +25,7 @@ typedef struct rk_phish_att {
 typedef struct rk_phish_msg {
     char *from_name, *from_addr;     /* display name and address of From, "" when absent */
     int from_count;                  /* the entries From holds: a sender is one ("Name , <a@b>" is two) */
+    int needless_encoding;           /* Subject or From encodes plain ASCII (rk_phish_needless_encoding) */
     char *reply_to, *return_path;    /* addresses, "" when absent */
     char *to;                        /* first recipient's address, "" when absent */
     char *subject, *message_id, *date;
@@ -192,6 +193,10 @@ int rk_phish_edit_distance(const char *a, const char *b);
  * non-empty stretches between commas outside quotes, angle brackets and
  * comments. A sender is one; "Name , <a@b>" is two. */
 int rk_phish_address_entries(const char *v);
+/* Whether a header's raw value holds an encoded word (RFC 2047) that hides
+ * plain ASCII: base64 of 8 or more printable ASCII bytes, or Q with 4 or
+ * more letters or digits written as =XX. */
+int rk_phish_needless_encoding(const char *raw);
 /* Whether s is an IP literal host. */
 int rk_phish_is_ip_host(const char *host);
 

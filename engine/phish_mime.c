@@ -289,6 +289,10 @@ int rk_phish_parse(const char *raw, size_t len, const rk_phish_limits_t *lim, rk
     if (!msg) { snprintf(err, errlen, "not an RFC 5322 message (no headers)"); goto done; }
     GMimeObject *obj = GMIME_OBJECT(msg);
     out->from_count = rk_phish_address_entries(g_mime_object_get_header(obj, "From"));
+    GMimeHeaderList *headers = g_mime_object_get_header_list(obj);
+    GMimeHeader *subject = g_mime_header_list_get_header(headers, "Subject"), *from = g_mime_header_list_get_header(headers, "From");
+    out->needless_encoding = (subject && rk_phish_needless_encoding(g_mime_header_get_raw_value(subject))) ||
+                             (from && rk_phish_needless_encoding(g_mime_header_get_raw_value(from)));
     if (first_mailbox(g_mime_message_get_from(msg), &out->from_name, &out->from_addr) < 0 ||
         first_mailbox(g_mime_message_get_reply_to(msg), NULL, &out->reply_to) < 0 ||
         first_mailbox(g_mime_message_get_to(msg), NULL, &out->to) < 0 ||

@@ -148,7 +148,32 @@ static void from_entries(void **st)
     rk_phish_msg_t m;
     parse_ok("Subject: no sender\r\n\r\nbody\r\n", &m);
     assert_int_equal(m.from_count, 0);
+    assert_false(m.needless_encoding);
     rk_phish_msg_free(&m);
+    /* plain ASCII hidden in an encoded word, as the raw header has it */
+    parse_ok("From: =?UTF-8?Q?=43=6C=69=65=6E=74?= <a@x.example>\r\nSubject: =?UTF-8?B?Q29uZ3JhdHVsYXRpb25z?=\r\n\r\nb\r\n", &m);
+    assert_true(m.needless_encoding);
+    assert_string_equal(m.subject, "Congratulations");
+    rk_phish_msg_free(&m);
+    parse_ok("From: =?UTF-8?Q?Jos=C3=A9_Garc=C3=ADa?= <j@x.example>\r\nSubject: =?UTF-8?B?w4lwaXNvZGUgMw==?=\r\n\r\nb\r\n", &m);
+    assert_false(m.needless_encoding);   /* what ASCII cannot say */
+    rk_phish_msg_free(&m);
+}
+
+/* Encoded words that hide plain ASCII, and the ones a mailer writes. */
+static void needless_encoding(void **st)
+{
+    (void)st;
+    assert_true(rk_phish_needless_encoding("=?UTF-8?B?Q29uZ3JhdHVsYXRpb25z?="));           /* "Congratulations" */
+    assert_true(rk_phish_needless_encoding("x =?utf-8?q?=43=6C=69=65nt?= y"));                /* C, l, i, e */
+    assert_false(rk_phish_needless_encoding("=?UTF-8?B?SGk=?="));                              /* "Hi": too short to say */
+    assert_false(rk_phish_needless_encoding("=?UTF-8?B?w4lwaXNvZGUgMw==?="));                  /* "Épisode 3" */
+    assert_false(rk_phish_needless_encoding("=?ISO-8859-1?Q?Caf=E9_cr=E8me?="));               /* accents only */
+    assert_false(rk_phish_needless_encoding("=?UTF-8?Q?=20=2C=3A=2E?="));                      /* punctuation */
+    assert_false(rk_phish_needless_encoding("plain subject"));
+    assert_false(rk_phish_needless_encoding("=?UTF-8?B?unterminated"));
+    assert_false(rk_phish_needless_encoding("=?x?"));
+    assert_false(rk_phish_needless_encoding(NULL));
 }
 
 static void mime_attached_message_and_charsets(void **st)
@@ -719,6 +744,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mime_headers_and_encodings),
         cmocka_unit_test(from_entries),
+        cmocka_unit_test(needless_encoding),
         cmocka_unit_test(mime_attached_message_and_charsets),
         cmocka_unit_test(mime_lying_charset_and_no_body),
         cmocka_unit_test(mime_hostile),

@@ -7,8 +7,10 @@
 -- another domain (weak: discussion lists name brands too), a From header
 -- that holds more than one entry ("Microsoft account team ,<a@b>": a bare
 -- comma turns the name into an entry of its own; a sender is one mailbox,
--- and genuine mailers quote the names they write). A missing From is not
--- counted: bounces and notices often have none.
+-- and genuine mailers quote the names they write), a subject or sender's
+-- name encoded though it is plain ASCII (base64 of "Congratulations": word
+-- filters read the encoding). A missing From is not counted: bounces and
+-- notices often have none.
 return {
     name = "sender_anomaly",
     description = "a From domain that is not a domain name, sent from free app hosting, the recipient's address in the subject, a brand named in the subject by another domain",
@@ -22,6 +24,7 @@ return {
         styled_subject = 30,        -- mathematical alphanumeric letters in the subject
         brand_in_subject = 15,      -- "Binance security alert" from libreriacies.es
         malformed_from = 30,        -- From: "Bahngutscheine, <>, service@..." (several entries)
+        needless_encoding = 25,     -- Subject: =?UTF-8?B?Q29uZ3JhdHVsYXRpb25z?=
     },
     evaluate = function(ctx)
         local w, msg, a = config.weights, ctx.message, ctx.analysis
@@ -53,6 +56,7 @@ return {
         end
         if (from:match("^([^@]+)@") or ""):find("%d%d%d%d%d") then add(w.digits_in_sender, "the sender's address is numbered") end
         if (msg.from_count or 1) > 1 then add(w.malformed_from, "the From header holds more than one entry") end
+        if msg.needless_encoding then add(w.needless_encoding, "the subject or sender's name is encoded though it is plain ASCII") end
         if (msg.subject or ""):find("\240\157[\144-\159]") then add(w.styled_subject, "the subject is written in styled letters") end
         local subject = (msg.subject or ""):lower()
         local to = (msg.to or ""):lower()
