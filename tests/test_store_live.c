@@ -10,18 +10,10 @@
 #include "test_util.h"
 #include "store_live.h"
 #include "store_impl.h"
+#include "store_reads.h"
 
 #define H 3600000LL
 #define T0 (1700000000000LL / H * H)
-
-static uint64_t rng = 88172645463325252ULL;
-static unsigned next(unsigned n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
-}
 
 typedef struct { char user[8], ip[16]; int64_t ts; int success; } ev_t;
 
@@ -262,39 +254,15 @@ static rk_store_t *open_db(const char *uri, rk_live_t *lv, int owner)
     return s;
 }
 
-static void same_reads(rk_store_t *a, rk_store_t *b, const char *user, const char *ip, int64_t since)
+/* The reads of a and b agree, global counts of random values included. */
+static void agree(rk_store_t *a, rk_store_t *b, const char *user, const char *ip, int64_t since)
 {
-    char err[512];
-    int64_t fa, ua, fb, ub;
-    assert_int_equal(rk_store_recent(a, user, ip, since, &fa, &ua, err, sizeof err), 0);
-    assert_int_equal(rk_store_recent(b, user, ip, since, &fb, &ub, err, sizeof err), 0);
-    assert_int_equal(fa, fb);
-    assert_int_equal(ua, ub);
-    static rk_profile_t pa, pb;
-    int ra = rk_store_profile_get(a, user, &pa, err, sizeof err);
-    int rb = rk_store_profile_get(b, user, &pb, err, sizeof err);
-    assert_int_equal(ra, rb);
-    if (ra == 0) {
-        static unsigned char ea[RK_PROFILE_MAX_BYTES], eb[RK_PROFILE_MAX_BYTES];
-        size_t la = rk_profile_encode(&pa, ea, sizeof ea), lb = rk_profile_encode(&pb, eb, sizeof eb);
-        assert_int_equal(la, lb);
-        assert_memory_equal(ea, eb, la);
-        assert_string_equal(pa.state, pb.state);
-        assert_string_equal(pa.state_by, pb.state_by);
-        assert_int_equal(pa.state_ms, pb.state_ms);
-    }
     char dev[16], prefix[32];
     snprintf(dev, sizeof dev, "dev%u", next(6));
     snprintf(prefix, sizeof prefix, "10.0.%u.0/24", next(4));
     const char *vals[RK_PK_COUNT] = { dev, "FR", prefix, "UA/1", NULL };
-    rk_global_count_t ga[RK_PK_COUNT], gb[RK_PK_COUNT];
-    assert_int_equal(rk_store_global_counts(a, vals, ga, err, sizeof err), 0);
-    assert_int_equal(rk_store_global_counts(b, vals, gb, err, sizeof err), 0);
-    for (int k = 0; k < RK_PK_COUNT - 1; k++) {
-        assert_int_equal(ga[k].count, gb[k].count);
-        assert_int_equal(ga[k].total, gb[k].total);
-        assert_int_equal(ga[k].distinct, gb[k].distinct);
-    }
+    same_reads(a, b, user, ip, since, vals);
+    char err[512];
     rk_global_count_t one_a, one_b;
     assert_int_equal(rk_store_global_count(a, RK_PK_DEVICE, dev, &one_a, err, sizeof err), 0);
     assert_int_equal(rk_store_global_count(b, RK_PK_DEVICE, dev, &one_b, err, sizeof err), 0);
@@ -375,7 +343,7 @@ static void the_same_answers_as_sqlite_alone(void **st)
             char u2[16], ip2[32];
             snprintf(u2, sizeof u2, "u%u", next(13));
             snprintf(ip2, sizeof ip2, "10.0.%u.%u", next(4), 1 + next(3));
-            same_reads(owner, ref, u2, ip2, ts - H);
+            agree(owner, ref, u2, ip2, ts - H);
         }
         if (b % 5 == 4) {   /* the grace periods that have run out, in the same batch */
             int64_t n1 = 0, n2 = 0;
@@ -388,7 +356,7 @@ static void the_same_answers_as_sqlite_alone(void **st)
             char u2[16], ip2[32];
             snprintf(u2, sizeof u2, "u%d", i);
             snprintf(ip2, sizeof ip2, "10.0.%u.%u", next(4), 1 + next(2));
-            same_reads(worker, ref, u2, ip2, t - H + 60000LL * next(30));
+            agree(worker, ref, u2, ip2, t - H + 60000LL * next(30));
         }
         if (b == 10) {   /* an analyst's word, written on the worker's handle */
             assert_int_equal(rk_store_user_state_set(worker, "u3", "at_risk", "ana", t, err, sizeof err), 0);
@@ -414,8 +382,8 @@ static void the_same_answers_as_sqlite_alone(void **st)
     for (int i = 0; i < 13; i++) {
         char u2[16];
         snprintf(u2, sizeof u2, "u%d", i);
-        same_reads(worker, ref, u2, "10.0.1.1", t - H);
-        same_reads(owner, ref, u2, "10.0.2.2", t - 2 * H);
+        agree(worker, ref, u2, "10.0.1.1", t - H);
+        agree(owner, ref, u2, "10.0.2.2", t - 2 * H);
     }
     rk_live_stats(lv, &s);
     assert_true(s.on);
@@ -435,7 +403,7 @@ static void the_same_answers_as_sqlite_alone(void **st)
     for (int i = 0; i < 13; i++) {
         char u2[16];
         snprintf(u2, sizeof u2, "u%d", i);
-        same_reads(worker, ref, u2, "10.0.1.1", t - H + 60000LL * i);
+        agree(worker, ref, u2, "10.0.1.1", t - H + 60000LL * i);
     }
     rk_live_stats(lv, &s);
     assert_true(s.hits >= hits + 13);
@@ -445,7 +413,7 @@ static void the_same_answers_as_sqlite_alone(void **st)
     assert_int_equal(rk_store_purge(worker, t + 2 * 24 * H, 100000, &gone1, err, sizeof err), 0);
     assert_int_equal(rk_store_purge(ref, t + 2 * 24 * H, 100000, &gone2, err, sizeof err), 0);
     assert_int_equal(gone1, gone2);
-    same_reads(worker, ref, "u1", "10.0.1.1", t - H);
+    agree(worker, ref, "u1", "10.0.1.1", t - H);
     rk_live_stats(lv, &s);
     assert_true(s.on);
     rk_store_close(worker);

@@ -5,6 +5,7 @@
  * with a message, never answered wrongly. */
 #include "test_util.h"
 #include "store_impl.h"
+#include "store_reads.h"
 
 #define H 3600000LL
 #define T0 (1700000000000LL / H * H)
@@ -15,45 +16,6 @@ static rk_store_t *open_uri(const char *uri)
     rk_store_t *s = rk_store_open(uri, NULL, err, sizeof err);
     if (!s) fail_msg("open %s: %s", uri, err);
     return s;
-}
-
-/* A small deterministic generator (xorshift), so that a failure replays. */
-static uint64_t rng = 88172645463325252ULL;
-static unsigned next(unsigned n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (unsigned)(rng % n);
-}
-
-static void same_reads(rk_store_t *a, rk_store_t *b, const char *user, const char *ip, int64_t since)
-{
-    char err[512];
-    int64_t fa, ua, fb, ub;
-    assert_int_equal(rk_store_recent(a, user, ip, since, &fa, &ua, err, sizeof err), 0);
-    assert_int_equal(rk_store_recent(b, user, ip, since, &fb, &ub, err, sizeof err), 0);
-    assert_int_equal(fa, fb);
-    assert_int_equal(ua, ub);
-    static rk_profile_t pa, pb;
-    int ra = rk_store_profile_get(a, user, &pa, err, sizeof err);
-    int rb = rk_store_profile_get(b, user, &pb, err, sizeof err);
-    assert_int_equal(ra, rb);
-    if (ra == 0) {
-        static unsigned char ea[RK_PROFILE_MAX_BYTES], eb[RK_PROFILE_MAX_BYTES];
-        size_t la = rk_profile_encode(&pa, ea, sizeof ea), lb = rk_profile_encode(&pb, eb, sizeof eb);
-        assert_int_equal(la, lb);
-        assert_memory_equal(ea, eb, la);
-    }
-    const char *vals[RK_PK_COUNT] = { "dev1", "FR", "10.0.1.0/24", "UA/1", NULL };
-    rk_global_count_t ga[RK_PK_COUNT], gb[RK_PK_COUNT];
-    assert_int_equal(rk_store_global_counts(a, vals, ga, err, sizeof err), 0);
-    assert_int_equal(rk_store_global_counts(b, vals, gb, err, sizeof err), 0);
-    for (int k = 0; k < RK_PK_COUNT - 1; k++) {
-        assert_int_equal(ga[k].count, gb[k].count);
-        assert_int_equal(ga[k].total, gb[k].total);
-        assert_int_equal(ga[k].distinct, gb[k].distinct);
-    }
 }
 
 /* 3,000 events over 12 users, 6 addresses, devices, countries and agents,
@@ -101,7 +63,8 @@ static void the_same_answers_as_sqlite(void **st)
         char u2[16], ip2[32];
         snprintf(u2, sizeof u2, "u%u", next(13));   /* u12 never appears */
         snprintf(ip2, sizeof ip2, "10.0.%u.%u", next(3), 1 + next(3));
-        same_reads(sq, mem, u2, ip2, ts - H);
+        static const char *const vals[RK_PK_COUNT] = { "dev1", "FR", "10.0.1.0/24", "UA/1", NULL };
+        same_reads(sq, mem, u2, ip2, ts - H, vals);
     }
     assert_int_equal(rk_store_batch_end(sq, err, sizeof err), 0);
     rk_store_close(sq);
