@@ -239,8 +239,14 @@ void rk_live_note(rk_live_t *lv, const char *user, const char *ip, int64_t ts, i
     pthread_mutex_lock(&sh->mu);
     GArray *a = g_hash_table_lookup(sh->map, ip);
     if (!a) {
+        char *key = strdup(ip);
+        if (!key) {   /* out of memory: the window would lack this event */
+            pthread_mutex_unlock(&sh->mu);
+            rk_live_off(lv);
+            return;
+        }
         a = g_array_new(FALSE, FALSE, sizeof(lpair_t));
-        g_hash_table_insert(sh->map, strdup(ip), a);
+        g_hash_table_insert(sh->map, key, a);
     }
     guint j = 0;
     while (j < a->len && g_array_index(a, lpair_t, j).user != who) j++;
@@ -376,11 +382,12 @@ void rk_live_state(rk_live_t *lv, const char *user, const char *state, const cha
     pthread_mutex_unlock(&sh->mu);
 }
 
-/* "<kind>\x1f<value>" */
-static char *value_key(int kind, const char *value)
+/* "<kind>\x1f<value>", in buf when it fits (cap 0: always allocated), else
+ * allocated; NULL when out of memory. */
+static char *value_key(int kind, const char *value, char *buf, size_t cap)
 {
     size_t n = strlen(value);
-    char *k = malloc(n + 3);
+    char *k = n + 3 <= cap ? buf : malloc(n + 3);
     if (!k) return NULL;
     k[0] = (char)('0' + kind);
     k[1] = '\x1f';
@@ -391,14 +398,15 @@ static char *value_key(int kind, const char *value)
 int rk_live_value_get(rk_live_t *lv, int kind, const char *value, int64_t *count)
 {
     if (!atomic_load(&lv->on)) return miss(lv);
-    char *key = value_key(kind, value);
+    char buf[256];   /* every analysis asks for four or five: the key on the stack when it fits */
+    char *key = value_key(kind, value, buf, sizeof buf);
     if (!key) return miss(lv);
     shard_t *sh = shard_of(lv->values, key);
     pthread_mutex_lock(&sh->mu);
     lvalue_t *v = g_hash_table_lookup(sh->map, key);
     if (v) { *count = v->count; v->used = 1; }
     pthread_mutex_unlock(&sh->mu);
-    free(key);
+    if (key != buf) free(key);
     if (!v) return miss(lv);
     atomic_fetch_add(&lv->hits, 1);
     return 1;
@@ -406,7 +414,7 @@ int rk_live_value_get(rk_live_t *lv, int kind, const char *value, int64_t *count
 
 void rk_live_value_put(rk_live_t *lv, int kind, const char *value, int64_t count)
 {
-    char *key = value_key(kind, value);
+    char *key = value_key(kind, value, NULL, 0);
     if (!key) { rk_live_off(lv); return; }
     shard_t *sh = shard_of(lv->values, key);
     pthread_mutex_lock(&sh->mu);
@@ -430,7 +438,7 @@ void rk_live_value_put(rk_live_t *lv, int kind, const char *value, int64_t count
 
 void rk_live_value_drop(rk_live_t *lv, int kind, const char *value)
 {
-    char *key = value_key(kind, value);
+    char *key = value_key(kind, value, NULL, 0);
     if (!key) { rk_live_off(lv); return; }
     shard_t *sh = shard_of(lv->values, key);
     pthread_mutex_lock(&sh->mu);

@@ -217,8 +217,8 @@ static const char *const sql[S_COUNT] = {
                    " SET value = CAST(value AS INTEGER) + ?2",
     [S_META_GET] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?",
     /* An UPDATE, and an INSERT only for a value never seen: cheaper than an
-     * upsert with RETURNING (which buffers its result) for what is almost
-     * always a known value. */
+     * upsert for what is almost always a known value. Its RETURNING gives
+     * the state in memory (store_live.h) the new count. */
     [S_VC_ADD] = "UPDATE value_counts SET count = count + 1 WHERE kind = ?1 AND value = ?2 RETURNING count",
     [S_VC_NEW] = "INSERT INTO value_counts(kind, value, count) VALUES(?1, ?2, 1)",
     [S_VC_GET] = "SELECT count FROM value_counts WHERE kind = ? AND value = ?",
