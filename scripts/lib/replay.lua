@@ -267,6 +267,12 @@ function M.report_timing(timing, attempts)
     local s = seq_t / total_t
     io.stderr:write(string.format("  sequential stages (file order, one thread): %.1f of %.1f us per attempt (%.1f %%)\n",
         seq_t * per, total_t * per, 100 * s))
+    if timing["hand-off"] then
+        -- with helpers the total holds their CPU and the hand-offs: no
+        -- one-core time to project from, but the pipeline's thread bounds it
+        io.stderr:write(string.format("  the pipeline's thread bounds the rate at %.0f/s, whatever the cores\n", 1e6 / (seq_t * per)))
+        return
+    end
     local proj = {}
     for _, n in ipairs({ 2, 16, 64 }) do
         proj[#proj + 1] = string.format("%d cores %.0f/s", n, 1e6 / (total_t * per * (s + (1 - s) / n)))
