@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from tap import check, finish  # noqa: E402
-from test_story import BIN, ROOT, ADMIN_PW, E2E_SECRET  # noqa: E402
+from test_story import BIN, ROOT, ADMIN_PW, E2E_SECRET, listening_port  # noqa: E402
 
 BUDGET = 0.004
 
@@ -38,12 +38,7 @@ class Proc:
         deadline = time.time() + 10
         while time.time() < deadline and not self.port:
             time.sleep(0.05)
-            with open(os.path.join(tmp, "log")) as f:
-                f.seek(start)
-                for line in f:
-                    d = json.loads(line)
-                    if d.get("msg") == "listening":
-                        self.port = d["port"]
+            self.port = listening_port(os.path.join(tmp, "log"), start)
         assert self.port, open(os.path.join(tmp, "log")).read()
         self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         self.tokens = {}

@@ -24,6 +24,24 @@ E2E_SECRET = "e2e-secret-that-is-long-enough-0123456789"
 ADMIN_PW = "correct horse battery staple"
 
 
+def listening_port(path, start=0):
+    """The port of the server's "listening" line in its log from offset start,
+    or None yet. Only whole lines are read (the server may be writing one);
+    a line that is not JSON fails the test with the whole log."""
+    with open(path) as f:
+        f.seek(start)
+        for line in f:
+            if not line.endswith("\n"):
+                return None          # a line the server is writing right now: read it next time
+            try:
+                d = json.loads(line)
+            except ValueError:
+                raise AssertionError("a log line that is not JSON: %r\n%s" % (line, open(path).read()))
+            if d.get("msg") == "listening":
+                return d["port"]
+    return None
+
+
 class Server:
     """A server on a fresh SQLite store with two accounts: root (admin), whose
     token call() sends, and svc (service), whose token analyze() sends."""
@@ -54,16 +72,7 @@ class Server:
         self.port = None
         while time.time() < deadline and not self.port:
             time.sleep(0.05)
-            with open(os.path.join(self.tmp, "log")) as f:
-                for line in f:
-                    if not line.endswith("\n"):
-                        break          # a line the server is writing right now: read it next time
-                    try:
-                        d = json.loads(line)
-                    except ValueError:
-                        raise AssertionError("a log line that is not JSON: %r\n%s" % (line, open(os.path.join(self.tmp, "log")).read()))
-                    if d.get("msg") == "listening":
-                        self.port = d["port"]
+            self.port = listening_port(os.path.join(self.tmp, "log"))
         assert self.port, open(os.path.join(self.tmp, "log")).read()
         self.tokens = {}
         if env["JWT_SECRET"] and sign_in:
