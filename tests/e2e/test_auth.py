@@ -232,27 +232,37 @@ def main():
 
         def hashing_does_not_block():
             # Sign-ins verify argon2id (~40 ms each) on the server's pool, not
-            # on the workers: a /healthz sent while both workers have sign-ins
-            # in flight is answered before any of them. (If hashing ran on the
-            # workers, both would be inside a hash when /healthz arrives.)
-            import threading
+            # on the workers: a /healthz sent after eight sign-ins, while both
+            # workers would be inside a hash if hashing ran on them, is
+            # answered before any sign-in. All nine requests are written from
+            # one thread before any answer is read, so no client thread's
+            # start-up can reorder them.
+            import selectors
+            import socket
+            body = json.dumps({"username": "root", "password": ADMIN_PW}).encode()
+            signin = (b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)) + body
+            health = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            sel = selectors.DefaultSelector()
+            socks = []
+            for name, req in [("signin", signin)] * 8 + [("healthz", health)]:
+                sk = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+                sk.sendall(req)
+                sk.setblocking(False)
+                sel.register(sk, selectors.EVENT_READ, [name, b""])
+                socks.append(sk)
             done = []
-            lock = threading.Lock()
-
-            def signin():
-                s, _, _ = call(srv, "POST", "/api/auth/login", {"username": "root", "password": ADMIN_PW})
-                with lock:
-                    done.append(("signin", s))
-
-            threads = [threading.Thread(target=signin) for _ in range(8)]
-            for t in threads:
-                t.start()
-            time.sleep(0.015)
-            s, _, _ = call(srv, "GET", "/healthz")
-            with lock:
-                done.append(("healthz", s))
-            for t in threads:
-                t.join()
+            deadline = time.time() + 30
+            while len(done) < len(socks) and time.time() < deadline:
+                for key, _ in sel.select(timeout=1):
+                    chunk = key.fileobj.recv(65536)
+                    if chunk:
+                        key.data[1] += chunk
+                        continue
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+                    status = int(key.data[1].split(b" ", 2)[1]) if key.data[1] else 0
+                    done.append((key.data[0], status))
             assert done[0] == ("healthz", 200), done
             assert [d for d in done if d[0] == "signin"] == [("signin", 200)] * 8, done
         check("password hashing runs off the event loop: /healthz is answered while sign-ins hash", hashing_does_not_block)
