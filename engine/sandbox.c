@@ -11,6 +11,7 @@
 #include "sandbox.h"
 #include "l_modules.h"
 #include "log.h"
+#include "store.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -575,8 +576,50 @@ static void rule_count(lua_State *L, int rule, const rk_vm_host_t *host, int hit
     lua_pop(L, 1);
 }
 
+/* A rule's table answer at index t, { score = N } or { lr = N } (a
+ * likelihood ratio, attacker against this user, worth the score
+ * 100 * (1 - 1/N); see combine in lib/analyze.lua), with an optional
+ * at_least = "<level>": the least level the attempt gets when the rule fires,
+ * whatever the calibrated thresholds (evidence a site always wants to see).
+ * Replaces the table by the score and the nil on top by the level. */
+static int table_result(lua_State *L, int t, char *err, size_t errlen)
+{
+    int tl = lua_getfield(L, t, "lr"), ts = lua_getfield(L, t, "score");
+    double lr = lua_tonumber(L, -2), score = lua_tonumber(L, -1);
+    lua_pop(L, 2);
+    if ((tl == LUA_TNIL) == (ts == LUA_TNIL)) {
+        snprintf(err, errlen, "evaluate returned a table with neither or both of 'score' and 'lr'");
+        return -1;
+    }
+    if (tl != LUA_TNIL && (tl != LUA_TNUMBER || !(lr >= 1))) {
+        snprintf(err, errlen, "evaluate returned a likelihood ratio 'lr' that is not a number of at least 1");
+        return -1;
+    }
+    if (ts != LUA_TNIL && ts != LUA_TNUMBER) {
+        snprintf(err, errlen, "evaluate returned a score that is not a number");
+        return -1;
+    }
+    if (lua_getfield(L, t, "at_least") != LUA_TNIL) {
+        const char *lv = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int ok = 0;
+        for (int i = 0; lv && i < RK_LEVELS; i++) ok |= strcmp(lv, rk_store_levels[i]) == 0;
+        if (!ok) {
+            snprintf(err, errlen, "evaluate returned an 'at_least' that is not low, medium, high or critical");
+            lua_pop(L, 1);
+            return -1;
+        }
+        lua_replace(L, t + 2);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pushnumber(L, tl != LUA_TNIL ? 100.0 * (1.0 - 1.0 / lr) : score);
+    lua_replace(L, t);
+    return 0;
+}
+
 /* Runs the rule at index rule on the view at index ctx with a rule's
- * budgets: 0 with score and reason pushed, or -1 with why in err. */
+ * budgets: 0 with score, reason and at_least (a level or nil) pushed, or -1
+ * with why in err. */
 static int run_rule(lua_State *L, rk_vm_t *vm, int rule, int ctx, char *err, size_t errlen)
 {
     lua_getfield(L, rule, "evaluate");
@@ -591,28 +634,19 @@ static int run_rule(lua_State *L, rk_vm_t *vm, int rule, int ctx, char *err, siz
         return -1;
     }
     int top = lua_gettop(L);
-    if (lua_istable(L, top - 1)) {
-        /* { lr = N }: a likelihood ratio, attacker against this user, as the
-         * score it is worth: 100 * (1 - 1/N) (see combine in lib/analyze.lua) */
-        int t = lua_getfield(L, top - 1, "lr");
-        double lr = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-        if (t != LUA_TNUMBER || !(lr >= 1)) {
-            snprintf(err, errlen, "evaluate returned a table without a likelihood ratio 'lr' of at least 1");
-            lua_pop(L, 2);
-            return -1;
-        }
-        lua_pushnumber(L, 100.0 * (1.0 - 1.0 / lr));
-        lua_replace(L, top - 1);
+    lua_pushnil(L);                                   /* at_least: none unless the table names one */
+    if (lua_istable(L, top - 1) && table_result(L, top - 1, err, errlen) != 0) {
+        lua_pop(L, 3);
+        return -1;
     }
     if (!lua_isnil(L, top - 1) && !lua_isnumber(L, top - 1)) {
         snprintf(err, errlen, "evaluate returned a score that is not a number");
-        lua_pop(L, 2);
+        lua_pop(L, 3);
         return -1;
     }
     if (!lua_isnil(L, top) && !lua_isstring(L, top)) {
         snprintf(err, errlen, "evaluate returned a reason that is not a string");
-        lua_pop(L, 2);
+        lua_pop(L, 3);
         return -1;
     }
     return 0;
@@ -633,7 +667,7 @@ static void push_short_error(lua_State *L, const char *err)
 }
 
 /* [set:]evaluate(ctx [, kind]) --> results, errors
- *   results: { {name, family, score, reason}, ... } for the rules that fired (score > 0)
+ *   results: { {name, family, score, reason, at_least}, ... } for the rules that fired (score > 0)
  *   errors:  { {rule, error}, ... } for the rules that failed or were stopped, each
  *            error its first line without the rule file's folder
  * Every rule sees ctx through a read-only view and runs with a rule's
@@ -692,7 +726,7 @@ static int l_evaluate(lua_State *L)
         double score = lua_isnil(L, rule + 1) ? 0 : lua_tonumber(L, rule + 1);
         if (score > 0) {
             if (score > 100) score = 100;
-            lua_createtable(L, 0, 4);
+            lua_createtable(L, 0, 5);
             lua_getfield(L, rule, "name");
             lua_setfield(L, -2, "name");
             if (lua_getfield(L, rule, "family") != LUA_TSTRING) { lua_pop(L, 1); lua_pushstring(L, RK_RULE_FAMILY_DEFAULT); }
@@ -701,6 +735,8 @@ static int l_evaluate(lua_State *L)
             lua_setfield(L, -2, "score");
             lua_pushvalue(L, rule + 2);
             lua_setfield(L, -2, "reason");
+            lua_pushvalue(L, rule + 3);
+            lua_setfield(L, -2, "at_least");
             lua_rawseti(L, results, ++nres);
             rule_count(L, rule, host, 1);
         }
@@ -709,7 +745,7 @@ static int l_evaluate(lua_State *L)
     return 2;
 }
 
-/* set:run(name, ctx [, kind]) --> score, reason: one rule, exactly as
+/* set:run(name, ctx [, kind]) --> score, reason, at_least: one rule, exactly as
  * evaluate runs it (the read-only view, the budgets); its error raised.
  * For specs and back-tests of a single rule. */
 static int l_run(lua_State *L)
@@ -732,7 +768,7 @@ static int l_run(lua_State *L)
         if (!match) { lua_pop(L, 1); continue; }
         char err[512];
         if (run_rule(L, rk_vm_of(L), lua_gettop(L), ctx, err, sizeof err) != 0) return luaL_error(L, "%s", err);
-        return 2;
+        return 3;
     }
     return luaL_error(L, "no %s rule named '%s'", kind == &KINDS[0] ? "login" : "phishing", name);
 }

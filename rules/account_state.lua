@@ -12,7 +12,8 @@ return {
         local w = s and config.weights["account_" .. s.state]
         if not w then return nil end
         local words = s.state == "at_risk" and "at risk" or s.state
-        return w, string.format("an analyst%s marked this account %s on %s", s.by and (" (" .. s.by .. ")") or "",
-                                words, os.date("!%Y-%m-%d", s.at // 1000))
+        return { score = w, at_least = s.state == "compromised" and "high" or "medium" },
+            string.format("an analyst%s marked this account %s on %s", s.by and (" (" .. s.by .. ")") or "",
+                          words, os.date("!%Y-%m-%d", s.at // 1000))
     end,
 }

@@ -12,11 +12,14 @@ return {
     -- of successful attempts (failed ones and known attackers left out),
     -- rising at most calibration_max_rise_per_hour points an hour and never
     -- above level_ceilings, so that a wave of attacks cannot hide itself.
+    -- Evidence a site must always see says so itself: a rule's answer with
+    -- `at_least = "high"` (a confirmed attacker's address, an account an
+    -- analyst marked compromised) reaches that level whatever the thresholds.
     level_budget = { high = 0.005, critical = 0.001 },
-    level_ceilings = { high = 75, critical = 90 },
-    calibration_min_attempts = 5000,     -- history before the thresholds move
+    level_ceilings = { high = 90, critical = 97 },
+    calibration_min_attempts = 1000,     -- history before the thresholds move
     calibration_window = 100000,         -- attempts remembered (older ones fade)
-    calibration_max_rise_per_hour = 2,
+    calibration_max_rise_per_hour = 10,
     -- known attackers, and the accounts an analyst marked compromised or at risk
     calibration_excludes = { known_bad_address = true, account_state = true },
     -- Cross-account signals (rules/reused_exit.lua): what other accounts did
@@ -69,7 +72,7 @@ return {
         vpn = { weight = 20, reason = "the address belongs to a VPN provider" },
     },
     intel_bad = {
-        confirmed_attacks = { weight = 70, reason = "the address was used in an attack an analyst confirmed" },
+        confirmed_attacks = { weight = 70, at_least = "high", reason = "the address was used in an attack an analyst confirmed" },
         known_bad = { weight = 60, reason = "the address is on a block list of known attackers" },
     },
     -- The site's own networks (offices, VPN egress): an IP set of the intel

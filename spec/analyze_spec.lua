@@ -96,7 +96,11 @@ describe("analyze.combine and level", function()
         assert.are.equal(config.levels.critical, t.critical)
         assert.are.equal("medium", analyze.level(70, config, t))       -- would be high on fixed levels
         assert.are.equal("high", analyze.level(70, config))
-        assert.are.equal("high", analyze.level(config.level_ceilings.high, config, t))
+        assert.are.equal("high", analyze.level(70.01, config, t))
+        -- a rule's at_least raises the level whatever the thresholds, never lowers it
+        assert.are.equal("high", analyze.level(10, config, t, { { score = 10, at_least = "high" } }))
+        assert.are.equal("critical", analyze.level(85, config, t, { { score = 85, at_least = "medium" } }))
+        assert.are.equal("medium", analyze.level(10, config, t, { { score = 5, at_least = "medium" }, { score = 5 } }))
         local th = analyze.thresholds(c, config)
         assert.are.same({ medium = config.levels.medium, high = 70.01, critical = config.levels.critical, calibrated = true },
                         { medium = th.medium, high = th.high, critical = th.critical, calibrated = th.calibrated })

@@ -70,7 +70,7 @@ describe("shipped rules", function()
         assert.are.same({ 5, "old" }, { other:run("zz_old", ctx({})) })
     end)
 
-    it("each name a family; a rule without one is in 'other'; a rule may give a likelihood ratio", function()
+    it("each name a family; a rule without one is in 'other'; a rule may give a likelihood ratio or a least level", function()
         local families = {}
         for _, r in ipairs(set:list()) do families[r.name] = r.family end
         assert.are.equal("device_novelty", families.new_device)
@@ -85,6 +85,11 @@ describe("shipped rules", function()
                 .. "evaluate = function() return { lr = 4 }, 'four times likelier for an attacker' end }",
             ["zz_badlr.lua"] = "return { name = 'zz_badlr', description = 'no', evaluate = function() return { lr = 0.5 } end }",
             ["zz_badfam.lua"] = "return { name = 'zz_badfam', family = 3, description = 'no', evaluate = function() end }",
+            ["zz_least.lua"] = "return { name = 'zz_least', description = 'always seen', "
+                .. "evaluate = function() return { score = 20, at_least = 'high' }, 'seen' end }",
+            ["zz_badleast.lua"] = "return { name = 'zz_badleast', description = 'no', "
+                .. "evaluate = function() return { score = 20, at_least = 'severe' } end }",
+            ["zz_both.lua"] = "return { name = 'zz_both', description = 'no', evaluate = function() return { score = 20, lr = 2 } end }",
         }))
         local broken = other:broken()
         assert.are.equal(1, #broken)
@@ -94,9 +99,14 @@ describe("shipped rules", function()
         for _, r in ipairs(results) do by[r.name] = r end
         assert.are.same({ name = "zz_old", family = "other", score = 5, reason = "old" }, by.zz_old)
         assert.are.same({ name = "zz_lr", family = "velocity", score = 75, reason = "four times likelier for an attacker" }, by.zz_lr)
-        assert.are.equal(1, #errors)
-        assert.are.equal("zz_badlr", errors[1].rule)
-        assert.matches("likelihood ratio", errors[1].error, 1, true)
+        assert.are.same({ name = "zz_least", family = "other", score = 20, reason = "seen", at_least = "high" }, by.zz_least)
+        assert.are.same({ 20, "seen", "high" }, { other:run("zz_least", ctx({})) })
+        local why = {}
+        for _, e in ipairs(errors) do why[e.rule] = e.error end
+        assert.are.equal(3, #errors)
+        assert.matches("likelihood ratio", why.zz_badlr, 1, true)
+        assert.matches("'at_least' that is not low, medium, high or critical", why.zz_badleast, 1, true)
+        assert.matches("neither or both of 'score' and 'lr'", why.zz_both, 1, true)
     end)
 
     it("answer a failing rule's name and first line; the traceback stays in the admin view", function()
@@ -451,13 +461,15 @@ describe("shipped rules", function()
         c.profile = { successes = 9 }
         assert.is_nil(r.evaluate(c))                                    -- no state
         c.profile.state = { state = "compromised", by = "ana", at = 1700000000000 }
-        local s, why = r.evaluate(c)
+        local s, why, least = r.evaluate(c)
         assert.are.equal(70, s)
         assert.are.equal("an analyst (ana) marked this account compromised on 2023-11-14", why)
+        assert.are.equal("high", least)                                 -- an alert whatever the thresholds
         c.profile.state = { state = "at_risk", at = 1700000000000 }
-        s, why = r.evaluate(c)
+        s, why, least = r.evaluate(c)
         assert.are.equal(30, s)
         assert.are.equal("an analyst marked this account at risk on 2023-11-14", why)
+        assert.are.equal("medium", least)                               -- a challenge at least
         c.profile.state = { state = "safe", by = "ana", at = 1700000000000 }
         assert.is_nil(r.evaluate(c))
     end)
@@ -512,9 +524,11 @@ describe("shipped rules", function()
             assert.are.equal(60, (r.evaluate(at("198.51.100.20"))))
             assert.is_nil(r.evaluate(at("192.0.2.77")))
             assert.is_true(h:confirm("confirmed_attacks", "192.0.2.77", 3600))
-            local s, why = r.evaluate(at("192.0.2.77"))
+            assert.is_nil(select(3, r.evaluate(at("198.51.100.20"))))      -- a block list: evidence only
+            local s, why, least = r.evaluate(at("192.0.2.77"))
             assert.are.equal(70, s)
             assert.are.equal("the address was used in an attack an analyst confirmed", why)
+            assert.are.equal("high", least)                             -- confirmed: high on any site
             assert.is_nil(h:confirm("confirmed_attacks", "not an ip", 3600))
         end)
 

@@ -142,14 +142,17 @@ function M.intel_view(h)
             contains = function(set, ip) return h:contains(set, ip) == true end,
             match = function(set, text) return h:match(set, text) end,
         }
-        -- sets: { name = { weight =, reason = } }; the weight and reason of
-        -- the heaviest set holding ip, or nothing (the IP-reputation rules)
+        -- sets: { name = { weight =, reason =, ... } }; the weight, reason
+        -- and whole entry of the heaviest set holding ip, or nothing (the
+        -- IP-reputation rules)
         v.heaviest = function(sets, ip)
-            local best, why
+            local best, why, entry
             for set, s in pairs(sets) do
-                if (not best or s.weight > best) and h:contains(set, ip) == true then best, why = s.weight, s.reason end
+                if (not best or s.weight > best) and h:contains(set, ip) == true then
+                    best, why, entry = s.weight, s.reason, s
+                end
             end
-            return best, why
+            return best, why, entry
         end
         views[h] = v
     end
@@ -237,13 +240,18 @@ function M.familiarity(profile, values, global)
 end
 
 -- The level of a score: config.levels, or the calibrated thresholds of
--- high and critical (riskd.calib) when given.
-function M.level(score, cfg, calibrated)
+-- high and critical (riskd.calib) when given; raised to the strongest
+-- `at_least` of the rules that fired (results), if any.
+function M.level(score, cfg, calibrated, results)
     local t = cfg.levels
-    if score >= (calibrated and calibrated.critical or t.critical) then return "critical" end
-    if score >= (calibrated and calibrated.high or t.high) then return "high" end
-    if score >= t.medium then return "medium" end
-    return "low"
+    local level = "low"
+    if score >= (calibrated and calibrated.critical or t.critical) then level = "critical"
+    elseif score >= (calibrated and calibrated.high or t.high) then level = "high"
+    elseif score >= t.medium then level = "medium" end
+    for _, r in ipairs(results or {}) do
+        if r.at_least and M.LEVEL_RANK[r.at_least] > M.LEVEL_RANK[level] then level = r.at_least end
+    end
+    return level
 end
 
 -- Cross-account signals (riskd.xacct, shared by the workers): in the last
@@ -461,7 +469,7 @@ function M.analyze(a, deps, opts)
 
     local score = M.combine(results, cfg.families)
     local thresholds = deps.calib and deps.calib:thresholds(cfg)
-    local level = M.level(score, cfg, thresholds)
+    local level = M.level(score, cfg, thresholds, results)
     if deps.calib and calibrates(a, results, cfg) then deps.calib:add(score, a.ts, cfg) end
     if deps.xacct and a.success then M.cross_note(deps.xacct, a, values, features, profile) end
     local action = cfg.actions[level]
