@@ -26,6 +26,10 @@ return {
     -- from the same network in this many days
     cross_account_days = 3,
     reused_exit_accounts = 1,     -- other accounts with new devices from the network
+    -- A spray over a wide network (/16, rules/network_spray.lua): this many
+    -- other accounts failing there with new devices in spray_hours
+    spray_accounts = 4,
+    spray_hours = 24,
     -- what a service should do at each level
     actions = { low = "allow", medium = "challenge", high = "challenge", critical = "block" },
     -- Which successful attempts teach the user's profile (devices, networks,
@@ -78,8 +82,9 @@ return {
     -- The site's own networks (offices, VPN egress): an IP set of the intel
     -- folder (trusted_networks.txt, one address or CIDR range a line). Being
     -- new to a user there is no evidence (new_network, unused_network,
-    -- new_asn, reused_exit, anonymous_network do not fire), and it counts as
-    -- shared infrastructure for new_country, impossible_travel, odd_hour_away.
+    -- new_asn, reused_exit, network_spray, anonymous_network do not fire),
+    -- and it counts as shared infrastructure for new_country,
+    -- impossible_travel, odd_hour_away.
     trusted_networks = "trusted_networks",
     -- an alert resolved as a real attack puts its addresses in the automatic
     -- set confirmed_attacks for this long

@@ -186,7 +186,7 @@ describe("analyze.analyze", function()
         local values = { prefixes = "198.51.100.0/24" }
         local history, none = { successes = 8 }, nil
         local function at(user, ts, new_prefix, profile)
-            analyze.cross_note(x, { user_id = user, ip_address = "198.51.100.7", ts = ts }, values,
+            analyze.cross_note(x, { user_id = user, ip_address = "198.51.100.7", ts = ts, success = true }, values,
                                { new_device = 0, new_prefix = new_prefix }, profile)
         end
         at("v1", NOW, 1, history)                                     -- a newcomer
@@ -200,7 +200,7 @@ describe("analyze.analyze", function()
         -- regulars count from the whole memory, not only the last days
         local later = NOW + (config.cross_account_days + 1) * 86400000
         c = analyze.cross(x, { user_id = "z", ip_address = "198.51.100.9", ts = later }, values, config)
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 1, address_accounts = 0 }, c)
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 1, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, c)
         assert.has_error(function() x:note("n:k", "u", NOW, "sideways") end)
     end)
 
@@ -213,16 +213,43 @@ describe("analyze.analyze", function()
             analyze.analyze({ user_id = user, ip_address = ip, ts = ts, success = success ~= false }, d)
             return seen
         end
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 }, try("a", "203.0.113.5", NOW))
-        try("b", "203.0.113.9", NOW + 1000, false)                          -- a failure is not remembered
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, try("a", "203.0.113.5", NOW))
+        try("b", "203.0.113.9", NOW + 1000, false)                          -- a failure is not remembered by network
         -- a new user's device is not "new to them" (no history): a counts on the network, not as a new device
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 }, try("c", "203.0.113.7", NOW + 2000))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, try("c", "203.0.113.7", NOW + 2000))
         assert.are.equal(2, x:others("n:203.0.113.0/24", "z", NOW))                   -- a and c, not b
         x:note("n:203.0.113.0/24", "f", NOW + 2500, "new_device")                              -- as a new device would be
-        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1 }, try("d", "203.0.113.5", NOW + 3000))
+        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1, wide_failing_accounts = 0, wide_regulars = 0 }, try("d", "203.0.113.5", NOW + 3000))
         local later = NOW + (config.cross_account_days + 1) * 86400000
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 }, try("e", "203.0.113.5", later))
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 }, analyze.cross(nil, {}, {}, config))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, try("e", "203.0.113.5", later))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, analyze.cross(nil, {}, {}, config))
+    end)
+
+    it("remembers failures with new devices by wide network (/16), and who comes back to it", function()
+        local x = require("riskd.xacct").new(64)
+        local history = { successes = 8 }
+        local function at(user, ip, ts, success, new_device, new_prefix)
+            analyze.cross_note(x, { user_id = user, ip_address = ip, ts = ts, success = success }, { prefixes = "p" },
+                               { new_device = new_device, new_prefix = new_prefix }, history)
+        end
+        local function cross(ip, ts)
+            return analyze.cross(x, { user_id = "z", ip_address = ip, ts = ts }, { prefixes = "q" }, config)
+        end
+        at("s1", "198.51.7.1", NOW, false, 1, 1)
+        at("s2", "198.51.200.9", NOW + 1, false, 1, 1)
+        at("s3", "198.51.3.3", NOW + 2, false, 0, 1)          -- a typo on a known device: not a spray's
+        at("s4", "198.52.3.3", NOW + 3, false, 1, 1)          -- another /16
+        local c = cross("198.51.9.9", NOW + 4)
+        assert.are.equal(2, c.wide_failing_accounts)
+        assert.are.equal(0, c.wide_regulars)
+        at("r1", "198.51.8.8", NOW + 5, true, 0, 0)            -- an account back on a network of its own
+        assert.are.equal(1, cross("198.51.9.9", NOW + 6).wide_regulars)
+        at("r2", "198.51.8.9", NOW + 7, true, 0, 1)            -- a success on a network new to the account: no regular
+        assert.are.equal(1, cross("198.51.9.9", NOW + 8).wide_regulars)
+        -- the failures count over config.spray_hours only
+        assert.are.equal(0, cross("198.51.9.9", NOW + (config.spray_hours + 1) * 3600000).wide_failing_accounts)
+        assert.are.equal("2001:db8::/48", analyze.wide_network({ ip_address = "2001:db8::1" }, { prefixes = "2001:db8::/48" }))
+        assert.are.equal("198.51", analyze.wide_network({ ip_address = "198.51.9.9" }, {}))
     end)
 
     it("holds a success until the service says it let the user in", function()

@@ -292,6 +292,25 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                          -- the user's own device
     end)
 
+    it("a spray over many addresses of one wide network that no account uses as its own", function()
+        local r = rule("network_spray")
+        local c = ctx({ features = { new_device = true } })
+        c.cross = { wide_failing_accounts = config.spray_accounts, wide_regulars = 0 }
+        local s, why = r.evaluate(c)
+        assert.are.equal(50, s)
+        assert.are.equal("4 other accounts failed with new devices from this wide network in the last 24 hours, none uses it as its own", why)
+        c.cross.wide_failing_accounts = 7
+        assert.are.equal(65, (r.evaluate(c)))
+        c.cross.wide_failing_accounts = 100
+        assert.are.equal(80, (r.evaluate(c)))                -- the cap
+        c.cross.wide_regulars = 1
+        assert.is_nil(r.evaluate(c))                          -- a carrier, an office, a VPN: accounts come back to it
+        c.cross.wide_regulars, c.cross.wide_failing_accounts = 0, config.spray_accounts - 1
+        assert.is_nil(r.evaluate(c))                          -- too few
+        c.cross.wide_failing_accounts, c.features.new_device = 9, false
+        assert.is_nil(r.evaluate(c))                          -- the user's own device
+    end)
+
     it("a network no account ever signed in from", function()
         local r = rule("unused_network")
         local c = ctx({ features = { new_prefix = true } })
@@ -483,11 +502,12 @@ describe("shipped rules", function()
                             attempt = { ts = 1700000000000, ip_address = ip, country = "US", asn = "AS64500" } })
             c.profile = { successes = 20 }
             c.global = { prefixes = { count = 0, total = 1000, distinct = 50 } }
-            c.cross = { network_new_device_accounts = 2, network_regulars = 0, address_accounts = 0 }
+            c.cross = { network_new_device_accounts = 2, network_regulars = 0, address_accounts = 0,
+                        wide_failing_accounts = 9, wide_regulars = 0 }
             return c
         end
         local inside, outside = at("203.0.113.40"), at("198.51.100.40")
-        for _, name in ipairs({ "new_network", "unused_network", "new_asn", "reused_exit", "impossible_travel" }) do
+        for _, name in ipairs({ "new_network", "unused_network", "new_asn", "reused_exit", "network_spray", "impossible_travel" }) do
             assert.is_nil(rule(name).evaluate(inside), name)
             assert.is_not_nil(rule(name).evaluate(outside), name)
         end

@@ -254,31 +254,54 @@ function M.level(score, cfg, calibrated, results)
     return level
 end
 
+-- The wider network of an address, for signals that span many addresses of
+-- one operator: the /16 of an IPv4 address, else the /48 the features use.
+function M.wide_network(a, values)
+    local w = a.ip_address and a.ip_address:match("^(%d+%.%d+)%.%d+%.%d+$")
+    return w or values.prefixes
+end
+
 -- Cross-account signals (riskd.xacct, shared by the workers): in the last
 -- config.cross_account_days, how many other accounts signed in from this
 -- network with a device new to them, and from this very address; and how
 -- many of those the memory still holds came back to the network as one of
 -- their own (its regulars: an office, a VPN exit, a carrier has them; an
--- attacker's exit has only newcomers).
+-- attacker's exit has only newcomers). Over the wider network (/16), in the
+-- last config.spray_hours: other accounts that failed there with devices new
+-- to them, and the accounts that came back to it as a network of their own.
 function M.cross(xacct, a, values, cfg)
-    if not xacct then return { network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0 } end
+    if not xacct then
+        return { network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0,
+                 wide_failing_accounts = 0, wide_regulars = 0 }
+    end
     local since, n = a.ts - cfg.cross_account_days * 86400000, values.prefixes and "n:" .. values.prefixes
+    local w = M.wide_network(a, values)
+    local spray_since = a.ts - (cfg.spray_hours or 24) * 3600000
     return {
         network_new_device_accounts = n and xacct:others(n, a.user_id, since, "new_device") or 0,
         network_regulars = n and xacct:others(n, a.user_id, 0, "known_network") or 0,
         address_accounts = xacct:others("a:" .. a.ip_address, a.user_id, since),
+        wide_failing_accounts = w and xacct:others("f:" .. w, a.user_id, spray_since, "new_device") or 0,
+        wide_regulars = w and xacct:others("w:" .. w, a.user_id, 0, "known_network") or 0,
     }
 end
 
--- A successful sign-in, remembered for the others' cross-account signals.
--- Whether the network was new to the account says something only once the
--- account has a history.
+-- An attempt, remembered for the others' cross-account signals: a success
+-- by its network and address (whether the network was new to the account
+-- says something only once the account has a history), a failure from a
+-- device new to the account by its wider network.
 function M.cross_note(xacct, a, values, features, profile)
+    local w = M.wide_network(a, values)
+    if not a.success then
+        if w and features.new_device == 1 then xacct:note("f:" .. w, a.user_id, a.ts, "new_device") end
+        return
+    end
+    local history = profile and (profile.successes or 0) > 0
     if values.prefixes then
-        local history = profile and (profile.successes or 0) > 0
         xacct:note("n:" .. values.prefixes, a.user_id, a.ts, features.new_device == 1 and "new_device",
                    history and (features.new_prefix == 1 and "new_network" or "known_network"))
     end
+    if w and history and features.new_prefix ~= 1 then xacct:note("w:" .. w, a.user_id, a.ts, nil, "known_network") end
     xacct:note("a:" .. a.ip_address, a.user_id, a.ts)
 end
 
@@ -471,7 +494,7 @@ function M.analyze(a, deps, opts)
     local thresholds = deps.calib and deps.calib:thresholds(cfg)
     local level = M.level(score, cfg, thresholds, results)
     if deps.calib and calibrates(a, results, cfg) then deps.calib:add(score, a.ts, cfg) end
-    if deps.xacct and a.success then M.cross_note(deps.xacct, a, values, features, profile) end
+    if deps.xacct then M.cross_note(deps.xacct, a, values, features, profile) end
     local action = cfg.actions[level]
     local outcome = a.outcome or simulated_outcome(a, action)
     local held, learn_at = M.learning(a, action, outcome, cfg)
