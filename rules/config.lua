@@ -92,6 +92,7 @@ return {
     max_speed_kmh = 900,       -- faster than an airliner between two logins
     min_travel_km = 300,       -- closer than this is never "impossible travel" (geolocation noise)
     home_country_share = 0.5,  -- a known device in a country with this share of the user's logins is back home
+    travel_habit_logins = 3,   -- nor is it travel in a country with this many of the user's logins
     -- A network (/24, /48) from which this many successful logins of any
     -- users came is shared infrastructure (a VPN exit, a carrier, an office
     -- NAT): where it geolocates says little about where the user is, so
@@ -122,6 +123,7 @@ return {
     odd_hour_min_logins = 3,
     familiarity_min_logins = 5, -- history a user needs before unfamiliarity means anything
     novelty_full_logins = 30,  -- history at which new_device_and_network weighs fully (half at familiarity_min_logins)
+    device_churn_usual = 0.1, -- share of logins with a new device id beyond which a new id weighs less
     familiarity_bits = 6,      -- log2 likelihood ratio (attacker vs user) from which the rule fires
     familiarity_base = 10,     -- its score there, plus familiarity_step a bit above, up to familiarity_max
     familiarity_step = 4,

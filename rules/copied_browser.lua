@@ -6,6 +6,8 @@
 -- victim's own city, at the victim's usual hour). Measured on `riskd
 -- generate --realistic`: 0.09 % of legitimate logins, nearly every such
 -- takeover. Needs a history (config.familiarity_min_logins).
+local signals = require("signals")
+
 return {
     name = "copied_browser",
     family = "device_novelty",
@@ -16,7 +18,7 @@ return {
         if not f.new_device or not f.new_prefix or not ua or not p then return nil end
         if (p.successes or 0) < config.familiarity_min_logins then return nil end
         if not (p.user_agents and p.user_agents[ua]) then return nil end
-        return config.weights.copied_browser,
+        return config.weights.copied_browser * signals.device_novelty_weight(ctx),
             "a new device with this user's exact browser, from a network the user never used"
     end,
 }

@@ -34,6 +34,11 @@ return {
         if signals.known_device(ctx) and seen and seen.count >= config.home_country_share * (p.successes or 0) then
             return nil
         end
+        -- nor is a known device in a country the user has signed in from
+        -- again and again: a VPN whose exits change, a commute across a
+        -- border. A stolen cookie replayed abroad lands in a country new to
+        -- the user.
+        if signals.known_device(ctx) and seen and seen.count >= config.travel_habit_logins then return nil end
         local hours = f.distance_km / f.speed_kmh
         return config.weights.impossible_travel,
             "impossible travel: " .. km(f.distance_km) .. " km in " .. duration(hours)

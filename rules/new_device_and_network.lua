@@ -4,6 +4,8 @@
 -- residential proxy looks like, even with the victim's own browser at the
 -- victim's usual hour. Needs a history (config.familiarity_min_logins) to
 -- mean anything.
+local signals = require("signals")
+
 return {
     name = "new_device_and_network",
     family = "device_novelty",
@@ -18,6 +20,7 @@ return {
         -- yet: both new at once weigh more the longer the history.
         local lo, hi = config.familiarity_min_logins, config.novelty_full_logins
         local m = hi > lo and math.min(1, 0.5 + 0.5 * (n - lo) / (hi - lo)) or 1
-        return config.weights.new_device_and_network * m, "a new device on a network this user never used"
+        return config.weights.new_device_and_network * m * signals.device_novelty_weight(ctx),
+            "a new device on a network this user never used"
     end,
 }

@@ -203,9 +203,15 @@ describe("shipped rules", function()
         c.features.new_device = true                               -- not with a device never seen
         assert.are.equal(75, (r.evaluate(c)))
         c.features.new_device = false
-        c.profile.countries.FR.count = 9                         -- nor to a country under half the logins
+        c.profile.countries.FR.count = 2                         -- nor to a country of a login or two
         assert.are.equal(75, (r.evaluate(c)))
         c.profile.countries = { DE = { count = 20 } }
+        assert.are.equal(75, (r.evaluate(c)))
+        -- a known device in a country the user keeps signing in from (a VPN
+        -- whose exits change, a commute across a border): a habit
+        c.profile.countries.FR = { count = config.travel_habit_logins }
+        assert.is_nil(r.evaluate(c))
+        c.features.new_device = true                               -- a stranger's device there still is travel
         assert.are.equal(75, (r.evaluate(c)))
     end)
 
@@ -352,6 +358,25 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))
         c.features.new_prefix, c.features.new_device = true, false   -- the user's own device on a new network
         assert.is_nil(r.evaluate(c))
+    end)
+
+    it("a new device id weighs less for a user who turns up with new ids again and again", function()
+        local ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+        local c = ctx({ features = { new_device = true, new_prefix = true } })
+        c.attempt.user_agent = ua
+        local devices = { laptop = { count = 38 }, phone = { count = 2 } }
+        c.profile = { successes = 40, devices = devices, user_agents = { [ua] = { count = 40 } } }
+        -- one new id in 40 logins: under config.device_churn_usual, full weight
+        assert.are.equal(60, (rule("copied_browser").evaluate(c)))
+        assert.are.equal(25, (rule("new_device").evaluate(c)))
+        assert.are.equal(40, (rule("new_device_and_network").evaluate(c)))
+        -- eight new ids in 40 logins (a private window every few days): 0.1 / 0.2 of the weight
+        for i = 1, 7 do devices["cleared" .. i] = { count = 1 } end
+        assert.are.equal(30, (rule("copied_browser").evaluate(c)))
+        assert.are.equal(12.5, (rule("new_device").evaluate(c)))
+        assert.are.equal(20, (rule("new_device_and_network").evaluate(c)))
+        c.profile.successes = 4                                   -- too little history to know a habit
+        assert.are.equal(25, (rule("new_device").evaluate(c)))
     end)
 
     it("brute force and credential stuffing grow with the count", function()

@@ -19,6 +19,21 @@ function M.shared_network(ctx)
     return (g ~= nil and g.count >= config.shared_network_logins) or M.trusted_network(ctx)
 end
 
+-- How much a new device id says of this user: 1 for a user whose history
+-- shows few device ids, less for one who turns up with new ids again and
+-- again (cleared cookies, private windows, reinstalled apps), for whom a
+-- new id is a habit, not news: config.device_churn_usual over the share of
+-- the user's successful logins that brought a new id, at most 1.
+function M.device_novelty_weight(ctx)
+    local p = ctx.profile
+    local n = p and p.successes or 0
+    if n < config.familiarity_min_logins or not p.devices then return 1 end
+    local ids = 0
+    for _ in pairs(p.devices) do ids = ids + 1 end
+    local churn = (ids - 1) / n
+    return churn > config.device_churn_usual and config.device_churn_usual / churn or 1
+end
+
 -- The attempt comes with a device id the user has logged in with before.
 function M.known_device(ctx)
     local device = ctx.attempt.device_id
