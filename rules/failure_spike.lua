@@ -2,12 +2,15 @@
 -- (ctx.site, riskd.rates): many times the usual hourly rate. Distributed
 -- credential stuffing looks like this — one attempt per account, each from
 -- another address, nothing odd about any one of them. Every attempt from a
--- device its account never used raises its risk while the spike lasts.
+-- device its account never used raises its risk while the spike lasts; a
+-- failure more than a success, which is as often a user who cleared
+-- cookies in the wrong hour as the wave's rare hit.
 return {
     name = "failure_spike",
     family = "velocity",
     description = "failures from never-seen devices site-wide are many times the usual rate, and this device is new to the account",
-    weight = 55,                       -- at spike_ratio times the usual rate, growing to 1.5 times it
+    -- at spike_ratio times the usual rate, growing to 1.5 times it
+    weights = { failure_spike = 55, failure_spike_success = 30 },
     evaluate = function(ctx)
         local site = ctx.site
         local s = site and site.new_device_failures
@@ -16,7 +19,7 @@ return {
         local usual = math.max(s.baseline, config.spike_min_baseline)
         local ratio = s.last_hour / usual
         if ratio < config.spike_ratio then return nil end
-        local w = config.weights.failure_spike
+        local w = config.weights[ctx.attempt.success and "failure_spike_success" or "failure_spike"]
         return math.min(w * 1.5, w * (1 + math.log(ratio / config.spike_ratio, 2) / 4)),
             string.format("%d failed logins from new devices site-wide in the last hour, %.0f times the usual %.1f",
                 math.floor(s.last_hour + 0.5), ratio, s.baseline)

@@ -228,7 +228,7 @@ describe("shipped rules", function()
         assert.matches("through a network many users log in from", why)
     end)
 
-    it("a spike of failures from never-seen devices raises attempts from never-seen devices", function()
+    it("a spike of failures from never-seen devices raises attempts from never-seen devices, failures most", function()
         local r = rule("failure_spike")
         local c = ctx({})
         local spike = { last_hour = 80, baseline = 3, hours = 48 }
@@ -238,6 +238,9 @@ describe("shipped rules", function()
         assert.are.equal("80 failed logins from new devices site-wide in the last hour, 27 times the usual 3.0", why)
         spike.last_hour = 1000
         assert.are.equal(82.5, (r.evaluate(c)))                -- capped at 1.5 times the weight
+        c.attempt.success = true
+        assert.are.equal(45, (r.evaluate(c)))                  -- a success weighs failure_spike_success
+        c.attempt.success = nil
         c.site.never_seen_device = false
         assert.is_nil(r.evaluate(c))                           -- a known device is not suspected
         c.site.never_seen_device = true
