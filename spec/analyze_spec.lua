@@ -200,7 +200,7 @@ describe("analyze.analyze", function()
         -- regulars count from the whole memory, not only the last days
         local later = NOW + (config.cross_account_days + 1) * 86400000
         c = analyze.cross(x, { user_id = "z", ip_address = "198.51.100.9", ts = later }, values, config)
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 1, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, c)
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 1, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, c)
         assert.has_error(function() x:note("n:k", "u", NOW, "sideways") end)
     end)
 
@@ -213,16 +213,16 @@ describe("analyze.analyze", function()
             analyze.analyze({ user_id = user, ip_address = ip, ts = ts, success = success ~= false }, d)
             return seen
         end
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, try("a", "203.0.113.5", NOW))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("a", "203.0.113.5", NOW))
         try("b", "203.0.113.9", NOW + 1000, false)                          -- a failure is not remembered by network
         -- a new user's device is not "new to them" (no history): a counts on the network, not as a new device
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, try("c", "203.0.113.7", NOW + 2000))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("c", "203.0.113.7", NOW + 2000))
         assert.are.equal(2, x:others("n:203.0.113.0/24", "z", NOW))                   -- a and c, not b
         x:note("n:203.0.113.0/24", "f", NOW + 2500, "new_device")                              -- as a new device would be
-        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1, wide_failing_accounts = 0, wide_regulars = 0 }, try("d", "203.0.113.5", NOW + 3000))
+        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("d", "203.0.113.5", NOW + 3000))
         local later = NOW + (config.cross_account_days + 1) * 86400000
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, try("e", "203.0.113.5", later))
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0 }, analyze.cross(nil, {}, {}, config))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("e", "203.0.113.5", later))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, analyze.cross(nil, {}, {}, config))
     end)
 
     it("remembers failures with new devices by wide network (/16), and who comes back to it", function()
@@ -250,6 +250,23 @@ describe("analyze.analyze", function()
         assert.are.equal(0, cross("198.51.9.9", NOW + (config.spray_hours + 1) * 3600000).wide_failing_accounts)
         assert.are.equal("2001:db8::/48", analyze.wide_network({ ip_address = "2001:db8::1" }, { prefixes = "2001:db8::/48" }))
         assert.are.equal("198.51", analyze.wide_network({ ip_address = "198.51.9.9" }, {}))
+    end)
+
+    it("remembers the OS and browser families each device id signed in with", function()
+        local x = require("riskd.xacct").new(64)
+        local function a(user, os_, browser, success, ts)
+            return { user_id = user, ip_address = "192.0.2.1", ts = ts, success = success, device_id = "dev-1",
+                     os = os_, browser = browser }
+        end
+        local function note(at) analyze.cross_note(x, at, {}, { new_device = 0, new_prefix = 0 }, { successes = 9 }) end
+        note(a("u", "iOS", "Safari", true, NOW))
+        note(a("u", "iOS", "Safari", true, NOW + 1))
+        assert.are.equal(0, analyze.cross(x, a("u", "iOS", "Safari", true, NOW + 2), {}, config).device_other_families)
+        assert.are.equal(1, analyze.cross(x, a("u", "Windows", "Chrome", true, NOW + 2), {}, config).device_other_families)
+        note(a("u", "Windows", "Chrome", false, NOW + 3))         -- a failure is not remembered: nobody signed in
+        assert.are.equal(1, analyze.cross(x, a("u", "Linux", "Firefox", true, NOW + 4), {}, config).device_other_families)
+        assert.is_nil(analyze.device_family(a("u", nil, "Safari", true, NOW)))   -- the caller did not say
+        assert.are.equal("iOS/Safari", analyze.device_family(a("u", "iOS", "Safari", true, NOW)))
     end)
 
     it("holds a success until the service says it let the user in", function()

@@ -320,6 +320,19 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                          -- the user's own device
     end)
 
+    it("a known device id with another operating system or browser than before", function()
+        local r = rule("device_family_changed")
+        local c = ctx({ attempt = { ts = 1700000000000, device_id = "dev-1", os = "Windows", browser = "Chrome" } })
+        c.cross = { device_other_families = 1 }
+        local s, why = r.evaluate(c)
+        assert.are.equal(60, s)
+        assert.are.equal("this device signed in before with another operating system or browser than Chrome on Windows", why)
+        c.cross.device_other_families = 0
+        assert.is_nil(r.evaluate(c))                          -- the family it always had
+        c.cross.device_other_families, c.features.new_device = 1, true
+        assert.is_nil(r.evaluate(c))                          -- a device new to the user says nothing of its family
+    end)
+
     it("a network no account ever signed in from", function()
         local r = rule("unused_network")
         local c = ctx({ features = { new_prefix = true } })

@@ -269,11 +269,15 @@ end
 -- attacker's exit has only newcomers). Over the wider network (/16), in the
 -- last config.spray_hours: other accounts that failed there with devices new
 -- to them, and the accounts that came back to it as a network of their own.
+-- And for the device id, the other OS and browser families it signed in
+-- with, over all the memory holds (a session cookie replayed from another
+-- browser).
 function M.cross(xacct, a, values, cfg)
     if not xacct then
         return { network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0,
-                 wide_failing_accounts = 0, wide_regulars = 0 }
+                 wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }
     end
+    local family = M.device_family(a)
     local since, n = a.ts - cfg.cross_account_days * 86400000, values.prefixes and "n:" .. values.prefixes
     local w = M.wide_network(a, values)
     local spray_since = a.ts - (cfg.spray_hours or 24) * 3600000
@@ -283,13 +287,21 @@ function M.cross(xacct, a, values, cfg)
         address_accounts = xacct:others("a:" .. a.ip_address, a.user_id, since),
         wide_failing_accounts = w and xacct:others("f:" .. w, a.user_id, spray_since, "new_device") or 0,
         wide_regulars = w and xacct:others("w:" .. w, a.user_id, 0, "known_network") or 0,
+        device_other_families = family and xacct:others("d:" .. a.device_id, family, 0) or 0,
     }
+end
+
+-- The OS and browser family a device id came with, when the caller says
+-- both (device.os, device.browser): "Windows/Chrome".
+function M.device_family(a)
+    if not (a.device_id and a.device_id ~= "" and a.os and a.browser) then return nil end
+    return a.os .. "/" .. a.browser
 end
 
 -- An attempt, remembered for the others' cross-account signals: a success
 -- by its network and address (whether the network was new to the account
--- says something only once the account has a history), a failure from a
--- device new to the account by its wider network.
+-- says something only once the account has a history) and its device id's
+-- family, a failure from a device new to the account by its wider network.
 function M.cross_note(xacct, a, values, features, profile)
     local w = M.wide_network(a, values)
     if not a.success then
@@ -303,6 +315,9 @@ function M.cross_note(xacct, a, values, features, profile)
     end
     if w and history and features.new_prefix ~= 1 then xacct:note("w:" .. w, a.user_id, a.ts, nil, "known_network") end
     xacct:note("a:" .. a.ip_address, a.user_id, a.ts)
+    -- the memory's "accounts" of a device id are its families
+    local family = M.device_family(a)
+    if family then xacct:note("d:" .. a.device_id, family, a.ts) end
 end
 
 -- The thresholds in force: { medium, high, critical, calibrated, attempts }
