@@ -117,6 +117,7 @@ return {
     stuffing_max = 95,
     bot_mismatch_max = 90,     -- contradictions in the headers add up to at most this
     stuffing_users_stranger = 3, -- the same for a failure from a device the account never used
+    stuffing_shared_accounts = 3, -- other accounts that signed in from the address in cross_account_days: an office
     unusual_hour_bits = 3,     -- hour surprise (bits) from which an hour is unusual
     unusual_hour_step = 5,     -- added per further bit, up to unusual_hour_max
     unusual_hour_max = 40,

@@ -4,7 +4,9 @@
 -- failure on a known device from a busy address is more likely a colleague
 -- behind the same office NAT address (measured on `riskd generate
 -- --realistic`: legitimate logins reach 5 accounts an hour from one address,
--- and nearly all of those are known devices).
+-- and nearly all of those are known devices). An address where several
+-- other accounts signed in in the last days (ctx.cross) is such an office:
+-- there only a failure from a device the account never used counts.
 return {
     name = "credential_stuffing",
     family = "velocity",
@@ -19,6 +21,8 @@ return {
         local from, weight = config.stuffing_users, config.weights.stuffing
         if stranger then from, weight = config.stuffing_users_stranger, config.weights.stuffing_stranger end
         if n < from then return nil end
+        local c = ctx.cross
+        if not stranger and c and c.address_accounts >= config.stuffing_shared_accounts then return nil end
         return math.min(config.stuffing_max, weight + config.stuffing_step * (n - from)),
             string.format("this address tried %d accounts in the last hour", math.floor(n))
     end,

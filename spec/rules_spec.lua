@@ -438,6 +438,19 @@ describe("shipped rules", function()
         assert.are.equal(config.weights.stuffing_stranger,
             (cs.evaluate(failing({ ip_users_1h = config.stuffing_users_stranger }, true))))
         assert.are.equal(95, (cs.evaluate(failing({ ip_users_1h = 40 }, true))))
+        -- an address where other accounts signed in lately (an office NAT):
+        -- colleagues and their typos are not stuffing, a stranger's device failing is
+        local office = ctx({ features = { ip_users_1h = 12 } })
+        office.cross = { address_accounts = config.stuffing_shared_accounts }
+        assert.is_nil(cs.evaluate(office))
+        local typo = failing({ ip_users_1h = 12 }, false)
+        typo.cross = office.cross
+        assert.is_nil(cs.evaluate(typo))
+        local stranger = failing({ ip_users_1h = 12 }, true)
+        stranger.cross = office.cross
+        assert.are.equal(95, (cs.evaluate(stranger)))
+        office.cross = { address_accounts = config.stuffing_shared_accounts - 1 }
+        assert.are.equal(80, (cs.evaluate(office)))
     end)
 
     it("a new country or device at an hour the user is never active at, by the local clock", function()
