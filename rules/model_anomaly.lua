@@ -13,7 +13,7 @@ return {
         for name, v in pairs(a.contributions or {}) do
             if v > 0 then top[#top + 1] = { name = name, v = v } end
         end
-        table.sort(top, function(x, y) return x.v > y.v end)
+        table.sort(top, function(x, y) return x.v > y.v or (x.v == y.v and x.name < y.name) end)
         local names = {}
         for i = 1, math.min(3, #top) do names[i] = top[i].name:gsub("_", " ") end
         local why = #names > 0 and (" (mostly " .. table.concat(names, ", ") .. ")") or ""

@@ -146,10 +146,11 @@ function M.intel_view(h)
         -- and whole entry of the heaviest set holding ip, or nothing (the
         -- IP-reputation rules)
         v.heaviest = function(sets, ip)
-            local best, why, entry
+            local best, why, entry, name
             for set, s in pairs(sets) do
-                if (not best or s.weight > best) and h:contains(set, ip) == true then
-                    best, why, entry = s.weight, s.reason, s
+                -- ties go to the first name, whatever order pairs() walks in
+                if (not best or s.weight > best or (s.weight == best and set < name)) and h:contains(set, ip) == true then
+                    best, why, entry, name = s.weight, s.reason, s, set
                 end
             end
             return best, why, entry
@@ -221,12 +222,16 @@ end
 -- { bits, strange = { kind whose value is over 1 bit strange, ... },
 -- logins = the user's successful logins so far }; the familiarity rule
 -- reads it (ctx.familiarity), `riskd eval` ranks on bits as its reference.
+-- The kinds in a fixed order: a sum of floats depends on its order, and
+-- pairs() walks a table in an order that differs from process to process,
+-- so the API and `riskd score` would disagree in the last digits.
+local FAMILIAR_KINDS = { "asns", "countries", "devices", "prefixes", "user_agents" }
 function M.familiarity(profile, values, global)
     local bits, strange = 0, {}
     local logins = profile and profile.successes or 0
-    for kind, value in pairs(values) do
-        local g = global and global[kind]
-        if g and g.total > 0 then
+    for _, kind in ipairs(FAMILIAR_KINDS) do
+        local value, g = values[kind], global and global[kind]
+        if value ~= nil and g and g.total > 0 then
             local p_global = (g.count + 1) / (g.total + g.distinct + 1)
             local mine = profile and profile[kind] and profile[kind][value]
             local p_user = ((mine and mine.count or 0) + p_global) / (logins + 1)
