@@ -20,17 +20,20 @@ function M.shared_network(ctx)
 end
 
 -- How much a new device id says of this user: 1 for a user whose history
--- shows few device ids, less for one who turns up with new ids again and
--- again (cleared cookies, private windows, reinstalled apps), for whom a
--- new id is a habit, not news: config.device_churn_usual over the share of
--- the user's successful logins that brought a new id, at most 1.
+-- shows as many device ids as browsers, less for one who turns up with new
+-- ids for the same browsers again and again (cleared cookies, private
+-- windows, reinstalled apps), for whom a new id is a habit, not news:
+-- config.device_churn_usual over the ids beyond one per user agent, per
+-- successful login, at most 1. A laptop, a phone and a tablet each have a
+-- browser of their own: they are devices, not churn.
 function M.device_novelty_weight(ctx)
     local p = ctx.profile
     local n = p and p.successes or 0
     if n < config.familiarity_min_logins or not p.devices then return 1 end
-    local ids = 0
+    local ids, agents = 0, 0
     for _ in pairs(p.devices) do ids = ids + 1 end
-    local churn = (ids - 1) / n
+    for _ in pairs(p.user_agents or {}) do agents = agents + 1 end
+    local churn = math.max(0, ids - math.max(agents, 1)) / n
     return churn > config.device_churn_usual and config.device_churn_usual / churn or 1
 end
 

@@ -16,8 +16,17 @@ from tap import check, finish  # noqa: E402
 from test_calibration import Proc, check_clean_exit, cleanup, prepare  # noqa: E402
 
 
-def attempt(ts, ip, device, city="Paris", country="FR", lat=48.85, lon=2.35,
-            ua="Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0", user="kim"):
+# Each of kim's devices has a browser of its own, as real ones do (the same
+# browser on new device ids again and again is a habit riskd discounts).
+AGENTS = {
+    "kim-phone": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Version/17.1 Mobile Safari/604.1",
+    "kim-tablet": "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) Version/17.1 Mobile Safari/604.1",
+    "kim-desktop": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) Version/17.1 Safari/605.1.15",
+}
+
+
+def attempt(ts, ip, device, city="Paris", country="FR", lat=48.85, lon=2.35, ua=None, user="kim"):
+    ua = ua or AGENTS.get(device, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0")
     return {"user_id": user, "ip_address": ip, "timestamp": ts, "success": True,
             "location": {"country": country, "city": city, "latitude": lat, "longitude": lon},
             "device": {"device_id": device, "user_agent": ua}}
