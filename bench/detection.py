@@ -2,13 +2,15 @@
 """bench/detection.py — detection quality on generated traffic, tuning seeds
 and held-out seeds apart (riskd eval --json on `riskd generate --realistic
 --vary N`: each variant draws the generator's noise rates and attack knobs
-from wide ranges).
+from wide ranges), with the intelligence a site would have of that traffic
+(`--intel`: a commercial VPN list naming 50-100 % of the exits).
 
 Tuning seeds and variants are the ones weights and families were chosen on;
 held-out ones are never looked at while choosing, and vary the attack rate
 too. Prints one line per seed and the worst held-out figure of each measure."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,10 +24,14 @@ HELD_OUT = [(s, (0.01, 0.03, 0.06)[s % 3], s) for s in range(201, 209)]
 
 
 def run(seed, rate, vary, tmp):
-    path = os.path.join(tmp, "eval-%d.jsonl" % seed)
+    path, intel = os.path.join(tmp, "eval-%d.jsonl" % seed), os.path.join(tmp, "intel-%d" % seed)
+    shutil.copytree(os.environ.get("RISKD_INTEL", "intel"), intel)     # the shipped patterns, and beside them
     subprocess.run([BIN, "generate", "--users", USERS, "--days", "30", "--seed", str(seed), "--attack-rate", str(rate),
-                    "--realistic", "--output", path] + (["--vary", str(vary)] if vary else []), check=True, capture_output=True)
-    p = subprocess.run([BIN, "eval", "--input", path, "--json"], check=True, capture_output=True, text=True)
+                    "--realistic", "--intel", intel, "--output", path] + (["--vary", str(vary)] if vary else []),
+                   check=True, capture_output=True)
+    # the site's intelligence of that traffic: the VPN list a site would buy
+    p = subprocess.run([BIN, "eval", "--input", path, "--json"], check=True, capture_output=True, text=True,
+                       env=dict(os.environ, RISKD_INTEL=intel))
     r = json.loads(p.stdout)
     kinds = r["riskd"]["kinds"]
     low = min(kinds, key=lambda k: kinds[k]["tpr"])

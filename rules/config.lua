@@ -99,6 +99,10 @@ return {
     -- new_country weighs shared_network_country there and impossible_travel
     -- does not fire.
     shared_network_logins = 10,
+    -- IP sets of the intel folder whose addresses many unrelated people
+    -- share (the exits of commercial VPNs): shared infrastructure too, from
+    -- the first login through them.
+    shared_address_sets = { "vpn" },
     shared_network_country = 10,
     -- A spike of failures from never-seen devices site-wide (rules/failure_spike.lua):
     -- this many times the learned hourly baseline (never taken below

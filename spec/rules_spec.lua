@@ -570,6 +570,25 @@ describe("shipped rules", function()
         os.execute("rm -rf " .. dir)
     end)
 
+    it("addresses on a list of shared ones (a VPN's exits) are shared infrastructure from the first login", function()
+        local view, _, dir = intel_folder({ ["vpn.txt"] = "185.10.20.0/24\n" })
+        local function at(ip)
+            local far = { distance_km = 8412.4, speed_kmh = 8412.4 / 2, new_prefix = true, new_country = true }
+            local c = ctx({ features = far, intel = view, attempt = { ts = 1700000000000, ip_address = ip, country = "US",
+                                                                      device_id = "laptop" } })
+            c.profile = { successes = 20, countries = { FR = { count = 20 } } }
+            c.global = { prefixes = { count = 0, total = 1000, distinct = 50 } }
+            return c
+        end
+        local exit, other = at("185.10.20.7"), at("198.51.100.40")
+        assert.is_nil(rule("impossible_travel").evaluate(exit))
+        assert.are.equal(75, (rule("impossible_travel").evaluate(other)))
+        assert.are.equal(config.shared_network_country, (rule("new_country").evaluate(exit)))
+        assert.is_true(rule("new_country").evaluate(other) > config.shared_network_country)
+        assert.are.equal(config.intel_anonymous.vpn.weight, (rule("anonymous_network").evaluate(exit)))   -- still said
+        os.execute("rm -rf " .. dir)
+    end)
+
     describe("threat intelligence", function()
         local view, h, dir = intel_folder({
             ["tor_exits.txt"] = "185.220.101.0/24\n",

@@ -10,13 +10,23 @@ function M.trusted_network(ctx)
     return set ~= nil and ctx.intel.contains(set, ctx.attempt.ip_address)
 end
 
+-- The address is in an IP set of config.shared_address_sets: one that many
+-- unrelated people share, as the exits of a commercial VPN.
+function M.shared_address(ctx)
+    for _, set in ipairs(config.shared_address_sets or {}) do
+        if ctx.intel.contains(set, ctx.attempt.ip_address) then return true end
+    end
+    return false
+end
+
 -- The attempt's network (/24, /48) is shared infrastructure — a VPN exit, a
 -- carrier, an office NAT: config.shared_network_logins or more successful
--- logins of any users came from it, or the site trusts it, so where it
--- geolocates, and its clock, say little about where the user is.
+-- logins of any users came from it, the site trusts it, or it is on a list
+-- of shared addresses, so where it geolocates, and its clock, say little
+-- about where the user is.
 function M.shared_network(ctx)
     local g = ctx.global and ctx.global.prefixes
-    return (g ~= nil and g.count >= config.shared_network_logins) or M.trusted_network(ctx)
+    return (g ~= nil and g.count >= config.shared_network_logins) or M.trusted_network(ctx) or M.shared_address(ctx)
 end
 
 -- How much a new device id says of this user: 1 for a user whose history

@@ -1,8 +1,10 @@
 -- cli/generate.lua — `riskd generate [--users N] [--days N] [--seed N]
--- [--attack-rate R] [--realistic [--vary N]] [--output FILE.jsonl]`: synthetic
+-- [--attack-rate R] [--realistic [--vary N] [--intel DIR]] [--output FILE.jsonl]`: synthetic
 -- logins with labelled attacks (lib/synth.lua), one JSON object per line, in
 -- time order. --realistic: noisy legitimate traffic and the modern attacks;
--- --vary N: variant N of its rates, each drawn from its range (synth.RATES).
+-- --vary N: variant N of its rates, each drawn from its range (synth.RATES);
+-- --intel DIR: the intelligence a site would have of that traffic, as an
+-- intel folder (DIR/vpn.txt: the listed VPN exits).
 --
 -- `riskd generate --phishing --output DIR [--count N] [--seed N]
 -- [--other-brands] [--size BYTES]`: labelled email (lib/synth_mail.lua),
@@ -52,15 +54,17 @@ local SPEC = {
     output = { kind = "str", default = "-" },
     realistic = { kind = "flag", default = false },
     vary = { kind = "int", min = 1, max = 1000000 },
+    intel = { kind = "str" },
 }
-local USAGE = "usage: riskd generate [--users N] [--days N] [--seed N] [--attack-rate R] [--realistic [--vary N]]"
-    .. " [--output FILE.jsonl]\n"
+local USAGE = "usage: riskd generate [--users N] [--days N] [--seed N] [--attack-rate R] [--realistic [--vary N]"
+    .. " [--intel DIR]] [--output FILE.jsonl]\n"
 
 return function(...)
     for _, a in ipairs({ ... }) do if a == "--phishing" then return generate_mail({ ... }) end end
     local o, err = cliargs.parse({ ... }, SPEC)
     if not o then return cliargs.fail("generate", err, USAGE) end
     if o.vary and not o.realistic then return cliargs.fail("generate", "--vary needs --realistic", USAGE) end
+    if o.intel and not o.realistic then return cliargs.fail("generate", "--intel needs --realistic", USAGE) end
     if o.vary then
         local r, parts = synth.rates(o.vary), {}
         for k, v in pairs(r) do parts[#parts + 1] = string.format("%s %g", k, math.floor(v * 1000 + 0.5) / 1000) end
@@ -75,7 +79,7 @@ return function(...)
     end
     local n, attacks, t0 = 0, 0, os.clock()
     local buf = {}
-    synth.generate(o, function(day)
+    local intel = synth.generate(o, function(day)
         for i, a in ipairs(day) do
             buf[i] = synth.json_line(a)
             if a.label ~= "normal" then attacks = attacks + 1 end
@@ -85,6 +89,13 @@ return function(...)
         n = n + #day
     end)
     if f ~= io.stdout then f:close() end
+    if o.intel then
+        os.execute("mkdir -p '" .. o.intel:gsub("'", "'\\''") .. "'")
+        local v, e = io.open(o.intel .. "/vpn.txt", "w")
+        if not v then io.stderr:write("riskd generate: ", e, "\n") return 1 end
+        v:write("# the VPN exits a commercial list names (riskd generate --intel)\n", table.concat(intel.vpn, "\n"), "\n")
+        v:close()
+    end
     io.stderr:write(string.format("riskd generate: %d attempts (%d attacks, %.1f%%) for %d users over %d days in %.1f s\n",
         n, attacks, n > 0 and 100 * attacks / n or 0, o.users, o.days, os.clock() - t0))
     return 0

@@ -29,7 +29,8 @@
 --   office NAT           30 % of users work in one of a few offices (20-60 people each); on weekdays 60 %
 --                        of their logins come from the office's single NAT address, shared by all of them
 --   VPN                  10 % of users use a commercial VPN for 20 % of their logins: an exit address in
---                        another country, shared with the VPN's other users
+--                        another country, shared with the VPN's other users; 80 % of the exits are on
+--                        the VPN list `riskd generate --intel DIR` writes, as a bought list would be
 --   travel               as above (2 % of days start a 2-7 day trip, no faster than a plane)
 --   typos                3 % of logins follow one failure (as above)
 --   forgotten password   0.4 % of logins follow a burst of 3-8 failures over minutes and a reset
@@ -68,9 +69,11 @@ M.RATES = {
     quiet_same_city = { 0, 0, 0.5 },          -- quiet takeovers from the victim's own city, not a nearby one
     quiet_usual_hours = { 0, 0, 0.5 },        -- quiet takeovers at the victim's usual hours, not 1-5 am
     attackers_pass = { 0.05, 0, 0.2 },        -- attackers who get through a challenge (MFA fatigue, a phished code)
+    -- intelligence a site would have
+    vpn_listed = { 0.8, 0.5, 1 },             -- VPN exits on the commercial VPN list (`riskd generate --intel DIR`)
 }
 -- Drawn after the others, so that adding one leaves the earlier variants as they were.
-local LATER_RATES = { "attackers_pass" }
+local LATER_RATES = { "attackers_pass", "vpn_listed" }
 local INTEGER_RATES = { update_days = true, office_size = true, victims_per_exit = true, cookie_buyers = true }
 
 -- The rates of variant n (nil: as shipped).
@@ -428,10 +431,25 @@ local function challenge(a, rates)
     return h / 1000003 < rates.attackers_pass and "pass" or "fail"
 end
 
+-- The VPN exits a commercial VPN list would name: a share rates.vpn_listed
+-- of them, chosen by a hash of the address, not the generator's stream, so
+-- that the traffic is the same whatever the share.
+local function vpn_list(exits, rates)
+    local out = {}
+    for _, e in ipairs(exits or {}) do
+        local h = 0
+        for i = 1, #e.ip do h = (h * 31 + e.ip:byte(i)) % 1000003 end
+        if h / 1000003 < rates.vpn_listed then out[#out + 1] = e.ip end
+    end
+    table.sort(out)
+    return out
+end
+
 -- opts: users, days, seed, attack_rate, start (ms, a Monday 00:00 UTC),
 -- realistic (the noisy legitimate traffic and the modern attacks), vary (the
 -- variant of M.RATES; nil: as shipped). Calls emit(attempts) once per day
--- with that day's attempts in time order.
+-- with that day's attempts in time order. Returns the intelligence a site
+-- would have of this traffic: { vpn = { address, ... } } (realistic mode).
 function M.generate(opts, emit)
     local rates = M.rates(opts.vary)
     math.randomseed(opts.seed or 1)
@@ -489,6 +507,7 @@ function M.generate(opts, emit)
         if ctx.realistic then for _, a in ipairs(out) do a.challenge = challenge(a, rates) end end
         emit(out)
     end
+    return { vpn = vpn_list(ctx.vpn_exits, rates) }
 end
 
 -- One attempt as a JSON line (the body POST /api/login/analyze takes, with
