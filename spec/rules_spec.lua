@@ -301,6 +301,31 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                          -- the user's own device
     end)
 
+    it("the user's own device from a new address other accounts used lately, none as its own", function()
+        local r = rule("shared_session_exit")
+        local c = ctx({ features = { new_prefix = true }, attempt = { ts = 1700000000000, ip_address = "192.0.2.9",
+                                                                    device_id = "laptop" } })
+        c.cross = { network_regulars = 0, address_accounts = 1 }
+        local s, why = r.evaluate(c)
+        assert.are.equal(55, s)
+        assert.are.equal("this device of the user's came from an address 1 other account used in the last 3 days, none as a usual network", why)
+        c.cross.address_accounts = 3
+        assert.are.equal(75, (r.evaluate(c)))
+        c.cross.address_accounts = 9
+        assert.are.equal(80, (r.evaluate(c)))                -- the cap
+        c.cross.network_regulars = 1
+        assert.is_nil(r.evaluate(c))                          -- someone comes back to it: a household, an office
+        c.cross.network_regulars, c.cross.address_accounts = 0, 0
+        assert.is_nil(r.evaluate(c))                          -- nobody else
+        c.cross.address_accounts, c.features.new_prefix = 2, false
+        assert.is_nil(r.evaluate(c))                          -- the user's own network
+        c.features.new_prefix, c.features.new_device = true, true
+        assert.is_nil(r.evaluate(c))                          -- not the user's device: other rules' matter
+        c.features.new_device = false
+        c.global = { prefixes = { count = config.shared_network_logins, total = 1000, distinct = 50 } }
+        assert.is_nil(r.evaluate(c))                          -- a busy network: shared infrastructure
+    end)
+
     it("a spray over many addresses of one wide network that no account uses as its own", function()
         local r = rule("network_spray")
         local c = ctx({ features = { new_device = true } })
@@ -567,6 +592,11 @@ describe("shipped rules", function()
         end
         assert.are.equal(config.shared_network_country, (rule("new_country").evaluate(inside)))
         assert.is_true(rule("new_country").evaluate(outside) > config.shared_network_country)
+        for _, c in ipairs({ inside, outside }) do   -- the user's own device, through an address others used
+            c.features.new_device, c.attempt.device_id, c.cross.address_accounts = false, "laptop", 2
+        end
+        assert.is_nil(rule("shared_session_exit").evaluate(inside))
+        assert.is_not_nil(rule("shared_session_exit").evaluate(outside))
         os.execute("rm -rf " .. dir)
     end)
 
