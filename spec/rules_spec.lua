@@ -416,6 +416,9 @@ describe("shipped rules", function()
         assert.are.equal(30, (rule("copied_browser").evaluate(c)))
         assert.are.equal(12.5, (rule("new_device").evaluate(c)))
         assert.are.equal(20, (rule("new_device_and_network").evaluate(c)))
+        c.attempt.user_agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) Mobile Safari/604.1"
+        assert.are.equal(25, (rule("new_device").evaluate(c)))   -- a browser the user never used: news
+        c.attempt.user_agent = ua
         c.profile.successes = 4                                   -- too little history to know a habit
         assert.are.equal(25, (rule("new_device").evaluate(c)))
     end)

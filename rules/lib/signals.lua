@@ -34,12 +34,17 @@ end
 -- ids for the same browsers again and again (cleared cookies, private
 -- windows, reinstalled apps), for whom a new id is a habit, not news:
 -- config.device_churn_usual over the ids beyond one per user agent, per
--- successful login, at most 1. A laptop, a phone and a tablet each have a
--- browser of their own: they are devices, not churn.
+-- successful login, at most 1, for a new id with a browser the user has. A
+-- laptop, a phone and a tablet each have a browser of their own: they are
+-- devices, not churn.
 function M.device_novelty_weight(ctx)
     local p = ctx.profile
     local n = p and p.successes or 0
     if n < config.familiarity_min_logins or not p.devices then return 1 end
+    -- the habit is a browser the user has, under a new id; a browser the
+    -- user never used is news whatever the habit
+    local ua = ctx.attempt.user_agent
+    if not (ua and p.user_agents and p.user_agents[ua]) then return 1 end
     local ids, agents = 0, 0
     for _ in pairs(p.devices) do ids = ids + 1 end
     for _ in pairs(p.user_agents or {}) do agents = agents + 1 end
