@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "l_modules.h"
+#include "mongo_init.h"
 
 #define CLIENT_T "riskd.mongo.client"
 #define COLL_T "riskd.mongo.collection"
@@ -42,8 +43,6 @@
 static const char NULL_KEY = 'n';    /* registry: the mongo.null sentinel */
 static const char ARRAY_MT = 'a';    /* registry: the metatable that marks arrays */
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static void mongo_init(void) { mongoc_init(); }
 
 typedef struct { mongoc_client_t *c; } client_ud;
 typedef struct { mongoc_collection_t *c; } coll_ud;
@@ -451,7 +450,7 @@ static client_ud *check_client(lua_State *L, int i)
 static int l_client(lua_State *L)
 {
     const char *uri = luaL_checkstring(L, 1);
-    pthread_once(&init_once, mongo_init);
+    rk_mongo_init();
     client_ud *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->c = NULL;
     luaL_setmetatable(L, CLIENT_T);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "mongo_init.h"
 #include "store_impl.h"   /* rk_store_now_ms: this is the MongoDB backend's */
 
 #define AWAIT_MS 1000          /* a getMore waits this long for a change: also how fast stop() is */
@@ -304,7 +305,7 @@ static void *watch_main(void *arg)
 
 rk_mongo_watch_t *rk_mongo_watch_start(const char *uri, rk_hub_t *hub, char *err, size_t errlen)
 {
-    mongoc_init();   /* reference-counted by the driver; the store did it too */
+    rk_mongo_init();
     rk_mongo_watch_t *w = calloc(1, sizeof *w);
     if (!w || !(w->uri = strdup(uri))) { free(w); snprintf(err, errlen, "out of memory"); return NULL; }
     w->hub = hub;

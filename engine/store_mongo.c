@@ -13,6 +13,7 @@
  * top users read), ips (last seen), meta (counters). Indexes are created at
  * open. Ids are ObjectId hex.
  */
+#include "mongo_init.h"
 #include "store_impl.h"
 #include "mongo_watch.h"
 
@@ -38,12 +39,10 @@ typedef struct pool_ent {
 
 static pthread_mutex_t pools_mu = PTHREAD_MUTEX_INITIALIZER;
 static pool_ent_t *pools;
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static void init_driver(void) { mongoc_init(); }
 
 static pool_ent_t *pool_get(const char *uri, char *err, size_t errlen)
 {
-    pthread_once(&init_once, init_driver);
+    rk_mongo_init();
     pthread_mutex_lock(&pools_mu);
     pool_ent_t *p;
     for (p = pools; p; p = p->next) if (strcmp(p->uri, uri) == 0) break;

@@ -1,6 +1,10 @@
-/* test_log.c — log lines are single, valid JSON objects. */
+/* test_log.c — log lines are single, valid JSON objects, the MongoDB
+ * driver's included. */
 #include "test_util.h"
 #include "log.h"
+#include "mongo_init.h"
+
+#include <mongoc/mongoc.h>
 
 static char *capture(void (*fn)(void))
 {
@@ -27,6 +31,29 @@ static void emit_fields(void)
     rk_log_bool(&e, "b", 1);
     rk_log_str(&e, "null", NULL);
     rk_log_end(&e);
+}
+
+static void emit_driver(void)
+{
+    rk_mongo_init();
+    mongoc_log(MONGOC_LOG_LEVEL_WARNING, "counters", "Falling back to malloc for counters.");
+    mongoc_log(MONGOC_LOG_LEVEL_TRACE, "cluster", "entering a function");
+}
+
+/* The driver prints plain lines on stderr unless told otherwise: in a log
+ * of one JSON object a line they would break readers (and did, in CI). */
+static void mongo_driver_logs_as_json(void **st)
+{
+    (void)st;
+    char *out = capture(emit_driver);
+    assert_non_null(strstr(out, "\"level\":\"warn\""));
+    assert_non_null(strstr(out, "\"msg\":\"mongodb driver\""));
+    assert_non_null(strstr(out, "\"domain\":\"counters\",\"message\":\"Falling back to malloc for counters.\""));
+    assert_null(strstr(out, "entering a function"));   /* its tracing is not ours to log */
+    /* one line, the warning's, and JSON from its first byte */
+    assert_int_equal(out[0], '{');
+    assert_ptr_equal(strchr(out, '\n') + 1, out + strlen(out));
+    free(out);
 }
 
 static void fields_are_escaped(void **st)
@@ -85,6 +112,7 @@ static void long_lines_are_cut_not_broken(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mongo_driver_logs_as_json),
         cmocka_unit_test(fields_are_escaped),
         cmocka_unit_test(level_filters),
         cmocka_unit_test(long_lines_are_cut_not_broken),
