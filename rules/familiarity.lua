@@ -8,7 +8,7 @@ local LABELS = { prefixes = "network", countries = "country", devices = "device"
 
 return {
     name = "familiarity",
-    family = "device_novelty",
+    family = "familiarity",
     description = "the attempt's network, country, device and browser are unlike the user's (Freeman et al. 2016)",
     evaluate = function(ctx)
         local f = ctx.familiarity

@@ -78,6 +78,7 @@ describe("shipped rules", function()
         assert.are.equal("network_novelty", families.new_network)
         assert.are.equal("network_novelty", families.unused_network)
         assert.are.equal("velocity", families.brute_force)
+        assert.are.equal("familiarity", families.familiarity)          -- the whole attempt: not one more device rule
         for name, fam in pairs(families) do assert.are_not.equal("other", fam, name) end   -- every shipped rule names one
         local other = assert(require("riskd.rules").load("rules", {
             ["zz_old.lua"] = "return { name = 'zz_old', description = 'old style', evaluate = function() return 5, 'old' end }",
