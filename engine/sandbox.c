@@ -582,9 +582,17 @@ static void rule_count(lua_State *L, int rule, const rk_vm_host_t *host, int hit
  * at_least = "<level>": the least level the attempt gets when the rule fires,
  * whatever the calibrated thresholds (evidence a site always wants to see).
  * Replaces the table by the score and the nil on top by the level. */
+static int raw_field(lua_State *L, int t, const char *k)
+{
+    lua_pushstring(L, k);
+    return lua_rawget(L, t);
+}
+
+/* Read raw: the answer is read after the rule's budgets are off, so no
+ * metamethod may run then (the sandbox gives rules no setmetatable today). */
 static int table_result(lua_State *L, int t, char *err, size_t errlen)
 {
-    int tl = lua_getfield(L, t, "lr"), ts = lua_getfield(L, t, "score");
+    int tl = raw_field(L, t, "lr"), ts = raw_field(L, t, "score");
     double lr = lua_tonumber(L, -2), score = lua_tonumber(L, -1);
     lua_pop(L, 2);
     if ((tl == LUA_TNIL) == (ts == LUA_TNIL)) {
@@ -599,7 +607,7 @@ static int table_result(lua_State *L, int t, char *err, size_t errlen)
         snprintf(err, errlen, "evaluate returned a score that is not a number");
         return -1;
     }
-    if (lua_getfield(L, t, "at_least") != LUA_TNIL) {
+    if (raw_field(L, t, "at_least") != LUA_TNIL) {
         const char *lv = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
         int ok = 0;
         for (int i = 0; lv && i < RK_LEVELS; i++) ok |= strcmp(lv, rk_store_levels[i]) == 0;

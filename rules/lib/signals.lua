@@ -47,8 +47,8 @@ function M.device_novelty_weight(ctx)
     if not (ua and p.user_agents and p.user_agents[ua]) then return 1 end
     local ids, agents = 0, 0
     for _ in pairs(p.devices) do ids = ids + 1 end
-    for _ in pairs(p.user_agents or {}) do agents = agents + 1 end
-    local churn = math.max(0, ids - math.max(agents, 1)) / n
+    for _ in pairs(p.user_agents) do agents = agents + 1 end
+    local churn = math.max(0, ids - agents) / n
     return churn > config.device_churn_usual and config.device_churn_usual / churn or 1
 end
 
