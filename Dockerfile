@@ -49,7 +49,8 @@ ENV RISKD_HOST=0.0.0.0 \
     RISKD_INTEL=/opt/riskd/intel \
     RISKD_WEB=/opt/riskd/web \
     RISKD_DB=sqlite:/opt/riskd/data/riskd.db \
-    RISKD_STATE=/opt/riskd/data
+    RISKD_STATE=/opt/riskd/data \
+    MONGOC_DISABLE_SHM=1
 # Mount your own rules or scripts over these and edit them live; data holds
 # the SQLite store; models the trained models (retraining writes there);
 # intel the IP lists, patterns and breached-password index.

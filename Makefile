@@ -89,7 +89,7 @@ $(BUILD)/riskd.so: $(MOD_OBJ)
 run: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/secret.sh
-	./$(BUILD)/riskd serve
+	MONGOC_DISABLE_SHM=1 ./$(BUILD)/riskd serve
 
 # ---- tests ---------------------------------------------------------------
 # Every suite prints TAP; tests/run.sh sums them into "N passed, N failed".
