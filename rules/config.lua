@@ -19,7 +19,7 @@ return {
     level_ceilings = { high = 90, critical = 97 },
     calibration_min_attempts = 1000,     -- history before the thresholds move
     calibration_window = 100000,         -- attempts remembered (older ones fade)
-    calibration_max_rise_per_hour = 10,
+    calibration_max_rise_per_hour = 2,
     -- known attackers, and the accounts an analyst marked compromised or at risk
     calibration_excludes = { known_bad_address = true, account_state = true },
     -- Cross-account signals (rules/reused_exit.lua, shared_session_exit.lua):

@@ -117,6 +117,27 @@ describe("analyze.combine and level", function()
         assert.are.same({ high = config.levels.high, critical = config.levels.critical }, (o:thresholds(old)))
     end)
 
+    it("as shipped, a wave of high-scoring successes stays at high or above while it lasts", function()
+        local c = require("riskd.calib").new()
+        local ts = NOW
+        -- a day of a site's usual successes: mostly low, a few in the 60s
+        for i = 1, 20000 do ts = ts + 4000; c:add(i % 100 == 0 and 65 or (i % 50), ts, config) end
+        local before = (c:thresholds(config)).high
+        assert.is_true(before > config.levels.high and before < 70, tostring(before))
+        -- five hours of a takeover campaign: 600 successes an hour at 85, as
+        -- many as the site's own logins
+        for i = 1, 3000 do
+            ts = ts + 3000
+            local t = c:thresholds(config)
+            local level = analyze.level(85, config, t)
+            assert.is_true(analyze.LEVEL_RANK[level] >= analyze.LEVEL_RANK.high, "wave attempt " .. i .. ": " .. level)
+            c:add(85, ts, config)
+            c:add(i % 50, ts + 1, config)
+        end
+        local after = (c:thresholds(config)).high
+        assert.is_true(after <= before + 5 * config.calibration_max_rise_per_hour + 1e-9, tostring(after))
+    end)
+
     it("maps scores to levels", function()
         assert.are.equal("low", analyze.level(29.99, config))
         assert.are.equal("medium", analyze.level(30, config))
