@@ -17,7 +17,7 @@ return {
     -- analyst marked compromised) reaches that level whatever the thresholds.
     level_budget = { high = 0.005, critical = 0.001 },
     level_ceilings = { high = 90, critical = 97 },
-    calibration_min_attempts = 1000,     -- history before the thresholds move
+    calibration_min_attempts = 500,      -- history before the thresholds move
     calibration_window = 100000,         -- attempts remembered (older ones fade)
     calibration_max_rise_per_hour = 2,
     -- known attackers, and the accounts an analyst marked compromised or at risk
@@ -65,8 +65,13 @@ return {
     -- same thing in other words), or every rule does ("or": independent
     -- evidence). Families are independent of each other. A rule that names
     -- no family is in "other". A family not listed here combines by "max".
+    -- history_logins = k: the family's evidence counts less from a user
+    -- with few successful logins (n), to the power n / (n + k): where a
+    -- user logs in from is known only after a few logins, and a first trip
+    -- or a VPN in the first week looks like travel nobody could make.
     families = {
         other = { combine = "or" },
+        geography = { history_logins = 3 },
     },
     -- IP sets of the intel folder (file name without extension) and what
     -- an address in them means. Sets that are absent never match.

@@ -83,6 +83,34 @@ describe("analyze.combine and level", function()
         assert.is_true(analyze.combine({ dev, net, { score = 1, family = "geography" } }, fam) > 46)
     end)
 
+    it("weighs a history_logins family by the user's successful logins", function()
+        local fam = { geo = { history_logins = 3 } }
+        local function travel() return { score = 75, family = "geo" } end
+        -- a user never seen: nothing; at n = k half the log-ratio (ratio 4 -> 2); a long history nearly all
+        local r = travel()
+        assert.are.equal(0, analyze.combine({ r }, fam, 0))
+        assert.are.equal(0, r.counted)
+        r = travel()
+        assert.are.equal(50, analyze.combine({ r }, fam, 3))
+        assert.are.equal(50, r.counted)
+        assert.are.equal(75, r.score)   -- the rule's own answer stays as it said
+        local long = analyze.combine({ travel() }, fam, 300)
+        assert.is_true(long > 74.5 and long < 75)
+        -- more history never lowers it; unknown history (nil) and other families are not discounted
+        local last = -1
+        for n = 0, 50 do
+            local v = analyze.combine({ travel() }, fam, n)
+            assert.is_true(v >= last)
+            last = v
+        end
+        r = travel()
+        assert.are.equal(75, analyze.combine({ r }, fam))
+        assert.is_nil(r.counted)
+        assert.are.equal(75, analyze.combine({ { score = 75, family = "dev" } }, fam, 0))
+        -- as shipped, geography declares it
+        assert.is_true(config.families.geography.history_logins > 0)
+    end)
+
     it("levels follow the calibration once it has the history, within floors and ceilings", function()
         local c = require("riskd.calib").new()
         local t, calibrated = c:thresholds(config)

@@ -181,18 +181,31 @@ end
 -- rules that name no family). A result without a family is independent.
 -- Across families the ratios multiply: score = 100 * (1 - 1 / product).
 -- Monotone: a firing rule never lowers the score; continuous for ranking.
-function M.combine(results, families)
+--
+-- A family may declare history_logins = k: its evidence is worth less from
+-- a user with few successful logins, whose usual places riskd has barely
+-- seen (a first trip, a VPN switched on in the first week). With n logins
+-- the ratio counts to the power n / (n + k): nothing for a user never
+-- seen, half its log at n = k, nearly all of it once the history is long.
+-- Such a result gets `counted`, the score it counted for (logins: the
+-- user's successful logins so far; nil, no discount).
+function M.combine(results, families, logins)
     families = families or {}
     local strongest, order, keep = {}, {}, 1
     for _, r in ipairs(results) do
         local s = math.min(r.score, 100) / 100
         local fam = r.family
+        local k = fam and families[fam] and families[fam].history_logins
+        if k and k > 0 and logins and s < 1 then
+            s = 1 - (1 - s) ^ (logins / (logins + k))
+            r.counted = round2(100 * s)
+        end
         local how = fam and (families[fam] and families[fam].combine or "max") or "or"
         if how == "or" then
             keep = keep * (1 - s)
         else
-            if not strongest[fam] then order[#order + 1] = fam end
-            if s > (strongest[fam] or 0) then strongest[fam] = s end
+            if not strongest[fam] then order[#order + 1] = fam; strongest[fam] = 0 end
+            if s > strongest[fam] then strongest[fam] = s end
         end
     end
     -- in the order the families first came (not pairs()): the same product to the last bit every run
@@ -510,7 +523,7 @@ function M.analyze(a, deps, opts)
     table.sort(results, function(x, y) return x.score > y.score end)
     lap("rules")
 
-    local score = M.combine(results, cfg.families)
+    local score = M.combine(results, cfg.families, profile and profile.successes or 0)
     local thresholds = deps.calib and deps.calib:thresholds(cfg)
     local level = M.level(score, cfg, thresholds, results)
     if deps.calib and calibrates(a, results, cfg) then deps.calib:add(score, a.ts, cfg) end

@@ -276,10 +276,14 @@ def main():
             assert 80 <= d["risk_score"] <= 100 and d["risk_score"] != round(d["risk_score"]), d["risk_score"]
             fams = {r["name"]: r["family"] for r in d["rules"]}
             assert fams["impossible_travel"] == "geography" and fams["new_device"] == "device_novelty", fams
-            # the score: within a family the strongest rule, families multiplied as likelihood ratios
+            # the score: within a family the strongest rule, families multiplied as likelihood ratios;
+            # geography as its rules counted for alice's week of history (history_logins)
+            assert all(("counted" in r) == (r["family"] == "geography") for r in d["rules"]), d["rules"]
+            travel = next(r for r in d["rules"] if r["name"] == "impossible_travel")
+            assert 50 < travel["counted"] < travel["score"], travel
             strongest = {}
             for r in d["rules"]:
-                strongest[r["family"]] = max(strongest.get(r["family"], 0), r["score"])
+                strongest[r["family"]] = max(strongest.get(r["family"], 0), r.get("counted", r["score"]))
             keep = 1.0
             for s in strongest.values():
                 keep *= 1 - s / 100
