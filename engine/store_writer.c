@@ -11,9 +11,14 @@
  * writer out between two batches (batch_mu) and copies the rest with a
  * RESTART checkpoint, a short stall since the passive ones did the bulk.
  * If the writer outruns the checkpointer anyway (the WAL past
- * RK_WRITER_WAL_CAP_PAGES), it waits for the running checkpoint before its
- * next batch: a bounded WAL, paid for in latency only when the disk cannot
- * keep up. */
+ * RK_WRITER_WAL_CAP_FACTOR times the checkpoint's size), it waits for the
+ * running checkpoint before its next batch: a bounded WAL, paid for in
+ * latency only when the disk cannot keep up.
+ *
+ * The larger the WAL between checkpoints, the fewer times a page written
+ * again and again (an index's inner pages, the busy summaries and value
+ * counts) is copied back: each checkpoint copies it once however many
+ * commits rewrote it. */
 #include "store_writer.h"
 
 #include <stdio.h>
@@ -27,6 +32,7 @@ struct rk_writer {
     rk_store_t *store, *ckpt_store;
     pthread_t thread, ckpt_thread;
     int ckpt_started;
+    int ckpt_pages, cap_pages;       /* when to ask for a checkpoint, and when to wait for it */
     pthread_mutex_t batch_mu;        /* held by the writer for a batch, by the checkpointer for a restart */
 
     pthread_mutex_t mu;              /* guards stats and the checkpoint request */
@@ -60,7 +66,7 @@ static void run_batch(rk_writer_t *w, rk_task_t *batch)
     w->stats.failed_commits += (uint64_t)failed;
     if (n > w->stats.max_batch) w->stats.max_batch = n;
     int pages = rk_store_wal_pages(w->store);
-    if (pages >= RK_WRITER_CHECKPOINT_PAGES && !w->ckpt_wanted && w->ckpt_started) {
+    if (pages >= w->ckpt_pages && !w->ckpt_wanted && w->ckpt_started) {
         w->ckpt_wanted = 1;
         pthread_cond_signal(&w->ckpt_cv);
     }
@@ -82,7 +88,7 @@ static void run_batch(rk_writer_t *w, rk_task_t *batch)
  * grow past it with no long reader at all. */
 static void wait_for_checkpoint(rk_writer_t *w)
 {
-    if (!w->ckpt_started || rk_store_wal_pages(w->store) < RK_WRITER_WAL_CAP_PAGES) return;
+    if (!w->ckpt_started || rk_store_wal_pages(w->store) < w->cap_pages) return;
     pthread_mutex_lock(&w->mu);
     if (w->failed_restarts >= 2) { pthread_mutex_unlock(&w->mu); return; }
     uint64_t round = w->ckpt_rounds;
@@ -181,6 +187,13 @@ rk_writer_t *rk_writer_start(const char *uri, const rk_store_opts_t *o, char *er
     rk_store_opts_t so;
     if (o) so = *o; else rk_store_defaults(&so);
     rk_writer_handle_opts(&so);
+    if (so.checkpoint_pages <= 0) {
+        rk_store_opts_t def;
+        rk_store_defaults(&def);
+        so.checkpoint_pages = def.checkpoint_pages;
+    }
+    w->ckpt_pages = so.checkpoint_pages;
+    w->cap_pages = so.checkpoint_pages * RK_WRITER_WAL_CAP_FACTOR;
     w->store = rk_store_open(uri, &so, err, errlen);
     if (w->store && rk_store_batches(w->store)) w->ckpt_store = rk_store_open(uri, &so, err, errlen);
     if (!w->store || (rk_store_batches(w->store) && !w->ckpt_store)) { writer_free(w); return NULL; }

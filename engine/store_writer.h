@@ -21,8 +21,9 @@
 #include "task.h"
 
 #define RK_WRITER_MAX_BATCH 512
-#define RK_WRITER_CHECKPOINT_PAGES 4000   /* ask for a checkpoint once the WAL holds this many pages */
-#define RK_WRITER_WAL_CAP_PAGES 16000     /* past this, the writer waits for that checkpoint */
+/* A checkpoint is asked for once the WAL holds rk_store_opts_t.checkpoint_pages;
+ * past this many times that, the writer waits for it. */
+#define RK_WRITER_WAL_CAP_FACTOR 4
 #define RK_WRITER_CATCHUP_PAGES 256       /* passive rounds go on while the writer appends this many during one */
 #define RK_WRITER_CATCHUP_ROUNDS 8        /* and stop after this many in any case */
 

@@ -217,11 +217,23 @@ static off_t wal_size(void)
  * the file stays under the cap. (With passive checkpoints alone it never
  * started over under steady commits: 116 MB here, 3 GB in 25 s of the
  * analyze bench.) */
+/* The writer with a smaller WAL between checkpoints than a server's, so
+ * that the tests of the cap stay short. */
+#define TEST_CKPT_PAGES 4000
+#define TEST_CAP_PAGES (TEST_CKPT_PAGES * RK_WRITER_WAL_CAP_FACTOR)
+static rk_writer_t *small_wal_writer(char *err, size_t errlen)
+{
+    rk_store_opts_t o;
+    rk_store_defaults(&o);
+    o.checkpoint_pages = TEST_CKPT_PAGES;
+    return rk_writer_start(uri, &o, err, errlen);
+}
+
 static void the_wal_is_checkpointed(void **st)
 {
     (void)st;
     char err[256];
-    rk_writer_t *w = rk_writer_start(uri, NULL, err, sizeof err);
+    rk_writer_t *w = small_wal_writer(err, sizeof err);
     reader_t r = { 0, 0 };
     pthread_t rt;
     assert_int_equal(pthread_create(&rt, NULL, reader, &r), 0);
@@ -239,7 +251,7 @@ static void the_wal_is_checkpointed(void **st)
     assert_true(s.checkpoints >= 3);
     /* the cap, and one batch (at most 8 writes of a few pages each here);
      * a WAL is a 32-byte header and frames of a 24-byte header and a page */
-    off_t bound = 32 + (off_t)(RK_WRITER_WAL_CAP_PAGES + 2000) * (24 + 4096);
+    off_t bound = 32 + (off_t)(TEST_CAP_PAGES + 2000) * (24 + 4096);
     printf("# WAL %lld bytes after %d writes in %llu commits, %llu checkpoints, %llu waits (bound %lld)\n",
            (long long)wal_size(), c[0].ok + c[1].ok, (unsigned long long)s.batches, (unsigned long long)s.checkpoints,
            (unsigned long long)s.cap_waits, (long long)bound);
@@ -258,7 +270,7 @@ static void a_long_reader_does_not_hold_writes_back(void **st)
 {
     (void)st;
     char err[256], path[1300];
-    rk_writer_t *w = rk_writer_start(uri, NULL, err, sizeof err);
+    rk_writer_t *w = small_wal_writer(err, sizeof err);
     assert_non_null(w);
     snprintf(path, sizeof path, "%s/w.db", dir);
     sqlite3 *db;
@@ -274,7 +286,7 @@ static void a_long_reader_does_not_hold_writes_back(void **st)
     rk_writer_stats(w, &s);
     printf("# pinned WAL: %lld bytes after %llu commits, %llu checkpoints, %llu waits\n", (long long)wal_size(),
            (unsigned long long)s.batches, (unsigned long long)s.checkpoints, (unsigned long long)s.cap_waits);
-    assert_true(wal_size() > (off_t)RK_WRITER_WAL_CAP_PAGES * 4096);   /* the reader did pin it */
+    assert_true(wal_size() > (off_t)TEST_CAP_PAGES * 4096);   /* the reader did pin it */
     assert_true(s.cap_waits <= 2);
     assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
