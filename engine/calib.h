@@ -22,6 +22,9 @@
 
 #define RK_CALIB_BINS 10001
 #define RK_CALIB_EVERY 64
+/* The store state (rk_store_state_put) the thresholds are kept under, by the
+ * server and by riskd score --db, so that neither starts a warm-up again. */
+#define RK_CALIB_STATE_KEY "calibration"
 
 enum { RK_CALIB_HIGH = 0, RK_CALIB_CRITICAL = 1, RK_CALIB_LEVELS = 2 };
 

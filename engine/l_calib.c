@@ -8,6 +8,7 @@
  *   c:count()                         --> the weight of the remembered attempts
  *   c:quantile(q)                     --> the score at quantile q, or nil when empty
  *   c:encode()                        --> text; c:decode(text) --> true | nil, msg, "bad_state"
+ *   calib.STATE_KEY                   -- the store state they are kept under (db:state, db:state_put)
  *
  * config is rules/config.lua's table: levels (the fixed thresholds and
  * floors), level_budget, level_ceilings, calibration_min_attempts,
@@ -186,5 +187,7 @@ int luaopen_riskd_calib(lua_State *L)
     lua_pop(L, 1);
     static const luaL_Reg fns[] = { { "new", l_new }, { "current", l_current }, { NULL, NULL } };
     luaL_newlib(L, fns);
+    lua_pushstring(L, RK_CALIB_STATE_KEY);
+    lua_setfield(L, -2, "STATE_KEY");
     return 1;
 }

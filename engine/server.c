@@ -685,12 +685,10 @@ static void on_purge(evutil_socket_t fd, short what, void *arg)
 
 /* The calibrated levels (calib.h) are kept in the store, so that a restart
  * does not begin a warm-up again. */
-#define CALIB_STATE "calibration"
-
 static void calib_load(rk_server_t *s)
 {
     char *text = NULL, err[256];
-    int rc = rk_store_state_get(s->store, CALIB_STATE, &text, err, sizeof err);
+    int rc = rk_store_state_get(s->store, RK_CALIB_STATE_KEY, &text, err, sizeof err);
     if (rc == 0 && rk_calib_decode(s->calib, text) != 0) rk_log_msg(RK_LOG_WARN, "the stored calibration is unreadable: starting again", NULL, NULL);
     else if (rc < 0) rk_log_msg(RK_LOG_WARN, "cannot read the stored calibration", "error", err);
     free(text);
@@ -700,7 +698,7 @@ static void calib_save(rk_server_t *s)
 {
     if (!s->store || !s->calib) return;
     char *text = rk_calib_encode(s->calib), err[256];
-    if (text && rk_store_state_put(s->store, CALIB_STATE, text, err, sizeof err) != 0)
+    if (text && rk_store_state_put(s->store, RK_CALIB_STATE_KEY, text, err, sizeof err) != 0)
         rk_log_msg(RK_LOG_WARN, "cannot save the calibration", "error", err);
     free(text);
 }

@@ -11,8 +11,12 @@ local features = require("riskd.features")
 local iforest = require("riskd.iforest")
 local rules = require("riskd.rules")
 local store = require("riskd.store")
+local calib = require("riskd.calib")
 local parallel = require("riskd.parallel")
 local stage = require("lib.replay_stage")
+
+-- Whether the store outlives the run (the memory store keeps nothing).
+local function kept(uri) return uri ~= "mem:" end
 
 local clock = parallel.thread_clock
 
@@ -67,13 +71,21 @@ local function context(o, h)
     if not inf then return nil, ierr end
     local db, derr = store.open(o.db)
     if not db then inf:close() return nil, derr end
+    local cal = calib.current()
+    if kept(o.db) then   -- the levels a server (or an earlier replay) calibrated on this store go on from there
+        local text, serr, code = db:state(calib.STATE_KEY)
+        if not text and code ~= "not_found" then inf:close() db:close() return nil, serr end
+        if text and not cal:decode(text) then
+            io.stderr:write("riskd: the stored calibration is unreadable: starting again\n")
+        end
+    end
     local timing = o.timing and {} or nil
     local overhead = timing and clock_overhead() or 0
     local tty = engine.isatty(2)
     return {
         o = o, h = h, inf = inf, db = db, tty = tty, total = tty and count_lines(o.input) or nil,
         deps = { store = db, model = iforest.current(), geo = require("riskd.geo").current(),
-                 intel = require("riskd.intel").current(), calib = require("riskd.calib").current(),
+                 intel = require("riskd.intel").current(), calib = cal,
                  xacct = require("riskd.xacct").current(),
                  rules = rules, features = features,
                  config = rules.config(), format_time = time.format },
@@ -229,6 +241,12 @@ function M.run(o, h)
     c.inf:close()
     if not ok then c.db:close() return nil, rerr end
     assert(c.db:batch_end())
+    -- the calibration as the run left it, for the server that opens this
+    -- store next: history replayed before going live spares it the warm-up
+    if kept(o.db) then
+        local put, perr = c.db:state_put(calib.STATE_KEY, c.deps.calib:encode())
+        if not put then c.db:close() return nil, perr end
+    end
     c.db:close()
     if c.tty then progress(c.n, c.total, c.t0) io.stderr:write("\n") end
     if c.timing then   -- the sampled lines' stages, scaled up to every line

@@ -3,7 +3,9 @@
 to POST /api/login/analyze in order; once the calibration has its history,
 the share of legitimate attempts answered high stays within the budget
 (+50 %); the thresholds are in GET /api/admin/rules and /metrics, and
-survive a restart (they are kept in the store). The config is scaled down
+survive a restart (they are kept in the store), and history replayed with
+`riskd score --db` into a new store leaves the server calibrated as if it
+had seen it. The config is scaled down
 (a history of 300 attempts, a window of 5,000) so that a few thousand attempts
 show it."""
 import http.client
@@ -159,6 +161,34 @@ def main():
             assert s == 200 and d["levels"]["calibrated"] is True, d["levels"]
             assert d["levels"]["high"] == levels["high"] and d["levels"]["critical"] == levels["critical"], (d["levels"], levels)
         check("the thresholds survive a restart (kept in the store)", restart)
+        check_clean_exit(state)
+
+        def history_before_going_live():
+            # the same stream replayed into a new store with riskd score --db, then a server on it
+            live = os.path.join(tmp, "live")
+            os.makedirs(live)
+            prepare(live, scaled)
+            env = dict(os.environ, RISKD_RULES=os.path.join(live, "rules"), RISKD_SCRIPTS=os.path.join(ROOT, "scripts"),
+                       RISKD_MODELS=os.path.join(live, "models"))
+            p = subprocess.run([BIN, "score", "--input", stream, "--output", os.devnull, "--db", "sqlite:" + os.path.join(live, "db")],
+                               capture_output=True, text=True, timeout=300, env=env, cwd=live)
+            assert p.returncode == 0, p.stderr
+            state["srv"] = Proc(live)
+            s, d = state["srv"].call("GET", "/api/admin/rules")
+            assert s == 200 and d["levels"]["calibrated"] is True, d["levels"]
+            # the replay calibrated as the server did on the same attempts in the same order
+            assert d["levels"]["high"] == levels["high"] and d["levels"]["attempts"] == levels["attempts"], (d["levels"], levels)
+            # and a second replay goes on from there: a new start would count what the first did (the
+            # window halves what it holds past calibration_window, so the count need not grow)
+            state["srv"].stop()
+            state["srv"] = None
+            p = subprocess.run([BIN, "score", "--input", stream, "--output", os.devnull, "--db", "sqlite:" + os.path.join(live, "db")],
+                               capture_output=True, text=True, timeout=300, env=env, cwd=live)
+            assert p.returncode == 0, p.stderr
+            state["srv"] = Proc(live)
+            s, again = state["srv"].call("GET", "/api/admin/rules")
+            assert again["levels"]["calibrated"] is True and again["levels"]["attempts"] != levels["attempts"], again["levels"]
+        check("history replayed with riskd score --db before going live: the server starts calibrated", history_before_going_live)
         check_clean_exit(state)
     finally:
         cleanup(state, tmp)
