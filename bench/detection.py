@@ -19,7 +19,8 @@ BIN = os.environ.get("RISKD_BIN", "./build/riskd")
 USERS = os.environ.get("BENCH_EVAL_USERS", "400")
 # (seed, attack rate, variant of the generator's rates: riskd generate --vary; None: as shipped)
 TUNING = [(101, 0.03, None), (102, 0.03, 1), (103, 0.03, 2), (104, 0.03, 3), (105, 0.01, 4),
-          (106, 0.01, 6), (107, 0.01, 7), (108, 0.01, 8), (109, 0.03, 9), (110, 0.01, 10), (132, 0.01, 132)]
+          (106, 0.01, 6), (107, 0.01, 7), (108, 0.01, 8), (109, 0.03, 9), (110, 0.01, 10), (132, 0.01, 132),
+          (170, 0.01, 170)]
 HELD_OUT = [(s, (0.01, 0.03, 0.06)[s % 3], s) for s in range(201, 209)]
 
 

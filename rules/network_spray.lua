@@ -1,20 +1,22 @@
--- A device new to the account, from a wide network (/16) where several
--- other accounts failed with devices new to them in the last hours, and
--- that no account comes back to as a network of its own: a spray spread
+-- A device the account never signed in with, from a wide network (/16)
+-- where several other accounts failed with such devices in the last hours,
+-- and that no account comes back to as a network of its own: a spray spread
 -- over many addresses of one operator, too slow for any one address or
 -- hour to stand out. Carriers, offices and VPN exits have regulars and do
--- not fire. Failures and the rare success alike.
+-- not fire. Failures and the rare success alike. For an account without a
+-- history every device is one it never signed in with: a spray in a site's
+-- first hours, before anyone has a history, counts too.
 local signals = require("signals")
 
 return {
     name = "network_spray",
     family = "velocity",
-    description = "accounts fail with new devices from many addresses of one wide network, which no account uses as its own",
+    description = "accounts fail with devices they never signed in with from many addresses of one wide network, which no account uses as its own",
     weights = { network_spray = 50, network_spray_step = 5, network_spray_max = 80 },
     evaluate = function(ctx)
         if signals.trusted_network(ctx) then return nil end   -- the site's own (config.trusted_networks)
         local c = ctx.cross
-        if not ctx.features.new_device or not c or c.wide_regulars > 0 then return nil end
+        if not (ctx.site and ctx.site.never_seen_device) or not c or c.wide_regulars > 0 then return nil end
         local n = c.wide_failing_accounts
         if n < config.spray_accounts then return nil end
         local w = config.weights

@@ -263,12 +263,13 @@ describe("analyze.analyze", function()
             return seen
         end
         assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("a", "203.0.113.5", NOW))
-        try("b", "203.0.113.9", NOW + 1000, false)                          -- a failure is not remembered by network
-        -- a new user's device is not "new to them" (no history): a counts on the network, not as a new device
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("c", "203.0.113.7", NOW + 2000))
+        -- a failure is not remembered by network or address; by wide network, as a device b never signed in with
+        try("b", "203.0.113.9", NOW + 1000, false)
+        -- a new user's success is not from a device "new to them" (no history): c counts on the network, not as a new device
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 1, wide_regulars = 0, device_other_families = 0 }, try("c", "203.0.113.7", NOW + 2000))
         assert.are.equal(2, x:others("n:203.0.113.0/24", "z", NOW))                   -- a and c, not b
         x:note("n:203.0.113.0/24", "f", NOW + 2500, "new_device")                              -- as a new device would be
-        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("d", "203.0.113.5", NOW + 3000))
+        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1, wide_failing_accounts = 1, wide_regulars = 0, device_other_families = 0 }, try("d", "203.0.113.5", NOW + 3000))
         local later = NOW + (config.cross_account_days + 1) * 86400000
         assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("e", "203.0.113.5", later))
         assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, analyze.cross(nil, {}, {}, config))

@@ -330,6 +330,7 @@ describe("shipped rules", function()
     it("a spray over many addresses of one wide network that no account uses as its own", function()
         local r = rule("network_spray")
         local c = ctx({ features = { new_device = true } })
+        c.site = { never_seen_device = true }
         c.cross = { wide_failing_accounts = config.spray_accounts, wide_regulars = 0 }
         local s, why = r.evaluate(c)
         assert.are.equal(50, s)
@@ -342,8 +343,11 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                          -- a carrier, an office, a VPN: accounts come back to it
         c.cross.wide_regulars, c.cross.wide_failing_accounts = 0, config.spray_accounts - 1
         assert.is_nil(r.evaluate(c))                          -- too few
-        c.cross.wide_failing_accounts, c.features.new_device = 9, false
+        c.cross.wide_failing_accounts, c.site.never_seen_device = 9, false
         assert.is_nil(r.evaluate(c))                          -- the user's own device
+        -- an account without a history: any device is one it never signed in with
+        c.features.new_device, c.site.never_seen_device = false, true
+        assert.are.equal(75, (r.evaluate(c)))
     end)
 
     it("a known device id with another operating system or browser than before", function()
@@ -587,6 +591,7 @@ describe("shipped rules", function()
             c.global = { prefixes = { count = 0, total = 1000, distinct = 50 } }
             c.cross = { network_new_device_accounts = 2, network_regulars = 0, address_accounts = 0,
                         wide_failing_accounts = 9, wide_regulars = 0 }
+            c.site = { never_seen_device = true }
             return c
         end
         local inside, outside = at("203.0.113.40"), at("198.51.100.40")

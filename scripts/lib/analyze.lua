@@ -285,8 +285,9 @@ end
 -- many of those the memory still holds came back to the network as one of
 -- their own (its regulars: an office, a VPN exit, a carrier has them; an
 -- attacker's exit has only newcomers). Over the wider network (/16), in the
--- last config.spray_hours: other accounts that failed there with devices new
--- to them, and the accounts that came back to it as a network of their own.
+-- last config.spray_hours: other accounts that failed there with devices
+-- they never signed in with, and the accounts that came back to it as a
+-- network of their own.
 -- And for the device id, the other OS and browser families it signed in
 -- with, over all the memory holds (a session cookie replayed from another
 -- browser).
@@ -319,14 +320,16 @@ end
 -- An attempt, remembered for the others' cross-account signals: a success
 -- by its network and address (whether the network was new to the account
 -- says something only once the account has a history) and its device id's
--- family, a failure from a device new to the account by its wider network.
+-- family, a failure from a device the account never signed in with (any,
+-- for an account without a history) by its wider network.
 function M.cross_note(xacct, a, values, features, profile)
     local w = M.wide_network(a, values)
+    local history = profile and (profile.successes or 0) > 0
     if not a.success then
-        if w and features.new_device == 1 then xacct:note("f:" .. w, a.user_id, a.ts, "new_device") end
+        -- a device the account never signed in with: any, for an account without a history
+        if w and (not history or features.new_device == 1) then xacct:note("f:" .. w, a.user_id, a.ts, "new_device") end
         return
     end
-    local history = profile and (profile.successes or 0) > 0
     if values.prefixes then
         xacct:note("n:" .. values.prefixes, a.user_id, a.ts, features.new_device == 1 and "new_device",
                    history and (features.new_prefix == 1 and "new_network" or "known_network"))
