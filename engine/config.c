@@ -83,6 +83,8 @@ static const opt_t opts[] = {
       "serve /metrics to every client, not only loopback (0)" },
     { "sqlite-sync", "RISKD_SQLITE_SYNC", STR(sqlite_sync),
       "normal (SQLite syncs at checkpoints) or full (every commit, far fewer writes/s) (normal)" },
+    { "sqlite-checkpoint-pages", "RISKD_SQLITE_CHECKPOINT_PAGES", NUM(T_INT, sqlite_checkpoint_pages, 1000, 1000000),
+      "WAL pages (4 KB) before a checkpoint: more copies less and serves more analyses/s, with longer pauses at the tail (4000)" },
     { "compat", "RISKD_COMPAT", STR(compat),
       "flask: serve the Flask system's request and response shapes on its paths (scripts/compat/flask.lua) (off)" },
     { "cors-origins", "RISKD_CORS_ORIGINS", STR(cors_origins),
@@ -138,6 +140,9 @@ void rk_config_defaults(rk_config_t *c)
     c->max_connections = 4096;
     c->max_connections_per_address = 1024;
     snprintf(c->sqlite_sync, sizeof c->sqlite_sync, "normal");
+    rk_store_opts_t so;
+    rk_store_defaults(&so);
+    c->sqlite_checkpoint_pages = so.checkpoint_pages;
     c->webhook_retry_ms = 5000;
     c->webhook_max_attempts = 12;
     c->webhook_timeout_ms = 10000;
@@ -300,6 +305,7 @@ void rk_config_store_opts(const rk_config_t *c, rk_store_opts_t *out)
     rk_store_defaults(out);
     out->retention_days = c->retention_days;
     out->sync_full = strcmp(c->sqlite_sync, "full") == 0;
+    out->checkpoint_pages = c->sqlite_checkpoint_pages;
 }
 
 void rk_config_lockout(const rk_config_t *c, rk_lockout_cfg_t *out)

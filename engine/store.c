@@ -44,7 +44,7 @@ int rk_store_status_index(const char *status) { return index_of(rk_store_statuse
 
 void rk_store_defaults(rk_store_opts_t *o)
 {
-    *o = (rk_store_opts_t){ .busy_timeout_ms = 5000, .retention_days = 90, .checkpoint_pages = 16000 };
+    *o = (rk_store_opts_t){ .busy_timeout_ms = 5000, .retention_days = 90, .checkpoint_pages = 4000 };
 }
 
 int64_t rk_store_now_ms(void)

@@ -279,7 +279,7 @@ typedef struct rk_store_opts {
     int retention_days;              /* events older are purged by rk_store_purge (90; 0 = keep) */
     int manual_checkpoint;           /* SQLite: no checkpoint on commit; rk_store_checkpoint does it (0) */
     int sync_full;                   /* SQLite: sync every commit, not only at checkpoints (0) */
-    int checkpoint_pages;            /* SQLite with a writer: checkpoint once the WAL holds this many pages (16000) */
+    int checkpoint_pages;            /* SQLite with a writer: checkpoint once the WAL holds this many pages (4000) */
     struct rk_live *live;            /* SQLite: the analysis's state in memory, shared by handles (store_live.h; NULL) */
     int live_owner;                  /* this handle writes it (the server's writer) */
 } rk_store_opts_t;

@@ -1,6 +1,7 @@
 /* test_config.c — defaults, .env, environment and flags, in that precedence. */
 #include "test_util.h"
 #include "config.h"
+#include "store.h"
 
 static void clear_env(void)
 {
@@ -20,6 +21,19 @@ static void defaults(void **st)
     assert_string_equal(c.db, "sqlite:data/riskd.db");
     assert_int_equal(c.body_limit, 1 << 20);
     assert_string_equal(c.scripts, "scripts");
+    /* the store's settings come to the store, defaults from the store's own */
+    rk_store_opts_t so, def;
+    rk_store_defaults(&def);
+    assert_int_equal(c.sqlite_checkpoint_pages, def.checkpoint_pages);
+    char err[256];
+    char *argv[] = { "riskd", "serve", "--sqlite-checkpoint-pages", "16000", "--sqlite-sync", "full" };
+    assert_int_equal(rk_config_from_args(&c, 6, argv, 2, err, sizeof err), 0);
+    rk_config_store_opts(&c, &so);
+    assert_int_equal(so.checkpoint_pages, 16000);
+    assert_int_equal(so.sync_full, 1);
+    char *small[] = { "riskd", "serve", "--sqlite-checkpoint-pages", "10" };
+    assert_int_equal(rk_config_from_args(&c, 4, small, 2, err, sizeof err), -1);
+    assert_non_null(strstr(err, "sqlite-checkpoint-pages"));
 }
 
 static void args_end(void **st)
