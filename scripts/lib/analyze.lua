@@ -218,8 +218,14 @@ end
 -- successfully. A botnet trying stolen passwords, one attempt per account
 -- from another address each, is invisible account by account and loud
 -- here. This attempt is counted first, then the figures are read.
+-- Whether the account never signed in with the attempt's device: any
+-- device, for an account without a successful login.
+function M.never_seen_device(profile, features)
+    return not profile or (profile.successes or 0) == 0 or features.new_device == 1
+end
+
 function M.site(a, profile, features)
-    local never_seen = not profile or (profile.successes or 0) == 0 or features.new_device == 1
+    local never_seen = M.never_seen_device(profile, features)
     if never_seen and not a.success then rates.hit("new_device_failures", a.ts) end
     return { never_seen_device = never_seen, new_device_failures = rates.get("new_device_failures", a.ts) }
 end
@@ -324,12 +330,11 @@ end
 -- for an account without a history) by its wider network.
 function M.cross_note(xacct, a, values, features, profile)
     local w = M.wide_network(a, values)
-    local history = profile and (profile.successes or 0) > 0
     if not a.success then
-        -- a device the account never signed in with: any, for an account without a history
-        if w and (not history or features.new_device == 1) then xacct:note("f:" .. w, a.user_id, a.ts, "new_device") end
+        if w and M.never_seen_device(profile, features) then xacct:note("f:" .. w, a.user_id, a.ts, "new_device") end
         return
     end
+    local history = profile and (profile.successes or 0) > 0
     if values.prefixes then
         xacct:note("n:" .. values.prefixes, a.user_id, a.ts, features.new_device == 1 and "new_device",
                    history and (features.new_prefix == 1 and "new_network" or "known_network"))
