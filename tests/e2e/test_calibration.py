@@ -170,9 +170,13 @@ def main():
             prepare(live, scaled)
             env = dict(os.environ, RISKD_RULES=os.path.join(live, "rules"), RISKD_SCRIPTS=os.path.join(ROOT, "scripts"),
                        RISKD_MODELS=os.path.join(live, "models"))
-            p = subprocess.run([BIN, "score", "--input", stream, "--output", os.devnull, "--db", "sqlite:" + os.path.join(live, "db")],
-                               capture_output=True, text=True, timeout=300, env=env, cwd=live)
-            assert p.returncode == 0, p.stderr
+
+            def replay():
+                p = subprocess.run([BIN, "score", "--input", stream, "--output", os.devnull,
+                                    "--db", "sqlite:" + os.path.join(live, "db")],
+                                   capture_output=True, text=True, timeout=300, env=env, cwd=live)
+                assert p.returncode == 0, p.stderr
+            replay()
             state["srv"] = Proc(live)
             s, d = state["srv"].call("GET", "/api/admin/rules")
             assert s == 200 and d["levels"]["calibrated"] is True, d["levels"]
@@ -182,9 +186,7 @@ def main():
             # window halves what it holds past calibration_window, so the count need not grow)
             state["srv"].stop()
             state["srv"] = None
-            p = subprocess.run([BIN, "score", "--input", stream, "--output", os.devnull, "--db", "sqlite:" + os.path.join(live, "db")],
-                               capture_output=True, text=True, timeout=300, env=env, cwd=live)
-            assert p.returncode == 0, p.stderr
+            replay()
             state["srv"] = Proc(live)
             s, again = state["srv"].call("GET", "/api/admin/rules")
             assert again["levels"]["calibrated"] is True and again["levels"]["attempts"] != levels["attempts"], again["levels"]
