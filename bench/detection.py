@@ -3,7 +3,9 @@
 and held-out seeds apart (riskd eval --json on `riskd generate --realistic
 --vary N`: each variant draws the generator's noise rates and attack knobs
 from wide ranges), with the intelligence a site would have of that traffic
-(`--intel`: a commercial VPN list naming 50-100 % of the exits).
+(`--intel`: a commercial VPN list naming 50-100 % of the exits) and the ASN
+database it would have (`--networks`, turned into an .mmdb by
+tools/networks_mmdb.pl and given as --asn-db).
 
 Tuning seeds and variants are the ones weights and families were chosen on;
 held-out ones are never looked at while choosing, and vary the attack rate
@@ -26,13 +28,16 @@ HELD_OUT = [(s, (0.01, 0.03, 0.06)[s % 3], s) for s in range(201, 209)]
 
 def run(seed, rate, vary, tmp):
     path, intel = os.path.join(tmp, "eval-%d.jsonl" % seed), os.path.join(tmp, "intel-%d" % seed)
+    nets, asn_db = os.path.join(tmp, "networks-%d.tsv" % seed), os.path.join(tmp, "asn-%d.mmdb" % seed)
     shutil.copytree(os.environ.get("RISKD_INTEL", "intel"), intel)     # the shipped patterns, and beside them
     subprocess.run([BIN, "generate", "--users", USERS, "--days", "30", "--seed", str(seed), "--attack-rate", str(rate),
-                    "--realistic", "--intel", intel, "--output", path] + (["--vary", str(vary)] if vary else []),
-                   check=True, capture_output=True)
-    # the site's intelligence of that traffic: the VPN list a site would buy
+                    "--realistic", "--intel", intel, "--networks", nets, "--output", path]
+                   + (["--vary", str(vary)] if vary else []), check=True, capture_output=True)
+    subprocess.run(["perl", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "networks_mmdb.pl"),
+                    nets, asn_db], check=True, capture_output=True)
+    # the site's intelligence of that traffic: the VPN list a site would buy, an ASN database
     p = subprocess.run([BIN, "eval", "--input", path, "--json"], check=True, capture_output=True, text=True,
-                       env=dict(os.environ, RISKD_INTEL=intel))
+                       env=dict(os.environ, RISKD_INTEL=intel, RISKD_ASN_DB=asn_db))
     r = json.loads(p.stdout)
     kinds = r["riskd"]["kinds"]
     low = min(kinds, key=lambda k: kinds[k]["tpr"])

@@ -48,5 +48,13 @@ describe("lib.synth variants", function()
         assert.is_true(listed >= 12 and listed < 24, tostring(listed))
         local classic = synth.generate({ users = 20, days = 2, seed = 3, attack_rate = 0.02 }, function() end)
         assert.are.same({}, classic.vpn)                          -- no VPNs without --realistic
+        assert.are.same({}, classic.networks)
+        local owned = 0
+        for net, o in pairs(intel.networks) do
+            assert.is_truthy(net:match("^%d+%.%d+%.%d+$"), net)
+            assert.is_true(math.type(o.asn) == "integer" and o.asn >= 64512 and #o.org > 0, net)
+            owned = owned + 1
+        end
+        assert.is_true(owned > 200, tostring(owned))
     end)
 end)

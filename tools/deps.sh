@@ -11,7 +11,7 @@ build="make gcc libc6-dev pkg-config git ca-certificates liblua5.4-dev lua5.4 lu
        libgmime-3.0-dev libpsl-dev libidn2-dev libxml2-dev publicsuffix libarchive-dev"
 web="nodejs npm"
 test="lua-busted libcmocka-dev openssl python3 python3-yaml python3-jsonschema curl gcovr python3-mockupdb libmaxmind-db-writer-perl clang libclang-rt-14-dev systemd chromium nodejs npm"
-bench="wrk python3 python3-sklearn python3-pandas spamassassin"
+bench="wrk python3 python3-sklearn python3-pandas spamassassin libmaxmind-db-writer-perl"
 container="podman buildah debootstrap runc fuse-overlayfs uidmap slirp4netns docker-compose python3 tar"
 
 want=""

@@ -1,10 +1,12 @@
 -- cli/generate.lua — `riskd generate [--users N] [--days N] [--seed N]
--- [--attack-rate R] [--realistic [--vary N] [--intel DIR]] [--output FILE.jsonl]`: synthetic
+-- [--attack-rate R] [--realistic [--vary N] [--intel DIR] [--networks FILE.tsv]]
+-- [--output FILE.jsonl]`: synthetic
 -- logins with labelled attacks (lib/synth.lua), one JSON object per line, in
 -- time order. --realistic: noisy legitimate traffic and the modern attacks;
 -- --vary N: variant N of its rates, each drawn from its range (synth.RATES);
 -- --intel DIR: the intelligence a site would have of that traffic, as an
--- intel folder (DIR/vpn.txt: the listed VPN exits).
+-- intel folder (DIR/vpn.txt: the listed VPN exits); --networks FILE: who
+-- owns each network the traffic used, for an ASN database.
 --
 -- `riskd generate --phishing --output DIR [--count N] [--seed N]
 -- [--other-brands] [--size BYTES]`: labelled email (lib/synth_mail.lua),
@@ -55,9 +57,23 @@ local SPEC = {
     realistic = { kind = "flag", default = false },
     vary = { kind = "int", min = 1, max = 1000000 },
     intel = { kind = "str" },
+    networks = { kind = "str" },
 }
 local USAGE = "usage: riskd generate [--users N] [--days N] [--seed N] [--attack-rate R] [--realistic [--vary N]"
-    .. " [--intel DIR]] [--output FILE.jsonl]\n"
+    .. " [--intel DIR] [--networks FILE.tsv]] [--output FILE.jsonl]\n"
+
+-- The owner of every /24 the traffic used, one "NETWORK/24 TAB ASN TAB
+-- ORGANISATION" line each, sorted: what tools/networks_mmdb.pl turns into
+-- the ASN database a site would have (--asn-db).
+local function write_networks(path, networks)
+    local lines = {}
+    for net, o in pairs(networks) do lines[#lines + 1] = string.format("%s.0/24\t%d\t%s", net, o.asn, o.org) end
+    table.sort(lines)
+    local f, e = io.open(path, "w")
+    if not f then return nil, e end
+    f:write(table.concat(lines, "\n"), #lines > 0 and "\n" or "")
+    return f:close()
+end
 
 return function(...)
     for _, a in ipairs({ ... }) do if a == "--phishing" then return generate_mail({ ... }) end end
@@ -65,6 +81,7 @@ return function(...)
     if not o then return cliargs.fail("generate", err, USAGE) end
     if o.vary and not o.realistic then return cliargs.fail("generate", "--vary needs --realistic", USAGE) end
     if o.intel and not o.realistic then return cliargs.fail("generate", "--intel needs --realistic", USAGE) end
+    if o.networks and not o.realistic then return cliargs.fail("generate", "--networks needs --realistic", USAGE) end
     if o.vary then
         local r, parts = synth.rates(o.vary), {}
         for k, v in pairs(r) do parts[#parts + 1] = string.format("%s %g", k, math.floor(v * 1000 + 0.5) / 1000) end
@@ -95,6 +112,10 @@ return function(...)
         if not v then io.stderr:write("riskd generate: ", e, "\n") return 1 end
         v:write("# the VPN exits a commercial list names (riskd generate --intel)\n", table.concat(intel.vpn, "\n"), "\n")
         v:close()
+    end
+    if o.networks then
+        local ok, e = write_networks(o.networks, intel.networks)
+        if not ok then io.stderr:write("riskd generate: ", e, "\n") return 1 end
     end
     io.stderr:write(string.format("riskd generate: %d attempts (%d attacks, %.1f%%) for %d users over %d days in %.1f s\n",
         n, attacks, n > 0 and 100 * attacks / n or 0, o.users, o.days, os.clock() - t0))

@@ -25,7 +25,8 @@
 --                        windows, cleaned browsers, new phones restored from backup)
 --   browser updates      each device's browser moves up a version about every 45 days (a daily 1/45 chance)
 --   carrier networks     phones use 1-3 carrier /24 blocks, and 4 % of days add another (up to 6): mobile
---                        addresses change prefix far more often than home ones
+--                        addresses change prefix far more often than home ones, but stay with one carrier
+--   network owners       every /24 has an owner, as an ASN database names it (see `nets` below)
 --   office NAT           30 % of users work in one of a few offices (20-60 people each); on weekdays 60 %
 --                        of their logins come from the office's single NAT address, shared by all of them
 --   VPN                  10 % of users use a commercial VPN for 20 % of their logins: an exit address in
@@ -128,6 +129,42 @@ local rand = math.random
 
 local function pick(t) return t[rand(#t)] end
 
+-- Who owns each network (its autonomous system), as an ASN database would
+-- say: four ISPs per city (homes, offices, hotels, residential proxies),
+-- three carriers per country (a phone's new blocks stay with its carrier),
+-- ten hosting providers (VPN exits, attackers' servers). Chosen by a hash
+-- of the network, not the generator's stream, so the traffic is the same
+-- whatever the owners.
+local nets   -- /24 -> { asn, org }, for the traffic being generated
+local function hash(s)
+    local x = 0
+    for i = 1, #s do x = (x * 31 + s:byte(i)) % 1000003 end
+    return x
+end
+local function slash24(ip) return ip:match("^(%d+%.%d+%.%d+)") end
+local CITY_INDEX, COUNTRY_INDEX, ncountries = {}, {}, 0
+for i, c in ipairs(M.CITIES) do
+    CITY_INDEX[c] = i - 1
+    if not COUNTRY_INDEX[c[2]] then COUNTRY_INDEX[c[2]] = ncountries; ncountries = ncountries + 1 end
+end
+local function own(ip, asn, org)
+    local k = slash24(ip)
+    if nets and not nets[k] then nets[k] = { asn = asn, org = org } end
+    return ip
+end
+local function isp(city, ip)
+    local k = hash(slash24(ip)) % 4
+    return own(ip, 64512 + CITY_INDEX[city] * 4 + k, string.format("%s ISP %d", city[1], k + 1))
+end
+local function carrier(country, uid, ip)
+    local k = hash(uid) % 3
+    return own(ip, 65000 + COUNTRY_INDEX[country] * 3 + k, string.format("%s Mobile %d", country, k + 1))
+end
+local function hosting(ip, net)
+    local k = hash(net or slash24(ip)) % 10
+    return own(ip, 65400 + k, string.format("Hosting %d", k + 1))
+end
+
 local function normal(mu, sd)
     -- Box-Muller; one value is enough here.
     local u1, u2 = rand(), rand()
@@ -198,7 +235,7 @@ local function realistic_day(u, R)
         end
     end
     if #u.mobiles < 6 and rand() < R.carrier_churn then
-        u.mobiles[#u.mobiles + 1] = string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255))
+        u.mobiles[#u.mobiles + 1] = carrier(u.home[2], u.id, string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255)))
     end
 end
 
@@ -253,12 +290,12 @@ local function travel(u, day0, R)
     local c = M.CITIES[rand(#M.CITIES)]
     if c == u.home then return end
     u.trip_city, u.trip_days = c, rand(2, 7)
-    u.trip_block = string.format("%d.%d.%d", 150 + rand(0, 50), rand(0, 255), rand(0, 255))
+    u.trip_block = isp(c, string.format("%d.%d.%d", 150 + rand(0, 50), rand(0, 255), rand(0, 255)))
     local last = u.last_ts or day0
     u.trip_from = last + math.floor((haversine(u.last_city or u.home, c) / 800 + 2) * HOUR)
 end
 
-local function foreign_ip() return string.format("%d.%d.%d.%d", rand(31, 95), rand(0, 255), rand(0, 255), rand(2, 254)) end
+local function foreign_ip() return hosting(string.format("%d.%d.%d.%d", rand(31, 95), rand(0, 255), rand(0, 255), rand(2, 254))) end
 
 local function far_city(from, km)
     for _ = 1, 50 do
@@ -339,12 +376,12 @@ function attacks.quiet_takeover(ctx, day0, out)
     local lh = rand(1, 4) + rand()
     if R.quiet_usual_hours > 0 and rand() < R.quiet_usual_hours then lh = v.start_local + rand() * v.span end
     local ts = day0 + math.floor(((lh - tz(near)) % 24) * HOUR)
-    local ip = string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254))
+    local ip = isp(near, string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254)))
     out[#out + 1] = attempt(v, ts, near, ip, stranger_device("qt"), true, "quiet_takeover")
 end
 
 -- Modern attacks (realistic mode).
-local function residential_ip() return string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254)) end
+local function residential_ip(city) return isp(city, string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254))) end
 
 function attacks.session_replay(ctx, day0, out)
     local v = pick(ctx.users)
@@ -373,11 +410,11 @@ function attacks.proxy_takeover(ctx, day0, out)
     if ctx.rates.victims_per_exit > 1 then
         -- one residential exit serves a few victims before the attacker moves on
         local e = ctx.exit
-        if not e or e.left <= 0 then e = { ip = residential_ip(), left = ctx.rates.victims_per_exit }; ctx.exit = e end
+        if not e or e.left <= 0 then e = { ip = residential_ip(v.home), left = ctx.rates.victims_per_exit }; ctx.exit = e end
         e.left = e.left - 1
         ip = e.ip
     else
-        ip = residential_ip()
+        ip = residential_ip(v.home)
     end
     out[#out + 1] = attempt(v, ts, v.home, ip, dev, true, "proxy_takeover")
 end
@@ -389,7 +426,8 @@ function attacks.botnet_stuffing(ctx, day0, out)
         local b = pick(BROWSERS)
         local v = b[4] + rand(-3, 2)
         local dev = { id = string.format("dev-xbn-%d", rand(1, 1e7)), ua = string.format(b[3], v, v), os = b[2], browser = b[1] }
-        out[#out + 1] = attempt(who, start + rand(0, HOUR), pick(M.CITIES), residential_ip(), dev, rand() < 0.02,
+        local c = pick(M.CITIES)
+        out[#out + 1] = attempt(who, start + rand(0, HOUR), c, residential_ip(c), dev, rand() < 0.02,
                                 "botnet_stuffing")
     end
 end
@@ -399,7 +437,7 @@ function attacks.slow_spraying(ctx, day0, out)
     local c = far_city(M.CITIES[1], 0)
     local start, span = day0 + rand(0, DAY - 1), rand(12, 36) * HOUR
     for _ = 1, rand(40, 120) do
-        local ip = string.format("%s.%d.%d", net, rand(0, 255), rand(2, 254))
+        local ip = hosting(string.format("%s.%d.%d", net, rand(0, 255), rand(2, 254)), net)
         out[#out + 1] = attempt(pick(ctx.users), start + rand(0, span), c, ip, stranger_device("ss"), rand() < 0.01,
                                 "slow_spraying")
     end
@@ -449,30 +487,38 @@ end
 -- realistic (the noisy legitimate traffic and the modern attacks), vary (the
 -- variant of M.RATES; nil: as shipped). Calls emit(attempts) once per day
 -- with that day's attempts in time order. Returns the intelligence a site
--- would have of this traffic: { vpn = { address, ... } } (realistic mode).
+-- would have of this traffic (realistic mode; empty otherwise): { vpn =
+-- { address, ... }, networks = { ["a.b.c"] = { asn, org }, ... } }, the
+-- owner of every /24 the traffic uses, as an ASN database would name it.
 function M.generate(opts, emit)
     local rates = M.rates(opts.vary)
     math.randomseed(opts.seed or 1)
     local ctx = { users = {}, nusers = opts.users, realistic = opts.realistic, rates = rates }
     for i = 1, opts.users do ctx.users[i] = new_user(i) end
     local kinds, size, share = M.KINDS, SIZE, SHARE
+    nets = nil
     if ctx.realistic then
+        nets = {}
         kinds, size, share = {}, {}, SHARE_R
         for _, k in ipairs(M.KINDS) do kinds[#kinds + 1] = k; size[k] = SIZE[k] end
         for _, k in ipairs(M.MODERN_KINDS) do kinds[#kinds + 1] = k; size[k] = SIZE_R[k] end
         -- offices of 20-60 people behind one NAT address; VPN exits shared by their users
         local offices = {}
         for _ = 1, math.max(1, opts.users * rates.office_users // rates.office_size) do
-            offices[#offices + 1] = { ip = string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254)) }
+            local ip = string.format("%d.%d.%d.%d", 11 + rand(0, 100), rand(0, 255), rand(0, 255), rand(2, 254))
+            offices[#offices + 1] = { ip = isp(M.CITIES[1 + hash(ip) % HOMES], ip) }
         end
         ctx.vpn_exits = {}
         for k = 1, 24 do
-            ctx.vpn_exits[k] = { ip = string.format("%d.%d.%d.%d", 185 + rand(0, 10), rand(0, 255), rand(0, 255), rand(2, 254)),
+            ctx.vpn_exits[k] = { ip = hosting(string.format("%d.%d.%d.%d", 185 + rand(0, 10), rand(0, 255), rand(0, 255), rand(2, 254))),
                                  city = M.CITIES[({ 10, 3, 11, 22, 5, 15 })[rand(6)]] }
         end
         for _, u in ipairs(ctx.users) do
-            u.mobiles = { u.mobile }
-            for _ = 2, rand(1, 3) do u.mobiles[#u.mobiles + 1] = string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255)) end
+            isp(u.home, u.block)
+            u.mobiles = { carrier(u.home[2], u.id, u.mobile) }
+            for _ = 2, rand(1, 3) do
+                u.mobiles[#u.mobiles + 1] = carrier(u.home[2], u.id, string.format("100.%d.%d", 64 + rand(0, 63), rand(0, 255)))
+            end
             if rand() < rates.office_users then u.office = pick(offices) end
             u.vpn = rand() < rates.vpn_users
         end
@@ -507,7 +553,9 @@ function M.generate(opts, emit)
         if ctx.realistic then for _, a in ipairs(out) do a.challenge = challenge(a, rates) end end
         emit(out)
     end
-    return { vpn = vpn_list(ctx.vpn_exits, rates) }
+    local owners = nets or {}
+    nets = nil
+    return { vpn = vpn_list(ctx.vpn_exits, rates), networks = owners }
 end
 
 -- One attempt as a JSON line (the body POST /api/login/analyze takes, with

@@ -26,7 +26,7 @@ KINDS = {"account_takeover", "impossible_travel", "brute_force", "credential_stu
 
 def riskd(*args, **kw):
     env = dict(os.environ, RISKD_SCRIPTS=os.path.join(ROOT, "scripts"), RISKD_RULES=os.path.join(ROOT, "rules"),
-               RISKD_MODELS=kw.pop("models", os.path.join(ROOT, "models")))
+               RISKD_MODELS=kw.pop("models", os.path.join(ROOT, "models")), **kw.pop("extra_env", {}))
     return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=kw.pop("timeout", 300), env=env, **kw)
 
 
@@ -84,6 +84,45 @@ def main():
                                    for r in replays), replays[:2]
         check("riskd generate --realistic: deterministic, ten labelled kinds, shared NAT/VPN addresses, carrier"
               " churn, cleared cookies, browser updates, replayed sessions on known devices", realistic_mode)
+
+        def network_owners():
+            nets, mmdb = os.path.join(tmp, "networks.tsv"), os.path.join(tmp, "asn.mmdb")
+            a = riskd("generate", "--users", "200", "--days", "20", "--seed", "5", "--attack-rate", "0.05", "--realistic",
+                      "--networks", nets)
+            b = riskd("generate", "--users", "200", "--days", "20", "--seed", "5", "--attack-rate", "0.05", "--realistic")
+            assert a.returncode == 0 and a.stdout == b.stdout, a.stderr   # owners leave the traffic as it was
+            owners = {}
+            for line in open(nets):
+                net, asn, org = line.rstrip("\n").split("\t")
+                owners[net.rsplit(".", 1)[0]] = (int(asn), org)
+            rows = [json.loads(line) for line in a.stdout.splitlines()]
+            assert all(r["ip_address"].rsplit(".", 1)[0] in owners for r in rows), "an address without an owner"
+            # a phone's carrier blocks belong to one carrier; a proxy in the victim's city to one of its ISPs
+            carriers = {}
+            for r in rows:
+                if r["label"] == "normal" and r["ip_address"].startswith("100."):
+                    carriers.setdefault(r["user_id"], set()).add(owners[r["ip_address"].rsplit(".", 1)[0]][0])
+            # (but for the few blocks drawn twice, for two users: the first owner keeps one)
+            one = sum(1 for c in carriers.values() if len(c) == 1)
+            assert len(carriers) > 100 and one >= 0.9 * len(carriers), (one, len(carriers))
+            proxies = [r for r in rows if r["label"] == "proxy_takeover"]
+            assert proxies and all(owners[r["ip_address"].rsplit(".", 1)[0]][1].startswith(r["location"]["city"] + " ISP")
+                                   for r in proxies), proxies[:1]
+            p = subprocess.run(["perl", os.path.join(ROOT, "tools", "networks_mmdb.pl"), nets, mmdb],
+                               capture_output=True, text=True, timeout=60)
+            assert p.returncode == 0, p.stderr
+            data = os.path.join(tmp, "owned.jsonl")
+            with open(data, "w") as f:
+                f.write(a.stdout)
+            with_db = riskd("score", "--input", data, "--output", "-", extra_env={"RISKD_ASN_DB": mmdb})
+            without = riskd("score", "--input", data, "--output", "-")
+            assert with_db.returncode == 0 and without.returncode == 0, with_db.stderr + without.stderr
+            fired = lambda out: sum(1 for line in out.splitlines() if '"name":"new_asn"' in line)
+            assert fired(with_db.stdout) > 20 and fired(without.stdout) == 0, (fired(with_db.stdout), fired(without.stdout))
+            p = riskd("generate", "--users", "20", "--networks", nets)
+            assert p.returncode == 2 and "--networks needs --realistic" in p.stderr, p
+        check("riskd generate --networks: who owns every network the traffic used (carriers keep a phone's blocks, "
+              "proxies sit in the victim's city), as an ASN database riskd reads", network_owners)
 
         def bad_options():
             p = riskd("generate", "--users", "0")
