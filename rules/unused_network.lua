@@ -1,16 +1,18 @@
 -- A network (/24, /48) that no account of the site ever signed in from,
--- new to a user with a history. Stronger than new_network (the same
--- family, so the two never add up): a home line or a carrier block is
--- usually shared with other customers of the site, an attacker's fresh
--- exit is not. On a small site many real networks are unseen, so it weighs
--- little; it needs the site's value counts (a store).
+-- new to a user with a history: a home line or a carrier block is usually
+-- shared with other customers of the site, an attacker's fresh exit is not.
+-- A family of its own, site_novelty: new to the site is a further fact on
+-- top of new to the user (which it implies), so its weight is what being
+-- new to the site adds, and the two families multiply. On a small site many
+-- real networks are unseen, so it weighs little; it needs the site's value
+-- counts (a store).
 local signals = require("signals")
 
 return {
     name = "unused_network",
-    family = "network_novelty",
+    family = "site_novelty",
     description = "the user never logged in from this network, and no account of the site ever did",
-    weight = 20,
+    weight = 30,
     evaluate = function(ctx)
         if signals.trusted_network(ctx) then return nil end   -- the site's own (config.trusted_networks)
         local f, p, g = ctx.features, ctx.profile, ctx.global and ctx.global.prefixes

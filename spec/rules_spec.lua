@@ -76,7 +76,7 @@ describe("shipped rules", function()
         assert.are.equal("device_novelty", families.new_device)
         assert.are.equal("device_novelty", families.new_device_and_network)
         assert.are.equal("network_novelty", families.new_network)
-        assert.are.equal("network_novelty", families.unused_network)
+        assert.are.equal("site_novelty", families.unused_network)      -- new to the site, on top of new to the user
         assert.are.equal("velocity", families.brute_force)
         assert.are.equal("familiarity", families.familiarity)          -- the whole attempt: not one more device rule
         for name, fam in pairs(families) do assert.are_not.equal("other", fam, name) end   -- every shipped rule names one
@@ -368,7 +368,7 @@ describe("shipped rules", function()
         local c = ctx({ features = { new_prefix = true } })
         c.profile, c.global = { successes = 5 }, { prefixes = { count = 0, total = 100, distinct = 30 } }
         local s, why = r.evaluate(c)
-        assert.are.equal(20, s)
+        assert.are.equal(30, s)
         assert.are.equal("a network no account ever signed in from", why)
         c.global.prefixes.count = 1
         assert.is_nil(r.evaluate(c))                          -- another account's network
