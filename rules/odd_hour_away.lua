@@ -5,20 +5,15 @@
 -- so the first login abroad comes at one of the user's usual local hours,
 -- while in UTC it looks odd; a replayed session cookie or a stolen password
 -- used from another country, or a takeover at 3 am, keeps the attacker's
--- hours. Measured on `riskd generate --realistic` (tuned on seeds 11 and 12,
--- held-out seeds 1-3): session replays caught at 1 % FPR 0.47-0.50 ->
--- 0.62-0.65, quiet takeovers 0.84-0.90 -> 0.89-0.93, alerts on legitimate
--- logins 0.71-0.80 % -> 0.86-0.91 %. The score is flat: growing it with
--- the user's located history (15, up to 45 at 30 located logins) was
--- tried on 2026-11-26 and pushed travellers up more than replays (seeds 11
--- and 12: session replays caught 0.71/0.75 -> 0.53/0.56).
+-- hours. The score is flat: growing it with the user's located history
+-- pushed travellers up more than replays.
 local signals = require("signals")
 
 return {
     name = "odd_hour_away",
     family = "time_habits",
     description = "a new country or device at an hour the user is not active at, local time there",
-    weight = 15,                       -- flat, not graded (see above)
+    weight = 40,                       -- flat, not graded (see above)
     evaluate = function(ctx)
         local f = ctx.features
         if not f.new_country and not f.new_device then return nil end
