@@ -135,6 +135,7 @@ return {
     familiarity_min_logins = 5, -- history a user needs before unfamiliarity means anything
     novelty_full_logins = 30,  -- history at which new_device_and_network weighs fully (half at familiarity_min_logins)
     device_churn_usual = 0.1, -- share of logins with a new device id beyond which a new id weighs less
+    known_owner_share = 0.5,  -- copied_browser's share from a new network of an owner (ASN) the user knows
     familiarity_bits = 6,      -- log2 likelihood ratio (attacker vs user) from which the rule fires
     familiarity_base = 10,     -- its score there, plus familiarity_step a bit above, up to familiarity_max
     familiarity_step = 4,

@@ -3,9 +3,10 @@
 -- shows a new id with the same browser too, but from the user's usual
 -- networks; from a new one this is what an attacker who copies the victim's
 -- user agent looks like (a takeover through a residential proxy in the
--- victim's own city, at the victim's usual hour). Measured on `riskd
--- generate --realistic`: 0.09 % of legitimate logins, nearly every such
--- takeover. Needs a history (config.familiarity_min_logins).
+-- victim's own city, at the victim's usual hour). A new network of an
+-- owner the user knows (with an ASN database: a phone's new carrier block)
+-- is the user's habit more than a proxy's, and counts for less
+-- (config.known_owner_share). Needs a history (config.familiarity_min_logins).
 local signals = require("signals")
 
 return {
@@ -18,7 +19,8 @@ return {
         if not f.new_device or not f.new_prefix or not ua or not p then return nil end
         if (p.successes or 0) < config.familiarity_min_logins then return nil end
         if not (p.user_agents and p.user_agents[ua]) then return nil end
-        return config.weights.copied_browser * signals.device_novelty_weight(ctx),
+        local w = signals.known_owner(ctx) and config.known_owner_share or 1
+        return config.weights.copied_browser * w * signals.device_novelty_weight(ctx),
             "a new device with this user's exact browser, from a network the user never used"
     end,
 }

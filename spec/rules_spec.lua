@@ -404,6 +404,12 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))
         c.features.new_prefix, c.features.new_device = true, false   -- the user's own device on a new network
         assert.is_nil(r.evaluate(c))
+        -- with an ASN database: a new network of an owner the user knows (a new carrier block) counts for less
+        c.features.new_device, c.attempt.asn, c.features.new_asn = true, "AS64500", false
+        assert.are.equal(60 * config.known_owner_share, (r.evaluate(c)))
+        assert.is_true(config.known_owner_share < 1)
+        c.features.new_asn = true                                  -- an owner the user never used: full weight
+        assert.are.equal(60, (r.evaluate(c)))
     end)
 
     it("a new device id weighs less for a user who turns up with new ids again and again", function()

@@ -52,6 +52,14 @@ function M.device_novelty_weight(ctx)
     return churn > config.device_churn_usual and config.device_churn_usual / churn or 1
 end
 
+-- The attempt's network is new to the user but not its owner: with an ASN
+-- database (--asn-db), the user signed in through this autonomous system
+-- before (a phone's new carrier block, a home line renumbered), which a
+-- residential proxy in the user's city seldom shares.
+function M.known_owner(ctx)
+    return ctx.attempt.asn ~= nil and not ctx.features.new_asn
+end
+
 -- The attempt comes with a device id the user has logged in with before.
 function M.known_device(ctx)
     local device = ctx.attempt.device_id
