@@ -121,7 +121,7 @@ return {
     brute_force_failures = 5,  -- failed attempts of one user in an hour
     brute_force_step = 8,      -- added per further failure, up to brute_force_max
     brute_force_max = 95,
-    brute_force_failures_stranger = 3, -- the same, failing again from a device the account never used
+    brute_force_failures_stranger = 5, -- the same, failing again from a device the account never used
     stuffing_users = 5,        -- distinct accounts tried from one address in an hour
     stuffing_step = 5,         -- added per further account, up to stuffing_max
     stuffing_max = 95,

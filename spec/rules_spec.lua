@@ -436,10 +436,11 @@ describe("shipped rules", function()
 
     it("brute force and credential stuffing grow with the count", function()
         local bf = rule("brute_force")
-        assert.is_nil(bf.evaluate(ctx({ features = { failures_1h = 4 } })))
-        local s5, why = bf.evaluate(ctx({ features = { failures_1h = 5 } }))
-        assert.are.equal("5 failed attempts in the last hour", why)
-        local s9 = bf.evaluate(ctx({ features = { failures_1h = 9 } }))
+        local n = config.brute_force_failures
+        assert.is_nil(bf.evaluate(ctx({ features = { failures_1h = n - 1 } })))
+        local s5, why = bf.evaluate(ctx({ features = { failures_1h = n } }))
+        assert.are.equal(n .. " failed attempts in the last hour", why)
+        local s9 = bf.evaluate(ctx({ features = { failures_1h = n + 4 } }))
         assert.is_true(s9 > s5)
         assert.are.equal(95, (bf.evaluate(ctx({ features = { failures_1h = 500 } }))))
         local cs = rule("credential_stuffing")
@@ -458,9 +459,9 @@ describe("shipped rules", function()
         end
         local bf, cs = rule("brute_force"), rule("credential_stuffing")
         -- a user who forgot the password fails on the user's own device
-        assert.is_nil(bf.evaluate(failing({ failures_1h = 3 }, false)))
-        assert.are.equal(config.weights.brute_force, (bf.evaluate(failing({ failures_1h = 5 }, false))))
-        -- a stranger's device: from fewer failures, heavier
+        assert.is_nil(bf.evaluate(failing({ failures_1h = config.brute_force_failures - 1 }, false)))
+        assert.are.equal(config.weights.brute_force, (bf.evaluate(failing({ failures_1h = config.brute_force_failures }, false))))
+        -- a stranger's device: from config.brute_force_failures_stranger failures, heavier
         assert.is_nil(bf.evaluate(failing({ failures_1h = config.brute_force_failures_stranger - 1 }, true)))
         assert.are.equal(config.weights.brute_force_stranger,
             (bf.evaluate(failing({ failures_1h = config.brute_force_failures_stranger }, true))))
