@@ -370,6 +370,9 @@ describe("shipped rules", function()
         local s, why = r.evaluate(c)
         assert.are.equal(30, s)
         assert.are.equal("a network no account ever signed in from", why)
+        c.features.new_country = true
+        assert.is_nil(r.evaluate(c))                          -- abroad every network is unseen: says nothing
+        c.features.new_country = false
         c.global.prefixes.count = 1
         assert.is_nil(r.evaluate(c))                          -- another account's network
         c.global.prefixes = { count = 0, total = 0, distinct = 0 }
@@ -603,8 +606,12 @@ describe("shipped rules", function()
         end
         local inside, outside = at("203.0.113.40"), at("198.51.100.40")
         for _, name in ipairs({ "new_network", "unused_network", "new_asn", "reused_exit", "network_spray", "impossible_travel" }) do
+            -- unused_network speaks only in a country the user knows
+            local home = name == "unused_network"
+            inside.features.new_country, outside.features.new_country = not home, not home
             assert.is_nil(rule(name).evaluate(inside), name)
             assert.is_not_nil(rule(name).evaluate(outside), name)
+            inside.features.new_country, outside.features.new_country = true, true
         end
         assert.are.equal(config.shared_network_country, (rule("new_country").evaluate(inside)))
         assert.is_true(rule("new_country").evaluate(outside) > config.shared_network_country)
