@@ -6,7 +6,9 @@
 -- victim's own city, at the victim's usual hour). A new network of an
 -- owner the user knows (with an ASN database: a phone's new carrier block)
 -- is the user's habit more than a proxy's, and counts for less
--- (config.known_owner_share). Needs a history (config.familiarity_min_logins).
+-- (config.known_owner_share). Not abroad (signals.abroad): there every
+-- network is new, and a traveller who cleared cookies looks the same.
+-- Needs a history (config.familiarity_min_logins).
 local signals = require("signals")
 
 return {
@@ -16,7 +18,7 @@ return {
     weight = 60,
     evaluate = function(ctx)
         local f, p, ua = ctx.features, ctx.profile, ctx.attempt.user_agent
-        if not f.new_device or not f.new_prefix or not ua or not p then return nil end
+        if not f.new_device or not f.new_prefix or signals.abroad(ctx) or not ua or not p then return nil end
         if (p.successes or 0) < config.familiarity_min_logins then return nil end
         if not (p.user_agents and p.user_agents[ua]) then return nil end
         local w = signals.known_owner(ctx) and config.known_owner_share or 1

@@ -2,8 +2,9 @@
 -- alone is everyday noise (a cleared cookie on the home line, a phone on a
 -- new carrier block); together they are what a takeover through a
 -- residential proxy looks like, even with the victim's own browser at the
--- victim's usual hour. Needs a history (config.familiarity_min_logins) to
--- mean anything.
+-- victim's usual hour. Not abroad (signals.abroad), where every network is
+-- new and the device alone is news (new_device). Needs a history
+-- (config.familiarity_min_logins) to mean anything.
 local signals = require("signals")
 
 return {
@@ -13,7 +14,7 @@ return {
     weight = 40,                       -- both at once, with a history
     evaluate = function(ctx)
         local f, p = ctx.features, ctx.profile
-        if not f.new_device or not f.new_prefix then return nil end
+        if not f.new_device or not f.new_prefix or signals.abroad(ctx) then return nil end
         local n = p and p.successes or 0
         if n < config.familiarity_min_logins then return nil end
         -- A young profile has not met all of its user's devices and networks

@@ -18,7 +18,7 @@ return {
     evaluate = function(ctx)
         if signals.trusted_network(ctx) then return nil end   -- the site's own (config.trusted_networks)
         local f, p, g = ctx.features, ctx.profile, ctx.global and ctx.global.prefixes
-        if not f.new_prefix or f.new_country or not g or g.total == 0 or g.count > 0 then return nil end
+        if not f.new_prefix or signals.abroad(ctx) or not g or g.total == 0 or g.count > 0 then return nil end
         if not p or (p.successes or 0) < config.familiarity_min_logins then return nil end
         return config.weights.unused_network, "a network no account ever signed in from"
     end,

@@ -277,6 +277,8 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                          -- a cleared cookie at home
         c.features.new_prefix, c.features.new_device = true, false
         assert.is_nil(r.evaluate(c))                          -- a phone on a new carrier block
+        c.features.new_device, c.features.new_country = true, true
+        assert.is_nil(r.evaluate(c))                          -- abroad every network is new: the device alone is news
     end)
 
     it("a new device on a new network other accounts reached with new devices: a reused exit", function()
@@ -413,6 +415,8 @@ describe("shipped rules", function()
         assert.is_true(config.known_owner_share < 1)
         c.features.new_asn = true                                  -- an owner the user never used: full weight
         assert.are.equal(60, (r.evaluate(c)))
+        c.features.new_country = true
+        assert.is_nil(r.evaluate(c))                              -- abroad: a traveller who cleared cookies
     end)
 
     it("a new device id weighs less for a user who turns up with new ids again and again", function()

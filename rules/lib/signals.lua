@@ -52,6 +52,14 @@ function M.device_novelty_weight(ctx)
     return churn > config.device_churn_usual and config.device_churn_usual / churn or 1
 end
 
+-- The attempt comes from a country the user never logged in from: every
+-- network there is new to the user, and mostly to the site too, so a new
+-- network says nothing more than the trip does (new_country and the
+-- geography family speak for that).
+function M.abroad(ctx)
+    return ctx.features.new_country == true
+end
+
 -- The attempt's network is new to the user but not its owner: with an ASN
 -- database (--asn-db), the user signed in through this autonomous system
 -- before (a phone's new carrier block, a home line renumbered), which a
