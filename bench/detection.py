@@ -24,6 +24,8 @@ TUNING = [(101, 0.03, None), (102, 0.03, 1), (103, 0.03, 2), (104, 0.03, 3), (10
           (106, 0.01, 6), (107, 0.01, 7), (108, 0.01, 8), (109, 0.03, 9), (110, 0.01, 10), (132, 0.01, 132),
           (170, 0.01, 170)]
 HELD_OUT = [(s, (0.01, 0.03, 0.06)[s % 3], s) for s in range(201, 209)]
+# Also looked at while tuning, as wider sweeps of the same generator (seed = variant):
+SWEPT = "161-200 and 300-599 (attack rates 0.01, 0.03, 0.06)"
 
 
 def run(seed, rate, vary, tmp):
@@ -52,8 +54,9 @@ def line(label, m):
 
 def main():
     with tempfile.TemporaryDirectory(prefix="riskd-detect-") as tmp:
-        print("tuning seeds: %s; held-out seeds: %s" % (" ".join("%d/%s" % (s, v or "-") for s, _, v in TUNING),
-                                                         " ".join("%d/%s" % (s, v) for s, _, v in HELD_OUT)))
+        print("tuning seeds: %s (and the variants %s); held-out seeds: %s"
+              % (" ".join("%d/%s" % (s, v or "-") for s, _, v in TUNING), SWEPT,
+                 " ".join("%d/%s" % (s, v) for s, _, v in HELD_OUT)))
         for s, rate, vary in TUNING:
             line("tuning seed %d (attack rate %.2f, variant %s)" % (s, rate, vary or "as shipped"), run(s, rate, vary, tmp))
         held = []
