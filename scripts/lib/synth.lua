@@ -475,9 +475,7 @@ end
 local function vpn_list(exits, rates)
     local out = {}
     for _, e in ipairs(exits or {}) do
-        local h = 0
-        for i = 1, #e.ip do h = (h * 31 + e.ip:byte(i)) % 1000003 end
-        if h / 1000003 < rates.vpn_listed then out[#out + 1] = e.ip end
+        if hash(e.ip) / 1000003 < rates.vpn_listed then out[#out + 1] = e.ip end
     end
     table.sort(out)
     return out
