@@ -211,12 +211,6 @@ static off_t wal_size(void)
     return stat(path, &sb) == 0 ? sb.st_size : 0;
 }
 
-/* Many small commits (two clients with 4 writes in flight each, as busy
- * workers make them) to many users' pages, with a reader busy all the
- * while: the checkpoint thread copies the WAL back and it starts over, so
- * the file stays under the cap. (With passive checkpoints alone it never
- * started over under steady commits: 116 MB here, 3 GB in 25 s of the
- * analyze bench.) */
 /* The writer with a set WAL size between checkpoints, whatever the
  * default, so that the tests of the cap keep their size and time. */
 #define TEST_CKPT_PAGES 4000
@@ -229,6 +223,12 @@ static rk_writer_t *small_wal_writer(char *err, size_t errlen)
     return rk_writer_start(uri, &o, err, errlen);
 }
 
+/* Many small commits (two clients with 4 writes in flight each, as busy
+ * workers make them) to many users' pages, with a reader busy all the
+ * while: the checkpoint thread copies the WAL back and it starts over, so
+ * the file stays under the cap. (With passive checkpoints alone it never
+ * started over under steady commits: 116 MB here, 3 GB in 25 s of the
+ * analyze bench.) */
 static void the_wal_is_checkpointed(void **st)
 {
     (void)st;

@@ -213,17 +213,17 @@ function M.combine(results, families, logins)
     return round2(100 * (1 - keep))
 end
 
--- Site-wide signals (riskd.rates: per hour against a learned baseline,
--- shared by the workers): failures from devices the account never used
--- successfully. A botnet trying stolen passwords, one attempt per account
--- from another address each, is invisible account by account and loud
--- here. This attempt is counted first, then the figures are read.
 -- Whether the account never signed in with the attempt's device: any
 -- device, for an account without a successful login.
 function M.never_seen_device(profile, features)
     return not profile or (profile.successes or 0) == 0 or features.new_device == 1
 end
 
+-- Site-wide signals (riskd.rates: per hour against a learned baseline,
+-- shared by the workers): failures from devices the account never used
+-- successfully. A botnet trying stolen passwords, one attempt per account
+-- from another address each, is invisible account by account and loud
+-- here. This attempt is counted first, then the figures are read.
 function M.site(a, profile, features)
     local never_seen = M.never_seen_device(profile, features)
     if never_seen and not a.success then rates.hit("new_device_failures", a.ts) end
