@@ -119,6 +119,35 @@ static const char *const migrations[] = {
     "CREATE INDEX outbox_due ON outbox(next_ms) WHERE status = 'pending';"
     "CREATE INDEX outbox_status ON outbox(status, created_ms);"
     "CREATE INDEX outbox_created ON outbox(created_ms);",
+    /* 8 -> 9: events and profiles as rowid tables, keyed by a unique index.
+     * A WITHOUT ROWID row keeps at most about a quarter of a page in its
+     * b-tree and spills the rest to an overflow page: an analysis's row
+     * (its document) and a profile's (its blob) both spilled, so every
+     * insert or profile update wrote a mostly empty overflow page besides
+     * its leaf. A rowid table keeps rows of a few KB in the leaf. */
+    "CREATE TABLE events_new(id TEXT NOT NULL UNIQUE, user_id TEXT NOT NULL, ts_ms INTEGER NOT NULL,"
+    "  ip TEXT NOT NULL, success INTEGER NOT NULL, risk_score REAL NOT NULL, risk_level TEXT NOT NULL,"
+    "  is_anomaly INTEGER NOT NULL, anomaly_score REAL, action TEXT, country TEXT, city TEXT,"
+    "  has_geo INTEGER NOT NULL DEFAULT 0, lat REAL, lon REAL, device_id TEXT, user_agent TEXT,"
+    "  asn TEXT, ip_prefix TEXT, alert_id TEXT, doc TEXT, held INTEGER NOT NULL DEFAULT 0, learn_at INTEGER,"
+    "  outcome TEXT);"
+    "INSERT INTO events_new SELECT * FROM events ORDER BY id;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_new RENAME TO events;"
+    "CREATE INDEX events_ts ON events(ts_ms);"
+    "CREATE INDEX events_user_ts ON events(user_id, ts_ms);"
+    "CREATE INDEX events_ip_ts ON events(ip, ts_ms);"
+    "CREATE INDEX events_level_ts ON events(risk_level, ts_ms);"
+    "CREATE INDEX events_anomaly_ts ON events(ts_ms) WHERE is_anomaly = 1;"
+    "CREATE INDEX events_risk ON events(risk_score);"
+    "CREATE INDEX events_held ON events(learn_at) WHERE held = 1;"
+    "CREATE TABLE profiles_new(user_id TEXT NOT NULL UNIQUE, last_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+    "  anomalies INTEGER NOT NULL, risk_sum REAL NOT NULL, max_risk REAL NOT NULL, high INTEGER NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "INSERT INTO profiles_new SELECT * FROM profiles ORDER BY user_id;"
+    "DROP TABLE profiles;"
+    "ALTER TABLE profiles_new RENAME TO profiles;"
+    "CREATE INDEX profiles_risk ON profiles(max_risk);",
 };
 #define NMIGRATIONS (int)(sizeof migrations / sizeof migrations[0])
 

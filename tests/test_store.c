@@ -894,6 +894,90 @@ static void migration_from_schema_2(void **st)
     rk_store_close(s);
 }
 
+/* The schema of a table as SQLite stores it (empty when there is none). */
+static void table_sql(const char *t, char *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open(uri + 7, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st,
+                                        NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* A database of schema 8 (events and profiles WITHOUT ROWID, whose large
+ * rows spill to overflow pages) becomes rowid tables at open, keeping every
+ * event, profile and answer; the old shape is made from a current database. */
+static void migration_to_rowid_tables(void **st)
+{
+    (void)st;
+    fresh_store();
+    rk_store_t *s = open_store();
+    char err[512], ids[30][RK_STORE_ID_LEN], sql[2048];
+    fill(s, ids);
+    rk_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(uri + 7, &db), SQLITE_OK);
+    const char *old =
+        "BEGIN;"
+        "CREATE TABLE e8(id TEXT PRIMARY KEY, user_id TEXT NOT NULL, ts_ms INTEGER NOT NULL,"
+        "  ip TEXT NOT NULL, success INTEGER NOT NULL, risk_score REAL NOT NULL, risk_level TEXT NOT NULL,"
+        "  is_anomaly INTEGER NOT NULL, anomaly_score REAL, action TEXT, country TEXT, city TEXT,"
+        "  has_geo INTEGER NOT NULL DEFAULT 0, lat REAL, lon REAL, device_id TEXT, user_agent TEXT,"
+        "  asn TEXT, ip_prefix TEXT, alert_id TEXT, doc TEXT, held INTEGER NOT NULL DEFAULT 0, learn_at INTEGER,"
+        "  outcome TEXT) WITHOUT ROWID;"
+        "INSERT INTO e8 SELECT * FROM events; DROP TABLE events; ALTER TABLE e8 RENAME TO events;"
+        "CREATE INDEX events_ts ON events(ts_ms); CREATE INDEX events_user_ts ON events(user_id, ts_ms);"
+        "CREATE INDEX events_ip_ts ON events(ip, ts_ms); CREATE INDEX events_level_ts ON events(risk_level, ts_ms);"
+        "CREATE INDEX events_anomaly_ts ON events(ts_ms) WHERE is_anomaly = 1;"
+        "CREATE INDEX events_risk ON events(risk_score); CREATE INDEX events_held ON events(learn_at) WHERE held = 1;"
+        "CREATE TABLE p8(user_id TEXT PRIMARY KEY, last_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
+        "  anomalies INTEGER NOT NULL, risk_sum REAL NOT NULL, max_risk REAL NOT NULL, high INTEGER NOT NULL,"
+        "  data BLOB NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO p8 SELECT * FROM profiles; DROP TABLE profiles; ALTER TABLE p8 RENAME TO profiles;"
+        "CREATE INDEX profiles_risk ON profiles(max_risk);"
+        "UPDATE meta SET value = '8' WHERE key = 'schema_version';"
+        "COMMIT;";
+    char *msg = NULL;
+    if (sqlite3_exec(db, old, 0, 0, &msg) != SQLITE_OK) fail_msg("%s", msg);
+    sqlite3_close(db);
+    table_sql("events", sql, sizeof sql);
+    assert_non_null(strstr(sql, "WITHOUT ROWID"));   /* the old shape, really */
+
+    s = open_store();
+    table_sql("events", sql, sizeof sql);
+    assert_null(strstr(sql, "WITHOUT ROWID"));
+    table_sql("profiles", sql, sizeof sql);
+    assert_null(strstr(sql, "WITHOUT ROWID"));
+    rk_event_t got;
+    assert_int_equal(rk_store_event_get(s, ids[7], &got, err, sizeof err), 0);
+    assert_string_equal(got.user_id, "u2");
+    assert_string_equal(got.doc, "{\"reasons\":[\"new device\"]}");
+    rk_store_event_free(&got);
+    rk_event_filter_t f = { .min_risk = -1, .page = 1, .per_page = 50 };
+    rk_event_list_t l;
+    assert_int_equal(rk_store_event_list(s, &f, &l, err, sizeof err), 0);
+    assert_int_equal(l.total, 30);
+    rk_store_event_list_free(&l);
+    rk_profile_t *p = calloc(1, sizeof *p);
+    assert_int_equal(rk_store_profile_get(s, "u2", p, err, sizeof err), 0);
+    int64_t attempts = p->attempts;
+    assert_true(attempts > 0);
+    /* Writes go on: a new event, and the profile's upsert on its unique key. */
+    rk_event_t e = ev("u2", T0 + 5 * H, "192.0.2.1", 1, 1, "low", 0);
+    assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+    assert_int_equal(rk_store_profile_get(s, "u2", p, err, sizeof err), 0);
+    assert_int_equal(p->attempts, attempts + 1);
+    assert_int_equal(rk_store_event_get(s, e.id, &got, err, sizeof err), 0);
+    rk_store_event_free(&got);
+    free(p);
+    rk_store_close(s);
+}
+
 /* Inside a batch a reader on the same connection sees the batch's writes,
  * counters included (they are added up in memory until the commit). */
 static void batch_reads_its_own_writes(void **st)
@@ -1067,6 +1151,7 @@ int main(void)
         cmocka_unit_test(timeline_edges),
         cmocka_unit_test(no_full_scans),
         cmocka_unit_test(migration_from_schema_2),
+        cmocka_unit_test(migration_to_rowid_tables),
         cmocka_unit_test(batch_reads_its_own_writes),
         cmocka_unit_test(checkpoints_report_the_wal),
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
