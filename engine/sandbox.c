@@ -43,40 +43,107 @@ static int env_newindex(lua_State *L)
 /* ---- read-only views ------------------------------------------------------
  * Rules read `config` and `ctx` and must not change them: config is shared
  * by every later request of the state, ctx by every later rule of the
- * request. A view is an empty table whose metatable reads through to the
- * real one, wrapping tables in views of their own, and raises on a write.
- * The registry keeps view -> table and table -> view, both weak, so a
- * table has one view while it lives. */
-static const char VIEW_OF_KEY = 'w';    /* table -> view (weak keys) */
-static const char TABLE_OF_KEY = 't';   /* view -> table (weak keys) */
+ * request. A view is a userdata whose metatable reads through to the real
+ * table (its first user value) and raises on a write; a table read through
+ * a view comes back as a view of its own, kept in the parent's second user
+ * value under its key, so a rule that reads ctx.features twenty times makes
+ * one view and finds it again by a string key. Only the outermost views
+ * (ctx, config) are found from their table, in a weak registry table: a
+ * lookup keyed by a table is a generic hash look-up, which dominated the
+ * rules' time when every read did two of them. */
+static const char VIEW_OF_KEY = 'w';    /* table -> outermost view (weak keys) */
 static const char VIEW_META_KEY = 'm';  /* the views' shared metatable */
 
-static void push_view(lua_State *L, int idx);
+enum { UV_TARGET = 1, UV_CHILDREN = 2 };
 
-/* The table behind the view at idx (which must be one). [-0,+1,-] */
-static void push_target(lua_State *L, int idx)
+static int view_index(lua_State *L);
+static int view_newindex(lua_State *L);
+static int view_len(lua_State *L);
+static int view_pairs(lua_State *L);
+
+/* A new view of the table at idx. [-0,+1,m] */
+static void new_view(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &TABLE_OF_KEY);
+    lua_newuserdatauv(L, 0, 2);
     lua_pushvalue(L, idx);
-    lua_rawget(L, -2);
-    lua_remove(L, -2);
+    lua_setiuservalue(L, -2, UV_TARGET);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEW_META_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        static const luaL_Reg meta[] = { { "__index", view_index }, { "__newindex", view_newindex },
+                                         { "__len", view_len }, { "__pairs", view_pairs }, { NULL, NULL } };
+        luaL_newlib(L, meta);
+        lua_pushliteral(L, "read-only");
+        lua_setfield(L, -2, "__metatable");
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEW_META_KEY);
+    }
+    lua_setmetatable(L, -2);
 }
 
-/* Replaces a table on top with its view. */
+/* Replaces the value on top, read from the view at index view under the key
+ * at index key, by its view when it is a table: the one made before for
+ * that key when it still shows the same table. [-1,+1,m] */
+static void wrap_child(lua_State *L, int view, int key)
+{
+    if (lua_type(L, -1) != LUA_TTABLE) return;
+    int v = lua_gettop(L);
+    if (lua_getiuservalue(L, view, UV_CHILDREN) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, view, UV_CHILDREN);
+    }
+    int children = v + 1;
+    lua_pushvalue(L, key);
+    if (lua_rawget(L, children) == LUA_TUSERDATA) {
+        lua_getiuservalue(L, -1, UV_TARGET);
+        int same = lua_rawequal(L, -1, v);
+        lua_pop(L, 1);
+        if (same) { lua_replace(L, v); lua_settop(L, v); return; }
+    }
+    lua_pop(L, 1);
+    new_view(L, v);
+    lua_pushvalue(L, key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, children);                           /* children[key] = view */
+    lua_replace(L, v);
+    lua_settop(L, v);
+}
+
+/* Replaces a table on top with its outermost view, made on first use. */
 static void wrap_top(lua_State *L)
 {
     if (lua_type(L, -1) != LUA_TTABLE) return;
-    push_view(L, -1);
-    lua_remove(L, -2);
+    int t = lua_gettop(L);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEW_OF_KEY) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEW_OF_KEY);
+    }
+    lua_pushvalue(L, t);
+    if (lua_rawget(L, -2) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        new_view(L, t);
+        lua_pushvalue(L, t);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, -4);                             /* view_of[t] = view */
+    }
+    lua_replace(L, t);
+    lua_settop(L, t);
 }
 
 static int view_index(lua_State *L)
 {
-    push_target(L, 1);
+    lua_getiuservalue(L, 1, UV_TARGET);
     lua_pushvalue(L, 2);
     lua_gettable(L, -2);
-    wrap_top(L);
+    wrap_child(L, 1, 2);
     return 1;
 }
 
@@ -87,7 +154,7 @@ static int view_newindex(lua_State *L)
 
 static int view_len(lua_State *L)
 {
-    push_target(L, 1);
+    lua_getiuservalue(L, 1, UV_TARGET);
     lua_len(L, -1);
     return 1;
 }
@@ -95,10 +162,11 @@ static int view_len(lua_State *L)
 /* next over the table, values wrapped: the iterator of __pairs. */
 static int view_next(lua_State *L)
 {
-    push_target(L, 1);
+    lua_settop(L, 2);
+    lua_getiuservalue(L, 1, UV_TARGET);
     lua_pushvalue(L, 2);
-    if (!lua_next(L, -2)) { lua_pushnil(L); return 1; }
-    wrap_top(L);
+    if (!lua_next(L, 3)) { lua_pushnil(L); return 1; }
+    wrap_child(L, 1, 4);
     return 2;
 }
 
@@ -108,49 +176,6 @@ static int view_pairs(lua_State *L)
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
-}
-
-static void push_weak_table(lua_State *L, const void *key)
-{
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
-}
-
-/* Pushes the view of the table at idx, made on first use. [-0,+1,m] */
-static void push_view(lua_State *L, int idx)
-{
-    idx = lua_absindex(L, idx);
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEW_OF_KEY) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        push_weak_table(L, &VIEW_OF_KEY);
-        push_weak_table(L, &TABLE_OF_KEY);
-        static const luaL_Reg meta[] = { { "__index", view_index }, { "__newindex", view_newindex },
-                                         { "__len", view_len }, { "__pairs", view_pairs }, { NULL, NULL } };
-        luaL_newlib(L, meta);
-        lua_pushliteral(L, "read-only");
-        lua_setfield(L, -2, "__metatable");
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &VIEW_META_KEY);
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEW_OF_KEY);
-    }
-    lua_pushvalue(L, idx);
-    if (lua_rawget(L, -2) == LUA_TTABLE) { lua_remove(L, -2); return; }
-    lua_pop(L, 1);
-    lua_newtable(L);                                   /* [view_of, view] */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &VIEW_META_KEY);
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, idx);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, -4);                                 /* view_of[t] = view */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &TABLE_OF_KEY);
-    lua_pushvalue(L, -2);
-    lua_pushvalue(L, idx);
-    lua_rawset(L, -3);                                 /* table_of[view] = t */
-    lua_pop(L, 1);
-    lua_remove(L, -2);
 }
 
 /* Copies the named fields of global table `lib` into a new table. */

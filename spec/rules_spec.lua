@@ -150,6 +150,29 @@ describe("shipped rules", function()
         assert.are.equal(25, other:config().weights.new_device)
     end)
 
+    it("read config and ctx as tables: fields, #, ipairs, pairs, table.concat; nested reads are views too", function()
+        local other = assert(require("riskd.rules").load("rules", {
+            ["zz_reads.lua"] = "return { name = 'zz_reads', description = 'r', evaluate = function(ctx)\n"
+                .. "  local l = ctx.attempt.list\n"
+                .. "  local n = 0\n"
+                .. "  for _, v in ipairs(l) do n = n + v end\n"
+                .. "  local keys = {}\n"
+                .. "  for k, v in pairs(ctx.attempt.nested) do keys[#keys + 1] = k .. '=' .. v.x end\n"
+                .. "  table.sort(keys)\n"
+                .. "  local same = ctx.attempt.nested == ctx.attempt.nested and ctx.attempt.nested.a == ctx.attempt.nested.a\n"
+                .. "  local ok = pcall(function() ctx.attempt.nested.a.x = 0 end)\n"
+                .. "  local ok2 = pcall(function() for _, v in pairs(ctx.attempt.nested) do v.x = 0 end end)\n"
+                .. "  return n + #l + config.weights.new_device, table.concat(l, ',') .. ' ' .. table.concat(keys, ' ')\n"
+                .. "    .. ' ' .. tostring(same) .. ' ' .. tostring(ok) .. ' ' .. tostring(ok2) end }",
+        }))
+        local c = ctx({ attempt = { list = { 1, 2, 3 }, nested = { a = { x = 1 }, b = { x = 2 } } } })
+        assert.are.same({ 6 + 3 + 25, "1,2,3 a=1 b=2 true false false" }, { other:run("zz_reads", c) })
+        assert.are.equal(1, c.attempt.nested.a.x)   -- the writes were refused, nothing changed
+        -- a table replaced between two runs is read anew, not from the view made for the old one
+        c.attempt.nested.a = { x = 7 }
+        assert.are.same("1,2,3 a=7 b=2 true false false", select(2, other:run("zz_reads", c)))
+    end)
+
     it("new device, country and network", function()
         assert.are.same({ 25, "new device" }, { rule("new_device").evaluate(ctx({ features = { new_device = true } })) })
         local s, why = rule("new_country").evaluate(ctx({ features = { new_country = true, new_device = true },
