@@ -4,12 +4,23 @@ local M = {}
 -- lua-cjson 2.1.0 (Debian 12) writes an empty table as {}; a list that may be
 -- empty goes through array(), and the dispatcher turns the marker into [].
 M.EMPTY_ARRAY = "@@riskd:empty-array@@"
-local EMPTY_QUOTED = '"' .. M.EMPTY_ARRAY:gsub("%p", "%%%0") .. '"'
+local EMPTY_QUOTED = '"' .. M.EMPTY_ARRAY .. '"'
 
 -- JSON text from an encoder's output: the empty-array markers become [].
+-- Plain finds, not a pattern: gsub tried the pattern at every byte of every
+-- answer (most answers carry one marker, an empty rule_errors).
 function M.fix_empty(out)
-    if out:find(M.EMPTY_ARRAY, 1, true) then out = out:gsub(EMPTY_QUOTED, "[]") end
-    return out
+    local i, j = out:find(EMPTY_QUOTED, 1, true)
+    if not i then return out end
+    local parts, pos = {}, 1
+    while i do
+        parts[#parts + 1] = out:sub(pos, i - 1)
+        parts[#parts + 1] = "[]"
+        pos = j + 1
+        i, j = out:find(EMPTY_QUOTED, pos, true)
+    end
+    parts[#parts + 1] = out:sub(pos)
+    return table.concat(parts)
 end
 
 function M.array(t)
