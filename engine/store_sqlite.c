@@ -26,6 +26,15 @@
 
 #define HOUR_MS 3600000LL
 
+/* The events' indexes of schema 1, made again when schema 9 rebuilt the table. */
+#define EVENT_INDEXES \
+    "CREATE INDEX events_ts ON events(ts_ms);" \
+    "CREATE INDEX events_user_ts ON events(user_id, ts_ms);" \
+    "CREATE INDEX events_ip_ts ON events(ip, ts_ms);" \
+    "CREATE INDEX events_level_ts ON events(risk_level, ts_ms);" \
+    "CREATE INDEX events_anomaly_ts ON events(ts_ms) WHERE is_anomaly = 1;" \
+    "CREATE INDEX events_risk ON events(risk_score);"
+
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
     /* 0 -> 1 */
@@ -36,12 +45,7 @@ static const char *const migrations[] = {
     "  is_anomaly INTEGER NOT NULL, anomaly_score REAL, action TEXT, country TEXT, city TEXT,"
     "  has_geo INTEGER NOT NULL DEFAULT 0, lat REAL, lon REAL, device_id TEXT, user_agent TEXT,"
     "  asn TEXT, ip_prefix TEXT, alert_id TEXT, doc TEXT) WITHOUT ROWID;"
-    "CREATE INDEX events_ts ON events(ts_ms);"
-    "CREATE INDEX events_user_ts ON events(user_id, ts_ms);"
-    "CREATE INDEX events_ip_ts ON events(ip, ts_ms);"
-    "CREATE INDEX events_level_ts ON events(risk_level, ts_ms);"
-    "CREATE INDEX events_anomaly_ts ON events(ts_ms) WHERE is_anomaly = 1;"
-    "CREATE INDEX events_risk ON events(risk_score);"
+    EVENT_INDEXES
     "CREATE TABLE hourly(bucket INTEGER PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0,"
     "  failures INTEGER NOT NULL DEFAULT 0, anomalies INTEGER NOT NULL DEFAULT 0,"
     "  risk_sum REAL NOT NULL DEFAULT 0, low INTEGER NOT NULL DEFAULT 0, medium INTEGER NOT NULL DEFAULT 0,"
@@ -134,12 +138,7 @@ static const char *const migrations[] = {
     "INSERT INTO events_new SELECT * FROM events ORDER BY id;"
     "DROP TABLE events;"
     "ALTER TABLE events_new RENAME TO events;"
-    "CREATE INDEX events_ts ON events(ts_ms);"
-    "CREATE INDEX events_user_ts ON events(user_id, ts_ms);"
-    "CREATE INDEX events_ip_ts ON events(ip, ts_ms);"
-    "CREATE INDEX events_level_ts ON events(risk_level, ts_ms);"
-    "CREATE INDEX events_anomaly_ts ON events(ts_ms) WHERE is_anomaly = 1;"
-    "CREATE INDEX events_risk ON events(risk_score);"
+    EVENT_INDEXES
     "CREATE INDEX events_held ON events(learn_at) WHERE held = 1;"
     "CREATE TABLE profiles_new(user_id TEXT NOT NULL UNIQUE, last_ms INTEGER NOT NULL, attempts INTEGER NOT NULL,"
     "  anomalies INTEGER NOT NULL, risk_sum REAL NOT NULL, max_risk REAL NOT NULL, high INTEGER NOT NULL,"

@@ -792,23 +792,39 @@ static void timeline_edges(void **st)
     rk_store_close(s);
 }
 
+/* The schema of a table as SQLite stores it (empty when there is none). */
+static void table_sql(const char *t, char *out, size_t cap)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open(uri + 7, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st,
+                                        NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* Runs sql on the store's file over a connection of its own. */
+static void exec_sql(const char *sql)
+{
+    sqlite3 *db;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(uri + 7, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, 0, 0, &msg) != SQLITE_OK) fail_msg("%s", msg);
+    sqlite3_close(db);
+}
+
 /* Whether the name that name starts with (up to a space) is a table of the store. */
 static int is_table(const char *name)
 {
-    char t[128];
+    char t[128], sql[4096];
     size_t n = strcspn(name, " ");
     snprintf(t, sizeof t, "%.*s", (int)n, name);
-    sqlite3 *db;
-    if (sqlite3_open_v2(uri + 7, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return 1;
-    sqlite3_stmt *st;
-    int yes = 1;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
-        yes = sqlite3_step(st) == SQLITE_ROW;
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return yes;
+    table_sql(t, sql, sizeof sql);
+    return sql[0] != '\0';
 }
 
 static void no_full_scans(void **st)
@@ -850,8 +866,6 @@ static void migration_from_schema_2(void **st)
         assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
     }
     rk_store_close(s);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(uri + 7, &db), SQLITE_OK);
     const char *old =
         "BEGIN;"
         "CREATE TABLE uh(user_id TEXT NOT NULL, bucket INTEGER NOT NULL, attempts INTEGER NOT NULL,"
@@ -870,9 +884,7 @@ static void migration_from_schema_2(void **st)
         "DROP TABLE outbox;"   /* schema 8's */
         "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
         "COMMIT;";
-    char *msg = NULL;
-    if (sqlite3_exec(db, old, 0, 0, &msg) != SQLITE_OK) fail_msg("%s", msg);
-    sqlite3_close(db);
+    exec_sql(old);
     s = open_store();
     rk_stats_t stats;
     assert_int_equal(rk_store_stats(s, T0 + 3600000, &stats, err, sizeof err), 0);
@@ -894,21 +906,6 @@ static void migration_from_schema_2(void **st)
     rk_store_close(s);
 }
 
-/* The schema of a table as SQLite stores it (empty when there is none). */
-static void table_sql(const char *t, char *out, size_t cap)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    out[0] = '\0';
-    assert_int_equal(sqlite3_open(uri + 7, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st,
-                                        NULL), SQLITE_OK);
-    sqlite3_bind_text(st, 1, t, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) == SQLITE_ROW) snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-}
-
 /* A database of schema 8 (events and profiles WITHOUT ROWID, whose large
  * rows spill to overflow pages) becomes rowid tables at open, keeping every
  * event, profile and answer; the old shape is made from a current database. */
@@ -920,8 +917,6 @@ static void migration_to_rowid_tables(void **st)
     char err[512], ids[30][RK_STORE_ID_LEN], sql[2048];
     fill(s, ids);
     rk_store_close(s);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(uri + 7, &db), SQLITE_OK);
     const char *old =
         "BEGIN;"
         "CREATE TABLE e8(id TEXT PRIMARY KEY, user_id TEXT NOT NULL, ts_ms INTEGER NOT NULL,"
@@ -942,9 +937,7 @@ static void migration_to_rowid_tables(void **st)
         "CREATE INDEX profiles_risk ON profiles(max_risk);"
         "UPDATE meta SET value = '8' WHERE key = 'schema_version';"
         "COMMIT;";
-    char *msg = NULL;
-    if (sqlite3_exec(db, old, 0, 0, &msg) != SQLITE_OK) fail_msg("%s", msg);
-    sqlite3_close(db);
+    exec_sql(old);
     table_sql("events", sql, sizeof sql);
     assert_non_null(strstr(sql, "WITHOUT ROWID"));   /* the old shape, really */
 
