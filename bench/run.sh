@@ -60,8 +60,8 @@ print(json.loads(c.getresponse().read())["token"])' "$riskd_port")
 # run NAME URL [SCRIPT]: one wrk run (CONNS connections, 64 unless set);
 # appends "rps p50_ms p99_ms" to $tmp/NAME.
 run() {
-    c=${CONNS:-64}
-    wrk -t"$([ "$c" -lt 2 ] && echo 1 || echo 2)" -c"$c" -d"${DURATION}s" --latency ${3:+-s "$3"} "$2" >"$tmp/wrk.out" 2>&1
+    conns=${CONNS:-64}
+    wrk -t"$([ "$conns" -lt 2 ] && echo 1 || echo 2)" -c"$conns" -d"${DURATION}s" --latency ${3:+-s "$3"} "$2" >"$tmp/wrk.out" 2>&1
     awk -v name="$1" '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /Requests\/sec/ { rps = $2 }
