@@ -195,7 +195,12 @@ rk_writer_t *rk_writer_start(const char *uri, const rk_store_opts_t *o, char *er
     w->ckpt_pages = so.checkpoint_pages;
     w->cap_pages = so.checkpoint_pages * RK_WRITER_WAL_CAP_FACTOR;
     w->store = rk_store_open(uri, &so, err, errlen);
-    if (w->store && rk_store_batches(w->store)) w->ckpt_store = rk_store_open(uri, &so, err, errlen);
+    if (w->store && rk_store_batches(w->store)) {
+        rk_store_opts_t co = so;   /* copies pages, never analyses: not the live state's owner */
+        co.live = NULL;
+        co.live_owner = 0;
+        w->ckpt_store = rk_store_open(uri, &co, err, errlen);
+    }
     if (!w->store || (rk_store_batches(w->store) && !w->ckpt_store)) { writer_free(w); return NULL; }
     if (w->ckpt_store) {
         if (pthread_create(&w->ckpt_thread, NULL, checkpoint_main, w) != 0) {

@@ -2,6 +2,7 @@
  * fewer transactions than writes; a failing write undoes only itself; a
  * full WAL is checkpointed off the writer thread; stop drains the queue. */
 #include "test_util.h"
+#include "store_live.h"
 #include "store_writer.h"
 
 #include <pthread.h>
@@ -167,6 +168,38 @@ static void a_failing_write_undoes_only_itself(void **st)
     assert_int_equal(count_events(), 2);
 }
 
+/* A server restarting on a store with recent failures counts each of them
+ * once in its state in memory: only the writer's own handle loads them (the
+ * checkpointer's handle, which never analyses, once loaded them too, and a
+ * user's failures counted double for an hour after a restart). */
+static void a_restart_counts_recent_failures_once(void **st)
+{
+    (void)st;
+    char err[512];
+    rk_store_t *s = rk_store_open(uri, NULL, err, sizeof err);
+    assert_non_null(s);
+    int64_t t0 = 1700000000000LL;
+    for (int i = 0; i < 3; i++) {
+        rk_event_t e = { .user_id = "restarted", .ts_ms = t0 + i * 60000, .ip = "192.0.2.7", .risk_score = 5,
+                         .risk_level = "low", .action = "allow" };
+        assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+    }
+    rk_store_close(s);
+    rk_live_t *lv = rk_live_new(NULL);
+    rk_store_opts_t o;
+    rk_store_defaults(&o);
+    o.live = lv;
+    o.live_owner = 1;
+    rk_writer_t *w = rk_writer_start(uri, &o, err, sizeof err);
+    assert_non_null(w);
+    int64_t failures = -1, users = -1;
+    assert_int_equal(rk_live_recent(lv, "restarted", "192.0.2.7", t0 - 1, &failures, &users), 1);
+    assert_int_equal(failures, 3);
+    assert_int_equal(users, 1);
+    rk_writer_stop(w);
+    rk_live_free(lv);
+}
+
 /* Stop answers every queued task before it returns. */
 static void stop_drains_the_queue(void **st)
 {
@@ -325,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(many_threads_fewer_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failing_write_undoes_only_itself, setup, teardown),
         cmocka_unit_test_setup_teardown(stop_drains_the_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_restart_counts_recent_failures_once, setup, teardown),
         cmocka_unit_test_setup_teardown(the_wal_is_checkpointed, setup, teardown),
         cmocka_unit_test_setup_teardown(a_long_reader_does_not_hold_writes_back, setup, teardown),
         cmocka_unit_test(pool_runs_tasks),
