@@ -45,6 +45,7 @@ typedef struct rk_config {
     int metrics_public;               /* /metrics for every client, not only loopback */
     char sqlite_sync[16];             /* "normal" (sync at checkpoints) or "full" (every commit) */
     int sqlite_checkpoint_pages;      /* the WAL's pages before the writer asks for a checkpoint */
+    int sqlite_summary_ms;            /* how long the writer keeps summaries unwritten (rk_store_sync) */
     char compat[16];                  /* "" or "flask": the Flask system's request and response shapes (scripts/compat/) */
     char cors_origins[1024];          /* comma-separated origins whose pages may call the API (CORS) */
     /* alert delivery (deliver.h) */

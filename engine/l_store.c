@@ -14,6 +14,7 @@
  *                                      -- records: { id, name, role, created, last_used?, revoked? }
  *   db:phish_insert(analysis), db:phish(id), db:phish_list(filter), db:phish_set_alert(id, alert_id)
  *   db:stats(now), db:timeline(since, until, "hour"|"day"), db:top_users(since, limit), db:purge(now, batch)
+ *   db:sync()                          -- the summaries those read written first (a server's writer sums them)
  *   db:breakdown(since) --> { levels, countries, rules (each {{key, n}, ...}, most first), counted, sample }
  *   db:batch_begin(), db:batch_end()   -- group commit of the writes between them
  *   db:state(name) --> text | nil, msg, "not_found"; db:state_put(name, text) --> true
@@ -667,7 +668,7 @@ static int db_users(lua_State *L)
  * and the request suspends until the commit: what it returns is on disk.
  * Elsewhere the write runs here on the handle. Results are the same. */
 
-enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS, OP_PHISH_INSERT, OP_PHISH_ALERT, OP_OUTCOME, OP_SETTLE };
+enum { OP_RECORD, OP_ALERT_INSERT, OP_ALERT_ADD, OP_ALERT_STATUS, OP_PHISH_INSERT, OP_PHISH_ALERT, OP_OUTCOME, OP_SETTLE, OP_SYNC };
 
 typedef struct {
     rk_task_t base;
@@ -721,6 +722,9 @@ static void wtask_run(rk_task_t *t, void *store)
         break;
     case OP_PHISH_ALERT:
         t->rc = rk_store_phish_set_alert(s, w->arg[0], w->arg[1], t->err, sizeof t->err);
+        break;
+    case OP_SYNC:
+        t->rc = rk_store_sync(s, t->err, sizeof t->err);
         break;
     case OP_SETTLE:
         t->rc = rk_store_events_settle(s, w->ts, w->batch, &w->settled, t->err, sizeof t->err);
@@ -1230,6 +1234,21 @@ static int db_phish_set_alert(lua_State *L)
     return 1;
 }
 
+/* db:sync(): the summaries the server's writer still sums in memory
+ * written first (store.h: rk_store_sync), for a report that reads them. */
+static int db_sync(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    if (!rk_store_unflushed(u->s)) { lua_pushboolean(L, 1); return 1; }
+    if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER))
+        return rk_vm_await(L, &wtask_new(L, OP_SYNC, 0)->base, RK_VM_WRITER, wtask_k);
+    char err[512];
+    int rc = rk_store_sync(u->s, err, sizeof err);
+    if (rc) return result(L, rc, err);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int db_alert_find_open(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
@@ -1479,7 +1498,7 @@ int luaopen_riskd_store(lua_State *L)
         { "phish_set_alert", db_phish_set_alert },
         { "alert_find_open", db_alert_find_open }, { "alert_add_event", db_alert_add_event },
         { "alert_set_status", db_alert_set_status },
-        { "stats", db_stats }, { "timeline", db_timeline }, { "top_users", db_top_users }, { "purge", db_purge },
+        { "sync", db_sync }, { "stats", db_stats }, { "timeline", db_timeline }, { "top_users", db_top_users }, { "purge", db_purge },
         { "outcome", db_outcome }, { "settle", db_settle }, { "due", db_due },
         { "sync_rates", db_sync_rates },
         { NULL, NULL },

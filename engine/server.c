@@ -966,6 +966,7 @@ int rk_server_run(const rk_config_t *cfg)
         so.busy_timeout_ms = cfg->store_timeout_ms;
         so.live = s.live;
         so.live_owner = 1;
+        so.summary_ms = cfg->sqlite_summary_ms;
         if (!(s.writer = rk_writer_start(cfg->db, &so, err, sizeof err))) goto fail;
     }
     if (!(s.pool = rk_pool_new(s.nworkers, err, sizeof err))) goto fail;

@@ -282,6 +282,7 @@ typedef struct rk_store_opts {
     int checkpoint_pages;            /* SQLite with a writer: checkpoint once the WAL holds this many pages (4000) */
     struct rk_live *live;            /* SQLite: the analysis's state in memory, shared by handles (store_live.h; NULL) */
     int live_owner;                  /* this handle writes it (the server's writer) */
+    int summary_ms;                  /* SQLite, the live owner's batches: how long summaries may stay unwritten (0) */
 } rk_store_opts_t;
 
 void rk_store_defaults(rk_store_opts_t *o);
@@ -463,6 +464,13 @@ int rk_store_batches(const rk_store_t *s);
  * Others: 0. */
 int rk_store_checkpoint(rk_store_t *s, int restart, int *frames, char *err, size_t errlen);
 int rk_store_wal_pages(rk_store_t *s);
+/* SQLite: a server's writer keeps the summaries (hourly rows, addresses,
+ * global value counts) summed in memory for summary_ms and writes each key
+ * once (a restart replays what a crash left unwritten). unflushed: whether
+ * some are unwritten (on a reader's handle: its writer's); sync writes this
+ * handle's now. The reports that read them sync through the writer first. */
+int rk_store_sync(rk_store_t *s, char *err, size_t errlen);
+int rk_store_unflushed(rk_store_t *s);
 
 /* Deletes up to batch events older than the retention; *deleted says how many. */
 int rk_store_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, char *err, size_t errlen);

@@ -76,6 +76,8 @@ typedef struct rk_store_writes {
     int (*batch_end)(rk_store_t *, char *, size_t);
     int (*checkpoint)(rk_store_t *, int, int *, char *, size_t);
     int (*wal_pages)(rk_store_t *);
+    int (*sync)(rk_store_t *, char *, size_t);
+    int64_t (*unflushed)(rk_store_t *);
 } rk_store_writes_t;
 
 /* Small named documents of riskd's own state (the calibrated levels). */

@@ -50,6 +50,7 @@ struct rk_live {
     atomic_llong min_ts, max_ts;          /* of the times noted, for moving the horizon */
     atomic_size_t profile_bytes, nvalues, window, profiles;
     atomic_uint_fast64_t open_seq, done_seq, hits, misses;
+    atomic_int_fast64_t deferred;
     atomic_flag pruning;
     pthread_mutex_t totals_mu;
     int totals_known;
@@ -540,3 +541,6 @@ void rk_live_stats(rk_live_t *lv, rk_live_stats_t *out)
     out->horizon = atomic_load(&lv->horizon);
     out->on = atomic_load(&lv->on);
 }
+
+void rk_live_deferred_set(rk_live_t *lv, int64_t n) { atomic_store(&lv->deferred, n); }
+int64_t rk_live_deferred(rk_live_t *lv) { return atomic_load(&lv->deferred); }

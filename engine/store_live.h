@@ -95,4 +95,8 @@ void rk_live_write_done(rk_live_t *lv);
 
 void rk_live_stats(rk_live_t *lv, rk_live_stats_t *out);
 
+/* Whether the owner holds summaries it has not written (rk_store_sync). */
+void rk_live_deferred_set(rk_live_t *lv, int64_t n);
+int64_t rk_live_deferred(rk_live_t *lv);
+
 #endif

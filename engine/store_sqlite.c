@@ -15,7 +15,9 @@
  * of traffic in the analyze bench; store_writer.c). Set
  * --sqlite-sync full (opts.sync_full) for fsync on every commit (about 10x fewer inserts/s).
  */
+#include "log.h"
 #include "store_live.h"
+#include "store_sums.h"
 #include "store_impl.h"
 
 #include <sqlite3.h>
@@ -170,7 +172,7 @@ enum {
     S_ALERT_FIND, S_ALERT_TOUCH, S_ALERT_STATUS, S_HOURLY_ALERT,
     S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
     S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL,
-    S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_NEW, S_VC_GET, S_VC_TOTALS,
+    S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_NEW, S_VC_GET, S_VC_TOTALS, S_EV_ROWID, S_EV_RANGE, S_META_SET, S_META_TEXT, S_META_DEL,
     S_PH_INSERT, S_PH_GET, S_PH_SET_ALERT, S_PH_PURGE,
     S_COUNT
 };
@@ -226,15 +228,16 @@ static const char *const sql[S_COUNT] = {
     [S_EV_ANY_DUE] = "SELECT 1 FROM events WHERE held = 1 AND learn_at <= ? LIMIT 1",
     [S_EV_GET] = "SELECT " EVENT_COLS " FROM events WHERE id = ?",
     [S_EV_SET_ALERT] = "UPDATE events SET alert_id = ? WHERE id = ?",
+    /* The summaries are written summed, a key at a time (store_sums.h). */
     [S_HOURLY] = "INSERT INTO hourly(bucket, attempts, failures, anomalies, risk_sum, low, medium, high, critical)"
-                 " VALUES(?1, 1, ?2, ?3, ?4, ?5 = 0, ?5 = 1, ?5 = 2, ?5 = 3) ON CONFLICT(bucket) DO UPDATE SET"
-                 " attempts = attempts + 1, failures = failures + ?2, anomalies = anomalies + ?3,"
-                 " risk_sum = risk_sum + ?4, low = low + (?5 = 0), medium = medium + (?5 = 1),"
-                 " high = high + (?5 = 2), critical = critical + (?5 = 3)",
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(bucket) DO UPDATE SET"
+                 " attempts = attempts + ?2, failures = failures + ?3, anomalies = anomalies + ?4,"
+                 " risk_sum = risk_sum + ?5, low = low + ?6, medium = medium + ?7, high = high + ?8,"
+                 " critical = critical + ?9",
     [S_USER_HOURLY] = "INSERT INTO user_hourly(user_id, bucket, attempts, risk_sum, max_risk, anomalies, high)"
-                      " VALUES(?1, ?2, 1, ?3, ?3, ?4, ?5) ON CONFLICT(bucket, user_id) DO UPDATE SET"
-                      " attempts = attempts + 1, risk_sum = risk_sum + ?3, max_risk = max(max_risk, ?3),"
-                      " anomalies = anomalies + ?4, high = high + ?5",
+                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(bucket, user_id) DO UPDATE SET"
+                      " attempts = attempts + ?3, risk_sum = risk_sum + ?4, max_risk = max(max_risk, ?5),"
+                      " anomalies = anomalies + ?6, high = high + ?7",
     /* New addresses are counted as they come (meta 'ips'), so that the
      * all-time distinct count never counts a million rows. */
     [S_IP] = "INSERT OR IGNORE INTO ips(ip, last_ms) VALUES(?1, ?2)",
@@ -247,8 +250,13 @@ static const char *const sql[S_COUNT] = {
     /* An UPDATE, and an INSERT only for a value never seen: cheaper than an
      * upsert for what is almost always a known value. Its RETURNING gives
      * the state in memory (store_live.h) the new count. */
-    [S_VC_ADD] = "UPDATE value_counts SET count = count + 1 WHERE kind = ?1 AND value = ?2 RETURNING count",
-    [S_VC_NEW] = "INSERT INTO value_counts(kind, value, count) VALUES(?1, ?2, 1)",
+    [S_VC_ADD] = "UPDATE value_counts SET count = count + ?3 WHERE kind = ?1 AND value = ?2 RETURNING count",
+    [S_VC_NEW] = "INSERT INTO value_counts(kind, value, count) VALUES(?1, ?2, ?3)",
+    [S_EV_ROWID] = "SELECT rowid FROM events WHERE id = ?",
+    [S_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+    [S_META_TEXT] = "SELECT value FROM meta WHERE key = ?",
+    [S_META_DEL] = "DELETE FROM meta WHERE key = ?",
+    [S_EV_RANGE] = "SELECT " EVENT_COLS " FROM events WHERE rowid BETWEEN ?1 AND ?2 ORDER BY rowid",
     [S_VC_GET] = "SELECT count FROM value_counts WHERE kind = ? AND value = ?",
     [S_VC_TOTALS] = "SELECT key, CAST(value AS INTEGER) FROM meta WHERE key > 'vc:' AND key < 'vc;'",
     [S_PROFILE_GET] = "SELECT p.data, s.state, s.by_name, s.ts_ms FROM profiles p"
@@ -321,6 +329,31 @@ static void meta_key(int m, char *key, size_t cap)
     else snprintf(key, cap, "vc:%d:distinct", m - M_VC_DISTINCT);
 }
 
+/* Rowid ranges of events, oldest first. Past SUMS_RANGES (other writers'
+ * events between this one's) the sums are flushed. */
+#define SUMS_RANGES 32
+typedef struct { int n; int64_t r[SUMS_RANGES][2]; } ranges_t;
+
+/* Adds rowid; when the list is full the last range stretches over it (a
+ * replay would then read other writers' events too: the batch that sees
+ * the list full flushes, so that never reaches disk). */
+static void ranges_add(ranges_t *p, int64_t rowid)
+{
+    if (p->n > 0 && rowid >= p->r[p->n - 1][0] && rowid <= p->r[p->n - 1][1] + 1) {
+        if (rowid > p->r[p->n - 1][1]) p->r[p->n - 1][1] = rowid;
+        return;
+    }
+    if (p->n == SUMS_RANGES) { if (rowid > p->r[p->n - 1][1]) p->r[p->n - 1][1] = rowid; return; }
+    p->r[p->n][0] = p->r[p->n][1] = rowid;
+    p->n++;
+}
+
+static int ranges_has(const ranges_t *p, int64_t rowid)
+{
+    for (int i = 0; i < p->n; i++) if (rowid >= p->r[i][0] && rowid <= p->r[i][1]) return 1;
+    return 0;
+}
+
 /* Filter mask bits: bit i selects conds[i] of the query shapes below. */
 #define EVF_USER 1
 #define EVF_LEVEL 2
@@ -367,6 +400,19 @@ typedef struct {
      * transaction (or savepoint) has fed it, so undoing it must turn it off. */
     rk_live_t *live;
     int live_owner, live_fed;
+    /* The summaries and global value counts added since the last flush
+     * (store_sums.h), with their meta counters (sdelta) and the rowids of
+     * the events they came from (pend: in meta 'sums_pending' once
+     * committed, so that a restart replays exactly those). A server's
+     * writer flushes every defer_ms (its readers ask for a flush first:
+     * rk_store_sync); any other handle at every commit. pend_write and
+     * pend_batch: pend when the write and the batch began, for a rollback,
+     * after which the sums are rebuilt from pend (sums_bad). */
+    rk_sums_t *sums;
+    int64_t sdelta[M_COUNT];
+    ranges_t pend, pend_write, pend_batch;
+    int defer_ms, sums_bad, sums_touched;   /* touched: by the current write */
+    int64_t flushed_ms;
 } sq_t;
 
 static const rk_store_ops_t ops;
@@ -422,11 +468,21 @@ static int flush_meta(sq_t *q, int64_t *delta, char *err, size_t errlen)
     return 0;
 }
 
+/* Past this many keys the writer's next batch writes them whatever the time. */
+#define RK_STORE_SUMS_MAX_KEYS 200000
+
+static int flush_sums(sq_t *q, char *err, size_t errlen);
+static int replay_sums(sq_t *q, char *err, size_t errlen);
+static int write_pending(sq_t *q, char *err, size_t errlen);
+static void sums_flushed(sq_t *q);
+
 /* A write: its own transaction, or a savepoint inside a group commit, so
  * that one failing write never undoes the others of its batch. */
 static int begin(sq_t *q, char *err, size_t errlen)
 {
     memset(q->wdelta, 0, sizeof q->wdelta);
+    q->pend_write = q->pend;
+    q->sums_touched = 0;
     q->live_fed = 0;
     if (q->live && q->live_owner && !q->batch) rk_live_write_begin(q->live);
     return exec(q, stmt(q, q->batch ? S_SAVEPOINT : S_BEGIN), err, errlen, "begin");
@@ -441,8 +497,9 @@ static int commit(sq_t *q, char *err, size_t errlen)
         q->live_fed = 0;   /* the batch's commit answers for it now */
         return 0;
     }
-    if (flush_meta(q, q->wdelta, err, errlen) != 0) return -1;
+    if (flush_sums(q, err, errlen) != 0 || flush_meta(q, q->wdelta, err, errlen) != 0) return -1;
     if (exec(q, stmt(q, S_COMMIT), err, errlen, "commit") != 0) return -1;
+    sums_flushed(q);
     q->live_fed = 0;
     if (q->live && q->live_owner) rk_live_write_done(q->live);
     return 0;
@@ -454,6 +511,8 @@ static void rollback(sq_t *q)
     memset(q->wdelta, 0, sizeof q->wdelta);
     if (q->live_fed) rk_live_off(q->live);
     q->live_fed = 0;
+    q->pend = q->pend_write;
+    if (q->sums_touched) q->sums_bad = 1;   /* they hold some of what was undone */
     if (q->batch) {
         exec(q, stmt(q, S_ROLLBACK_TO), e, sizeof e, "rollback");
         exec(q, stmt(q, S_RELEASE), e, sizeof e, "release");
@@ -503,6 +562,7 @@ static int sq_batch_begin(rk_store_t *s, char *err, size_t errlen)
     if (q->batch) { snprintf(err, errlen, "a batch is already open"); return -1; }
     memset(q->bdelta, 0, sizeof q->bdelta);
     if (exec(q, stmt(q, S_BEGIN), err, errlen, "begin") != 0) return -1;
+    q->pend_batch = q->pend;
     q->batch = 1;
     if (q->live && q->live_owner) rk_live_write_begin(q->live);
     return 0;
@@ -514,13 +574,21 @@ static int sq_batch_end(rk_store_t *s, char *err, size_t errlen)
     sq_t *q = SQ(s);
     if (!q->batch) { snprintf(err, errlen, "no batch is open"); return -1; }
     q->batch = 0;
-    if (flush_meta(q, q->bdelta, err, errlen) != 0 || exec(q, stmt(q, S_COMMIT), err, errlen, "commit") != 0) {
+    int due = q->defer_ms <= 0 || q->sums_bad || q->pend.n >= SUMS_RANGES ||
+              rk_store_now_ms() - q->flushed_ms >= q->defer_ms || rk_sums_keys(q->sums) >= RK_STORE_SUMS_MAX_KEYS;
+    if ((due ? flush_sums(q, err, errlen) : write_pending(q, err, errlen)) != 0 ||
+        flush_meta(q, q->bdelta, err, errlen) != 0 || exec(q, stmt(q, S_COMMIT), err, errlen, "commit") != 0) {
         char e[64];
         exec(q, stmt(q, S_ROLLBACK), e, sizeof e, "rollback");
         if (q->live) rk_live_off(q->live);
+        q->pend = q->pend_batch;
+        q->sums_bad = 1;
         return -1;
     }
-    if (q->live && q->live_owner) rk_live_write_done(q->live);
+    if (due) sums_flushed(q);
+    else if (q->live && q->live_owner && q->pend.n) rk_live_deferred_set(q->live, 1);
+    /* What the live state holds of unwritten sums stays until written. */
+    if (q->live && q->live_owner && rk_sums_keys(q->sums) == 0) rk_live_write_done(q->live);
     return 0;
 }
 
@@ -564,9 +632,14 @@ failed:
     return -1;
 }
 
+static int sq_sync(rk_store_t *s, char *err, size_t errlen);
+
 static void sq_close(rk_store_t *s)
 {
     sq_t *q = SQ(s);
+    char err[256];
+    if (q->st[S_COMMIT] && !q->batch && sq_sync(s, err, sizeof err) != 0)   /* else the next owner replays them */
+        rk_log_msg(RK_LOG_WARN, "store: summaries not written at close", "error", err);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(q->st[i]);
     for (int i = 0; i < EVF_MASKS; i++) { sqlite3_finalize(q->ev_list[i]); sqlite3_finalize(q->ev_count[i]); }
     for (int i = 0; i < ALF_MASKS; i++) { sqlite3_finalize(q->al_list[i]); sqlite3_finalize(q->al_count[i]); }
@@ -574,6 +647,7 @@ static void sq_close(rk_store_t *s)
     sqlite3_close(q->db);
     free(q->blob);
     free(q->profile);
+    rk_sums_free(q->sums);
     free(q);
 }
 
@@ -623,7 +697,8 @@ static int attach_live(sq_t *q, rk_live_t *lv, int owner, char *err, size_t errl
 rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, char *err, size_t errlen)
 {
     sq_t *q = calloc(1, sizeof *q);
-    if (!q || !(q->blob = malloc(RK_PROFILE_MAX_BYTES)) || !(q->profile = malloc(sizeof *q->profile))) {
+    if (!q || !(q->blob = malloc(RK_PROFILE_MAX_BYTES)) || !(q->profile = malloc(sizeof *q->profile)) ||
+        !(q->sums = rk_sums_new())) {
         if (q) free(q->blob);
         free(q);
         snprintf(err, errlen, "out of memory");
@@ -665,6 +740,9 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
             goto fail;
         }
     }
+    q->defer_ms = o->live_owner ? o->summary_ms : 0;   /* the owner alone replays what a crash left */
+    q->flushed_ms = rk_store_now_ms();
+    if (o->live_owner && replay_sums(q, err, errlen) != 0) goto fail;
     if (o->live && attach_live(q, o->live, o->live_owner, err, errlen) != 0) goto fail;
     return &q->base;
 fail:
@@ -1041,6 +1119,7 @@ static int insert_event(sq_t *q, rk_event_t *e, char *err, size_t errlen)
     if (e->held == RK_LEARN_ON_GRACE) sqlite3_bind_int64(st, 23, e->learn_at);
     bind_text(st, 24, e->outcome);
     if (exec(q, st, err, errlen, "event") != 0) return -1;
+    ranges_add(&q->pend, sqlite3_last_insert_rowid(q->db));
     if (q->live) {
         rk_live_note(q->live, e->user_id, e->ip, e->ts_ms, e->success);
         q->live_fed = 1;
@@ -1050,7 +1129,7 @@ static int insert_event(sq_t *q, rk_event_t *e, char *err, size_t errlen)
 
 /* What this connection has added to counter m and not yet written: a
  * reader on the same connection inside a batch must see its own writes. */
-static int64_t pending(const sq_t *q, int m) { return q->bdelta[m] + q->wdelta[m]; }
+static int64_t pending(const sq_t *q, int m) { return q->bdelta[m] + q->wdelta[m] + q->sdelta[m]; }
 
 static int64_t meta_get(sq_t *q, int m)
 {
@@ -1063,33 +1142,11 @@ static int64_t meta_get(sq_t *q, int m)
     return v + pending(q, m);
 }
 
-static int update_aggregates(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
+static void update_aggregates(sq_t *q, const rk_event_t *e)
 {
-    int level = rk_store_level_index(e->risk_level);
-    int64_t bucket = e->ts_ms / HOUR_MS;
-    sqlite3_stmt *st = stmt(q, S_HOURLY);
-    sqlite3_bind_int64(st, 1, bucket);
-    sqlite3_bind_int(st, 2, !e->success);
-    sqlite3_bind_int(st, 3, e->is_anomaly != 0);
-    sqlite3_bind_double(st, 4, e->risk_score);
-    sqlite3_bind_int(st, 5, level);
-    if (exec(q, st, err, errlen, "hourly") != 0) return -1;
-    st = stmt(q, S_USER_HOURLY);
-    bind_text(st, 1, e->user_id);
-    sqlite3_bind_int64(st, 2, bucket);
-    sqlite3_bind_double(st, 3, e->risk_score);
-    sqlite3_bind_int(st, 4, e->is_anomaly != 0);
-    sqlite3_bind_int(st, 5, level >= 2);
-    if (exec(q, st, err, errlen, "user_hourly") != 0) return -1;
-    st = stmt(q, S_IP);
-    bind_text(st, 1, e->ip);
-    sqlite3_bind_int64(st, 2, e->ts_ms);
-    if (exec(q, st, err, errlen, "ips") != 0) return -1;
-    if (sqlite3_changes(q->db) == 1) { q->wdelta[M_IPS]++; return 0; }
-    st = stmt(q, S_IP_TOUCH);
-    bind_text(st, 1, e->ip);
-    sqlite3_bind_int64(st, 2, e->ts_ms);
-    return exec(q, st, err, errlen, "ips") != 0 ? -1 : 0;
+    q->sums_touched = 1;
+    rk_sums_event(q->sums, e->user_id, e->ip, e->ts_ms, e->ts_ms / HOUR_MS, !e->success, e->is_anomaly != 0,
+                  e->risk_score, rk_store_level_index(e->risk_level));
 }
 
 static int load_profile(sq_t *q, const char *user_id, rk_profile_t *p, char *err, size_t errlen)
@@ -1139,9 +1196,13 @@ static int sq_user_state_set(rk_store_t *s, const char *user_id, const char *sta
     return 0;
 }
 
+static int value_count(sq_t *q, int k, const char *value, int64_t *count, char *err, size_t errlen);
+
 /* The global counts of the values of a successful login, with per-kind
- * totals and distinct counts in meta ("vc:<kind>:total", "vc:<kind>:distinct"). */
-static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
+ * totals and distinct counts in meta ("vc:<kind>:total", "vc:<kind>:distinct"):
+ * added to the sums, or (direct, for an event the sums no longer hold)
+ * written at once. */
+static int count_values(sq_t *q, const rk_event_t *e, int direct, char *err, size_t errlen)
 {
     if (!RK_EVENT_LEARNS(e)) return 0;
     char prefix[80];
@@ -1156,22 +1217,46 @@ static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
     }
     for (int k = 0; k < RK_PK_COUNT; k++) {
         if (!vals[k]) continue;
-        sqlite3_stmt *st = stmt(q, S_VC_ADD);
-        sqlite3_bind_int(st, 1, k);
-        bind_text(st, 2, vals[k]);
-        int rc = sqlite3_step(st);
-        int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(q, err, errlen, "value_counts");
-        int fresh = rc == SQLITE_DONE;
-        if (fresh) {
-            st = stmt(q, S_VC_NEW);
+        rk_sums_value_t *v = rk_sums_value(q->sums, k, vals[k]);
+        int64_t count;
+        int fresh;
+        if (direct) {
+            sqlite3_stmt *st = stmt(q, S_VC_ADD);
             sqlite3_bind_int(st, 1, k);
             bind_text(st, 2, vals[k]);
-            if (exec(q, st, err, errlen, "value_counts") != 0) return -1;
-            q->wdelta[M_VC_DISTINCT + k]++;
+            sqlite3_bind_int64(st, 3, 1);
+            int rc = sqlite3_step(st);
+            count = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 1;
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(q, err, errlen, "value_counts");
+            fresh = rc == SQLITE_DONE;
+            if (fresh) {
+                st = stmt(q, S_VC_NEW);
+                sqlite3_bind_int(st, 1, k);
+                bind_text(st, 2, vals[k]);
+                sqlite3_bind_int64(st, 3, 1);
+                if (exec(q, st, err, errlen, "value_counts") != 0) return -1;
+                q->wdelta[M_VC_DISTINCT + k]++;
+            }
+            q->wdelta[M_VC_TOTAL + k]++;
+            if (v) {   /* the unwritten part comes on top */
+                fresh = v->count == 0;
+                count = ++v->count;
+                q->sums_touched = 1;
+            }
+        } else {
+            if (!v) {
+                int64_t base;
+                if (value_count(q, k, vals[k], &base, err, errlen) != 0) return -1;
+                v = rk_sums_value_new(q->sums, k, vals[k], base);
+            }
+            fresh = v->count == 0;
+            count = ++v->count;
+            v->delta++;
+            q->sums_touched = 1;
+            q->sdelta[M_VC_TOTAL + k]++;
+            q->sdelta[M_VC_DISTINCT + k] += fresh;
         }
-        q->wdelta[M_VC_TOTAL + k]++;
         if (q->live) {
             if (q->live_owner) rk_live_value_put(q->live, k, vals[k], count);
             else rk_live_value_drop(q->live, k, vals[k]);
@@ -1186,6 +1271,8 @@ static int count_values(sq_t *q, const rk_event_t *e, char *err, size_t errlen)
 static int value_count(sq_t *q, int k, const char *value, int64_t *count, char *err, size_t errlen)
 {
     *count = 0;
+    rk_sums_value_t *v = rk_sums_value(q->sums, k, value);
+    if (v) { *count = v->count; return 0; }
     if (q->live && rk_live_value_get(q->live, k, value, count)) return 0;
     sqlite3_stmt *st = stmt(q, S_VC_GET);
     sqlite3_bind_int(st, 1, k);
@@ -1248,10 +1335,11 @@ static int sq_global_counts(rk_store_t *s, const char *const *vals, rk_global_co
 }
 
 /* The event's share of its user's profile: all of it, or (learn_only, for
- * a held success being settled) the learning half. */
-static int apply_profile(sq_t *q, const rk_event_t *e, int learn_only, char *err, size_t errlen)
+ * a held success being settled) the learning half; its values counted into
+ * the sums, or (direct) in the tables at once. */
+static int apply_profile(sq_t *q, const rk_event_t *e, int learn_only, int direct, char *err, size_t errlen)
 {
-    if (count_values(q, e, err, errlen) < 0) return -1;
+    if (count_values(q, e, direct, err, errlen) < 0) return -1;
     rk_profile_t *p = q->profile;
     int rc = load_profile(q, e->user_id, p, err, errlen);
     if (rc < 0) return -1;
@@ -1283,6 +1371,216 @@ static int apply_profile(sq_t *q, const rk_event_t *e, int learn_only, char *err
     return exec(q, st, err, errlen, "profile") != 0 ? -1 : 0;
 }
 
+/* ---- summaries: flushed sums, and their replay ---------------------------- */
+
+static int read_event(sqlite3_stmt *st, rk_event_t *e);
+
+/* meta 'sums_pending': "lo-hi lo-hi ..." */
+static int write_pending(sq_t *q, char *err, size_t errlen)
+{
+    if (q->pend.n == 0) return 0;
+    char text[SUMS_RANGES * 42 + 1];
+    size_t used = 0;
+    for (int i = 0; i < q->pend.n; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s%lld-%lld", i ? " " : "",
+                                 (long long)q->pend.r[i][0], (long long)q->pend.r[i][1]);
+    sqlite3_stmt *st = stmt(q, S_META_SET);
+    bind_text(st, 1, "sums_pending");
+    bind_text(st, 2, text);
+    return exec(q, st, err, errlen, "meta");
+}
+
+static int read_pending(sq_t *q, ranges_t *out, char *err, size_t errlen)
+{
+    out->n = 0;
+    sqlite3_stmt *st = stmt(q, S_META_TEXT);
+    bind_text(st, 1, "sums_pending");
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_TEXT) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        long long lo, hi;
+        int used;
+        while (out->n < SUMS_RANGES && sscanf(t, " %lld-%lld%n", &lo, &hi, &used) == 2) {
+            out->r[out->n][0] = lo;
+            out->r[out->n][1] = hi;
+            out->n++;
+            t += used;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(q, err, errlen, "meta");
+}
+
+/* The sums again from the events of pend, read back on this connection
+ * (which sees its own uncommitted writes). The live state already counted
+ * them: it is left alone. */
+static int rebuild_sums(sq_t *q, char *err, size_t errlen)
+{
+    rk_sums_clear(q->sums);
+    memset(q->sdelta, 0, sizeof q->sdelta);
+    rk_live_t *lv = q->live;
+    q->live = NULL;
+    int rc = 0;
+    sqlite3_stmt *st = stmt(q, S_EV_RANGE);
+    for (int i = 0; i < q->pend.n && rc == 0; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, q->pend.r[i][0]);
+        sqlite3_bind_int64(st, 2, q->pend.r[i][1]);
+        int step;
+        while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            rk_event_t e;
+            if (read_event(st, &e) != 0) { snprintf(err, errlen, "out of memory"); rc = -1; break; }
+            update_aggregates(q, &e);
+            rc = count_values(q, &e, 0, err, errlen);
+            rk_store_event_free(&e);
+        }
+        if (rc == 0 && step != SQLITE_DONE) rc = fail(q, err, errlen, "events");
+    }
+    sqlite3_reset(st);
+    q->live = lv;
+    if (rc == 0) q->sums_bad = 0;
+    return rc;
+}
+
+typedef struct { sq_t *q; char *err; size_t errlen; } flush_arg;
+
+static int flush_hour(void *arg, int64_t bucket, const rk_sums_hour_t *h)
+{
+    flush_arg *a = arg;
+    sqlite3_stmt *st = stmt(a->q, S_HOURLY);
+    sqlite3_bind_int64(st, 1, bucket);
+    sqlite3_bind_int64(st, 2, h->attempts);
+    sqlite3_bind_int64(st, 3, h->failures);
+    sqlite3_bind_int64(st, 4, h->anomalies);
+    sqlite3_bind_double(st, 5, h->risk_sum);
+    for (int l = 0; l < 4; l++) sqlite3_bind_int64(st, 6 + l, h->levels[l]);
+    return exec(a->q, st, a->err, a->errlen, "hourly");
+}
+
+static int flush_user_hour(void *arg, const char *user, int64_t bucket, const rk_sums_user_hour_t *u)
+{
+    flush_arg *a = arg;
+    sqlite3_stmt *st = stmt(a->q, S_USER_HOURLY);
+    bind_text(st, 1, user);
+    sqlite3_bind_int64(st, 2, bucket);
+    sqlite3_bind_int64(st, 3, u->attempts);
+    sqlite3_bind_double(st, 4, u->risk_sum);
+    sqlite3_bind_double(st, 5, u->max_risk);
+    sqlite3_bind_int64(st, 6, u->anomalies);
+    sqlite3_bind_int64(st, 7, u->high);
+    return exec(a->q, st, a->err, a->errlen, "user_hourly");
+}
+
+/* A new address is counted as it is first written (meta 'ips'); a known
+ * one's last sighting moves to the hour. */
+static int flush_ip(void *arg, const char *ip, const rk_sums_ip_t *s)
+{
+    flush_arg *a = arg;
+    sqlite3_stmt *st = stmt(a->q, S_IP);
+    bind_text(st, 1, ip);
+    sqlite3_bind_int64(st, 2, s->first_ms);
+    if (exec(a->q, st, a->err, a->errlen, "ips") != 0) return -1;
+    if (sqlite3_changes(a->q->db) == 1) a->q->sdelta[M_IPS]++;
+    st = stmt(a->q, S_IP_TOUCH);
+    bind_text(st, 1, ip);
+    sqlite3_bind_int64(st, 2, s->last_ms);
+    return exec(a->q, st, a->err, a->errlen, "ips");
+}
+
+static int flush_value(void *arg, int kind, const char *value, const rk_sums_value_t *v)
+{
+    flush_arg *a = arg;
+    if (v->delta == 0) return 0;
+    sqlite3_stmt *st = stmt(a->q, S_VC_ADD);
+    sqlite3_bind_int(st, 1, kind);
+    bind_text(st, 2, value);
+    sqlite3_bind_int64(st, 3, v->delta);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (rc != SQLITE_DONE) return fail(a->q, a->err, a->errlen, "value_counts");
+    st = stmt(a->q, S_VC_NEW);
+    sqlite3_bind_int(st, 1, kind);
+    bind_text(st, 2, value);
+    sqlite3_bind_int64(st, 3, v->delta);
+    return exec(a->q, st, a->err, a->errlen, "value_counts");
+}
+
+/* Writes what the sums hold, with their counters, inside the current
+ * transaction; sums_flushed empties them once that is committed (or at
+ * once inside a batch's write: a rollback rebuilds them from pend). */
+static int flush_sums(sq_t *q, char *err, size_t errlen)
+{
+    if (q->sums_bad && rebuild_sums(q, err, errlen) != 0) return -1;
+    if (rk_sums_keys(q->sums) == 0 && q->pend.n == 0) return 0;
+    flush_arg a = { q, err, errlen };
+    static const rk_sums_visit_t vis = { flush_hour, flush_user_hour, flush_ip, flush_value };
+    if (rk_sums_each(q->sums, &vis, &a) != 0 || flush_meta(q, q->sdelta, err, errlen) != 0) return -1;
+    sqlite3_stmt *st = stmt(q, S_META_DEL);
+    bind_text(st, 1, "sums_pending");
+    return exec(q, st, err, errlen, "meta");
+}
+
+static void sums_flushed(sq_t *q)
+{
+    rk_sums_clear(q->sums);
+    memset(q->sdelta, 0, sizeof q->sdelta);
+    q->pend.n = 0;
+    q->flushed_ms = rk_store_now_ms();
+    if (q->live && q->live_owner) rk_live_deferred_set(q->live, 0);
+}
+
+/* Flushes inside a write of a batch (before what would otherwise read or
+ * undo events the sums hold). */
+static int flush_now(sq_t *q, char *err, size_t errlen)
+{
+    q->sums_touched = 1;
+    if (flush_sums(q, err, errlen) != 0) return -1;
+    sums_flushed(q);
+    return 0;
+}
+
+static int sq_sync(rk_store_t *s, char *err, size_t errlen)
+{
+    sq_t *q = SQ(s);
+    if (rk_sums_keys(q->sums) == 0 && q->pend.n == 0 && !q->sums_bad) return 0;
+    if (begin(q, err, errlen) != 0) return -1;
+    if ((q->batch && flush_now(q, err, errlen) != 0) || commit(q, err, errlen) != 0) { rollback(q); return -1; }
+    return 0;
+}
+
+/* Unwritten sums: this handle's, or (a reader of a server's store) its writer's. */
+static int64_t sq_unflushed(rk_store_t *s)
+{
+    sq_t *q = SQ(s);
+    if (q->pend.n) return 1;
+    return q->live && !q->live_owner ? rk_live_deferred(q->live) : 0;
+}
+
+/* After a crash: the sums of the events recorded since the last flush,
+ * from the events themselves, written. */
+static int replay_sums(sq_t *q, char *err, size_t errlen)
+{
+    if (exec(q, stmt(q, S_BEGIN), err, errlen, "begin") != 0) return -1;
+    int rc = read_pending(q, &q->pend, err, errlen);
+    q->sums_bad = 1;   /* flush_sums rebuilds them from pend first */
+    if (rc != 0 || flush_sums(q, err, errlen) != 0 || exec(q, stmt(q, S_COMMIT), err, errlen, "commit") != 0) {
+        char e[64];
+        exec(q, stmt(q, S_ROLLBACK), e, sizeof e, "rollback");
+        return -1;
+    }
+    if (q->pend.n) {
+        long long n = 0;
+        for (int i = 0; i < q->pend.n; i++) n += q->pend.r[i][1] - q->pend.r[i][0] + 1;
+        rk_log_t lg;
+        rk_log_begin(&lg, RK_LOG_WARN, "store: summaries rebuilt from the events an unclean stop left unsummed");
+        rk_log_int(&lg, "events", n);
+        rk_log_end(&lg);
+    }
+    sums_flushed(q);
+    return 0;
+}
+
 static int sq_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_profile, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
@@ -1291,8 +1589,12 @@ static int sq_event_record(rk_store_t *s, rk_event_t *ev, size_t n, int update_p
     for (size_t i = 0; i < n; i++) {
         rk_event_t *e = &ev[i];
         rk_store_new_id(e->id);
-        if (insert_event(q, e, err, errlen) != 0 || update_aggregates(q, e, err, errlen) != 0 ||
-            (update_profile && apply_profile(q, e, 0, err, errlen) != 0)) {
+        if (insert_event(q, e, err, errlen) != 0) {
+            rollback(q);
+            return -1;
+        }
+        update_aggregates(q, e);
+        if (update_profile && apply_profile(q, e, 0, 0, err, errlen) != 0) {
             rollback(q);
             return -1;
         }
@@ -1309,7 +1611,7 @@ static int sq_profile_update(rk_store_t *s, const rk_event_t *e, char *err, size
 {
     sq_t *q = SQ(s);
     if (begin(q, err, errlen) != 0) return -1;
-    if (apply_profile(q, e, 0, err, errlen) != 0 || commit(q, err, errlen) != 0) { rollback(q); return -1; }
+    if (apply_profile(q, e, 0, 1, err, errlen) != 0 || commit(q, err, errlen) != 0) { rollback(q); return -1; }
     return 0;
 }
 
@@ -1328,13 +1630,29 @@ static int settle(sq_t *q, const char *id, const char *outcome, int learn, int *
     if (read_event(st, &e) != 0) { sqlite3_reset(st); snprintf(err, errlen, "out of memory"); return -1; }
     sqlite3_reset(st);
     int held = e.held;
+    /* A replay after a crash recounts an event the sums hold from its row,
+     * where a settled success reads as learned: one learned now is counted
+     * into the sums, one dropped must leave them first (a flush), and one
+     * they no longer hold is counted in the tables at once. */
+    int pending_event = 0;
+    if (held && e.success && q->pend.n) {
+        st = stmt(q, S_EV_ROWID);
+        bind_text(st, 1, id);
+        int64_t rowid = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        pending_event = ranges_has(&q->pend, rowid);
+        if (pending_event && !learn) {
+            if (flush_now(q, err, errlen) != 0) { rk_store_event_free(&e); return -1; }
+            pending_event = 0;
+        }
+    }
     st = stmt(q, S_EV_OUTCOME);
     bind_text(st, 1, id);
     bind_text(st, 2, outcome);
     rc = exec(q, st, err, errlen, "event");
     if (rc == 0 && held && learn && e.success) {
         e.held = RK_LEARN_NOW;
-        rc = apply_profile(q, &e, 1, err, errlen);
+        rc = apply_profile(q, &e, 1, !pending_event, err, errlen);
         *learned = rc == 0;
     }
     rk_store_event_free(&e);
@@ -1880,6 +2198,7 @@ static int counts(sq_t *q, int64_t since_ms, rk_counts_t *c, char *err, size_t e
 static int sq_stats(rk_store_t *s, int64_t now_ms, rk_stats_t *out, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (sq_sync(s, err, errlen) != 0) return -1;   /* this handle's own sums first */
     /* "Last 24 h" is the current hour and the 23 before it: the hourly
      * summaries are what make it fast, and their grain is the hour. */
     int64_t since = (now_ms / HOUR_MS - 23) * HOUR_MS;
@@ -1891,6 +2210,7 @@ static int sq_timeline(rk_store_t *s, int64_t since_ms, int64_t until_ms, int64_
                        rk_bucket_t **out, size_t *n, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (sq_sync(s, err, errlen) != 0) return -1;   /* this handle's own sums first */
     if (bucket_ms != HOUR_MS && bucket_ms != 24 * HOUR_MS) { snprintf(err, errlen, "bucket must be an hour or a day"); return -1; }
     int64_t first = since_ms / bucket_ms, last = (until_ms - 1) / bucket_ms;
     if (until_ms <= since_ms || last - first >= 100000) { snprintf(err, errlen, "bad time range"); return -1; }
@@ -1923,6 +2243,7 @@ static int sq_top_users(rk_store_t *s, int64_t since_ms, int limit, rk_top_user_
                         char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (sq_sync(s, err, errlen) != 0) return -1;   /* this handle's own sums first */
     if (limit < 1) limit = 10;
     if (limit > 1000) limit = 1000;
     *n = 0;
@@ -1957,6 +2278,7 @@ static int sq_purge(rk_store_t *s, int64_t now_ms, int batch, int64_t *deleted, 
     if (q->retention_days <= 0) return 0;
     int64_t cutoff = now_ms - (int64_t)q->retention_days * 24 * HOUR_MS;
     if (begin(q, err, errlen) != 0) return -1;
+    if (q->pend.n && flush_now(q, err, errlen) != 0) { rollback(q); return -1; }   /* a replay reads the events */
     sqlite3_stmt *st = stmt(q, S_PURGE);
     sqlite3_bind_int64(st, 1, cutoff);
     sqlite3_bind_int(st, 2, batch);
@@ -2244,7 +2566,7 @@ static const rk_store_phishing_t phishing_ops = {
 };
 static const rk_store_writes_t writes_ops = {
     .batch_begin = sq_batch_begin, .batch_end = sq_batch_end, .checkpoint = sq_checkpoint,
-    .wal_pages = sq_wal_pages,
+    .wal_pages = sq_wal_pages, .sync = sq_sync, .unflushed = sq_unflushed,
 };
 
 static const rk_store_state_t state_ops = { .get = sq_state_get, .put = sq_state_put };

@@ -199,6 +199,7 @@ rk_writer_t *rk_writer_start(const char *uri, const rk_store_opts_t *o, char *er
         rk_store_opts_t co = so;   /* copies pages, never analyses: not the live state's owner */
         co.live = NULL;
         co.live_owner = 0;
+        co.summary_ms = 0;
         w->ckpt_store = rk_store_open(uri, &co, err, errlen);
     }
     if (!w->store || (rk_store_batches(w->store) && !w->ckpt_store)) { writer_free(w); return NULL; }

@@ -4,6 +4,7 @@
 #include "test_util.h"
 #include "apikey.h"
 #include "store_impl.h"
+#include "store_live.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -1117,6 +1118,164 @@ static void kill_9_loses_nothing_acknowledged(void **st)
     rk_store_close(s);
 }
 
+/* The summaries as text: every row of the tables the writer sums, and the
+ * counters beside them, read from path over a connection of its own. */
+static void summaries_text(const char *path, char *out, size_t cap)
+{
+    static const char *const q[] = {
+        "SELECT group_concat(x, ';') FROM (SELECT bucket || ',' || attempts || ',' || failures || ',' || anomalies || ','"
+        " || risk_sum || ',' || low || ',' || medium || ',' || high || ',' || critical || ',' || alerts AS x"
+        " FROM hourly ORDER BY bucket)",
+        "SELECT group_concat(x, ';') FROM (SELECT bucket || ',' || user_id || ',' || attempts || ',' || risk_sum || ','"
+        " || max_risk || ',' || anomalies || ',' || high AS x FROM user_hourly ORDER BY bucket, user_id)",
+        "SELECT group_concat(x, ';') FROM (SELECT ip || ',' || last_ms AS x FROM ips ORDER BY ip)",
+        "SELECT group_concat(x, ';') FROM (SELECT kind || ',' || value || ',' || count AS x FROM value_counts"
+        " ORDER BY kind, value)",
+        "SELECT group_concat(x, ';') FROM (SELECT key || '=' || value AS x FROM meta"
+        " WHERE key IN ('events', 'ips', 'users') OR key LIKE 'vc:%' ORDER BY key)",
+    };
+    sqlite3 *db;
+    size_t used = 0;
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    for (size_t i = 0; i < sizeof q / sizeof *q; i++) {
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, q[i], -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        used += (size_t)snprintf(out + used, cap - used, "%s\n", t ? (const char *)t : "");
+        sqlite3_finalize(st);
+    }
+    assert_true(used < cap - 1);
+    sqlite3_close(db);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_non_null(a);
+    assert_non_null(b);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    fclose(b);
+}
+
+/* One step of the scripted traffic below, on s (in batches when batched). */
+static void sums_traffic(rk_store_t *s, int batched)
+{
+    char err[512], ids[60][RK_STORE_ID_LEN];
+    static const char *const countries[] = { "PT", "FR", "JP" };
+    static const char *const ips[] = { "192.0.2.1", "192.0.2.2", "198.51.100.7", "203.0.113.9", "192.0.2.1" };
+    char devs[60][16];
+    for (int part = 0; part < 3; part++) {
+        if (batched) assert_int_equal(rk_store_batch_begin(s, err, sizeof err), 0);
+        for (int i = part * 20; i < part * 20 + 20; i++) {
+            if (i == part * 20 + 12) {
+                /* Outcomes of this part's held attempts, and of an earlier
+                 * part's: a passed challenge learned, a blocked one dropped. */
+                int learned;
+                for (int j = 4; j < i; j += 10) {
+                    assert_int_equal(rk_store_event_outcome(s, ids[j], "passed_challenge", 1, &learned, err, sizeof err), 0);
+                    if (j + 5 < i) assert_int_equal(rk_store_event_outcome(s, ids[j + 5], "blocked", 0, &learned, err, sizeof err), 0);
+                }
+                int64_t n = 0;
+                assert_int_equal(rk_store_events_settle(s, T0 + (part * 20 + 10) * 60000, 100, &n, err, sizeof err), 0);
+            }
+            rk_event_t e = ev((const char *[]){ "su0", "su1", "su2", "su3" }[i % 4], T0 + i * 60000, ips[i % 5], i % 6 != 0,
+                              (double)(i * 7 % 100), (const char *[]){ "low", "medium", "high", "critical" }[i * 7 % 100 / 25],
+                              i % 9 == 0);
+            snprintf(devs[i], sizeof devs[i], "dev-%d", i % 7);
+            e.device_id = devs[i];
+            e.country = countries[i % 3];
+            if (i % 5 == 3) { e.held = RK_LEARN_ON_GRACE; e.learn_at = T0 + i * 60000 + 10 * 60000; }
+            if (i % 5 == 4) e.held = RK_LEARN_ON_OUTCOME;
+            assert_int_equal(rk_store_event_record(s, &e, 1, err, sizeof err), 0);
+            memcpy(ids[i], e.id, sizeof ids[i]);
+        }
+        if (batched) assert_int_equal(rk_store_batch_end(s, err, sizeof err), 0);
+    }
+}
+
+/* A server's writer sums the summaries in memory and writes each key once
+ * (summary_ms): until then a reader's handle says they are unwritten, and
+ * rk_store_sync writes them; what a crash leaves unwritten, the next owner
+ * replays from the events. Either way the tables hold what writing every
+ * event at once would have. */
+static void summed_summaries_survive_a_crash(void **st)
+{
+    (void)st;
+    char err[512], path_ref[1300], path_b[1300], path_c[1300], wal_b[1310], wal_c[1310];
+    size_t cap = 1 << 16;
+    char *want = malloc(cap), *got = malloc(cap);
+
+    fresh_store();
+    snprintf(path_ref, sizeof path_ref, "%s", uri + 7);
+    rk_store_t *ref = open_store();
+    sums_traffic(ref, 0);
+    rk_store_close(ref);
+    summaries_text(path_ref, want, cap);
+    assert_non_null(strstr(want, "dev-"));
+
+    fresh_store();
+    snprintf(path_b, sizeof path_b, "%s", uri + 7);
+    rk_live_t *lv = rk_live_new(NULL);
+    rk_store_opts_t o;
+    rk_store_defaults(&o);
+    o.live = lv;
+    o.live_owner = 1;
+    o.summary_ms = 600000;
+    rk_store_t *b = rk_store_open(uri, &o, err, sizeof err);
+    assert_non_null(b);
+    rk_store_opts_t ro;
+    rk_store_defaults(&ro);
+    ro.live = lv;
+    rk_store_t *reader = rk_store_open(uri, &ro, err, sizeof err);
+    assert_non_null(reader);
+    assert_int_equal(rk_store_unflushed(reader), 0);
+    sums_traffic(b, 1);
+    assert_int_equal(rk_store_unflushed(b), 1);
+    assert_int_equal(rk_store_unflushed(reader), 1);
+    summaries_text(path_b, got, cap);
+    assert_string_not_equal(got, want);     /* not written yet */
+
+    /* kill -9 now: the files as they are */
+    snprintf(path_c, sizeof path_c, "%s/crashed.db", dir);
+    snprintf(wal_b, sizeof wal_b, "%s-wal", path_b);
+    snprintf(wal_c, sizeof wal_c, "%s-wal", path_c);
+    copy_file(path_b, path_c);
+    copy_file(wal_b, wal_c);
+
+    assert_int_equal(rk_store_sync(b, err, sizeof err), 0);
+    assert_int_equal(rk_store_unflushed(b), 0);
+    assert_int_equal(rk_store_unflushed(reader), 0);
+    summaries_text(path_b, got, cap);
+    assert_string_equal(got, want);
+    rk_store_close(reader);
+    rk_store_close(b);
+    rk_live_free(lv);
+
+    char curi[1310];
+    snprintf(curi, sizeof curi, "sqlite:%s", path_c);
+    rk_store_opts_t co;
+    rk_store_defaults(&co);
+    co.live_owner = 1;
+    co.summary_ms = 600000;
+    rk_store_t *c = rk_store_open(curi, &co, err, sizeof err);
+    if (!c) fail_msg("reopen after the crash: %s", err);
+    summaries_text(path_c, got, cap);
+    assert_string_equal(got, want);         /* replayed, exactly once */
+    rk_store_close(c);
+    c = rk_store_open(curi, &co, err, sizeof err);
+    assert_non_null(c);
+    rk_store_close(c);
+    summaries_text(path_c, got, cap);
+    assert_string_equal(got, want);         /* and not again */
+    free(want);
+    free(got);
+}
+
 static void bad_uris(void **st)
 {
     (void)st;
@@ -1149,6 +1308,7 @@ int main(void)
         cmocka_unit_test(checkpoints_report_the_wal),
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
         cmocka_unit_test(kill_9_loses_nothing_acknowledged),
+        cmocka_unit_test(summed_summaries_survive_a_crash),
         cmocka_unit_test(bad_uris),
         cmocka_unit_test(user_states),   /* last: its events would count in the others' totals */
     };

@@ -39,7 +39,10 @@ end
 function M.stats()
     local d = get_db()
     if not d then return unavailable() end
-    local s, err = d:stats(now_ms())
+    local ok, err = d:sync()
+    if not ok then return unavailable(err) end
+    local s
+    s, err = d:stats(now_ms())
     if not s then return unavailable(err) end
     return 200, { total = counts(s.all), last_24h = counts(s.last_24h), generated_at = time.format(now_ms()) }
 end
@@ -195,8 +198,11 @@ function M.timeline(req)
     if not hours then return response.bad_request(err, "invalid_field") end
     local bucket = q.bucket or "hour"
     if bucket ~= "hour" and bucket ~= "day" then return response.bad_request("bucket must be hour or day", "invalid_field") end
+    local ok, e = d:sync()
+    if not ok then return unavailable(e) end
     local now = now_ms()
-    local list, e = d:timeline(now - hours * HOUR + 1, now + 1, bucket)
+    local list
+    list, e = d:timeline(now - hours * HOUR + 1, now + 1, bucket)
     if not list then return unavailable(e) end
     local out = {}
     for i, k in ipairs(list) do
@@ -217,7 +223,10 @@ function M.top_risks(req)
     hours, err = int_param(q, "hours", 24, 0, 24 * 366)
     if not hours then return response.bad_request(err, "invalid_field") end
     local since = hours > 0 and now_ms() - hours * HOUR or 0
-    local top, e = d:top_users(since, limit)
+    local ok, e = d:sync()
+    if not ok then return unavailable(e) end
+    local top
+    top, e = d:top_users(since, limit)
     if not top then return unavailable(e) end
     local out = {}
     for i, u in ipairs(top) do

@@ -63,23 +63,33 @@ class Server:
                 f.write(text)
         os.makedirs(os.path.join(self.tmp, "models"), exist_ok=True)   # a named folder must exist
         self.log = open(os.path.join(self.tmp, "log"), "w+")
-        self.proc = subprocess.Popen([BIN, "serve", "--port", "0", "--workers", "2", "--scripts",
-                                      os.path.join(ROOT, "scripts"), "--rules", self.rules, "--models",
-                                      models or os.path.join(self.tmp, "models"), "--db", "sqlite:" + os.path.join(self.tmp, "db")],
-                                     stdout=self.log, stderr=self.log, cwd=self.tmp,
-                                     env=dict(os.environ, **env))
-        deadline = time.time() + 10
-        self.port = None
-        while time.time() < deadline and not self.port:
-            time.sleep(0.05)
-            self.port = listening_port(os.path.join(self.tmp, "log"))
-        assert self.port, open(os.path.join(self.tmp, "log")).read()
+        self.argv = [BIN, "serve", "--port", "0", "--workers", "2", "--scripts",
+                     os.path.join(ROOT, "scripts"), "--rules", self.rules, "--models",
+                     models or os.path.join(self.tmp, "models"), "--db", "sqlite:" + os.path.join(self.tmp, "db")]
+        self.env = dict(os.environ, **env)
+        self._start()
         self.tokens = {}
         if env["JWT_SECRET"] and sign_in:
             for name in ("root", "svc"):
                 status, d = self.call("POST", "/api/auth/login", {"username": name, "password": ADMIN_PW}, token="")
                 assert status == 200, (status, d)
                 self.tokens[name] = d["token"]
+
+    def _start(self):
+        start = self.log.seek(0, os.SEEK_END)
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=self.log, cwd=self.tmp, env=self.env)
+        deadline = time.time() + 10
+        self.port = None
+        while time.time() < deadline and not self.port:
+            time.sleep(0.05)
+            self.port = listening_port(os.path.join(self.tmp, "log"), start)
+        assert self.port, open(os.path.join(self.tmp, "log")).read()
+
+    def crash_and_restart(self):
+        """kill -9, then a new process on the same database (tokens stay valid)."""
+        self.proc.kill()
+        self.proc.wait(15)
+        self._start()
 
     def call(self, method, path, body=None, token=None):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
