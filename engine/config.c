@@ -86,7 +86,7 @@ static const opt_t opts[] = {
     { "sqlite-checkpoint-pages", "RISKD_SQLITE_CHECKPOINT_PAGES", NUM(T_INT, sqlite_checkpoint_pages, 1000, 1000000),
       "WAL pages (4 KB) before a checkpoint: more copies less and serves more analyses/s, with longer pauses at the tail (4000)" },
     { "sqlite-summary-ms", "RISKD_SQLITE_SUMMARY_MS", NUM(T_INT, sqlite_summary_ms, 0, 60000),
-      "how long the writer sums the dashboards' hourly rows and the global value counts in memory before writing each once; 0 writes them with every commit (250)" },
+      "how long the writer sums the dashboards' hourly rows and the global value counts in memory before writing each once; 0 writes them with every commit (100)" },
     { "compat", "RISKD_COMPAT", STR(compat),
       "flask: serve the Flask system's request and response shapes on its paths (scripts/compat/flask.lua) (off)" },
     { "cors-origins", "RISKD_CORS_ORIGINS", STR(cors_origins),
@@ -145,7 +145,7 @@ void rk_config_defaults(rk_config_t *c)
     rk_store_opts_t so;
     rk_store_defaults(&so);
     c->sqlite_checkpoint_pages = so.checkpoint_pages;
-    c->sqlite_summary_ms = 250;
+    c->sqlite_summary_ms = 100;
     c->webhook_retry_ms = 5000;
     c->webhook_max_attempts = 12;
     c->webhook_timeout_ms = 10000;
