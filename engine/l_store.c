@@ -11,6 +11,7 @@
  *   db:key_issue(name) --> key, record (role service) (the key shown once; the store keeps the hash of its secret)
  *                                | nil, why, "invalid" (a bad name) | nil, msg, "conflict" (a live key has it)
  *   db:key_check(text) --> record | nil, why, "invalid"; db:keys(); db:key_revoke(name, now); db:key_touch(id, now)
+ *   db:accounts_generation() --> n | nil  -- changes with any account or key change, in any process
  *                                      -- records: { id, name, role, created, last_used?, revoked? }
  *   db:phish_insert(analysis), db:phish(id), db:phish_list(filter), db:phish_set_alert(id, alert_id)
  *   db:stats(now), db:timeline(since, until, "hour"|"day"), db:top_users(since, limit), db:purge(now, batch)
@@ -591,6 +592,17 @@ static int db_key_check(lua_State *L)
     }
     push_key(L, k);
     done_box(b);
+    return 1;
+}
+
+/* db:accounts_generation() --> integer | nil: changes with every change to
+ * an account or a key, in any process (store.h); nil: read them every time. */
+static int db_accounts_generation(lua_State *L)
+{
+    store_ud *u = check_store(L, 1);
+    uint64_t gen;
+    if (!rk_store_accounts_generation(u->s, &gen)) { lua_pushnil(L); return 1; }
+    lua_pushinteger(L, (lua_Integer)gen);
     return 1;
 }
 
@@ -1487,7 +1499,7 @@ int luaopen_riskd_store(lua_State *L)
         { "state", db_state }, { "state_put", db_state_put },
         { "user_create", db_user_create }, { "user", db_user }, { "user_set_password", db_user_set_password },
         { "user_delete", db_user_delete }, { "users", db_users },
-        { "key_issue", db_key_issue }, { "key_check", db_key_check }, { "key_revoke", db_key_revoke },
+        { "key_issue", db_key_issue }, { "key_check", db_key_check }, { "accounts_generation", db_accounts_generation }, { "key_revoke", db_key_revoke },
         { "key_touch", db_key_touch }, { "keys", db_keys }, { "user_state", db_user_state },
         { "breakdown", db_breakdown }, { "outbox_put", db_outbox_put }, { "outbox", db_outbox }, { "outbox_requeue", db_outbox_requeue },
         { "record", db_record }, { "event", db_event }, { "events", db_events },

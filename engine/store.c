@@ -462,6 +462,11 @@ int rk_store_checkpoint(rk_store_t *s, int restart, int *frames, char *err, size
     return writes(s) && writes(s)->checkpoint ? writes(s)->checkpoint(s, restart, frames, err, errlen) : 0;
 }
 int rk_store_wal_pages(rk_store_t *s) { return writes(s) && writes(s)->wal_pages ? writes(s)->wal_pages(s) : 0; }
+int rk_store_accounts_generation(rk_store_t *s, uint64_t *gen)
+{
+    const rk_store_accounts_t *a = s->ops->accounts;
+    return a && a->generation ? a->generation(s, gen) : 0;
+}
 int rk_store_sync(rk_store_t *s, char *err, size_t errlen) { return writes(s) && writes(s)->sync ? writes(s)->sync(s, err, errlen) : 0; }
 int rk_store_unflushed(rk_store_t *s) { return writes(s) && writes(s)->unflushed ? writes(s)->unflushed(s) > 0 : 0; }
 

@@ -464,6 +464,11 @@ int rk_store_batches(const rk_store_t *s);
  * Others: 0. */
 int rk_store_checkpoint(rk_store_t *s, int restart, int *frames, char *err, size_t errlen);
 int rk_store_wal_pages(rk_store_t *s);
+/* A number that changes with every committed change to an account or an
+ * API key, in any process on the store: what a cache of accounts is keyed
+ * by. 1 and *gen set, or 0 when the backend keeps none (MongoDB, memory:
+ * read the account every time). */
+int rk_store_accounts_generation(rk_store_t *s, uint64_t *gen);
 /* SQLite: a server's writer keeps the summaries (hourly rows, addresses,
  * global value counts) summed in memory for summary_ms and writes each key
  * once (a restart replays what a crash left unwritten). unflushed: whether

@@ -19,6 +19,7 @@ typedef struct rk_store_accounts {
     int (*key_list)(rk_store_t *, rk_apikey_t **, size_t *, char *, size_t);
     int (*key_revoke)(rk_store_t *, const char *, int64_t, char *, size_t);
     int (*key_touch)(rk_store_t *, const char *, int64_t, char *, size_t);
+    int (*generation)(rk_store_t *, uint64_t *);   /* NULL: not kept (read accounts every time) */
 } rk_store_accounts_t;
 
 /* Login events and the behavioural profiles they build. */

@@ -20,8 +20,12 @@
 #include "store_sums.h"
 #include "store_impl.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +416,12 @@ typedef struct {
     int64_t sdelta[M_COUNT];
     ranges_t pend, pend_write, pend_batch;
     int defer_ms, sums_bad, sums_touched;   /* touched: by the current write */
+    /* The accounts' generation (store.h: rk_store_accounts_generation): a
+     * counter in the file PATH-accounts, mapped shared by every handle of
+     * every process on the store, so a change made by `riskd user` or
+     * `riskd key` reaches a running server's caches with no read at all.
+     * NULL when the file cannot be had: nothing is cached then. */
+    _Atomic uint64_t *acct;
     int64_t flushed_ms;
 } sq_t;
 
@@ -634,6 +644,23 @@ failed:
 
 static int sq_sync(rk_store_t *s, char *err, size_t errlen);
 
+/* PATH-accounts, made with the database's own permissions, mapped shared
+ * (it holds the one counter and stays in place: a file put there anew
+ * would leave running servers counting on the old one). */
+static _Atomic uint64_t *map_accounts(const char *path)
+{
+    char name[1100];
+    struct stat sb;
+    snprintf(name, sizeof name, "%s-accounts", path);
+    int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, stat(path, &sb) == 0 ? sb.st_mode & 0666 : 0640);
+    if (fd < 0) return NULL;
+    void *m = MAP_FAILED;
+    if (fstat(fd, &sb) == 0 && (sb.st_size >= (off_t)sizeof(uint64_t) || ftruncate(fd, sizeof(uint64_t)) == 0))
+        m = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    return m == MAP_FAILED ? NULL : m;
+}
+
 static void sq_close(rk_store_t *s)
 {
     sq_t *q = SQ(s);
@@ -648,6 +675,7 @@ static void sq_close(rk_store_t *s)
     free(q->blob);
     free(q->profile);
     rk_sums_free(q->sums);
+    if (q->acct) munmap((void *)q->acct, sizeof(uint64_t));
     free(q);
 }
 
@@ -740,6 +768,7 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
             goto fail;
         }
     }
+    q->acct = map_accounts(path);
     q->defer_ms = o->live_owner ? o->summary_ms : 0;   /* the owner alone replays what a crash left */
     q->flushed_ms = rk_store_now_ms();
     if (o->live_owner && replay_sums(q, err, errlen) != 0) goto fail;
@@ -751,6 +780,21 @@ fail:
 }
 
 /* ---- users --------------------------------------------------------------- */
+
+/* After a committed change to an account or a key (each statement here
+ * commits by itself): the caches of every process drop what they hold. */
+static void accounts_changed(sq_t *q)
+{
+    if (q->acct) atomic_fetch_add(q->acct, 1);
+}
+
+static int sq_accounts_generation(rk_store_t *s, uint64_t *gen)
+{
+    sq_t *q = SQ(s);
+    if (!q->acct) return 0;
+    *gen = atomic_load(q->acct);
+    return 1;
+}
 
 static int sq_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen)
 {
@@ -764,7 +808,9 @@ static int sq_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen)
     bind_text(st, 4, u->role);
     bind_text(st, 5, u->password_hash);
     sqlite3_bind_int64(st, 6, u->created_ms);
-    return exec(q, st, err, errlen, "user");
+    int rc = exec(q, st, err, errlen, "user");
+    if (rc == 0) accounts_changed(q);
+    return rc;
 }
 
 static void read_user(sqlite3_stmt *st, rk_user_t *u)
@@ -803,7 +849,9 @@ static int sq_user_set_password(rk_store_t *s, const char *name, const char *has
     sqlite3_stmt *st = stmt(q, S_USER_SETPW);
     bind_text(st, 1, hash);
     bind_text(st, 2, name);
-    return changed_or_missing(q, exec(q, st, err, errlen, "user"), "user", name, err, errlen);
+    int rc = changed_or_missing(q, exec(q, st, err, errlen, "user"), "user", name, err, errlen);
+    if (rc == 0) accounts_changed(q);
+    return rc;
 }
 
 static int sq_user_delete(rk_store_t *s, const char *name, char *err, size_t errlen)
@@ -811,7 +859,9 @@ static int sq_user_delete(rk_store_t *s, const char *name, char *err, size_t err
     sq_t *q = SQ(s);
     sqlite3_stmt *st = stmt(q, S_USER_DEL);
     bind_text(st, 1, name);
-    return changed_or_missing(q, exec(q, st, err, errlen, "user"), "user", name, err, errlen);
+    int rc = changed_or_missing(q, exec(q, st, err, errlen, "user"), "user", name, err, errlen);
+    if (rc == 0) accounts_changed(q);
+    return rc;
 }
 
 static int sq_user_list(rk_store_t *s, rk_user_t **out, size_t *n, char *err, size_t errlen)
@@ -852,6 +902,7 @@ static int sq_key_create(rk_store_t *s, rk_apikey_t *k, char *err, size_t errlen
     sqlite3_bind_int64(st, 5, k->created_ms);
     int rc = exec(q, st, err, errlen, "API key");
     if (rc == RK_STORE_CONFLICT) snprintf(err, errlen, "a key named '%s' exists: revoke it first", k->name);
+    if (rc == 0) accounts_changed(q);
     return rc;
 }
 
@@ -914,7 +965,9 @@ static int sq_key_revoke(rk_store_t *s, const char *name, int64_t now_ms, char *
     sqlite3_stmt *st = stmt(q, S_KEY_REVOKE);
     bind_text(st, 1, name);
     sqlite3_bind_int64(st, 2, now_ms);
-    return changed_or_missing(q, exec(q, st, err, errlen, "API key"), "live API key", name, err, errlen);
+    int rc = changed_or_missing(q, exec(q, st, err, errlen, "API key"), "live API key", name, err, errlen);
+    if (rc == 0) accounts_changed(q);
+    return rc;
 }
 
 static int sq_key_touch(rk_store_t *s, const char *id, int64_t now_ms, char *err, size_t errlen)
@@ -2533,7 +2586,7 @@ static const rk_store_accounts_t accounts_ops = {
     .create = sq_user_create, .get = sq_user_get, .set_password = sq_user_set_password,
     .remove = sq_user_delete, .list = sq_user_list,
     .key_create = sq_key_create, .key_get = sq_key_get, .key_list = sq_key_list, .key_revoke = sq_key_revoke,
-    .key_touch = sq_key_touch,
+    .key_touch = sq_key_touch, .generation = sq_accounts_generation,
 };
 static int sq_events_due(rk_store_t *s, int64_t now_ms, int *due, char *err, size_t errlen)
 {

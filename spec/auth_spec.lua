@@ -58,7 +58,7 @@ describe("api.auth", function()
     local db = assert(store.open("sqlite:" .. path))
     api.use(db, SECRET)
     assert(db:user_create({ username = "root", role = "admin", password_hash = assert(auth.hash("root passphrase!")) }))
-    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") end)
+    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") os.remove(path .. "-accounts") end)
 
     local function req(body, token, ip)
         return { body = body, headers = { authorization = token and ("Bearer " .. token) or nil },
@@ -111,6 +111,34 @@ describe("api.auth", function()
         local s, e = api.me(req(nil, tok))
         assert.are.equal(401, s)
         assert.matches("expired", e.error.message)
+    end)
+
+    it("reads an account once while no account changes, again after any change, from any handle", function()
+        local reads = 0
+        local spy = setmetatable({}, { __index = function(_, k)
+            local f = db[k]
+            return function(_, ...)
+                if k == "user" then reads = reads + 1 end
+                return f(db, ...)
+            end
+        end })
+        api.use(spy, SECRET)
+        local _, d = login("ana", "ana new passphrase")
+        reads = 0
+        for _ = 1, 3 do assert.are.equal(200, (api.me(req(nil, d.token)))) end
+        assert.are.equal(1, reads)
+        -- another handle on the same file, as `riskd user` in another process
+        local other = assert(store.open("sqlite:" .. path))
+        assert(other:user_set_password("ana", assert(auth.hash("ana newer passphrase"))))
+        other:close()
+        local s, e = api.me(req(nil, d.token))
+        assert.are.equal(401, s)
+        assert.matches("password has changed", e.error.message)
+        assert.are.equal(2, reads)
+        local _, d2 = login("ana", "ana newer passphrase")
+        assert.are.equal(200, (api.me(req(nil, d2.token))))
+        assert(db:user_set_password("ana", assert(auth.hash("ana new passphrase"))))
+        api.use(db, SECRET)
     end)
 
     it("refuses a token for an account deleted since", function()

@@ -18,7 +18,7 @@ describe("api.dashboard", function()
     end
     local aid = assert(db:alert_insert({ user_id = "finn", severity = "critical", cause = "impossible_travel",
                                          created = now - 4 * H, reasons = { "far away" }, rules = { "impossible_travel" } }, ev[4]))
-    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") end)
+    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") os.remove(path .. "-accounts") end)
 
     it("has stats", function()
         local s, b = dashboard.stats()
@@ -96,7 +96,7 @@ describe("api.dashboard breakdown and the event filters", function()
     rec(2, "FR", "high", { "new_device", "new_country" })
     rec(3, "DE", "critical", { "new_device" })
     rec(4, "FR", "medium", { "new_network" })
-    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") end)
+    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") os.remove(path .. "-accounts") end)
 
     it("counts the window by level, country and rule, most first", function()
         dashboard.use(db)

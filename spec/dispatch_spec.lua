@@ -153,7 +153,7 @@ describe("dispatch roles", function()
     setup(function() require("api.auth").use(db, secret) end)
     teardown(function()
         require("api.auth").use(nil, nil)
-        db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm")
+        db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") os.remove(path .. "-accounts")
     end)
     local function bearer(role)
         return { authorization = "Bearer " .. assert(auth.issue(role .. "1", role, { secret = secret, pwv = "c2FsdA" })) }

@@ -16,7 +16,7 @@ describe("riskd.features", function()
                            user_agent = "Firefox/120" }))
     end
     local profile = assert(db:profile("alice"))
-    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") end)
+    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") os.remove(path .. "-accounts") end)
 
     it("names the columns in model order", function()
         assert.are.equal(15, #features.names)

@@ -19,7 +19,7 @@ describe("api.login", function()
             return {}, {}
         end },
     })
-    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") end)
+    teardown(function() db:close() os.remove(path) os.remove(path .. "-wal") os.remove(path .. "-shm") os.remove(path .. "-accounts") end)
 
     local function post(body) return login.analyze({ body = body, query = {}, params = {} }) end
 

@@ -19,6 +19,7 @@ describe("riskd.store", function()
         os.remove(path)
         os.remove(path .. "-wal")
         os.remove(path .. "-shm")
+        os.remove(path .. "-accounts")
     end)
 
     it("records an event and reads back the whole table", function()

@@ -1276,6 +1276,48 @@ static void summed_summaries_survive_a_crash(void **st)
     free(got);
 }
 
+/* Every committed change to an account or a key moves the accounts'
+ * generation as every other handle on the file sees it (another process
+ * maps the same counter); reads and failed changes do not. */
+static void accounts_generation_moves_with_every_change(void **st)
+{
+    (void)st;
+    char err[512];
+    fresh_store();
+    rk_store_t *a = open_store(), *b = open_store();
+    uint64_t g0, g;
+    assert_int_equal(rk_store_accounts_generation(b, &g0), 1);
+    rk_user_t u = { .username = "gen", .role = "analyst", .password_hash = "h1" };
+    assert_int_equal(rk_store_user_create(a, &u, err, sizeof err), 0);
+    assert_int_equal(rk_store_accounts_generation(b, &g), 1);
+    assert_true(g != g0);
+    g0 = g;
+    rk_user_t got;
+    assert_int_equal(rk_store_user_get(a, "gen", &got, err, sizeof err), 0);
+    rk_store_user_free(&got);
+    assert_int_equal(rk_store_user_set_password(a, "nobody", "h", err, sizeof err), RK_STORE_NOT_FOUND);
+    assert_int_equal(rk_store_accounts_generation(b, &g), 1);
+    assert_true(g == g0);                    /* a read, a change that found nothing */
+    assert_int_equal(rk_store_user_set_password(a, "gen", "h2", err, sizeof err), 0);
+    assert_int_equal(rk_store_accounts_generation(b, &g), 1);
+    assert_true(g != g0);
+    g0 = g;
+    rk_apikey_t k = { .id = "genkey0123456789", .name = "gen-svc", .role = "service", .hash = "x" };
+    assert_int_equal(rk_store_key_create(a, &k, err, sizeof err), 0);
+    assert_int_equal(rk_store_accounts_generation(b, &g), 1);
+    assert_true(g != g0);
+    g0 = g;
+    assert_int_equal(rk_store_key_touch(a, "genkey0123456789", T0, err, sizeof err), 0);
+    assert_int_equal(rk_store_accounts_generation(b, &g), 1);
+    assert_true(g == g0);                    /* a key's last use is not a change of it */
+    assert_int_equal(rk_store_key_revoke(a, "gen-svc", T0, err, sizeof err), 0);
+    assert_int_equal(rk_store_user_delete(b, "gen", err, sizeof err), 0);
+    assert_int_equal(rk_store_accounts_generation(a, &g), 1);
+    assert_true(g == g0 + 2);
+    rk_store_close(a);
+    rk_store_close(b);
+}
+
 static void bad_uris(void **st)
 {
     (void)st;
@@ -1309,6 +1351,7 @@ int main(void)
         cmocka_unit_test(concurrent_profile_updates_lose_nothing),
         cmocka_unit_test(kill_9_loses_nothing_acknowledged),
         cmocka_unit_test(summed_summaries_survive_a_crash),
+        cmocka_unit_test(accounts_generation_moves_with_every_change),
         cmocka_unit_test(bad_uris),
         cmocka_unit_test(user_states),   /* last: its events would count in the others' totals */
     };

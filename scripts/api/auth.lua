@@ -37,7 +37,7 @@ local secret
 -- Tokens whose signature checked out, with their claims: a service sends the
 -- same token with every attempt, and checking the HMAC (libjwt, jansson) was
 -- a sixth of an analysis's CPU. Only the signature is remembered: expiry is
--- checked on every request and the account is still read every time.
+-- checked on every request, and the account as below.
 -- Bounded: emptied when full.
 local VERIFIED_MAX = 1024
 local verified, nverified = {}, 0
@@ -56,7 +56,38 @@ local function verify_token(tok)
     return claims
 end
 
-function M.use(d, s) db, secret, verified, nverified, touched = d, s, {}, 0, {} end
+-- Accounts and API keys as last read, kept while the store's accounts
+-- generation stays the same: any change to an account or a key, by this
+-- server or by `riskd user` / `riskd key` in another process, moves it, so
+-- a deleted account, a changed password or a revoked key stops at the next
+-- request, as when they were read every time. A store without one (MongoDB)
+-- is read every time. Bounded: emptied when full.
+local ACCOUNTS_MAX = 1024
+local accounts = { n = 0, users = {}, keys = {} }
+
+local function account_cache(d)
+    local g = d:accounts_generation()
+    if g == nil then return nil end
+    if accounts.gen ~= g or accounts.n >= ACCOUNTS_MAX then accounts = { gen = g, n = 0, users = {}, keys = {} } end
+    return accounts
+end
+
+local function cached(c, kind, id, read)
+    local v = c and c[kind][id]
+    if v then return v end
+    local err, code
+    v, err, code = read()
+    if v and c then
+        c[kind][id] = v
+        c.n = c.n + 1
+    end
+    return v, err, code
+end
+
+function M.use(d, s)
+    db, secret, verified, nverified, touched = d, s, {}, 0, {}
+    accounts = { n = 0, users = {}, keys = {} }
+end
 
 -- Replaceable in specs (the pipeline has its own).
 function M.assess(username, req, success) return require("api.login").assess_signin(username, req, success) end
@@ -96,7 +127,7 @@ end
 local function authenticate_key(req, key)
     local d = get_db()
     if not d then return nil, response.unavailable() end
-    local k, why, code = d:key_check(key)
+    local k, why, code = cached(account_cache(d), "keys", key, function() return d:key_check(key) end)
     if not k then
         if code == "invalid" then return nil, unauthorized(why) end
         return nil, response.unavailable(why)
@@ -127,7 +158,7 @@ function M.authenticate(req)
     end
     local d = get_db()
     if not d then return nil, response.unavailable() end
-    local u, uerr, ucode = d:user(claims.sub)
+    local u, uerr, ucode = cached(account_cache(d), "users", claims.sub, function() return d:user(claims.sub) end)
     if not u then
         if ucode == "not_found" then return nil, unauthorized("the account no longer exists") end
         return nil, response.unavailable(uerr)
