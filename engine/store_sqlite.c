@@ -20,6 +20,7 @@
 #include "store_sums.h"
 #include "store_impl.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -422,6 +423,7 @@ typedef struct {
      * `riskd key` reaches a running server's caches with no read at all.
      * NULL when the file cannot be had: nothing is cached then. */
     _Atomic uint64_t *acct;
+    char acct_err[1200];     /* why acct is NULL: account changes are refused then */
     int64_t flushed_ms;
 } sq_t;
 
@@ -647,17 +649,17 @@ static int sq_sync(rk_store_t *s, char *err, size_t errlen);
 /* PATH-accounts, made with the database's own permissions, mapped shared
  * (it holds the one counter and stays in place: a file put there anew
  * would leave running servers counting on the old one). */
-static _Atomic uint64_t *map_accounts(const char *path)
+static _Atomic uint64_t *map_accounts(const char *path, char *why, size_t cap)
 {
     char name[1100];
     struct stat sb;
     snprintf(name, sizeof name, "%s-accounts", path);
     int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, stat(path, &sb) == 0 ? sb.st_mode & 0666 : 0640);
-    if (fd < 0) return NULL;
     void *m = MAP_FAILED;
-    if (fstat(fd, &sb) == 0 && (sb.st_size >= (off_t)sizeof(uint64_t) || ftruncate(fd, sizeof(uint64_t)) == 0))
+    if (fd >= 0 && fstat(fd, &sb) == 0 && (sb.st_size >= (off_t)sizeof(uint64_t) || ftruncate(fd, sizeof(uint64_t)) == 0))
         m = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
+    if (m == MAP_FAILED) snprintf(why, cap, "%s: %s", name, strerror(errno));
+    if (fd >= 0) close(fd);
     return m == MAP_FAILED ? NULL : m;
 }
 
@@ -768,7 +770,7 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
             goto fail;
         }
     }
-    q->acct = map_accounts(path);
+    q->acct = map_accounts(path, q->acct_err, sizeof q->acct_err);
     q->defer_ms = o->live_owner ? o->summary_ms : 0;   /* the owner alone replays what a crash left */
     q->flushed_ms = rk_store_now_ms();
     if (o->live_owner && replay_sums(q, err, errlen) != 0) goto fail;
@@ -788,6 +790,15 @@ static void accounts_changed(sq_t *q)
     if (q->acct) atomic_fetch_add(q->acct, 1);
 }
 
+/* Before one: a change no running server would hear of (a deleted account
+ * or a revoked key still taken from its cache) is refused. */
+static int accounts_can_change(sq_t *q, char *err, size_t errlen)
+{
+    if (q->acct) return 0;
+    snprintf(err, errlen, "cannot tell running servers of account changes (%s)", q->acct_err);
+    return -1;
+}
+
 static int sq_accounts_generation(rk_store_t *s, uint64_t *gen)
 {
     sq_t *q = SQ(s);
@@ -799,6 +810,7 @@ static int sq_accounts_generation(rk_store_t *s, uint64_t *gen)
 static int sq_user_create(rk_store_t *s, rk_user_t *u, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (accounts_can_change(q, err, errlen) != 0) return -1;
     rk_store_new_id(u->id);
     u->created_ms = rk_store_now_ms();
     sqlite3_stmt *st = stmt(q, S_USER_INSERT);
@@ -846,6 +858,7 @@ static int changed_or_missing(sq_t *q, int rc, const char *what, const char *key
 static int sq_user_set_password(rk_store_t *s, const char *name, const char *hash, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (accounts_can_change(q, err, errlen) != 0) return -1;
     sqlite3_stmt *st = stmt(q, S_USER_SETPW);
     bind_text(st, 1, hash);
     bind_text(st, 2, name);
@@ -857,6 +870,7 @@ static int sq_user_set_password(rk_store_t *s, const char *name, const char *has
 static int sq_user_delete(rk_store_t *s, const char *name, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (accounts_can_change(q, err, errlen) != 0) return -1;
     sqlite3_stmt *st = stmt(q, S_USER_DEL);
     bind_text(st, 1, name);
     int rc = changed_or_missing(q, exec(q, st, err, errlen, "user"), "user", name, err, errlen);
@@ -892,6 +906,7 @@ static int sq_user_list(rk_store_t *s, rk_user_t **out, size_t *n, char *err, si
 static int sq_key_create(rk_store_t *s, rk_apikey_t *k, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (accounts_can_change(q, err, errlen) != 0) return -1;
     k->created_ms = rk_store_now_ms();
     k->last_used_ms = k->revoked_ms = 0;
     sqlite3_stmt *st = stmt(q, S_KEY_INSERT);
@@ -962,6 +977,7 @@ static int sq_key_list(rk_store_t *s, rk_apikey_t **out, size_t *n, char *err, s
 static int sq_key_revoke(rk_store_t *s, const char *name, int64_t now_ms, char *err, size_t errlen)
 {
     sq_t *q = SQ(s);
+    if (accounts_can_change(q, err, errlen) != 0) return -1;
     sqlite3_stmt *st = stmt(q, S_KEY_REVOKE);
     bind_text(st, 1, name);
     sqlite3_bind_int64(st, 2, now_ms);
