@@ -177,7 +177,8 @@ enum {
     S_ALERT_FIND, S_ALERT_TOUCH, S_ALERT_STATUS, S_HOURLY_ALERT,
     S_SUM_HOURLY, S_ALERTS_BY_STATUS, S_ALERTS_BY_SEVERITY, S_USERS_SINCE, S_IPS_SINCE,
     S_TIMELINE, S_TOP_ALL, S_TOP_SINCE, S_PURGE, S_PURGE_IPS, S_EV_TOTAL,
-    S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_NEW, S_VC_GET, S_VC_TOTALS, S_EV_ROWID, S_EV_RANGE, S_META_SET, S_META_TEXT, S_META_DEL,
+    S_IP_TOUCH, S_META_ADD, S_META_GET, S_VC_ADD, S_VC_NEW, S_VC_GET, S_VC_TOTALS,
+    S_EV_ROWID, S_EV_RANGE, S_META_SET, S_META_TEXT, S_META_DEL,
     S_PH_INSERT, S_PH_GET, S_PH_SET_ALERT, S_PH_PURGE,
     S_COUNT
 };
@@ -729,7 +730,7 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
     sq_t *q = calloc(1, sizeof *q);
     if (!q || !(q->blob = malloc(RK_PROFILE_MAX_BYTES)) || !(q->profile = malloc(sizeof *q->profile)) ||
         !(q->sums = rk_sums_new())) {
-        if (q) free(q->blob);
+        if (q) { free(q->blob); free(q->profile); }
         free(q);
         snprintf(err, errlen, "out of memory");
         return NULL;
