@@ -1341,7 +1341,7 @@ static int count_values(sq_t *q, const rk_event_t *e, int direct, char *err, siz
 static int value_count(sq_t *q, int k, const char *value, int64_t *count, char *err, size_t errlen)
 {
     *count = 0;
-    rk_sums_value_t *v = rk_sums_value(q->sums, k, value);
+    rk_sums_value_t *v = rk_sums_keys(q->sums) ? rk_sums_value(q->sums, k, value) : NULL;   /* a worker's are empty */
     if (v) { *count = v->count; return 0; }
     if (q->live && rk_live_value_get(q->live, k, value, count)) return 0;
     sqlite3_stmt *st = stmt(q, S_VC_GET);
