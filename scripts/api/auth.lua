@@ -72,11 +72,12 @@ local function account_cache(d)
     return accounts
 end
 
-local function cached(c, kind, id, read)
+-- d:method(id), from the cache c (may be nil) when it holds it.
+local function cached(c, kind, d, method, id)
     local v = c and c[kind][id]
     if v then return v end
     local err, code
-    v, err, code = read()
+    v, err, code = d[method](d, id)
     if v and c then
         c[kind][id] = v
         c.n = c.n + 1
@@ -127,7 +128,7 @@ end
 local function authenticate_key(req, key)
     local d = get_db()
     if not d then return nil, response.unavailable() end
-    local k, why, code = cached(account_cache(d), "keys", key, function() return d:key_check(key) end)
+    local k, why, code = cached(account_cache(d), "keys", d, "key_check", key)
     if not k then
         if code == "invalid" then return nil, unauthorized(why) end
         return nil, response.unavailable(why)
@@ -158,7 +159,7 @@ function M.authenticate(req)
     end
     local d = get_db()
     if not d then return nil, response.unavailable() end
-    local u, uerr, ucode = cached(account_cache(d), "users", claims.sub, function() return d:user(claims.sub) end)
+    local u, uerr, ucode = cached(account_cache(d), "users", d, "user", claims.sub)
     if not u then
         if ucode == "not_found" then return nil, unauthorized("the account no longer exists") end
         return nil, response.unavailable(uerr)
