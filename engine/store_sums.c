@@ -60,6 +60,22 @@ static void *must(size_t n)
     return p;
 }
 
+/* "n\ttext" (the key of a per-user hour or of a value) in buf when it
+ * fits, else in a new block the caller frees; *at: where text starts,
+ * *len: the key's size with its NUL. */
+static char *joined_key(long long n, const char *text, char *buf, size_t cap, size_t *at, size_t *len)
+{
+    char head[32];
+    int hn = snprintf(head, sizeof head, "%lld\t", n);
+    size_t tn = strlen(text);
+    *at = (size_t)hn;
+    *len = (size_t)hn + tn + 1;
+    char *key = *len <= cap ? buf : must(*len);
+    memcpy(key, head, (size_t)hn);
+    memcpy(key + hn, text, tn + 1);
+    return key;
+}
+
 void rk_sums_event(rk_sums_t *s, const char *user, const char *ip, int64_t ts_ms, int64_t bucket,
                    int failure, int anomaly, double risk, int level)
 {
@@ -75,18 +91,15 @@ void rk_sums_event(rk_sums_t *s, const char *user, const char *ip, int64_t ts_ms
     h->h.risk_sum += risk;
     if (level >= 0 && level < 4) h->h.levels[level]++;
 
-    char head[32];
-    int hn = snprintf(head, sizeof head, "%lld\t", (long long)bucket);
-    size_t un = strlen(user);
-    char stack[256], *key = hn + un + 1 <= sizeof stack ? stack : must((size_t)hn + un + 1);
-    memcpy(key, head, (size_t)hn);
-    memcpy(key + hn, user, un + 1);
+    char stack[256];
+    size_t at, len;
+    char *key = joined_key(bucket, user, stack, sizeof stack, &at, &len);
     user_hour_e *u = g_hash_table_lookup(s->user_hours, key);
     if (!u) {
-        u = must(sizeof *u + (size_t)hn + un + 1);
-        memcpy(u->key, key, (size_t)hn + un + 1);
+        u = must(sizeof *u + len);
+        memcpy(u->key, key, len);
         u->bucket = bucket;
-        u->user_at = (size_t)hn;
+        u->user_at = at;
         u->u.max_risk = risk;
         g_hash_table_insert(s->user_hours, u->key, u);
     }
@@ -109,25 +122,11 @@ void rk_sums_event(rk_sums_t *s, const char *user, const char *ip, int64_t ts_ms
     if (ts_ms > a->a.last_ms) a->a.last_ms = ts_ms;
 }
 
-/* "kind\tvalue" in buf when it fits, else in a new block the caller frees. */
-static char *value_key(int kind, const char *value, char *buf, size_t cap, size_t *at, size_t *len)
-{
-    char head[16];
-    int hn = snprintf(head, sizeof head, "%d\t", kind);
-    size_t vn = strlen(value);
-    *at = (size_t)hn;
-    *len = (size_t)hn + vn + 1;
-    char *key = *len <= cap ? buf : must(*len);
-    memcpy(key, head, (size_t)hn);
-    memcpy(key + hn, value, vn + 1);
-    return key;
-}
-
 rk_sums_value_t *rk_sums_value(rk_sums_t *s, int kind, const char *value)
 {
     char buf[256];
     size_t at, len;
-    char *key = value_key(kind, value, buf, sizeof buf, &at, &len);
+    char *key = joined_key(kind, value, buf, sizeof buf, &at, &len);
     value_e *v = g_hash_table_lookup(s->values, key);
     if (key != buf) free(key);
     return v ? &v->v : NULL;
@@ -137,7 +136,7 @@ rk_sums_value_t *rk_sums_value_new(rk_sums_t *s, int kind, const char *value, in
 {
     char buf[256];
     size_t at, len;
-    char *key = value_key(kind, value, buf, sizeof buf, &at, &len);
+    char *key = joined_key(kind, value, buf, sizeof buf, &at, &len);
     value_e *v = must(sizeof *v + len);
     memcpy(v->key, key, len);
     if (key != buf) free(key);
