@@ -418,6 +418,7 @@ typedef struct {
     int64_t sdelta[M_COUNT];
     ranges_t pend, pend_write, pend_batch;
     int defer_ms, sums_bad, sums_touched;   /* touched: by the current write */
+    int pending_row;         /* meta 'sums_pending' may be on disk: a flush deletes it */
     /* The accounts' generation (store.h: rk_store_accounts_generation): a
      * counter in the file PATH-accounts, mapped shared by every handle of
      * every process on the store, so a change made by `riskd user` or
@@ -526,6 +527,7 @@ static void rollback(sq_t *q)
     q->live_fed = 0;
     q->pend = q->pend_write;
     if (q->sums_touched) q->sums_bad = 1;   /* they hold some of what was undone */
+    if (q->defer_ms > 0) q->pending_row = 1;   /* a flush's deletion of it may be undone too */
     if (q->batch) {
         exec(q, stmt(q, S_ROLLBACK_TO), e, sizeof e, "rollback");
         exec(q, stmt(q, S_RELEASE), e, sizeof e, "release");
@@ -596,6 +598,7 @@ static int sq_batch_end(rk_store_t *s, char *err, size_t errlen)
         if (q->live) rk_live_off(q->live);
         q->pend = q->pend_batch;
         q->sums_bad = 1;
+        if (q->defer_ms > 0) q->pending_row = 1;
         return -1;
     }
     if (due) sums_flushed(q);
@@ -1457,6 +1460,7 @@ static int write_pending(sq_t *q, char *err, size_t errlen)
     sqlite3_stmt *st = stmt(q, S_META_SET);
     bind_text(st, 1, "sums_pending");
     bind_text(st, 2, text);
+    q->pending_row = 1;
     return exec(q, st, err, errlen, "meta");
 }
 
@@ -1586,6 +1590,7 @@ static int flush_sums(sq_t *q, char *err, size_t errlen)
     flush_arg a = { q, err, errlen };
     static const rk_sums_visit_t vis = { flush_hour, flush_user_hour, flush_ip, flush_value };
     if (rk_sums_each(q->sums, &vis, &a) != 0 || flush_meta(q, q->sdelta, err, errlen) != 0) return -1;
+    if (!q->pending_row) return 0;   /* a handle that writes with every commit never has one */
     sqlite3_stmt *st = stmt(q, S_META_DEL);
     bind_text(st, 1, "sums_pending");
     return exec(q, st, err, errlen, "meta");
@@ -1596,6 +1601,7 @@ static void sums_flushed(sq_t *q)
     rk_sums_clear(q->sums);
     memset(q->sdelta, 0, sizeof q->sdelta);
     q->pend.n = 0;
+    q->pending_row = 0;
     q->flushed_ms = rk_store_now_ms();
     if (q->live && q->live_owner) rk_live_deferred_set(q->live, 0);
 }
@@ -1634,6 +1640,7 @@ static int replay_sums(sq_t *q, char *err, size_t errlen)
     if (exec(q, stmt(q, S_BEGIN), err, errlen, "begin") != 0) return -1;
     int rc = read_pending(q, &q->pend, err, errlen);
     q->sums_bad = 1;   /* flush_sums rebuilds them from pend first */
+    q->pending_row = 1;
     if (rc != 0 || flush_sums(q, err, errlen) != 0 || exec(q, stmt(q, S_COMMIT), err, errlen, "commit") != 0) {
         char e[64];
         exec(q, stmt(q, S_ROLLBACK), e, sizeof e, "rollback");
