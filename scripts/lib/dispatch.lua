@@ -131,7 +131,9 @@ local function encode(route, status, body, headers)
         body = require("compat." .. compat).error_body(body)
     end
     if type(body) == "table" then
-        local out = response.fix_empty(json.encode(body))
+        -- riskd.json writes what this cjson instance would, the empty-list
+        -- markers (response.array) already as [], and numbers faster
+        local out = strict.encode(body)
         return status, out, ctype or JSON_TYPE, headers, route
     elseif type(body) == "string" then
         return status, body, ctype or TEXT_TYPE, headers, route
