@@ -17,10 +17,6 @@ int luaopen_riskd_intel(lua_State *L);   /* l_intel.c */
 int luaopen_riskd_web(lua_State *L);     /* l_web.c */
 int luaopen_riskd_auth(lua_State *L);    /* l_auth.c */
 int luaopen_riskd_json(lua_State *L);    /* l_json.c */
-/* Pushes the JSON text of the value at idx, as lua-cjson 2.1.0 writes it
- * (l_json.c says where it differs: flags); raises cjson's errors. */
-enum { RK_L_JSON_SPARSE_CONVERT = 1, RK_L_JSON_EMPTY_MARKER = 2 };
-void rk_l_json_encode(lua_State *L, int idx, int flags);
 int luaopen_riskd_models(lua_State *L);  /* l_models.c */
 int luaopen_riskd_rates(lua_State *L);   /* l_rates.c */
 int luaopen_riskd_calib(lua_State *L);   /* l_calib.c */

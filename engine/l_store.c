@@ -40,6 +40,7 @@
 
 #include "apikey.h"
 #include "deliver.h"
+#include "json_lua.h"
 #include "l_modules.h"
 #include "store.h"
 #include "rates_sync.h"
@@ -193,7 +194,7 @@ static void read_event(lua_State *L, int t, rk_event_t *e, int doc)
     e->alert_id = opt_str(L, t, "alert_id");
     e->outcome = opt_str(L, t, "outcome");
     if (!doc) { lua_pushnil(L); return; }
-    rk_l_json_encode(L, t, 0);   /* as cjson's default instance writes it */
+    rk_json_lua_encode(L, t, 0);   /* as cjson's default instance writes it */
     e->doc = lua_tostring(L, -1);
 }
 
@@ -1038,7 +1039,7 @@ static int db_alert_insert(lua_State *L)
     a.status = opt_str(L, 2, "status");
     a.cause = opt_str(L, 2, "cause");
     a.created_ms = opt_int(L, 2, "created", 0);
-    rk_l_json_encode(L, 2, 0);
+    rk_json_lua_encode(L, 2, 0);
     a.doc = lua_tostring(L, -1);
     if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
         wtask_t *w = wtask_new(L, OP_ALERT_INSERT, slen(a.user_id) + slen(a.severity) + slen(a.status) +
@@ -1155,7 +1156,7 @@ static int db_phish_insert(lua_State *L)
     r.message_id = opt_str(L, 2, "message_id");
     r.alert_id = opt_str(L, 2, "alert_id");
     r.ts_ms = opt_int(L, 2, "ts", 0);
-    rk_l_json_encode(L, 2, 0);
+    rk_json_lua_encode(L, 2, 0);
     r.doc = lua_tostring(L, -1);
     if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
         wtask_t *w = wtask_new(L, OP_PHISH_INSERT, slen(r.verdict) + slen(r.sender) + slen(r.recipient) + slen(r.subject) +
