@@ -657,6 +657,14 @@ static _Atomic uint64_t *map_accounts(const char *path, char *why, size_t cap)
 {
     char name[1100];
     struct stat sb;
+    if (!path || !*path) {
+        /* An in-memory database (":memory:", a memory URI): no other process
+         * can open it, so no file beside it; the counter still serves this
+         * process's handles. */
+        void *a = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (a == MAP_FAILED) snprintf(why, cap, "%s", strerror(errno));
+        return a == MAP_FAILED ? NULL : a;
+    }
     snprintf(name, sizeof name, "%s-accounts", path);
     int fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, stat(path, &sb) == 0 ? sb.st_mode & 0666 : 0640);
     void *m = MAP_FAILED;
@@ -774,7 +782,7 @@ rk_store_t *rk_store_sqlite_open(const char *path, const rk_store_opts_t *o, cha
             goto fail;
         }
     }
-    q->acct = map_accounts(path, q->acct_err, sizeof q->acct_err);
+    q->acct = map_accounts(sqlite3_db_filename(q->db, "main"), q->acct_err, sizeof q->acct_err);
     q->defer_ms = o->live_owner ? o->summary_ms : 0;   /* the owner alone replays what a crash left */
     q->flushed_ms = rk_store_now_ms();
     if (o->live_owner && replay_sums(q, err, errlen) != 0) goto fail;

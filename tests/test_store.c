@@ -1279,6 +1279,25 @@ static void summed_summaries_survive_a_crash(void **st)
 /* Every committed change to an account or a key moves the accounts'
  * generation as every other handle on the file sees it (another process
  * maps the same counter); reads and failed changes do not. */
+/* An in-memory database has no file beside it (no ":memory:-accounts" in
+ * the working directory), and its account changes still count. */
+static void in_memory_store_keeps_no_accounts_file(void **st)
+{
+    (void)st;
+    char err[512];
+    unlink(":memory:-accounts");
+    rk_store_t *m = rk_store_open("sqlite::memory:", NULL, err, sizeof err);
+    assert_non_null(m);
+    uint64_t g0, g;
+    assert_int_equal(rk_store_accounts_generation(m, &g0), 1);
+    rk_user_t u = { .username = "mem", .role = "analyst", .password_hash = "h1" };
+    assert_int_equal(rk_store_user_create(m, &u, err, sizeof err), 0);
+    assert_int_equal(rk_store_accounts_generation(m, &g), 1);
+    assert_true(g != g0);
+    rk_store_close(m);
+    assert_int_equal(access(":memory:-accounts", F_OK), -1);
+}
+
 static void accounts_generation_moves_with_every_change(void **st)
 {
     (void)st;
@@ -1365,6 +1384,7 @@ int main(void)
         cmocka_unit_test(kill_9_loses_nothing_acknowledged),
         cmocka_unit_test(summed_summaries_survive_a_crash),
         cmocka_unit_test(accounts_generation_moves_with_every_change),
+        cmocka_unit_test(in_memory_store_keeps_no_accounts_file),
         cmocka_unit_test(bad_uris),
         cmocka_unit_test(user_states),   /* last: its events would count in the others' totals */
     };
