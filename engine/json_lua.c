@@ -14,7 +14,7 @@
 #define SPARSE_SAFE 10
 static const char EMPTY_ARRAY[] = "@@riskd:empty-array@@";
 
-typedef struct { rk_jbuf_t b; int flags; } encoder_t;
+typedef struct { rk_jbuf_t b; int flags; const char *const *skip; } encoder_t;
 
 static int encode_fail(lua_State *L, int idx, const char *why)
 {
@@ -42,6 +42,16 @@ static lua_Integer array_length(lua_State *L, int flags)
         return -1;
     }
     return max;
+}
+
+/* Whether the string key under the value on top is one of skip. */
+static int skipped(lua_State *L, const char *const *skip)
+{
+    size_t n;
+    const char *k = lua_tolstring(L, -2, &n);
+    for (; *skip; skip++)
+        if (strncmp(*skip, k, n) == 0 && (*skip)[n] == '\0') return 1;
+    return 0;
 }
 
 static void number(lua_State *L, encoder_t *e, int idx)
@@ -90,11 +100,13 @@ static void value(lua_State *L, encoder_t *e, int depth)
         }
         rk_jbuf_addc(&e->b, '{');
         int first = 1;
+        const char *const *skip = depth == 1 ? e->skip : NULL;
         lua_pushnil(L);
         while (lua_next(L, -2)) {
+            int kt = lua_type(L, -2);
+            if (skip && kt == LUA_TSTRING && skipped(L, skip)) { lua_pop(L, 1); continue; }
             if (!first) rk_jbuf_addc(&e->b, ',');
             first = 0;
-            int kt = lua_type(L, -2);
             if (kt == LUA_TNUMBER) {
                 rk_jbuf_addc(&e->b, '"');
                 number(L, e, -2);
@@ -145,7 +157,7 @@ static encoder_t *state_encoder(lua_State *L)
     return e;
 }
 
-void rk_json_lua_encode(lua_State *L, int idx, int flags)
+void rk_json_lua_encode(lua_State *L, int idx, int flags, const char *const *skip)
 {
     idx = lua_absindex(L, idx);
     encoder_t *e = state_encoder(L);
@@ -153,6 +165,7 @@ void rk_json_lua_encode(lua_State *L, int idx, int flags)
      * per state serves every call, and an error leaves it to the next. */
     rk_jbuf_reset(&e->b);
     e->flags = flags;
+    e->skip = skip;
     lua_pushvalue(L, idx);
     value(L, e, 0);
     lua_pop(L, 1);

@@ -15,7 +15,9 @@
 
 enum { RK_JSON_LUA_SPARSE_CONVERT = 1, RK_JSON_LUA_EMPTY_MARKER = 2 };
 
-/* Pushes the text of the value at idx; raises cjson's errors. */
-void rk_json_lua_encode(lua_State *L, int idx, int flags);
+/* Pushes the text of the value at idx; raises cjson's errors. skip (NULL,
+ * or NULL-terminated): keys left out of the value's own fields when it is
+ * an object (a stored event's document, whose columns hold them). */
+void rk_json_lua_encode(lua_State *L, int idx, int flags, const char *const *skip);
 
 #endif

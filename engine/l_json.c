@@ -36,7 +36,7 @@ static int l_encode(lua_State *L)
 {
     luaL_checkany(L, 1);
     lua_settop(L, 1);
-    rk_json_lua_encode(L, 1, RK_JSON_LUA_SPARSE_CONVERT | RK_JSON_LUA_EMPTY_MARKER);
+    rk_json_lua_encode(L, 1, RK_JSON_LUA_SPARSE_CONVERT | RK_JSON_LUA_EMPTY_MARKER, NULL);
     return 1;
 }
 

@@ -163,6 +163,14 @@ static void set_int(lua_State *L, const char *k, int64_t v) { lua_pushinteger(L,
 static void set_num(lua_State *L, const char *k, double v) { lua_pushnumber(L, v); lua_setfield(L, -2, k); }
 static void set_bool(lua_State *L, const char *k, int v) { lua_pushboolean(L, v); lua_setfield(L, -2, k); }
 
+/* The fields of an event the store keeps as typed fields (columns, BSON
+ * fields), which push_event sets over the document when reading: its
+ * document leaves them out rather than keep each twice. */
+static const char *const EVENT_COLUMNS[] = {
+    "user_id", "ts", "ip_address", "success", "risk_score", "risk_level", "action", "is_anomaly",
+    "anomaly_score", "country", "city", "device_id", "user_agent", "asn", "ip_prefix", "alert_id", "outcome", NULL
+};
+
 /* Reads an event table at t; the strings stay owned by the table. The JSON
  * of the whole table is pushed (one value on the stack). */
 /* Pushes the event's JSON document (nil when doc is 0: the store does not
@@ -194,7 +202,7 @@ static void read_event(lua_State *L, int t, rk_event_t *e, int doc)
     e->alert_id = opt_str(L, t, "alert_id");
     e->outcome = opt_str(L, t, "outcome");
     if (!doc) { lua_pushnil(L); return; }
-    rk_json_lua_encode(L, t, 0);   /* as cjson's default instance writes it */
+    rk_json_lua_encode(L, t, 0, EVENT_COLUMNS);   /* as cjson's default instance writes it */
     e->doc = lua_tostring(L, -1);
 }
 
@@ -1039,7 +1047,7 @@ static int db_alert_insert(lua_State *L)
     a.status = opt_str(L, 2, "status");
     a.cause = opt_str(L, 2, "cause");
     a.created_ms = opt_int(L, 2, "created", 0);
-    rk_json_lua_encode(L, 2, 0);
+    rk_json_lua_encode(L, 2, 0, NULL);
     a.doc = lua_tostring(L, -1);
     if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
         wtask_t *w = wtask_new(L, OP_ALERT_INSERT, slen(a.user_id) + slen(a.severity) + slen(a.status) +
@@ -1156,7 +1164,7 @@ static int db_phish_insert(lua_State *L)
     r.message_id = opt_str(L, 2, "message_id");
     r.alert_id = opt_str(L, 2, "alert_id");
     r.ts_ms = opt_int(L, 2, "ts", 0);
-    rk_json_lua_encode(L, 2, 0);
+    rk_json_lua_encode(L, 2, 0, NULL);
     r.doc = lua_tostring(L, -1);
     if (u->borrowed && rk_vm_can_await(L, RK_VM_WRITER)) {
         wtask_t *w = wtask_new(L, OP_PHISH_INSERT, slen(r.verdict) + slen(r.sender) + slen(r.recipient) + slen(r.subject) +

@@ -340,6 +340,17 @@ def main():
             eid = hi["events"][0]["event_id"]
             status, e = srv.call("GET", "/api/login/events/" + eid)
             assert status == 200 and e["risk_level"] == "critical" and e["location"]["country"] in ("AU", "US"), e
+            assert e["user_id"] == "alice" and e["ip_address"] and e["device"]["user_agent"], e
+            assert e["risk_score"] >= 80 and e["action"] == "block" and e["features"], e
+            # the stored document leaves out what the event's columns hold; reading puts it back (above)
+            import sqlite3
+            db = sqlite3.connect(os.path.join(srv.tmp, "db"), timeout=5)
+            try:
+                stored = json.loads(db.execute("SELECT doc FROM events WHERE id = ?", (eid,)).fetchone()[0])
+            finally:
+                db.close()
+            assert not {"user_id", "ts", "ip_address", "user_agent", "risk_score", "risk_level"} & set(stored), stored
+            assert stored["features"] and stored["rules"] and stored["reasons"], stored
             status, x = srv.call("GET", "/api/login/events/%s/explain" % eid)
             assert status == 200 and x["rules"] and "features" in x, x
             assert srv.call("GET", "/api/login/events/nope")[0] == 404
