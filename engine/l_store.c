@@ -171,10 +171,10 @@ static const char *const EVENT_COLUMNS[] = {
     "anomaly_score", "country", "city", "device_id", "user_agent", "asn", "ip_prefix", "alert_id", "outcome", NULL
 };
 
-/* Reads an event table at t; the strings stay owned by the table. The JSON
- * of the whole table is pushed (one value on the stack). */
-/* Pushes the event's JSON document (nil when doc is 0: the store does not
- * keep it, and encoding it was most of riskd score's write). */
+/* Reads an event table at t; the strings stay owned by the table. Pushes
+ * the event's JSON document, the table less EVENT_COLUMNS (one value on the
+ * stack; nil when doc is 0: the store does not keep it, and encoding it was
+ * most of riskd score's write). */
 static void read_event(lua_State *L, int t, rk_event_t *e, int doc)
 {
     memset(e, 0, sizeof *e);
