@@ -26,8 +26,9 @@ end
 
 local strict = require("riskd.json")
 
+-- lua-cjson decodes request bodies (riskd.json checks them first and
+-- encodes the answers, as this instance with encode_sparse_array(true) did)
 local json = cjson.new()
-json.encode_sparse_array(true)
 json.decode_max_depth(64)  -- deeper documents are hostile, not logins
 json.decode_invalid_numbers(false)   -- no NaN, Infinity or hex (riskd.json refuses them first anyway)
 
