@@ -1279,25 +1279,6 @@ static void summed_summaries_survive_a_crash(void **st)
 /* Every committed change to an account or a key moves the accounts'
  * generation as every other handle on the file sees it (another process
  * maps the same counter); reads and failed changes do not. */
-/* An in-memory database has no file beside it (no ":memory:-accounts" in
- * the working directory), and its account changes still count. */
-static void in_memory_store_keeps_no_accounts_file(void **st)
-{
-    (void)st;
-    char err[512];
-    unlink(":memory:-accounts");
-    rk_store_t *m = rk_store_open("sqlite::memory:", NULL, err, sizeof err);
-    assert_non_null(m);
-    uint64_t g0, g;
-    assert_int_equal(rk_store_accounts_generation(m, &g0), 1);
-    rk_user_t u = { .username = "mem", .role = "analyst", .password_hash = "h1" };
-    assert_int_equal(rk_store_user_create(m, &u, err, sizeof err), 0);
-    assert_int_equal(rk_store_accounts_generation(m, &g), 1);
-    assert_true(g != g0);
-    rk_store_close(m);
-    assert_int_equal(access(":memory:-accounts", F_OK), -1);
-}
-
 static void accounts_generation_moves_with_every_change(void **st)
 {
     (void)st;
@@ -1348,6 +1329,25 @@ static void accounts_generation_moves_with_every_change(void **st)
     assert_non_null(strstr(err, "-accounts"));
     assert_int_equal(rk_store_user_get(a, "nogen", &got, err, sizeof err), RK_STORE_NOT_FOUND);
     rk_store_close(a);
+}
+
+/* An in-memory database has no file beside it (no ":memory:-accounts" in
+ * the working directory), and its account changes still count. */
+static void in_memory_store_keeps_no_accounts_file(void **st)
+{
+    (void)st;
+    char err[512];
+    unlink(":memory:-accounts");
+    rk_store_t *m = rk_store_open("sqlite::memory:", NULL, err, sizeof err);
+    assert_non_null(m);
+    uint64_t g0, g;
+    assert_int_equal(rk_store_accounts_generation(m, &g0), 1);
+    rk_user_t u = { .username = "mem", .role = "analyst", .password_hash = "h1" };
+    assert_int_equal(rk_store_user_create(m, &u, err, sizeof err), 0);
+    assert_int_equal(rk_store_accounts_generation(m, &g), 1);
+    assert_true(g != g0);
+    rk_store_close(m);
+    assert_int_equal(access(":memory:-accounts", F_OK), -1);
 }
 
 static void bad_uris(void **st)
