@@ -113,11 +113,13 @@ return {
     -- A spike of failures from never-seen devices site-wide (rules/failure_spike.lua):
     -- this many times the learned hourly baseline (never taken below
     -- spike_min_baseline), at least spike_min_count in the last hour, and a
-    -- baseline of at least spike_min_hours of history.
+    -- baseline of at least spike_min_hours of history; before that, failures
+    -- at least spike_warmup_share of the hour's attempts from never-seen devices.
     spike_ratio = 4,
     spike_min_count = 20,
     spike_min_baseline = 2,
     spike_min_hours = 24,
+    spike_warmup_share = 0.5,
     brute_force_failures = 5,  -- failed attempts of one user in an hour
     brute_force_step = 8,      -- added per further failure, up to brute_force_max
     brute_force_max = 95,

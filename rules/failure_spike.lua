@@ -5,6 +5,13 @@
 -- device its account never used raises its risk while the spike lasts; a
 -- failure more than a success, which is as often a user who cleared
 -- cookies in the wrong hour as the wave's rare hit.
+-- Before the baseline has spike_min_hours of history (a new site, a
+-- restarted server) the usual rate is not known; what is known is that
+-- users mistype a password now and then, so most attempts from new devices
+-- succeed whatever the hour or the size of the site. A wave of stolen
+-- passwords fails nearly always: then the hour's share of failures among
+-- attempts from never-seen devices, at spike_warmup_share or more, stands in
+-- for the ratio.
 return {
     name = "failure_spike",
     family = "velocity",
@@ -15,10 +22,14 @@ return {
         local site = ctx.site
         local s = site and site.new_device_failures
         if not s or not site.never_seen_device then return nil end
-        if s.hours < config.spike_min_hours or s.last_hour < config.spike_min_count then return nil end
+        if s.last_hour < config.spike_min_count then return nil end
         local usual = math.max(s.baseline, config.spike_min_baseline)
         local ratio = s.last_hour / usual
         if ratio < config.spike_ratio then return nil end
+        if s.hours < config.spike_min_hours then
+            local all = site.new_device_attempts
+            if not all or s.last_hour < config.spike_warmup_share * all.last_hour then return nil end
+        end
         local w = config.weights[ctx.attempt.success and "failure_spike_success" or "failure_spike"]
         return math.min(w * 1.5, w * (1 + math.log(ratio / config.spike_ratio, 2) / 4)),
             string.format("%d failed logins from new devices site-wide in the last hour, %.0f times the usual %.1f",

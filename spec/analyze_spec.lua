@@ -427,6 +427,8 @@ describe("site-wide signals", function()
         s = analyze.site({ ts = t0 + 3000, success = true }, known, { new_device = 1 })
         assert.is_true(s.never_seen_device)
         assert.are.equal(2, s.new_device_failures.last_hour)
+        -- every attempt from a never-seen device is counted as one, failed or not
+        assert.are.equal(3, s.new_device_attempts.last_hour)
         -- the next hours learn the baseline from this one
         s = analyze.site({ ts = t0 + 2 * 3600000, success = true }, known, { new_device = 0 })
         assert.are.equal(2, s.new_device_failures.hours)

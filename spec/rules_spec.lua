@@ -273,7 +273,18 @@ describe("shipped rules", function()
         spike.last_hour, spike.baseline = 30, 10
         assert.is_nil(r.evaluate(c))                           -- 3 times the usual: not enough
         spike.last_hour, spike.baseline, spike.hours = 80, 3, 10
-        assert.is_nil(r.evaluate(c))                           -- no baseline learned yet
+        assert.is_nil(r.evaluate(c))                           -- no baseline learned yet, nothing else known
+        -- before the baseline, failures as most of the hour's attempts from never-seen devices
+        c.site.new_device_attempts = { last_hour = 200, baseline = 0, hours = 10 }
+        assert.is_nil(r.evaluate(c))                           -- 80 of 200: users mistyping, a busy hour
+        c.site.new_device_attempts.last_hour = 100
+        s, why = r.evaluate(c)                                  -- 80 of 100: a wave of stolen passwords
+        assert.are.equal(82.5, s)
+        assert.are.equal("80 failed logins from new devices site-wide in the last hour, 27 times the usual 3.0", why)
+        spike.last_hour = 15
+        assert.is_nil(r.evaluate(c))                           -- too few, whatever their share
+        spike.last_hour = 80
+        c.site.new_device_attempts = nil
         spike.hours, spike.baseline = 48, 0
         local s0, why0 = r.evaluate(c)                           -- the usual is never taken below 2: 80 / 2
         assert.are.equal(82.5, s0)

@@ -226,8 +226,12 @@ end
 -- here. This attempt is counted first, then the figures are read.
 function M.site(a, profile, features)
     local never_seen = M.never_seen_device(profile, features)
-    if never_seen and not a.success then rates.hit("new_device_failures", a.ts) end
-    return { never_seen_device = never_seen, new_device_failures = rates.get("new_device_failures", a.ts) }
+    if never_seen then
+        rates.hit("new_device_attempts", a.ts)
+        if not a.success then rates.hit("new_device_failures", a.ts) end
+    end
+    return { never_seen_device = never_seen, new_device_failures = rates.get("new_device_failures", a.ts),
+             new_device_attempts = rates.get("new_device_attempts", a.ts) }
 end
 
 -- Familiarity, after Freeman et al., "Who Are You? A Statistical Approach to
