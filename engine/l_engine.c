@@ -122,6 +122,28 @@ static int l_metrics(lua_State *L)
     lua_pushlstring(L, *box, len);
     free(*box);
     *box = NULL;
+    {   /* rates.h: what the spike rules judge an hour against, and how much history is behind it */
+        rk_rate_state_t t[RK_RATES_MAX];
+        int n = rk_rates_states(rk_rates_global(), t, RK_RATES_MAX);
+        if (n > 0) {
+            lua_pushliteral(L,
+                "# HELP riskd_site_rate_baseline A site-wide rate's learned events per hour (of the events' own time).\n"
+                "# TYPE riskd_site_rate_baseline gauge\n");
+            lua_concat(L, 2);
+            for (int i = 0; i < n; i++) {
+                lua_pushfstring(L, "riskd_site_rate_baseline{name=\"%s\"} %f\n", t[i].name, t[i].baseline);
+                lua_concat(L, 2);
+            }
+            lua_pushliteral(L,
+                "# HELP riskd_site_rate_history_hours Hours of history behind a site-wide rate's baseline.\n"
+                "# TYPE riskd_site_rate_history_hours gauge\n");
+            lua_concat(L, 2);
+            for (int i = 0; i < n; i++) {
+                lua_pushfstring(L, "riskd_site_rate_history_hours{name=\"%s\"} %I\n", t[i].name, (lua_Integer)t[i].hours);
+                lua_concat(L, 2);
+            }
+        }
+    }
     if (h->rates_sync) {   /* rates_sync.h */
         int64_t rounds, failures;
         rk_rates_syncer_counts(h->rates_sync, &rounds, &failures);

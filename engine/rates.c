@@ -1,7 +1,9 @@
 /* rates.c — see rates.h. */
 #include "rates.h"
 
+#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +124,77 @@ void rk_rates_reset(rk_rates_t *r)
     pthread_mutex_lock(&r->mu);
     r->n = 0;
     pthread_mutex_unlock(&r->mu);
+}
+
+int rk_rates_states(rk_rates_t *r, rk_rate_state_t *out, int max)
+{
+    int n = 0;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n && n < max; i++) {
+        const rate_t *x = &r->t[i];
+        if (x->hour == INT64_MIN) continue;   /* asked about, never hit: nothing learned */
+        rk_rate_state_t *o = &out[n++];
+        memcpy(o->name, x->name, sizeof o->name);
+        o->hour = x->hour;
+        o->cur = x->cur;
+        o->prev = x->prev;
+        o->baseline = x->baseline;
+        o->hours = x->hours;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* ---- kept in the store (one instance) ----------------------------------------- */
+
+#define MAGIC "riskd-rates 1"
+
+char *rk_rates_encode(rk_rates_t *r)
+{
+    rk_rate_state_t t[RK_RATES_MAX];
+    int k = rk_rates_states(r, t, RK_RATES_MAX);
+    size_t cap = 64 + (size_t)k * 192, n = 0;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    n += (size_t)snprintf(s + n, cap - n, MAGIC "\n");
+    for (int i = 0; i < k; i++)
+        n += (size_t)snprintf(s + n, cap - n, "%s %lld %.17g %.17g %.17g %lld\n", t[i].name, (long long)t[i].hour,
+                              t[i].cur, t[i].prev, t[i].baseline, (long long)t[i].hours);
+    return s;
+}
+
+int rk_rates_decode(rk_rates_t *r, const char *text)
+{
+    size_t m = strlen(MAGIC);
+    if (strncmp(text, MAGIC, m) != 0 || text[m] != '\n') return -1;
+    const char *p = text + m + 1;
+    rate_t t[RK_RATES_MAX];
+    int n = 0, used;
+    char name[32];
+    long long hour, hours;
+    double cur, prev, base;
+    while (sscanf(p, " %31s %lld %lf %lf %lf %lld%n", name, &hour, &cur, &prev, &base, &hours, &used) == 6) {
+        if (n == RK_RATES_MAX || !(cur >= 0) || !(prev >= 0) || !(base >= 0) || !isfinite(cur) || !isfinite(prev) ||
+            !isfinite(base) || hours < 0 || hour == INT64_MIN)
+            return -1;
+        for (int i = 0; i < n; i++) if (strcmp(t[i].name, name) == 0) return -1;
+        memset(&t[n], 0, sizeof t[n]);
+        memcpy(t[n].name, name, sizeof name);
+        t[n].hour = hour;
+        t[n].cur = cur;
+        t[n].prev = prev;
+        t[n].baseline = base;
+        t[n].hours = hours;
+        n++;
+        p += used;
+    }
+    while (*p == '\n' || *p == ' ') p++;
+    if (*p) return -1;
+    pthread_mutex_lock(&r->mu);
+    memcpy(r->t, t, (size_t)n * sizeof t[0]);
+    r->n = n;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
 }
 
 /* ---- sharing (rates_sync.c) ------------------------------------------------- */

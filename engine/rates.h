@@ -53,6 +53,26 @@ void rk_rates_get(rk_rates_t *r, const char *name, int64_t ts_ms, rk_rate_info_t
 /* Forgets everything (tests, a new replay). */
 void rk_rates_reset(rk_rates_t *r);
 
+/* What the table has learned of each name counted so far, at the hour of
+ * its latest event (at most max; /metrics). */
+typedef struct rk_rate_state {
+    char name[32];
+    int64_t hour;         /* the name's current hour */
+    double cur, prev;     /* counts of that hour and of the one before */
+    double baseline;
+    int64_t hours;        /* hours of history behind the baseline */
+} rk_rate_state_t;
+int rk_rates_states(rk_rates_t *r, rk_rate_state_t *out, int max);
+
+/* A text form for the store of a single instance (SQLite), so that a
+ * restarted server or a replay that goes on from a store keeps the learned
+ * baselines instead of waiting a day (several instances share theirs through
+ * rates_sync.c instead). rk_rates_decode replaces the table with the text's,
+ * or returns -1, changing nothing, on text rk_rates_encode did not write. */
+#define RK_RATES_STATE_KEY "rates"
+char *rk_rates_encode(rk_rates_t *r);   /* free() it; NULL when out of memory */
+int rk_rates_decode(rk_rates_t *r, const char *text);
+
 /* Sharing between instances (rates_sync.c). */
 typedef struct rk_rate_delta {
     char name[32];

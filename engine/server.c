@@ -71,7 +71,7 @@
 #define TAG_INTEL 8u
 #define INTEL_EVERY_S 600    /* automatic intel entries expire: reread that often anyway */
 #define PURGE_EVERY_S 60      /* retention runs this often... */
-#define CALIB_SAVE_EVERY_S 60 /* the calibration is saved this often (and at exit) */
+#define CALIB_SAVE_EVERY_S 60 /* the calibration and the rates are saved this often (and at exit) */
 #define XACCT_SLOTS (1u << 16) /* networks and addresses the cross-account memory keeps */
 #define PURGE_BATCH 500       /* ...deleting this many events per transaction... */
 #define PURGE_BATCHES 40      /* ...and at most this many batches per run */
@@ -703,11 +703,35 @@ static void calib_save(rk_server_t *s)
     free(text);
 }
 
+/* The site-wide rates' baselines (rates.h) likewise, where the store does not
+ * share them between instances (SQLite: rates_sync.h does it for MongoDB),
+ * so that a restart does not leave the spike rules a day without a baseline. */
+static void rates_load(rk_server_t *s)
+{
+    if (rk_store_shares_rates(s->store)) return;
+    char *text = NULL, err[256];
+    int rc = rk_store_state_get(s->store, RK_RATES_STATE_KEY, &text, err, sizeof err);
+    if (rc == 0 && rk_rates_decode(rk_rates_global(), text) != 0)
+        rk_log_msg(RK_LOG_WARN, "the stored site-wide rates are unreadable: starting again", NULL, NULL);
+    else if (rc < 0) rk_log_msg(RK_LOG_WARN, "cannot read the stored site-wide rates", "error", err);
+    free(text);
+}
+
+static void rates_save(rk_server_t *s)
+{
+    if (!s->store || rk_store_shares_rates(s->store)) return;
+    char *text = rk_rates_encode(rk_rates_global()), err[256];
+    if (text && rk_store_state_put(s->store, RK_RATES_STATE_KEY, text, err, sizeof err) != 0)
+        rk_log_msg(RK_LOG_WARN, "cannot save the site-wide rates", "error", err);
+    free(text);
+}
+
 static void on_calib_save(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     calib_save(arg);
+    rates_save(arg);
 }
 
 static int open_store(rk_server_t *s, char *err, size_t errlen)
@@ -865,7 +889,7 @@ static void server_free(rk_server_t *s)
     for (int i = 0; s->workers && i < s->nworkers; i++) worker_free(&s->workers[i]);
     free(s->workers);
     rk_lockout_free(s->lockout);
-    if (s->calib_ev) { event_free(s->calib_ev); calib_save(s); }   /* what the workers counted last */
+    if (s->calib_ev) { event_free(s->calib_ev); calib_save(s); rates_save(s); }   /* what the workers counted last */
     rk_calib_free(s->calib);
     rk_xacct_free(s->xacct);
     rk_addrcount_free(s->addrcount);
@@ -975,6 +999,7 @@ int rk_server_run(const rk_config_t *cfg)
     if (!(s.lockout = rk_lockout_new(&lockout_cfg))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     if (!(s.calib = rk_calib_new())) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     calib_load(&s);
+    rates_load(&s);
     if (!(s.xacct = rk_xacct_new(XACCT_SLOTS))) { snprintf(err, sizeof err, "out of memory"); goto fail; }
     struct timeval calib_every = { CALIB_SAVE_EVERY_S, 0 };
     if (!(s.calib_ev = event_new(s.base, -1, EV_PERSIST, on_calib_save, &s)) || event_add(s.calib_ev, &calib_every) < 0) {

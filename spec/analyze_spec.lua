@@ -429,10 +429,35 @@ describe("site-wide signals", function()
         assert.are.equal(2, s.new_device_failures.last_hour)
         -- every attempt from a never-seen device is counted as one, failed or not
         assert.are.equal(3, s.new_device_attempts.last_hour)
+        -- a sign-in to riskd itself is not the monitored service's traffic
+        s = analyze.site({ ts = t0 + 4000, success = false }, nil, {}, true)
+        assert.is_true(s.never_seen_device)
+        assert.are.equal(2, s.new_device_failures.last_hour)
+        assert.are.equal(3, s.new_device_attempts.last_hour)
         -- the next hours learn the baseline from this one
         s = analyze.site({ ts = t0 + 2 * 3600000, success = true }, known, { new_device = 0 })
         assert.are.equal(2, s.new_device_failures.hours)
         assert.is_true(s.new_device_failures.baseline > 0)
+        rates.reset()
+    end)
+
+    it("riskd.rates' table is kept as text: what a restarted server reads back", function()
+        rates.reset()
+        local t0 = 480000 * 3600000
+        for h = 0, 29 do
+            for k = 0, h % 4 do rates.hit("f", t0 + h * 3600000 + k) end
+        end
+        local text = rates.encode()
+        local before = rates.get("f", t0 + 30 * 3600000 + 60000)
+        rates.reset()
+        assert.are.equal(0, rates.get("f", t0 + 30 * 3600000).hours)
+        assert.is_true(rates.decode(text))
+        assert.are.same(before, rates.get("f", t0 + 30 * 3600000 + 60000))
+        local ok, err = rates.decode("riskd-rates 9\n")
+        assert.is_nil(ok)
+        assert.matches("not a text rates.encode wrote", err)
+        assert.are.same(before, rates.get("f", t0 + 30 * 3600000 + 60000))   -- nothing changed
+        assert.are.equal("rates", rates.STATE_KEY)
         rates.reset()
     end)
 end)

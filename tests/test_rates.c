@@ -66,6 +66,49 @@ static void baseline(void **st)
     rk_rates_free(r);
 }
 
+/* The text the store keeps: a table read back from it answers every
+ * question as the one that wrote it, hour after hour; text riskd did not
+ * write changes nothing. */
+static void kept_as_text(void **st)
+{
+    (void)st;
+    rk_rates_t *r = rk_rates_new(), *back = rk_rates_new();
+    for (int h = 0; h < 30; h++)
+        for (int k = 0; k <= h % 5; k++) rk_rates_hit(r, "f", T0 + h * H + k * 1000);
+    rk_rates_hit(r, "g", T0 + 29 * H + 5);
+    rk_rate_info_t i;
+    rk_rates_get(r, "asked_only", T0, &i);   /* registered, never hit: not kept */
+    char *text = rk_rates_encode(r);
+    assert_non_null(text);
+    assert_null(strstr(text, "asked_only"));
+    rk_rates_hit(back, "stale", T0);
+    assert_int_equal(rk_rates_decode(back, text), 0);
+    const char *names[] = { "f", "g", "stale" };
+    for (int h = 29; h < 33; h++)
+        for (int n = 0; n < 3; n++) {
+            rk_rate_info_t a, b;
+            rk_rates_get(r, names[n], T0 + h * H + H / 3, &a);
+            rk_rates_get(back, names[n], T0 + h * H + H / 3, &b);
+            assert_true(a.last_hour == b.last_hour && a.baseline == b.baseline && a.hours == b.hours);
+        }
+    rk_rates_get(back, "stale", T0 + H, &i);   /* the decoded table replaced the old one */
+    assert_true(i.last_hour == 0 && i.hours == 0);
+    const char *bad[] = { "", "riskd-rates 2\n", "riskd-rates 1\nf 1 2 3\n", "riskd-rates 1\nf 1 -2 0 0 0\n",
+                          "riskd-rates 1\nf 1 nan 0 0 0\n", "riskd-rates 1\nf 1 0 0 0 0\nf 2 0 0 0 0\n",
+                          "riskd-rates 1\nf 1 0 0 0 0\njunk" };
+    rk_rates_hit(back, "f", T0 + 30 * H);
+    rk_rates_get(back, "f", T0 + 30 * H, &i);
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        assert_int_equal(rk_rates_decode(back, bad[k]), -1);
+        rk_rate_info_t j;
+        rk_rates_get(back, "f", T0 + 30 * H, &j);
+        assert_true(j.last_hour == i.last_hour && j.hours == i.hours);
+    }
+    free(text);
+    rk_rates_free(r);
+    rk_rates_free(back);
+}
+
 static void limits(void **st)
 {
     (void)st;
@@ -212,7 +255,7 @@ static void syncer_thread(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sliding_hour), cmocka_unit_test(baseline), cmocka_unit_test(limits), cmocka_unit_test(threads),
+        cmocka_unit_test(sliding_hour), cmocka_unit_test(baseline), cmocka_unit_test(kept_as_text), cmocka_unit_test(limits), cmocka_unit_test(threads),
         cmocka_unit_test(shared_between_instances), cmocka_unit_test(syncer_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,7 +45,7 @@ function M.assess_signin(username, req, success)
     local a = { user_id = store.own_prefix .. username, ts = now_ms(), ip_address = req.remote_addr, success = success,
                 user_agent = req.headers and req.headers["user-agent"] or nil }
     if a.user_agent and #a.user_agent > 512 then a.user_agent = a.user_agent:sub(1, 512) end
-    local ok, result = pcall(analyze.analyze, a, get_deps())
+    local ok, result = pcall(analyze.analyze, a, get_deps(), { own_signin = true })
     return ok and result or nil
 end
 

@@ -223,10 +223,12 @@ end
 -- shared by the workers): failures from devices the account never used
 -- successfully. A botnet trying stolen passwords, one attempt per account
 -- from another address each, is invisible account by account and loud
--- here. This attempt is counted first, then the figures are read.
-function M.site(a, profile, features)
+-- here. This attempt is counted first, then the figures are read; not
+-- when it is a sign-in to riskd itself (own): the rates are the monitored
+-- service's.
+function M.site(a, profile, features, own)
     local never_seen = M.never_seen_device(profile, features)
-    if never_seen then
+    if never_seen and not own then
         rates.hit("new_device_attempts", a.ts)
         if not a.success then rates.hit("new_device_failures", a.ts) end
     end
@@ -478,6 +480,8 @@ end
 -- Shapley contributions. They cost milliseconds to tens of milliseconds (they
 -- run on the server's pool, not its event loop), so by default they are
 -- computed on demand (GET /api/login/events/:id/explain) instead.
+-- { own_signin = true }: a sign-in to riskd itself, left out of the
+-- site-wide rates.
 function M.analyze(a, deps, opts)
     local cfg = deps.config
     local degraded = false
@@ -529,7 +533,7 @@ function M.analyze(a, deps, opts)
     local familiarity = M.familiarity(profile, values, global)
     local cross = M.cross(deps.xacct, a, values, cfg)
     local ctx = { attempt = a, profile = profile, features = M.rule_features(features), anomaly = anomaly, recent = recent,
-                  values = values, global = global, familiarity = familiarity, site = M.site(a, profile, features),
+                  values = values, global = global, familiarity = familiarity, site = M.site(a, profile, features, opts and opts.own_signin),
                   intel = M.intel_view(deps.intel), cross = cross }
     local results, rule_errors = deps.rules.evaluate(ctx)
     table.sort(results, function(x, y) return x.score > y.score end)

@@ -12,11 +12,16 @@ local iforest = require("riskd.iforest")
 local rules = require("riskd.rules")
 local store = require("riskd.store")
 local calib = require("riskd.calib")
+local rates = require("riskd.rates")
 local parallel = require("riskd.parallel")
 local stage = require("lib.replay_stage")
 
 -- Whether the store outlives the run (the memory store keeps nothing).
 local function kept(uri) return uri ~= "mem:" end
+-- A store of one instance keeps the rates as its state; MongoDB's instances
+-- share theirs as per-hour counts (the server's rates thread), which a
+-- replay does not write.
+local function keeps_rates(db, uri) return kept(uri) and db:backend() ~= "mongodb" end
 
 local clock = parallel.thread_clock
 
@@ -77,6 +82,13 @@ local function context(o, h)
         if not text and code ~= "not_found" then inf:close() db:close() return nil, serr end
         if text and not cal:decode(text) then
             io.stderr:write("riskd: the stored calibration is unreadable: starting again\n")
+        end
+    end
+    if keeps_rates(db, o.db) then   -- and the site-wide rates' baselines, as a server keeps them
+        local text, serr, code = db:state(rates.STATE_KEY)
+        if not text and code ~= "not_found" then inf:close() db:close() return nil, serr end
+        if text and not rates.decode(text) then
+            io.stderr:write("riskd: the stored site-wide rates are unreadable: starting again\n")
         end
     end
     local timing = o.timing and {} or nil
@@ -245,6 +257,10 @@ function M.run(o, h)
     -- store next: history replayed before going live spares it the warm-up
     if kept(o.db) then
         local put, perr = c.db:state_put(calib.STATE_KEY, c.deps.calib:encode())
+        if not put then c.db:close() return nil, perr end
+    end
+    if keeps_rates(c.db, o.db) then
+        local put, perr = c.db:state_put(rates.STATE_KEY, rates.encode())
         if not put then c.db:close() return nil, perr end
     end
     c.db:close()

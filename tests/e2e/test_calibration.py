@@ -3,9 +3,10 @@
 to POST /api/login/analyze in order; once the calibration has its history,
 the share of legitimate attempts answered high stays within the budget
 (+50 %); the thresholds are in GET /api/admin/rules and /metrics, and
-survive a restart (they are kept in the store), and history replayed with
-`riskd score --db` into a new store leaves the server calibrated as if it
-had seen it. The config is scaled down
+survive a restart (they are kept in the store), as do the site-wide rates'
+baselines the spike rules judge an hour by (in /metrics), and history
+replayed with `riskd score --db` into a new store leaves the server
+calibrated, and with the rates learned, as if it had seen it. The config is scaled down
 (a history of 300 attempts, a window of 5,000) so that a few thousand attempts
 show it."""
 import http.client
@@ -85,6 +86,14 @@ def prepare(tmp, edit_config):
         f.write(cfg)
 
 
+def site_rates(srv):
+    """The site-wide rates in /metrics: {(baseline | history_hours, name): value}."""
+    s, text = srv.call("GET", "/metrics", raw=True)
+    assert s == 200, (s, text)
+    return {(m.group(1), m.group(2)): float(m.group(3))
+            for m in re.finditer(r'^riskd_site_rate_(baseline|history_hours)\{name="([a-z_]+)"\} (\S+)$', text, re.M)}
+
+
 def check_clean_exit(state):
     """The TAP check that the server (state["srv"]) exits 0 on SIGTERM."""
     def clean_exit():
@@ -154,13 +163,25 @@ def main():
             assert "riskd_levels_calibrated 1" in text
         check("/metrics shows the thresholds in force", metrics)
 
+        def site_rates_shown():
+            got = site_rates(state["srv"])
+            # 20 days of the stream's own time behind the baselines of the spike rules' rates
+            assert got.get(("history_hours", "new_device_failures"), 0) > 400, got
+            assert got.get(("history_hours", "new_device_attempts"), 0) > 400, got
+            assert got[("baseline", "new_device_attempts")] > got[("baseline", "new_device_failures")] > 0, got
+            rates.update(got)
+        rates = {}
+        check("/metrics shows the site-wide rates' baselines and their hours of history", site_rates_shown)
+
         def restart():
             state["srv"].stop()
             state["srv"] = Proc(tmp)
             s, d = state["srv"].call("GET", "/api/admin/rules")
             assert s == 200 and d["levels"]["calibrated"] is True, d["levels"]
             assert d["levels"]["high"] == levels["high"] and d["levels"]["critical"] == levels["critical"], (d["levels"], levels)
-        check("the thresholds survive a restart (kept in the store)", restart)
+            got = site_rates(state["srv"])
+            assert got == rates, (got, rates)
+        check("the thresholds and the site-wide rates survive a restart (kept in the store)", restart)
         check_clean_exit(state)
 
         def history_before_going_live():
@@ -182,6 +203,9 @@ def main():
             assert s == 200 and d["levels"]["calibrated"] is True, d["levels"]
             # the replay calibrated as the server did on the same attempts in the same order
             assert d["levels"]["high"] == levels["high"] and d["levels"]["attempts"] == levels["attempts"], (d["levels"], levels)
+            # and learned the same site-wide rates
+            got = site_rates(state["srv"])
+            assert got == rates, (got, rates)
             # and a second replay goes on from there: a new start would count what the first did (the
             # window halves what it holds past calibration_window, so the count need not grow)
             state["srv"].stop()
