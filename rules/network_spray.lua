@@ -12,7 +12,9 @@ return {
     name = "network_spray",
     family = "velocity",
     description = "accounts fail with devices they never signed in with from many addresses of one wide network, which no account uses as its own",
-    weights = { network_spray = 50, network_spray_step = 5, network_spray_max = 80 },
+    -- the cross-account memory holds the last 8 accounts of a network, so
+    -- the weight reaches its most within that many
+    weights = { network_spray = 50, network_spray_step = 7.5, network_spray_max = 80 },
     evaluate = function(ctx)
         if signals.trusted_network(ctx) then return nil end   -- the site's own (config.trusted_networks)
         local c = ctx.cross

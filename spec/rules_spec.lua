@@ -372,7 +372,9 @@ describe("shipped rules", function()
         assert.are.equal(50, s)
         assert.are.equal("4 other accounts failed with new devices from this wide network in the last 24 hours, none uses it as its own", why)
         c.cross.wide_failing_accounts = 7
-        assert.are.equal(65, (r.evaluate(c)))
+        assert.are.equal(72.5, (r.evaluate(c)))
+        c.cross.wide_failing_accounts = 8
+        assert.are.equal(80, (r.evaluate(c)))                -- the most the memory holds of one network
         c.cross.wide_failing_accounts = 100
         assert.are.equal(80, (r.evaluate(c)))                -- the cap
         c.cross.wide_regulars = 1
@@ -383,7 +385,7 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                          -- the user's own device
         -- an account without a history: any device is one it never signed in with
         c.features.new_device, c.site.never_seen_device = false, true
-        assert.are.equal(75, (r.evaluate(c)))
+        assert.are.equal(80, (r.evaluate(c)))
     end)
 
     it("a known device id with another operating system or browser than before", function()
