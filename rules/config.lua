@@ -24,7 +24,7 @@ return {
     calibration_excludes = { known_bad_address = true, account_state = true },
     -- Cross-account signals (rules/reused_exit.lua, shared_session_exit.lua):
     -- what other accounts did from the same network in this many days
-    cross_account_days = 3,
+    cross_account_days = 7,
     reused_exit_accounts = 1,     -- other accounts with new devices from the network
     shared_exit_accounts = 1,     -- other accounts from the new address of a known device (shared_session_exit)
     -- A spray over a wide network (/16, rules/network_spray.lua): this many

@@ -323,7 +323,7 @@ describe("shipped rules", function()
         c.profile = { successes = 5 }
         local s, why = r.evaluate(c)
         assert.are.equal(45, s)
-        assert.are.equal("1 other account signed in with new devices from this network in the last 3 days, none as a usual network", why)
+        assert.are.equal("1 other account signed in with new devices from this network in the last 7 days, none as a usual network", why)
         c.cross.network_regulars = 1
         assert.is_nil(r.evaluate(c))                          -- someone comes back to it: an office, a VPN exit
         c.cross.network_regulars = 0
@@ -345,7 +345,7 @@ describe("shipped rules", function()
         c.cross = { network_regulars = 0, address_accounts = 1 }
         local s, why = r.evaluate(c)
         assert.are.equal(55, s)
-        assert.are.equal("this device of the user's came from an address 1 other account used in the last 3 days, none as a usual network", why)
+        assert.are.equal("this device of the user's came from an address 1 other account used in the last 7 days, none as a usual network", why)
         c.cross.address_accounts = 3
         assert.are.equal(75, (r.evaluate(c)))
         c.cross.address_accounts = 9
