@@ -249,7 +249,7 @@ describe("analyze.analyze", function()
         -- regulars count from the whole memory, not only the last days
         local later = NOW + (config.cross_account_days + 1) * 86400000
         c = analyze.cross(x, { user_id = "z", ip_address = "198.51.100.9", ts = later }, values, config)
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 1, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, c)
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 1, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0, address_failing_accounts = 0 }, c)
         assert.has_error(function() x:note("n:k", "u", NOW, "sideways") end)
     end)
 
@@ -262,17 +262,20 @@ describe("analyze.analyze", function()
             analyze.analyze({ user_id = user, ip_address = ip, ts = ts, success = success ~= false }, d)
             return seen
         end
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("a", "203.0.113.5", NOW))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0, address_failing_accounts = 0 }, try("a", "203.0.113.5", NOW))
         -- a failure is not remembered by network or address; by wide network, as a device b never signed in with
         try("b", "203.0.113.9", NOW + 1000, false)
         -- a new user's success is not from a device "new to them" (no history): c counts on the network, not as a new device
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 1, wide_regulars = 0, device_other_families = 0 }, try("c", "203.0.113.7", NOW + 2000))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 1, wide_regulars = 0, device_other_families = 0, address_failing_accounts = 0 }, try("c", "203.0.113.7", NOW + 2000))
         assert.are.equal(2, x:others("n:203.0.113.0/24", "z", NOW))                   -- a and c, not b
         x:note("n:203.0.113.0/24", "f", NOW + 2500, "new_device")                              -- as a new device would be
-        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1, wide_failing_accounts = 1, wide_regulars = 0, device_other_families = 0 }, try("d", "203.0.113.5", NOW + 3000))
+        assert.are.same({ network_new_device_accounts = 1, network_regulars = 0, address_accounts = 1, wide_failing_accounts = 1, wide_regulars = 0, device_other_families = 0, address_failing_accounts = 0 }, try("d", "203.0.113.5", NOW + 3000))
+        -- b's failure is remembered by its address too, for the hour
+        assert.are.equal(1, try("g", "203.0.113.9", NOW + 4000, false).address_failing_accounts)
+        assert.are.equal(0, try("h", "203.0.113.9", NOW + 3600000 + 4001, false).address_failing_accounts)
         local later = NOW + (config.cross_account_days + 1) * 86400000
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, try("e", "203.0.113.5", later))
-        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }, analyze.cross(nil, {}, {}, config))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0, address_failing_accounts = 0 }, try("e", "203.0.113.5", later))
+        assert.are.same({ network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0, wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0, address_failing_accounts = 0 }, analyze.cross(nil, {}, {}, config))
     end)
 
     it("remembers failures with new devices by wide network (/16), and who comes back to it", function()

@@ -522,17 +522,25 @@ describe("shipped rules", function()
             (cs.evaluate(failing({ ip_users_1h = config.stuffing_users_stranger }, true))))
         assert.are.equal(95, (cs.evaluate(failing({ ip_users_1h = 40 }, true))))
         -- an address where other accounts signed in lately (an office NAT):
-        -- colleagues and their typos are not stuffing, a stranger's device failing is
+        -- colleagues and their typos are not stuffing; accounts failing there
+        -- from devices they never used are, counted alone
         local office = ctx({ features = { ip_users_1h = 12 } })
-        office.cross = { address_accounts = config.stuffing_shared_accounts }
+        office.cross = { address_accounts = config.stuffing_shared_accounts, address_failing_accounts = 0 }
         assert.is_nil(cs.evaluate(office))
         local typo = failing({ ip_users_1h = 12 }, false)
         typo.cross = office.cross
         assert.is_nil(cs.evaluate(typo))
         local stranger = failing({ ip_users_1h = 12 }, true)
         stranger.cross = office.cross
-        assert.are.equal(95, (cs.evaluate(stranger)))
-        office.cross = { address_accounts = config.stuffing_shared_accounts - 1 }
+        assert.is_nil(cs.evaluate(stranger))                 -- a cleared cookie and a typo among 12 colleagues
+        office.cross.address_failing_accounts = config.stuffing_users_stranger - 1
+        local s3, why3 = cs.evaluate(stranger)                -- with the others failing so, as many as it takes
+        assert.are.equal(config.weights.stuffing_stranger, s3)
+        assert.are.equal("this address tried 3 accounts in the last hour", why3)
+        office.cross.address_failing_accounts = 40
+        local _, why12 = cs.evaluate(stranger)
+        assert.are.equal("this address tried 12 accounts in the last hour", why12)   -- never more than it tried
+        office.cross = { address_accounts = config.stuffing_shared_accounts - 1, address_failing_accounts = 0 }
         assert.are.equal(80, (cs.evaluate(office)))
     end)
 

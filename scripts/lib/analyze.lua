@@ -299,14 +299,15 @@ end
 -- attacker's exit has only newcomers). Over the wider network (/16), in the
 -- last config.spray_hours: other accounts that failed there with devices
 -- they never signed in with, and the accounts that came back to it as a
--- network of their own.
+-- network of their own. From this very address, in the last hour: other
+-- accounts that failed there with devices they never signed in with.
 -- And for the device id, the other OS and browser families it signed in
 -- with, over all the memory holds (a session cookie replayed from another
 -- browser).
 function M.cross(xacct, a, values, cfg)
     if not xacct then
         return { network_new_device_accounts = 0, network_regulars = 0, address_accounts = 0,
-                 wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0 }
+                 wide_failing_accounts = 0, wide_regulars = 0, device_other_families = 0, address_failing_accounts = 0 }
     end
     local family = M.device_family(a)
     local since, n = a.ts - cfg.cross_account_days * 86400000, values.prefixes and "n:" .. values.prefixes
@@ -316,6 +317,7 @@ function M.cross(xacct, a, values, cfg)
         network_new_device_accounts = n and xacct:others(n, a.user_id, since, "new_device") or 0,
         network_regulars = n and xacct:others(n, a.user_id, 0, "known_network") or 0,
         address_accounts = xacct:others("a:" .. a.ip_address, a.user_id, since),
+        address_failing_accounts = xacct:others("g:" .. a.ip_address, a.user_id, a.ts - 3600000, "new_device"),
         wide_failing_accounts = w and xacct:others("f:" .. w, a.user_id, spray_since, "new_device") or 0,
         wide_regulars = w and xacct:others("w:" .. w, a.user_id, 0, "known_network") or 0,
         device_other_families = family and xacct:others("d:" .. a.device_id, family, 0) or 0,
@@ -333,11 +335,14 @@ end
 -- by its network and address (whether the network was new to the account
 -- says something only once the account has a history) and its device id's
 -- family, a failure from a device the account never signed in with (any,
--- for an account without a history) by its wider network.
+-- for an account without a history) by its wider network and its address.
 function M.cross_note(xacct, a, values, features, profile)
     local w = M.wide_network(a, values)
     if not a.success then
-        if w and M.never_seen_device(profile, features) then xacct:note("f:" .. w, a.user_id, a.ts, "new_device") end
+        if M.never_seen_device(profile, features) then
+            if w then xacct:note("f:" .. w, a.user_id, a.ts, "new_device") end
+            xacct:note("g:" .. a.ip_address, a.user_id, a.ts, "new_device")
+        end
         return
     end
     local history = profile and (profile.successes or 0) > 0
