@@ -17,6 +17,7 @@ typedef struct {
     int64_t hours;       /* completed hours folded into the baseline */
     double ucur, uprev;  /* of cur and prev, the hits not yet taken for sharing */
     int seeded;          /* the shared history has been folded in (rk_rates_seed) */
+    int resumed;         /* read back from the store: the hours until the next event were not seen */
     int64_t asked;       /* never hit yet: the hour it was last asked about, for sharing */
 } rate_t;
 
@@ -66,9 +67,13 @@ static void advance(rate_t *x, int64_t hour)
 {
     if (x->hour == INT64_MIN) { x->hour = hour; return; }
     if (hour <= x->hour) return;
-    /* The hour that ends, then any empty ones (a long gap converges: cap it). */
-    int64_t gap = hour - x->hour;
-    for (int64_t k = 0; k < gap && k < 24 * 30; k++) {
+    /* The hour that ends, then any empty ones (a long gap converges: cap it).
+     * After a restart the hours the process was down are unknown, not
+     * empty: folding them as zeros would shrink the baseline and make the
+     * first busy hour after a long outage look like a spike. */
+    int64_t gap = hour - x->hour, fold = x->resumed ? 1 : gap;
+    x->resumed = 0;
+    for (int64_t k = 0; k < fold && k < 24 * 30; k++) {
         double c = k == 0 ? x->cur : 0;
         x->baseline = x->hours == 0 ? c : (1 - RK_RATES_ALPHA) * x->baseline + RK_RATES_ALPHA * c;
         x->hours++;
@@ -185,6 +190,7 @@ int rk_rates_decode(rk_rates_t *r, const char *text)
         t[n].prev = prev;
         t[n].baseline = base;
         t[n].hours = hours;
+        t[n].resumed = 1;
         n++;
         p += used;
     }

@@ -68,7 +68,9 @@ int rk_rates_states(rk_rates_t *r, rk_rate_state_t *out, int max);
  * restarted server or a replay that goes on from a store keeps the learned
  * baselines instead of waiting a day (several instances share theirs through
  * rates_sync.c instead). rk_rates_decode replaces the table with the text's,
- * or returns -1, changing nothing, on text rk_rates_encode did not write. */
+ * or returns -1, changing nothing, on text rk_rates_encode did not write.
+ * The hours between a decoded table's last event and its next one are
+ * unknown (the server was down), not empty: they do not lower the baseline. */
 #define RK_RATES_STATE_KEY "rates"
 char *rk_rates_encode(rk_rates_t *r);   /* free() it; NULL when out of memory */
 int rk_rates_decode(rk_rates_t *r, const char *text);

@@ -67,8 +67,9 @@ static void baseline(void **st)
 }
 
 /* The text the store keeps: a table read back from it answers every
- * question as the one that wrote it, hour after hour; text riskd did not
- * write changes nothing. */
+ * question as the one that wrote it, in its hour and the next; the hours
+ * after its last event that it did not see (the server was down) do not
+ * lower its baseline; text riskd did not write changes nothing. */
 static void kept_as_text(void **st)
 {
     (void)st;
@@ -84,7 +85,7 @@ static void kept_as_text(void **st)
     rk_rates_hit(back, "stale", T0);
     assert_int_equal(rk_rates_decode(back, text), 0);
     const char *names[] = { "f", "g", "stale" };
-    for (int h = 29; h < 33; h++)
+    for (int h = 29; h < 31; h++)
         for (int n = 0; n < 3; n++) {
             rk_rate_info_t a, b;
             rk_rates_get(r, names[n], T0 + h * H + H / 3, &a);
@@ -93,6 +94,20 @@ static void kept_as_text(void **st)
         }
     rk_rates_get(back, "stale", T0 + H, &i);   /* the decoded table replaced the old one */
     assert_true(i.last_hour == 0 && i.hours == 0);
+    /* back after a week: the week's hours are not folded in as empty ones */
+    rk_rate_info_t up, down;
+    rk_rates_get(r, "f", T0 + 29 * H, &i);
+    rk_rates_get(r, "f", T0 + 200 * H, &up);
+    rk_rates_get(back, "f", T0 + 200 * H, &down);
+    assert_int_equal(up.hours, i.hours + 171);
+    assert_int_equal(down.hours, i.hours + 1);
+    double cur = 29 % 5 + 1;   /* hour 29's hits */
+    assert_true(fabs(down.baseline - ((1 - RK_RATES_ALPHA) * i.baseline + RK_RATES_ALPHA * cur)) < 1e-9);
+    assert_true(up.baseline < down.baseline / 4);
+    /* once an event came, the table goes on as any other: later empty hours count */
+    rk_rates_hit(back, "f", T0 + 200 * H);
+    rk_rates_get(back, "f", T0 + 203 * H, &up);
+    assert_int_equal(up.hours, i.hours + 4);
     const char *bad[] = { "", "riskd-rates 2\n", "riskd-rates 1\nf 1 2 3\n", "riskd-rates 1\nf 1 -2 0 0 0\n",
                           "riskd-rates 1\nf 1 nan 0 0 0\n", "riskd-rates 1\nf 1 0 0 0 0\nf 2 0 0 0 0\n",
                           "riskd-rates 1\nf 1 0 0 0 0\njunk" };
