@@ -5,13 +5,13 @@
 -- device its account never used raises its risk while the spike lasts; a
 -- failure more than a success, which is as often a user who cleared
 -- cookies in the wrong hour as the wave's rare hit.
--- Before the baseline has spike_min_hours of history (a new site, a
--- restarted server) the usual rate is not known; what is known is that
--- users mistype a password now and then, so most attempts from new devices
--- succeed whatever the hour or the size of the site. A wave of stolen
--- passwords fails nearly always: then the hour's share of failures among
--- attempts from never-seen devices, at spike_warmup_share or more, stands in
--- for the ratio.
+-- Before the baseline has spike_min_hours of history (a new site; a
+-- restarted server keeps its baseline in the store) the usual rate is not
+-- known; what is known is that users mistype a password now and then, so
+-- most attempts from new devices succeed whatever the hour or the size of
+-- the site. A wave of stolen passwords fails nearly always: then the hour's
+-- share of failures among attempts from never-seen devices, at
+-- spike_warmup_share or more, stands in for the ratio.
 return {
     name = "failure_spike",
     family = "velocity",
