@@ -1480,6 +1480,15 @@ static int db_purge(lua_State *L)
     return 1;
 }
 
+/* db:shares_rates() --> whether the backend shares the site-wide rates
+ * between processes (store.h): where it does not, a process that outlives a
+ * restart keeps them as its own state (db:state, riskd.rates.encode). */
+static int db_shares_rates(lua_State *L)
+{
+    lua_pushboolean(L, rk_store_shares_rates(check_store(L, 1)->s));
+    return 1;
+}
+
 /* db:sync_rates() --> true, false (the backend does not share rates), or
  * nil, err: one round of sharing the process's site-wide rates (riskd.rates)
  * with the other instances (rates_sync.h); the server runs it in a thread. */
@@ -1518,7 +1527,7 @@ int luaopen_riskd_store(lua_State *L)
         { "alert_set_status", db_alert_set_status },
         { "sync", db_sync }, { "stats", db_stats }, { "timeline", db_timeline }, { "top_users", db_top_users }, { "purge", db_purge },
         { "outcome", db_outcome }, { "settle", db_settle }, { "due", db_due },
-        { "sync_rates", db_sync_rates },
+        { "sync_rates", db_sync_rates }, { "shares_rates", db_shares_rates },
         { NULL, NULL },
     };
     static const luaL_Reg meta[] = {

@@ -18,10 +18,11 @@ local stage = require("lib.replay_stage")
 
 -- Whether the store outlives the run (the memory store keeps nothing).
 local function kept(uri) return uri ~= "mem:" end
--- A store of one instance keeps the rates as its state; MongoDB's instances
--- share theirs as per-hour counts (the server's rates thread), which a
--- replay does not write.
-local function keeps_rates(db, uri) return kept(uri) and db:backend() ~= "mongodb" end
+-- A store that does not share the site-wide rates (SQLite: one instance)
+-- keeps them as its state, as the server does; MongoDB's instances share
+-- theirs as per-hour counts (the server's rates thread), which a replay does
+-- not write.
+local function keeps_rates(db, uri) return kept(uri) and not db:shares_rates() end
 
 local clock = parallel.thread_clock
 
