@@ -444,6 +444,29 @@ describe("site-wide signals", function()
         rates.reset()
     end)
 
+    it("count successful sign-ins, and those that were an account's first", function()
+        rates.reset()
+        local t0 = 480000 * 3600000
+        local s = analyze.site({ ts = t0, success = true }, nil, {})          -- a first sign-in
+        assert.is_true(s.unknown_account)
+        assert.are.equal(1, s.successes.last_hour)
+        assert.are.equal(1, s.first_successes.last_hour)
+        s = analyze.site({ ts = t0 + 1000, success = true }, { successes = 0, failures = 2 }, {})
+        assert.are.equal(2, s.first_successes.last_hour)                      -- failures alone make no history
+        s = analyze.site({ ts = t0 + 2000, success = true }, { successes = 4 }, { new_device = 0 })
+        assert.is_false(s.unknown_account)
+        assert.are.equal(3, s.successes.last_hour)
+        assert.are.equal(2, s.first_successes.last_hour)
+        s = analyze.site({ ts = t0 + 3000, success = false }, nil, {})       -- a failure is no sign-in
+        assert.is_true(s.unknown_account)
+        assert.are.equal(3, s.successes.last_hour)
+        assert.are.equal(2, s.first_successes.last_hour)
+        s = analyze.site({ ts = t0 + 4000, success = true }, nil, {}, true)   -- nor is a sign-in to riskd itself
+        assert.are.equal(3, s.successes.last_hour)
+        assert.are.equal(2, s.first_successes.last_hour)
+        rates.reset()
+    end)
+
     it("riskd.rates' table is kept as text: what a restarted server reads back", function()
         rates.reset()
         local t0 = 480000 * 3600000

@@ -291,6 +291,31 @@ describe("shipped rules", function()
         assert.matches("40 times the usual 0.0", why0)
     end)
 
+    it("a failed sign-in to an account that never signed in, once first sign-ins are rare on the site", function()
+        local r = rule("unknown_account")
+        local c = ctx({})
+        c.attempt.success = false
+        local all, first = { last_hour = 30, baseline = 25, hours = 200 }, { last_hour = 0, baseline = 0.25, hours = 200 }
+        c.site = { unknown_account = true, successes = all, first_successes = first }
+        local s, why = r.evaluate(c)
+        assert.are.equal(50, s)
+        assert.are.equal("failed sign-in to an account that never signed in (1.0 % of the site's sign-ins are an account's first)", why)
+        c.attempt.success = true
+        assert.is_nil(r.evaluate(c))                  -- a first sign-in is how every account starts
+        c.attempt.success = false
+        c.site.unknown_account = false
+        assert.is_nil(r.evaluate(c))                  -- an account with a history
+        c.site.unknown_account = true
+        first.baseline = 5
+        assert.is_nil(r.evaluate(c))                  -- a fifth of the sign-ins are first ones: accounts sign up
+        first.baseline, all.hours = 0.25, 10
+        assert.is_nil(r.evaluate(c))                  -- the site's first day: every account is unknown yet
+        all.hours, all.baseline = 200, 0
+        assert.is_nil(r.evaluate(c))                  -- no sign-ins to compare with
+        c.site = nil
+        assert.is_nil(r.evaluate(c))                  -- no site figures (a rule tested alone)
+    end)
+
     it("a new device and a new network at once, with a history", function()
         local r = rule("new_device_and_network")
         local c = ctx({ features = { new_device = true, new_prefix = true } })

@@ -223,17 +223,29 @@ end
 -- shared by the workers): failures from devices the account never used
 -- successfully. A botnet trying stolen passwords, one attempt per account
 -- from another address each, is invisible account by account and loud
--- here. This attempt is counted first, then the figures are read; not
--- when it is a sign-in to riskd itself (own): the rates are the monitored
--- service's.
+-- here. And successful sign-ins, with those that were an account's first:
+-- once a site knows its active accounts, a first sign-in is rare, and a
+-- failure on an account that never signed in is what a list of stolen or
+-- guessed usernames looks like. This attempt is counted first, then the
+-- figures are read; not when it is a sign-in to riskd itself (own): the
+-- rates are the monitored service's.
 function M.site(a, profile, features, own)
     local never_seen = M.never_seen_device(profile, features)
-    if never_seen and not own then
-        rates.hit("new_device_attempts", a.ts)
-        if not a.success then rates.hit("new_device_failures", a.ts) end
+    local unknown = not profile or (profile.successes or 0) == 0
+    if not own then
+        if never_seen then
+            rates.hit("new_device_attempts", a.ts)
+            if not a.success then rates.hit("new_device_failures", a.ts) end
+        end
+        if a.success then
+            rates.hit("successes", a.ts)
+            if unknown then rates.hit("first_successes", a.ts) end
+        end
     end
-    return { never_seen_device = never_seen, new_device_failures = rates.get("new_device_failures", a.ts),
-             new_device_attempts = rates.get("new_device_attempts", a.ts) }
+    return { never_seen_device = never_seen, unknown_account = unknown,
+             new_device_failures = rates.get("new_device_failures", a.ts),
+             new_device_attempts = rates.get("new_device_attempts", a.ts),
+             successes = rates.get("successes", a.ts), first_successes = rates.get("first_successes", a.ts) }
 end
 
 -- Familiarity, after Freeman et al., "Who Are You? A Statistical Approach to
