@@ -4,6 +4,7 @@ and writes every attack kind; `riskd train` replays generated traffic through
 the pipeline, trains, evaluates on held-out attempts with floors a broken
 pipeline cannot reach, and saves a model the server loads. TAP."""
 import base64
+import datetime
 import hashlib
 import hmac
 import http.client
@@ -397,6 +398,27 @@ def main():
             got = {k: v["tpr"] for k, v in r2["riskd"]["kinds"].items()}
             assert set(got) == set(floors) and all(got[k] >= floors[k] for k in floors), got
             assert r2["riskd"]["mean_tpr"] >= 0.75 and r2["legit_alert_rate"] < 0.025, r2
+            # --warm-up: the first days are replayed but not judged; the whole file's figures beside
+            p = riskd("eval", "--input", data, "--json", "--warm-up", "10")
+            assert p.returncode == 0, p.stderr
+            w = json.loads(p.stdout)
+            with open(data) as f:
+                stamps = [json.loads(line)["timestamp"] for line in f]
+            def ms(t):
+                return datetime.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() * 1000
+            start = min(ms(t) for t in stamps)
+            late = sum(1 for t in stamps if ms(t) >= start + 10 * 86400000)
+            assert w["warm_up_days"] == 10 and w["attempts"] == r["attempts"] and w["judged"] == late < r["attempts"], w
+            whole = dict(w["whole_file"])
+            assert close(whole.pop("riskd"), r["riskd"]) and close(whole.pop("reference"), r["reference"]), w
+            assert whole["legit_alert_rate"] == r["legit_alert_rate"] and whole["judged"] == r["attempts"], whole
+            assert w["riskd"]["auc"] != r["riskd"]["auc"] and w["legitimate"] < r["legitimate"], (w, r)
+            assert "whole_file" not in r and r["warm_up_days"] == 0 and r["judged"] == r["attempts"], r
+            p = riskd("eval", "--input", data, "--warm-up", "10")
+            assert p.returncode == 0 and "judged after a warm-up of 10 days: %d attempts" % late in p.stdout, p.stdout
+            assert "the whole file, warm-up included: ROC AUC" in p.stdout, p.stdout
+            p = riskd("eval", "--input", data, "--warm-up", "40")       # nothing left to judge
+            assert p.returncode == 1 and "the judged attempts need both" in p.stderr, p.stderr
             # the human table says the same
             p = riskd("eval", "--input", data, "--fpr", "0.05")
             assert p.returncode == 0 and "familiarity reference" in p.stdout and "TPR at 5 % FPR" in p.stdout, p.stdout
