@@ -122,9 +122,12 @@ return {
     spike_warmup_share = 0.5,
     -- A failed sign-in to an account that never signed in (rules/unknown_account.lua):
     -- once the successes rate has this many hours of history and at most
-    -- this share of the site's successful sign-ins are an account's first.
+    -- this share of the site's successful sign-ins are an account's first,
+    -- counting besides the site's own this many sign-ins an hour, half of
+    -- them first ones (so a site with under ten sign-ins an hour never fires).
     unknown_account_min_hours = 24,
     unknown_account_share = 0.05,
+    unknown_account_prior = 1,
     brute_force_failures = 5,  -- failed attempts of one user in an hour
     brute_force_step = 8,      -- added per further failure, up to brute_force_max
     brute_force_max = 95,

@@ -17,10 +17,16 @@ return {
         local site, a = ctx.site, ctx.attempt
         if a.success or not site or not site.unknown_account then return nil end
         local all, first = site.successes, site.first_successes
-        if not all or all.hours < config.unknown_account_min_hours or all.baseline <= 0 then return nil end
-        local share = first.baseline / all.baseline
+        if not all or all.hours < config.unknown_account_min_hours then return nil end
+        -- as if besides the site's own sign-ins there were unknown_account_prior
+        -- an hour, half of them first ones: a site with few sign-ins cannot
+        -- tell that first ones are rare, one first sign-in every few days
+        -- falls out of a day's memory
+        local prior = config.unknown_account_prior
+        local share = (first.baseline + prior / 2) / (all.baseline + prior)
         if share > config.unknown_account_share then return nil end
         return config.weights.unknown_account,
-            string.format("failed sign-in to an account that never signed in (%.1f %% of the site's sign-ins are an account's first)", 100 * share)
+            string.format("failed sign-in to an account that never signed in (%.1f %% of the site's sign-ins are an account's first)",
+                100 * first.baseline / all.baseline)
     end,
 }

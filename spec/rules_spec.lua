@@ -310,8 +310,12 @@ describe("shipped rules", function()
         assert.is_nil(r.evaluate(c))                  -- a fifth of the sign-ins are first ones: accounts sign up
         first.baseline, all.hours = 0.25, 10
         assert.is_nil(r.evaluate(c))                  -- the site's first day: every account is unknown yet
-        all.hours, all.baseline = 200, 0
+        all.hours, all.baseline, first.baseline = 200, 0, 0
         assert.is_nil(r.evaluate(c))                  -- no sign-ins to compare with
+        all.baseline = 3
+        assert.is_nil(r.evaluate(c))                  -- a few sign-ins an hour, none a first: too few to tell
+        all.baseline = 12
+        assert.are.equal(50, (r.evaluate(c)))         -- a dozen an hour, none a first
         c.site = nil
         assert.is_nil(r.evaluate(c))                  -- no site figures (a rule tested alone)
     end)
