@@ -17,7 +17,7 @@ return {
         local site, a = ctx.site, ctx.attempt
         if a.success or not site or not site.unknown_account then return nil end
         local all, first = site.successes, site.first_successes
-        if not all or all.hours < config.unknown_account_min_hours then return nil end
+        if not all or all.hours < config.unknown_account_min_hours or all.baseline <= 0 then return nil end
         -- as if besides the site's own sign-ins there were unknown_account_prior
         -- an hour, half of them first ones: a site with few sign-ins cannot
         -- tell that first ones are rare, one first sign-in every few days
