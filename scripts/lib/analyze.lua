@@ -213,10 +213,13 @@ function M.combine(results, families, logins)
     return round2(100 * (1 - keep))
 end
 
+-- Whether the account never signed in successfully (no profile, or only failures).
+local function unknown_account(profile) return not profile or (profile.successes or 0) == 0 end
+
 -- Whether the account never signed in with the attempt's device: any
 -- device, for an account without a successful login.
 function M.never_seen_device(profile, features)
-    return not profile or (profile.successes or 0) == 0 or features.new_device == 1
+    return unknown_account(profile) or features.new_device == 1
 end
 
 -- Site-wide signals (riskd.rates: per hour against a learned baseline,
@@ -231,7 +234,7 @@ end
 -- rates are the monitored service's.
 function M.site(a, profile, features, own)
     local never_seen = M.never_seen_device(profile, features)
-    local unknown = not profile or (profile.successes or 0) == 0
+    local unknown = unknown_account(profile)
     if not own then
         if never_seen then
             rates.hit("new_device_attempts", a.ts)
@@ -357,7 +360,7 @@ function M.cross_note(xacct, a, values, features, profile)
         end
         return
     end
-    local history = profile and (profile.successes or 0) > 0
+    local history = not unknown_account(profile)
     if values.prefixes then
         xacct:note("n:" .. values.prefixes, a.user_id, a.ts, features.new_device == 1 and "new_device",
                    history and (features.new_prefix == 1 and "new_network" or "known_network"))
@@ -524,7 +527,7 @@ function M.analyze(a, deps, opts)
     -- turning enrichment on never changes what a loaded model sees.
     if a.asn then
         local known = profile and profile.asns and profile.asns[a.asn]
-        features.new_asn = (profile and (profile.successes or 0) > 0 and not known) and 1 or 0
+        features.new_asn = (not unknown_account(profile) and not known) and 1 or 0
     end
 
     -- How common this attempt's values are across all users (familiarity).
