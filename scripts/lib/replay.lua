@@ -24,7 +24,17 @@ local function kept(uri) return uri ~= "mem:" end
 -- not write.
 local function keeps_rates(db, uri) return kept(uri) and not db:shares_rates() end
 
+-- Stages are timed with two clocks. A thread's CPU clock is a system call
+-- here that costs more than the smaller stages and disturbs the caches the
+-- next stage runs on, so it is read only around whole chunks (the helpers'
+-- work, the hand-offs to them, which may wait) and at the start and end of
+-- the run. The stages of the pipeline's
+-- own thread are sampled with the monotonic clock, which costs tens of
+-- nanoseconds; the wall time it sees includes the moments the thread was
+-- not running, so at the end the thread's stages are scaled to what its CPU
+-- clock says it spent in all.
 local clock = parallel.thread_clock
+local wall = parallel.monotonic
 
 local M = {}
 M.json = stage.json
@@ -59,16 +69,14 @@ end
 local CHUNK = 256   -- lines per message to a helper
 
 -- --timing times one line in SAMPLE, each stage less what reading the clock
--- costs, and scales the sums up to the whole run: reading a thread's CPU
--- clock is a system call here, and reading it around every stage of every
--- line took a fifth of the run and landed in the stages' times.
+-- costs, and scales the sums up to the whole run.
 local SAMPLE = 16
 
--- What one reading of the clock costs, measured.
+-- What one reading of the wall clock costs, measured.
 local function clock_overhead()
-    local n, t0 = 2000, clock()
-    for _ = 1, n do clock() end
-    return (clock() - t0) / (n + 1)
+    local n, t0 = 2000, wall()
+    for _ = 1, n do wall() end
+    return (wall() - t0) / (n + 1)
 end
 
 -- The run's state: the input, the pipeline, the counters.
@@ -103,17 +111,25 @@ local function context(o, h)
                  rules = rules, features = features,
                  config = rules.config(), format_time = time.format },
         opts = { explain = o.explain, reference = o.reference },
-        timed_opts = timing and { explain = o.explain, reference = o.reference, timing = {}, clock = clock,
+        timed_opts = timing and { explain = o.explain, reference = o.reference, timing = {}, clock = wall,
                                   clock_overhead = overhead },
-        -- per line, sampled (lines and good ones sampled: their counts), and per run
-        timing = timing, per_line = timing and {}, sampled = 0, sampled_good = 0, overhead = overhead,
+        -- the helpers' CPU per stage (timing); this thread's stages by the
+        -- wall clock, per line sampled (lines and good ones sampled: their
+        -- counts) and per chunk timed every time (here)
+        timing = timing, per_line = timing and {}, here = timing and {}, sampled = 0, sampled_good = 0,
+        overhead = overhead,
         n = 0, bad = 0, t0 = parallel.monotonic(), now = math.floor(os.time() * 1000),
     }
 end
 
--- Time spent for the whole run (hand-offs, the helpers' CPU), added as is.
-local function add_time(c, stage_name, secs)
+-- The helpers' CPU for a stage, added as is.
+local function add_cpu(c, stage_name, secs)
     if c.timing then c.timing[stage_name] = (c.timing[stage_name] or 0) + secs end
+end
+
+-- Wall time this thread spent on a stage since t1 (every time, not sampled).
+local function add_time(c, stage_name, t1)
+    if t1 then c.here[stage_name] = (c.here[stage_name] or 0) + math.max(0, wall() - t1 - c.overhead) end
 end
 
 -- Whether line c.n is one of the sampled.
@@ -122,7 +138,7 @@ local function sampled(c) return c.timing and c.n % SAMPLE == 0 end
 -- A sampled line's stage: what the clock read since t1, less one reading.
 local function add_sample(c, stage_name, t1)
     local t = c.per_line
-    t[stage_name] = (t[stage_name] or 0) + math.max(0, clock() - t1 - c.overhead)
+    t[stage_name] = (t[stage_name] or 0) + math.max(0, wall() - t1 - c.overhead)
 end
 
 -- Line c.n through the pipeline: a the attempt and body_or_why the decoded
@@ -131,7 +147,11 @@ end
 local function analyze_one(c, a, body_or_why)
     -- Writes commit in groups of 1000 lines: reads see the group's own
     -- writes, so results are the same as one commit per attempt.
-    if c.n % 1000 == 0 then assert(c.db:batch_end()); assert(c.db:batch_begin()) end
+    if c.n % 1000 == 0 then
+        local t1 = c.timing and wall()
+        assert(c.db:batch_end()); assert(c.db:batch_begin())
+        add_time(c, "store write", t1)
+    end
     local resp
     if not a then
         c.bad = c.bad + 1
@@ -153,20 +173,20 @@ local function run_here(c)
     for line in c.inf:lines() do
         c.n = c.n + 1
         local timed = sampled(c)
-        local t1 = timed and clock()
+        local t1 = timed and wall()
         local a, body = stage.parse(line, h.check, c.now)
         if timed then c.sampled = c.sampled + 1; add_sample(c, "parsing", t1) end
         local resp = analyze_one(c, a, body)
         if resp and h.write then
-            t1 = timed and clock()
+            t1 = timed and wall()
             nbuf = nbuf + 1
             buf[nbuf] = stage.line(body, resp)
             if timed then add_sample(c, "output", t1) end
-            if nbuf == 512 then   -- once per 512 lines: timed every time, not scaled
-                t1 = c.timing and clock()
+            if nbuf == 512 then   -- once per 512 lines: timed every time, not sampled
+                t1 = c.timing and wall()
                 h.write(table.concat(buf, "\n", 1, nbuf))
                 nbuf = 0
-                if t1 then add_time(c, "output", clock() - t1) end
+                add_time(c, "output", t1)
             end
         end
     end
@@ -191,25 +211,25 @@ local function run_parallel(c, nthreads)
         end
         if #lines == 0 then return end
         sent = sent + 1
-        local t1 = clock()
+        local t1 = c.timing and clock()
         P:send((sent - 1) % nthreads + 1, { op = "parse", lines = lines, check = h.check, now = c.now })
-        add_time(c, "hand-off", clock() - t1)
+        if t1 then add_cpu(c, "hand-off", clock() - t1) end
     end
     local function take_output()
         enc_recv = enc_recv + 1
-        local t1 = clock()
+        local t1 = c.timing and clock()
         local res = assert(E:recv((enc_recv - 1) % nthreads + 1))
-        add_time(c, "hand-off", clock() - t1)
-        add_time(c, "output", res.cpu)
+        if t1 then add_cpu(c, "hand-off", clock() - t1) end
+        add_cpu(c, "output", res.cpu)
         if res.text ~= "" then h.write(res.text) end
     end
     for _ = 1, 2 * nthreads do send_next() end
     while done < sent do
         done = done + 1
-        local t1 = clock()
+        local t1 = c.timing and clock()
         local res = assert(P:recv((done - 1) % nthreads + 1))
-        add_time(c, "hand-off", clock() - t1)
-        add_time(c, "parsing", res.cpu)
+        if t1 then add_cpu(c, "hand-off", clock() - t1) end
+        add_cpu(c, "parsing", res.cpu)
         send_next()
         local outs = {}
         for _, it in ipairs(res.items) do
@@ -219,9 +239,9 @@ local function run_parallel(c, nthreads)
         end
         if E then
             enc_sent = enc_sent + 1
-            t1 = clock()
+            t1 = c.timing and clock()
             E:send((enc_sent - 1) % nthreads + 1, { op = "encode", items = outs })
-            add_time(c, "hand-off", clock() - t1)
+            if t1 then add_cpu(c, "hand-off", clock() - t1) end
             while enc_sent - enc_recv > 2 * nthreads do take_output() end
         end
     end
@@ -249,8 +269,10 @@ function M.run(o, h)
     local nthreads = o.threads or M.default_threads()
     assert(c.db:batch_begin())
     local ok, rerr
+    local cpu0 = c.timing and clock()
     if nthreads > 0 then ok, rerr = run_parallel(c, nthreads) end
     if not ok and not rerr then ok, rerr = run_here(c) end
+    local cpu = c.timing and clock() - cpu0   -- this thread's CPU over the run
     c.inf:close()
     if not ok then c.db:close() return nil, rerr end
     assert(c.db:batch_end())
@@ -266,13 +288,20 @@ function M.run(o, h)
     end
     c.db:close()
     if c.tty then progress(c.n, c.total, c.t0) io.stderr:write("\n") end
-    if c.timing then   -- the sampled lines' stages, scaled up to every line
+    if c.timing then
+        -- this thread's stages: the sampled lines' scaled up to every line,
+        -- then all of them to the thread's CPU time
         local good = c.n - c.bad
         for k, v in pairs(c.timed_opts.timing) do c.per_line[k] = (c.per_line[k] or 0) + v end
         for k, v in pairs(c.per_line) do
             local scale = k == "parsing" and c.n / math.max(1, c.sampled) or good / math.max(1, c.sampled_good)
-            c.timing[k] = (c.timing[k] or 0) + v * scale
+            c.here[k] = (c.here[k] or 0) + v * scale
         end
+        local seen = 0
+        for _, v in pairs(c.here) do seen = seen + v end
+        -- (hand-offs were timed on the CPU clock: they wait for the helpers)
+        local to_cpu = seen > 0 and math.max(0, cpu - (c.timing["hand-off"] or 0)) / seen or 0
+        for k, v in pairs(c.here) do c.timing[k] = (c.timing[k] or 0) + v * to_cpu end
     end
     return { lines = c.n, bad = c.bad, seconds = parallel.monotonic() - c.t0, timing = c.timing }
 end
