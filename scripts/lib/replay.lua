@@ -28,11 +28,10 @@ local function keeps_rates(db, uri) return kept(uri) and not db:shares_rates() e
 -- here that costs more than the smaller stages and disturbs the caches the
 -- next stage runs on, so it is read only around whole chunks (the helpers'
 -- work, the hand-offs to them, which may wait) and at the start and end of
--- the run. The stages of the pipeline's
--- own thread are sampled with the monotonic clock, which costs tens of
--- nanoseconds; the wall time it sees includes the moments the thread was
--- not running, so at the end the thread's stages are scaled to what its CPU
--- clock says it spent in all.
+-- the run. The stages of the pipeline's own thread are sampled with the
+-- monotonic clock, which costs tens of nanoseconds; the wall time it sees
+-- includes the moments the thread was not running, so at the end the
+-- thread's stages are scaled to what its CPU clock says it spent in all.
 local clock = parallel.thread_clock
 local wall = parallel.monotonic
 
