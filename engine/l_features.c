@@ -3,7 +3,8 @@
  *   local features = require("riskd.features")
  *   local byname, row = features.extract(attempt, profile, recent)
  *     attempt: { ts, ip_address, success, country, latitude, longitude, device_id, user_agent }
- *     profile: what riskd.store's db:profile() returns, or nil for a new user
+ *     profile: what riskd.store's db:profile() returns (a view, l_profile.h), a
+ *              table of the same fields, or nil for a new user
  *     recent:  { failures = n, ip_users = n } (failures of the user and users of the
  *              address in the hour before), or nil
  *     byname:  { hour_sin = ..., ... }; row: the same values in model column order
@@ -17,6 +18,8 @@
 
 #include "features.h"
 #include "l_modules.h"
+#include "l_profile.h"
+#include "store.h"
 
 static const char *field_str(lua_State *L, int t, const char *k)
 {
@@ -37,8 +40,6 @@ static double field_num(lua_State *L, int t, const char *k, double def, int *pre
     lua_pop(L, 1);
     return v;
 }
-
-static const char *const kind_fields[RK_PK_COUNT] = { "devices", "countries", "prefixes", "user_agents", "asns" };
 
 /* The profile table back into the C struct the extractor reads. */
 static void read_profile(lua_State *L, int t, rk_profile_t *p)
@@ -69,7 +70,7 @@ static void read_profile(lua_State *L, int t, rk_profile_t *p)
     }
     lua_pop(L, 1);
     for (int k = 0; k < RK_PK_COUNT; k++) {
-        if (lua_getfield(L, t, kind_fields[k]) == LUA_TTABLE) {
+        if (lua_getfield(L, t, rk_profile_kind_names[k]) == LUA_TTABLE) {
             lua_pushnil(L);
             while (lua_next(L, -2) && p->nitems[k] < RK_PROFILE_MAX_ITEMS) {
                 if (lua_type(L, -2) == LUA_TSTRING && lua_istable(L, -1)) {
@@ -109,11 +110,12 @@ static int l_extract(lua_State *L)
 
     /* The profile struct is ~24 KiB: a scratch per Lua state (the module's
      * upvalue), neither the C stack nor a fresh block per call. */
-    rk_profile_t *p = NULL;
-    if (!lua_isnoneornil(L, 2)) {
+    const rk_profile_t *p = NULL;
+    if (!lua_isnoneornil(L, 2) && !(p = rk_l_profile_test(L, 2))) {   /* a store's view: its struct as it is */
         luaL_checktype(L, 2, LUA_TTABLE);
-        p = lua_touserdata(L, lua_upvalueindex(1));
-        read_profile(L, 2, p);
+        rk_profile_t *scratch = lua_touserdata(L, lua_upvalueindex(1));
+        read_profile(L, 2, scratch);
+        p = scratch;
     }
     rk_recent_t r = { 0, 0 };
     if (!lua_isnoneornil(L, 3)) {

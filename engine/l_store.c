@@ -42,6 +42,7 @@
 #include "deliver.h"
 #include "json_lua.h"
 #include "l_modules.h"
+#include "l_profile.h"
 #include "store.h"
 #include "rates_sync.h"
 #include "store_writer.h"
@@ -921,64 +922,15 @@ static int db_recent(lua_State *L)
 
 /* ---- profiles ---- */
 
-static const char *const kind_names[RK_PK_COUNT] = { "devices", "countries", "prefixes", "user_agents", "asns" };
-
+/* db:profile(user_id) --> a read-only view of the profile (l_profile.h) */
 static int db_profile(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
     const char *user = luaL_checkstring(L, 2);
-    /* The struct is ~24 KiB: a scratch per Lua state (the methods' upvalue),
-     * not a malloc per call, which churned the heap of every analysis. */
-    rk_profile_t *p = lua_touserdata(L, lua_upvalueindex(1));
+    rk_profile_t *p = rk_l_profile_new(L);
     char err[512];
     int rc = rk_store_profile_get(u->s, user, p, err, sizeof err);
     if (rc) return result(L, rc, err);
-    lua_createtable(L, 0, 24);
-    set_str(L, "user_id", p->user_id);
-    set_int(L, "attempts", p->attempts);
-    set_int(L, "successes", p->successes);
-    set_int(L, "failures", p->failures);
-    set_int(L, "anomalies", p->anomalies);
-    set_int(L, "high_risk", p->high_risk);
-    set_int(L, "first_seen", p->first_ms);
-    set_int(L, "last_seen", p->last_ms);
-    set_num(L, "max_risk", p->max_risk);
-    set_num(L, "mean_risk", p->attempts ? p->risk_sum / (double)p->attempts : 0);
-    lua_createtable(L, 24, 0);
-    for (int h = 0; h < 24; h++) { lua_pushinteger(L, p->hours[h]); lua_rawseti(L, -2, h + 1); }
-    lua_setfield(L, -2, "hours");         /* hours[h + 1] = successes in UTC hour h */
-    lua_createtable(L, 24, 0);
-    for (int h = 0; h < 24; h++) { lua_pushinteger(L, p->local_hours[h]); lua_rawseti(L, -2, h + 1); }
-    lua_setfield(L, -2, "local_hours");   /* the same by local solar hour where the login was */
-    lua_createtable(L, 7, 0);
-    for (int d = 0; d < 7; d++) { lua_pushinteger(L, p->weekdays[d]); lua_rawseti(L, -2, d + 1); }
-    lua_setfield(L, -2, "weekdays");      /* weekdays[1] = Sunday */
-    if (p->has_last_success) {
-        lua_createtable(L, 0, 6);
-        set_int(L, "ts", p->last_success_ms);
-        set_str(L, "ip_address", p->last_ip);
-        if (p->last_country[0]) set_str(L, "country", p->last_country);
-        if (p->last_city[0]) set_str(L, "city", p->last_city);
-        if (p->last_has_geo) { set_num(L, "latitude", p->last_lat); set_num(L, "longitude", p->last_lon); }
-        lua_setfield(L, -2, "last_success");
-    }
-    if (p->state[0]) {
-        lua_createtable(L, 0, 3);
-        set_str(L, "state", p->state);
-        if (p->state_by[0]) set_str(L, "by", p->state_by);
-        set_int(L, "at", p->state_ms);
-        lua_setfield(L, -2, "state");      /* what an analyst says of the account */
-    }
-    for (int k = 0; k < RK_PK_COUNT; k++) {
-        lua_createtable(L, 0, p->nitems[k]);
-        for (int i = 0; i < p->nitems[k]; i++) {
-            lua_createtable(L, 0, 2);
-            set_int(L, "count", p->items[k][i].count);
-            set_int(L, "last_seen", p->items[k][i].last_ms);
-            lua_setfield(L, -2, p->items[k][i].value);
-        }
-        lua_setfield(L, -2, kind_names[k]);
-    }
     return 1;
 }
 
@@ -989,7 +941,7 @@ static int db_global_counts(lua_State *L)
     store_ud *u = check_store(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     const char *vals[RK_PK_COUNT];
-    for (int k = 0; k < RK_PK_COUNT; k++) vals[k] = opt_str(L, 2, kind_names[k]);
+    for (int k = 0; k < RK_PK_COUNT; k++) vals[k] = opt_str(L, 2, rk_profile_kind_names[k]);
     rk_global_count_t g[RK_PK_COUNT];
     char err[512];
     int rc = rk_store_global_counts(u->s, vals, g, err, sizeof err);
@@ -1001,7 +953,7 @@ static int db_global_counts(lua_State *L)
         set_int(L, "count", g[k].count);
         set_int(L, "total", g[k].total);
         set_int(L, "distinct", g[k].distinct);
-        lua_setfield(L, -2, kind_names[k]);
+        lua_setfield(L, -2, rk_profile_kind_names[k]);
     }
     return 1;
 }
@@ -1537,8 +1489,7 @@ int luaopen_riskd_store(lua_State *L)
     if (luaL_newmetatable(L, STORE_T)) {
         luaL_setfuncs(L, meta, 0);
         luaL_newlibtable(L, methods);
-        lua_newuserdatauv(L, sizeof(rk_profile_t), 0);   /* db:profile's scratch */
-        luaL_setfuncs(L, methods, 1);
+        luaL_setfuncs(L, methods, 0);
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);

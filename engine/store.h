@@ -32,6 +32,8 @@
 typedef enum {
     RK_PK_DEVICE = 0, RK_PK_COUNTRY, RK_PK_PREFIX, RK_PK_UA, RK_PK_ASN, RK_PK_COUNT
 } rk_profile_kind;
+/* Their names, in that order: profiles' lists and global counts in Lua and in documents. */
+extern const char *const rk_profile_kind_names[RK_PK_COUNT];
 #define RK_PROFILE_MAX_ITEMS 32
 
 typedef struct rk_store rk_store_t;

@@ -149,7 +149,6 @@ void rk_profile_reset(rk_profile_t *p);
 /* The values an event adds to the bounded lists (and to the global counts):
  * vals[kind], NULL when absent; the prefix is computed into buf. */
 void rk_profile_values(const rk_event_t *e, const char *vals[RK_PK_COUNT], char *buf, size_t cap);
-extern const char *const rk_profile_kind_names[RK_PK_COUNT];
 #define RK_PROFILE_MAX_BYTES 32768
 size_t rk_profile_encode(const rk_profile_t *p, unsigned char *out, size_t cap);
 int rk_profile_decode(rk_profile_t *p, const unsigned char *data, size_t len);

@@ -105,6 +105,53 @@ describe("riskd.store", function()
         assert.are.equal(1, ipusers)
     end)
 
+    it("hands out the profile as a read-only view: fields, lists, pairs, fresh tables", function()
+        local p = assert(db:profile("alice"))
+        assert.are.equal("userdata", type(p))
+        assert.are.equal("alice", p.user_id)
+        assert.are.equal("integer", math.type(p.successes))
+        assert.is_nil(p.no_such_field)
+        assert.is_nil(p.devices.nope)
+        assert.is_nil(p.state)                        -- none set for alice
+        -- writes raise, to the profile and to its lists
+        assert.has_error(function() p.successes = 99 end)
+        assert.has_error(function() p.devices.d2 = { count = 1 } end)
+        -- the tables it hands out are new at every read: changing one changes nothing else
+        p.devices.d1.count = 50
+        p.hours[1] = 50
+        assert.are.equal(1, p.devices.d1.count)
+        assert.are.equal(24, #p.hours)
+        assert.are_not.equal(50, p.hours[1])
+        -- pairs over a list gives each value once, with its counts
+        local seen = {}
+        for value, item in pairs(p.countries) do seen[#seen + 1] = value .. "=" .. item.count end
+        assert.are.same({ "FR=1" }, seen)
+        -- pairs over the profile gives every field it has, each once
+        local fields = {}
+        for k, v in pairs(p) do
+            assert.is_nil(fields[k])
+            fields[k] = type(v)
+        end
+        assert.are.equal("number", fields.successes)
+        assert.are.equal("table", fields.last_success)
+        assert.are.equal("userdata", fields.devices)
+        assert.is_nil(fields.state)
+        -- the feature extractor reads the view's struct as it reads an equal table
+        local features = require("riskd.features")
+        local copy = { attempts = p.attempts, successes = p.successes, failures = p.failures,
+                       first_seen = p.first_seen, last_seen = p.last_seen, hours = p.hours,
+                       local_hours = p.local_hours, last_success = p.last_success }
+        for _, kind in ipairs({ "devices", "countries", "prefixes", "user_agents", "asns" }) do
+            copy[kind] = {}
+            for value, item in pairs(p[kind]) do copy[kind][value] = item end
+        end
+        local a = { ts = T0 + 5 * H, ip_address = "203.0.113.9", country = "DE", latitude = 52.5, longitude = 13.4,
+                    device_id = "d9", user_agent = "Other/1" }
+        local _, row_view = features.extract(a, p, { failures = 1, ip_users = 2 })
+        local _, row_table = features.extract(a, copy, { failures = 1, ip_users = 2 })
+        assert.are.same(row_table, row_view)
+    end)
+
     it("runs the alert workflow", function()
         local ev = db:events({ user_id = "alice" }).events[1]
         local id = assert(db:alert_insert({ user_id = "alice", severity = "high", cause = "new_device",
