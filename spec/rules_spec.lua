@@ -173,6 +173,28 @@ describe("shipped rules", function()
         assert.are.same("1,2,3 a=7 b=2 true false false", select(2, other:run("zz_reads", c)))
     end)
 
+    it("read a stored profile through ctx as the server hands it over, and cannot change it", function()
+        local db = assert(require("riskd.store").open("mem:"))
+        assert(db:record({ user_id = "pat", ts = 1700000000000, ip_address = "192.0.2.1", success = true,
+                           country = "FR", device_id = "d1", user_agent = "UA/1" }))
+        local p = assert(db:profile("pat"))
+        local other = assert(require("riskd.rules").load("rules", {
+            ["zz_profile.lua"] = "return { name = 'zz_profile', description = 'p', evaluate = function(ctx)\n"
+                .. "  local p = ctx.profile\n"
+                .. "  local n = 0\n"
+                .. "  for value, item in pairs(p.devices) do n = n + item.count end\n"
+                .. "  local w1 = pcall(function() p.successes = 99 end)\n"
+                .. "  local w2 = pcall(function() p.devices.d2 = {} end)\n"
+                .. "  p.countries.FR.count = 50   -- a copy: nothing else sees it\n"
+                .. "  return p.successes * 10 + n, tostring(w1) .. ' ' .. tostring(w2) .. ' ' .. p.countries.FR.count end }",
+        }))
+        local c = ctx({})
+        c.profile = p
+        assert.are.same({ 11, "false false 1" }, { other:run("zz_profile", c) })
+        assert.are.equal(1, p.successes)
+        db:close()
+    end)
+
     it("new device, country and network", function()
         assert.are.same({ 25, "new device" }, { rule("new_device").evaluate(ctx({ features = { new_device = true } })) })
         local s, why = rule("new_country").evaluate(ctx({ features = { new_country = true, new_device = true },
