@@ -17,7 +17,7 @@ ALL_CFLAGS = $(WARN) $(DEFS) $(CFLAGS) -fPIC -pthread $(PKG_CFLAGS) -iquote engi
 
 # Pure cores (no Lua), Lua bindings and the VM, and the server.
 CORE    := log apikey deliver binfile netaddr vm_snapshot watch metrics config iforest roc csv store store_sqlite store_mem store_mongo mongo_init mongo_watch store_writer task features geo password jwt json_check json_out models intel_ipset intel_pwindex intel rt_hub webfile rates rates_sync phish phish_norm phish_mime phish_html phish_url textmodel phish_model phish_mailstore phish_archive luapat rt_session lockout addrcount watchdog calib xacct store_live store_sums
-LUA     := vm sandbox json_lua l_profile l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel l_web l_rates l_phishing l_parallel l_strings l_calib l_xacct
+LUA     := vm sandbox json_lua profile_lua l_riskd l_log l_net l_engine l_iforest l_store l_mongo l_features l_geo l_auth l_json l_models l_intel l_web l_rates l_phishing l_parallel l_strings l_calib l_xacct
 SERVER  := http http_admit rt_stream rt_ws server cmd_iforest cmd_run cmd_user cmd_key cmd_intel cmd_health
 MOD_OBJ := $(addprefix $(BUILD)/,$(addsuffix .o,$(CORE) $(LUA)))
 CORE_OBJS = $(foreach d,$(BUILD) $(BUILD)/asan $(BUILD)/fuzz,$(addprefix $(d)/,$(addsuffix .o,$(CORE))))

@@ -3,7 +3,7 @@
  *   local features = require("riskd.features")
  *   local byname, row = features.extract(attempt, profile, recent)
  *     attempt: { ts, ip_address, success, country, latitude, longitude, device_id, user_agent }
- *     profile: what riskd.store's db:profile() returns (a view, l_profile.h), a
+ *     profile: what riskd.store's db:profile() returns (a view, profile_lua.h), a
  *              table of the same fields, or nil for a new user
  *     recent:  { failures = n, ip_users = n } (failures of the user and users of the
  *              address in the hour before), or nil
@@ -18,7 +18,7 @@
 
 #include "features.h"
 #include "l_modules.h"
-#include "l_profile.h"
+#include "profile_lua.h"
 #include "store.h"
 
 static const char *field_str(lua_State *L, int t, const char *k)
@@ -111,7 +111,7 @@ static int l_extract(lua_State *L)
     /* The profile struct is ~24 KiB: a scratch per Lua state (the module's
      * upvalue), neither the C stack nor a fresh block per call. */
     const rk_profile_t *p = NULL;
-    if (!lua_isnoneornil(L, 2) && !(p = rk_l_profile_test(L, 2))) {   /* a store's view: its struct as it is */
+    if (!lua_isnoneornil(L, 2) && !(p = rk_profile_lua_test(L, 2))) {   /* a store's view: its struct as it is */
         luaL_checktype(L, 2, LUA_TTABLE);
         rk_profile_t *scratch = lua_touserdata(L, lua_upvalueindex(1));
         read_profile(L, 2, scratch);

@@ -42,7 +42,7 @@
 #include "deliver.h"
 #include "json_lua.h"
 #include "l_modules.h"
-#include "l_profile.h"
+#include "profile_lua.h"
 #include "store.h"
 #include "rates_sync.h"
 #include "store_writer.h"
@@ -922,12 +922,12 @@ static int db_recent(lua_State *L)
 
 /* ---- profiles ---- */
 
-/* db:profile(user_id) --> a read-only view of the profile (l_profile.h) */
+/* db:profile(user_id) --> a read-only view of the profile (profile_lua.h) */
 static int db_profile(lua_State *L)
 {
     store_ud *u = check_store(L, 1);
     const char *user = luaL_checkstring(L, 2);
-    rk_profile_t *p = rk_l_profile_new(L);
+    rk_profile_t *p = rk_profile_lua_new(L);
     char err[512];
     int rc = rk_store_profile_get(u->s, user, p, err, sizeof err);
     if (rc) return result(L, rc, err);

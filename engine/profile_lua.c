@@ -1,5 +1,5 @@
-/* l_profile.c — see l_profile.h. */
-#include "l_profile.h"
+/* profile_lua.c — see profile_lua.h. */
+#include "profile_lua.h"
 
 #include <lauxlib.h>
 #include <stddef.h>
@@ -171,7 +171,7 @@ static int read_only(lua_State *L)
     return luaL_error(L, "a profile is read-only ('%s')", luaL_optstring(L, 2, "?"));
 }
 
-rk_profile_t *rk_l_profile_new(lua_State *L)
+rk_profile_t *rk_profile_lua_new(lua_State *L)
 {
     rk_profile_t *p = lua_newuserdatauv(L, sizeof *p, 0);
     /* the stores fill what they keep; the rest starts empty */
@@ -196,7 +196,7 @@ rk_profile_t *rk_l_profile_new(lua_State *L)
     return p;
 }
 
-const rk_profile_t *rk_l_profile_test(lua_State *L, int idx)
+const rk_profile_t *rk_profile_lua_test(lua_State *L, int idx)
 {
     return luaL_testudata(L, idx, PROFILE_T);
 }

@@ -1,4 +1,4 @@
-/* l_profile.h — a user's profile (store.h's rk_profile_t) as Lua reads it.
+/* profile_lua.h — a user's profile (store.h's rk_profile_t) as Lua reads it.
  *
  * A profile is read on every analysis, by a few rules and a few lines of
  * Lua that each look at one or two of its fields. Built as Lua tables it
@@ -18,8 +18,8 @@
  *
  * Read-only: a view has no __newindex, and the tables it hands out are new
  * at every read, so what one reader does to them no other sees. */
-#ifndef RK_L_PROFILE_H
-#define RK_L_PROFILE_H
+#ifndef RK_PROFILE_LUA_H
+#define RK_PROFILE_LUA_H
 
 #include <lua.h>
 
@@ -27,9 +27,9 @@
 
 /* Pushes a new view and returns its profile for the caller to fill (the
  * counters and lists start empty). */
-rk_profile_t *rk_l_profile_new(lua_State *L);
+rk_profile_t *rk_profile_lua_new(lua_State *L);
 
 /* The profile of the view at idx, or NULL when the value is not a view. */
-const rk_profile_t *rk_l_profile_test(lua_State *L, int idx);
+const rk_profile_t *rk_profile_lua_test(lua_State *L, int idx);
 
 #endif
