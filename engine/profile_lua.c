@@ -120,14 +120,17 @@ static int profile_next(lua_State *L)
     return 1;
 }
 
-static int profile_pairs(lua_State *L)
+/* pairs(v) for a view of type tname: next, v, nil. */
+static int pairs_of(lua_State *L, const char *tname, lua_CFunction next)
 {
-    luaL_checkudata(L, 1, PROFILE_T);
-    lua_pushcfunction(L, profile_next);
+    luaL_checkudata(L, 1, tname);
+    lua_pushcfunction(L, next);
     lua_pushvalue(L, 1);
     lua_pushnil(L);
     return 3;
 }
+
+static int profile_pairs(lua_State *L) { return pairs_of(L, PROFILE_T, profile_next); }
 
 static int items_index(lua_State *L)
 {
@@ -157,18 +160,22 @@ static int items_next(lua_State *L)
     return 2;
 }
 
-static int items_pairs(lua_State *L)
-{
-    luaL_checkudata(L, 1, ITEMS_T);
-    lua_pushcfunction(L, items_next);
-    lua_pushvalue(L, 1);
-    lua_pushnil(L);
-    return 3;
-}
+static int items_pairs(lua_State *L) { return pairs_of(L, ITEMS_T, items_next); }
 
 static int read_only(lua_State *L)
 {
     return luaL_error(L, "a profile is read-only ('%s')", luaL_optstring(L, 2, "?"));
+}
+
+/* Makes the metatable of a view type, with no way to write or reach it. */
+static void new_meta(lua_State *L, const char *tname, lua_CFunction index, lua_CFunction pairs)
+{
+    luaL_newmetatable(L, tname);
+    const luaL_Reg meta[] = { { "__index", index }, { "__newindex", read_only }, { "__pairs", pairs }, { NULL, NULL } };
+    luaL_setfuncs(L, meta, 0);
+    lua_pushliteral(L, "read-only");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
 }
 
 rk_profile_t *rk_profile_lua_new(lua_State *L)
@@ -177,22 +184,13 @@ rk_profile_t *rk_profile_lua_new(lua_State *L)
     /* the stores fill what they keep; the rest starts empty */
     memset(p, 0, offsetof(rk_profile_t, items));
     memset(p->nitems, 0, sizeof p->nitems);
-    if (luaL_newmetatable(L, PROFILE_T)) {
-        static const luaL_Reg meta[] = { { "__index", profile_index }, { "__newindex", read_only },
-                                         { "__pairs", profile_pairs }, { NULL, NULL } };
-        luaL_setfuncs(L, meta, 0);
-        lua_pushliteral(L, "read-only");
-        lua_setfield(L, -2, "__metatable");
+    if (luaL_getmetatable(L, PROFILE_T) == LUA_TNIL) {   /* the state's first profile: both types' */
+        lua_pop(L, 1);
+        new_meta(L, ITEMS_T, items_index, items_pairs);
+        new_meta(L, PROFILE_T, profile_index, profile_pairs);
+        luaL_getmetatable(L, PROFILE_T);
     }
     lua_setmetatable(L, -2);
-    if (luaL_newmetatable(L, ITEMS_T)) {
-        static const luaL_Reg meta[] = { { "__index", items_index }, { "__newindex", read_only },
-                                         { "__pairs", items_pairs }, { NULL, NULL } };
-        luaL_setfuncs(L, meta, 0);
-        lua_pushliteral(L, "read-only");
-        lua_setfield(L, -2, "__metatable");
-    }
-    lua_pop(L, 1);
     return p;
 }
 
