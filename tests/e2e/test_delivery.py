@@ -125,7 +125,7 @@ def main():
     env = {"RISKD_WEBHOOKS": "http://127.0.0.1:%d/hook" % hook.port, "RISKD_WEBHOOK_SECRET": SECRET,
            "RISKD_SIEM": "udp://127.0.0.1:%d,tcp://127.0.0.1:%d,file:%s" % (udp.getsockname()[1], tcp.server_address[1],
                                                                            siem_file),
-           "RISKD_WEBHOOK_RETRY_MS": "300", "RISKD_WEBHOOK_MAX_ATTEMPTS": "4", "RISKD_INTEL": intel,
+           "RISKD_WEBHOOK_RETRY_MS": "300", "RISKD_WEBHOOK_MAX_ATTEMPTS": "6", "RISKD_INTEL": intel,
            "RISKD_WEBHOOK_CA": trusted.cert}
     try:
         prepare(tmp, lambda cfg: cfg)
@@ -218,8 +218,8 @@ def main():
             def dead():
                 s, l = srv2.call("GET", "/api/admin/deliveries?status=dead")
                 return l["total"] >= 1 and l["deliveries"][0]
-            item = wait_for(dead, 15)
-            assert item and item["attempts"] == 4 and "no answer" in item["last_error"], item
+            item = wait_for(dead, 30)
+            assert item and item["attempts"] == 6 and "no answer" in item["last_error"], item
             assert item["body"]["alert"]["alert_id"] == d["alert_id"], item
             s, r = srv2.call("POST", "/api/admin/deliveries/%s/retry" % item["id"], {})
             assert s == 200 and r["status"] == "pending", (s, r)
